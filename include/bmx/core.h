@@ -1,0 +1,69 @@
+/* bmx/core.h - status codes, error messages, logging and checksums shared by every module.
+ *
+ * Conventions (see ../shared/DESIGN.md):
+ *  - a function that can fail returns an int status: BMX_OK (0) or a negative BMX_E* code,
+ *    and fills the caller-given bmx_err with a message that says what was wrong and how
+ *    to fix it;
+ *  - the library never prints and never exits: messages go through a caller-given logger;
+ *  - no global mutable state.
+ */
+#ifndef BMX_CORE_H
+#define BMX_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    BMX_OK = 0,
+    BMX_EINVAL = -1,   /* bad argument or configuration */
+    BMX_ENOMEM = -2,   /* allocation failed */
+    BMX_EIO = -3,      /* a file could not be read or written */
+    BMX_ECORRUPT = -4, /* bad magic, version, size or checksum in external data */
+    BMX_ESTATE = -5,   /* call not valid in the object's current state */
+};
+
+#define BMX_ERR_LEN 512
+
+typedef struct bmx_err {
+    int code;
+    char msg[BMX_ERR_LEN];
+} bmx_err;
+
+/* Set err (if not NULL) to code and a printf-style message; returns code. */
+int bmx_err_set(bmx_err *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Clear err (code 0, empty message). */
+void bmx_err_clear(bmx_err *err);
+
+/* Logging through a caller-given function; a NULL logger drops messages. */
+enum { BMX_LOG_DEBUG = 0, BMX_LOG_INFO = 1, BMX_LOG_WARN = 2, BMX_LOG_ERROR = 3 };
+
+typedef void (*bmx_log_fn)(void *ctx, int level, const char *msg);
+
+typedef struct bmx_logger {
+    bmx_log_fn fn;
+    void *ctx;
+} bmx_logger;
+
+void bmx_log(const bmx_logger *lg, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32): start with crc = 0, feed chunks in order. */
+uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,35 @@
+/* src/cli/cli.h - the bmx program: subcommand entry points and the shared option parser. */
+#ifndef BMX_CLI_H
+#define BMX_CLI_H
+
+#include <stdint.h>
+
+/* One subcommand: argv[0] is the subcommand's name. Returns the process exit status. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+/* Table-driven long options: --name VALUE or --name=VALUE; CLI_FLAG takes no value.
+ * --help prints the usage, every option with its default (the value *ptr holds before
+ * parsing) and its help text. */
+enum cli_type { CLI_INT, CLI_LONG, CLI_U64, CLI_DOUBLE, CLI_STR, CLI_FLAG };
+
+struct cli_opt {
+    const char *name; /* without the leading "--" */
+    enum cli_type type;
+    void *ptr; /* int, long, uint64_t, double, const char *, int (flag) */
+    const char *help;
+};
+
+/* Parse argv[1..]: options from opts (terminated by a {0} entry), the rest positional into
+ * pos (at most max_pos; their count in *npos). Returns 0 to go on, 1 when --help was printed
+ * (exit 0), -1 after printing an error that names the bad option and how to fix it (exit 2). */
+int cli_parse(int argc, char **argv, const char *usage, const struct cli_opt *opts, char **pos,
+              int max_pos, int *npos);
+
+/* Print "bmx CMD: message" to stderr; returns 2 (the exit status for bad usage). */
+int cli_fail(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif

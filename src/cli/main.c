@@ -1,0 +1,48 @@
+/* bmx - the program: one subcommand per job. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BMX_VERSION "0.1.0"
+
+static const struct {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *help;
+} commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bmx COMMAND [OPTIONS]   (bmx COMMAND --help for its options)\n\n");
+    fprintf(f, "bandit-driven data mixing for training language models, version %s\n\n",
+            BMX_VERSION);
+    fprintf(f, "commands:\n");
+    for (size_t i = 0; commands[i].name; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "  %-12s %s\n", "version", "print the version");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("bmx %s\n", BMX_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; commands[i].name; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "bmx: unknown command '%s'; 'bmx --help' lists the commands\n", argv[1]);
+    return 2;
+}
