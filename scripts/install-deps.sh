@@ -20,8 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "bmx: installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    apt-get -o DPkg::Lock::Timeout=900 update -qq
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # npm prunes what it was not asked for, so when one package is missing all are installed.
