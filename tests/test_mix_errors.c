@@ -428,6 +428,21 @@ static void test_load_bad_values(void)
     bmx_mix_free(m);
     bmx_mix_free(into);
 
+    /* odm-smoothed-mean: R is a mean of exp(loss <= 690); arrays pi, base, R follow */
+    m = mid_round("odm-smoothed-mean");
+    into = mid_round("odm-smoothed-mean");
+    save_buf(m, &buf, &len);
+    o_pi = body(m) + 8 + 32 + 16 + 8 + 32;
+    memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){1e308}, 8);
+    recrc(buf, len);
+    load_fails(into, buf, len, BMX_ECORRUPT, "R[1] = 1e+308 is too large");
+    memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){-1.0}, 8);
+    recrc(buf, len);
+    load_fails(into, buf, len, BMX_ECORRUPT, "R[1] = -1");
+    free(buf);
+    bmx_mix_free(m);
+    bmx_mix_free(into);
+
     /* ucb1's pi must be one-hot */
     m = mid_round("ucb1");
     into = mid_round("ucb1");
