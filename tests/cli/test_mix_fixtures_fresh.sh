@@ -12,8 +12,9 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The reference's own self-check of the generator first.
+# The reference's own self-checks first (generator values; policies against hand-worked values).
 (cd "$root/tests/ref" && "$py" -B bmx_rng.py) || { echo "FAIL: tests/ref/bmx_rng.py self-check"; exit 1; }
+(cd "$root/tests/ref" && "$py" -B mix_ref.py) || { echo "FAIL: tests/ref/mix_ref.py self-check"; exit 1; }
 "$py" -B "$root/tests/ref/gen_mix_fixtures.py" "$tmp" || { echo "FAIL: gen_mix_fixtures.py failed"; exit 1; }
 if ! diff -r "$root/tests/fixtures/mix" "$tmp" >"$tmp.diff" 2>&1; then
     head -n 20 "$tmp.diff"

@@ -484,3 +484,101 @@ def reward_value(kind, s=None, loss=0.0):
     if kind == "exp-loss":
         return math.exp(loss)
     return {"ga": reward_ga, "gms": reward_gms, "agg": reward_agg}[kind](s)
+
+
+# ---------------------------------------------------------------------------------------
+# self-check against values worked out by hand from ALGORITHMS.md
+
+
+def _close(a, b, tol=1e-15):
+    assert abs(a - b) <= tol * max(1.0, abs(b)), (a, b)
+
+
+def selfcheck():
+    # odm, K = 2: K ln K = 1.39, so round 1 is uniform and round 2 is not.
+    m = make_policy("odm:alpha=0.9", 2)
+    assert m.probs == [0.5, 0.5]
+    m.observe(0, 1.0)
+    m.observe(0, 2.0)  # L_0 = 3, arm 1 unseen
+    m.step()
+    _close(m.r[0], 0.1 * 3.0 / 0.5)  # R_0 = 0.6
+    assert m.r[1] == 0.0
+    eps2 = math.sqrt(math.log(2.0) / 4.0)  # 0.4163
+    e = math.exp(0.5 * 0.6)  # eps_1 = 1/2
+    _close(m.probs[0], (1.0 - 2.0 * eps2) * e / (e + 1.0) + eps2)
+    _close(m.probs[1], (1.0 - 2.0 * eps2) * 1.0 / (e + 1.0) + eps2)
+
+    # exp3, K = 2, beta = 0.5: s = 0.5 r, R += s / pi within the round.
+    m = make_policy("exp3:beta=0.5", 2)
+    m.observe(1, 1.0)  # s_1 = 0.5, R_1 = 1
+    m.observe(1, 1.0)  # s_1 = 0.75, R_1 = 2.5
+    _close(m.r[1], 2.5)
+    m.step()
+    e = math.exp(0.5 * 2.5)
+    _close(m.probs[1], (1.0 - 2.0 * eps2) * e / (1.0 + e) + eps2)
+
+    # ucb1, K = 2: scoring pass 0.2 and 0.5; n = 2, both bonuses sqrt(ln 2) -> arm 1.
+    m = make_policy("ucb1", 2)
+    assert m.probs == [1.0, 0.0] and m.draw() == 0
+    m.observe(0, 0.2)
+    m.observe(1, 0.5)
+    m.step()
+    assert m.probs == [0.0, 1.0]
+    m.observe(1, 1.5)  # R_1 = 0.9 * 0.5 + 0.1 * 1.5 = 0.6, n = (1, 2)
+    m.step()
+    _close(m.r[1], 0.6)
+    # UCB_0 = 0.2 + sqrt(2 ln 3) = 1.682, UCB_1 = 0.6 + sqrt(ln 3) = 1.648 -> arm 0
+    assert m.probs == [1.0, 0.0]
+
+    # exploit-only: scores (-1, 2, 0, 2) -> pi = (0, 1/2, 0, 1/2); all <= 0 -> top-1.
+    m = make_policy("exploit-only", 4)
+    for a, s in enumerate([-1.0, 2.0, 0.0, 2.0]):
+        assert m.draw() == a
+        m.observe(a, s)
+    m.step()
+    assert m.probs == [0.0, 0.5, 0.0, 0.5]
+    m = make_policy("exploit-only", 3)
+    for a, s in enumerate([-3.0, -1.0, -1.0]):
+        m.observe(a, s)
+    m.step()
+    assert m.probs == [0.0, 1.0, 0.0]
+
+    # odm-smoothed-mean, K = 2, warmup 1: round 1 dropped; round 2 sees arm 0 twice.
+    m = make_policy("odm-smoothed-mean:alpha=0.5,warmup=1", 2, [3.0, 1.0])
+    assert m.probs == [0.75, 0.25]
+    m.observe(0, 9.0)
+    m.step()
+    assert m.r == [0.0, 0.0] and m.probs == [0.75, 0.25]
+    m.observe(0, 1.0)
+    m.observe(0, 2.0)
+    m.step()
+    _close(m.r[0], 0.5 * math.exp(1.5))
+    eps2 = math.sqrt(math.log(2.0) / 4.0)
+    _close(m.probs[0], (1.0 - 2.0 * eps2) + eps2)
+    _close(m.probs[1], eps2)
+
+    # doremi, K = 2, alpha_0 = (1/2, 1/2), eta = 1, c = 0.1, vocab = e^2: lambda = (2, 2);
+    # domain 0 gets excess 1.0 over 4 tokens -> lambda = (0.25, 2).
+    m = make_policy("doremi:eta=1,c=0.1,vocab=7.38905609893065", 2)
+    m.observe_excess([0.5, 0.0], [2.0, 0.0])
+    m.observe_excess([0.5, 0.0], [2.0, 0.0])
+    m.step()
+    a0 = 1.0 / (1.0 + math.exp(2.0 - 0.25))
+    _close(m.alpha[0], 0.9 * a0 + 0.05)
+    _close(m.average()[0], (0.5 + 0.9 * a0 + 0.05) / 2.0)
+    assert m.probs == [0.5, 0.5]
+
+    # rewards: a = (1, 0), b = (1, 1): GA = 1/sqrt 2, GMS = 2 sqrt 2 / 3
+    s = GradStats()
+    s.add([1.0, 0.0], [1.0, 1.0])
+    _close(reward_ga(s), 1.0 / math.sqrt(2.0))
+    _close(reward_gms(s), 2.0 * math.sqrt(2.0) / 3.0)
+    _close(reward_agg(s), (1.0 + 1.0 / math.sqrt(2.0)) / 2.0 + 2.0 * math.sqrt(2.0) / 3.0)
+    z = GradStats()
+    z.add([0.0, 0.0], [1.0, 2.0])
+    assert reward_ga(z) == reward_gms(z) == reward_agg(z) == 0.0
+
+
+if __name__ == "__main__":
+    selfcheck()
+    print("mix_ref.py: ok")
