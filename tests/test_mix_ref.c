@@ -20,10 +20,18 @@
 #define ABS_TOL      1e-15
 #define MAX_FIXTURES 256
 
+/* How close the C side came: values compared and the largest relative difference (of values
+ * above ABS_TOL), printed per case as a comment line. */
+static long n_compared;
+static double max_rel;
+
 /* a equals the reference b within REL_TOL relative or ABS_TOL absolute */
 static int near(double a, double b)
 {
     double d = fabs(a - b);
+    n_compared++;
+    if (fabs(b) > ABS_TOL && d / fabs(b) > max_rel)
+        max_rel = d / fabs(b);
     return d <= REL_TOL * fabs(b) || d <= ABS_TOL;
 }
 
@@ -302,6 +310,8 @@ static void check_policy(const char *policy)
     int n = list_fixtures(names, MAX_FIXTURES), used = 0;
     struct replay rp;
 
+    n_compared = 0;
+    max_rel = 0.0;
     CHECK_MSG(n >= 0, "cannot list %s: run tests/ref/gen_mix_fixtures.py",
               fixture_dir(dir, sizeof dir));
     for (int i = 0; i < n && !failure[0]; i++) {
@@ -314,7 +324,9 @@ static void check_policy(const char *policy)
             snprintf(failure, sizeof failure, "%s", rp.msg);
     }
     free_names(names, n > 0 ? n : 0);
-    CHECK_MSG(!failure[0], "%s", failure);
+    printf("# %s: %d fixtures, %ld values compared, largest relative difference %.3g\n", policy,
+           used, n_compared, max_rel);
+    CHECK_MSG(!failure[0], "%.900s", failure);
     CHECK_MSG(used > 0, "no fixture for policy %s in %s", policy, dir);
 }
 
@@ -528,8 +540,14 @@ out:
 static void test_rewards(void)
 {
     char msg[1024] = "";
-    int rc = check_rewards(msg, sizeof msg);
-    CHECK_MSG(rc == 0, "%s", msg);
+    int rc;
+
+    n_compared = 0;
+    max_rel = 0.0;
+    rc = check_rewards(msg, sizeof msg);
+    printf("# rewards: %ld values compared, largest relative difference %.3g\n", n_compared,
+           max_rel);
+    CHECK_MSG(rc == 0, "%.900s", msg);
 }
 
 static void test_reward_names(void)
@@ -646,7 +664,7 @@ static void test_rng(void)
 {
     char msg[1024] = "";
     int rc = check_rng(msg, sizeof msg);
-    CHECK_MSG(rc == 0, "%s", msg);
+    CHECK_MSG(rc == 0, "%.900s", msg);
 }
 
 int main(int argc, char **argv)
