@@ -178,7 +178,7 @@ def static_fixtures():
 def odm_fixtures():
     out = {}
     cases = [
-        ("odm_k3", "odm, K=3, G=1, default alpha", "odm", 3, 80, 1, 1, ()),
+        ("odm_k3", "odm, K=3, G=1, default alpha; rounds 10 and 11 observe nothing", "odm", 3, 80, 1, 1, ()),
         ("odm_k5_g4", "odm, K=5, G=4 micro-batches per step, alpha=0.5", "odm:alpha=0.5", 5,
          60, 4, 2, ()),
         ("odm_k4_zero_loss", "odm, K=4: arm 3's losses are exactly 0, so R_3 never moves",
@@ -191,7 +191,7 @@ def odm_fixtures():
     for name, about, spec, k, rounds, g, seed, zero in cases:
         fx = Fixture(about, spec, k, None, seed)
         env = LossEnv(k, seed, zero)
-        run_drawn(fx, rounds, g, env.loss)
+        run_drawn(fx, rounds, g, env.loss, skip=(10, 11) if k == 3 else ())
         out[name] = fx
 
     fx = Fixture("odm-smoothed-mean, K=3, defaults", "odm-smoothed-mean", 3, None, 21)
@@ -232,6 +232,12 @@ def exp3_fixtures():
         env = RewardEnv(k, seed)
         run_drawn(fx, rounds, g, lambda a, t: env.reward(a))
         out[name] = fx
+
+    fx = Fixture("exp3, K=3, rewards near 100: eps R reaches the thousands, so the softmax "
+                 "overflows unless it subtracts the max", "exp3", 3, None, 36)
+    env = RewardEnv(3, 36)
+    run_drawn(fx, 40, 2, lambda a, t: 100.0 * (1.0 + a) + env.reward(a))
+    out["exp3_k3_large"] = fx
     return out
 
 
@@ -259,6 +265,15 @@ def ucb1_fixtures():
         fx.step()
         run_drawn(fx, rounds, g, lambda a, t: env.reward(a))
         out[name] = fx
+
+    fx = Fixture("ucb1, K=5, a partial scoring pass (arms 4, 0, 2), then the lowest unpulled "
+                 "arms 1 and 3 one-hot in turn", "ucb1", 5, None, 47)
+    env = RewardEnv(5, 47)
+    for a in (4, 0, 2):
+        fx.obs(a, env.reward(a))
+    fx.step()
+    run_drawn(fx, 40, 1, lambda a, t: env.reward(a))
+    out["ucb1_k5_partial"] = fx
 
     fx = Fixture("ucb1, K=4, every reward 1: exact ties go to the lowest index", "ucb1", 4, None,
                  45)
@@ -357,6 +372,11 @@ def doremi_fixtures():
     fx = Fixture("doremi, K=22, G=4, c=0", "doremi:c=0", 22, None, 63)
     run(fx, 60, 4, 63)
     out["doremi_k22"] = fx
+
+    fx = Fixture("doremi, K=3, c=1: alpha is uniform after every step, eta=3", "doremi:c=1,eta=3",
+                 3, [5.0, 1.0, 1.0], 65)
+    run(fx, 10, 2, 65)
+    out["doremi_k3_c1"] = fx
 
     fx = Fixture("doremi, K=1", "doremi", 1, None, 64)
     run(fx, 5, 1, 64)
