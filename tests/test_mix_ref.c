@@ -4,7 +4,10 @@
  * tests/ref/mix_ref.py and records each call and the state after it in
  * the files of tests/fixtures/mix (the format is described at the top of the generator). This test
  * replays each fixture through the C API: draws must be identical, probabilities, estimates,
- * averages and counts equal to 1e-12 relative (1e-15 absolute near zero). rewards.txt checks
+ * averages and counts equal to 1e-12 relative (1e-15 absolute near zero). Each fixture is
+ * replayed twice, the second time moving the state to a new handle through bmx_mix_save +
+ * restore/load in the middle of rounds 3 and 5 (pending observations and generator included),
+ * which must not change anything. rewards.txt checks
  * bmx_grad_stats_add + bmx_reward_* and rng.txt the generator every draw relies on.
  * A failure names the fixture, its line, the round and the arm. */
 #include <dirent.h>
@@ -120,7 +123,47 @@ struct replay {
     char msg[1024];
     int lineno;
     long round; /* the round the fixture is in */
+    int resave; /* before the steps of rounds 3 and 5, move the state to a new handle */
 };
+
+/* Move m's whole state (pending observations and generator included) into a new handle:
+ * bmx_mix_restore at round 3, bmx_mix_load into a handle made with another seed at round 5.
+ * Replaces *m; 0 or -1 with msg set. */
+static int move_state(bmx_mix **m, long round, const char *spec, int k, const double *weights,
+                      uint64_t seed, char *msg, size_t cap)
+{
+    size_t len = 0, len2 = 0;
+    void *buf = NULL;
+    bmx_mix *m2 = NULL;
+    bmx_err err = {0};
+    int rc = -1;
+
+    if (bmx_mix_save(*m, NULL, 0, &len, &err) != 0 || !(buf = malloc(len)) ||
+        bmx_mix_save(*m, buf, len, &len2, &err) != 0 || len2 != len) {
+        snprintf(msg, cap, "bmx_mix_save: %s (size %zu, then %zu)", err.msg, len, len2);
+        goto out;
+    }
+    if (round == 3) {
+        if (bmx_mix_restore(&m2, buf, len, &err) != 0) {
+            snprintf(msg, cap, "bmx_mix_restore: %s", err.msg);
+            goto out;
+        }
+    } else {
+        if (bmx_mix_create(&m2, spec, k, weights, seed ^ 0x5EEDull, &err) != 0 ||
+            bmx_mix_load(m2, buf, len, &err) != 0) {
+            snprintf(msg, cap, "bmx_mix_create + bmx_mix_load: %s", err.msg);
+            goto out;
+        }
+    }
+    bmx_mix_free(*m);
+    *m = m2;
+    m2 = NULL;
+    rc = 0;
+out:
+    bmx_mix_free(m2);
+    free(buf);
+    return rc;
+}
 
 #define FAILR(rp, ...)                                                                             \
     do {                                                                                           \
@@ -279,6 +322,10 @@ static int replay_fixture(struct replay *rp)
             if (bmx_mix_observe_excess(m, sums, tokens, &err) != 0)
                 FAILR(rp, "bmx_mix_observe_excess: %s", err.msg);
         } else if (strcmp(line, "step") == 0) {
+            char why[600];
+            if (rp->resave && (rp->round == 3 || rp->round == 5) &&
+                move_state(&m, rp->round, spec, k, weights, seed, why, sizeof why) != 0)
+                FAILR(rp, "%s", why);
             if (bmx_mix_step(m, &err) != 0)
                 FAILR(rp, "bmx_mix_step: %s", err.msg);
         } else if (strcmp(line, "end") == 0) {
@@ -320,8 +367,10 @@ static void check_policy(const char *policy)
         if (strcmp(name, policy) != 0)
             continue;
         used++;
-        if (replay_fixture(&rp) != 0)
-            snprintf(failure, sizeof failure, "%s", rp.msg);
+        for (rp.resave = 0; rp.resave <= 1 && !failure[0]; rp.resave++)
+            if (replay_fixture(&rp) != 0)
+                snprintf(failure, sizeof failure, "%s%s", rp.resave ? "(saved and restored) " : "",
+                         rp.msg);
     }
     free_names(names, n > 0 ? n : 0);
     printf("# %s: %d fixtures, %ld values compared, largest relative difference %.3g\n", policy,
