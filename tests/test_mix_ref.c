@@ -369,8 +369,8 @@ static void check_policy(const char *policy)
         used++;
         for (rp.resave = 0; rp.resave <= 1 && !failure[0]; rp.resave++)
             if (replay_fixture(&rp) != 0)
-                snprintf(failure, sizeof failure, "%s%s", rp.resave ? "(saved and restored) " : "",
-                         rp.msg);
+                snprintf(failure, sizeof failure, "%s%.900s",
+                         rp.resave ? "(saved and restored) " : "", rp.msg);
     }
     free_names(names, n > 0 ? n : 0);
     printf("# %s: %d fixtures, %ld values compared, largest relative difference %.3g\n", policy,
