@@ -198,9 +198,10 @@ def odm_fixtures():
         run_drawn(fx, rounds, g, env.loss, skip=(10, 11) if k == 3 else ())
         out[name] = fx
 
-    fx = Fixture("odm-smoothed-mean, K=3, defaults", "odm-smoothed-mean", 3, None, 21)
+    fx = Fixture("odm-smoothed-mean, K=3, defaults; round 20 observes nothing (R stays, eps "
+                 "moves)", "odm-smoothed-mean", 3, None, 21)
     env = LossEnv(3, 21)
-    run_drawn(fx, 60, 1, env.loss)
+    run_drawn(fx, 60, 1, env.loss, skip=(20,))
     out["odm-smoothed-mean_k3"] = fx
 
     fx = Fixture("odm-smoothed-mean, K=5, warm-up 10 from weights with a zero, G=2; round 11 "
