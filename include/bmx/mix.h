@@ -36,20 +36,33 @@
  *    with pi_i of the round. eps_0 = 1/K; for K = 1 pi = (1).
  *  - odm-smoothed-mean: at the end of round t, if t <= warmup nothing changes (observations
  *    are dropped); otherwise L_i is the mean of arm i's observations in the round, and eps
- *    uses this t.
+ *    uses this t. A loss above 690 is an error (exp(loss) summed over the arms must stay
+ *    finite).
  *  - exp3: an observation r of arm a first smooths s_a = (1 - beta) s_a + beta r (s_a = 0
- *    initially), then R_a += s_a / pi_a with pi_a of the current round.
+ *    initially), then R_a += s_a / pi_a with pi_a of the current round (applied at once;
+ *    pi changes only at step).
  *  - ucb1: while some arm has n_a = 0, pi is one-hot on the lowest such arm and its first
  *    observation sets R_a = r, n_a = 1 (a scoring pass may observe every arm before the
  *    first step). Afterwards pi is one-hot on argmax_a R_a + sqrt(2 ln n / n_a), n = the
  *    number of observations so far (Auer et al.'s "plays done so far"), ties to the lowest
- *    index; an observation does R_a = (1 - beta) R_a + beta r, n_a += 1.
+ *    index; an observation does R_a = (1 - beta) R_a + beta r, n_a += 1 (at once). pi, and
+ *    so the arm draw() returns, is chosen at create and at each step and is fixed within a
+ *    round.
  *  - exploit-only: while some arm is unscored, pi is uniform and draw() returns the lowest
  *    unscored arm; an arm's first observation is its score, later ones are checked and
  *    ignored. Once every arm has a score, pi ~ max(score, 0), or one-hot on the lowest
- *    index of the highest score when no score is > 0; it never changes again.
+ *    index of the highest score when no score is > 0; it never changes again. The
+ *    observation that scores the last arm switches pi (same buffer) and draw() to that
+ *    distribution at once, without waiting for the step.
  *  - doremi: excess losses are summed over every observe_excess call of the round and
- *    divided by the token counts at the end of the round.
+ *    divided by the token counts at the end of the round; an excess sum > 0 over 0 tokens
+ *    is an error. alpha_bar after step t is the mean of alpha_0..alpha_t, kept as
+ *    alpha_bar += (alpha_t - alpha_bar) / (t + 1).
+ *  - odm, exp3, odm-smoothed-mean: 1 - K eps_t is clamped at 0 against the rounding of
+ *    K * (1/K).
+ *  - a step whose update would make an estimate non-finite (absurdly large losses) fails
+ *    and changes nothing; so does an observation whose round sum would overflow.
+ *  - weights given to a policy that does not use them are still checked, then ignored.
  *  - draw: categorical over the cumulative sum of pi in arm order (bmx/rng.h), so one
  *    uniform double per draw; ucb1 and exploit-only's scoring pass draw deterministically
  *    and consume no randomness.

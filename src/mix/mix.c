@@ -1,0 +1,662 @@
+/* Mixing policies: create, draw, observe, step (bmx/mix.h, ALGORITHMS.md sections 1-4). */
+#include "mix_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* exp(loss) of odm-smoothed-mean must stay finite even summed over BMX_MIX_MAX_ARMS arms:
+ * ln(DBL_MAX) = 709.78 and ln(2^24) = 16.6. */
+#define ODM_SM_MAX_LOSS 690.0
+
+static double eps_at(int k, long t)
+{
+    double u = 1.0 / k;
+    double e;
+
+    if (t <= 0)
+        return u; /* eps_0 = 1/K */
+    e = sqrt(log((double)k) / ((double)k * (double)t));
+    return e < u ? e : u;
+}
+
+int mix_alloc(bmx_mix **out, const struct mix_policy *pol, int k, bmx_err *err)
+{
+    bmx_mix *m = calloc(1, sizeof *m);
+    size_t n = (size_t)k;
+
+    if (!m)
+        goto nomem;
+    m->pol = pol;
+    m->k = k;
+    m->det = -1;
+    for (int a = 0; a < ARR_COUNT; a++)
+        if ((pol->arrays & (1u << a)) && !(m->arr[a] = calloc(n, sizeof(double))))
+            goto nomem;
+    if (!(m->cdf = calloc(n, sizeof(double))))
+        goto nomem;
+    if ((pol->arrays & (1u << ARR_ACC)) && !(m->touched = calloc(n, sizeof(int))))
+        goto nomem;
+    *out = m;
+    return 0;
+nomem:
+    bmx_mix_free(m);
+    return bmx_err_set(err, BMX_ENOMEM, "mix: out of memory for a policy over %d arms", k);
+}
+
+void bmx_mix_free(bmx_mix *m)
+{
+    if (!m)
+        return;
+    for (int a = 0; a < ARR_COUNT; a++)
+        free(m->arr[a]);
+    free(m->cdf);
+    free(m->touched);
+    free(m);
+}
+
+void mix_cdf_update(bmx_mix *m)
+{
+    const double *pi = m->arr[ARR_PI];
+    double acc = 0.0;
+
+    for (int i = 0; i < m->k; i++) {
+        acc += pi[i];
+        m->cdf[i] = acc;
+    }
+}
+
+/* odm and exp3: pi_i = (1 - K eps_t) softmax(eps_{t-1} R)_i + eps_t, stable softmax. */
+static void pi_exp3(bmx_mix *m)
+{
+    const double *R = m->arr[ARR_EST];
+    double *pi = m->arr[ARR_PI];
+    double ep = eps_at(m->k, m->t - 1), e = eps_at(m->k, m->t);
+    double keep = 1.0 - (double)m->k * e, mx = -INFINITY, s = 0.0;
+
+    if (keep < 0.0)
+        keep = 0.0; /* rounding of K * (1/K) */
+    for (int i = 0; i < m->k; i++)
+        if (ep * R[i] > mx)
+            mx = ep * R[i];
+    for (int i = 0; i < m->k; i++) {
+        pi[i] = exp(ep * R[i] - mx);
+        s += pi[i];
+    }
+    for (int i = 0; i < m->k; i++)
+        pi[i] = keep * pi[i] / s + e;
+}
+
+static void pi_fill(bmx_mix *m, double v)
+{
+    double *pi = m->arr[ARR_PI];
+
+    for (int i = 0; i < m->k; i++)
+        pi[i] = v;
+}
+
+static void pi_onehot(bmx_mix *m, int arm)
+{
+    pi_fill(m, 0.0);
+    m->arr[ARR_PI][arm] = 1.0;
+}
+
+/* ucb1: one-hot on the lowest arm never observed, else on argmax R_a + sqrt(2 ln n / n_a). */
+static void ucb1_choose(bmx_mix *m)
+{
+    const double *R = m->arr[ARR_EST], *n = m->arr[ARR_AUX];
+    double total = 0.0, best = -INFINITY;
+    int arm = -1;
+
+    for (int i = 0; i < m->k; i++) {
+        if (n[i] == 0.0) {
+            arm = i;
+            break;
+        }
+        total += n[i];
+    }
+    if (arm < 0) {
+        double ln = log(total);
+        for (int i = 0; i < m->k; i++) {
+            double u = R[i] + sqrt(2.0 * ln / n[i]);
+            if (u > best) {
+                best = u;
+                arm = i;
+            }
+        }
+    }
+    pi_onehot(m, arm);
+    m->det = arm;
+}
+
+/* exploit-only, once every arm is scored: pi ~ max(score, 0), else one-hot on the lowest
+ * index of the highest score. Scaled by the largest score so that the sum cannot overflow. */
+static void exploit_final(bmx_mix *m)
+{
+    const double *sc = m->arr[ARR_EST];
+    double *pi = m->arr[ARR_PI];
+    double mx = sc[0], s = 0.0;
+    int arg = 0;
+
+    for (int i = 1; i < m->k; i++)
+        if (sc[i] > mx) {
+            mx = sc[i];
+            arg = i;
+        }
+    if (mx > 0.0) {
+        for (int i = 0; i < m->k; i++) {
+            pi[i] = sc[i] > 0.0 ? sc[i] / mx : 0.0;
+            s += pi[i];
+        }
+        for (int i = 0; i < m->k; i++)
+            pi[i] /= s;
+    } else {
+        pi_onehot(m, arg);
+    }
+    m->det = -1;
+}
+
+int bmx_mix_create(bmx_mix **out, const char *spec, int k, const double *weights, uint64_t seed,
+                   bmx_err *err)
+{
+    const struct mix_policy *pol;
+    mix_params p;
+    double wsum = 0.0;
+    bmx_mix *m;
+    int rc;
+
+    if (!out)
+        return bmx_err_set(err, BMX_EINVAL, "bmx_mix_create: out is NULL");
+    *out = NULL;
+    if ((rc = mix_spec_parse(spec, &pol, &p, err)))
+        return rc;
+    if (k < 1 || k > BMX_MIX_MAX_ARMS)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: k = %d arms is out of range; use 1 <= k <= %d",
+                           pol->name, k, BMX_MIX_MAX_ARMS);
+    if (pol->needs_weights && !weights)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s needs weights: pass k = %d non-negative values",
+                           pol->name, k);
+    if (weights) {
+        for (int i = 0; i < k; i++) {
+            if (!isfinite(weights[i]) || weights[i] < 0.0)
+                return bmx_err_set(err, BMX_EINVAL,
+                                   "mix policy %s: weight[%d] = %g is invalid; weights must be "
+                                   "finite and >= 0",
+                                   pol->name, i, weights[i]);
+            wsum += weights[i];
+        }
+        if (!(wsum > 0.0))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: all %d weights are zero; give at least one "
+                               "positive weight",
+                               pol->name, k);
+        if (!isfinite(wsum))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: the weights sum to infinity; scale them down",
+                               pol->name);
+    }
+    if ((rc = mix_alloc(&m, pol, k, err)))
+        return rc;
+    m->p = p;
+    m->t = 1;
+    bmx_rng_seed(&m->rng, seed, 0);
+
+    double *pi = m->arr[ARR_PI];
+    switch (pol->kind) {
+    case MIX_NATURAL:
+    case MIX_WEIGHTS:
+        for (int i = 0; i < k; i++)
+            pi[i] = weights[i] / wsum;
+        break;
+    case MIX_ODM:
+    case MIX_EXP3:
+        pi_exp3(m);
+        break;
+    case MIX_ODM_SM:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
+        memcpy(pi, m->arr[ARR_BASE], (size_t)k * sizeof(double));
+        break;
+    case MIX_UCB1:
+        ucb1_choose(m);
+        break;
+    case MIX_DOREMI:
+        pi_fill(m, 1.0 / k);
+        for (int i = 0; i < k; i++) {
+            m->arr[ARR_EST][i] = weights ? weights[i] / wsum : 1.0 / k;
+            m->arr[ARR_LAM][i] = log((double)p.vocab);
+        }
+        memcpy(m->arr[ARR_AUX], m->arr[ARR_EST], (size_t)k * sizeof(double));
+        break;
+    default: /* uniform, explore-only, exploit-only while scoring */
+        pi_fill(m, 1.0 / k);
+        break;
+    }
+    if ((rc = mix_derive(m, err))) { /* cannot fail on a fresh state; kept as a guard */
+        bmx_mix_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+const char *bmx_mix_spec(const bmx_mix *m)
+{
+    return m->spec;
+}
+
+const char *bmx_mix_name(const bmx_mix *m)
+{
+    return m->pol->name;
+}
+
+int bmx_mix_arms(const bmx_mix *m)
+{
+    return m->k;
+}
+
+long bmx_mix_round(const bmx_mix *m)
+{
+    return m->t;
+}
+
+const double *bmx_mix_probs(const bmx_mix *m)
+{
+    return m->arr[ARR_PI];
+}
+
+const double *bmx_mix_estimates(const bmx_mix *m)
+{
+    return m->arr[ARR_EST];
+}
+
+const double *bmx_mix_counts(const bmx_mix *m)
+{
+    return m->pol->kind == MIX_UCB1 ? m->arr[ARR_AUX] : NULL;
+}
+
+const double *bmx_mix_average(const bmx_mix *m)
+{
+    return m->pol->kind == MIX_DOREMI ? m->arr[ARR_AUX] : NULL;
+}
+
+int bmx_mix_draw(bmx_mix *m)
+{
+    if (m->det >= 0)
+        return m->det;
+    return (int)bmx_rng_categorical_cdf(&m->rng, m->cdf, (size_t)m->k);
+}
+
+static void touch(bmx_mix *m, int arm)
+{
+    if (m->arr[ARR_CNT][arm] == 0.0)
+        m->touched[m->ntouched++] = arm;
+}
+
+int bmx_mix_observe(bmx_mix *m, int arm, double value, bmx_err *err)
+{
+    const char *name = m->pol->name;
+    double *est = m->arr[ARR_EST], *aux = m->arr[ARR_AUX];
+    double *acc = m->arr[ARR_ACC], *cnt = m->arr[ARR_CNT];
+    double beta = m->p.beta;
+
+    if (m->pol->kind == MIX_DOREMI)
+        return bmx_err_set(err, BMX_ESTATE,
+                           "mix policy doremi takes per-domain excess losses: call "
+                           "bmx_mix_observe_excess, not bmx_mix_observe");
+    if (arm < 0 || arm >= m->k)
+        return bmx_err_set(err, BMX_EINVAL, "mix policy %s: arm %d is out of range; arms are 0..%d",
+                           name, arm, m->k - 1);
+    if (!isfinite(value))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: observation %g for arm %d is not finite (NaN or "
+                           "Inf); check the loss or reward before passing it",
+                           name, value, arm);
+    switch (m->pol->kind) {
+    case MIX_ODM_SM:
+        if (value > ODM_SM_MAX_LOSS)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: loss %g for arm %d is too large for exp(loss); "
+                               "losses must be <= %g",
+                               name, value, arm, ODM_SM_MAX_LOSS);
+        /* fall through */
+    case MIX_ODM: {
+        double s = acc[arm] + value;
+        if (!isfinite(s))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: the round's sum of losses for arm %d overflows",
+                               name, arm);
+        touch(m, arm);
+        acc[arm] = s;
+        cnt[arm] += 1.0;
+        break;
+    }
+    case MIX_EXP3: {
+        double s = (1.0 - beta) * aux[arm] + beta * value;
+        double r = est[arm] + s / m->arr[ARR_PI][arm];
+        if (!isfinite(r))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: reward %g for arm %d makes its estimate overflow; "
+                               "scale rewards to about [0, 1]",
+                               name, value, arm);
+        aux[arm] = s;
+        est[arm] = r;
+        break;
+    }
+    case MIX_UCB1: {
+        double r = aux[arm] == 0.0 ? value : (1.0 - beta) * est[arm] + beta * value;
+        if (!isfinite(r))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: reward %g for arm %d makes its estimate overflow",
+                               name, value, arm);
+        est[arm] = r;
+        aux[arm] += 1.0;
+        break;
+    }
+    case MIX_EXPLOIT:
+        if (cnt[arm] != 0.0)
+            break; /* scored already: checked and ignored */
+        est[arm] = value;
+        cnt[arm] = 1.0;
+        m->scored++;
+        while (m->det >= 0 && m->det < m->k && cnt[m->det] != 0.0)
+            m->det++;
+        if (m->scored == m->k) {
+            exploit_final(m);
+            mix_cdf_update(m);
+        }
+        break;
+    default: /* uniform, natural, weights, explore-only: checked, ignored */
+        break;
+    }
+    return 0;
+}
+
+int bmx_mix_observe_excess(bmx_mix *m, const double *excess_sum, const double *tokens, bmx_err *err)
+{
+    double *acc = m->arr[ARR_ACC], *cnt = m->arr[ARR_CNT];
+
+    if (m->pol->kind != MIX_DOREMI)
+        return bmx_err_set(err, BMX_ESTATE,
+                           "mix policy %s does not take excess losses (only doremi does); "
+                           "call bmx_mix_observe",
+                           m->pol->name);
+    if (!excess_sum || !tokens)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy doremi: excess_sum and tokens must both be k = %d values",
+                           m->k);
+    for (int i = 0; i < m->k; i++) {
+        double e = excess_sum[i], n = tokens[i];
+        if (!isfinite(e) || e < 0.0)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy doremi: excess_sum[%d] = %g is invalid; sums of "
+                               "max(l_proxy - l_ref, 0) are finite and >= 0",
+                               i, e);
+        if (!isfinite(n) || n < 0.0)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy doremi: tokens[%d] = %g is invalid; token counts are "
+                               "finite and >= 0",
+                               i, n);
+        if (e > 0.0 && n == 0.0)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy doremi: excess_sum[%d] = %g over 0 tokens; a domain "
+                               "with no tokens has no excess loss",
+                               i, e);
+        if (!isfinite(acc[i] + e) || !isfinite(cnt[i] + n))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy doremi: the round's sums for domain %d overflow", i);
+    }
+    for (int i = 0; i < m->k; i++) {
+        if (tokens[i] > 0.0)
+            touch(m, i);
+        acc[i] += excess_sum[i];
+        cnt[i] += tokens[i];
+    }
+    return 0;
+}
+
+static void clear_touched(bmx_mix *m)
+{
+    for (int j = 0; j < m->ntouched; j++) {
+        m->arr[ARR_ACC][m->touched[j]] = 0.0;
+        m->arr[ARR_CNT][m->touched[j]] = 0.0;
+    }
+    m->ntouched = 0;
+}
+
+static int step_odm(bmx_mix *m, bmx_err *err)
+{
+    double *R = m->arr[ARR_EST], *L = m->arr[ARR_ACC];
+    const double *pi = m->arr[ARR_PI];
+    double a = m->p.alpha;
+
+    for (int j = 0; j < m->ntouched; j++) { /* check first: a failed step changes nothing */
+        int i = m->touched[j];
+        if (L[i] != 0.0 && !isfinite(a * R[i] + (1.0 - a) * L[i] / pi[i]))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy odm: the estimate of arm %d overflows (loss sum %g, "
+                               "pi %g); losses this large cannot be mixed",
+                               i, L[i], pi[i]);
+    }
+    for (int j = 0; j < m->ntouched; j++) {
+        int i = m->touched[j];
+        if (L[i] != 0.0)
+            R[i] = a * R[i] + (1.0 - a) * L[i] / pi[i];
+    }
+    clear_touched(m);
+    m->t++;
+    pi_exp3(m);
+    return 0;
+}
+
+static void step_odm_sm(bmx_mix *m)
+{
+    double *R = m->arr[ARR_EST], *pi = m->arr[ARR_PI];
+    const double *L = m->arr[ARR_ACC], *n = m->arr[ARR_CNT];
+    double a = m->p.alpha, eps, keep, s = 0.0;
+
+    if (m->t <= m->p.warmup) {
+        clear_touched(m);
+        m->t++;
+        return;
+    }
+    for (int j = 0; j < m->ntouched; j++) {
+        int i = m->touched[j];
+        R[i] = a * R[i] + (1.0 - a) * exp(L[i] / n[i]);
+    }
+    clear_touched(m);
+    eps = eps_at(m->k, m->t);
+    keep = 1.0 - (double)m->k * eps;
+    if (keep < 0.0)
+        keep = 0.0;
+    for (int i = 0; i < m->k; i++)
+        s += R[i];
+    if (s > 0.0)
+        for (int i = 0; i < m->k; i++)
+            pi[i] = keep * R[i] / s + eps;
+    else
+        memcpy(pi, m->arr[ARR_BASE], (size_t)m->k * sizeof(double));
+    m->t++;
+}
+
+static int step_doremi(bmx_mix *m, bmx_err *err)
+{
+    double *alpha = m->arr[ARR_EST], *bar = m->arr[ARR_AUX], *lam = m->arr[ARR_LAM];
+    const double *E = m->arr[ARR_ACC], *N = m->arr[ARR_CNT];
+    double eta = m->p.eta, c = m->p.c, mx = -INFINITY, s = 0.0;
+    double cnt = (double)m->t + 1.0; /* alphas in the mean after this step, alpha_0 included */
+
+    for (int j = 0; j < m->ntouched; j++) {
+        int i = m->touched[j];
+        if (!isfinite(eta * (E[i] / N[i])))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy doremi: eta * lambda of domain %d overflows "
+                               "(excess %g over %g tokens)",
+                               i, E[i], N[i]);
+    }
+    for (int j = 0; j < m->ntouched; j++) {
+        int i = m->touched[j];
+        lam[i] = E[i] / N[i];
+    }
+    clear_touched(m);
+    /* alpha = softmax(log alpha + eta lambda), stable; log 0 = -inf gives exp = 0 */
+    for (int i = 0; i < m->k; i++) {
+        alpha[i] = log(alpha[i]) + eta * lam[i];
+        if (alpha[i] > mx)
+            mx = alpha[i];
+    }
+    for (int i = 0; i < m->k; i++) {
+        alpha[i] = exp(alpha[i] - mx);
+        s += alpha[i];
+    }
+    for (int i = 0; i < m->k; i++) {
+        alpha[i] = (1.0 - c) * (alpha[i] / s) + c / m->k;
+        bar[i] += (alpha[i] - bar[i]) / cnt;
+    }
+    m->t++;
+    return 0;
+}
+
+int bmx_mix_step(bmx_mix *m, bmx_err *err)
+{
+    int rc = 0;
+
+    switch (m->pol->kind) {
+    case MIX_ODM:
+        rc = step_odm(m, err);
+        break;
+    case MIX_ODM_SM:
+        step_odm_sm(m);
+        break;
+    case MIX_EXP3:
+        m->t++;
+        pi_exp3(m);
+        break;
+    case MIX_UCB1:
+        m->t++;
+        ucb1_choose(m);
+        break;
+    case MIX_DOREMI:
+        rc = step_doremi(m, err);
+        break;
+    default:
+        m->t++;
+        break;
+    }
+    if (rc)
+        return rc;
+    mix_cdf_update(m);
+    return 0;
+}
+
+/* ---- validation of a state, and the state that is not saved ---- */
+
+static int check_dist(const bmx_mix *m, const double *v, const char *what, bmx_err *err)
+{
+    double s = 0.0;
+
+    for (int i = 0; i < m->k; i++) {
+        if (!isfinite(v[i]) || v[i] < 0.0)
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: %s[%d] = %g is not a probability",
+                               what, i, v[i]);
+        s += v[i];
+    }
+    if (fabs(s - 1.0) > 1e-6)
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: %s sums to %.17g, not 1", what, s);
+    return 0;
+}
+
+static int check_finite(const bmx_mix *m, int a, double lo, int integral, const char *what,
+                        bmx_err *err)
+{
+    const double *v = m->arr[a];
+
+    for (int i = 0; i < m->k; i++)
+        if (!isfinite(v[i]) || v[i] < lo || (integral && (v[i] != floor(v[i]) || v[i] > 0x1p53)))
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: %s[%d] = %g is out of range", what, i,
+                               v[i]);
+    return 0;
+}
+
+int mix_derive(bmx_mix *m, bmx_err *err)
+{
+    const double *pi = m->arr[ARR_PI], *cnt = m->arr[ARR_CNT], *acc = m->arr[ARR_ACC];
+    int rc, k = m->k;
+    mix_kind kind = m->pol->kind;
+
+    if ((rc = check_dist(m, pi, "pi", err)))
+        return rc;
+    switch (kind) {
+    case MIX_ODM:
+    case MIX_ODM_SM:
+        if ((rc = check_finite(m, ARR_EST, kind == MIX_ODM ? -INFINITY : 0.0, 0, "R", err)) ||
+            (rc = check_finite(m, ARR_ACC, -INFINITY, 0, "pending loss sum", err)) ||
+            (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)))
+            return rc;
+        if (kind == MIX_ODM_SM && (rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
+            return rc;
+        break;
+    case MIX_EXP3:
+        if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
+            (rc = check_finite(m, ARR_AUX, -INFINITY, 0, "s", err)))
+            return rc;
+        break;
+    case MIX_UCB1:
+        if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
+            (rc = check_finite(m, ARR_AUX, 0.0, 1, "n", err)))
+            return rc;
+        m->det = -1;
+        for (int i = 0; i < k; i++) {
+            if (pi[i] == 1.0 && m->det < 0)
+                m->det = i;
+            else if (pi[i] != 0.0)
+                m->det = k; /* a second non-zero entry */
+        }
+        if (m->det < 0 || m->det >= k)
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: ucb1's pi is not one-hot");
+        break;
+    case MIX_EXPLOIT:
+        if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "score", err)) ||
+            (rc = check_finite(m, ARR_CNT, 0.0, 1, "scored flag", err)))
+            return rc;
+        m->scored = 0;
+        m->det = -1;
+        for (int i = 0; i < k; i++) {
+            if (cnt[i] > 1.0)
+                return bmx_err_set(err, BMX_ECORRUPT, "mix state: scored flag[%d] = %g", i, cnt[i]);
+            m->scored += cnt[i] != 0.0;
+            if (cnt[i] == 0.0 && m->det < 0)
+                m->det = i;
+        }
+        break;
+    case MIX_DOREMI:
+        if ((rc = check_dist(m, m->arr[ARR_EST], "alpha", err)) ||
+            (rc = check_dist(m, m->arr[ARR_AUX], "alpha_bar", err)) ||
+            (rc = check_finite(m, ARR_LAM, 0.0, 0, "lambda", err)) ||
+            (rc = check_finite(m, ARR_ACC, 0.0, 0, "pending excess sum", err)) ||
+            (rc = check_finite(m, ARR_CNT, 0.0, 0, "pending tokens", err)))
+            return rc;
+        for (int i = 0; i < k; i++)
+            if (!isfinite(m->p.eta * m->arr[ARR_LAM][i]))
+                return bmx_err_set(err, BMX_ECORRUPT, "mix state: eta * lambda[%d] overflows", i);
+        break;
+    default:
+        break;
+    }
+    if (m->touched) {
+        m->ntouched = 0;
+        for (int i = 0; i < k; i++) {
+            if (cnt[i] > 0.0)
+                m->touched[m->ntouched++] = i;
+            else if (acc[i] != 0.0)
+                return bmx_err_set(err, BMX_ECORRUPT,
+                                   "mix state: arm %d has a pending sum %g but no count", i,
+                                   acc[i]);
+        }
+    }
+    mix_cdf_update(m);
+    mix_spec_format(m->pol, &m->p, m->spec, sizeof m->spec);
+    return 0;
+}

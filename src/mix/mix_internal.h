@@ -1,0 +1,83 @@
+/* src/mix/mix_internal.h - the policy handle and what the files of src/mix/ share. */
+#ifndef BMX_MIX_INTERNAL_H
+#define BMX_MIX_INTERNAL_H
+
+#include "bmx/mix.h"
+#include "bmx/rng.h"
+
+typedef enum mix_kind {
+    MIX_UNIFORM,
+    MIX_NATURAL,
+    MIX_WEIGHTS,
+    MIX_ODM,
+    MIX_ODM_SM,
+    MIX_EXP3,
+    MIX_UCB1,
+    MIX_EXPLORE,
+    MIX_EXPLOIT,
+    MIX_DOREMI,
+    MIX_KINDS
+} mix_kind;
+
+/* Keys a spec may set (bit flags). */
+enum { KEY_ALPHA = 1, KEY_BETA = 2, KEY_ETA = 4, KEY_C = 8, KEY_WARMUP = 16, KEY_VOCAB = 32 };
+
+typedef struct mix_params {
+    double alpha, beta, eta, c;
+    long warmup, vocab;
+} mix_params;
+
+/* Per-arm arrays (k doubles each); a policy allocates, and saves, only those it uses. */
+enum {
+    ARR_PI,   /* pi_t, every policy */
+    ARR_BASE, /* odm-smoothed-mean: warm-up and fallback distribution */
+    ARR_EST,  /* R (odm*, exp3, ucb1), scores (exploit-only), alpha (doremi) */
+    ARR_AUX,  /* s (exp3), n (ucb1), alpha_bar (doremi) */
+    ARR_LAM,  /* lambda (doremi) */
+    ARR_ACC,  /* the round's pending sums: losses (odm*), excess losses (doremi) */
+    ARR_CNT,  /* the round's pending counts: observations (odm*), tokens (doremi);
+                 exploit-only: 1 once an arm is scored */
+    ARR_COUNT
+};
+
+struct mix_policy {
+    const char *name;
+    mix_kind kind;
+    unsigned keys;     /* KEY_* it takes */
+    unsigned arrays;   /* 1 << ARR_* it keeps */
+    int needs_weights; /* natural, weights */
+    mix_params defaults;
+};
+
+#define MIX_SPEC_LEN 192
+
+struct bmx_mix {
+    const struct mix_policy *pol;
+    int k;
+    mix_params p;
+    long t;
+    bmx_rng rng;
+    double *arr[ARR_COUNT]; /* NULL where the policy has none */
+    double *cdf;            /* cumulative sum of pi, for draw */
+    int *touched;           /* arms with pending observations this round (odm*, doremi) */
+    int ntouched;
+    int det;    /* >= 0: draw returns this arm without randomness (ucb1, exploit-only scoring) */
+    int scored; /* exploit-only: arms scored so far */
+    char spec[MIX_SPEC_LEN];
+};
+
+/* spec.c */
+const struct mix_policy *mix_policy_find(const char *name, size_t len);
+const struct mix_policy *mix_policy_table(int *n);
+int mix_spec_parse(const char *spec, const struct mix_policy **pol, mix_params *p, bmx_err *err);
+int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err *err);
+void mix_spec_format(const struct mix_policy *pol, const mix_params *p, char *buf, size_t cap);
+
+/* mix.c */
+int mix_alloc(bmx_mix **out, const struct mix_policy *pol, int k, bmx_err *err);
+void mix_cdf_update(bmx_mix *m);
+/* Recompute the state that is not saved (cdf, touched list, det, scored) from the saved
+ * state; returns 0, or an error when the saved state is inconsistent. */
+int mix_derive(bmx_mix *m, bmx_err *err);
+
+#endif
