@@ -172,9 +172,9 @@ static int parse_weights(const char *s, int k, double **out)
         if (end == p || errno || !isfinite(x) || x < 0 || (*end && *end != ',')) {
             free(w);
             return cli_fail(CMD,
-                            "--weights: '%.20s' is not a finite number >= 0; give K = %d "
+                            "--weights: '%.*s' is not a finite number >= 0; give K = %d "
                             "comma-separated weights",
-                            p, k);
+                            (int)strcspn(p, ","), p, k);
         }
         if (n < k)
             w[n] = x;
