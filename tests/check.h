@@ -82,9 +82,9 @@ static struct check_state check_st;
 /* Substring test, for error messages. */
 #define CHECK_CONTAINS(hay, needle)                                                                \
     do {                                                                                           \
-        const char *h_ = (hay), *n_ = (needle);                                                    \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            CHECK_FAILF("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_);                 \
+        const char *h_ = (hay), *nd_ = (needle);                                                   \
+        if (!h_ || !strstr(h_, nd_))                                                               \
+            CHECK_FAILF("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", nd_);                \
     } while (0)
 
 #define SKIP(...)                                                                                  \
