@@ -869,15 +869,22 @@ int cmd_simulate(int argc, char **argv)
     if (o.seeds > 1)
         printf(" (+%d more)", o.seeds - 1);
     printf(", %.2f s\n\n", now_s() - t0);
-    printf("  %-32s %-24s %16s%s\n", "policy", "observes",
-           rc.bandit ? "final regret" : "final mean loss", o.seeds > 1 ? "   sd over seeds" : "");
-    for (int i = 0; i < np; i++) {
-        double mean, sd;
-        mean_sd(ps[i].final, o.seeds, &mean, &sd);
-        printf("  %-32s %-24s %16.6g", ps[i].canon, route_name(ps[i].route), mean);
-        if (o.seeds > 1)
-            printf(" %16.3g", sd);
-        printf("\n");
+    {
+        int wp = 6;
+        for (int i = 0; i < np; i++)
+            if ((int)strlen(ps[i].canon) > wp)
+                wp = (int)strlen(ps[i].canon);
+        printf("  %-*s  %-24s %16s%s\n", wp, "policy", "observes",
+               rc.bandit ? "final regret" : "final mean loss",
+               o.seeds > 1 ? "   sd over seeds" : "");
+        for (int i = 0; i < np; i++) {
+            double mean, sd;
+            mean_sd(ps[i].final, o.seeds, &mean, &sd);
+            printf("  %-*s  %-24s %16.6g", wp, ps[i].canon, route_name(ps[i].route), mean);
+            if (o.seeds > 1)
+                printf(" %16.3g", sd);
+            printf("\n");
+        }
     }
     printf("\nwrote %s/: index.html (open it), summary.json, metric.svg, probs-*.svg, one "
            "*.jsonl log per policy%s\n",
