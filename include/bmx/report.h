@@ -5,7 +5,7 @@
  * growing, sets oom, and the function that writes it out reports BMX_ENOMEM.
  *
  * JSONL: one JSON object per line. Numbers are written so that strtod reads back the very
- * same double: the shortest of "%.15g", "%.16g" that round-trips, else "%.17g" (always
+ * same double: "%.15g" when that round-trips (0.1 stays 0.1), else "%.17g" (always
  * exact), so a log replays bit for bit; a non-finite number is written as null. Strings
  * are escaped (\" \\ \b \f \n \r \t, other bytes below 0x20 as \u00XX; bytes >= 0x80 are
  * passed through, so UTF-8 stays UTF-8).

@@ -7,17 +7,14 @@
 
 char *bmx_json_fmt_num(char *buf, double v)
 {
-    static const char *const fmts[] = {"%.15g", "%.16g"};
-
     if (!isfinite(v)) {
         strcpy(buf, "null");
         return buf;
     }
-    for (int i = 0; i < 2; i++) {
-        snprintf(buf, 32, fmts[i], v);
-        if (strtod(buf, NULL) == v)
-            return buf;
-    }
+    /* 15 digits when they are exact (0.1, counts, ...), else 17, which always are. */
+    snprintf(buf, 32, "%.15g", v);
+    if (strtod(buf, NULL) == v)
+        return buf;
     snprintf(buf, 32, "%.17g", v);
     return buf;
 }
