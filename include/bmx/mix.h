@@ -129,10 +129,13 @@ const double *bmx_mix_average(const bmx_mix *m);
 
 /* Save the whole state (policy, parameters, round, arrays, generator, the round's pending
  * observations) to buf. With buf == NULL, only *len is set to the size needed. The format
- * is versioned and ends with a CRC-32 of everything before it. */
+ * (src/mix/state.c) is versioned, little-endian, and ends with a CRC-32 of everything before
+ * it. A state saved mid-round continues bit for bit like the policy never stopped. */
 int bmx_mix_save(const bmx_mix *m, void *buf, size_t cap, size_t *len, bmx_err *err);
 /* Restore a saved state into m (same policy name and k, or an error); m is unchanged on
- * any error: bad magic, version, size, checksum, or values no policy could hold. */
+ * any error: bad magic, version, size, checksum, or values no policy could hold. The
+ * parameters (and so bmx_mix_spec) come from the saved state. Errors: BMX_ECORRUPT for bad
+ * bytes, BMX_EINVAL for a valid state of another policy or k. */
 int bmx_mix_load(bmx_mix *m, const void *buf, size_t len, bmx_err *err);
 /* Create a new handle from a saved state. */
 int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err);

@@ -595,8 +595,14 @@ int mix_derive(bmx_mix *m, bmx_err *err)
             (rc = check_finite(m, ARR_ACC, -INFINITY, 0, "pending loss sum", err)) ||
             (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)))
             return rc;
-        if (kind == MIX_ODM_SM && (rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
-            return rc;
+        if (kind == MIX_ODM_SM) {
+            if ((rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
+                return rc;
+            for (int i = 0; i < k; i++) /* R is a mean of exp(loss), loss <= the bound */
+                if (m->arr[ARR_EST][i] > exp(ODM_SM_MAX_LOSS))
+                    return bmx_err_set(err, BMX_ECORRUPT, "mix state: R[%d] = %g is too large", i,
+                                       m->arr[ARR_EST][i]);
+        }
         break;
     case MIX_EXP3:
         if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
