@@ -68,6 +68,10 @@ class Fixture:
         for tag, v in (("est", m.estimates()), ("avg", m.average()), ("counts", m.counts())):
             self.lines.append(tag + " " + (nums(v) if v is not None else "-"))
 
+    def probs(self):
+        """Check pi in the middle of a round."""
+        self.lines.append("probs " + nums(self.m.probs))
+
     def draw(self):
         i = self.m.draw()
         self.lines.append("draw %d" % i)
@@ -194,9 +198,10 @@ def odm_fixtures():
         run_drawn(fx, rounds, g, env.loss, skip=(10, 11) if k == 3 else ())
         out[name] = fx
 
-    fx = Fixture("odm-smoothed-mean, K=3, defaults", "odm-smoothed-mean", 3, None, 21)
+    fx = Fixture("odm-smoothed-mean, K=3, defaults; round 20 observes nothing (R stays, eps "
+                 "moves)", "odm-smoothed-mean", 3, None, 21)
     env = LossEnv(3, 21)
-    run_drawn(fx, 60, 1, env.loss)
+    run_drawn(fx, 60, 1, env.loss, skip=(20,))
     out["odm-smoothed-mean_k3"] = fx
 
     fx = Fixture("odm-smoothed-mean, K=5, warm-up 10 from weights with a zero, G=2; round 11 "
@@ -248,6 +253,12 @@ def ucb1_fixtures():
     env = RewardEnv(3, 41)
     run_drawn(fx, 60, 1, lambda a, t: env.reward(a))
     out["ucb1_k3"] = fx
+
+    fx = Fixture("ucb1, K=3, G=3 without a scoring pass: pi changes only at a step, so round 1 "
+                 "pulls arm 0 three times", "ucb1", 3, None, 48)
+    env = RewardEnv(3, 48)
+    run_drawn(fx, 30, 3, lambda a, t: env.reward(a))
+    out["ucb1_k3_g3"] = fx
 
     def scoring_pass(fx, env):
         for a in range(fx.k):
@@ -327,6 +338,21 @@ def exploit_fixtures():
                     "tied highest: one-hot on the lower", [-0.5, -0.2, -0.2, -1.0], 2, 30, 52)
     scored_by_draws("exploit-only_k6_g3", "exploit-only, K=6, G=3 scoring draws per round",
                     [0.1, 0.2, 0.3, 0.0, 1.5, 0.05], 3, 40, 53)
+    # K=5, G=2: the scoring pass ends in the middle of round 3, whose second draw already
+    # samples by the scores
+    scores = [0.3, 0.0, 0.9, -0.1, 0.6]
+    fx = Fixture("exploit-only, K=5, G=2: the last arm is scored in the middle of round 3; pi "
+                 "follows the scores from that observation on", "exploit-only", 5, None, 57)
+    src = Scores(scores, 57)
+    for t in range(1, 31):
+        for _ in range(2):
+            arm = fx.draw()
+            fx.obs(arm, src.value(arm, 0 if t <= 3 else t))
+            if t == 3:
+                fx.probs()
+        fx.step()
+    out["exploit-only_k5_midround"] = fx
+
     pass22 = [1.7 * ((i * 0.7548776662466927 + 0.1) % 1.0) - 0.3 for i in range(22)]
     scored_by_pass("exploit-only_k22_pass", "exploit-only, K=22, scoring pass at theta_0",
                    pass22, 2, 50, 54)

@@ -317,9 +317,11 @@ class Ucb1(Policy):
 
 class ExploitOnly(Policy):
     """2c. While some arm is unscored, pi is uniform and draw() returns the lowest unscored
-    arm; an arm's first observation is its score. Once every arm has a score (at the next
-    step), pi ~ max(score, 0), or one-hot on the lowest index of the highest score when no
-    score is > 0; it never changes again."""
+    arm; an arm's first observation is its score. Once every arm has a score, pi ~ max(score,
+    0), or one-hot on the lowest index of the highest score when no score is > 0; it never
+    changes again. "Once" is at the observation that scores the last arm, within the round:
+    ALGORITHMS.md scores every arm "then" samples by the scores, so a draw after the scoring
+    pass must not fall back to the uniform pi of a scoring round."""
 
     name = "exploit-only"
 
@@ -327,7 +329,6 @@ class ExploitOnly(Policy):
         super().__init__(k, weights, seed, params)
         self.score = [0.0] * k
         self.scored = [False] * k
-        self.fixed = False
 
     def draw(self):
         for a in range(self.k):
@@ -340,12 +341,10 @@ class ExploitOnly(Policy):
         if not self.scored[arm]:
             self.score[arm] = value
             self.scored[arm] = True
+            if all(self.scored):
+                self._fix()
 
-    def step(self):
-        self.t += 1
-        if self.fixed or not all(self.scored):
-            return
-        self.fixed = True
+    def _fix(self):
         w = [max(s, 0.0) for s in self.score]
         if any(x > 0.0 for x in w):
             self.probs = normalised(w)
@@ -533,8 +532,10 @@ def selfcheck():
     # exploit-only: scores (-1, 2, 0, 2) -> pi = (0, 1/2, 0, 1/2); all <= 0 -> top-1.
     m = make_policy("exploit-only", 4)
     for a, s in enumerate([-1.0, 2.0, 0.0, 2.0]):
+        assert m.probs == [0.25] * 4
         assert m.draw() == a
         m.observe(a, s)
+    assert m.probs == [0.0, 0.5, 0.0, 0.5]  # from the last score on, before the step
     m.step()
     assert m.probs == [0.0, 0.5, 0.0, 0.5]
     m = make_policy("exploit-only", 3)
