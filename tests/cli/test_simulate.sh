@@ -46,10 +46,8 @@ expect_usage "tau" --tau-min 50 --tau-max 10
 [ ! -e "$tmp/bad" ] || fail "a rejected command created its output directory"
 
 # --- a small run of every policy ---------------------------------------------------------
-# G divides K, so exploit-only's and ucb1's scoring passes end at a round boundary: mix.h
-# leaves open whether exploit-only's pi may change in the middle of a round (src/mix changes
-# it as soon as the last arm is scored, tests/ref/mix_ref.py at the next step).
-K=6 N=300 G=3
+# G does not divide K, so exploit-only's and ucb1's scoring passes end in the middle of a round.
+K=6 N=300 G=4
 "$bmx" simulate --env learnable --arms $K --rounds $N --batches $G --seed 7 \
     --policies all,weights,odm:alpha=0.8,exp3:beta=0.5 --weights 1,2,0,1,1,3 \
     --out "$tmp/run" >"$tmp/stdout" 2>"$tmp/stderr" || fail "simulate exit $?: $(cat "$tmp/stderr")"
