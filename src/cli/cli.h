@@ -7,6 +7,8 @@
 /* One subcommand: argv[0] is the subcommand's name. Returns the process exit status. */
 typedef int (*cli_cmd_fn)(int argc, char **argv);
 
+int cmd_simulate(int argc, char **argv);
+
 /* Table-driven long options: --name VALUE or --name=VALUE; CLI_FLAG takes no value.
  * --help prints the usage, every option with its default (the value *ptr holds before
  * parsing) and its help text. */

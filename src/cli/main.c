@@ -11,6 +11,7 @@ static const struct {
     cli_cmd_fn fn;
     const char *help;
 } commands[] = {
+    {"simulate", cmd_simulate, "run mixing policies side by side on a synthetic environment"},
     {NULL, NULL, NULL},
 };
 

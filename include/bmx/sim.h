@@ -1,0 +1,113 @@
+/* bmx/sim.h - synthetic environments for trying mixing policies without training a model.
+ *
+ * An environment has K arms. Pulling an arm gives one observation (bmx_sim_obs) with the
+ * three views a policy may want: a reward (exp3, ucb1, exploit-only), a loss (odm,
+ * odm-smoothed-mean) and an excess loss over a reference (doremi). Everything random comes
+ * from explicit generators seeded from the config's seed: the arms' parameters from stream
+ * 1 (so the same seed gives the same arms, whatever is pulled), observation noise from
+ * stream 2 (bmx/mix.h policies use stream 0 of their own seed).
+ *
+ * Environments (t = the environment's round, 1 before the first bmx_sim_advance):
+ *  - bernoulli: mu_a ~ U[0.1, 0.9]; reward ~ Bernoulli(mu_a) (1 if u < mu_a, u ~ U[0,1)).
+ *  - gaussian:  mu_a ~ U[0.2, 0.8]; reward = mu_a + noise * N(0, 1) (noise default 0.1).
+ *  - drifting:  mu_a(t) = 0.5 + 0.35 sin(2 pi t / P_a + phi_a), P_a = period * (0.5 + U),
+ *               phi_a = 2 pi U (period default 1000 rounds); reward ~ Bernoulli(mu_a(t)).
+ *    For these three bandits: loss = 1 - reward; the reference loss is 1 - max_b mu_b(t),
+ *    so excess = max(loss - (1 - max_b mu_b(t)), 0); means() are the expected rewards and
+ *    best() is max_b mu_b(t), so the pseudo-regret of a pull of a is best() - means()[a].
+ *  - learnable: each arm is a domain a model learns by training on it. With n_a = the
+ *    number of earlier pulls of a, the expected loss is
+ *        l_a(n_a) = floor_a + (start_a - floor_a) exp(-n_a / tau_a)
+ *    and a pull observes loss = max(l_a(n_a) + noise * N(0, 1), 0) (noise default 0.02),
+ *    then n_a += 1. floor_a ~ U[1, 2], start_a = floor_a + U[2, 4], tau_a = tau_min *
+ *    (tau_max / tau_min)^(u_a) with u_a spread evenly over [0, 1] and shuffled (tau_min 20,
+ *    tau_max 2000 pulls by default: some domains are learnt in a few dozen batches, some
+ *    never within a short run). reward = loss (the signal ODM rewards: what is left to
+ *    learn); excess = max(loss - floor_a, 0) (the reference model is the floor).
+ *    means() are the expected losses l_a(n_a); mean_loss() is their average over domains,
+ *    the figure to minimise; best() is min_a l_a(n_a).
+ * Every environment also has sizes(): a natural size per arm (tokens, for the `natural`
+ * policy), max(1, round(1000 exp(N(0, 1)))), from the parameter stream.
+ */
+#ifndef BMX_SIM_H
+#define BMX_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bmx/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum bmx_sim_env {
+    BMX_SIM_BERNOULLI,
+    BMX_SIM_GAUSSIAN,
+    BMX_SIM_DRIFTING,
+    BMX_SIM_LEARNABLE,
+} bmx_sim_env;
+
+/* "bernoulli", "gaussian", "drifting", "learnable". */
+int bmx_sim_env_parse(const char *name, bmx_sim_env *out, bmx_err *err);
+const char *bmx_sim_env_name(bmx_sim_env env);
+
+typedef struct bmx_sim_config {
+    bmx_sim_env env;
+    int arms;       /* K >= 1 */
+    uint64_t seed;  /* parameters and noise */
+    double noise;   /* gaussian reward sd; learnable loss sd (>= 0) */
+    double period;  /* drifting: base period in rounds (> 0) */
+    double tau_min; /* learnable: fastest domain's time constant in pulls (> 0) */
+    double tau_max; /* learnable: slowest (>= tau_min) */
+} bmx_sim_config;
+
+/* The defaults above for env, arms and seed. */
+void bmx_sim_config_init(bmx_sim_config *c, bmx_sim_env env, int arms, uint64_t seed);
+
+typedef struct bmx_sim bmx_sim;
+
+typedef struct bmx_sim_obs {
+    double reward;
+    double loss;
+    double excess;
+} bmx_sim_obs;
+
+int bmx_sim_create(bmx_sim **out, const bmx_sim_config *c, bmx_err *err);
+void bmx_sim_free(bmx_sim *s);
+
+const bmx_sim_config *bmx_sim_config_of(const bmx_sim *s);
+int bmx_sim_arms(const bmx_sim *s);
+/* 1 for the bandit environments (metric: regret), 0 for learnable (metric: mean loss). */
+int bmx_sim_is_bandit(const bmx_sim *s);
+long bmx_sim_round(const bmx_sim *s);
+
+/* Pull arm (0 <= arm < K): the observation, and for learnable n_arm += 1. Errors: arm out of
+ * range. */
+int bmx_sim_pull(bmx_sim *s, int arm, bmx_sim_obs *obs, bmx_err *err);
+/* End of a round: t += 1 (drifting means move). */
+void bmx_sim_advance(bmx_sim *s);
+
+/* Current expected reward (bandits) or expected loss (learnable) per arm, k values. */
+const double *bmx_sim_means(const bmx_sim *s);
+/* Bandits: max_a means; learnable: min_a means. */
+double bmx_sim_best(const bmx_sim *s);
+/* Learnable: the average of means() over domains; bandits: the average expected loss
+ * 1 - mean(means()). */
+double bmx_sim_mean_loss(const bmx_sim *s);
+/* Natural sizes (tokens) per arm. */
+const double *bmx_sim_sizes(const bmx_sim *s);
+/* Learnable parameters (NULL for bandits) and pull counts (all environments). */
+const double *bmx_sim_floors(const bmx_sim *s);
+const double *bmx_sim_starts(const bmx_sim *s);
+const double *bmx_sim_taus(const bmx_sim *s);
+const double *bmx_sim_counts(const bmx_sim *s);
+/* Drifting parameters (NULL otherwise). */
+const double *bmx_sim_periods(const bmx_sim *s);
+const double *bmx_sim_phases(const bmx_sim *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

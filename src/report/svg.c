@@ -1,0 +1,451 @@
+/* SVG line and stacked-area plots (bmx/report.h). */
+#include "bmx/report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const palette[] = {
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
+    "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#393b79",
+};
+#define NPALETTE    (sizeof palette / sizeof palette[0])
+#define OTHER_COLOR "#c8c8c8"
+
+enum { MARGIN_L = 72, MARGIN_R = 190, MARGIN_T = 40, MARGIN_B = 52, LEGEND_ROW = 17 };
+
+/* Data ranges and their pixel box. */
+typedef struct frame {
+    double x0, x1, y0, y1;
+    double px0, px1, py0, py1; /* py0 is the top edge */
+} frame;
+
+static double map_x(const frame *f, double x)
+{
+    return f->px0 + (x - f->x0) / (f->x1 - f->x0) * (f->px1 - f->px0);
+}
+
+static double map_y(const frame *f, double y)
+{
+    return f->py1 - (y - f->y0) / (f->y1 - f->y0) * (f->py1 - f->py0);
+}
+
+/* A step of 1, 2 or 5 times a power of ten giving about `want` intervals over span. */
+static double nice_step(double span, int want)
+{
+    double raw = span / want, p = pow(10.0, floor(log10(raw))), m = raw / p;
+
+    if (m < 1.5)
+        return p;
+    if (m < 3.5)
+        return 2 * p;
+    if (m < 7.5)
+        return 5 * p;
+    return 10 * p;
+}
+
+static void fmt_tick(char *buf, size_t cap, double v, double step)
+{
+    if (fabs(v) < step * 1e-9)
+        v = 0.0;
+    snprintf(buf, cap, "%.6g", v);
+}
+
+static void pad_range(double *lo, double *hi)
+{
+    if (!(*hi > *lo)) {
+        double d = fabs(*lo) > 0 ? fabs(*lo) * 0.5 : 0.5;
+        *lo -= d;
+        *hi += d;
+    }
+}
+
+static void begin_svg(bmx_sbuf *o, const bmx_plot *p, int w, int h)
+{
+    bmx_sbuf_printf(o,
+                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                    "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
+                    w, h, w, h);
+    bmx_sbuf_printf(o, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n", w, h);
+    if (p->title) {
+        bmx_sbuf_printf(o,
+                        "<text class=\"title\" x=\"%d\" y=\"24\" text-anchor=\"middle\" "
+                        "font-size=\"15\" font-weight=\"bold\">",
+                        (MARGIN_L + w - MARGIN_R) / 2);
+        bmx_sbuf_xml(o, p->title);
+        bmx_sbuf_puts(o, "</text>\n");
+    }
+}
+
+/* Grid, ticks, tick labels, the frame and the axis labels. */
+static void axes(bmx_sbuf *o, const bmx_plot *p, const frame *f, int h)
+{
+    double xs = nice_step(f->x1 - f->x0, 6), ys = nice_step(f->y1 - f->y0, 5);
+    char buf[48];
+
+    bmx_sbuf_puts(o, "<g class=\"axes\" stroke=\"#e6e6e6\" stroke-width=\"1\">\n");
+    for (double x = ceil(f->x0 / xs - 1e-9) * xs; x <= f->x1 + xs * 1e-9; x += xs)
+        bmx_sbuf_printf(o, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", map_x(f, x),
+                        f->py0, map_x(f, x), f->py1);
+    for (double y = ceil(f->y0 / ys - 1e-9) * ys; y <= f->y1 + ys * 1e-9; y += ys)
+        bmx_sbuf_printf(o, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", f->px0,
+                        map_y(f, y), f->px1, map_y(f, y));
+    bmx_sbuf_puts(o, "</g>\n<g class=\"ticks\" fill=\"#333\">\n");
+    for (double x = ceil(f->x0 / xs - 1e-9) * xs; x <= f->x1 + xs * 1e-9; x += xs) {
+        fmt_tick(buf, sizeof buf, x, xs);
+        bmx_sbuf_printf(o, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n",
+                        map_x(f, x), f->py1 + 16, buf);
+    }
+    for (double y = ceil(f->y0 / ys - 1e-9) * ys; y <= f->y1 + ys * 1e-9; y += ys) {
+        fmt_tick(buf, sizeof buf, y, ys);
+        bmx_sbuf_printf(o, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n",
+                        f->px0 - 6, map_y(f, y) + 4, buf);
+    }
+    bmx_sbuf_puts(o, "</g>\n");
+    bmx_sbuf_printf(o,
+                    "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
+                    "stroke=\"#333\"/>\n",
+                    f->px0, f->py0, f->px1 - f->px0, f->py1 - f->py0);
+    if (p->xlabel) {
+        bmx_sbuf_printf(o, "<text class=\"xlabel\" x=\"%.2f\" y=\"%d\" text-anchor=\"middle\">",
+                        (f->px0 + f->px1) / 2, h - 12);
+        bmx_sbuf_xml(o, p->xlabel);
+        bmx_sbuf_puts(o, "</text>\n");
+    }
+    if (p->ylabel) {
+        double cy = (f->py0 + f->py1) / 2;
+        bmx_sbuf_printf(o,
+                        "<text class=\"ylabel\" x=\"16\" y=\"%.2f\" text-anchor=\"middle\" "
+                        "transform=\"rotate(-90 16 %.2f)\">",
+                        cy, cy);
+        bmx_sbuf_xml(o, p->ylabel);
+        bmx_sbuf_puts(o, "</text>\n");
+    }
+}
+
+/* Legend entry `row` at the right of the plot; returns 0 when there is no room left. */
+static int legend_row(bmx_sbuf *o, const frame *f, int row, int rows_max, const char *color,
+                      int area, const char *name)
+{
+    double x = f->px1 + 12, y = f->py0 + 8 + row * LEGEND_ROW;
+    char cut[40];
+
+    if (row >= rows_max)
+        return 0;
+    if (area)
+        bmx_sbuf_printf(o, "<rect x=\"%.2f\" y=\"%.2f\" width=\"14\" height=\"10\" fill=\"%s\"/>\n",
+                        x, y - 4, color);
+    else
+        bmx_sbuf_printf(o,
+                        "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" "
+                        "stroke-width=\"2.5\"/>\n",
+                        x, y + 1, x + 16, y + 1, color);
+    /* Long names are cut to fit the legend column. */
+    snprintf(cut, sizeof cut, "%s", name);
+    if (strlen(name) > 24)
+        strcpy(cut + 21, "...");
+    bmx_sbuf_printf(o, "<text class=\"legend\" x=\"%.2f\" y=\"%.2f\">", x + 22, y + 5);
+    bmx_sbuf_xml(o, cut);
+    bmx_sbuf_puts(o, "</text>\n");
+    return 1;
+}
+
+static void set_box(frame *f, int w, int h)
+{
+    f->px0 = MARGIN_L;
+    f->px1 = w - MARGIN_R;
+    f->py0 = MARGIN_T;
+    f->py1 = h - MARGIN_B;
+}
+
+static void size_of(const bmx_plot *p, int *w, int *h)
+{
+    *w = p->width > 0 ? p->width : 720;
+    *h = p->height > 0 ? p->height : 420;
+    if (*w < MARGIN_L + MARGIN_R + 100)
+        *w = MARGIN_L + MARGIN_R + 100;
+    if (*h < MARGIN_T + MARGIN_B + 80)
+        *h = MARGIN_T + MARGIN_B + 80;
+}
+
+/* Consecutive runs of `per` points averaged into one (NaN where a run has no finite y). */
+static size_t reduce_points(const double *x, const double *y, size_t n, double *rx, double *ry)
+{
+    size_t per = (n + BMX_SVG_MAX_POINTS - 1) / BMX_SVG_MAX_POINTS, m = 0;
+
+    for (size_t i = 0; i < n; i += per, m++) {
+        size_t e = i + per < n ? i + per : n, cy = 0;
+        double sx = 0, sy = 0;
+        for (size_t j = i; j < e; j++) {
+            sx += x ? x[j] : (double)(j + 1);
+            if (isfinite(y[j]))
+                sy += y[j], cy++;
+        }
+        rx[m] = sx / (double)(e - i);
+        ry[m] = cy ? sy / (double)cy : NAN;
+    }
+    return m;
+}
+
+int bmx_svg_lines(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *series, size_t ns,
+                  bmx_err *err)
+{
+    static const bmx_plot none = {0};
+    const bmx_plot *p = plot ? plot : &none;
+    double **rx, **ry;
+    size_t *rn;
+    frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0, 0, 0, 0};
+    int w, h, rc = BMX_OK, rows;
+
+    if (ns == 0)
+        return bmx_err_set(err, BMX_EINVAL, "line plot: no series to draw (pass at least one)");
+    for (size_t s = 0; s < ns; s++) {
+        if (series[s].n == 0 || !series[s].y)
+            return bmx_err_set(err, BMX_EINVAL, "line plot: series %zu (%s) has no points", s,
+                               series[s].name ? series[s].name : "unnamed");
+        for (size_t i = 0; series[s].x && i < series[s].n; i++)
+            if (!isfinite(series[s].x[i]))
+                return bmx_err_set(err, BMX_EINVAL,
+                                   "line plot: series %zu (%s) has a non-finite x at %zu", s,
+                                   series[s].name ? series[s].name : "unnamed", i);
+    }
+    rx = calloc(ns, sizeof *rx);
+    ry = calloc(ns, sizeof *ry);
+    rn = calloc(ns, sizeof *rn);
+    if (!rx || !ry || !rn) {
+        rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
+        goto done;
+    }
+    for (size_t s = 0; s < ns; s++) {
+        size_t m = series[s].n < BMX_SVG_MAX_POINTS ? series[s].n : BMX_SVG_MAX_POINTS;
+        rx[s] = malloc(m * sizeof **rx);
+        ry[s] = malloc(m * sizeof **ry);
+        if (!rx[s] || !ry[s]) {
+            rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
+            goto done;
+        }
+        rn[s] = reduce_points(series[s].x, series[s].y, series[s].n, rx[s], ry[s]);
+        for (size_t i = 0; i < rn[s]; i++) {
+            f.x0 = fmin(f.x0, rx[s][i]);
+            f.x1 = fmax(f.x1, rx[s][i]);
+            if (isfinite(ry[s][i])) {
+                f.y0 = fmin(f.y0, ry[s][i]);
+                f.y1 = fmax(f.y1, ry[s][i]);
+            }
+        }
+    }
+    if (!isfinite(f.y0)) {
+        rc = bmx_err_set(err, BMX_EINVAL, "line plot: no finite y value in any series");
+        goto done;
+    }
+    pad_range(&f.x0, &f.x1);
+    pad_range(&f.y0, &f.y1);
+    {
+        double d = (f.y1 - f.y0) * 0.04;
+        f.y0 -= d;
+        f.y1 += d;
+    }
+    size_of(p, &w, &h);
+    set_box(&f, w, h);
+    begin_svg(out, p, w, h);
+    axes(out, p, &f, h);
+    bmx_sbuf_printf(out,
+                    "<clipPath id=\"plotarea\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+                    "height=\"%.2f\"/></clipPath>\n",
+                    f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
+    for (size_t s = 0; s < ns; s++) {
+        int pen = 0;
+        bmx_sbuf_printf(out,
+                        "<path class=\"series\" clip-path=\"url(#plotarea)\" fill=\"none\" "
+                        "stroke=\"%s\" stroke-width=\"1.8\" d=\"",
+                        palette[s % NPALETTE]);
+        for (size_t i = 0; i < rn[s]; i++) {
+            if (!isfinite(ry[s][i])) {
+                pen = 0;
+                continue;
+            }
+            bmx_sbuf_printf(out, "%s%.2f %.2f ", pen ? "L" : "M", map_x(&f, rx[s][i]),
+                            map_y(&f, ry[s][i]));
+            pen = 1;
+        }
+        bmx_sbuf_puts(out, "\"/>\n");
+    }
+    rows = (int)((f.py1 - f.py0 - 8) / LEGEND_ROW);
+    for (size_t s = 0; s < ns; s++) {
+        const char *name = series[s].name ? series[s].name : "series";
+        if ((int)s == rows - 1 && ns > (size_t)rows) {
+            char more[48];
+            snprintf(more, sizeof more, "... and %zu more", ns - s);
+            legend_row(out, &f, (int)s, rows, "none", 1, more);
+            break;
+        }
+        legend_row(out, &f, (int)s, rows, palette[s % NPALETTE], 0, name);
+    }
+    bmx_sbuf_puts(out, "</svg>\n");
+    if (out->oom)
+        rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
+done:
+    for (size_t s = 0; rx && ry && s < ns; s++) {
+        free(rx[s]);
+        free(ry[s]);
+    }
+    free(rx);
+    free(ry);
+    free(rn);
+    return rc;
+}
+
+/* order[0..top-1] = the top arms by mean share (ties: lower index), then sorted by index.
+ * O(k top), which is fine for the few bands a legend can show; no global state (no qsort). */
+static void pick_top(const double *mean, size_t k, size_t top, size_t *order, unsigned char *taken)
+{
+    for (size_t b = 0; b < top; b++) {
+        size_t best = k;
+        for (size_t a = 0; a < k; a++)
+            if (!taken[a] && (best == k || mean[a] > mean[best]))
+                best = a;
+        taken[best] = 1;
+        order[b] = best;
+    }
+    for (size_t i = 1; i < top; i++)
+        for (size_t j = i; j > 0 && order[j - 1] > order[j]; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+}
+
+int bmx_svg_stacked(bmx_sbuf *out, const bmx_plot *plot, const double *x, size_t n, const double *v,
+                    size_t k, const char *const *names, size_t top, bmx_err *err)
+{
+    static const bmx_plot none = {0};
+    const bmx_plot *p = plot ? plot : &none;
+    size_t per, m, nb, *order = NULL, *band_of = NULL;
+    double *mean = NULL, *bx = NULL, *bv = NULL, *cum = NULL;
+    frame f;
+    int w, h, rc = BMX_OK, rows;
+
+    if (n == 0 || k == 0 || !v)
+        return bmx_err_set(err, BMX_EINVAL, "stacked plot: nothing to draw (n = %zu, k = %zu)", n,
+                           k);
+    for (size_t i = 0; i < n; i++) {
+        if (x && !isfinite(x[i]))
+            return bmx_err_set(err, BMX_EINVAL, "stacked plot: non-finite x at row %zu", i);
+        for (size_t a = 0; a < k; a++)
+            if (!(v[i * k + a] >= 0) || !isfinite(v[i * k + a]))
+                return bmx_err_set(err, BMX_EINVAL,
+                                   "stacked plot: value of arm %zu at row %zu is %g; shares "
+                                   "must be finite and >= 0",
+                                   a, i, v[i * k + a]);
+    }
+    if (top == 0)
+        top = 12;
+    nb = k <= top + 1 ? k : top + 1; /* bands; the last is "other" when k > top + 1 */
+    per = (n + BMX_SVG_MAX_POINTS - 1) / BMX_SVG_MAX_POINTS;
+    m = (n + per - 1) / per;
+    mean = calloc(k, sizeof *mean);
+    order = malloc(k * sizeof *order);
+    band_of = malloc(k * sizeof *band_of);
+    bx = calloc(m, sizeof *bx);
+    bv = calloc(m * nb, sizeof *bv);
+    cum = malloc((nb + 1) * m * sizeof *cum);
+    if (!mean || !order || !band_of || !bx || !bv || !cum) {
+        rc = bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < k; a++)
+            mean[a] += v[i * k + a];
+    for (size_t a = 0; a < k; a++)
+        order[a] = a;
+    if (nb < k) {
+        unsigned char *taken = calloc(k, 1);
+        if (!taken) {
+            rc = bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
+            goto done;
+        }
+        pick_top(mean, k, top, order, taken); /* the shown arms keep their index order */
+        free(taken);
+    }
+    for (size_t a = 0; a < k; a++)
+        band_of[a] = nb - 1;
+    for (size_t b = 0; b < (nb < k ? top : k); b++)
+        band_of[order[b]] = b;
+    /* Rows averaged in runs of `per`, summed into bands. */
+    for (size_t r = 0; r < m; r++) {
+        size_t s = r * per, e = s + per < n ? s + per : n;
+        double sx = 0;
+        for (size_t i = s; i < e; i++) {
+            sx += x ? x[i] : (double)(i + 1);
+            for (size_t a = 0; a < k; a++)
+                bv[r * nb + band_of[a]] += v[i * k + a] / (double)(e - s);
+        }
+        bx[r] = sx / (double)(e - s);
+    }
+    f.x0 = bx[0];
+    f.x1 = bx[m - 1];
+    f.y0 = 0;
+    f.y1 = 0;
+    for (size_t r = 0; r < m; r++) {
+        cum[r] = 0;
+        for (size_t b = 0; b < nb; b++)
+            cum[(b + 1) * m + r] = cum[b * m + r] + bv[r * nb + b];
+        f.y1 = fmax(f.y1, cum[nb * m + r]);
+    }
+    if (!(f.y1 > 0))
+        f.y1 = 1;
+    if (m == 1) {
+        f.x0 -= 0.5;
+        f.x1 += 0.5;
+    }
+    size_of(p, &w, &h);
+    set_box(&f, w, h);
+    begin_svg(out, p, w, h);
+    axes(out, p, &f, h);
+    for (size_t b = 0; b < nb; b++) {
+        const char *color = (nb < k && b == nb - 1) ? OTHER_COLOR : palette[b % NPALETTE];
+        bmx_sbuf_printf(out, "<polygon class=\"band\" fill=\"%s\" stroke=\"none\" points=\"",
+                        color);
+        if (m == 1) {
+            bmx_sbuf_printf(out, "%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f", f.px0,
+                            map_y(&f, cum[(b + 1) * m]), f.px1, map_y(&f, cum[(b + 1) * m]), f.px1,
+                            map_y(&f, cum[b * m]), f.px0, map_y(&f, cum[b * m]));
+        } else {
+            for (size_t r = 0; r < m; r++)
+                bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(&f, bx[r]),
+                                map_y(&f, cum[(b + 1) * m + r]));
+            for (size_t r = m; r-- > 0;)
+                bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(&f, bx[r]), map_y(&f, cum[b * m + r]));
+        }
+        bmx_sbuf_puts(out, "\"/>\n");
+    }
+    /* Legend from the top of the stack down, as the bands appear. */
+    rows = (int)((f.py1 - f.py0 - 8) / LEGEND_ROW);
+    for (size_t i = 0; i < nb; i++) {
+        size_t b = nb - 1 - i;
+        char name[64];
+        const char *color = palette[b % NPALETTE];
+        if (nb < k && b == nb - 1) {
+            snprintf(name, sizeof name, "other (%zu arms)", k - top);
+            color = OTHER_COLOR;
+        } else if (names && names[order[b]]) {
+            snprintf(name, sizeof name, "%s", names[order[b]]);
+        } else {
+            snprintf(name, sizeof name, "arm %zu", order[b]);
+        }
+        if (!legend_row(out, &f, (int)i, rows, color, 1, name))
+            break;
+    }
+    bmx_sbuf_puts(out, "</svg>\n");
+    if (out->oom)
+        rc = bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
+done:
+    free(mean);
+    free(order);
+    free(band_of);
+    free(bx);
+    free(bv);
+    free(cum);
+    return rc;
+}
