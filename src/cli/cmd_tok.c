@@ -272,7 +272,7 @@ static int tok_decode(int argc, char **argv)
         fprintf(stderr, "bmx tok decode: %s: %s\n", in, err.msg);
         rc = 1;
     }
-    if (!rc && (fwrite(bytes, 1, nb, stdout) != nb || fflush(stdout) != 0)) {
+    if (!rc && ((nb && fwrite(bytes, 1, nb, stdout) != nb) || fflush(stdout) != 0)) {
         fprintf(stderr, "bmx tok decode: cannot write the output: %s\n", strerror(errno));
         rc = 1;
     }
