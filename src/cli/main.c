@@ -12,6 +12,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"simulate", cmd_simulate, "run mixing policies side by side on a synthetic environment"},
+    {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
     {NULL, NULL, NULL},
 };
 
