@@ -1,0 +1,247 @@
+/* Trainer and checkpoints: the schedule against hand-computed values, the step protocol,
+ * an exact checkpoint round trip (training resumed from a checkpoint equals training
+ * straight through, bit for bit), and refusal, by file name, of corrupt, truncated,
+ * wrong-version and foreign files.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "bmx/train.h"
+#include "check.h"
+
+static void test_schedule(void)
+{
+    bmx_train_config c = bmx_train_config_default();
+    c.lr = 1.0, c.min_lr = 0.1, c.warmup = 4, c.total = 14;
+    CHECK_NEAR(bmx_train_lr(&c, 0), 0.25, 1e-15);
+    CHECK_NEAR(bmx_train_lr(&c, 3), 1.0, 1e-15);
+    CHECK_NEAR(bmx_train_lr(&c, 4), 1.0, 1e-15);             /* cos(0) */
+    CHECK_NEAR(bmx_train_lr(&c, 9), 0.1 + 0.9 * 0.5, 1e-15); /* half way: cos(pi/2) = 0 */
+    CHECK_NEAR(bmx_train_lr(&c, 14), 0.1, 1e-15);
+    CHECK_NEAR(bmx_train_lr(&c, 100), 0.1, 1e-15);
+    bmx_err err = {0};
+    c.accum = 0;
+    CHECK(bmx_train_config_check(&c, &err) == BMX_EINVAL);
+    CHECK_MSG(strstr(err.msg, "accum"), "%s", err.msg);
+}
+
+struct setup {
+    bmx_model *m;
+    bmx_trainer *t;
+    int *tok; /* inputs [accum][B][T], targets after */
+    int B, T;
+};
+
+static struct setup make(int accum)
+{
+    struct setup s;
+    bmx_gpt_config cfg = {37, 8, 2, 2, 16};
+    bmx_train_config tc = bmx_train_config_default();
+    tc.lr = 3e-3, tc.warmup = 2, tc.total = 8, tc.accum = accum, tc.clip = 0.5;
+    bmx_err err = {0};
+    bmx_rng r;
+    bmx_rng_seed(&r, 7, 0);
+    CHECK_MSG(bmx_model_create(&cfg, BMX_F32, 1, &s.m, &err) == 0, "%s", err.msg);
+    bmx_model_init(s.m, &r);
+    CHECK_MSG(bmx_trainer_create(s.m, &tc, &s.t, &err) == 0, "%s", err.msg);
+    s.B = 2, s.T = 6;
+    size_t n = (size_t)accum * s.B * s.T;
+    s.tok = malloc(2 * n * sizeof(int));
+    for (size_t i = 0; i < 2 * n; i++)
+        s.tok[i] = (int)bmx_rng_below(&r, 37);
+    return s;
+}
+
+static void step(struct setup *s)
+{
+    bmx_err err = {0};
+    size_t n = (size_t)bmx_trainer_config(s->t)->accum * s->B * s->T;
+    CHECK_MSG(bmx_trainer_step(s->t, s->tok, s->tok + n, s->B, s->T, NULL, &err) == 0, "%s",
+              err.msg);
+}
+
+static void drop(struct setup *s)
+{
+    bmx_trainer_free(s->t);
+    bmx_model_free(s->m);
+    free(s->tok);
+}
+
+static void test_step_protocol_and_learning(void)
+{
+    struct setup s = make(2);
+    bmx_err err = {0};
+    bmx_step_info info;
+    CHECK(bmx_trainer_apply(s.t, &info, &err) == BMX_ESTATE);
+    CHECK_MSG(strstr(err.msg, "micro-batches"), "%s", err.msg);
+    size_t n = 2 * (size_t)s.B * s.T;
+    double first = 0, last = 0;
+    for (int k = 0; k < 8; k++) {
+        CHECK(bmx_trainer_step(s.t, s.tok, s.tok + n, s.B, s.T, &info, &err) == 0);
+        CHECK_EQ_INT(info.step, k);
+        CHECK_NEAR(info.lr, bmx_train_lr(bmx_trainer_config(s.t), k), 1e-15);
+        if (k == 0)
+            first = info.loss;
+        last = info.loss;
+    }
+    CHECK(last < first - 0.05); /* it learns the fixed batch */
+    CHECK_EQ_INT(bmx_trainer_step_count(s.t), 8);
+    drop(&s);
+}
+
+static const char *ckpt_path(void)
+{
+    static char p[64];
+    snprintf(p, sizeof p, "/tmp/bmx_test_ckpt_%d.bin", (int)getpid());
+    return p;
+}
+
+static void test_roundtrip_exact(void)
+{
+    struct setup a = make(2), b = make(2);
+    bmx_err err = {0};
+    const char *path = ckpt_path();
+    for (int k = 0; k < 3; k++) {
+        step(&a);
+        step(&b);
+    }
+    const char extra[] = "policy-state";
+    CHECK_MSG(bmx_checkpoint_save(path, a.t, extra, sizeof extra, &err) == 0, "%s", err.msg);
+    bmx_model *m2 = NULL;
+    bmx_trainer *t2 = NULL;
+    void *ex = NULL;
+    size_t exl = 0;
+    CHECK_MSG(bmx_checkpoint_load(path, 1, &m2, &t2, &ex, &exl, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(exl, sizeof extra);
+    CHECK(memcmp(ex, extra, exl) == 0);
+    free(ex);
+    CHECK_EQ_INT(bmx_trainer_step_count(t2), 3);
+    const bmx_train_config *c1 = bmx_trainer_config(t2), *c0 = bmx_trainer_config(a.t);
+    CHECK(c1->lr == c0->lr && c1->min_lr == c0->min_lr && c1->warmup == c0->warmup &&
+          c1->total == c0->total && c1->beta1 == c0->beta1 && c1->beta2 == c0->beta2 &&
+          c1->eps == c0->eps && c1->weight_decay == c0->weight_decay && c1->clip == c0->clip &&
+          c1->accum == c0->accum);
+    CHECK(memcmp(bmx_model_config(m2), bmx_model_config(a.m), sizeof(bmx_gpt_config)) == 0);
+    size_t np = bmx_model_num_params(a.m);
+    CHECK(memcmp(bmx_model_params(m2), bmx_model_params(a.m), np * 4) == 0);
+    CHECK(memcmp(bmx_trainer_moment1(t2), bmx_trainer_moment1(a.t), np * 4) == 0);
+    CHECK(memcmp(bmx_trainer_moment2(t2), bmx_trainer_moment2(a.t), np * 4) == 0);
+    /* Resume: two more steps from the checkpoint equal two more steps of b. */
+    bmx_trainer_free(a.t);
+    bmx_model_free(a.m);
+    a.m = m2, a.t = t2;
+    for (int k = 0; k < 2; k++) {
+        step(&a);
+        step(&b);
+    }
+    CHECK(memcmp(bmx_model_params(a.m), bmx_model_params(b.m), np * 4) == 0);
+    unlink(path);
+    drop(&a);
+    drop(&b);
+}
+
+/* Write a valid checkpoint, damage it with fn, expect a refusal naming the file. */
+static void expect_refusal(void (*damage)(const char *), const char *why)
+{
+    struct setup a = make(1);
+    bmx_err err = {0};
+    const char *path = ckpt_path();
+    step(&a);
+    CHECK(bmx_checkpoint_save(path, a.t, NULL, 0, &err) == 0);
+    damage(path);
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    int rc = bmx_checkpoint_load(path, 1, &m, &t, NULL, NULL, &err);
+    unlink(path);
+    drop(&a);
+    CHECK_MSG(rc == BMX_ECORRUPT, "rc %d (%s)", rc, err.msg);
+    CHECK(m == NULL && t == NULL);
+    CHECK_MSG(strstr(err.msg, path), "message does not name the file: %s", err.msg);
+    CHECK_MSG(strstr(err.msg, why), "message '%s' does not say '%s'", err.msg, why);
+}
+
+static void patch(const char *path, long off, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "r+b");
+    CHECK(f && fseek(f, off, SEEK_SET) == 0 && fwrite(bytes, 1, n, f) == n);
+    fclose(f);
+}
+
+static void flip_payload(const char *path)
+{
+    patch(path, 176 + 1000, "\x55", 1);
+}
+
+static void truncate_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    CHECK(truncate(path, n - 3) == 0);
+}
+
+static void cut_header(const char *path)
+{
+    CHECK(truncate(path, 100) == 0);
+}
+
+static void version_2(const char *path)
+{
+    unsigned char v[4] = {2, 0, 0, 0};
+    patch(path, 8, v, 4);
+}
+
+static void bad_magic(const char *path)
+{
+    patch(path, 0, "GGUF", 4);
+}
+
+static void flip_header(const char *path)
+{
+    patch(path, 20, "\x7f", 1); /* ctx field */
+}
+
+static void trailing(const char *path)
+{
+    FILE *f = fopen(path, "ab");
+    fputc(0, f);
+    fclose(f);
+}
+
+static void test_corrupt_refused(void)
+{
+    expect_refusal(flip_payload, "checksum");
+    expect_refusal(truncate_file, "truncated");
+    expect_refusal(cut_header, "truncated");
+    expect_refusal(version_2, "version 2");
+    expect_refusal(bad_magic, "not a bmx checkpoint");
+    expect_refusal(flip_header, "header");
+    expect_refusal(trailing, "trailing");
+}
+
+static void test_missing_file(void)
+{
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    bmx_err err = {0};
+    CHECK(bmx_checkpoint_load("/nonexistent/dir/x.ckpt", 1, &m, &t, NULL, NULL, &err) == BMX_EIO);
+    CHECK_MSG(strstr(err.msg, "/nonexistent/dir/x.ckpt"), "%s", err.msg);
+    struct setup a = make(1);
+    CHECK(bmx_checkpoint_save("/nonexistent/dir/x.ckpt", a.t, NULL, 0, &err) == BMX_EIO);
+    CHECK_MSG(strstr(err.msg, "/nonexistent/dir/x.ckpt"), "%s", err.msg);
+    drop(&a);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct check_case cases[] = {
+        {"schedule", test_schedule},
+        {"step_protocol_and_learning", test_step_protocol_and_learning},
+        {"roundtrip_exact", test_roundtrip_exact},
+        {"corrupt_refused", test_corrupt_refused},
+        {"missing_file", test_missing_file},
+        {0}};
+    return check_main(argc, argv, cases);
+}
