@@ -176,3 +176,21 @@ def fortune_docs(root, prefix, per_doc=10, encoding=None):
         for k, g in enumerate(groups(items, per_doc)):
             docs.append(Doc("%s:%s#%d" % (prefix, rel, k), data=b"%\n".join(g)))
     return docs
+
+
+def split_text(label, data, max_size=100000):
+    """Docs for data, cut at blank lines into pieces of at most about max_size bytes
+    (labels LABEL, LABEL#1, ...); one Doc when data is small."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) <= max_size:
+        return [Doc(label, data=data)]
+    pieces, start = [], 0
+    while start < len(data):
+        end = start + max_size
+        if end < len(data):
+            cut = data.rfind(b"\n\n", start + max_size // 2, end)
+            end = cut + 2 if cut >= 0 else end
+        pieces.append(data[start:end])
+        start = end
+    return [Doc(label if k == 0 else "%s#%d" % (label, k), data=p) for k, p in enumerate(pieces)]

@@ -73,26 +73,39 @@ ensure_apt_lists() {
     fi
 }
 
+# _deb_extract NAME...: download (one apt-get call) and extract the packages not cached.
 _deb_extract() {
-    local name=$1 dir=$CACHE/pkg/$1
-    [ -f "$dir/.bmx-version" ] && return 0
-    ensure_apt_lists "$name"
+    local want=() name
+    for name in "$@"; do
+        [ -f "$CACHE/pkg/$name/.bmx-version" ] || want+=("$name")
+    done
+    [ ${#want[@]} -gt 0 ] || return 0
+    ensure_apt_lists "${want[0]}"
     local tmp
-    tmp=$(mktemp -d "$CACHE/debs/.dl-$name.XXXXXX")
-    (cd "$tmp" && apt-get download -q "$name" >/dev/null 2>&1) || {
+    tmp=$(mktemp -d "$CACHE/debs/.dl.XXXXXX")
+    (cd "$tmp" && apt-get download -q "${want[@]}" >/dev/null 2>&1) || {
         rm -rf "$tmp"
-        die "apt-get download $name failed (network or apt lists? try: apt-get update)"
+        die "apt-get download ${want[*]} failed (network or apt lists? try: apt-get update)"
     }
-    local deb
-    deb=$(ls "$tmp"/*.deb | head -n 1)
-    mv "$deb" "$CACHE/debs/"
-    deb=$CACHE/debs/$(basename "$deb")
-    rm -rf "$tmp" "$dir.tmp"
-    mkdir -p "$dir.tmp"
-    dpkg -x "$deb" "$dir.tmp" || die "dpkg -x $deb failed"
-    dpkg-deb -f "$deb" Version >"$dir.tmp/.bmx-version"
-    rm -rf "$dir"
-    mv "$dir.tmp" "$dir"
+    local deb dir
+    for deb in "$tmp"/*.deb; do
+        name=$(dpkg-deb -f "$deb" Package)
+        dir=$CACHE/pkg/$name
+        rm -rf "$dir.tmp"
+        mkdir -p "$dir.tmp"
+        dpkg -x "$deb" "$dir.tmp" || die "dpkg -x $deb failed"
+        dpkg-deb -f "$deb" Version >"$dir.tmp/.bmx-version"
+        mv "$deb" "$CACHE/debs/"
+        rm -rf "$dir"
+        mv "$dir.tmp" "$dir"
+    done
+    rm -rf "$tmp"
+}
+
+# deb_prefetch NAME...: fetch many packages with one apt-get call (apt is slow to start);
+# deb_fetch then finds them in the cache.
+deb_prefetch() {
+    with_lock deb _deb_extract "$@"
 }
 
 # deb_fetch NAME LICENCE...: download and extract Debian package NAME (cached), record
@@ -100,7 +113,7 @@ _deb_extract() {
 deb_fetch() {
     local name=$1
     shift
-    with_lock "deb-$name" _deb_extract "$name"
+    [ -f "$CACHE/pkg/$name/.bmx-version" ] || with_lock deb _deb_extract "$name"
     local dir=$CACHE/pkg/$name
     [ -f "$dir/.bmx-version" ] || exit 1
     emit_pkg deb "$name" "$(cat "$dir/.bmx-version")" "$@"
