@@ -150,14 +150,12 @@ def groups(items, n):
 
 
 def fortune_docs(root, prefix, per_doc=10, encoding=None):
-    """Docs from the fortune files under root (files with a .dat index beside them):
+    """Docs from the fortune files under root (every file but the .dat/.u8 indexes):
     groups of per_doc consecutive fortunes of one file, joined by '%' lines as in the
     source. encoding: convert from it to UTF-8 (None: keep the bytes)."""
     docs = []
     for rel in list_files(root, ("*",), ("*.dat", "*.u8")):
         full = os.path.join(root, rel)
-        if not os.path.exists(full + ".dat"):
-            continue
         with open(full, "rb") as f:
             raw = f.read()
         if encoding:
