@@ -34,6 +34,8 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-int cmd_tok(int argc, char **argv); /* cmd_tok.c */
+int cmd_tok(int argc, char **argv);    /* cmd_tok.c */
+int cmd_corpus(int argc, char **argv); /* cmd_corpus.c */
+int cmd_data(int argc, char **argv);   /* cmd_data.c */
 
 #endif

