@@ -34,7 +34,12 @@ for spec in "${npm_all[@]}"; do
     [ "$have" = "$ver" ] || npm_missing+=("$spec")
 done
 if [ ${#npm_missing[@]} -gt 0 ]; then
-    command -v npm >/dev/null || { echo "bmx: npm is needed for: ${npm_missing[*]} (apt-get install -y npm)" >&2; exit 1; }
+    # Machines whose Node.js comes with its own npm have no Debian npm package (it would
+    # conflict); Debian's nodejs alone needs Debian's npm.
+    if ! command -v npm >/dev/null; then
+        [ "$(id -u)" -eq 0 ] || { echo "bmx: npm is needed for: ${npm_missing[*]} (as root: apt-get install -y npm)" >&2; exit 1; }
+        apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends npm
+    fi
     echo "bmx: installing npm packages: ${npm_all[*]}"
     npm install --no-save --no-audit --no-fund --loglevel=error "${npm_all[@]}"
 fi
