@@ -550,8 +550,9 @@ static void test_save_load_continuation(void)
                 drive_obs(a, &drv, 1 + (int)bmx_rng_below(&drv, 3), draws);
                 step(a);
             }
-            /* mid-round: some observations pending */
-            drive_obs(a, &drv, 1 + (int)bmx_rng_below(&drv, 3), draws);
+            /* mid-round (1-3 observations pending) on the first repetition, at a round
+             * boundary or mid-round on the second */
+            drive_obs(a, &drv, (int)bmx_rng_below(&drv, 3) + (rep == 0), draws);
             unsigned char *buf;
             size_t len = save(a, &buf);
 
