@@ -8,7 +8,7 @@ py=/usr/bin/python3
 so="$BMX_BUILD/libbmx.so"
 [ -f "$so" ] || { echo "missing $so (run make)"; exit 1; }
 # ASan builds cannot be dlopen'ed into an uninstrumented python: skip there.
-if nm -D "$so" 2>/dev/null | grep -q __asan_init; then echo "sanitizer build: skipped"; exit 77; fi
+if ldd "$so" 2>/dev/null | grep -c libasan >/dev/null; then echo "sanitizer build: skipped"; exit 77; fi
 BMX_LIB="$so" PYTHONPATH="$BMX_ROOT/python:$BMX_ROOT/tests/ref" "$py" - <<'PY'
 import math
 from bmx_mix import Policy, BmxError
