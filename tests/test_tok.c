@@ -517,6 +517,30 @@ static void test_vocab_file_errors(void)
     write_bytes(p, d, len);
     expect_load_error(p, "version 9");
     d[8] = 1;
+    /* a consistent checksum over inconsistent contents: a merge naming an undefined id, an
+     * end-of-text id that is a byte's, a byte id out of range */
+    {
+        static const struct {
+            size_t off;
+            uint32_t val;
+            const char *what;
+        } bad[] = {{1048, 299, "not both defined"},
+                   {20, 'a', "end-of-text"},
+                   {24 + 4 * 7, 1u << 20, "byte 7"}};
+        for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+            unsigned char *e = malloc(len);
+            uint32_t crc;
+            memcpy(e, d, len);
+            for (int q = 0; q < 4; q++)
+                e[bad[k].off + q] = (unsigned char)(bad[k].val >> (8 * q));
+            crc = bmx_crc32(0, e, len - 4);
+            for (int q = 0; q < 4; q++)
+                e[len - 4 + q] = (unsigned char)(crc >> (8 * q));
+            write_bytes(p, e, len);
+            expect_load_error(p, bad[k].what);
+            free(e);
+        }
+    }
     /* bad magic */
     d[0] = 'X';
     write_bytes(p, d, len);

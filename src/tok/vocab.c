@@ -50,6 +50,10 @@ int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *me
         seen[id] = 1;
         t->tok_off[id + 1] = 1;
     }
+    if (eot >= vocab_size || seen[eot]) {
+        bmx_err_set(err, rc, "%s: end-of-text id %u out of range or a byte's id", what, eot);
+        goto fail;
+    }
     for (uint32_t r = 0; r < n_merges; r++) {
         uint32_t a = merges[3 * r], b = merges[3 * r + 1], c = merges[3 * r + 2];
         if (a >= vocab_size || b >= vocab_size || !seen[a] || !seen[b] || a == eot || b == eot) {
@@ -64,10 +68,6 @@ int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *me
         }
         seen[c] = 1;
         t->tok_off[c + 1] = t->tok_off[a + 1] + t->tok_off[b + 1];
-    }
-    if (eot >= vocab_size || seen[eot]) {
-        bmx_err_set(err, rc, "%s: end-of-text id %u out of range or used twice", what, eot);
-        goto fail;
     }
     for (uint32_t i = 0; i < vocab_size; i++)
         total += t->tok_off[i + 1], t->tok_off[i + 1] = total;
