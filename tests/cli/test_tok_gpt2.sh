@@ -59,15 +59,21 @@ cut -f2 "$tmp/ref.tsv" >"$tmp/want"
 # many files: xargs runs bmx as often as the command line needs, output in file order
 tr '\n' '\0' <"$tmp/files" | xargs -0 "$bmx" tok encode --gpt2 >"$tmp/got" ||
     { echo "FAIL: bmx tok encode --gpt2 failed"; exit 1; }
-fail=0
-paste -d '\t' "$tmp/files" "$tmp/want" "$tmp/got" | while IFS=$'\t' read -r f want got; do
-    if [ "$want" != "$got" ]; then
-        w=($want) g=($got) i=0
-        while [ $i -lt ${#w[@]} ] && [ "${w[$i]:-}" = "${g[$i]:-}" ]; do i=$((i + 1)); done
-        echo "FAIL: $f: ids differ from the JS encoders at position $i (JS ${w[$i]:-end}, bmx ${g[$i]:-end}; ${#w[@]} vs ${#g[@]} ids)"
-        exit 1
-    fi
-done || fail=1
-[ $fail -eq 0 ] || exit 1
+# compare WHAT: per file, line by line, the first difference named
+compare() {
+    paste -d '\t' "$tmp/files" "$tmp/want" "$tmp/got" | while IFS=$'\t' read -r f want got; do
+        if [ "$want" != "$got" ]; then
+            w=($want) g=($got) i=0
+            while [ $i -lt ${#w[@]} ] && [ "${w[$i]:-}" = "${g[$i]:-}" ]; do i=$((i + 1)); done
+            echo "FAIL: $f: $1 differ from JavaScript's at position $i (JS ${w[$i]:-end}, bmx ${g[$i]:-end}; ${#w[@]} vs ${#g[@]})"
+            exit 1
+        fi
+    done
+}
+compare "GPT-2 ids" || exit 1
 tokens=$(wc -w <"$tmp/want")
-echo "ok: $n files, $tokens GPT-2 ids identical to gpt-tokenizer and js-tiktoken"
+# the pre-tokens themselves (byte lengths), against the JS regex engine's split
+node tests/js/encode_ref.js --split "${expanded[@]}" | cut -f2 >"$tmp/want" || { echo "FAIL: JS split failed"; exit 1; }
+tr '\n' '\0' <"$tmp/files" | xargs -0 "$bmx" tok split >"$tmp/got" || { echo "FAIL: bmx tok split failed"; exit 1; }
+compare "pre-token lengths" || exit 1
+echo "ok: $n files, $tokens GPT-2 ids identical to gpt-tokenizer and js-tiktoken, pre-tokens identical to the JS regex"
