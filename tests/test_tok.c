@@ -305,6 +305,12 @@ static void test_train_hand_merges(void)
     CHECK(l == ' ' && r == 256);
     bmx_tok_free(t);
 
+    /* nothing to learn from: bytes and end-of-text only */
+    CHECK(bmx_tok_train(&t, "", 0, 1000, &err) == 0);
+    CHECK_EQ_INT(bmx_tok_vocab_size(t), 257);
+    CHECK_EQ_INT(bmx_tok_eot(t), 256);
+    bmx_tok_free(t);
+
     CHECK(bmx_tok_train(&t, "ab", 2, 256, &err) == BMX_EINVAL);
     CHECK_HAS(err.msg, "257");
 }
