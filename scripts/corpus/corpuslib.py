@@ -192,3 +192,39 @@ def split_text(label, data, max_size=100000):
         pieces.append(data[start:end])
         start = end
     return [Doc(label if k == 0 else "%s#%d" % (label, k), data=p) for k, p in enumerate(pieces)]
+
+
+B64 = {ch: i for i, ch in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+
+
+def b64num(s):
+    n = 0
+    for ch in s:
+        n = n * 64 + B64[ch]
+    return n
+
+
+def dict_entries(dict_path, index_path):
+    """The entries of a dictd database (.dict or .dict.dz + .index) in file order:
+    a list of bytes, one per distinct (offset, length), metadata entries
+    (00-database-*, 00database*) left out."""
+    with open(index_path, "rb") as f:
+        index = f.read().decode("utf-8", "replace").split("\n")
+    spans = set()
+    for line in index:
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[0].startswith(("00-database", "00database")):
+            continue
+        try:
+            spans.add((b64num(parts[1]), b64num(parts[2])))
+        except KeyError:
+            continue
+    data = read_gz(dict_path) if dict_path.endswith(".dz") else open(dict_path, "rb").read()
+    return [data[o:o + n] for o, n in sorted(spans) if n > 0]
+
+
+def dict_docs(dict_path, index_path, prefix, per_doc=50):
+    """Docs of per_doc consecutive dictd entries each, labelled PREFIX#k."""
+    entries = dict_entries(dict_path, index_path)
+    return [Doc("%s#%05d" % (prefix, k), data=b"".join(g))
+            for k, g in enumerate(groups(entries, per_doc))]
