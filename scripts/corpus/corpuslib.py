@@ -93,6 +93,9 @@ def emit(docs, max_bytes=None, out=None):
     out = out or sys.stdout.buffer
     docs = [d for d in docs if d.size > 0]
     chosen = select(docs, max_bytes)
+    if not chosen:
+        print("%s: no documents found (is the package layout as expected?)" % DOMAIN, file=sys.stderr)
+        sys.exit(1)
     written = 0
     for i in chosen:
         d = docs[i]
@@ -130,17 +133,26 @@ def list_files(root, include=("*",), exclude=(), skip_binary=True):
     return found
 
 
-def file_docs(root, prefix, include=("*",), exclude=(), gz_ok=False):
-    """Docs for the files under root (list_files), labelled PREFIX:relative/path."""
+def file_docs(root, prefix, include=("*",), exclude=(), gz_ok=False, max_file=None):
+    """Docs for the files under root (list_files), labelled PREFIX:relative/path.
+    gz_ok: also take NAME.gz files, decompressed, labelled without .gz (and NAME itself
+    is then not listed twice). max_file: leave out files bigger than this many bytes
+    (generated tables and the like)."""
     docs = []
     for rel in list_files(root, include, exclude):
         full = os.path.join(root, rel)
         if rel.endswith(".gz"):
             if not gz_ok:
                 continue
-            docs.append(Doc("%s:%s" % (prefix, rel[:-3]), path=full, gz=True))
+            if max_file is not None and os.path.getsize(full) > max_file:
+                continue  # even compressed it is too big
+            doc = Doc("%s:%s" % (prefix, rel[:-3]), path=full, gz=True)
         else:
-            docs.append(Doc("%s:%s" % (prefix, rel), path=full))
+            if max_file is not None and os.path.getsize(full) > max_file:
+                continue
+            doc = Doc("%s:%s" % (prefix, rel), path=full)
+        if max_file is None or doc.size <= max_file:
+            docs.append(doc)
     return docs
 
 
