@@ -47,8 +47,13 @@ static const char *default_scripts(char *buf, size_t len)
         if (slash) {
             *slash = '\0';
             snprintf(buf, len, "%s/../scripts/corpus", exe);
-            if (access(buf, F_OK) == 0)
+            if (access(buf, F_OK) == 0) {
+                char *r = realpath(buf, NULL);
+                if (r && strlen(r) < len)
+                    strcpy(buf, r);
+                free(r);
                 return buf;
+            }
         }
     }
     return "scripts/corpus";
