@@ -339,7 +339,6 @@ static uint32_t file_crc(const char *path, int *ok);
 static void dom_start(struct dom *d)
 {
     posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
     char maxb[32], *argv[5];
     int perr[2], sfd, rc, ok;
 
@@ -372,12 +371,9 @@ static void dom_start(struct dom *d)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, sfd, 1);
     posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    rc = posix_spawnp(&d->pid, "bash", &fa, &attr, argv, environ);
+    /* same process group: an interrupt from the terminal stops the extractors too */
+    rc = posix_spawnp(&d->pid, "bash", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
     close(sfd);
     close(perr[1]);
     if (rc != 0) {
@@ -812,7 +808,7 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
         struct dom *d = &ds[i];
         if (d->state == DOM_RUNNING) {
             int st;
-            kill(-d->pid, SIGKILL);
+            kill(d->pid, SIGKILL);
             while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
                 ;
             if (d->out_open)
