@@ -28,8 +28,9 @@
  * OUT/manifest.json lists the build parameters, per domain the source packages, licences,
  * drop counts, and per split the documents, bytes, tokens (null until `bmx data shard`)
  * and the CRC-32 of the file; domains that failed are listed under "failed" with the
- * reason. No timestamps or host paths go into any output: building twice gives the same
- * bytes. Files are written to temporary names and renamed when complete.
+ * reason. No timestamps go into any output and paths in it are relative to OUT (failure
+ * reasons quote the extractor's last stderr lines as they are): building twice gives the
+ * same bytes. Files are written to temporary names and renamed when complete.
  */
 #ifndef BMX_CORPUS_H
 #define BMX_CORPUS_H

@@ -347,7 +347,8 @@ static void dom_start(struct dom *d)
     fmt(d->spool, sizeof d->spool, "%s/.%s.stream", d->o->out_dir, d->name);
     d->script_crc = file_crc(d->script, &ok);
     if (!ok) {
-        reason(d, "no extractor script %s (%s)", d->script, strerror(errno));
+        reason(d, "no extractor script %s.sh in the scripts folder (%s)", d->name, strerror(errno));
+        bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %s not found", d->name, d->script);
         return;
     }
     sfd = open(d->spool, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -462,7 +463,7 @@ static int dom_consume(struct dom *d)
         char t[620];
         int code = WIFEXITED(d->status) ? WEXITSTATUS(d->status) : WTERMSIG(d->status);
         tail_text(&d->tl, t, sizeof t);
-        reason(d, "extractor %s %s %d%s%s", d->script,
+        reason(d, "extractor %s.sh %s %d%s%s", d->name,
                WIFEXITED(d->status) ? "exited with status" : "was killed by signal", code,
                t[0] ? ": " : " (no message on stderr)", t);
         return -1;
@@ -490,7 +491,7 @@ static int dom_consume(struct dom *d)
         size_t used;
         char why[200];
         if (rec_parse(map + pos, size - pos, 1, &r, &used, why, sizeof why) < 0) {
-            reason(d, "malformed extractor output of %s at byte offset %zu: %s", d->script, pos,
+            reason(d, "malformed extractor output of %s.sh at byte offset %zu: %s", d->name, pos,
                    why);
             rc = -1;
             break;
@@ -627,9 +628,9 @@ static jval *dom_finish(struct dom *d, struct hset *global)
     }
     if (d->docs[0] + d->docs[1] + d->docs[2] == 0) {
         reason(d,
-               "extractor %s gave no usable document (%llu read: %llu binary, %llu "
+               "extractor %s.sh gave no usable document (%llu read: %llu binary, %llu "
                "near-empty, %llu duplicate)",
-               d->script, (unsigned long long)d->nread, (unsigned long long)d->n_bin,
+               d->name, (unsigned long long)d->nread, (unsigned long long)d->n_bin,
                (unsigned long long)d->n_empty, (unsigned long long)d->n_dup);
         dom_close_files(d, 0);
         return NULL;
