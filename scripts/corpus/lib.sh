@@ -201,3 +201,24 @@ emit_py() {
         PYTHONPATH=$CORPUS_DIR${PYTHONPATH:+:$PYTHONPATH} PYTHONDONTWRITEBYTECODE=1 \
         python3 - "$@" >&3
 }
+
+# r_export PKGDIR OUTDIR NAME...: export datasets NAME... of the extracted R package in
+# PKGDIR (its data/Rdata lazy-load database) to OUTDIR/NAME.txt with Rscript (cached).
+r_export() {
+    local pkgdir=$1 outdir=$2
+    shift 2
+    local rdata
+    rdata=$(ls -d "$pkgdir"/usr/lib/R/site-library/*/data/Rdata.rdb 2>/dev/null | head -n 1)
+    [ -n "$rdata" ] || die "no R data (data/Rdata.rdb) in $pkgdir"
+    mkdir -p "$outdir"
+    local name missing=()
+    for name in "$@"; do [ -s "$outdir/$name.txt" ] || missing+=("$name"); done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    need_tool Rscript r-base-core
+    local tmp
+    tmp=$(mktemp -d "$outdir/.tmp.XXXXXX")
+    Rscript --vanilla "$CORPUS_DIR/rdata_export.R" "${rdata%.rdb}" "$tmp" "${missing[@]}" >/dev/null 2>"$tmp/.err" ||
+        die "Rscript could not export ${missing[*]} from $rdata: $(tail -n 1 "$tmp/.err")"
+    for name in "${missing[@]}"; do mv "$tmp/$name.txt" "$outdir/$name.txt"; done
+    rm -rf "$tmp"
+}

@@ -14,6 +14,10 @@ cap=150000
 
 # every domain has a script, and domains.txt lists the 19 in order
 [ "$(wc -l <"$root/scripts/corpus/domains.txt")" -eq 19 ] || { echo "domains.txt must list 19 domains"; exit 1; }
+while read -r d; do
+    [ -f "$root/scripts/corpus/$d.sh" ] || { echo "missing scripts/corpus/$d.sh"; exit 1; }
+    bash -n "$root/scripts/corpus/$d.sh" || { echo "syntax error in scripts/corpus/$d.sh"; exit 1; }
+done <"$root/scripts/corpus/domains.txt"
 
 # the validator rejects a DOC whose length is wrong, and a stream without PKG
 printf 'PKG deb x 1 MIT\nDOC 5 a\nabcd\n' | python3 "$check" 2>/dev/null && { echo "validator accepted a short DOC"; exit 1; }
