@@ -329,6 +329,8 @@ int bmx_tok_decode(const bmx_tok *t, const uint32_t *ids, size_t n, unsigned cha
                                "(size %u)",
                                i, id, t->vocab_size);
         l = (size_t)(t->tok_off[id + 1] - t->tok_off[id]);
+        if (l == 0)
+            continue; /* end-of-text */
         if (*len + l > *cap) {
             size_t nc = *cap ? *cap : 4096;
             unsigned char *nb;
