@@ -16,6 +16,10 @@
  * (best of 4, 1536^3, OpenBLAS's own threading) so that both sides of the ratio see the same
  * load.
  *
+ * Load from other processes comes and goes within seconds, so besides the means the driver
+ * reports each side's fastest step and the ratio of those minima (the least disturbed step of
+ * each), and the model FLOP/s of the fastest step as a fraction of the peak ("best_").
+ *
  * Model FLOPs per step (the PaLM count): tokens * (6 * (12 L C^2 + C V) + 12 L C T), i.e.
  * every matrix product (lm head included) forward and backward, attention at full T x T.
  */
@@ -62,8 +66,8 @@ static double sgemm_peak(void)
     return 2.0 * n * n * n / best / 1e9;
 }
 
-/* Seconds per step of torch_step.py, or -1 when torch is unavailable. */
-static double torch_step(const struct bcfg *k)
+/* Mean and minimum seconds per step of torch_step.py; mean -1 when torch is unavailable. */
+static double torch_step(const struct bcfg *k, double *min_s)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
@@ -77,8 +81,11 @@ static double torch_step(const struct bcfg *k)
     while (fgets(line, sizeof line, p))
         memcpy(last, line, sizeof line);
     int rc = pclose(p);
-    const char *s = strstr(last, "\"step_s\":");
-    return rc == 0 && s ? atof(s + 9) : -1;
+    const char *s = strstr(last, "\"step_s\":"), *m = strstr(last, "\"min_s\":");
+    if (rc != 0 || !s || !m)
+        return -1;
+    *min_s = atof(m + 8);
+    return atof(s + 9);
 }
 
 int main(int argc, char **argv)
@@ -161,23 +168,26 @@ int main(int argc, char **argv)
         double flops = (double)N * (6.0 * (12.0 * c.L * c.C * c.C + (double)c.C * c.V) +
                                     12.0 * c.L * c.C * c.T);
         double gfs = flops / step / 1e9;
-        double ts = use_torch ? torch_step(&c) : -1;
+        double tmin = -1, ts = use_torch ? torch_step(&c, &tmin) : -1;
         printf("(%s) sgemm peak %.1f GFLOP/s; L=%d H=%d C=%d V=%d B=%d T=%d: %.3f s/step (min "
                "%.3f; forward %.3f, "
                "forward+backward %.3f, AdamW %.3f), %.0f tokens/s, %.1f GFLOP/s = %.0f%% of "
-               "sgemm peak; PyTorch %.3f s/step, speed-up %.2fx\n",
+               "sgemm peak; PyTorch %.3f s/step (min %.3f), speed-up %.2fx (of minima %.2fx)\n",
                c.name, peak, c.L, c.H, c.C, c.V, c.B, c.T, step, best, fwd, fb, opt, N / step, gfs,
-               100 * gfs / peak, ts, ts > 0 ? ts / step : 0.0);
+               100 * gfs / peak, ts, tmin, ts > 0 ? ts / step : 0.0, ts > 0 ? tmin / best : 0.0);
         jl += snprintf(json + jl, sizeof json - jl,
                        "%s{\"config\":\"%s\",\"L\":%d,\"H\":%d,\"C\":%d,\"V\":%d,\"B\":%d,\"T\":%d,"
                        "\"steps\":%d,\"step_s\":%.4f,\"min_step_s\":%.4f,\"forward_s\":%.4f,"
                        "\"fwd_bwd_s\":%.4f,\"adamw_s\":%.4f,\"tokens_per_s\":%.1f,"
-                       "\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"frac_sgemm_peak\":%.3f,",
+                       "\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"frac_sgemm_peak\":%.3f,"
+                       "\"best_frac_sgemm_peak\":%.3f,",
                        first ? "" : ",", c.name, c.L, c.H, c.C, c.V, c.B, c.T, c.steps, step, best,
-                       fwd, fb, opt, N / step, gfs, peak, gfs / peak);
+                       fwd, fb, opt, N / step, gfs, peak, gfs / peak, flops / best / 1e9 / peak);
         if (ts > 0)
             jl += snprintf(json + jl, sizeof json - jl,
-                           "\"torch_step_s\":%.4f,\"speedup_vs_torch\":%.3f}", ts, ts / step);
+                           "\"torch_step_s\":%.4f,\"torch_min_step_s\":%.4f,"
+                           "\"speedup_vs_torch\":%.3f,\"speedup_of_minima\":%.3f}",
+                           ts, tmin, ts / step, tmin / best);
         else
             jl += snprintf(json + jl, sizeof json - jl, "\"torch\":\"missing\"}");
         first = 0;
