@@ -8,6 +8,7 @@
  */
 #include <math.h>
 
+#include "bmx/kernels.h"
 #include "bmx/model.h"
 #include "bmx/train.h"
 #include "check.h"
@@ -224,6 +225,9 @@ static void test_adamw_plain(void)
 
 int main(int argc, char **argv)
 {
+    /* One thread: these models are tiny, and on a loaded machine the ~100 parallel regions per
+     * step cost seconds; test_kernels and test_gradcheck run the threaded paths. */
+    bmx_kernels_set_threads(1);
     static const struct check_case cases[] = {{"f32_blas", test_f32_blas},
                                               {"f32_plain", test_f32_plain},
                                               {"f64_blas", test_f64_blas},

@@ -127,7 +127,7 @@ int bmx_trainer_micro(bmx_trainer *t, const int *inputs, const int *targets, int
 static double grad_norm(const float *g, size_t n)
 {
     double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
+#pragma omp parallel for reduction(+ : s) schedule(dynamic, 16)
     for (size_t i0 = 0; i0 < n; i0 += 4096) {
         size_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
         float c = 0; /* float partial sums over short chunks, vectorised */
@@ -213,7 +213,7 @@ int bmx_trainer_apply(bmx_trainer *t, bmx_step_info *info, bmx_err *err)
         kt.decay = (float)(1.0 - lr * (ti.matrix ? c->weight_decay : 0.0));
         const size_t blk = 4096;
         long nb = (long)((ti.count + blk - 1) / blk);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 16)
         for (long b = 0; b < nb; b++) {
             size_t i = ti.offset + (size_t)b * blk;
             size_t len = ti.count - (size_t)b * blk < blk ? ti.count - (size_t)b * blk : blk;
