@@ -150,6 +150,11 @@ typedef struct bmx_run_opts {
  * same threads are needed for a byte-identical result). */
 int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err);
 
+/* The policy of a run folder as its checkpoint holds it (e.g. doremi's alpha_bar through
+ * bmx_mix_average); free with bmx_mix_free. */
+struct bmx_mix;
+int bmx_run_policy_load(const char *run_dir, struct bmx_mix **out, bmx_err *err);
+
 /* Domain names and token counts of a data folder (as a run would use them); *names is a
  * malloc'd array of malloc'd strings, free with bmx_run_names_free. */
 int bmx_run_domains(const char *data, const char *only, char ***names, uint64_t **train_tokens,

@@ -3,6 +3,7 @@
 #define BMX_CLI_CMD_RUN_H
 
 #include <signal.h>
+#include <stddef.h>
 
 #include "bmx/run.h"
 #include "cli.h"
@@ -37,5 +38,12 @@ void run_progress_print(void *ctx, const bmx_run_progress *p);
 /* One run with progress lines and signal handling: 0 done, 1 failure (printed), 128+sig
  * stopped by a signal. */
 int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *label);
+
+/* DoReMi's three stages in dir (reference unless given, proxy, final; each resumed or skipped
+ * when already there); final_dir receives the final run's folder. Exit status. */
+int run_doremi(const char *cmd, const bmx_run_config *base, const char *dir, const char *reference,
+               const char *label, char *final_dir, size_t final_cap);
+/* Load the runs and write the HTML report (cmd_report.c). Exit status. */
+int report_write(const char *cmd, char **dirs, int n, const char *out, const char *title);
 
 #endif

@@ -835,3 +835,35 @@ done:
     run_free(&r);
     return rc;
 }
+
+int bmx_run_policy_load(const char *run_dir, bmx_mix **out, bmx_err *err)
+{
+    char path[PATH_MAX + 32];
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    unsigned char *extra = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/checkpoint.bin", run_dir);
+    int rc = bmx_checkpoint_load(path, 1, &m, &t, (void **)&extra, &n, err);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+    if (rc)
+        return rc;
+    if (n < 8 + 4 * 8 + 4 || memcmp(extra, STATE_MAGIC, 8) != 0 ||
+        bmx_crc32(0, extra, n - 4) !=
+            ((uint32_t)extra[n - 4] | (uint32_t)extra[n - 3] << 8 | (uint32_t)extra[n - 2] << 16 |
+             (uint32_t)extra[n - 1] << 24)) {
+        free(extra);
+        return bmx_err_set(err, BMX_ECORRUPT, "%s: no valid bmx run state in the checkpoint", path);
+    }
+    const unsigned char *p = extra + 8;
+    uint64_t vk = get64(&p);
+    size_t K = (size_t)(vk >> 32), off = 8 + 4 * 8 + K * 32;
+    if (off + 4 > n) {
+        free(extra);
+        return bmx_err_set(err, BMX_ECORRUPT, "%s: the run state is cut short", path);
+    }
+    rc = bmx_mix_restore(out, extra + off, n - 4 - off, err);
+    free(extra);
+    return rc;
+}
