@@ -101,7 +101,10 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
     *out = NULL;
     if (!l)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    size_t pl = strlen(path);
+    int is_dir = stat(path, &st) == 0 ? S_ISDIR(st.st_mode)
+                                      : !(pl > 6 && strcmp(path + pl - 6, ".jsonl") == 0);
+    if (is_dir)
         snprintf(file, sizeof file, "%s/log.jsonl", path);
     else
         snprintf(file, sizeof file, "%s", path);
