@@ -107,7 +107,7 @@ int cmd_compare(int argc, char **argv)
     fprintf(stderr, "bmx compare: methods %s, seeds %s, configuration of every run\n%s", methods,
             seeds, text ? text : "");
     free(text);
-    if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+    if (mkdir_p(outdir) != 0) {
         bmx_run_strings_free(&store);
         fprintf(stderr, "bmx compare: cannot create %s: %s\n", outdir, strerror(errno));
         return 1;

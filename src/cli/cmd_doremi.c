@@ -141,7 +141,11 @@ int cmd_doremi(int argc, char **argv)
     char *text = bmx_run_config_text(&cfg);
     fprintf(stderr, "bmx doremi: configuration of every stage\n%s", text ? text : "");
     free(text);
-    mkdir(outdir, 0777);
+    if (mkdir_p(outdir) != 0) {
+        bmx_run_strings_free(&store);
+        fprintf(stderr, "bmx doremi: cannot create %s\n", outdir);
+        return 1;
+    }
     run_signals_install();
     char final_dir[PATH_MAX];
     rc = run_doremi("doremi", &cfg, outdir, reference, "doremi", final_dir, sizeof final_dir);

@@ -43,6 +43,8 @@ int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *
  * when already there); final_dir receives the final run's folder. Exit status. */
 int run_doremi(const char *cmd, const bmx_run_config *base, const char *dir, const char *reference,
                const char *label, char *final_dir, size_t final_cap);
+/* mkdir -p; 0 or -1 (errno set). */
+int mkdir_p(const char *dir);
 /* Load the runs and write the HTML report (cmd_report.c). Exit status. */
 int report_write(const char *cmd, char **dirs, int n, const char *out, const char *title);
 

@@ -2,7 +2,9 @@
  * the run commands: options from the configuration table, progress lines, signals. */
 #include "cmd_run.h"
 
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,20 @@ void run_signals_install(void)
 volatile const int *run_stop_ptr(void)
 {
     return &stop_int;
+}
+
+int mkdir_p(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *s = '/';
+        }
+    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* ---- options from the configuration table ---- */
