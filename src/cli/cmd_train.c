@@ -116,13 +116,11 @@ void run_progress_print(void *ctx, const bmx_run_progress *p)
     }
     /* exponential moving average of the speed for the ETA */
     st->tok_s = st->tok_s > 0 ? 0.9 * st->tok_s + 0.1 * p->tok_s : p->tok_s;
-    double per_step =
-        p->elapsed_s / (double)(p->step - st->first + 1 > 0 ? p->step - st->first + 1 : 1);
     if (!st->started) {
         st->started = 1;
         st->first = p->step;
-        per_step = p->elapsed_s;
     }
+    double per_step = p->elapsed_s / (double)(p->step - st->first + 1);
     char eta[32], top[256];
     fmt_time(eta, sizeof eta, per_step * (double)(p->steps - p->step));
     int idx[3] = {-1, -1, -1};

@@ -455,7 +455,7 @@ static int make_policy(struct run *r, bmx_err *err)
     }
     snprintf(spec, sizeof spec, "%s", r->cfg.policy);
     size_t nl = strcspn(spec, ":");
-    if (nl == 7 && strncmp(spec, "natural", 7) == 0 && !wp) {
+    if (nl == 7 && strncmp(spec, "natural", 7) == 0) { /* always the training tokens */
         for (int i = 0; i < K; i++)
             w[i] = (double)r->train_tokens[i];
         wp = w;
