@@ -136,7 +136,8 @@ int bmx_run_domains(const char *data, const char *only, char ***names_out, uint6
             }
         }
         closedir(d);
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
+        if (n > 1)
+            qsort(names, (size_t)n, sizeof *names, cmp_str);
     }
     if (n == 0) {
         rc = bmx_err_set(err, BMX_EINVAL,

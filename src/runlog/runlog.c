@@ -132,7 +132,8 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
             break;
         }
         const jv *type = jv_get(&v, "type");
-        const char *t = type && type->type == JV_STR ? type->str : "";
+        char t[32];
+        snprintf(t, sizeof t, "%s", type && type->type == JV_STR ? type->str : "");
         int K = l->K, bad = 0;
         double x;
         if (lineno == 1) {
