@@ -44,6 +44,7 @@ typedef struct bmx_runlog {
     size_t nsteps;
     long *step;
     double *loss;
+    double *grad_norm;
     double *probs; /* nsteps * K */
     double *dloss; /* nsteps * K, NAN where the domain was not drawn */
     int *dcount;   /* nsteps * K */

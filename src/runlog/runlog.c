@@ -24,6 +24,7 @@ void bmx_runlog_free(bmx_runlog *l)
     free(l->train_tokens);
     free(l->step);
     free(l->loss);
+    free(l->grad_norm);
     free(l->probs);
     free(l->dloss);
     free(l->dcount);
@@ -174,6 +175,7 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                 scap = scap ? 2 * scap : 256;
                 if (grow((void **)&l->step, scap, sizeof *l->step) ||
                     grow((void **)&l->loss, scap, sizeof *l->loss) ||
+                    grow((void **)&l->grad_norm, scap, sizeof *l->grad_norm) ||
                     grow((void **)&l->probs, scap * (size_t)K, sizeof *l->probs) ||
                     grow((void **)&l->dloss, scap * (size_t)K, sizeof *l->dloss) ||
                     grow((void **)&l->dcount, scap * (size_t)K, sizeof *l->dcount)) {
@@ -184,6 +186,7 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
             }
             double *cnt = malloc((size_t)K * sizeof *cnt);
             if (!cnt || num(&v, "step", &x) || num(&v, "loss", &l->loss[i]) ||
+                num(&v, "grad_norm", &l->grad_norm[i]) ||
                 nums(&v, "probs", K, l->probs + i * (size_t)K, 0) ||
                 nums(&v, "domain_loss", K, l->dloss + i * (size_t)K, 1) ||
                 nums(&v, "domain_count", K, cnt, 0))
