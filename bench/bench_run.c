@@ -203,7 +203,7 @@ static void mixing(double *policy, double *sampler)
     if (bmx_mix_create(&m, "odm", K, NULL, 1, &err))
         die("mix", &err);
     volatile double sink = 0;
-    double t0 = now_s();
+    double t0 = cpu_s();
     for (int s = 0; s < reps; s++) {
         sink += bmx_mix_probs(m)[0];
         for (int g = 0; g < G; g++) {
@@ -214,9 +214,9 @@ static void mixing(double *policy, double *sampler)
         if (bmx_mix_step(m, &err))
             die("mix step", &err);
     }
-    *policy = (now_s() - t0) / reps;
+    *policy = (cpu_s() - t0) / reps;
     const int sreps = 2000;
-    t0 = now_s();
+    t0 = cpu_s();
     for (int s = 0; s < sreps; s++)
         for (int g = 0; g < G; g++) {
             int d = (s * G + g) % K;
@@ -226,7 +226,7 @@ static void mixing(double *policy, double *sampler)
                     in[b * T + k] = (int)win[k];
             }
         }
-    *sampler = (now_s() - t0) / sreps;
+    *sampler = (cpu_s() - t0) / sreps;
     sink += in[0];
     bmx_mix_free(m);
     for (int d = 0; d < K; d++)
