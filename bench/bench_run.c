@@ -36,13 +36,6 @@
 #define STEPS  20
 #define ROUNDS 3
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* CPU time of this process: with one thread it is what the work costs, and load from other
  * processes on a shared machine changes it far less than wall-clock time. */
 static double cpu_s(void)
