@@ -290,6 +290,49 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
     if ((rc = bmx_svg_lines(o, &plot, series, ns, err)))
         goto done;
 
+    /* 2b. relative to the baseline: 100 (mean / baseline's mean at the same step - 1) */
+    if (have_head) {
+        size_t bi = 0;
+        while (bi < nm && strcmp(ms[bi].name, base) != 0)
+            bi++;
+        double *ry = calloc(nm * ms[bi].m + 1, sizeof *ry);
+        double *rx = calloc(nm * ms[bi].m + 1, sizeof *rx);
+        bmx_plot_series *rs = calloc(nm, sizeof *rs);
+        size_t nr = 0;
+        if (!ry || !rx || !rs) {
+            free(ry);
+            free(rx);
+            free(rs);
+            rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t j = 0; j < nm; j++) {
+            double *x = rx + nr * ms[bi].m, *y = ry + nr * ms[bi].m;
+            size_t k = 0;
+            for (size_t e = 0; e < ms[j].m; e++)
+                for (size_t f = 0; f < ms[bi].m; f++)
+                    if (ms[bi].x[f] == ms[j].x[e] && ms[bi].x[f] > 0 && k < ms[bi].m) {
+                        x[k] = ms[j].x[e];
+                        y[k++] = 100.0 * (ms[j].mean[e] / ms[bi].mean[f] - 1.0);
+                    }
+            if (k)
+                rs[nr++] = (bmx_plot_series){ms[j].name, x, y, k};
+        }
+        char rt[300];
+        snprintf(rt, sizeof rt, "mean validation perplexity relative to %s at the same step (%%)",
+                 base);
+        bmx_plot rp = {rt, "optimizer step", "% vs baseline (lower is better)", 900, 380};
+        if (nr) {
+            bmx_sbuf_puts(o, "\n<h2>Relative to the baseline</h2>\n");
+            rc = bmx_svg_lines(o, &rp, rs, nr, err);
+        }
+        free(ry);
+        free(rx);
+        free(rs);
+        if (rc)
+            goto done;
+    }
+
     /* 3. per-domain table */
     bmx_sbuf_puts(o, "\n<h2>Final validation perplexity per domain</h2>\n<table><tr><th>domain"
                      "</th>");
