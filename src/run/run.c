@@ -763,7 +763,7 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
     }
     if (r.doremi && (rc = load_reference(&r, err)))
         goto done;
-    if (fresh && (rc = write_config(&r, err)))
+    if ((rc = write_config(&r, err))) /* on resume too: --steps may have changed */
         goto done;
     path_in(&r, path, sizeof path, "log.jsonl");
     r.log = fopen(path, fresh ? "w" : "a");

@@ -77,6 +77,8 @@ cmp "$t/a/checkpoint.bin" "$t/c/checkpoint.bin" || fail "weights differ after SI
 # extending a finished run: --resume --steps 70 continues from step 60
 "$bmx" train --resume --out "$t/c" --steps 70 2>"$t/c.err" || fail "extend: $(cat "$t/c.err")"
 [ "$(grep -c '"type":"step"' "$t/c/log.jsonl")" = 70 ] || fail "70 step records after extending"
+grep -q "^steps *= 70$" "$t/c/config.txt" || fail "config.txt does not record the new --steps"
+"$bmx" train --resume --out "$t/c" 2>"$t/c.err" || fail "resume of a finished, extended run: $(cat "$t/c.err")"
 
 # a NaN/Inf loss stops the run; the last good checkpoint stays. Not under the sanitizers:
 # src/kernels/kernels.c's fast_expf converts a NaN to int (UBSan: signed overflow), reported
