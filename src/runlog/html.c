@@ -1,0 +1,435 @@
+/* src/runlog/html.c - the comparison report: headline, curves, tables, distributions. */
+#include "bmx/runlog.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct method {
+    const char *name;
+    bmx_runlog **runs;
+    size_t n;
+    /* seed-mean curve over the first run's eval steps */
+    double *x, *mean, *lo, *hi;
+    size_t m;
+};
+
+static void methods_free(struct method *ms, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(ms[i].runs);
+        free(ms[i].x);
+        free(ms[i].mean);
+        free(ms[i].lo);
+        free(ms[i].hi);
+    }
+    free(ms);
+}
+
+/* The eval index of step s in run l, or -1. */
+static long eval_at(const bmx_runlog *l, long s)
+{
+    for (size_t i = 0; i < l->nevals; i++)
+        if (l->eval_step[i] == s)
+            return (long)i;
+    return -1;
+}
+
+static int group(bmx_runlog *const *runs, size_t n, struct method **out, size_t *nm, bmx_err *err)
+{
+    struct method *ms = calloc(n ? n : 1, sizeof *ms);
+    size_t k = 0;
+    if (!ms)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const bmx_runlog *l = runs[i];
+        if (l->K != runs[0]->K)
+            goto differ;
+        for (int d = 0; d < l->K; d++)
+            if (strcmp(l->domains[d], runs[0]->domains[d]) != 0)
+                goto differ;
+        if (l->nevals == 0) {
+            methods_free(ms, k);
+            return bmx_err_set(err, BMX_EINVAL, "the run %s has no evaluation yet", l->path);
+        }
+        size_t j = 0;
+        while (j < k && strcmp(ms[j].name, l->method) != 0)
+            j++;
+        if (j == k)
+            ms[k++].name = l->method;
+        bmx_runlog **nr = realloc(ms[j].runs, (ms[j].n + 1) * sizeof *nr);
+        if (!nr) {
+            methods_free(ms, k);
+            return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        }
+        ms[j].runs = nr;
+        ms[j].runs[ms[j].n++] = runs[i];
+    }
+    for (size_t j = 0; j < k; j++) {
+        struct method *m = &ms[j];
+        const bmx_runlog *f = m->runs[0];
+        m->x = malloc(f->nevals * sizeof *m->x);
+        m->mean = malloc(f->nevals * sizeof *m->mean);
+        m->lo = malloc(f->nevals * sizeof *m->lo);
+        m->hi = malloc(f->nevals * sizeof *m->hi);
+        if (!m->x || !m->mean || !m->lo || !m->hi) {
+            methods_free(ms, k);
+            return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        }
+        for (size_t e = 0; e < f->nevals; e++) {
+            long s = f->eval_step[e];
+            double sum = 0, lo = INFINITY, hi = -INFINITY;
+            size_t c = 0;
+            for (size_t r = 0; r < m->n; r++) {
+                long i = eval_at(m->runs[r], s);
+                if (i < 0)
+                    continue;
+                double v = m->runs[r]->eval_avg_ppl[i];
+                sum += v;
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+                c++;
+            }
+            /* a step not evaluated by every seed is left out of the mean curve */
+            if (c != m->n)
+                continue;
+            m->x[m->m] = (double)s;
+            m->mean[m->m] = sum / (double)c;
+            m->lo[m->m] = lo;
+            m->hi[m->m] = hi;
+            m->m++;
+        }
+    }
+    *out = ms;
+    *nm = k;
+    return 0;
+differ:
+    methods_free(ms, k);
+    return bmx_err_set(err, BMX_EINVAL,
+                       "the runs %s and %s have different domains: compare runs on one data "
+                       "folder",
+                       runs[0]->path, runs[n - 1]->path);
+}
+
+static int is_static(const struct method *m)
+{
+    return bmx_runlog_is_static(m->runs[0]);
+}
+
+static int headline(struct method *ms, size_t nm, bmx_headline *rows, const char **baseline,
+                    double *target, bmx_err *err)
+{
+    long b = -1;
+    for (size_t j = 0; j < nm; j++)
+        if (is_static(&ms[j]) && ms[j].m > 0 &&
+            (b < 0 || ms[j].mean[ms[j].m - 1] < ms[b].mean[ms[b].m - 1]))
+            b = (long)j;
+    if (b < 0)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "no static baseline among the runs (uniform, natural or weights): "
+                           "the headline needs one to compare against");
+    *baseline = ms[b].name;
+    *target = ms[b].mean[ms[b].m - 1];
+    double bsteps = ms[b].x[ms[b].m - 1];
+    for (size_t j = 0; j < nm; j++) {
+        struct method *m = &ms[j];
+        rows[j].method = m->name;
+        rows[j].final_ppl = m->m ? m->mean[m->m - 1] : NAN;
+        rows[j].reach_step = NAN;
+        rows[j].fewer_pct = NAN;
+        for (size_t e = 0; e < m->m; e++) {
+            if (!(m->mean[e] <= *target))
+                continue;
+            double s = m->x[e];
+            if (e > 0 && m->mean[e - 1] > m->mean[e])
+                s = m->x[e - 1] + (m->mean[e - 1] - *target) / (m->mean[e - 1] - m->mean[e]) *
+                                      (m->x[e] - m->x[e - 1]);
+            rows[j].reach_step = s;
+            rows[j].fewer_pct = bsteps > 0 ? 100.0 * (1.0 - s / bsteps) : NAN;
+            break;
+        }
+    }
+    return 0;
+}
+
+int bmx_report_headline(bmx_runlog *const *runs, size_t n, bmx_headline **rows, size_t *nrows,
+                        const char **baseline, double *target, bmx_err *err)
+{
+    struct method *ms;
+    size_t nm;
+    if (n == 0)
+        return bmx_err_set(err, BMX_EINVAL, "no runs to report on");
+    int rc = group(runs, n, &ms, &nm, err);
+    if (rc)
+        return rc;
+    *rows = calloc(nm, sizeof **rows);
+    if (!*rows) {
+        methods_free(ms, nm);
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    }
+    rc = headline(ms, nm, *rows, baseline, target, err);
+    methods_free(ms, nm);
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        return rc;
+    }
+    *nrows = nm;
+    return 0;
+}
+
+static void cell(bmx_sbuf *o, const char *fmt, double v)
+{
+    if (isfinite(v))
+        bmx_sbuf_printf(o, fmt, v);
+    else
+        bmx_sbuf_puts(o, "&ndash;");
+}
+
+int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sbuf *o, bmx_err *err)
+{
+    struct method *ms;
+    size_t nm;
+    int rc;
+    if (n == 0)
+        return bmx_err_set(err, BMX_EINVAL, "no runs to report on");
+    if ((rc = group(runs, n, &ms, &nm, err)))
+        return rc;
+    int K = runs[0]->K;
+    bmx_headline *rows = calloc(nm, sizeof *rows);
+    const char *base = NULL;
+    double target = NAN;
+    if (!rows) {
+        methods_free(ms, nm);
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    }
+    int have_head = headline(ms, nm, rows, &base, &target, err) == 0;
+
+    bmx_sbuf_puts(o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+    bmx_sbuf_xml(o, title);
+    bmx_sbuf_puts(o, "</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em "
+                     "auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:"
+                     "1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}"
+                     "td:first-child,th:first-child{text-align:left}.big{font-size:1.3em}"
+                     ".note{color:#666;font-size:0.9em}</style></head><body>\n<h1>");
+    bmx_sbuf_xml(o, title);
+    bmx_sbuf_printf(o,
+                    "</h1>\n<p class=\"note\">%zu runs, %zu methods, %d domains; built from "
+                    "the runs' log.jsonl alone.</p>\n",
+                    n, nm, K);
+
+    /* 1. headline */
+    bmx_sbuf_puts(o, "<h2>Steps to reach the best static baseline</h2>\n");
+    if (have_head) {
+        bmx_sbuf_puts(o, "<p class=\"big\">Target: <b>");
+        bmx_sbuf_xml(o, base);
+        bmx_sbuf_printf(o, "</b>'s final mean validation perplexity, <b>%.3f</b>.", target);
+        for (size_t j = 0; j < nm; j++)
+            if (!is_static(&ms[j]) && isfinite(rows[j].fewer_pct)) {
+                bmx_sbuf_puts(o, " <b>");
+                bmx_sbuf_xml(o, rows[j].method);
+                bmx_sbuf_printf(o, "</b> reaches it in <b>%.1f%%</b> %s steps.",
+                                fabs(rows[j].fewer_pct), rows[j].fewer_pct >= 0 ? "fewer" : "more");
+            }
+        bmx_sbuf_puts(o, "</p>\n<table><tr><th>method</th><th>seeds</th><th>final mean "
+                         "perplexity</th><th>step reaching the target</th><th>fewer steps than "
+                         "the baseline</th></tr>\n");
+        for (size_t j = 0; j < nm; j++) {
+            bmx_sbuf_puts(o, "<tr><td>");
+            bmx_sbuf_xml(o, rows[j].method);
+            bmx_sbuf_printf(o, "</td><td>%zu</td><td>", ms[j].n);
+            cell(o, "%.3f", rows[j].final_ppl);
+            bmx_sbuf_puts(o, "</td><td>");
+            if (isfinite(rows[j].reach_step))
+                bmx_sbuf_printf(o, "%.1f", rows[j].reach_step);
+            else
+                bmx_sbuf_puts(o, "not reached");
+            bmx_sbuf_puts(o, "</td><td>");
+            cell(o, "%.1f%%", rows[j].fewer_pct);
+            bmx_sbuf_puts(o, "</td></tr>\n");
+        }
+        bmx_sbuf_puts(o, "</table>\n<p class=\"note\">As in the ODM paper: the target is the "
+                         "lowest final mean validation perplexity among the static baselines "
+                         "(uniform, natural, weights; DoReMi's final run uses static weights, "
+                         "its reference and proxy runs are not counted). Each method's "
+                         "seed-mean curve is interpolated linearly between evaluations.</p>\n");
+    } else {
+        bmx_sbuf_puts(o, "<p>");
+        bmx_sbuf_xml(o, err->msg);
+        bmx_sbuf_puts(o, "</p>\n");
+        bmx_err_clear(err);
+    }
+
+    /* 2. curves */
+    size_t ns = 0;
+    bmx_plot_series *series = calloc(3 * nm, sizeof *series);
+    char(*names)[160] = calloc(3 * nm, sizeof *names);
+    if (!series || !names) {
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t j = 0; j < nm; j++) {
+        if (!ms[j].m)
+            continue;
+        snprintf(names[ns], sizeof names[ns], "%s%s", ms[j].name, ms[j].n > 1 ? " (mean)" : "");
+        series[ns] = (bmx_plot_series){names[ns], ms[j].x, ms[j].mean, ms[j].m};
+        ns++;
+        if (ms[j].n > 1) {
+            snprintf(names[ns], sizeof names[ns], "%s min", ms[j].name);
+            series[ns] = (bmx_plot_series){names[ns], ms[j].x, ms[j].lo, ms[j].m};
+            ns++;
+            snprintf(names[ns], sizeof names[ns], "%s max", ms[j].name);
+            series[ns] = (bmx_plot_series){names[ns], ms[j].x, ms[j].hi, ms[j].m};
+            ns++;
+        }
+    }
+    bmx_sbuf_puts(o, "<h2>Mean validation perplexity</h2>\n");
+    bmx_plot plot = {"mean validation perplexity over domains (mean over seeds; min and max "
+                     "when several)",
+                     "optimizer step", "perplexity", 900, 460};
+    if ((rc = bmx_svg_lines(o, &plot, series, ns, err)))
+        goto done;
+
+    /* 2b. relative to the baseline: 100 (mean / baseline's mean at the same step - 1) */
+    if (have_head) {
+        size_t bi = 0;
+        while (bi < nm && strcmp(ms[bi].name, base) != 0)
+            bi++;
+        double *ry = calloc(nm * ms[bi].m + 1, sizeof *ry);
+        double *rx = calloc(nm * ms[bi].m + 1, sizeof *rx);
+        bmx_plot_series *rs = calloc(nm, sizeof *rs);
+        size_t nr = 0;
+        if (!ry || !rx || !rs) {
+            free(ry);
+            free(rx);
+            free(rs);
+            rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t j = 0; j < nm; j++) {
+            double *x = rx + nr * ms[bi].m, *y = ry + nr * ms[bi].m;
+            size_t k = 0;
+            for (size_t e = 0; e < ms[j].m; e++)
+                for (size_t f = 0; f < ms[bi].m; f++)
+                    if (ms[bi].x[f] == ms[j].x[e] && ms[bi].x[f] > 0 && k < ms[bi].m) {
+                        x[k] = ms[j].x[e];
+                        y[k++] = 100.0 * (ms[j].mean[e] / ms[bi].mean[f] - 1.0);
+                    }
+            if (k)
+                rs[nr++] = (bmx_plot_series){ms[j].name, x, y, k};
+        }
+        char rt[300];
+        snprintf(rt, sizeof rt, "mean validation perplexity relative to %s at the same step (%%)",
+                 base);
+        bmx_plot rp = {rt, "optimizer step", "% vs baseline (lower is better)", 900, 380};
+        if (nr) {
+            bmx_sbuf_puts(o, "\n<h2>Relative to the baseline</h2>\n");
+            rc = bmx_svg_lines(o, &rp, rs, nr, err);
+        }
+        free(ry);
+        free(rx);
+        free(rs);
+        if (rc)
+            goto done;
+    }
+
+    /* 3. per-domain table */
+    bmx_sbuf_puts(o, "\n<h2>Final validation perplexity per domain</h2>\n<table><tr><th>domain"
+                     "</th>");
+    for (size_t j = 0; j < nm; j++) {
+        bmx_sbuf_puts(o, "<th>");
+        bmx_sbuf_xml(o, ms[j].name);
+        bmx_sbuf_puts(o, "</th>");
+    }
+    bmx_sbuf_puts(o, "</tr>\n");
+    for (int d = 0; d <= K; d++) {
+        bmx_sbuf_puts(o, "<tr><td>");
+        bmx_sbuf_xml(o, d < K ? runs[0]->domains[d] : "mean over domains");
+        bmx_sbuf_puts(o, "</td>");
+        double best = INFINITY;
+        double *v = calloc(nm, sizeof *v), *spread = calloc(nm, sizeof *spread);
+        if (!v || !spread) {
+            free(v);
+            free(spread);
+            rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t j = 0; j < nm; j++) {
+            double s = 0, lo = INFINITY, hi = -INFINITY;
+            for (size_t r = 0; r < ms[j].n; r++) {
+                const bmx_runlog *l = ms[j].runs[r];
+                const double *el = l->eval_loss + (l->nevals - 1) * (size_t)K;
+                double x = d < K ? exp(el[d]) : l->eval_avg_ppl[l->nevals - 1];
+                s += x;
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            v[j] = s / (double)ms[j].n;
+            spread[j] = ms[j].n > 1 ? hi - lo : NAN;
+            best = v[j] < best ? v[j] : best;
+        }
+        for (size_t j = 0; j < nm; j++) {
+            bmx_sbuf_printf(o, "<td>%s%.3f%s", v[j] == best ? "<b>" : "", v[j],
+                            v[j] == best ? "</b>" : "");
+            if (isfinite(spread[j]))
+                bmx_sbuf_printf(o, " <span class=\"note\">&plusmn;%.3f</span>", spread[j] / 2);
+            bmx_sbuf_puts(o, "</td>");
+        }
+        bmx_sbuf_puts(o, "</tr>\n");
+        free(v);
+        free(spread);
+    }
+    bmx_sbuf_puts(o, "</table>\n<p class=\"note\">Mean over seeds of exp(mean token loss) on "
+                     "each domain's fixed validation windows at the last step; &plusmn; half "
+                     "the range over seeds; the lowest per row in bold.</p>\n");
+
+    /* 4. distributions */
+    for (size_t j = 0; j < nm; j++) {
+        const bmx_runlog *l = ms[j].runs[0];
+        if (is_static(&ms[j]) || l->nsteps == 0)
+            continue;
+        double *x = malloc(l->nsteps * sizeof *x);
+        if (!x) {
+            rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t s = 0; s < l->nsteps; s++)
+            x[s] = (double)l->step[s];
+        char t[300];
+        snprintf(t, sizeof t, "%s: sampling distribution over domains (seed %llu)", ms[j].name,
+                 (unsigned long long)l->seed);
+        bmx_plot sp = {t, "optimizer step", "probability", 900, 380};
+        bmx_sbuf_puts(o, "\n<h2>Distribution over time: ");
+        bmx_sbuf_xml(o, ms[j].name);
+        bmx_sbuf_puts(o, "</h2>\n");
+        rc = bmx_svg_stacked(o, &sp, x, l->nsteps, l->probs, (size_t)K,
+                             (const char *const *)l->domains, 12, err);
+        free(x);
+        if (rc)
+            goto done;
+    }
+
+    /* runs */
+    bmx_sbuf_puts(o, "\n<h2>Runs</h2>\n<table><tr><th>run</th><th>method</th><th>policy</th>"
+                     "<th>seed</th><th>steps</th><th>tokens/step</th></tr>\n");
+    for (size_t i = 0; i < n; i++) {
+        bmx_sbuf_puts(o, "<tr><td>");
+        bmx_sbuf_xml(o, runs[i]->path);
+        bmx_sbuf_puts(o, "</td><td>");
+        bmx_sbuf_xml(o, runs[i]->method);
+        bmx_sbuf_puts(o, "</td><td>");
+        bmx_sbuf_xml(o, runs[i]->policy);
+        bmx_sbuf_printf(o, "</td><td>%llu</td><td>%zu</td><td>%ld</td></tr>\n",
+                        (unsigned long long)runs[i]->seed, runs[i]->nsteps,
+                        runs[i]->tokens_per_step);
+    }
+    bmx_sbuf_puts(o, "</table>\n</body></html>\n");
+    if (o->oom)
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory building the report");
+done:
+    free(series);
+    free(names);
+    free(rows);
+    methods_free(ms, nm);
+    return rc;
+}

@@ -1,0 +1,205 @@
+/* tests/test_runreport.c - the run log reader and the comparison report (bmx/runlog.h) on
+ * committed logs: hand-made ones whose figures are computed by hand below, and logs recorded
+ * from a real `bmx compare`.
+ *
+ * Hand-made (tests/fixtures/run/hand), two domains, evaluations at steps 0, 10, 20 (mean
+ * perplexity = mean of the two domains' perplexities):
+ *   uniform s1: (100,100) (40,60) (30,50)   -> 100, 50, 40
+ *   natural s1: (100,100) (50,70) (40,50)   -> 100, 60, 45
+ *   odm s1:     (100,100) (40,50) (28,32)   -> 100, 45, 30
+ *   odm s2:     (100,100) (44,46) (30,34)   -> 100, 45, 32   seed mean 100, 45, 31
+ * Best static baseline: uniform (40 < 45), target 40, its last step 20.
+ * odm reaches 40 between step 10 (45) and 20 (31): 10 + (45 - 40) / (45 - 31) * 10
+ * = 13.571428..., so 100 * (1 - 13.571428 / 20) = 32.142857% fewer steps. uniform itself:
+ * between 50 and 40 -> step 20, 0%. natural never reaches 40. */
+#include "check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmx/runlog.h"
+
+static bmx_runlog *load(const char *p)
+{
+    bmx_runlog *l = NULL;
+    bmx_err err = {0};
+    if (bmx_runlog_load(p, &l, &err))
+        fprintf(stderr, "%s\n", err.msg);
+    return l;
+}
+
+static void test_load(void)
+{
+    bmx_runlog *l = load("tests/fixtures/run/hand/odm-s1");
+    CHECK(l);
+    CHECK_EQ_STR(l->method, "odm");
+    CHECK_EQ_STR(l->policy, "odm:alpha=0.9");
+    CHECK_EQ_INT(l->K, 2);
+    CHECK_EQ_STR(l->domains[1], "b");
+    CHECK_EQ_INT(l->nsteps, 20);
+    CHECK_EQ_INT(l->nevals, 3);
+    CHECK_EQ_INT(l->eval_step[2], 20);
+    CHECK_NEAR(l->eval_avg_ppl[2], 30, 1e-12);
+    CHECK_NEAR(exp(l->eval_loss[2 * 2 + 1]), 32, 1e-12);
+    CHECK_NEAR(l->probs[4 * 2 + 1], 0.55, 1e-12); /* step 5: 0.5 + 0.01 * 5 */
+    CHECK(isnan(l->dloss[0 * 2 + 1]));            /* step 1 drew only a */
+    CHECK_NEAR(l->dloss[0], 4.0, 0);
+    CHECK_EQ_INT(l->dcount[1 * 2 + 1], 2);
+    CHECK_EQ_INT(l->seed, 1);
+    CHECK(!bmx_runlog_is_static(l));
+    bmx_runlog_free(l);
+    l = load("tests/fixtures/run/hand/natural-s1/log.jsonl");
+    CHECK(l && bmx_runlog_is_static(l));
+    bmx_runlog_free(l);
+}
+
+static void test_bad_logs(void)
+{
+    bmx_err err = {0};
+    bmx_runlog *l = NULL;
+    const char *p = "/tmp/bmx_test_runreport.jsonl";
+    CHECK(bmx_runlog_load("/nonexistent/run", &l, &err) == BMX_EIO);
+    CHECK_CONTAINS(err.msg, "/nonexistent/run/log.jsonl");
+    FILE *f = fopen(p, "w");
+    fputs("{\"type\":\"step\",\"step\":1}\n", f);
+    fclose(f);
+    CHECK(bmx_runlog_load(p, &l, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, ":1: not a bmx run record");
+    /* a line cut short by a kill */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "head -c 700 tests/fixtures/run/hand/odm-s1/log.jsonl > %s", p);
+    CHECK(system(cmd) == 0);
+    CHECK(bmx_runlog_load(p, &l, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "cut short");
+    f = fopen(p, "w");
+    fputs("{\"type\":\"header\",\"method\":\"x\",\"policy\":\"uniform\",\"domains\":[\"a\"],"
+          "\"train_tokens\":[1]}\n{\"type\":\"eval\",\"step\":0,\"loss\":[1,2],\"avg_ppl\":3}\n",
+          f);
+    fclose(f);
+    CHECK(bmx_runlog_load(p, &l, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, ":2:");
+    f = fopen(p, "w");
+    fputs("{\"type\":\"header\",\"method\":\"x\" \"policy\"}\n", f);
+    fclose(f);
+    CHECK(bmx_runlog_load(p, &l, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "not JSON");
+    remove(p);
+}
+
+static void test_headline_hand(void)
+{
+    const char *dirs[] = {"uniform-s1", "natural-s1", "odm-s1", "odm-s2"};
+    bmx_runlog *runs[4];
+    char p[200];
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "tests/fixtures/run/hand/%s", dirs[i]);
+        runs[i] = load(p);
+        CHECK(runs[i]);
+    }
+    bmx_headline *rows = NULL;
+    size_t n = 0;
+    const char *base = NULL;
+    double target = 0;
+    bmx_err err = {0};
+    CHECK_MSG(bmx_report_headline(runs, 4, &rows, &n, &base, &target, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_STR(base, "uniform");
+    CHECK_NEAR(target, 40, 1e-12);
+    CHECK_EQ_STR(rows[0].method, "uniform");
+    CHECK_NEAR(rows[0].reach_step, 20, 1e-12);
+    CHECK_NEAR(rows[0].fewer_pct, 0, 1e-12);
+    CHECK_EQ_STR(rows[1].method, "natural");
+    CHECK_NEAR(rows[1].final_ppl, 45, 1e-12);
+    CHECK(isnan(rows[1].reach_step) && isnan(rows[1].fewer_pct));
+    CHECK_EQ_STR(rows[2].method, "odm");
+    CHECK_NEAR(rows[2].final_ppl, 31, 1e-12);
+    CHECK_NEAR(rows[2].reach_step, 10 + 5.0 / 14.0 * 10, 1e-12);
+    CHECK_NEAR(rows[2].fewer_pct, 100 * (1 - (10 + 50.0 / 14.0) / 20), 1e-12);
+    free(rows);
+
+    bmx_sbuf b = {0};
+    CHECK(bmx_report_html(runs, 4, "hand <test>", &b, &err) == 0);
+    const char *h = bmx_sbuf_str(&b);
+    CHECK_CONTAINS(h, "<title>hand &lt;test&gt;</title>");
+    CHECK_CONTAINS(h, "<b>odm</b> reaches it in <b>32.1%</b> fewer steps");
+    CHECK_CONTAINS(h, "not reached");
+    CHECK_CONTAINS(h, "<td>13.6</td>");
+    /* odm's final perplexity of domain a: mean(28, 30) = 29, half range 1 */
+    CHECK_CONTAINS(h, "<td><b>29.000</b> <span class=\"note\">&plusmn;1.000</span></td>");
+    /* domain b: uniform 50, natural 50, odm mean(32, 34) = 33 */
+    CHECK_CONTAINS(h, "<td>50.000</td><td>50.000</td><td><b>33.000</b>");
+    CHECK_CONTAINS(h, "odm min");
+    CHECK_CONTAINS(h, "Distribution over time: odm");
+    CHECK(!strstr(h, "Distribution over time: uniform"));
+    int svgs = 0;
+    for (const char *s = h; (s = strstr(s, "<svg")); s++)
+        svgs++;
+    CHECK_EQ_INT(svgs, 3); /* perplexity, relative to uniform, odm's distribution */
+    /* relative to uniform at step 10: natural 100 (60 / 50 - 1) = 20%, odm -10% */
+    CHECK_CONTAINS(h, "relative to uniform at the same step");
+    bmx_sbuf_free(&b);
+
+    /* no static baseline: the report says so instead of a headline */
+    CHECK(bmx_report_headline(runs + 2, 2, &rows, &n, &base, &target, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "no static baseline");
+    CHECK(bmx_report_html(runs + 2, 2, "t", &b, &err) == 0);
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "no static baseline");
+    bmx_sbuf_free(&b);
+    for (int i = 0; i < 4; i++)
+        bmx_runlog_free(runs[i]);
+}
+
+static void test_recorded(void)
+{
+    bmx_runlog *runs[2] = {load("tests/fixtures/run/recorded/uniform-s1"),
+                           load("tests/fixtures/run/recorded/odm-s1")};
+    CHECK(runs[0] && runs[1]);
+    CHECK_EQ_INT(runs[1]->K, 3);
+    CHECK_EQ_STR(runs[1]->domains[0], "code");
+    CHECK_EQ_INT(runs[1]->nsteps, 40);
+    CHECK_EQ_INT(runs[1]->nevals, 5);
+    /* every step's distribution sums to 1 and its counts to accum = 4 */
+    for (size_t s = 0; s < runs[1]->nsteps; s++) {
+        double sum = 0;
+        int c = 0;
+        for (int d = 0; d < 3; d++) {
+            sum += runs[1]->probs[s * 3 + (size_t)d];
+            c += runs[1]->dcount[s * 3 + (size_t)d];
+        }
+        CHECK_NEAR(sum, 1, 1e-12);
+        CHECK_EQ_INT(c, 4);
+    }
+    /* avg_ppl is the mean of exp(loss) over domains */
+    for (size_t e = 0; e < runs[0]->nevals; e++) {
+        double m = 0;
+        for (int d = 0; d < 3; d++)
+            m += exp(runs[0]->eval_loss[e * 3 + (size_t)d]) / 3;
+        CHECK_NEAR(runs[0]->eval_avg_ppl[e], m, 1e-12);
+    }
+    bmx_headline *rows = NULL;
+    size_t n = 0;
+    const char *base = NULL;
+    double target = 0;
+    bmx_err err = {0};
+    CHECK(bmx_report_headline(runs, 2, &rows, &n, &base, &target, &err) == 0);
+    CHECK_EQ_STR(base, "uniform");
+    CHECK_NEAR(target, runs[0]->eval_avg_ppl[4], 0);
+    free(rows);
+    bmx_sbuf b = {0};
+    CHECK(bmx_report_html(runs, 2, "recorded", &b, &err) == 0);
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "<td>legal</td>");
+    bmx_sbuf_free(&b);
+    bmx_runlog_free(runs[0]);
+    bmx_runlog_free(runs[1]);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct check_case cases[] = {{"load", test_load},
+                                              {"bad_logs", test_bad_logs},
+                                              {"headline_hand", test_headline_hand},
+                                              {"recorded", test_recorded},
+                                              {0}};
+    return check_main(argc, argv, cases);
+}
