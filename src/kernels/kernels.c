@@ -65,11 +65,13 @@ static inline float expf_in_range(float x)
     p = p * r + 5.0000001201e-1f;
     float y = p * r * r + r + 1.0f;
     union {
-        int32_t i;
+        uint32_t i;
         float f;
     } u;
     u.f = t;
-    u.i = (u.i - 0x4B400000 + 127) << 23; /* n + 127 in [1, 254]: a valid shift */
+    /* n + 127 in [1, 254] for in-range x; unsigned, so a NaN x (whose t is NaN) shifts
+     * without overflow and the NaN still comes out through y. */
+    u.i = (u.i - 0x4B400000u + 127u) << 23;
     return y * u.f;
 }
 
