@@ -62,6 +62,9 @@ void bmx_log(const bmx_logger *lg, int level, const char *fmt, ...)
 /* CRC-32 (IEEE 802.3, as zlib's crc32): start with crc = 0, feed chunks in order. */
 uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len);
 
+/* CRC-32 of a whole file's bytes into *crc; BMX_EIO with the file's name on failure. */
+int bmx_crc32_file(const char *path, uint32_t *crc, bmx_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,17 @@ struct cli_opt {
 int cli_parse(int argc, char **argv, const char *usage, const struct cli_opt *opts, char **pos,
               int max_pos, int *npos);
 
+/* A command made of subcommands ("bmx tok train ..."): the table ends with a {0} entry.
+ * cli_dispatch answers --help (exit 0) and a missing or unknown subcommand (exit 2, naming
+ * the valid ones) and runs the chosen one with argv[0] set to "GROUP SUB" for its messages. */
+struct cli_sub {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *help;
+};
+
+int cli_dispatch(int argc, char **argv, const struct cli_sub *subs);
+
 /* Print "bmx CMD: message" to stderr; returns 2 (the exit status for bad usage). */
 int cli_fail(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

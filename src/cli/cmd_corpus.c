@@ -223,17 +223,10 @@ static int corpus_build(int argc, char **argv)
 
 int cmd_corpus(int argc, char **argv)
 {
-    static const char *usage = "usage: bmx corpus build [OPTIONS]   (bmx corpus build --help)\n";
+    static const struct cli_sub subs[] = {
+        {"build", corpus_build, "build the multi-domain corpus from Debian/npm packages"},
+        {0},
+    };
 
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "build") == 0)
-        return argv[1] = "corpus build", corpus_build(argc - 1, argv + 1);
-    return cli_fail("corpus", "unknown subcommand '%s': use build", argv[1]);
+    return cli_dispatch(argc, argv, subs);
 }

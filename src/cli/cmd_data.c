@@ -43,23 +43,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint32_t file_crc(const char *path, int *ok)
-{
-    FILE *f = fopen(path, "rb");
-    static char buf[1 << 16];
-    size_t k;
-    uint32_t c = 0;
-
-    *ok = f != NULL;
-    if (!f)
-        return 0;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-        c = bmx_crc32(c, buf, k);
-    *ok = !ferror(f);
-    fclose(f);
-    return c;
-}
-
 /* Tokenize one corpus text file into one shard; fills *tokens and *crc. */
 static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_tok *t, int threads,
                      uint64_t *tokens, uint32_t *crc, char *rel, size_t rel_len)
@@ -72,7 +55,7 @@ static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_to
     size_t *lens = NULL, *nout = NULL, base, dlen = 0, dcap = 0;
     unsigned char *dec = NULL;
     uint32_t **out = NULL;
-    int rc = 1, ok;
+    int rc = 1;
     double t0 = now_s();
     size_t len = strlen(e->file);
 
@@ -152,9 +135,8 @@ static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_to
         rc = 1;
         goto done;
     }
-    *crc = file_crc(bin, &ok);
-    if (!ok) {
-        fprintf(stderr, "bmx data shard: cannot read back %s\n", bin);
+    if (bmx_crc32_file(bin, crc, &err) < 0) {
+        fprintf(stderr, "bmx data shard: reading back the shard: %s\n", err.msg);
         rc = 1;
         goto done;
     }
@@ -337,22 +319,11 @@ static int data_inspect(int argc, char **argv)
 
 int cmd_data(int argc, char **argv)
 {
-    static const char *usage =
-        "usage: bmx data shard|inspect [OPTIONS]   (bmx data SUB --help for its options)\n\n"
-        "  shard    tokenize a built corpus into token shards\n"
-        "  inspect  check a shard and print its header and a sample\n";
+    static const struct cli_sub subs[] = {
+        {"shard", data_shard, "tokenize a built corpus into token shards"},
+        {"inspect", data_inspect, "check a shard and print its header and a sample"},
+        {0},
+    };
 
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "shard") == 0)
-        return argv[1] = "data shard", data_shard(argc - 1, argv + 1);
-    if (strcmp(argv[1], "inspect") == 0)
-        return argv[1] = "data inspect", data_inspect(argc - 1, argv + 1);
-    return cli_fail("data", "unknown subcommand '%s': use shard or inspect", argv[1]);
+    return cli_dispatch(argc, argv, subs);
 }

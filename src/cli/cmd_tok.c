@@ -346,29 +346,13 @@ static int tok_decode(int argc, char **argv)
 
 int cmd_tok(int argc, char **argv)
 {
-    static const char *usage =
-        "usage: bmx tok train|encode|decode|split [OPTIONS]   (bmx tok SUB --help for its "
-        "options)\n\n"
-        "  train   learn a BPE vocabulary from text files\n"
-        "  encode  print the token ids of files (--gpt2: GPT-2's ids)\n"
-        "  decode  turn token ids back into bytes\n"
-        "  split   print the byte lengths of the pre-tokens (GPT-2's rule)\n";
+    static const struct cli_sub subs[] = {
+        {"train", tok_train, "learn a BPE vocabulary from text files"},
+        {"encode", tok_encode, "print the token ids of files (--gpt2: GPT-2's ids)"},
+        {"decode", tok_decode, "turn token ids back into bytes"},
+        {"split", tok_split, "print the byte lengths of the pre-tokens (GPT-2's rule)"},
+        {0},
+    };
 
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "train") == 0)
-        return argv[1] = "tok train", tok_train(argc - 1, argv + 1);
-    if (strcmp(argv[1], "encode") == 0)
-        return argv[1] = "tok encode", tok_encode(argc - 1, argv + 1);
-    if (strcmp(argv[1], "split") == 0)
-        return argv[1] = "tok split", tok_split(argc - 1, argv + 1);
-    if (strcmp(argv[1], "decode") == 0)
-        return argv[1] = "tok decode", tok_decode(argc - 1, argv + 1);
-    return cli_fail("tok", "unknown subcommand '%s': use train, encode, decode or split", argv[1]);
+    return cli_dispatch(argc, argv, subs);
 }

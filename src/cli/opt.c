@@ -152,3 +152,40 @@ int cli_parse(int argc, char **argv, const char *usage, const struct cli_opt *op
         *npos = n;
     return 0;
 }
+
+static void subs_usage(FILE *f, const char *group, const struct cli_sub *subs)
+{
+    fprintf(f, "usage: bmx %s ", group);
+    for (const struct cli_sub *c = subs; c->name; c++)
+        fprintf(f, "%s%s", c == subs ? "" : "|", c->name);
+    fprintf(f, " [OPTIONS]   (bmx %s SUB --help for its options)\n\n", group);
+    for (const struct cli_sub *c = subs; c->name; c++)
+        fprintf(f, "  %-8s %s\n", c->name, c->help);
+}
+
+int cli_dispatch(int argc, char **argv, const struct cli_sub *subs)
+{
+    const char *group = argv[0];
+    char name[96]; /* "GROUP SUB", argv[0] of the subcommand: lives through its call */
+
+    if (argc < 2) {
+        subs_usage(stderr, group, subs);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        subs_usage(stdout, group, subs);
+        return 0;
+    }
+    for (int i = 0; subs[i].name; i++) {
+        if (strcmp(argv[1], subs[i].name) != 0)
+            continue;
+        snprintf(name, sizeof name, "%s %s", group, subs[i].name);
+        argv[1] = name;
+        return subs[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "bmx %s: unknown subcommand '%s'; use one of:", group, argv[1]);
+    for (const struct cli_sub *c = subs; c->name; c++)
+        fprintf(stderr, " %s", c->name);
+    fputc('\n', stderr);
+    return 2;
+}

@@ -1,6 +1,10 @@
 /* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), bytewise with a constant table. */
 #include "bmx/core.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 static const uint32_t crc_table[256] = {
     0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu, 0xe963a535u,
     0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u, 0x09b64c2bu, 0x7eb17cbdu,
@@ -49,4 +53,24 @@ uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len)
     while (len--)
         crc = crc_table[(crc ^ *p++) & 0xffu] ^ (crc >> 8);
     return ~crc;
+}
+
+int bmx_crc32_file(const char *path, uint32_t *crc, bmx_err *err)
+{
+    unsigned char buf[1 << 16];
+    FILE *f = fopen(path, "rb");
+    uint32_t c = 0;
+    size_t k;
+    int bad;
+
+    if (!f)
+        return bmx_err_set(err, BMX_EIO, "cannot open %s: %s", path, strerror(errno));
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        c = bmx_crc32(c, buf, k);
+    bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return bmx_err_set(err, BMX_EIO, "cannot read %s", path);
+    *crc = c;
+    return BMX_OK;
 }

@@ -332,7 +332,6 @@ static void tail_text(const struct tail *t, char *buf, size_t len)
 
 /* Run the extractor and consume its stream; 0 ok, -1 failed (d->reason set). */
 static int mkdir_p(const char *path);
-static uint32_t file_crc(const char *path, int *ok);
 
 /* Start the extractor of d: stdout into the spool file OUT/.<domain>.stream, stderr into a
  * pipe that the build loop reads. On failure d->state = DOM_NOSTART with d->reason. */
@@ -340,13 +339,12 @@ static void dom_start(struct dom *d)
 {
     posix_spawn_file_actions_t fa;
     char maxb[32], *argv[5];
-    int perr[2], sfd, rc, ok;
+    int perr[2], sfd, rc;
 
     d->state = DOM_NOSTART;
     fmt(d->script, sizeof d->script, "%s/%s.sh", d->o->scripts_dir, d->name);
     fmt(d->spool, sizeof d->spool, "%s/.%s.stream", d->o->out_dir, d->name);
-    d->script_crc = file_crc(d->script, &ok);
-    if (!ok) {
+    if (bmx_crc32_file(d->script, &d->script_crc, NULL) < 0) {
         reason(d, "no extractor script %s.sh in the scripts folder (%s)", d->name, strerror(errno));
         bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %s not found", d->name, d->script);
         return;
@@ -529,22 +527,6 @@ static int mkdir_p(const char *path)
             buf[i] = c;
         }
     return 0;
-}
-
-static uint32_t file_crc(const char *path, int *ok)
-{
-    FILE *f = fopen(path, "rb");
-    char buf[65536];
-    size_t k;
-    uint32_t c = 0;
-
-    *ok = f != NULL;
-    if (!f)
-        return 0;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-        c = bmx_crc32(c, buf, k);
-    fclose(f);
-    return c;
 }
 
 static jval *hex32(uint32_t x)
