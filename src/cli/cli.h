@@ -37,5 +37,6 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 int cmd_tok(int argc, char **argv);    /* cmd_tok.c */
 int cmd_corpus(int argc, char **argv); /* cmd_corpus.c */
 int cmd_data(int argc, char **argv);   /* cmd_data.c */
+int cmd_tasks(int argc, char **argv);  /* cmd_tasks.c */
 
 #endif

