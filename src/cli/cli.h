@@ -38,5 +38,6 @@ int cmd_tok(int argc, char **argv);    /* cmd_tok.c */
 int cmd_corpus(int argc, char **argv); /* cmd_corpus.c */
 int cmd_data(int argc, char **argv);   /* cmd_data.c */
 int cmd_tasks(int argc, char **argv);  /* cmd_tasks.c */
+int cmd_flad(int argc, char **argv);   /* cmd_flad.c */
 
 #endif

@@ -16,6 +16,7 @@ static const struct {
     {"data", cmd_data, "token shards: tokenize a built corpus, inspect a shard"},
     {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
     {"tasks", cmd_tasks, "few-shot task suite (FLAD): build task files, show one"},
+    {"flad", cmd_flad, "few-shot fine-tuning with auxiliary data chosen by a bandit (FLAD)"},
     {NULL, NULL, NULL},
 };
 
