@@ -35,6 +35,7 @@ int cmd_flad(int argc, char **argv)
         {"weight-decay", CLI_DOUBLE, &o.weight_decay, "AdamW weight decay"},
         {"seed", CLI_U64, &o.seed, "batches, policy and --init-random"},
         {"blas", CLI_INT, &o.blas, "1: BLAS matrix products, 0: plain C"},
+        {"threads", CLI_INT, &o.threads, "OpenMP/BLAS threads (0: the default)"},
         {"quiet", CLI_FLAG, &o.quiet, "no progress lines"},
         {0},
     };
@@ -53,5 +54,6 @@ int cmd_flad(int argc, char **argv)
                "%ld of %ld%s\n",
                o.target, o.split, o.policy, o.reward, res.test_sum, res.test_mean, res.best_val,
                res.best_round, res.rounds, res.stopped ? " (stopped early)" : "");
+    flad_result_free(&res);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "bmx/flad.h"
+#include "bmx/kernels.h"
 #include "bmx/report.h"
 
 #define MAX_AUX_TASKS 128
@@ -32,6 +33,17 @@ void flad_opts_default(struct flad_opts *o)
     o->blas = 1;
     o->lr = 1e-4;
     o->seed = 1;
+}
+
+void flad_result_free(struct flad_result *r)
+{
+    for (int i = 0; r->arm_names && i < r->naux; i++)
+        free(r->arm_names[i]);
+    free(r->arm_names);
+    free(r->arm_counts);
+    r->arm_names = NULL;
+    r->arm_counts = NULL;
+    r->naux = 0;
 }
 
 static int in_list(const char *list, const char *name)
@@ -171,6 +183,8 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
         return fprintf(stderr, "bmx flad: --rounds and --ckpt-every must be >= 1, --lr > 0, "
                                "--weight-decay >= 0\n"),
                2;
+    if (o->threads > 0)
+        bmx_kernels_set_threads(o->threads);
     int rc = 0;
     bmx_tok *tok = NULL;
     bmx_task *target = NULL, *auxt[MAX_AUX_TASKS] = {0};
@@ -386,6 +400,17 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
     res->stopped = bmx_flad_stopped(f);
     res->aux_batches = bmx_flad_aux_batches(f);
     const long *cnt = bmx_flad_arm_counts(f);
+    res->arm_names = calloc((size_t)naux + 1, sizeof *res->arm_names);
+    res->arm_counts = calloc((size_t)naux + 1, sizeof *res->arm_counts);
+    if (!res->arm_names || !res->arm_counts) {
+        rc = 1;
+        goto done;
+    }
+    res->naux = naux;
+    for (int a = 0; a < naux; a++) {
+        res->arm_names[a] = strdup(anames[a]);
+        res->arm_counts[a] = cnt[a];
+    }
     int used[MAX_AUX_TASKS * BMX_TASK_TEMPLATES] = {0};
     for (int t = 0; t < FLAD_TOP && t < naux; t++) {
         int b = -1;

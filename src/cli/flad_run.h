@@ -14,7 +14,7 @@
 struct flad_opts {
     const char *tasks, *target, *aux, *holdout, *policy, *reward, *params;
     const char *init, *init_random, *tok, *out;
-    int batch, T, rounds, eval_every, patience, split, ckpt_every, resume, blas, quiet;
+    int batch, T, rounds, eval_every, patience, split, ckpt_every, resume, blas, quiet, threads;
     double lr, weight_decay;
     uint64_t seed;
 };
@@ -28,7 +28,12 @@ struct flad_result {
     int ntop;
     char top[FLAD_TOP][96]; /* most-used auxiliary datasets */
     long top_count[FLAD_TOP];
+    int naux;         /* every arm: */
+    char **arm_names; /* "task/template", malloc'd (flad_result_free) */
+    long *arm_counts; /* batches drawn from it */
 };
+
+void flad_result_free(struct flad_result *r);
 
 void flad_opts_default(struct flad_opts *o);
 /* Run (or resume) to the end; prints errors on stderr naming what was wrong. Returns the
