@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Generate src/tok/utab.c: the character classes of GPT-2's pre-tokenizer.
 
-Run once (python3 scripts/gen_unicode_tables.py); the output is committed. Classes:
+Run once (python3 scripts/gen_unicode_tables.py [--out PATH]); the output is committed.
+tests/cli/test_tok_unicode.sh regenerates it and compares. Classes:
   1 letter  (\\p{L}: general category L*, from Python's unicodedata)
   2 number  (\\p{N}: general category N*)
   3 space   (JavaScript's \\s, as the JS encoders we check against use it)
   0 other   (everything else, and any invalid UTF-8 byte)
+Unicode 14 (Python 3.11, Debian 12) was checked against Node.js 20 (Unicode 17): every code
+point assigned in Unicode 14 gets the class JavaScript's /\p{L}/u, /\p{N}/u and /\s/ give;
+only code points assigned later differ.
 """
 import os
 import sys
@@ -30,6 +34,10 @@ def cls(cp):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = os.path.join(root, "src", "tok", "utab.c")
+    if len(sys.argv) == 3 and sys.argv[1] == "--out":
+        out = sys.argv[2]
+    elif len(sys.argv) != 1:
+        sys.exit("usage: gen_unicode_tables.py [--out PATH]")
     ranges = []  # (lo, hi, class) for non-ASCII code points of class != 0
     for cp in range(0x80, 0x110000):
         c = cls(cp)
@@ -45,6 +53,7 @@ def main():
                 % unicodedata.unidata_version)
         f.write(" * 1 letter (\\p{L}), 2 number (\\p{N}), 3 space (JavaScript's \\s), 0 other. */\n")
         f.write('#include "tok_internal.h"\n\n')
+        f.write("// clang-format off\n")
         f.write("const unsigned char bmx_tok_ascii_class[128] = {\n")
         row = [str(cls(cp)) for cp in range(128)]
         for i in range(0, 128, 32):
@@ -57,6 +66,7 @@ def main():
         for lo, hi, c in ranges:
             f.write("    {0x%X, 0x%X, %d},\n" % (lo, hi, c))
         f.write("};\n")
+        f.write("// clang-format on\n")
     print("wrote %s: %d ranges (unicodedata %s)" % (out, len(ranges), unicodedata.unidata_version))
 
 

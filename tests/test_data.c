@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Paths and messages in this test are short; truncation is harmless. */
@@ -383,6 +384,44 @@ static void test_val_windows(void)
     bmx_shard_free(s);
 }
 
+static void test_dataset(void)
+{
+    static const size_t la[] = {10, 20}, lb[] = {5};
+    static const char *doms[] = {"a", "b"}, *bad[] = {"a", "c"}, *missing[] = {"a", "zz"};
+    char p[160];
+    bmx_dataset *ds;
+    bmx_err err = {0};
+
+    snprintf(p, sizeof p, "%s/ds", tmpdir());
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/ds/a", tmpdir());
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/ds/b", tmpdir());
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/ds/c", tmpdir());
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/ds/a/train.bin", tmpdir());
+    write_shard(p, 1000, la, 2);
+    snprintf(p, sizeof p, "%s/ds/b/train.bin", tmpdir());
+    write_shard(p, 1000, lb, 1);
+    snprintf(p, sizeof p, "%s/ds/c/train.bin", tmpdir());
+    write_shard(p, 2000, lb, 1);
+    snprintf(p, sizeof p, "%s/ds", tmpdir());
+    CHECK_MSG(bmx_dataset_open(&ds, p, "train", doms, 2, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(ds->n, 2);
+    CHECK_EQ_STR(ds->names[1], "b");
+    CHECK_EQ_INT(ds->shards[0]->ntokens, 32);
+    CHECK_EQ_INT(ds->shards[1]->ntokens, 6);
+    CHECK_EQ_INT(ds->vocab_size, 1000);
+    CHECK_EQ_INT(ds->eot, 999);
+    bmx_dataset_free(ds);
+    CHECK_EQ_INT(bmx_dataset_open(&ds, p, "train", bad, 2, &err), BMX_EINVAL);
+    CHECK_HAS(err.msg, "same tokenizer");
+    CHECK_EQ_INT(bmx_dataset_open(&ds, p, "train", missing, 2, &err), BMX_EIO);
+    CHECK_HAS(err.msg, "zz/train.bin");
+    CHECK_EQ_INT(bmx_dataset_open(&ds, p, "dev", doms, 2, &err), BMX_EINVAL);
+}
+
 static void cleanup(void)
 {
     char cmd[128];
@@ -412,6 +451,7 @@ int main(int argc, char **argv)
         {"sample_inside_and_reproducible", test_sample_inside_and_reproducible},
         {"sample_uniform", test_sample_uniform},
         {"val_windows", test_val_windows},
+        {"dataset", test_dataset},
         {0},
     };
     int rc = check_main(argc, argv, cases);

@@ -39,19 +39,23 @@ static void test_matmul_paths_agree(void)
     bmx_rng_seed(&r, 1, 0);
     int N = 7, C = 13, OC = 10;
     float *x = rnd(&r, N * C), *w = rnd(&r, OC * C), *b = rnd(&r, OC), *d = rnd(&r, N * OC);
-    float *o1 = rnd(&r, N * OC), *o2 = malloc(N * OC * sizeof(float));
-    memcpy(o2, o1, N * OC * sizeof(float));
-    for (int acc = 0; acc < 2; acc++) {
-        bmx_matmul_forward_f(o1, x, w, b, N, C, OC, acc, 1);
-        bmx_matmul_forward_f(o2, x, w, b, N, C, OC, acc, 0);
-        CHECK_MSG(rel(o1, o2, N * OC) < 1e-6, "forward acc=%d: %.3g", acc, rel(o1, o2, N * OC));
+    float *o1 = malloc(N * OC * sizeof(float)), *o2 = malloc(N * OC * sizeof(float));
+    float *res = rnd(&r, N * OC);
+    for (int k = 0; k < 4; k++) { /* with and without bias and residual */
+        const float *bk = k & 1 ? b : NULL, *rk = k & 2 ? res : NULL;
+        bmx_matmul_forward_f(o1, x, w, bk, rk, N, C, OC, 1);
+        bmx_matmul_forward_f(o2, x, w, bk, rk, N, C, OC, 0);
+        CHECK_MSG(rel(o1, o2, N * OC) < 1e-6, "forward case %d: %.3g", k, rel(o1, o2, N * OC));
+        /* Hand check of one output: o[n][j] = res[n][j] + sum_c x[n][c] w[j][c] + b[j]. */
+        double s = (bk ? b[3] : 0) + (rk ? res[2 * OC + 3] : 0);
+        for (int c = 0; c < C; c++)
+            s += (double)x[2 * C + c] * w[3 * C + c];
+        CHECK_NEAR(o1[2 * OC + 3], s, 1e-5);
     }
-    /* Hand check of one output: o[n][j] = sum_c x[n][c] w[j][c] + b[j]. */
-    bmx_matmul_forward_f(o1, x, w, b, N, C, OC, 0, 1);
-    double s = b[3];
-    for (int c = 0; c < C; c++)
-        s += (double)x[2 * C + c] * w[3 * C + c];
-    CHECK_NEAR(o1[2 * OC + 3], s, 1e-5);
+    /* The residual may be the output itself (in place). */
+    memcpy(o2, res, N * OC * sizeof(float));
+    bmx_matmul_forward_f(o2, x, w, b, o2, N, C, OC, 1);
+    CHECK(rel(o1, o2, N * OC) < 1e-7);
 
     float *di1 = malloc(N * C * sizeof(float)), *di2 = malloc(N * C * sizeof(float));
     float *dw1 = rnd(&r, OC * C), *dw2 = malloc(OC * C * sizeof(float));
@@ -69,7 +73,7 @@ static void test_matmul_paths_agree(void)
     for (int n = 0; n < N; n++)
         sb += d[n * OC + 4];
     CHECK_NEAR(db1[4], sb, 1e-5);
-    free(x), free(w), free(b), free(d), free(o1), free(o2), free(di1), free(di2);
+    free(x), free(w), free(b), free(d), free(o1), free(o2), free(res), free(di1), free(di2);
     free(dw1), free(dw2), free(db1), free(db2);
 }
 

@@ -305,8 +305,125 @@ static void test_train_hand_merges(void)
     CHECK(l == ' ' && r == 256);
     bmx_tok_free(t);
 
+    /* nothing to learn from: bytes and end-of-text only */
+    CHECK(bmx_tok_train(&t, "", 0, 1000, &err) == 0);
+    CHECK_EQ_INT(bmx_tok_vocab_size(t), 257);
+    CHECK_EQ_INT(bmx_tok_eot(t), 256);
+    bmx_tok_free(t);
+
     CHECK(bmx_tok_train(&t, "ab", 2, 256, &err) == BMX_EINVAL);
     CHECK_HAS(err.msg, "257");
+}
+
+/* The textbook trainer, slow and plain: recount every pair of every unique word after each
+ * merge; pick the most frequent (ties: smaller left id, then smaller right id). */
+struct nword {
+    uint32_t ids[64];
+    uint32_t len;
+    uint64_t count;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint32_t naive_train(const unsigned char *s, size_t len, uint32_t max_merges,
+                            uint32_t *merges)
+{
+    struct nword *w = calloc(len, sizeof *w);
+    uint64_t *pairs = malloc(len * sizeof *pairs);
+    size_t nw = 0, pos = 0;
+    uint32_t nm = 0;
+
+    while (pos < len) {
+        size_t e = bmx_tok_pretoken_end(s, len, pos), k;
+        CHECK(e - pos <= 64);
+        if (e - pos >= 2) {
+            for (k = 0; k < nw; k++)
+                if (w[k].len == e - pos) {
+                    uint32_t q = 0;
+                    while (q < w[k].len && w[k].ids[q] == s[pos + q])
+                        q++;
+                    if (q == w[k].len)
+                        break;
+                }
+            if (k == nw) {
+                w[nw].len = (uint32_t)(e - pos);
+                for (uint32_t q = 0; q < w[nw].len; q++)
+                    w[nw].ids[q] = s[pos + q];
+                nw++;
+            }
+            w[k].count++;
+        }
+        pos = e;
+    }
+    while (nm < max_merges) {
+        size_t np = 0;
+        uint64_t best = 0, bestc = 0;
+        /* every pair occurrence, weighted by repeating its key count times (sorted run = count) */
+        for (size_t k = 0; k < nw; k++)
+            for (uint32_t q = 0; q + 1 < w[k].len; q++)
+                for (uint64_t c = 0; c < w[k].count; c++) {
+                    if (np == len)
+                        break;
+                    pairs[np++] = (uint64_t)w[k].ids[q] << 32 | w[k].ids[q + 1];
+                }
+        qsort(pairs, np, sizeof *pairs, cmp_u64);
+        for (size_t i = 0; i < np;) {
+            size_t j = i;
+            while (j < np && pairs[j] == pairs[i])
+                j++;
+            if (j - i > bestc) /* ascending keys: the first of the most frequent wins ties */
+                bestc = j - i, best = pairs[i];
+            i = j;
+        }
+        if (bestc < 2)
+            break;
+        uint32_t a = (uint32_t)(best >> 32), b = (uint32_t)best, c = 256 + nm;
+        merges[3 * nm] = a, merges[3 * nm + 1] = b, merges[3 * nm + 2] = c;
+        nm++;
+        for (size_t k = 0; k < nw; k++) {
+            uint32_t i = 0, j = 0;
+            while (i < w[k].len) {
+                if (i + 1 < w[k].len && w[k].ids[i] == a && w[k].ids[i + 1] == b)
+                    w[k].ids[j++] = c, i += 2;
+                else
+                    w[k].ids[j++] = w[k].ids[i++];
+            }
+            w[k].len = j;
+        }
+    }
+    free(w);
+    free(pairs);
+    return nm;
+}
+
+/* The fast trainer (incremental pair counts, heap) learns exactly the merges of the textbook
+ * one on real text. */
+static void test_train_matches_naive(void)
+{
+    size_t len;
+    unsigned char *text = read_all("tests/fixtures/tok/legal-apache2.txt", &len);
+    uint32_t *want = malloc(3 * 400 * sizeof *want), nm, l, r;
+    bmx_tok *t = NULL;
+    bmx_err err = {0};
+
+    CHECK(text != NULL);
+    nm = naive_train(text, len, 400, want);
+    CHECK(nm == 400);
+    CHECK_MSG(bmx_tok_train(&t, text, len, 257 + 400, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(bmx_tok_num_merges(t), nm);
+    for (uint32_t k = 0; k < nm; k++) {
+        uint32_t c = bmx_tok_merge(t, k, &l, &r);
+        CHECK_MSG(l == want[3 * k] && r == want[3 * k + 1] && c == want[3 * k + 2],
+                  "merge %u: (%u %u) -> %u, textbook (%u %u) -> %u", k, l, r, c, want[3 * k],
+                  want[3 * k + 1], want[3 * k + 2]);
+    }
+    free(want);
+    free(text);
+    bmx_tok_free(t);
 }
 
 static int same_file(const char *a, const char *b)
@@ -406,6 +523,30 @@ static void test_vocab_file_errors(void)
     write_bytes(p, d, len);
     expect_load_error(p, "version 9");
     d[8] = 1;
+    /* a consistent checksum over inconsistent contents: a merge naming an undefined id, an
+     * end-of-text id that is a byte's, a byte id out of range */
+    {
+        static const struct {
+            size_t off;
+            uint32_t val;
+            const char *what;
+        } bad[] = {{1048, 299, "not both defined"},
+                   {20, 'a', "end-of-text"},
+                   {24 + 4 * 7, 1u << 20, "byte 7"}};
+        for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+            unsigned char *e = malloc(len);
+            uint32_t crc;
+            memcpy(e, d, len);
+            for (int q = 0; q < 4; q++)
+                e[bad[k].off + q] = (unsigned char)(bad[k].val >> (8 * q));
+            crc = bmx_crc32(0, e, len - 4);
+            for (int q = 0; q < 4; q++)
+                e[len - 4 + q] = (unsigned char)(crc >> (8 * q));
+            write_bytes(p, e, len);
+            expect_load_error(p, bad[k].what);
+            free(e);
+        }
+    }
     /* bad magic */
     d[0] = 'X';
     write_bytes(p, d, len);
@@ -493,6 +634,7 @@ int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {{"pretokenizer_cases", test_pretokenizer_cases},
                                               {"train_hand_merges", test_train_hand_merges},
+                                              {"train_matches_naive", test_train_matches_naive},
                                               {"train_deterministic", test_train_deterministic},
                                               {"vocab_file_errors", test_vocab_file_errors},
                                               {"decode_errors", test_decode_errors},

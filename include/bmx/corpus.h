@@ -7,7 +7,9 @@
  * and exits 0 (non-zero: the domain could not be built; its stderr says why). The stream is
  * parsed strictly: anything else fails the domain with a message naming the byte offset.
  *
- * Every document is then, in order:
+ * Up to `jobs` extractors run at once, each writing into a spool file OUT/.<domain>.stream
+ * (removed afterwards); the streams are consumed in the order of the domains, so the output
+ * does not depend on `jobs`. Every document is then, in order:
  *  1. normalised (bmx_corpus_normalize): valid UTF-8, NULs removed, CRLF -> LF;
  *  2. dropped as binary when more than 10% of its characters are U+FFFD or control
  *     characters (C0 except TAB LF CR FF, DEL, C1; stripped NULs count as control), or as
@@ -26,8 +28,9 @@
  * OUT/manifest.json lists the build parameters, per domain the source packages, licences,
  * drop counts, and per split the documents, bytes, tokens (null until `bmx data shard`)
  * and the CRC-32 of the file; domains that failed are listed under "failed" with the
- * reason. No timestamps or host paths go into any output: building twice gives the same
- * bytes. Files are written to temporary names and renamed when complete.
+ * reason. No timestamps go into any output and paths in it are relative to OUT (failure
+ * reasons quote the extractor's last stderr lines as they are): building twice gives the
+ * same bytes. Files are written to temporary names and renamed when complete.
  */
 #ifndef BMX_CORPUS_H
 #define BMX_CORPUS_H
@@ -55,6 +58,8 @@ typedef struct bmx_corpus_opts {
     uint64_t max_bytes; /* per domain (0: no cap) */
     unsigned split[3];  /* train/val/test weights, e.g. 98 1 1 (sum > 0) */
     const char *preset; /* recorded in the manifest (may be NULL) */
+    int jobs;           /* extractors run at once (0 or 1: one at a time); the output does
+                           not depend on it */
     bmx_logger log;     /* progress and extractor stderr */
 } bmx_corpus_opts;
 

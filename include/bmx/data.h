@@ -87,6 +87,22 @@ int bmx_shard_sample(const bmx_shard *s, bmx_rng *rng, size_t T, uint32_t *out, 
 int bmx_shard_val_windows(const bmx_shard *s, size_t T, size_t max_windows, uint64_t seed,
                           uint64_t **starts, size_t *n, bmx_err *err);
 
+/* ---- the shards of several domains ---- */
+
+typedef struct bmx_dataset {
+    size_t n;                 /* domains */
+    char **names;             /* their names */
+    bmx_shard **shards;       /* shards[i]: DIR/<names[i]>/<split>.bin */
+    uint32_t vocab_size, eot; /* shared by every shard */
+} bmx_dataset;
+
+/* Open DIR/<domain>/<split>.bin (split "train", "val" or "test") for each of the n domains;
+ * every shard must have the same vocabulary size and end-of-text id. The per-domain token
+ * counts (shards[i]->ntokens) are the natural mixture weights. */
+int bmx_dataset_open(bmx_dataset **ds, const char *dir, const char *split,
+                     const char *const *domains, size_t n, bmx_err *err);
+void bmx_dataset_free(bmx_dataset *ds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,15 +47,17 @@ void bmx_kernels_set_threads(int n);
     /* dinp += ..., dw/db = or += by acc. */                                                       \
     void bmx_layernorm_backward##S(R *dinp, R *dw, R *db, const R *dout, const R *inp, const R *w, \
                                    const R *mean, const R *rstd, int N, int C, int acc);           \
-    /* out[N][OC] (= or += by acc) inp[N][C] * w[OC][C]^T + bias (bias may be NULL). */            \
-    void bmx_matmul_forward##S(R *out, const R *inp, const R *w, const R *bias, int N, int C,      \
-                               int OC, int acc, int blas);                                         \
+    /* out[N][OC] = resid + inp[N][C] * w[OC][C]^T + bias (resid, bias may be NULL; resid may      \
+     * be out itself). */                                                                          \
+    void bmx_matmul_forward##S(R *out, const R *inp, const R *w, const R *bias, const R *resid,    \
+                               int N, int C, int OC, int blas);                                    \
     /* dinp = dout * w (overwritten; skipped if NULL); dw, db (= or += by acc; db may be NULL). */ \
     void bmx_matmul_backward##S(R *dinp, R *dw, R *db, const R *dout, const R *inp, const R *w,    \
                                 int N, int C, int OC, int acc, int blas);                          \
-    /* GPT-2's GELU, tanh approximation. Backward may run in place (dinp == dout). */              \
-    void bmx_gelu_forward##S(R *out, const R *inp, size_t n);                                      \
-    void bmx_gelu_backward##S(R *dinp, const R *inp, const R *dout, size_t n);                     \
+    /* GPT-2's GELU, tanh approximation; sig[n] keeps sigmoid(2u) for the backward pass, which     \
+     * may run in place (dinp == dout). */                                                         \
+    void bmx_gelu_forward##S(R *out, R *sig, const R *inp, size_t n);                              \
+    void bmx_gelu_backward##S(R *dinp, const R *inp, const R *sig, const R *dout, size_t n);       \
     /* Causal multi-head attention: out[N][C] from qkv[N][3C]; att keeps probabilities. */         \
     void bmx_attention_forward##S(R *out, R *att, const R *qkv, int B, int T, int C, int H,        \
                                   int blas);                                                       \

@@ -2,8 +2,10 @@
  *
  * Text is split into pre-tokens by GPT-2's rule
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- * (hand-written, no regex library; an invalid UTF-8 byte is a unit of its own that is neither
- * letter, number nor space), then each pre-token's bytes are merged by BPE ranks. Every byte
+ * (hand-written, no regex library; \p{L} and \p{N} from Unicode 14 tables, \s as JavaScript
+ * defines it, as the JS encoders we match use it; an invalid UTF-8 byte is a unit of its own
+ * that is neither letter, number nor space), then each pre-token's bytes are merged by BPE
+ * ranks (lowest rank first, leftmost first among equals). Every byte
  * value has a token, so any input encodes, and decoding gives back exactly the input bytes.
  * One end-of-text token (id bmx_tok_eot) is never produced by encoding; callers insert it.
  *
@@ -33,8 +35,9 @@ typedef struct bmx_tok bmx_tok;
 int bmx_tok_load_gpt2(bmx_tok **out, const char *encoder_json, const char *vocab_bpe, bmx_err *err);
 
 /* Train a vocabulary of vocab_size ids (256 bytes + merges + end-of-text; at least 257) on
- * len bytes of text. Deterministic: the same bytes give the same vocabulary. Training stops
- * early (fewer ids) when no pair occurs at least twice. */
+ * len bytes of text. Each step merges the most frequent adjacent pair within pre-tokens (ties:
+ * smaller left id, then smaller right id), so the same bytes give the same vocabulary.
+ * Training stops early (fewer ids) when no pair occurs at least twice. */
 int bmx_tok_train(bmx_tok **out, const void *text, size_t len, uint32_t vocab_size, bmx_err *err);
 
 /* Same, over several documents (no merge crosses a document boundary); nthreads <= 0 means

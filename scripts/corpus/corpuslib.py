@@ -93,6 +93,9 @@ def emit(docs, max_bytes=None, out=None):
     out = out or sys.stdout.buffer
     docs = [d for d in docs if d.size > 0]
     chosen = select(docs, max_bytes)
+    if not chosen:
+        print("%s: no documents found (is the package layout as expected?)" % DOMAIN, file=sys.stderr)
+        sys.exit(1)
     written = 0
     for i in chosen:
         d = docs[i]
@@ -130,17 +133,26 @@ def list_files(root, include=("*",), exclude=(), skip_binary=True):
     return found
 
 
-def file_docs(root, prefix, include=("*",), exclude=(), gz_ok=False):
-    """Docs for the files under root (list_files), labelled PREFIX:relative/path."""
+def file_docs(root, prefix, include=("*",), exclude=(), gz_ok=False, max_file=None):
+    """Docs for the files under root (list_files), labelled PREFIX:relative/path.
+    gz_ok: also take NAME.gz files, decompressed, labelled without .gz (and NAME itself
+    is then not listed twice). max_file: leave out files bigger than this many bytes
+    (generated tables and the like)."""
     docs = []
     for rel in list_files(root, include, exclude):
         full = os.path.join(root, rel)
         if rel.endswith(".gz"):
             if not gz_ok:
                 continue
-            docs.append(Doc("%s:%s" % (prefix, rel[:-3]), path=full, gz=True))
+            if max_file is not None and os.path.getsize(full) > max_file:
+                continue  # even compressed it is too big
+            doc = Doc("%s:%s" % (prefix, rel[:-3]), path=full, gz=True)
         else:
-            docs.append(Doc("%s:%s" % (prefix, rel), path=full))
+            if max_file is not None and os.path.getsize(full) > max_file:
+                continue
+            doc = Doc("%s:%s" % (prefix, rel), path=full)
+        if max_file is None or doc.size <= max_file:
+            docs.append(doc)
     return docs
 
 
@@ -192,3 +204,39 @@ def split_text(label, data, max_size=100000):
         pieces.append(data[start:end])
         start = end
     return [Doc(label if k == 0 else "%s#%d" % (label, k), data=p) for k, p in enumerate(pieces)]
+
+
+B64 = {ch: i for i, ch in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+
+
+def b64num(s):
+    n = 0
+    for ch in s:
+        n = n * 64 + B64[ch]
+    return n
+
+
+def dict_entries(dict_path, index_path):
+    """The entries of a dictd database (.dict or .dict.dz + .index) in file order:
+    a list of bytes, one per distinct (offset, length), metadata entries
+    (00-database-*, 00database*) left out."""
+    with open(index_path, "rb") as f:
+        index = f.read().decode("utf-8", "replace").split("\n")
+    spans = set()
+    for line in index:
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[0].startswith(("00-database", "00database")):
+            continue
+        try:
+            spans.add((b64num(parts[1]), b64num(parts[2])))
+        except KeyError:
+            continue
+    data = read_gz(dict_path) if dict_path.endswith(".dz") else open(dict_path, "rb").read()
+    return [data[o:o + n] for o, n in sorted(spans) if n > 0]
+
+
+def dict_docs(dict_path, index_path, prefix, per_doc=50):
+    """Docs of per_doc consecutive dictd entries each, labelled PREFIX#k."""
+    entries = dict_entries(dict_path, index_path)
+    return [Doc("%s#%05d" % (prefix, k), data=b"".join(g))
+            for k, g in enumerate(groups(entries, per_doc))]

@@ -31,7 +31,7 @@ corpus_init() {
     [ $# -eq 2 ] || die "usage: bash scripts/corpus/$DOMAIN.sh CACHE_DIR MAX_BYTES"
     CACHE=$1
     MAX_BYTES=$2
-    case $MAX_BYTES in '' | *[!0-9]*) die "MAX_BYTES must be a whole number of bytes, got '$MAX_BYTES'" ;; esac
+    case $MAX_BYTES in '' | *[!0-9]* | 0) die "MAX_BYTES must be a positive whole number of bytes, got '$MAX_BYTES'" ;; esac
     mkdir -p "$CACHE"/debs "$CACHE"/pkg "$CACHE"/npm "$CACHE"/data ||
         die "cannot create the cache directory $CACHE"
     CACHE=$(cd "$CACHE" && pwd)
@@ -194,10 +194,41 @@ emit_doc_stdin() {
     rm -f "$tmp"
 }
 
-# emit_py: run the Python document maker (scripts/corpus/corpuslib.py) on a script read
-# from standard input, with CACHE and MAX_BYTES in the environment.
+# emit_py ARG...: run a Python document maker (importing scripts/corpus/corpuslib.py)
+# read from standard input, with CACHE and MAX_BYTES in the environment. A failure is
+# reported as one line (the last line of Python's error output).
 emit_py() {
-    CORPUS_CACHE=$CACHE CORPUS_MAX_BYTES=$MAX_BYTES CORPUS_DOMAIN=$DOMAIN \
+    local err
+    err=$(mktemp)
+    if ! CORPUS_CACHE=$CACHE CORPUS_MAX_BYTES=$MAX_BYTES CORPUS_DOMAIN=$DOMAIN \
         PYTHONPATH=$CORPUS_DIR${PYTHONPATH:+:$PYTHONPATH} PYTHONDONTWRITEBYTECODE=1 \
-        python3 - "$@" >&3
+        python3 - "$@" >&3 2>"$err"; then
+        local msg
+        msg=$(tail -n 1 "$err")
+        rm -f "$err"
+        die "making the documents failed: ${msg#"$DOMAIN: "}"
+    fi
+    cat "$err" >&2
+    rm -f "$err"
+}
+
+# r_export PKGDIR OUTDIR NAME...: export datasets NAME... of the extracted R package in
+# PKGDIR (its data/Rdata lazy-load database) to OUTDIR/NAME.txt with Rscript (cached).
+r_export() {
+    local pkgdir=$1 outdir=$2
+    shift 2
+    local rdata
+    rdata=$(ls -d "$pkgdir"/usr/lib/R/site-library/*/data/Rdata.rdb 2>/dev/null | head -n 1)
+    [ -n "$rdata" ] || die "no R data (data/Rdata.rdb) in $pkgdir"
+    mkdir -p "$outdir"
+    local name missing=()
+    for name in "$@"; do [ -s "$outdir/$name.txt" ] || missing+=("$name"); done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    need_tool Rscript r-base-core
+    local tmp
+    tmp=$(mktemp -d "$outdir/.tmp.XXXXXX")
+    Rscript --vanilla "$CORPUS_DIR/rdata_export.R" "${rdata%.rdb}" "$tmp" "${missing[@]}" >/dev/null 2>"$tmp/.err" ||
+        die "Rscript could not export ${missing[*]} from $rdata: $(tail -n 1 "$tmp/.err")"
+    for name in "${missing[@]}"; do mv "$tmp/$name.txt" "$outdir/$name.txt"; done
+    rm -rf "$tmp"
 }

@@ -47,8 +47,13 @@ static const char *default_scripts(char *buf, size_t len)
         if (slash) {
             *slash = '\0';
             snprintf(buf, len, "%s/../scripts/corpus", exe);
-            if (access(buf, F_OK) == 0)
+            if (access(buf, F_OK) == 0) {
+                char *r = realpath(buf, NULL);
+                if (r && strlen(r) < len)
+                    strcpy(buf, r);
+                free(r);
                 return buf;
+            }
         }
     }
     return "scripts/corpus";
@@ -94,7 +99,7 @@ static int corpus_build(int argc, char **argv)
     const char *preset = "small", *out = NULL, *cache = "data/cache", *list = NULL,
                *split = "98/1/1", *scripts = NULL;
     long cap_mb = 0;
-    int strict = 0, npos = 0, rc, nfixed, nsel = 0;
+    int strict = 0, npos = 0, rc, nfixed, nsel = 0, jobs = 2;
     char sbuf[PATH_MAX + 64], outbuf[PATH_MAX], store[8192], *lcopy = NULL;
     const char *fixed[MAX_DOMAINS], *sel[MAX_DOMAINS];
     bmx_corpus_opts o;
@@ -109,6 +114,7 @@ static int corpus_build(int argc, char **argv)
          "cap per domain in MB of 10^6 bytes (0: the preset's, 2 or 150)"},
         {"split", CLI_STR, &split, "train/val/test weights"},
         {"scripts", CLI_STR, &scripts, "folder of the extractor scripts <domain>.sh"},
+        {"jobs", CLI_INT, &jobs, "extractors run at once (the output does not depend on it)"},
         {"strict", CLI_FLAG, &strict, "exit 1 when any domain fails (default: only when all do)"},
         {0}};
     const char *usage =
@@ -125,6 +131,8 @@ static int corpus_build(int argc, char **argv)
     rc = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
     if (rc)
         return rc > 0 ? 0 : 2;
+    if (jobs < 1 || jobs > 64)
+        return cli_fail("corpus build", "--jobs must be 1..64, got %d", jobs);
     if (strcmp(preset, "small") != 0 && strcmp(preset, "full") != 0)
         return cli_fail("corpus build", "--preset must be small or full, got '%s'", preset);
     if (cap_mb < 0 || cap_mb > 1000000)
@@ -186,6 +194,7 @@ static int corpus_build(int argc, char **argv)
     o.ndomains = (size_t)nsel;
     o.max_bytes = (uint64_t)cap_mb * 1000000u;
     o.preset = preset;
+    o.jobs = jobs;
     o.log = (bmx_logger){log_stderr, NULL};
     fprintf(stderr, "bmx corpus build: %d domain(s), cap %ld MB each, into %s (cache %s)\n", nsel,
             cap_mb, out, cache);

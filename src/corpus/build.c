@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,11 +105,29 @@ static int hset_merge(struct hset *dst, const struct hset *src)
 
 /* ---- one domain ---- */
 
+/* Keep the last few lines of the extractor's stderr for the failure reason. */
+struct tail {
+    char line[3][200];
+    int n;
+    char cur[1024];
+    size_t len;
+};
+
+enum { DOM_PENDING, DOM_RUNNING, DOM_EXITED, DOM_NOSTART };
+
 struct dom {
     const bmx_corpus_opts *o;
     const char *name;
     const struct hset *global;
     struct hset local;
+    /* the extractor */
+    char script[PATH_MAX], spool[PATH_MAX];
+    uint32_t script_crc;
+    int state, status, errfd, out_open;
+    pid_t pid;
+    struct tail tl;
+    double t0, last;
+    /* the output */
     FILE *f[BMX_NSPLITS];
     char path[BMX_NSPLITS][PATH_MAX], tmp[BMX_NSPLITS][PATH_MAX];
     uint64_t docs[BMX_NSPLITS], bytes[BMX_NSPLITS], fbytes[BMX_NSPLITS];
@@ -120,7 +139,6 @@ struct dom {
     int io_error; /* writing the output failed: fatal for the whole build */
     char reason[600];
 };
-
 #define reason(d, ...) fmt((d)->reason, sizeof(d)->reason, __VA_ARGS__)
 
 static double now_s(void)
@@ -278,13 +296,6 @@ static void dom_close_files(struct dom *d, int keep)
 }
 
 /* Keep the last few lines of the extractor's stderr for the failure reason. */
-struct tail {
-    char line[3][200];
-    int n;
-    char cur[1024];
-    size_t len;
-};
-
 static void tail_line(struct tail *t, const struct dom *d)
 {
     t->cur[t->len] = '\0';
@@ -320,169 +331,186 @@ static void tail_text(const struct tail *t, char *buf, size_t len)
 }
 
 /* Run the extractor and consume its stream; 0 ok, -1 failed (d->reason set). */
-static int dom_run(struct dom *d, const char *script)
-{
-    int pout[2] = {-1, -1}, perr[2] = {-1, -1}, status = 0, failed = 0;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    pid_t pid;
-    char maxb[32], *argv[5];
-    char *sb = NULL;
-    size_t sb_cap = 0, sb_len = 0, sb_start = 0;
-    uint64_t base = 0;
-    int out_open = 1, err_open = 1;
-    struct tail tl;
-    double t0 = now_s(), last = t0;
+static int mkdir_p(const char *path);
+static uint32_t file_crc(const char *path, int *ok);
 
-    memset(&tl, 0, sizeof tl);
-    if (pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
+/* Start the extractor of d: stdout into the spool file OUT/.<domain>.stream, stderr into a
+ * pipe that the build loop reads. On failure d->state = DOM_NOSTART with d->reason. */
+static void dom_start(struct dom *d)
+{
+    posix_spawn_file_actions_t fa;
+    char maxb[32], *argv[5];
+    int perr[2], sfd, rc, ok;
+
+    d->state = DOM_NOSTART;
+    fmt(d->script, sizeof d->script, "%s/%s.sh", d->o->scripts_dir, d->name);
+    fmt(d->spool, sizeof d->spool, "%s/.%s.stream", d->o->out_dir, d->name);
+    d->script_crc = file_crc(d->script, &ok);
+    if (!ok) {
+        reason(d, "no extractor script %s.sh in the scripts folder (%s)", d->name, strerror(errno));
+        bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %s not found", d->name, d->script);
+        return;
+    }
+    sfd = open(d->spool, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (sfd < 0) {
+        reason(d, "cannot create %s: %s", d->spool, strerror(errno));
+        d->io_error = 1;
+        return;
+    }
+    if (pipe2(perr, O_CLOEXEC) != 0) {
         reason(d, "cannot create a pipe: %s", strerror(errno));
-        if (pout[0] >= 0) {
-            close(pout[0]);
-            close(pout[1]);
-        }
-        return -1;
+        close(sfd);
+        return;
     }
     snprintf(maxb, sizeof maxb, "%llu", (unsigned long long)d->o->max_bytes);
     argv[0] = "bash";
-    argv[1] = (char *)script;
+    argv[1] = d->script;
     argv[2] = (char *)d->o->cache_dir;
     argv[3] = maxb;
     argv[4] = NULL;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, sfd, 1);
     posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    status = posix_spawnp(&pid, "bash", &fa, &attr, argv, environ);
+    /* same process group: an interrupt from the terminal stops the extractors too */
+    rc = posix_spawnp(&d->pid, "bash", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    close(pout[1]);
+    close(sfd);
     close(perr[1]);
-    if (status != 0) {
-        reason(d, "cannot run bash %s: %s", script, strerror(status));
-        close(pout[0]);
+    if (rc != 0) {
+        reason(d, "cannot run bash %s: %s", d->script, strerror(rc));
         close(perr[0]);
-        return -1;
+        unlink(d->spool);
+        return;
     }
+    d->errfd = perr[0];
+    d->out_open = 1;
+    d->state = DOM_RUNNING;
+    d->t0 = d->last = now_s();
+    bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: running %s", d->name, d->script);
+}
 
-    while (out_open || err_open) {
-        struct pollfd pf[2];
-        int np = 0, ia = -1, ib = -1;
+/* Wait for the running extractors' stderr (up to timeout_ms), forward it, reap the ones that
+ * have finished. */
+static void dom_poll(struct dom *ds, size_t n, int timeout_ms)
+{
+    struct pollfd pf[64];
+    size_t idx[64], np = 0;
 
-        if (out_open) {
-            pf[np] = (struct pollfd){pout[0], POLLIN, 0};
-            ia = np++;
+    for (size_t i = 0; i < n && np < 64; i++)
+        if (ds[i].state == DOM_RUNNING && ds[i].out_open) {
+            pf[np] = (struct pollfd){ds[i].errfd, POLLIN, 0};
+            idx[np++] = i;
         }
-        if (err_open) {
-            pf[np] = (struct pollfd){perr[0], POLLIN, 0};
-            ib = np++;
-        }
-        if (poll(pf, (nfds_t)np, 10000) < 0) {
-            if (errno == EINTR)
-                continue;
-            reason(d, "poll failed: %s", strerror(errno));
-            failed = 1;
-            break;
-        }
-        if (ib >= 0 && pf[ib].revents) {
+    if (np && poll(pf, (nfds_t)np, timeout_ms) > 0) {
+        for (size_t k = 0; k < np; k++) {
+            struct dom *d = &ds[idx[k]];
             char eb[4096];
-            ssize_t k = read(perr[0], eb, sizeof eb);
-            if (k > 0)
-                tail_feed(&tl, d, eb, (size_t)k);
-            else if (k == 0 || errno != EINTR)
-                err_open = 0;
-        }
-        if (ia >= 0 && pf[ia].revents) {
-            ssize_t k;
-            int eof = 0, rc;
-            if (sb_cap - sb_len < 65536) {
-                if (sb_start > 0) {
-                    memmove(sb, sb + sb_start, sb_len - sb_start);
-                    sb_len -= sb_start;
-                    base += sb_start;
-                    sb_start = 0;
-                }
-                if (sb_cap - sb_len < 65536) {
-                    size_t cap = sb_cap ? 2 * sb_cap : (size_t)1 << 20;
-                    char *t = realloc(sb, cap);
-                    if (!t) {
-                        reason(d, "out of memory");
-                        failed = 1;
-                        break;
-                    }
-                    sb = t;
-                    sb_cap = cap;
-                }
-            }
-            k = read(pout[0], sb + sb_len, sb_cap - sb_len);
-            if (k < 0 && errno == EINTR)
+            ssize_t got;
+            if (!pf[k].revents)
                 continue;
-            if (k <= 0) {
-                eof = 1;
-                out_open = 0;
-            } else {
-                sb_len += (size_t)k;
+            got = read(d->errfd, eb, sizeof eb);
+            if (got > 0) {
+                tail_feed(&d->tl, d, eb, (size_t)got);
+            } else if (got == 0 || errno != EINTR) {
+                close(d->errfd);
+                d->out_open = 0;
             }
-            for (;;) {
-                struct rec r;
-                size_t used;
-                char why[200];
-                if (eof && sb_start == sb_len)
-                    break;
-                rc = rec_parse(sb + sb_start, sb_len - sb_start, eof, &r, &used, why, sizeof why);
-                if (rc == 0)
-                    break;
-                if (rc < 0) {
-                    reason(d, "malformed extractor output of %s at byte offset %llu: %s", script,
-                           (unsigned long long)(base + sb_start), why);
-                    failed = 1;
-                    break;
-                }
-                if ((r.kind == REC_DOC ? dom_doc(d, &r) : dom_pkg(d, &r)) < 0) {
-                    reason(d, "out of memory");
-                    failed = 1;
-                    break;
-                }
-                if (d->io_error) {
-                    failed = 1;
-                    break;
-                }
-                sb_start += used;
-            }
-            if (failed)
-                break;
         }
-        if (now_s() - last > 10.0) {
-            last = now_s();
-            bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %.1f MB read, %.1f MB kept, %.0f s",
-                    d->name, (double)d->bytes_read / 1e6, (double)d->kept_bytes / 1e6, last - t0);
+    } else if (!np) {
+        struct timespec ts = {0, 1000000L * timeout_ms};
+        nanosleep(&ts, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct dom *d = &ds[i];
+        int st;
+        if (d->state != DOM_RUNNING)
+            continue;
+        if (now_s() - d->last > 10.0) {
+            struct stat sb;
+            d->last = now_s();
+            if (stat(d->spool, &sb) == 0)
+                bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %.1f MB extracted, %.0f s", d->name,
+                        (double)sb.st_size / 1e6, d->last - d->t0);
+        }
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            d->status = st;
+            d->state = DOM_EXITED;
+            /* stderr may still hold lines (or be kept open by a leftover child) */
+            if (d->out_open) {
+                char eb[4096];
+                ssize_t got;
+                fcntl(d->errfd, F_SETFL, O_NONBLOCK);
+                while ((got = read(d->errfd, eb, sizeof eb)) > 0)
+                    tail_feed(&d->tl, d, eb, (size_t)got);
+                close(d->errfd);
+                d->out_open = 0;
+            }
+            tail_line(&d->tl, d);
         }
     }
-    if (failed)
-        kill(-pid, SIGKILL);
-    close(pout[0]);
-    close(perr[0]);
-    free(sb);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    tail_line(&tl, d);
-    if (failed)
-        return -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+}
+
+/* Parse the spool of a finished extractor into the outputs; 0 ok, -1 failed (d->reason). */
+static int dom_consume(struct dom *d)
+{
+    int fd, rc = 0;
+    struct stat sb;
+    char *map = NULL;
+    size_t size = 0, pos = 0;
+
+    if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0) {
         char t[620];
-        int n = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
-        tail_text(&tl, t, sizeof t);
-        reason(d, "extractor %s %s %d%s%s", script,
-               WIFEXITED(status) ? "exited with status" : "was killed by signal", n,
+        int code = WIFEXITED(d->status) ? WEXITSTATUS(d->status) : WTERMSIG(d->status);
+        tail_text(&d->tl, t, sizeof t);
+        reason(d, "extractor %s.sh %s %d%s%s", d->name,
+               WIFEXITED(d->status) ? "exited with status" : "was killed by signal", code,
                t[0] ? ": " : " (no message on stderr)", t);
         return -1;
     }
-    return 0;
+    fd = open(d->spool, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        reason(d, "cannot read %s: %s", d->spool, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size = (size_t)sb.st_size;
+    if (size) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            close(fd);
+            reason(d, "cannot map %s: %s", d->spool, strerror(errno));
+            return -1;
+        }
+        madvise(map, size, MADV_SEQUENTIAL);
+    }
+    close(fd);
+    while (pos < size) {
+        struct rec r;
+        size_t used;
+        char why[200];
+        if (rec_parse(map + pos, size - pos, 1, &r, &used, why, sizeof why) < 0) {
+            reason(d, "malformed extractor output of %s.sh at byte offset %zu: %s", d->name, pos,
+                   why);
+            rc = -1;
+            break;
+        }
+        if ((r.kind == REC_DOC ? dom_doc(d, &r) : dom_pkg(d, &r)) < 0) {
+            reason(d, "out of memory");
+            rc = -1;
+            break;
+        }
+        if (d->io_error) {
+            rc = -1;
+            break;
+        }
+        pos += used;
+    }
+    if (map)
+        munmap(map, size);
+    return rc;
 }
-
 static int mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
@@ -562,29 +590,29 @@ static jval *dom_json(const struct dom *d, uint32_t script_crc)
 
 /* Build one domain; returns its manifest entry, or NULL with d->reason set (d->io_error
  * when the failure is the output's). */
-static jval *build_domain(struct dom *d, struct hset *global)
+/* Turn the finished extractor of d into its outputs; returns its manifest entry, or NULL
+ * with d->reason set (d->io_error when the failure is the output's). */
+static jval *dom_finish(struct dom *d, struct hset *global)
 {
-    char script[PATH_MAX], dir[PATH_MAX];
-    uint32_t script_crc;
-    int ok;
+    char dir[PATH_MAX];
     jval *j;
     double t0 = now_s();
 
-    fmt(script, sizeof script, "%s/%s.sh", d->o->scripts_dir, d->name);
-    script_crc = file_crc(script, &ok);
-    if (!ok) {
-        reason(d, "no extractor script %s (%s)", script, strerror(errno));
+    fmt(dir, sizeof dir, "%s/%s", d->o->out_dir, d->name);
+    for (int s = 0; s < BMX_NSPLITS; s++) {
+        fmt(d->path[s], sizeof d->path[s], "%s/%s.txt", dir, bmx_corpus_split_name(s));
+        fmt(d->tmp[s], sizeof d->tmp[s], "%s/%s.txt.tmp", dir, bmx_corpus_split_name(s));
+    }
+    if (d->state == DOM_NOSTART) {
+        dom_close_files(d, 0); /* remove the outputs of an earlier build */
         return NULL;
     }
-    fmt(dir, sizeof dir, "%s/%s", d->o->out_dir, d->name);
     if (mkdir_p(dir) != 0) {
         reason(d, "cannot create %s: %s", dir, strerror(errno));
         d->io_error = 1;
         return NULL;
     }
     for (int s = 0; s < BMX_NSPLITS; s++) {
-        fmt(d->path[s], sizeof d->path[s], "%s/%s.txt", dir, bmx_corpus_split_name(s));
-        fmt(d->tmp[s], sizeof d->tmp[s], "%s/%s.txt.tmp", dir, bmx_corpus_split_name(s));
         d->f[s] = fopen(d->tmp[s], "wbe");
         if (!d->f[s]) {
             reason(d, "cannot create %s: %s", d->tmp[s], strerror(errno));
@@ -594,16 +622,15 @@ static jval *build_domain(struct dom *d, struct hset *global)
         }
         dom_write(d, s, CORPUS_FILE_MAGIC, strlen(CORPUS_FILE_MAGIC));
     }
-    bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: running %s", d->name, script);
-    if (dom_run(d, script) < 0) {
+    if (dom_consume(d) < 0) {
         dom_close_files(d, 0);
         return NULL;
     }
     if (d->docs[0] + d->docs[1] + d->docs[2] == 0) {
         reason(d,
-               "extractor %s gave no usable document (%llu read: %llu binary, %llu "
+               "extractor %s.sh gave no usable document (%llu read: %llu binary, %llu "
                "near-empty, %llu duplicate)",
-               script, (unsigned long long)d->nread, (unsigned long long)d->n_bin,
+               d->name, (unsigned long long)d->nread, (unsigned long long)d->n_bin,
                (unsigned long long)d->n_empty, (unsigned long long)d->n_dup);
         dom_close_files(d, 0);
         return NULL;
@@ -616,7 +643,7 @@ static jval *build_domain(struct dom *d, struct hset *global)
         d->io_error = 1;
         return NULL;
     }
-    j = dom_json(d, script_crc);
+    j = dom_json(d, d->script_crc);
     d->pkgs = d->licences = NULL; /* now owned by j (or freed with it) */
     if (!j) {
         reason(d, "out of memory");
@@ -625,12 +652,13 @@ static jval *build_domain(struct dom *d, struct hset *global)
     }
     bmx_log(&d->o->log, BMX_LOG_INFO,
             "corpus: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), "
-            "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap; %.1f s",
+            "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap; "
+            "extract %.1f s, filter %.1f s",
             d->name, (unsigned long long)(d->docs[0] + d->docs[1] + d->docs[2]),
             (double)d->kept_bytes / 1e6, (unsigned long long)d->docs[0],
             (unsigned long long)d->docs[1], (unsigned long long)d->docs[2],
             (unsigned long long)d->n_bin, (unsigned long long)d->n_empty,
-            (unsigned long long)d->n_dup, (unsigned long long)d->n_cap, now_s() - t0);
+            (unsigned long long)d->n_dup, (unsigned long long)d->n_cap, t0 - d->t0, now_s() - t0);
     if (!d->docs[BMX_SPLIT_VAL] || !d->docs[BMX_SPLIT_TEST])
         bmx_log(&d->o->log, BMX_LOG_WARN, "corpus: %s: the validation or test split is empty",
                 d->name);
@@ -669,8 +697,10 @@ static jval *params_json(const bmx_corpus_opts *o)
 int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *err)
 {
     struct hset global = {0};
+    struct dom *ds;
     jval *man = NULL, *doms = NULL, *failed = NULL;
-    int rc = BMX_OK;
+    int rc = BMX_OK, jobs;
+    size_t next = 0, i;
     bmx_corpus_result r = {0, 0};
 
     if (!o || !o->out_dir || !o->cache_dir || !o->scripts_dir || !o->ndomains || !o->domains)
@@ -681,7 +711,10 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
         return bmx_err_set(err, BMX_EINVAL,
                            "corpus build needs a positive byte cap per domain and split "
                            "weights that sum to more than 0");
-    for (size_t i = 0; i < o->ndomains; i++) {
+    if (o->jobs < 0 || o->jobs > 64)
+        return bmx_err_set(err, BMX_EINVAL, "corpus build: jobs must be 0..64, got %d", o->jobs);
+    jobs = o->jobs ? o->jobs : 1;
+    for (i = 0; i < o->ndomains; i++) {
         const char *n = o->domains[i];
         if (!n[0] || strlen(n) >= 100 ||
             strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(n))
@@ -699,59 +732,94 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
     if (mkdir_p(o->cache_dir) != 0)
         return bmx_err_set(err, BMX_EIO, "cannot create the cache directory %s: %s", o->cache_dir,
                            strerror(errno));
+    ds = calloc(o->ndomains, sizeof *ds);
     man = j_obj();
     doms = j_obj();
     failed = j_obj();
-    if (j_set(man, "format", j_str("bmx-corpus")) < 0 || j_set(man, "version", j_u64(1)) < 0 ||
-        j_set(man, "params", params_json(o)) < 0 || j_set(man, "tokenizer", j_null()) < 0) {
+    if (!ds || j_set(man, "format", j_str("bmx-corpus")) < 0 ||
+        j_set(man, "version", j_u64(1)) < 0 || j_set(man, "params", params_json(o)) < 0 ||
+        j_set(man, "tokenizer", j_null()) < 0 || j_set(man, "domains", doms) < 0 ||
+        j_set(man, "failed", failed) < 0) {
+        free(ds);
         j_free(man);
-        j_free(doms);
-        j_free(failed);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < o->ndomains; i++) {
-        struct dom d;
+    for (i = 0; i < o->ndomains; i++) {
+        ds[i].o = o;
+        ds[i].name = o->domains[i];
+        ds[i].global = &global;
+        ds[i].state = DOM_PENDING;
+        ds[i].errfd = -1;
+    }
+    /* extractors run up to `jobs` ahead; their output is consumed in the fixed order */
+    for (i = 0; i < o->ndomains && !rc;) {
+        struct dom *d = &ds[i];
         jval *j;
 
-        memset(&d, 0, sizeof d);
-        d.o = o;
-        d.name = o->domains[i];
-        d.global = &global;
-        d.pkgs = j_arr();
-        d.licences = j_arr();
-        bmx_log(&o->log, BMX_LOG_INFO, "corpus: [%zu/%zu] %s", i + 1, o->ndomains, d.name);
-        j = (d.pkgs && d.licences) ? build_domain(&d, &global) : NULL;
-        if (!d.pkgs || !d.licences) {
-            d.io_error = 1;
-            fmt(d.reason, sizeof d.reason, "out of memory");
-        }
-        j_free(d.pkgs);
-        j_free(d.licences);
-        free(d.local.v);
-        free(d.norm);
-        if (j) {
-            r.built++;
-            if (j_set(doms, d.name, j) < 0)
-                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-        } else if (d.io_error) {
-            rc = bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", d.name, d.reason);
-        } else {
-            r.failed++;
-            bmx_log(&o->log, BMX_LOG_WARN, "corpus: %s FAILED and is left out: %s", d.name,
-                    d.reason);
-            if (j_set(failed, d.name, j_text(d.reason, strlen(d.reason))) < 0)
-                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        while (next < o->ndomains && next < i + (size_t)jobs) {
+            bmx_log(&o->log, BMX_LOG_INFO, "corpus: [%zu/%zu] %s", next + 1, o->ndomains,
+                    ds[next].name);
+            dom_start(&ds[next]);
+            if (ds[next].io_error) {
+                rc = bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", ds[next].name,
+                                 ds[next].reason);
+                break;
+            }
+            next++;
         }
         if (rc)
             break;
+        if (d->state == DOM_RUNNING) {
+            dom_poll(ds, o->ndomains, 200);
+            continue;
+        }
+        d->pkgs = j_arr();
+        d->licences = j_arr();
+        j = (d->pkgs && d->licences) ? dom_finish(d, &global) : NULL;
+        if (!d->pkgs || !d->licences) {
+            d->io_error = 1;
+            reason(d, "out of memory");
+        }
+        if (d->spool[0])
+            unlink(d->spool);
+        j_free(d->pkgs);
+        j_free(d->licences);
+        free(d->local.v);
+        free(d->norm);
+        d->pkgs = d->licences = NULL;
+        d->local.v = NULL;
+        d->norm = NULL;
+        if (j) {
+            r.built++;
+            if (j_set(doms, d->name, j) < 0)
+                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        } else if (d->io_error) {
+            rc = bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", d->name, d->reason);
+        } else {
+            r.failed++;
+            bmx_log(&o->log, BMX_LOG_WARN, "corpus: %s FAILED and is left out: %s", d->name,
+                    d->reason);
+            if (j_set(failed, d->name, j_text(d->reason, strlen(d->reason))) < 0)
+                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        }
+        i++;
+    }
+    /* after a fatal error: stop the extractors still running */
+    for (i = 0; i < o->ndomains; i++) {
+        struct dom *d = &ds[i];
+        if (d->state == DOM_RUNNING) {
+            int st;
+            kill(d->pid, SIGKILL);
+            while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            if (d->out_open)
+                close(d->errfd);
+        }
+        if (d->state != DOM_PENDING && d->spool[0] && rc)
+            unlink(d->spool);
     }
     free(global.v);
-    if (!rc && (j_set(man, "domains", doms) < 0 || j_set(man, "failed", failed) < 0))
-        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-    else if (rc) {
-        j_free(doms);
-        j_free(failed);
-    }
+    free(ds);
     if (!rc)
         rc = corpus_write_manifest(o->out_dir, man, err);
     j_free(man);

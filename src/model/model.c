@@ -13,7 +13,7 @@
 
 /* Element offsets of the activations in m->acts (forward) and m->dacts (backward scratch). */
 struct act_layout {
-    size_t encoded, ln1, ln1m, ln1r, qkv, atty, att, res2, ln2, ln2m, ln2r, fch, fchg, res3;
+    size_t encoded, ln1, ln1m, ln1r, qkv, atty, att, res2, ln2, ln2m, ln2r, fch, fchg, fchs, res3;
     size_t lnf, lnfm, lnfr, logits, lse, losses, total;
     size_t att_layer; /* B*H*T*T */
     size_t dres, dln, datty, dqkv, dfch, datt, dtotal;
@@ -127,6 +127,7 @@ static struct act_layout layout_acts(const bmx_model *m, int B, int T)
     TAKE(ln2r, L * N);
     TAKE(fch, L * 4 * NC);
     TAKE(fchg, L * 4 * NC);
+    TAKE(fchs, L * 4 * NC);
     TAKE(res3, L * NC);
     TAKE(lnf, NC);
     TAKE(lnfm, N);

@@ -27,8 +27,10 @@ struct bmx_tok {
     uint32_t *merges;  /* 3 * n_merges: left, right, result */
     uint64_t *tok_off; /* vocab_size + 1 offsets into tok_bytes */
     unsigned char *tok_bytes;
-    uint64_t *rm_key; /* rank map: (left << 32 | right) -> rank << 32 | result */
-    uint64_t *rm_val;
+    struct tok_rm {
+        uint64_t key; /* left << 32 | right; UINT64_MAX: empty slot */
+        uint64_t val; /* rank << 32 | result */
+    } * rm;           /* the rank map, key and value side by side (one cache line) */
     uint64_t rm_mask;
     int rm_shift;
 };
@@ -46,9 +48,9 @@ static inline uint32_t tok_rank(const bmx_tok *t, uint32_t left, uint32_t right,
     uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> t->rm_shift;
 
     for (;; i = (i + 1) & t->rm_mask) {
-        uint64_t k = t->rm_key[i];
+        uint64_t k = t->rm[i].key;
         if (k == key) {
-            uint64_t v = t->rm_val[i];
+            uint64_t v = t->rm[i].val;
             *res = (uint32_t)v;
             return (uint32_t)(v >> 32);
         }

@@ -50,6 +50,10 @@ int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *me
         seen[id] = 1;
         t->tok_off[id + 1] = 1;
     }
+    if (eot >= vocab_size || seen[eot]) {
+        bmx_err_set(err, rc, "%s: end-of-text id %u out of range or a byte's id", what, eot);
+        goto fail;
+    }
     for (uint32_t r = 0; r < n_merges; r++) {
         uint32_t a = merges[3 * r], b = merges[3 * r + 1], c = merges[3 * r + 2];
         if (a >= vocab_size || b >= vocab_size || !seen[a] || !seen[b] || a == eot || b == eot) {
@@ -64,10 +68,6 @@ int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *me
         }
         seen[c] = 1;
         t->tok_off[c + 1] = t->tok_off[a + 1] + t->tok_off[b + 1];
-    }
-    if (eot >= vocab_size || seen[eot]) {
-        bmx_err_set(err, rc, "%s: end-of-text id %u out of range or used twice", what, eot);
-        goto fail;
     }
     for (uint32_t i = 0; i < vocab_size; i++)
         total += t->tok_off[i + 1], t->tok_off[i + 1] = total;
@@ -88,23 +88,22 @@ int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *me
     for (cap = 16, t->rm_shift = 60; cap < 2 * (uint64_t)n_merges + 2; cap *= 2)
         t->rm_shift--;
     t->rm_mask = cap - 1;
-    t->rm_key = malloc(cap * sizeof *t->rm_key);
-    t->rm_val = malloc(cap * sizeof *t->rm_val);
-    if (!t->rm_key || !t->rm_val)
+    t->rm = malloc(cap * sizeof *t->rm);
+    if (!t->rm)
         goto fail;
-    memset(t->rm_key, 0xFF, cap * sizeof *t->rm_key);
+    memset(t->rm, 0xFF, cap * sizeof *t->rm);
     for (uint32_t r = 0; r < n_merges; r++) {
         uint64_t key = (uint64_t)merges[3 * r] << 32 | merges[3 * r + 1];
         uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> t->rm_shift;
-        while (t->rm_key[i] != UINT64_MAX && t->rm_key[i] != key)
+        while (t->rm[i].key != UINT64_MAX && t->rm[i].key != key)
             i = (i + 1) & t->rm_mask;
-        if (t->rm_key[i] == key) {
+        if (t->rm[i].key == key) {
             rc = bmx_err_set(err, BMX_ECORRUPT, "%s: merge %u repeats the pair %u %u", what, r,
                              merges[3 * r], merges[3 * r + 1]);
             goto fail;
         }
-        t->rm_key[i] = key;
-        t->rm_val[i] = (uint64_t)r << 32 | merges[3 * r + 2];
+        t->rm[i].key = key;
+        t->rm[i].val = (uint64_t)r << 32 | merges[3 * r + 2];
     }
     free(seen);
     *out = t;
@@ -124,8 +123,7 @@ void bmx_tok_free(bmx_tok *t)
     free(t->merges);
     free(t->tok_off);
     free(t->tok_bytes);
-    free(t->rm_key);
-    free(t->rm_val);
+    free(t->rm);
     free(t);
 }
 

@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "trainer_impl.h"
 
@@ -125,9 +128,57 @@ static double grad_norm(const float *g, size_t n)
 {
     double s = 0;
 #pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        s += (double)g[i] * g[i];
+    for (size_t i0 = 0; i0 < n; i0 += 4096) {
+        size_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
+        float c = 0; /* float partial sums over short chunks, vectorised */
+#pragma omp simd reduction(+ : c)
+        for (size_t i = i0; i < i1; i++)
+            c += g[i] * g[i];
+        s += c;
+    }
     return sqrt(s);
+}
+
+/* The constants of one AdamW update (see bmx/train.h). */
+struct adamw_k {
+    float cs;        /* clipping scale of the gradient */
+    float b1, b2;    /* moment decays */
+    float decay;     /* 1 - lr * weight_decay (1 for vectors) */
+    float step_size; /* lr / (1 - b1^t) */
+    float rbc2;      /* 1 / sqrt(1 - b2^t) */
+    float eps;
+};
+
+/* AdamW over n consecutive parameters: SSE four at a time (sqrtf in a loop does not vectorise
+ * while errno is kept), then the same arithmetic, in the same order, one at a time. */
+static void adamw_block(float *p, const float *g, float *m1, float *m2, size_t n,
+                        const struct adamw_k *k)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    __m128 cs = _mm_set1_ps(k->cs), b1 = _mm_set1_ps(k->b1), ob1 = _mm_set1_ps(1 - k->b1);
+    __m128 b2 = _mm_set1_ps(k->b2), ob2 = _mm_set1_ps(1 - k->b2), dec = _mm_set1_ps(k->decay);
+    __m128 ss = _mm_set1_ps(k->step_size), rb = _mm_set1_ps(k->rbc2), ep = _mm_set1_ps(k->eps);
+    for (; i + 4 <= n; i += 4) {
+        __m128 gi = _mm_mul_ps(_mm_loadu_ps(g + i), cs);
+        __m128 mi = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m1 + i)), _mm_mul_ps(ob1, gi));
+        __m128 vi =
+            _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(m2 + i)), _mm_mul_ps(_mm_mul_ps(ob2, gi), gi));
+        _mm_storeu_ps(m1 + i, mi);
+        _mm_storeu_ps(m2 + i, vi);
+        __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), rb), ep);
+        __m128 upd = _mm_div_ps(_mm_mul_ps(ss, mi), den);
+        _mm_storeu_ps(p + i, _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(p + i), dec), upd));
+    }
+#endif
+    for (; i < n; i++) {
+        float gi = g[i] * k->cs;
+        float mi = k->b1 * m1[i] + (1 - k->b1) * gi;
+        float vi = k->b2 * m2[i] + (1 - k->b2) * gi * gi;
+        m1[i] = mi;
+        m2[i] = vi;
+        p[i] = p[i] * k->decay - k->step_size * mi / (sqrtf(vi) * k->rbc2 + k->eps);
+    }
 }
 
 int bmx_trainer_apply(bmx_trainer *t, bmx_step_info *info, bmx_err *err)
@@ -149,22 +200,24 @@ int bmx_trainer_apply(bmx_trainer *t, bmx_step_info *info, bmx_err *err)
     }
     double lr = bmx_train_lr(c, t->step);
     double tt = (double)(t->step + 1);
-    float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
-    float step_size = (float)(lr / (1.0 - pow(c->beta1, tt)));
-    float rbc2 = (float)(1.0 / sqrt(1.0 - pow(c->beta2, tt)));
-    float *m1 = t->m1, *m2 = t->m2;
+    struct adamw_k k = {cs,
+                        (float)c->beta1,
+                        (float)c->beta2,
+                        1.0f,
+                        (float)(lr / (1.0 - pow(c->beta1, tt))),
+                        (float)(1.0 / sqrt(1.0 - pow(c->beta2, tt))),
+                        (float)c->eps};
     for (int id = 0; id < BMX_NTENSORS; id++) {
         bmx_tensor_info ti = bmx_model_tensor(m, id);
-        float decay = (float)(1.0 - lr * (ti.matrix ? c->weight_decay : 0.0));
-        size_t i0 = ti.offset, i1 = ti.offset + ti.count;
+        struct adamw_k kt = k;
+        kt.decay = (float)(1.0 - lr * (ti.matrix ? c->weight_decay : 0.0));
+        const size_t blk = 4096;
+        long nb = (long)((ti.count + blk - 1) / blk);
 #pragma omp parallel for schedule(static)
-        for (size_t i = i0; i < i1; i++) {
-            float gi = g[i] * cs;
-            float mi = b1 * m1[i] + (1 - b1) * gi;
-            float vi = b2 * m2[i] + (1 - b2) * gi * gi;
-            m1[i] = mi;
-            m2[i] = vi;
-            p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) * rbc2 + eps);
+        for (long b = 0; b < nb; b++) {
+            size_t i = ti.offset + (size_t)b * blk;
+            size_t len = ti.count - (size_t)b * blk < blk ? ti.count - (size_t)b * blk : blk;
+            adamw_block(p + i, g + i, t->m1 + i, t->m2 + i, len, &kt);
         }
     }
     if (info) {

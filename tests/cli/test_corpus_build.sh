@@ -45,10 +45,13 @@ grep -q "unknown domain 'nope'; the domains are: prose,broken,code" "$t/err" || 
 "$bmx" corpus build --split 1/2 --scripts "$t/scripts" --out "$t/x" 2>"$t/err" && fail "bad split accepted"
 
 # --domains in another order keeps the fixed order
-for n in 1 2; do
-    "$bmx" corpus build --scripts "$t/scripts" --cache "$t/cache" --out "$t/c$n" \
+# (one extractor at a time, then three at once: the same bytes)
+for n in 1 3; do
+    "$bmx" corpus build --scripts "$t/scripts" --cache "$t/cache" --out "$t/c$n" --jobs $n \
         --domains code,broken,prose --split 80/10/10 2>"$t/log$n" || fail "build $n: $(cat "$t/log$n")"
 done
+mv "$t/c3" "$t/c2"
+[ -z "$(find "$t/c1" -name '*.stream' -o -name '*.tmp')" ] || fail "spool or temporary files left"
 cat "$t/log1"
 grep -q "broken FAILED and is left out: .*run as root: apt-get install -y fake-pkg" "$t/log1" || fail "no failure report"
 diff -r "$t/c1" "$t/c2" >/dev/null || fail "two builds differ"

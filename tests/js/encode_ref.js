@@ -8,11 +8,16 @@
 // with the ids both encoders agree on ("<|endoftext|>" in the text is encoded as plain text).
 // Files that are not valid UTF-8 are reported on stderr and skipped. Exit status 1 when the
 // two encoders disagree on any file (the file and first differing position on stderr).
+//
+// node tests/js/encode_ref.js --split PATH... prints instead the UTF-8 byte length of each
+// pre-token that gpt-tokenizer's GPT-2 split regex (JavaScript's own \p{L}, \p{N}, \s) finds,
+// as `bmx tok split` does.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const gptTokenizer = require('gpt-tokenizer/cjs/encoding/r50k_base');
 const { getEncoding } = require('js-tiktoken');
+const { R50K_TOKEN_SPLIT_REGEX } = require('gpt-tokenizer/cjs/encodingParams/constants');
 
 const tiktoken = getEncoding('gpt2');
 const noSpecial = { disallowedSpecial: new Set() };
@@ -32,6 +37,8 @@ function main(args) {
     process.stdout.write('usage: node tests/js/encode_ref.js FILE|DIR...\n');
     return args.length === 0 ? 2 : 0;
   }
+  const split = args[0] === '--split';
+  if (split) args = args.slice(1);
   const files = [];
   for (const a of args) listFiles(a, files);
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -43,6 +50,13 @@ function main(args) {
       text = decoder.decode(fs.readFileSync(f));
     } catch (e) {
       process.stderr.write(`encode_ref: ${f}: not valid UTF-8, skipped\n`);
+      continue;
+    }
+    if (split) {
+      const lens = [];
+      for (const m of text.matchAll(new RegExp(R50K_TOKEN_SPLIT_REGEX.source, 'gu')))
+        lens.push(Buffer.byteLength(m[0], 'utf8'));
+      out.push(f + '\t' + lens.join(' ') + '\n');
       continue;
     }
     const a = gptTokenizer.encode(text, noSpecial);
