@@ -9,7 +9,7 @@ TASKS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RAW=$2
 CACHE_ARG=$1
 shift 2
-set -- "$CACHE_ARG" 0 "$@"
+set -- "$CACHE_ARG" 1 "$@"
 source "$TASKS_DIR/../corpus/lib.sh"
 DOMAIN=tasks
 corpus_init "$1" "$2"
