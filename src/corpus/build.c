@@ -418,7 +418,8 @@ static void dom_poll(struct dom *ds, size_t n, int timeout_ms)
             }
         }
     } else if (!np) {
-        struct timespec ts = {0, 1000000L * timeout_ms};
+        /* stderr closed: the extractor is exiting; look again soon */
+        struct timespec ts = {0, 5000000L};
         nanosleep(&ts, NULL);
     }
     for (size_t i = 0; i < n; i++) {

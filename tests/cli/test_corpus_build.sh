@@ -81,6 +81,34 @@ allp = b"".join(open(os.path.join(d, e["file"]), "rb").read() for e in p["splits
 assert b"windows line one\nwindows line two\nend.\n" in allp and b"\r" not in allp
 c = m["domains"]["code"]
 assert sum(e["documents"] for e in c["splits"].values()) == 60
+# an independent implementation of the split rule (bmx/corpus.h): FNV-1a 64 of the
+# document, splitmix64's finaliser, mod the weight sum 80+10+10; and no hash twice
+M = (1 << 64) - 1
+def fnv(b):
+    h = 0xcbf29ce484222325
+    for x in b:
+        h = ((h ^ x) * 0x100000001b3) & M
+    return h
+def mix(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+    return z ^ (z >> 31)
+seen, used = set(), set()
+for name, dom in m["domains"].items():
+    for s, e in dom["splits"].items():
+        data = open(os.path.join(d, e["file"]), "rb").read()
+        pos = len(b"#bmx-corpus 1\n")
+        while pos < len(data):
+            nl = data.index(b"\n", pos)
+            size = int(data[pos:nl].split(b" ")[1])
+            h = fnv(data[nl + 1:nl + 1 + size])
+            r = mix(h) % 100
+            assert s == ("train" if r < 80 else "val" if r < 90 else "test"), (name, s, r)
+            assert h not in seen
+            seen.add(h)
+            used.add(s)
+            pos = nl + 1 + size + 1
+assert used == {"train", "val", "test"} and len(seen) == 181, (used, len(seen))
 PY
 [ ! -e "$t/c1/broken" ] || fail "the failed domain left files"
 
