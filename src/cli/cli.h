@@ -45,12 +45,15 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-int cmd_tok(int argc, char **argv);     /* cmd_tok.c */
-int cmd_corpus(int argc, char **argv);  /* cmd_corpus.c */
-int cmd_data(int argc, char **argv);    /* cmd_data.c */
-int cmd_train(int argc, char **argv);   /* cmd_train.c */
-int cmd_doremi(int argc, char **argv);  /* cmd_doremi.c */
-int cmd_compare(int argc, char **argv); /* cmd_compare.c */
-int cmd_report(int argc, char **argv);  /* cmd_report.c */
+int cmd_tok(int argc, char **argv);          /* cmd_tok.c */
+int cmd_corpus(int argc, char **argv);       /* cmd_corpus.c */
+int cmd_data(int argc, char **argv);         /* cmd_data.c */
+int cmd_train(int argc, char **argv);        /* cmd_train.c */
+int cmd_doremi(int argc, char **argv);       /* cmd_doremi.c */
+int cmd_compare(int argc, char **argv);      /* cmd_compare.c */
+int cmd_report(int argc, char **argv);       /* cmd_report.c */
+int cmd_tasks(int argc, char **argv);        /* cmd_tasks.c */
+int cmd_flad(int argc, char **argv);         /* cmd_flad.c */
+int cmd_flad_compare(int argc, char **argv); /* cmd_flad_compare.c */
 
 #endif

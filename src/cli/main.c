@@ -19,6 +19,10 @@ static const struct {
     {"compare", cmd_compare, "compare mixing methods over seeds and write one HTML report"},
     {"report", cmd_report, "rebuild the HTML comparison report from run logs"},
     {"tok", cmd_tok, "byte-level BPE tokenizer: train, encode, decode"},
+    {"tasks", cmd_tasks, "few-shot task suite (FLAD): build task files, show one"},
+    {"flad", cmd_flad, "few-shot fine-tuning with auxiliary data chosen by a bandit (FLAD)"},
+    {"flad-compare", cmd_flad_compare,
+     "every FLAD method on every target and split: table + report"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,121 @@
+/* bmx/flad.h - FLAD: few-shot learning with auxiliary data (../shared/ALGORITHMS.md §2).
+ *
+ * A run fine-tunes a model (through a bmx_trainer with accum = 1) on the few-shot training
+ * set of a target task (template 0) while a policy of bmx/mix.h picks auxiliary datasets,
+ * each a (task, template) pair; an auxiliary batch trains on " " + the correct choice.
+ *
+ * One round (rounds count from 1):
+ *   target-only:  a target batch -> gradient -> AdamW step (auxiliary data never touched).
+ *   otherwise:    a target batch -> g_T (copied);  a ~ pi;  an auxiliary batch of a -> g_a;
+ *                 exp3 / ucb1: r = reward(g_a, g_T) over the parameter subset, observed
+ *                 for a; the step uses (g_a + g_T) / 2; then the policy's round ends.
+ *   exploit-only: before round 1, every arm is scored once at theta_0 against one target
+ *                 gradient (in arm order), then pi is fixed (mix.h).
+ * Batches: `batch` examples drawn uniformly with replacement (target: from the few-shot
+ * train set; auxiliary: from the task's train split) from the run's generator; each example
+ * is one row of T tokens packed as bmx/eval.h says, loss on the answer tokens only.
+ * Rewards are computed in double over the subset (bmx_grad_stats_add per range):
+ *   "final" (default): the last block's slice of every layer tensor, lnfw, lnfb and wte (the
+ *   tied output layer); "all": every parameter; or a comma list of tensor names (all layers).
+ * Early stopping: rank-classification accuracy on the few-shot validation set (template 0,
+ * summed log-probability) at theta_0 and every eval_every rounds; the best parameters are
+ * kept (ties keep the earlier); after `patience` evaluations without improvement the run
+ * stops (0: never). bmx_flad_finish puts the best parameters into the model.
+ */
+#ifndef BMX_FLAD_H
+#define BMX_FLAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bmx/core.h"
+#include "bmx/mix.h"
+#include "bmx/rng.h"
+#include "bmx/tasks.h"
+#include "bmx/tok.h"
+#include "bmx/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bmx_flad_config {
+    const char *policy; /* exp3 | ucb1 | explore-only | exploit-only | target-only (+ mix params) */
+    bmx_reward reward;  /* BMX_REWARD_GA, _GMS or _AGG */
+    const char *params; /* reward parameter subset (see above); NULL = "final" */
+    int batch;          /* examples per batch (target and auxiliary) */
+    int T;              /* tokens per row */
+    int eval_every;     /* rounds between validation evaluations */
+    int patience;       /* evaluations without improvement before stopping; 0 = never */
+    int split;          /* few-shot split 0..4 */
+    uint64_t seed;      /* batches (stream 1) and the policy (mix seed) */
+} bmx_flad_config;
+
+typedef struct bmx_flad_aux {
+    const bmx_task *task;
+    int tmpl;
+} bmx_flad_aux;
+
+typedef struct bmx_flad_range {
+    size_t offset, count;
+} bmx_flad_range;
+
+typedef struct bmx_flad_info {
+    long round;         /* the round just done */
+    int arm;            /* auxiliary dataset used, -1 for target-only */
+    double reward;      /* observed reward, NAN when none */
+    double target_loss; /* mean answer-token loss of the target batch */
+    double aux_loss;    /* of the auxiliary batch, NAN when none */
+    int evaluated;      /* validation ran after this round */
+    double val_acc;     /* when evaluated */
+    double best_val;    /* best so far */
+    long best_round;
+    int stopped; /* early stopping triggered */
+} bmx_flad_info;
+
+typedef struct bmx_flad bmx_flad;
+
+bmx_flad_config bmx_flad_config_default(void);
+
+/* Create a run. tr: a trainer (accum 1) of a float model; tok, target and the aux tasks are
+ * not owned and must outlive the run. naux may be 0 only for target-only. Evaluates the
+ * validation accuracy at theta_0 (the first best). */
+int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr, const bmx_tok *tok,
+                    const bmx_task *target, const bmx_flad_aux *aux, int naux, bmx_err *err);
+void bmx_flad_free(bmx_flad *f);
+
+int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
+/* Rounds done, whether early stopping fired, the policy (NULL for target-only). */
+long bmx_flad_rounds(const bmx_flad *f);
+int bmx_flad_stopped(const bmx_flad *f);
+const bmx_mix *bmx_flad_mix(const bmx_flad *f);
+/* Auxiliary batches drawn so far (scoring pass included); per-arm draw counts (naux). */
+long bmx_flad_aux_batches(const bmx_flad *f);
+const long *bmx_flad_arm_counts(const bmx_flad *f);
+double bmx_flad_best_val(const bmx_flad *f, long *best_round);
+
+/* The reward parameter subset and the reward over it, as the loop computes it. */
+const bmx_flad_range *bmx_flad_ranges(const bmx_flad *f, size_t *n);
+int bmx_flad_parse_params(const bmx_model *m, const char *spec, bmx_flad_range **out, size_t *n,
+                          bmx_err *err);
+double bmx_flad_reward(bmx_reward kind, const bmx_flad_range *r, size_t nr, const float *ga,
+                       const float *gt);
+
+/* The last round's target gradient (whole flat buffer) and target batch (example indices,
+ * batch of them; rows [batch][T] of inputs and targets). */
+const float *bmx_flad_target_grad(const bmx_flad *f);
+const size_t *bmx_flad_last_target(const bmx_flad *f, const int **inputs, const int **targets);
+
+/* Put the best parameters into the model and score the full test split (template 0). */
+int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bmx_err *err);
+
+/* Run state (round, generator, policy, early-stopping state, best parameters) for a
+ * checkpoint's extra bytes: versioned, CRC-checked. buf NULL: only *len. */
+int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err *err);
+int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,380 @@
+/* tests/test_tasks.c - raw task files, splits, task files (and their corruption), prompts,
+ * few-shot splits, the build's manifest. Fixtures: tests/fixtures/tasks/fx-*.raw. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bmx/rng.h"
+#include "bmx/tasks.h"
+#include "check.h"
+
+#define FX "tests/fixtures/tasks"
+
+static char tmpdir[256];
+
+static const char *tmp(const char *name)
+{
+    static char p[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/bmx_test_tasks_XXXXXX");
+        if (!mkdtemp(tmpdir))
+            abort();
+    }
+    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    return p[k];
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static bmx_task *load_split(const char *name)
+{
+    char path[256];
+    bmx_task *t;
+    bmx_err err = {0};
+    snprintf(path, sizeof path, FX "/%s.raw", name);
+    CHECK_MSG(bmx_task_read_raw(&t, path, &err) == 0, "%s", err.msg);
+    CHECK_MSG(bmx_task_split(t, 0.2, 0, 0, 1, &err) == 0, "%s", err.msg);
+    return t;
+}
+
+static void test_raw_read(void)
+{
+    bmx_task *t;
+    bmx_err err = {0};
+    CHECK_MSG(bmx_task_read_raw(&t, FX "/fx-color.raw", &err) == 0, "%s", err.msg);
+    CHECK_EQ_STR(bmx_task_name(t), "fx-color");
+    CHECK_EQ_STR(bmx_task_question(t), "What colour is it?");
+    CHECK_EQ_INT(bmx_task_derived(t), 0);
+    CHECK_EQ_INT((int)bmx_task_count(t), 60);
+    int nl;
+    const char *const *labels = bmx_task_labels(t, &nl);
+    CHECK_EQ_INT(nl, 3);
+    CHECK_EQ_STR(labels[2], "red");
+    const bmx_task_example *e = bmx_task_example_at(t, 0);
+    CHECK_EQ_INT(e->nchoices, 3);
+    CHECK(!strncmp(e->text, "The ", 4));
+    bmx_task_free(t);
+    CHECK_MSG(bmx_task_read_raw(&t, FX "/fx-sound.raw", &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(bmx_task_derived(t), 1);
+    CHECK(bmx_task_labels(t, &nl) == NULL);
+    e = bmx_task_example_at(t, 0);
+    /* first fixture line: mc h0 2 "What does the dog say?" meow quack woof */
+    CHECK_EQ_STR(e->text, "What does the dog say?");
+    CHECK_EQ_INT(e->correct, 2);
+    CHECK_EQ_STR(e->choices[e->correct], "woof");
+    bmx_task_free(t);
+}
+
+static void test_raw_errors(void)
+{
+    bmx_task *t;
+    bmx_err err = {0};
+    const char *p = tmp("bad.raw");
+    write_file(p, "BMXRAW 1\nname\tempty\nquestion\tq?\nlabels\ta\tb\n");
+    CHECK(bmx_task_read_raw(&t, p, &err) != 0);
+    CHECK_CONTAINS(err.msg, "no examples");
+    CHECK_CONTAINS(err.msg, p);
+    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nlabels\ta\tb\nex\tg\t2\thello\n");
+    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, ":5:");
+    CHECK_CONTAINS(err.msg, "0..1");
+    write_file(p, "BMXRAW 2\n");
+    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "BMXRAW 1");
+    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nbogus\t1\n");
+    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "unknown record");
+    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nex\tg\t0\thello\n");
+    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "labels");
+    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t0\thello\tonly\n");
+    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
+    /* escapes */
+    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t1\ta\\tb\\nc\\\\d\tyes\tno\n");
+    CHECK_MSG(bmx_task_read_raw(&t, p, &err) == 0, "%s", err.msg);
+    CHECK_EQ_STR(bmx_task_example_at(t, 0)->text, "a\tb\nc\\d");
+    bmx_task_free(t);
+}
+
+static void test_split_groups(void)
+{
+    bmx_task *t = load_split("fx-color");
+    size_t ntr = bmx_task_split_count(t, BMX_SPLIT_TRAIN),
+           nte = bmx_task_split_count(t, BMX_SPLIT_TEST);
+    CHECK_EQ_INT((int)(ntr + nte), 60);
+    CHECK(nte > 0 && ntr > nte);
+    /* the rule: crc32("fx-color/" + group) % 1000 < 200 */
+    for (size_t i = 0; i < bmx_task_count(t); i++) {
+        const bmx_task_example *e = bmx_task_example_at(t, i);
+        char key[128];
+        int n = snprintf(key, sizeof key, "fx-color/%s", e->group);
+        int want = bmx_crc32(0, key, (size_t)n) % 1000u < 200 ? BMX_SPLIT_TEST : BMX_SPLIT_TRAIN;
+        CHECK_EQ_INT(e->split, want);
+    }
+    bmx_task_free(t);
+    /* caps: a uniform subset of exactly max, order kept */
+    bmx_task *c;
+    bmx_err err = {0};
+    CHECK(bmx_task_read_raw(&c, FX "/fx-color.raw", &err) == 0);
+    CHECK(bmx_task_split(c, 0.2, 10, 3, 5, &err) == 0);
+    CHECK_EQ_INT((int)bmx_task_split_count(c, BMX_SPLIT_TRAIN), 10);
+    CHECK_EQ_INT((int)bmx_task_split_count(c, BMX_SPLIT_TEST), 3);
+    bmx_task_free(c);
+}
+
+static void test_save_load_roundtrip(void)
+{
+    bmx_task *t = load_split("fx-sound"), *u;
+    bmx_err err = {0};
+    const char *p = tmp("fx-sound.task");
+    CHECK_MSG(bmx_task_save(t, p, &err) == 0, "%s", err.msg);
+    CHECK_MSG(bmx_task_load(&u, p, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT((int)bmx_task_count(u), (int)bmx_task_count(t));
+    CHECK_EQ_STR(bmx_task_how(u), bmx_task_how(t));
+    CHECK_EQ_INT(bmx_task_derived(u), 1);
+    for (size_t i = 0; i < bmx_task_count(t); i++) {
+        const bmx_task_example *a = bmx_task_example_at(t, i), *b = bmx_task_example_at(u, i);
+        CHECK_EQ_STR(a->text, b->text);
+        CHECK_EQ_STR(a->group, b->group);
+        CHECK_EQ_INT(a->correct, b->correct);
+        CHECK_EQ_INT(a->split, b->split);
+        CHECK_EQ_INT(a->nchoices, b->nchoices);
+        for (int c = 0; c < a->nchoices; c++)
+            CHECK_EQ_STR(a->choices[c], b->choices[c]);
+    }
+    bmx_task_free(u);
+    bmx_task_free(t);
+    /* labelled task too */
+    t = load_split("fx-color");
+    CHECK(bmx_task_save(t, p, &err) == 0);
+    CHECK(bmx_task_load(&u, p, &err) == 0);
+    int nl;
+    CHECK(bmx_task_labels(u, &nl) != NULL && nl == 3);
+    CHECK(bmx_task_example_at(u, 5)->choices == bmx_task_labels(u, &nl));
+    bmx_task_free(u);
+    bmx_task_free(t);
+}
+
+static unsigned char *slurp(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    CHECK(f != NULL);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(*n);
+    CHECK(fread(b, 1, *n, f) == *n);
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *p, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(p, "wb");
+    CHECK(f != NULL);
+    CHECK(fwrite(b, 1, n, f) == n);
+    fclose(f);
+}
+
+static void test_corruption(void)
+{
+    bmx_task *t = load_split("fx-count"), *u;
+    bmx_err err = {0};
+    const char *p = tmp("fx-count.task"), *q = tmp("bad.task");
+    CHECK(bmx_task_save(t, p, &err) == 0);
+    bmx_task_free(t);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    /* a flipped payload byte */
+    b[n / 2] ^= 0x40;
+    spit(q, b, n);
+    CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, q);
+    CHECK_CONTAINS(err.msg, "checksum");
+    b[n / 2] ^= 0x40;
+    /* truncated */
+    spit(q, b, n - 3);
+    CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "shorter");
+    spit(q, b, 20);
+    CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "truncated");
+    /* bad magic */
+    b[0] = 'X';
+    spit(q, b, n);
+    CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "magic");
+    b[0] = 'B';
+    /* header byte flipped */
+    b[17] ^= 1;
+    spit(q, b, n);
+    CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "header checksum");
+    b[17] ^= 1;
+    /* another version with a valid header checksum */
+    b[8] = 2;
+    uint32_t crc = bmx_crc32(0, b, 40);
+    memcpy(b + 40, &crc, 4);
+    spit(q, b, n);
+    CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "version 2");
+    free(b);
+    /* the intact file still loads */
+    CHECK(bmx_task_load(&u, p, &err) == 0);
+    bmx_task_free(u);
+}
+
+static void test_open_unknown(void)
+{
+    bmx_task *t = load_split("fx-count"), *u;
+    bmx_err err = {0};
+    CHECK(bmx_task_save(t, tmp("fx-count.task"), &err) == 0);
+    bmx_task_free(t);
+    CHECK(bmx_task_open(&u, tmpdir, "nope", &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "unknown task 'nope'");
+    CHECK_CONTAINS(err.msg, "fx-count");
+    CHECK(bmx_task_open(&u, tmpdir, "../etc", &err) == BMX_EINVAL);
+    CHECK(bmx_task_open(&u, tmpdir, "fx-count", &err) == 0);
+    bmx_task_free(u);
+}
+
+static void test_prompts(void)
+{
+    bmx_task *t = load_split("fx-sound");
+    bmx_err err = {0};
+    char *p;
+    CHECK(bmx_task_prompt(t, 0, 0, &p, &err) == 0);
+    CHECK_EQ_STR(p, "What does the dog say?\nQuestion: Which sound fits?\nAnswer:");
+    free(p);
+    CHECK(bmx_task_prompt(t, 0, 1, &p, &err) == 0);
+    CHECK_EQ_STR(p, "Which sound fits?\n\nWhat does the dog say?\n\nThe answer is:");
+    free(p);
+    CHECK(bmx_task_prompt(t, 0, 2, &p, &err) == 0);
+    CHECK_EQ_STR(p, "Input: What does the dog say?\nOptions: meow | quack | woof\nWhich sound "
+                    "fits?\nOutput:");
+    free(p);
+    CHECK(bmx_task_prompt(t, 0, 3, &p, &err) == BMX_EINVAL);
+    bmx_task_free(t);
+}
+
+static void test_fewshot(void)
+{
+    bmx_task *t = load_split("fx-color");
+    bmx_err err = {0};
+    size_t ntrain = bmx_task_split_count(t, BMX_SPLIT_TRAIN);
+    size_t *tr[BMX_TASK_FEWSHOT_SPLITS], *va[BMX_TASK_FEWSHOT_SPLITS], nt[5], nv[5];
+    int differ = 0;
+    for (int s = 0; s < BMX_TASK_FEWSHOT_SPLITS; s++) {
+        CHECK_MSG(bmx_task_fewshot(t, s, &tr[s], &nt[s], &va[s], &nv[s], &err) == 0, "%s", err.msg);
+        size_t k = nt[s] + nv[s];
+        CHECK(k >= 20 && k <= 70 && k <= ntrain);
+        CHECK_EQ_INT((int)nt[s], (int)(k / 2));
+        /* the draw: n = 20 + below(51) from bmx_rng_seed(1000 + s, crc32(name)) */
+        bmx_rng r;
+        bmx_rng_seed(&r, 1000 + (uint64_t)s, bmx_crc32(0, "fx-color", 8));
+        size_t want = 20 + (size_t)bmx_rng_below(&r, 51);
+        CHECK_EQ_INT((int)k, (int)(want < ntrain ? want : ntrain));
+        char *seen = calloc(bmx_task_count(t), 1);
+        for (size_t i = 0; i < k; i++) {
+            size_t x = i < nt[s] ? tr[s][i] : va[s][i - nt[s]];
+            CHECK(x < bmx_task_count(t));
+            CHECK_EQ_INT(bmx_task_example_at(t, x)->split, BMX_SPLIT_TRAIN);
+            CHECK(!seen[x]); /* train and validation disjoint, no repeats */
+            seen[x] = 1;
+        }
+        free(seen);
+        if (s && (nt[s] != nt[0] || memcmp(tr[s], tr[0], nt[s] * sizeof(size_t))))
+            differ = 1;
+    }
+    CHECK(differ);
+    /* deterministic */
+    size_t *a, *b, na, nb;
+    CHECK(bmx_task_fewshot(t, 2, &a, &na, &b, &nb, &err) == 0);
+    CHECK(na == nt[2] && !memcmp(a, tr[2], na * sizeof *a));
+    CHECK(nb == nv[2] && !memcmp(b, va[2], nb * sizeof *b));
+    free(a);
+    free(b);
+    for (int s = 0; s < 5; s++) {
+        free(tr[s]);
+        free(va[s]);
+    }
+    CHECK(bmx_task_fewshot(t, 5, &a, &na, &b, &nb, &err) == BMX_EINVAL);
+    bmx_task_free(t);
+    /* too small a task */
+    bmx_task *c;
+    CHECK(bmx_task_read_raw(&c, FX "/fx-color.raw", &err) == 0);
+    CHECK(bmx_task_split(c, 0.2, 10, 0, 1, &err) == 0);
+    CHECK(bmx_task_fewshot(c, 0, &a, &na, &b, &nb, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "at least 20");
+    bmx_task_free(c);
+}
+
+static void test_build_manifest(void)
+{
+    const char *names[] = {"fx-color", "fx-sound", "fx-count"};
+    bmx_tasks_build_opts o = bmx_tasks_build_defaults();
+    bmx_err err = {0};
+    char out[300];
+    snprintf(out, sizeof out, "%s", tmp("built"));
+    CHECK(mkdir(out, 0777) == 0);
+    CHECK_MSG(bmx_tasks_build(FX, out, names, 3, NULL, &o, NULL, &err) == 0, "%s", err.msg);
+    char mp[400];
+    snprintf(mp, sizeof mp, "%s/manifest.json", out);
+    size_t n;
+    unsigned char *m = slurp(mp, &n);
+    char *s = calloc(n + 1, 1);
+    memcpy(s, m, n);
+    CHECK_CONTAINS(s, "\"name\":\"fx-sound\",\"derived\":true");
+    CHECK_CONTAINS(s, "\"how\":\"derived: hand-made animal sounds\"");
+    CHECK_CONTAINS(s, "\"aux_datasets\":9");
+    CHECK_CONTAINS(s, "\"fewshot\":[{\"split\":0");
+    free(s);
+    free(m);
+    bmx_task *t;
+    CHECK(bmx_task_open(&t, out, "fx-count", &err) == 0);
+    bmx_task_free(t);
+    /* a name that does not match its file */
+    const char *bad[] = {"fx-color"};
+    char raw2[400];
+    snprintf(raw2, sizeof raw2, "%s", tmp("raw2"));
+    CHECK(mkdir(raw2, 0777) == 0);
+    char rp[500];
+    snprintf(rp, sizeof rp, "%s/fx-color.raw", raw2);
+    write_file(rp, "BMXRAW 1\nname\tother\nquestion\tq?\nlabels\ta\tb\nex\tg\t0\thi\n");
+    CHECK(bmx_tasks_build(raw2, out, bad, 1, NULL, &o, NULL, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "expected 'fx-color'");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct check_case cases[] = {
+        {"raw_read", test_raw_read},
+        {"raw_errors", test_raw_errors},
+        {"split_groups", test_split_groups},
+        {"save_load_roundtrip", test_save_load_roundtrip},
+        {"corruption", test_corruption},
+        {"open_unknown", test_open_unknown},
+        {"prompts", test_prompts},
+        {"fewshot", test_fewshot},
+        {"build_manifest", test_build_manifest},
+        {0},
+    };
+    int rc = check_main(argc, argv, cases);
+    if (tmpdir[0]) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd)) {
+        }
+    }
+    return rc;
+}
