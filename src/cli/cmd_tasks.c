@@ -243,15 +243,11 @@ static int cmd_show(int argc, char **argv)
 
 int cmd_tasks(int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "build"))
-        return cmd_build(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "show"))
-        return cmd_show(argc - 1, argv + 1);
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: bmx tasks build|show ... (bmx tasks SUB --help)\n"
-               "  build   extract the few-shot task suite and write task files + manifest\n"
-               "  show    check a task file and print examples\n");
-        return 0;
-    }
-    return cli_fail("tasks", "give a subcommand: build or show (bmx tasks --help)");
+    static const struct cli_sub subs[] = {
+        {"build", cmd_build, "extract the few-shot task suite and write task files + manifest"},
+        {"show", cmd_show, "check a task file and print examples"},
+        {0},
+    };
+
+    return cli_dispatch(argc, argv, subs);
 }
