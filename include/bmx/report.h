@@ -22,6 +22,7 @@
 #define BMX_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bmx/core.h"
@@ -96,6 +97,53 @@ int bmx_json_line(bmx_json *j, FILE *f, const char *what, bmx_err *err);
 
 /* Format one number as the writer does (buf of at least 32 bytes); returns buf. */
 char *bmx_json_fmt_num(char *buf, double v);
+
+/* ---- JSON documents: parse, look up, build, pretty-print ---- */
+
+/* The one JSON reader of the project (RFC 8259), used for the corpus manifest and the run
+ * log. Objects keep their keys in insertion order (a repeated key keeps its first place and
+ * its last value) and numbers keep their text, so a document read and written again comes
+ * out byte for byte as it went in (given the same pretty-printing), and integers of any size
+ * are exact (bmx_jval_as_u64). Strings are UTF-8 without NUL: every escape is decoded, UTF-16
+ * surrogate pairs are joined, a lone surrogate becomes U+FFFD (a high one followed by a
+ * \u escape that is not a low one is an error). Constructors return NULL
+ * when memory runs out; bmx_jval_set / bmx_jval_push take ownership of the value (freeing
+ * it on failure) and return 0 or -1. */
+enum bmx_jtype { BMX_JNULL, BMX_JBOOL, BMX_JNUM, BMX_JSTR, BMX_JARR, BMX_JOBJ };
+
+typedef struct bmx_jval {
+    enum bmx_jtype t;
+    int b;         /* BMX_JBOOL */
+    char *s;       /* BMX_JSTR (UTF-8, NUL-free) or BMX_JNUM (its JSON text) */
+    size_t n, cap; /* BMX_JARR / BMX_JOBJ: number of items */
+    char **keys;   /* BMX_JOBJ */
+    struct bmx_jval **items;
+} bmx_jval;
+
+/* Parse text[0..len) as exactly one JSON value (nesting at most 64 deep). On error
+ * BMX_ECORRUPT (BMX_ENOMEM) with a message that names the byte offset, *out = NULL. */
+int bmx_jval_parse(const char *text, size_t len, bmx_jval **out, bmx_err *err);
+void bmx_jval_free(bmx_jval *v);
+/* Member of an object (NULL when obj is not an object or has no such key). */
+bmx_jval *bmx_jval_get(const bmx_jval *obj, const char *key);
+/* The number's exact value when v is a non-negative integer without sign, fraction or
+ * exponent that fits 64 bits; -1 otherwise. */
+int bmx_jval_as_u64(const bmx_jval *v, uint64_t *out);
+/* The number's value (nearest double) when v is a number; -1 otherwise. */
+int bmx_jval_as_double(const bmx_jval *v, double *out);
+
+bmx_jval *bmx_jval_null(void);
+bmx_jval *bmx_jval_bool(int b);
+bmx_jval *bmx_jval_u64(uint64_t x);
+bmx_jval *bmx_jval_str(const char *s);
+bmx_jval *bmx_jval_strn(const char *s, size_t n);
+bmx_jval *bmx_jval_arr(void);
+bmx_jval *bmx_jval_obj(void);
+int bmx_jval_push(bmx_jval *arr, bmx_jval *v);
+/* Set key in obj: replaces the value in place when the key exists, else appends. */
+int bmx_jval_set(bmx_jval *obj, const char *key, bmx_jval *v);
+/* Pretty-print (2-space indent, a final newline). Returns 0 or -1 on a write error. */
+int bmx_jval_write(const bmx_jval *v, FILE *f);
 
 /* ---- SVG plots ---- */
 

@@ -2,7 +2,7 @@
  * (bmx/corpus.h). */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "json.h"
+#include "bmx/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,7 +133,7 @@ struct dom {
     uint64_t docs[BMX_NSPLITS], bytes[BMX_NSPLITS], fbytes[BMX_NSPLITS];
     uint32_t crc[BMX_NSPLITS];
     uint64_t nread, bytes_read, kept_bytes, n_bin, n_empty, n_dup, n_cap;
-    jval *pkgs, *licences;
+    bmx_jval *pkgs, *licences;
     unsigned char *norm;
     size_t norm_cap;
     int io_error; /* writing the output failed: fatal for the whole build */
@@ -149,16 +149,16 @@ static double now_s(void)
 }
 
 /* A JSON string from bytes that may be invalid UTF-8. */
-static jval *j_text(const char *s, size_t n)
+static bmx_jval *j_text(const char *s, size_t n)
 {
     char *buf = malloc(3 * n + 1);
-    jval *v;
+    bmx_jval *v;
     size_t m;
 
     if (!buf)
         return NULL;
     m = bmx_corpus_normalize(s, n, buf, NULL);
-    v = j_strn(buf, m);
+    v = bmx_jval_strn(buf, m);
     free(buf);
     return v;
 }
@@ -227,36 +227,36 @@ static int dom_doc(struct dom *d, const struct rec *r)
     return 0;
 }
 
-static int same_str(const jval *v, const char *s, size_t n)
+static int same_str(const bmx_jval *v, const char *s, size_t n)
 {
-    return v && v->t == J_STR && strlen(v->s) == n && memcmp(v->s, s, n) == 0;
+    return v && v->t == BMX_JSTR && strlen(v->s) == n && memcmp(v->s, s, n) == 0;
 }
 
 static int dom_pkg(struct dom *d, const struct rec *r)
 {
     static const char *keys[] = {"kind", "name", "version", "licence"};
-    jval *p;
+    bmx_jval *p;
     int dup_lic = 0;
 
     for (size_t i = 0; i < d->pkgs->n; i++) {
-        const jval *q = d->pkgs->items[i];
-        if (same_str(j_get(q, "kind"), r->f[0], r->flen[0]) &&
-            same_str(j_get(q, "name"), r->f[1], r->flen[1]) &&
-            same_str(j_get(q, "version"), r->f[2], r->flen[2]))
+        const bmx_jval *q = d->pkgs->items[i];
+        if (same_str(bmx_jval_get(q, "kind"), r->f[0], r->flen[0]) &&
+            same_str(bmx_jval_get(q, "name"), r->f[1], r->flen[1]) &&
+            same_str(bmx_jval_get(q, "version"), r->f[2], r->flen[2]))
             return 0;
     }
-    p = j_obj();
+    p = bmx_jval_obj();
     for (int k = 0; k < 4; k++)
-        if (j_set(p, keys[k], j_text(r->f[k], r->flen[k])) < 0) {
-            j_free(p);
+        if (bmx_jval_set(p, keys[k], j_text(r->f[k], r->flen[k])) < 0) {
+            bmx_jval_free(p);
             return -1;
         }
-    if (j_push(d->pkgs, p) < 0)
+    if (bmx_jval_push(d->pkgs, p) < 0)
         return -1;
-    p = j_get(p, "licence");
+    p = bmx_jval_get(p, "licence");
     for (size_t i = 0; i < d->licences->n; i++)
         dup_lic |= strcmp(d->licences->items[i]->s, p->s) == 0;
-    return dup_lic ? 0 : j_push(d->licences, j_str(p->s));
+    return dup_lic ? 0 : bmx_jval_push(d->licences, bmx_jval_str(p->s));
 }
 
 static void dom_close_files(struct dom *d, int keep)
@@ -529,43 +529,43 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static jval *hex32(uint32_t x)
+static bmx_jval *hex32(uint32_t x)
 {
     char b[16];
     snprintf(b, sizeof b, "%08x", x);
-    return j_str(b);
+    return bmx_jval_str(b);
 }
 
-static jval *dom_json(const struct dom *d, uint32_t script_crc)
+static bmx_jval *dom_json(const struct dom *d, uint32_t script_crc)
 {
-    jval *o = j_obj(), *drop = j_obj(), *splits = j_obj();
+    bmx_jval *o = bmx_jval_obj(), *drop = bmx_jval_obj(), *splits = bmx_jval_obj();
     int rc = 0;
 
-    rc |= j_set(o, "script_crc32", hex32(script_crc));
-    rc |= j_set(o, "packages", d->pkgs);
-    rc |= j_set(o, "licences", d->licences);
-    rc |= j_set(o, "documents_read", j_u64(d->nread));
-    rc |= j_set(o, "bytes_read", j_u64(d->bytes_read));
-    rc |= j_set(drop, "binary", j_u64(d->n_bin));
-    rc |= j_set(drop, "empty", j_u64(d->n_empty));
-    rc |= j_set(drop, "duplicate", j_u64(d->n_dup));
-    rc |= j_set(drop, "cap", j_u64(d->n_cap));
-    rc |= j_set(o, "dropped", drop);
+    rc |= bmx_jval_set(o, "script_crc32", hex32(script_crc));
+    rc |= bmx_jval_set(o, "packages", d->pkgs);
+    rc |= bmx_jval_set(o, "licences", d->licences);
+    rc |= bmx_jval_set(o, "documents_read", bmx_jval_u64(d->nread));
+    rc |= bmx_jval_set(o, "bytes_read", bmx_jval_u64(d->bytes_read));
+    rc |= bmx_jval_set(drop, "binary", bmx_jval_u64(d->n_bin));
+    rc |= bmx_jval_set(drop, "empty", bmx_jval_u64(d->n_empty));
+    rc |= bmx_jval_set(drop, "duplicate", bmx_jval_u64(d->n_dup));
+    rc |= bmx_jval_set(drop, "cap", bmx_jval_u64(d->n_cap));
+    rc |= bmx_jval_set(o, "dropped", drop);
     for (int s = 0; s < BMX_NSPLITS; s++) {
-        jval *e = j_obj();
+        bmx_jval *e = bmx_jval_obj();
         char rel[PATH_MAX];
         fmt(rel, sizeof rel, "%s/%s.txt", d->name, bmx_corpus_split_name(s));
-        rc |= j_set(e, "file", j_str(rel));
-        rc |= j_set(e, "documents", j_u64(d->docs[s]));
-        rc |= j_set(e, "bytes", j_u64(d->bytes[s]));
-        rc |= j_set(e, "file_bytes", j_u64(d->fbytes[s]));
-        rc |= j_set(e, "crc32", hex32(d->crc[s]));
-        rc |= j_set(e, "tokens", j_null());
-        rc |= j_set(splits, bmx_corpus_split_name(s), e);
+        rc |= bmx_jval_set(e, "file", bmx_jval_str(rel));
+        rc |= bmx_jval_set(e, "documents", bmx_jval_u64(d->docs[s]));
+        rc |= bmx_jval_set(e, "bytes", bmx_jval_u64(d->bytes[s]));
+        rc |= bmx_jval_set(e, "file_bytes", bmx_jval_u64(d->fbytes[s]));
+        rc |= bmx_jval_set(e, "crc32", hex32(d->crc[s]));
+        rc |= bmx_jval_set(e, "tokens", bmx_jval_null());
+        rc |= bmx_jval_set(splits, bmx_corpus_split_name(s), e);
     }
-    rc |= j_set(o, "splits", splits);
+    rc |= bmx_jval_set(o, "splits", splits);
     if (rc) {
-        j_free(o);
+        bmx_jval_free(o);
         return NULL;
     }
     return o;
@@ -575,10 +575,10 @@ static jval *dom_json(const struct dom *d, uint32_t script_crc)
  * when the failure is the output's). */
 /* Turn the finished extractor of d into its outputs; returns its manifest entry, or NULL
  * with d->reason set (d->io_error when the failure is the output's). */
-static jval *dom_finish(struct dom *d, struct hset *global)
+static bmx_jval *dom_finish(struct dom *d, struct hset *global)
 {
     char dir[PATH_MAX];
-    jval *j;
+    bmx_jval *j;
     double t0 = now_s();
 
     fmt(dir, sizeof dir, "%s/%s", d->o->out_dir, d->name);
@@ -648,30 +648,33 @@ static jval *dom_finish(struct dom *d, struct hset *global)
     return j;
 }
 
-static jval *params_json(const bmx_corpus_opts *o)
+static bmx_jval *params_json(const bmx_corpus_opts *o)
 {
-    jval *p = j_obj(), *split = j_arr(), *doms = j_arr(), *frac = j_strn("0.1", 3);
+    bmx_jval *p = bmx_jval_obj(), *split = bmx_jval_arr(), *doms = bmx_jval_arr(),
+             *frac = bmx_jval_strn("0.1", 3);
     int rc = 0;
 
     if (frac)
-        frac->t = J_NUM;
-    rc |= j_set(p, "preset", o->preset ? j_str(o->preset) : j_null());
-    rc |= j_set(p, "max_bytes_per_domain", j_u64(o->max_bytes));
+        frac->t = BMX_JNUM;
+    rc |= bmx_jval_set(p, "preset", o->preset ? bmx_jval_str(o->preset) : bmx_jval_null());
+    rc |= bmx_jval_set(p, "max_bytes_per_domain", bmx_jval_u64(o->max_bytes));
     for (int s = 0; s < 3; s++)
-        rc |= j_push(split, j_u64(o->split[s]));
-    rc |= j_set(p, "split", split);
-    rc |= j_set(p, "split_rule", j_str("splitmix64 finaliser of the hash, mod the weight sum"));
-    rc |= j_set(p, "document_hash", j_str("fnv1a-64 of the normalised bytes"));
-    rc |= j_set(p, "normalisation",
-                j_str("UTF-8 with U+FFFD per ill-formed subpart, NUL removed, CRLF to LF, "
-                      "leading BOM removed"));
-    rc |= j_set(p, "binary_max_fraction", frac);
-    rc |= j_set(p, "min_nonspace_bytes", j_u64(32));
+        rc |= bmx_jval_push(split, bmx_jval_u64(o->split[s]));
+    rc |= bmx_jval_set(p, "split", split);
+    rc |= bmx_jval_set(p, "split_rule",
+                       bmx_jval_str("splitmix64 finaliser of the hash, mod the weight sum"));
+    rc |= bmx_jval_set(p, "document_hash", bmx_jval_str("fnv1a-64 of the normalised bytes"));
+    rc |= bmx_jval_set(
+        p, "normalisation",
+        bmx_jval_str("UTF-8 with U+FFFD per ill-formed subpart, NUL removed, CRLF to LF, "
+                     "leading BOM removed"));
+    rc |= bmx_jval_set(p, "binary_max_fraction", frac);
+    rc |= bmx_jval_set(p, "min_nonspace_bytes", bmx_jval_u64(32));
     for (size_t i = 0; i < o->ndomains; i++)
-        rc |= j_push(doms, j_str(o->domains[i]));
-    rc |= j_set(p, "domains", doms);
+        rc |= bmx_jval_push(doms, bmx_jval_str(o->domains[i]));
+    rc |= bmx_jval_set(p, "domains", doms);
     if (rc) {
-        j_free(p);
+        bmx_jval_free(p);
         return NULL;
     }
     return p;
@@ -681,7 +684,7 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
 {
     struct hset global = {0};
     struct dom *ds;
-    jval *man = NULL, *doms = NULL, *failed = NULL;
+    bmx_jval *man = NULL, *doms = NULL, *failed = NULL;
     int rc = BMX_OK, jobs;
     size_t next = 0, i;
     bmx_corpus_result r = {0, 0};
@@ -716,15 +719,16 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
         return bmx_err_set(err, BMX_EIO, "cannot create the cache directory %s: %s", o->cache_dir,
                            strerror(errno));
     ds = calloc(o->ndomains, sizeof *ds);
-    man = j_obj();
-    doms = j_obj();
-    failed = j_obj();
-    if (!ds || j_set(man, "format", j_str("bmx-corpus")) < 0 ||
-        j_set(man, "version", j_u64(1)) < 0 || j_set(man, "params", params_json(o)) < 0 ||
-        j_set(man, "tokenizer", j_null()) < 0 || j_set(man, "domains", doms) < 0 ||
-        j_set(man, "failed", failed) < 0) {
+    man = bmx_jval_obj();
+    doms = bmx_jval_obj();
+    failed = bmx_jval_obj();
+    if (!ds || bmx_jval_set(man, "format", bmx_jval_str("bmx-corpus")) < 0 ||
+        bmx_jval_set(man, "version", bmx_jval_u64(1)) < 0 ||
+        bmx_jval_set(man, "params", params_json(o)) < 0 ||
+        bmx_jval_set(man, "tokenizer", bmx_jval_null()) < 0 ||
+        bmx_jval_set(man, "domains", doms) < 0 || bmx_jval_set(man, "failed", failed) < 0) {
         free(ds);
-        j_free(man);
+        bmx_jval_free(man);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
     }
     for (i = 0; i < o->ndomains; i++) {
@@ -737,7 +741,7 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
     /* extractors run up to `jobs` ahead; their output is consumed in the fixed order */
     for (i = 0; i < o->ndomains && !rc;) {
         struct dom *d = &ds[i];
-        jval *j;
+        bmx_jval *j;
 
         while (next < o->ndomains && next < i + (size_t)jobs) {
             bmx_log(&o->log, BMX_LOG_INFO, "corpus: [%zu/%zu] %s", next + 1, o->ndomains,
@@ -756,8 +760,8 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
             dom_poll(ds, o->ndomains, 200);
             continue;
         }
-        d->pkgs = j_arr();
-        d->licences = j_arr();
+        d->pkgs = bmx_jval_arr();
+        d->licences = bmx_jval_arr();
         j = (d->pkgs && d->licences) ? dom_finish(d, &global) : NULL;
         if (!d->pkgs || !d->licences) {
             d->io_error = 1;
@@ -765,8 +769,8 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
         }
         if (d->spool[0])
             unlink(d->spool);
-        j_free(d->pkgs);
-        j_free(d->licences);
+        bmx_jval_free(d->pkgs);
+        bmx_jval_free(d->licences);
         free(d->local.v);
         free(d->norm);
         d->pkgs = d->licences = NULL;
@@ -774,7 +778,7 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
         d->norm = NULL;
         if (j) {
             r.built++;
-            if (j_set(doms, d->name, j) < 0)
+            if (bmx_jval_set(doms, d->name, j) < 0)
                 rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
         } else if (d->io_error) {
             rc = bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", d->name, d->reason);
@@ -782,7 +786,7 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
             r.failed++;
             bmx_log(&o->log, BMX_LOG_WARN, "corpus: %s FAILED and is left out: %s", d->name,
                     d->reason);
-            if (j_set(failed, d->name, j_text(d->reason, strlen(d->reason))) < 0)
+            if (bmx_jval_set(failed, d->name, j_text(d->reason, strlen(d->reason))) < 0)
                 rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
         }
         i++;
@@ -805,7 +809,7 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
     free(ds);
     if (!rc)
         rc = corpus_write_manifest(o->out_dir, man, err);
-    j_free(man);
+    bmx_jval_free(man);
     if (res)
         *res = r;
     return rc;

@@ -29,9 +29,9 @@ int rec_parse(const char *buf, size_t avail, int eof, struct rec *r, size_t *use
 
 #define CORPUS_FILE_MAGIC "#bmx-corpus 1\n"
 
-struct jval;
+struct bmx_jval;
 struct bmx_err;
 /* Write DIR/manifest.json atomically (temporary file, fsync, rename). */
-int corpus_write_manifest(const char *dir, const struct jval *m, struct bmx_err *err);
+int corpus_write_manifest(const char *dir, const struct bmx_jval *m, struct bmx_err *err);
 
 #endif

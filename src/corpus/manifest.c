@@ -1,7 +1,7 @@
 /* The corpus manifest: write, list, record token counts (bmx/corpus.h). */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "json.h"
+#include "bmx/report.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int corpus_write_manifest(const char *dir, const jval *m, bmx_err *err)
+int corpus_write_manifest(const char *dir, const bmx_jval *m, bmx_err *err)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     FILE *f;
@@ -21,7 +21,7 @@ int corpus_write_manifest(const char *dir, const jval *m, bmx_err *err)
     f = fopen(tmp, "wbe");
     if (!f)
         return bmx_err_set(err, BMX_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    bad = j_write(m, f) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad = bmx_jval_write(m, f) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -30,12 +30,13 @@ int corpus_write_manifest(const char *dir, const jval *m, bmx_err *err)
     return BMX_OK;
 }
 
-static int load(const char *dir, jval **out, char *path, size_t plen, bmx_err *err)
+static int load(const char *dir, bmx_jval **out, char *path, size_t plen, bmx_err *err)
 {
     FILE *f;
-    char *buf = NULL, why[160];
+    char *buf = NULL;
+    bmx_err why;
     size_t n = 0, cap = 0, k;
-    jval *m;
+    bmx_jval *m;
 
     snprintf(path, plen, "%s/manifest.json", dir);
     f = fopen(path, "rb");
@@ -57,16 +58,17 @@ static int load(const char *dir, jval **out, char *path, size_t plen, bmx_err *e
         n += k;
     } while (k > 0);
     fclose(f);
-    m = j_parse(buf, n, why, sizeof why);
+    bmx_jval_parse(buf, n, &m, &why);
     free(buf);
     if (!m)
-        return bmx_err_set(err, BMX_ECORRUPT, "%s is not valid JSON (%s)", path, why);
+        return bmx_err_set(err, why.code, "%s is not valid JSON (%s)", path, why.msg);
     {
-        jval *fmt = j_get(m, "format"), *ver = j_get(m, "version");
+        bmx_jval *fmt = bmx_jval_get(m, "format"), *ver = bmx_jval_get(m, "version");
         uint64_t v;
-        if (!fmt || fmt->t != J_STR || strcmp(fmt->s, "bmx-corpus") != 0 || j_as_u64(ver, &v) ||
-            v != 1 || !j_get(m, "domains") || j_get(m, "domains")->t != J_OBJ) {
-            j_free(m);
+        if (!fmt || fmt->t != BMX_JSTR || strcmp(fmt->s, "bmx-corpus") != 0 ||
+            bmx_jval_as_u64(ver, &v) || v != 1 || !bmx_jval_get(m, "domains") ||
+            bmx_jval_get(m, "domains")->t != BMX_JOBJ) {
+            bmx_jval_free(m);
             return bmx_err_set(err, BMX_ECORRUPT,
                                "%s is not a bmx corpus manifest of version 1; rebuild it with "
                                "'bmx corpus build'",
@@ -81,7 +83,7 @@ int bmx_corpus_manifest_list(const char *corpus_dir, bmx_corpus_entry **out, siz
                              bmx_err *err)
 {
     char path[PATH_MAX];
-    jval *m, *doms;
+    bmx_jval *m, *doms;
     bmx_corpus_entry *e;
     size_t k = 0;
     int rc = load(corpus_dir, &m, path, sizeof path, err);
@@ -90,28 +92,29 @@ int bmx_corpus_manifest_list(const char *corpus_dir, bmx_corpus_entry **out, siz
     *n = 0;
     if (rc)
         return rc;
-    doms = j_get(m, "domains");
+    doms = bmx_jval_get(m, "domains");
     e = calloc(doms->n * BMX_NSPLITS + 1, sizeof *e);
     if (!e) {
-        j_free(m);
+        bmx_jval_free(m);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < doms->n; i++) {
-        jval *splits = j_get(doms->items[i], "splits");
+        bmx_jval *splits = bmx_jval_get(doms->items[i], "splits");
         for (int s = 0; s < BMX_NSPLITS; s++) {
-            jval *x = j_get(splits, bmx_corpus_split_name(s)), *file = j_get(x, "file"),
-                 *crc = j_get(x, "crc32");
+            bmx_jval *x = bmx_jval_get(splits, bmx_corpus_split_name(s)),
+                     *file = bmx_jval_get(x, "file"), *crc = bmx_jval_get(x, "crc32");
             uint64_t docs, bytes;
             char *end = NULL;
             unsigned long c = 0;
-            if (crc && crc->t == J_STR)
+            if (crc && crc->t == BMX_JSTR)
                 c = strtoul(crc->s, &end, 16);
-            if (!file || file->t != J_STR || strlen(file->s) >= sizeof e[k].file ||
+            if (!file || file->t != BMX_JSTR || strlen(file->s) >= sizeof e[k].file ||
                 strlen(doms->keys[i]) >= sizeof e[k].domain ||
-                j_as_u64(j_get(x, "documents"), &docs) || j_as_u64(j_get(x, "bytes"), &bytes) ||
-                !end || *end || strlen(crc->s) != 8) {
+                bmx_jval_as_u64(bmx_jval_get(x, "documents"), &docs) ||
+                bmx_jval_as_u64(bmx_jval_get(x, "bytes"), &bytes) || !end || *end ||
+                strlen(crc->s) != 8) {
                 free(e);
-                j_free(m);
+                bmx_jval_free(m);
                 return bmx_err_set(err, BMX_ECORRUPT,
                                    "%s: domain %s, split %s lacks file, documents, bytes or "
                                    "crc32; rebuild the corpus",
@@ -126,7 +129,7 @@ int bmx_corpus_manifest_list(const char *corpus_dir, bmx_corpus_entry **out, siz
             k++;
         }
     }
-    j_free(m);
+    bmx_jval_free(m);
     *out = e;
     *n = k;
     return BMX_OK;
@@ -137,36 +140,37 @@ int bmx_corpus_manifest_set_tokens(const char *corpus_dir, const char *tokenizer
                                    bmx_err *err)
 {
     char path[PATH_MAX], hex[16];
-    jval *m, *tk;
+    bmx_jval *m, *tk;
     int rc = load(corpus_dir, &m, path, sizeof path, err);
 
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        jval *x = j_get(j_get(j_get(j_get(m, "domains"), t[i].domain), "splits"),
-                        bmx_corpus_split_name(t[i].split));
-        jval *sh;
+        bmx_jval *x = bmx_jval_get(
+            bmx_jval_get(bmx_jval_get(bmx_jval_get(m, "domains"), t[i].domain), "splits"),
+            bmx_corpus_split_name(t[i].split));
+        bmx_jval *sh;
         if (!x) {
-            j_free(m);
+            bmx_jval_free(m);
             return bmx_err_set(err, BMX_EINVAL, "%s has no domain %s with split %s", path,
                                t[i].domain, bmx_corpus_split_name(t[i].split));
         }
         snprintf(hex, sizeof hex, "%08x", t[i].shard_crc32);
-        sh = j_obj();
-        rc |= j_set(x, "tokens", j_u64(t[i].tokens));
-        rc |= j_set(sh, "file", j_str(t[i].shard));
-        rc |= j_set(sh, "crc32", j_str(hex));
-        rc |= j_set(x, "shard", sh);
+        sh = bmx_jval_obj();
+        rc |= bmx_jval_set(x, "tokens", bmx_jval_u64(t[i].tokens));
+        rc |= bmx_jval_set(sh, "file", bmx_jval_str(t[i].shard));
+        rc |= bmx_jval_set(sh, "crc32", bmx_jval_str(hex));
+        rc |= bmx_jval_set(x, "shard", sh);
     }
-    tk = j_obj();
-    rc |= j_set(tk, "name", j_str(tokenizer ? tokenizer : ""));
-    rc |= j_set(tk, "vocab_size", j_u64(vocab_size));
-    rc |= j_set(m, "tokenizer", tk);
+    tk = bmx_jval_obj();
+    rc |= bmx_jval_set(tk, "name", bmx_jval_str(tokenizer ? tokenizer : ""));
+    rc |= bmx_jval_set(tk, "vocab_size", bmx_jval_u64(vocab_size));
+    rc |= bmx_jval_set(m, "tokenizer", tk);
     if (rc) {
-        j_free(m);
+        bmx_jval_free(m);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
     }
     rc = corpus_write_manifest(corpus_dir, m, err);
-    j_free(m);
+    bmx_jval_free(m);
     return rc;
 }

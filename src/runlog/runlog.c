@@ -1,5 +1,6 @@
 /* src/runlog/runlog.c - load a run's log.jsonl into arrays. */
 #include "bmx/runlog.h"
+#include "bmx/report.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include "jsonv.h"
 
 void bmx_runlog_free(bmx_runlog *l)
 {
@@ -52,29 +51,23 @@ static char *dup(const char *s)
 }
 
 /* K numbers (nulls as NAN when allow_null) from an array member. */
-static int nums(const jv *o, const char *key, int K, double *out, int allow_null)
+static int nums(const bmx_jval *o, const char *key, int K, double *out, int allow_null)
 {
-    const jv *a = jv_get(o, key);
-    if (!a || a->type != JV_ARR || a->n != (size_t)K)
+    const bmx_jval *a = bmx_jval_get(o, key);
+    if (!a || a->t != BMX_JARR || a->n != (size_t)K)
         return -1;
     for (int i = 0; i < K; i++) {
-        if (a->items[i].type == JV_NUM)
-            out[i] = a->items[i].num;
-        else if (a->items[i].type == JV_NULL && allow_null)
+        if (a->items[i]->t == BMX_JNULL && allow_null)
             out[i] = NAN;
-        else
+        else if (bmx_jval_as_double(a->items[i], &out[i]))
             return -1;
     }
     return 0;
 }
 
-static int num(const jv *o, const char *key, double *out)
+static int num(const bmx_jval *o, const char *key, double *out)
 {
-    const jv *v = jv_get(o, key);
-    if (!v || v->type != JV_NUM)
-        return -1;
-    *out = v->num;
-    return 0;
+    return bmx_jval_as_double(bmx_jval_get(o, key), out);
 }
 
 static int grow(void **p, size_t n, size_t esz)
@@ -88,7 +81,7 @@ static int grow(void **p, size_t n, size_t esz)
 
 int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
 {
-    char file[PATH_MAX + 16], msg[200];
+    char file[PATH_MAX + 16];
     struct stat st;
     FILE *f;
     char *line = NULL;
@@ -119,7 +112,8 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                            file, strerror(errno));
     }
     while ((len = getline(&line, &lcap, f)) > 0) {
-        jv v;
+        bmx_jval *v;
+        bmx_err why;
         lineno++;
         if (line[len - 1] != '\n') {
             rc = bmx_err_set(err, BMX_ECORRUPT,
@@ -128,45 +122,45 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                              file, lineno);
             break;
         }
-        if (jv_parse(line, (size_t)len - 1, &v, msg, sizeof msg)) {
-            rc = bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: not JSON: %s", file, lineno, msg);
+        if (bmx_jval_parse(line, (size_t)len - 1, &v, &why)) {
+            rc = bmx_err_set(err, why.code, "%s:%ld: not JSON: %s", file, lineno, why.msg);
             break;
         }
-        const jv *type = jv_get(&v, "type");
+        const bmx_jval *type = bmx_jval_get(v, "type");
         char t[32];
-        snprintf(t, sizeof t, "%s", type && type->type == JV_STR ? type->str : "");
+        snprintf(t, sizeof t, "%s", type && type->t == BMX_JSTR ? type->s : "");
         int K = l->K, bad = 0;
         double x;
         if (lineno == 1) {
-            const jv *m = jv_get(&v, "method"), *p = jv_get(&v, "policy"),
-                     *d = jv_get(&v, "domains");
-            if (strcmp(t, "header") != 0 || !m || m->type != JV_STR || !p || p->type != JV_STR ||
-                !d || d->type != JV_ARR || d->n == 0 || d->n > 1000000) {
+            const bmx_jval *m = bmx_jval_get(v, "method"), *p = bmx_jval_get(v, "policy"),
+                           *d = bmx_jval_get(v, "domains");
+            if (strcmp(t, "header") != 0 || !m || m->t != BMX_JSTR || !p || p->t != BMX_JSTR ||
+                !d || d->t != BMX_JARR || d->n == 0 || d->n > 1000000) {
                 bad = 1;
             } else {
-                l->method = dup(m->str);
-                l->policy = dup(p->str);
+                l->method = dup(m->s);
+                l->policy = dup(p->s);
                 l->K = K = (int)d->n;
                 l->domains = calloc((size_t)K, sizeof *l->domains);
                 l->train_tokens = calloc((size_t)K, sizeof *l->train_tokens);
                 if (!l->method || !l->policy || !l->domains || !l->train_tokens) {
-                    jv_free(&v);
+                    bmx_jval_free(v);
                     rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
                     break;
                 }
                 for (int i = 0; i < K && !bad; i++) {
-                    if (d->items[i].type != JV_STR)
+                    if (d->items[i]->t != BMX_JSTR)
                         bad = 1;
-                    else if (!(l->domains[i] = dup(d->items[i].str)))
+                    else if (!(l->domains[i] = dup(d->items[i]->s)))
                         bad = 1;
                 }
-                if (!bad && nums(&v, "train_tokens", K, l->train_tokens, 0))
+                if (!bad && nums(v, "train_tokens", K, l->train_tokens, 0))
                     bad = 1;
-                if (!bad && num(&v, "seed", &x) == 0)
+                if (!bad && num(v, "seed", &x) == 0)
                     l->seed = (uint64_t)x;
-                if (!bad && num(&v, "steps", &x) == 0)
+                if (!bad && num(v, "steps", &x) == 0)
                     l->steps_planned = (long)x;
-                if (!bad && num(&v, "tokens_per_step", &x) == 0)
+                if (!bad && num(v, "tokens_per_step", &x) == 0)
                     l->tokens_per_step = (long)x;
             }
         } else if (strcmp(t, "step") == 0) {
@@ -179,17 +173,17 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                     grow((void **)&l->probs, scap * (size_t)K, sizeof *l->probs) ||
                     grow((void **)&l->dloss, scap * (size_t)K, sizeof *l->dloss) ||
                     grow((void **)&l->dcount, scap * (size_t)K, sizeof *l->dcount)) {
-                    jv_free(&v);
+                    bmx_jval_free(v);
                     rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
                     break;
                 }
             }
             double *cnt = malloc((size_t)K * sizeof *cnt);
-            if (!cnt || num(&v, "step", &x) || num(&v, "loss", &l->loss[i]) ||
-                num(&v, "grad_norm", &l->grad_norm[i]) ||
-                nums(&v, "probs", K, l->probs + i * (size_t)K, 0) ||
-                nums(&v, "domain_loss", K, l->dloss + i * (size_t)K, 1) ||
-                nums(&v, "domain_count", K, cnt, 0))
+            if (!cnt || num(v, "step", &x) || num(v, "loss", &l->loss[i]) ||
+                num(v, "grad_norm", &l->grad_norm[i]) ||
+                nums(v, "probs", K, l->probs + i * (size_t)K, 0) ||
+                nums(v, "domain_loss", K, l->dloss + i * (size_t)K, 1) ||
+                nums(v, "domain_count", K, cnt, 0))
                 bad = 1;
             else {
                 l->step[i] = (long)x;
@@ -205,13 +199,13 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                 if (grow((void **)&l->eval_step, ecap, sizeof *l->eval_step) ||
                     grow((void **)&l->eval_loss, ecap * (size_t)K, sizeof *l->eval_loss) ||
                     grow((void **)&l->eval_avg_ppl, ecap, sizeof *l->eval_avg_ppl)) {
-                    jv_free(&v);
+                    bmx_jval_free(v);
                     rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
                     break;
                 }
             }
-            if (num(&v, "step", &x) || nums(&v, "loss", K, l->eval_loss + i * (size_t)K, 0) ||
-                num(&v, "avg_ppl", &l->eval_avg_ppl[i]))
+            if (num(v, "step", &x) || nums(v, "loss", K, l->eval_loss + i * (size_t)K, 0) ||
+                num(v, "avg_ppl", &l->eval_avg_ppl[i]))
                 bad = 1;
             else {
                 l->eval_step[i] = (long)x;
@@ -220,7 +214,7 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
         } else {
             bad = 1;
         }
-        jv_free(&v);
+        bmx_jval_free(v);
         if (bad) {
             rc = bmx_err_set(err, BMX_ECORRUPT,
                              "%s:%ld: not a bmx run record (%s): the log must start with a "

@@ -1,33 +1,33 @@
-/* A small JSON document model: build, parse, pretty-print (json.h). */
-#include "json.h"
+/* JSON documents: parse, look up, build, pretty-print (bmx/report.h). */
+#include "bmx/report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static jval *j_new(enum jtype t)
+static bmx_jval *j_new(enum bmx_jtype t)
 {
-    jval *v = calloc(1, sizeof *v);
+    bmx_jval *v = calloc(1, sizeof *v);
     if (v)
         v->t = t;
     return v;
 }
 
-jval *j_null(void)
+bmx_jval *bmx_jval_null(void)
 {
-    return j_new(J_NULL);
+    return j_new(BMX_JNULL);
 }
 
-jval *j_bool(int b)
+bmx_jval *bmx_jval_bool(int b)
 {
-    jval *v = j_new(J_BOOL);
+    bmx_jval *v = j_new(BMX_JBOOL);
     if (v)
         v->b = !!b;
     return v;
 }
 
-jval *j_strn(const char *s, size_t n)
+bmx_jval *bmx_jval_strn(const char *s, size_t n)
 {
-    jval *v = j_new(J_STR);
+    bmx_jval *v = j_new(BMX_JSTR);
     if (!v)
         return NULL;
     v->s = malloc(n + 1);
@@ -40,40 +40,40 @@ jval *j_strn(const char *s, size_t n)
     return v;
 }
 
-jval *j_str(const char *s)
+bmx_jval *bmx_jval_str(const char *s)
 {
-    return j_strn(s, strlen(s));
+    return bmx_jval_strn(s, strlen(s));
 }
 
-jval *j_u64(uint64_t x)
+bmx_jval *bmx_jval_u64(uint64_t x)
 {
     char buf[32];
-    jval *v;
+    bmx_jval *v;
 
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)x);
-    v = j_strn(buf, strlen(buf));
+    v = bmx_jval_strn(buf, strlen(buf));
     if (v)
-        v->t = J_NUM;
+        v->t = BMX_JNUM;
     return v;
 }
 
-jval *j_arr(void)
+bmx_jval *bmx_jval_arr(void)
 {
-    return j_new(J_ARR);
+    return j_new(BMX_JARR);
 }
-jval *j_obj(void)
+bmx_jval *bmx_jval_obj(void)
 {
-    return j_new(J_OBJ);
+    return j_new(BMX_JOBJ);
 }
 
-void j_free(jval *v)
+void bmx_jval_free(bmx_jval *v)
 {
     if (!v)
         return;
     for (size_t i = 0; i < v->n; i++) {
         if (v->keys)
             free(v->keys[i]);
-        j_free(v->items[i]);
+        bmx_jval_free(v->items[i]);
     }
     free(v->keys);
     free(v->items);
@@ -81,10 +81,10 @@ void j_free(jval *v)
     free(v);
 }
 
-static int grow(jval *c)
+static int grow(bmx_jval *c)
 {
     size_t cap;
-    jval **items;
+    bmx_jval **items;
 
     if (c->n < c->cap)
         return 0;
@@ -93,7 +93,7 @@ static int grow(jval *c)
     if (!items)
         return -1;
     c->items = items;
-    if (c->t == J_OBJ) {
+    if (c->t == BMX_JOBJ) {
         char **keys = realloc(c->keys, cap * sizeof *keys);
         if (!keys)
             return -1;
@@ -103,34 +103,34 @@ static int grow(jval *c)
     return 0;
 }
 
-int j_push(jval *arr, jval *v)
+int bmx_jval_push(bmx_jval *arr, bmx_jval *v)
 {
-    if (!arr || !v || arr->t != J_ARR || grow(arr) < 0) {
-        j_free(v);
+    if (!arr || !v || arr->t != BMX_JARR || grow(arr) < 0) {
+        bmx_jval_free(v);
         return -1;
     }
     arr->items[arr->n++] = v;
     return 0;
 }
 
-int j_set(jval *obj, const char *key, jval *v)
+int bmx_jval_set(bmx_jval *obj, const char *key, bmx_jval *v)
 {
     char *k;
 
-    if (!obj || !v || obj->t != J_OBJ) {
-        j_free(v);
+    if (!obj || !v || obj->t != BMX_JOBJ) {
+        bmx_jval_free(v);
         return -1;
     }
     for (size_t i = 0; i < obj->n; i++)
         if (strcmp(obj->keys[i], key) == 0) {
-            j_free(obj->items[i]);
+            bmx_jval_free(obj->items[i]);
             obj->items[i] = v;
             return 0;
         }
     k = strdup(key);
     if (!k || grow(obj) < 0) {
         free(k);
-        j_free(v);
+        bmx_jval_free(v);
         return -1;
     }
     obj->keys[obj->n] = k;
@@ -138,9 +138,9 @@ int j_set(jval *obj, const char *key, jval *v)
     return 0;
 }
 
-jval *j_get(const jval *obj, const char *key)
+bmx_jval *bmx_jval_get(const bmx_jval *obj, const char *key)
 {
-    if (!obj || obj->t != J_OBJ)
+    if (!obj || obj->t != BMX_JOBJ)
         return NULL;
     for (size_t i = 0; i < obj->n; i++)
         if (strcmp(obj->keys[i], key) == 0)
@@ -148,17 +148,32 @@ jval *j_get(const jval *obj, const char *key)
     return NULL;
 }
 
-int j_as_u64(const jval *v, uint64_t *out)
+int bmx_jval_as_u64(const bmx_jval *v, uint64_t *out)
 {
     uint64_t x = 0;
 
-    if (!v || v->t != J_NUM || !v->s[0])
+    if (!v || v->t != BMX_JNUM || !v->s[0])
         return -1;
     for (const char *p = v->s; *p; p++) {
-        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(*p - '0');
+        if (*p < '0' || *p > '9' || x > (UINT64_MAX - d) / 10)
             return -1;
-        x = 10 * x + (uint64_t)(*p - '0');
+        x = 10 * x + d;
     }
+    *out = x;
+    return 0;
+}
+
+int bmx_jval_as_double(const bmx_jval *v, double *out)
+{
+    char *end;
+    double x;
+
+    if (!v || v->t != BMX_JNUM)
+        return -1;
+    x = strtod(v->s, &end);
+    if (*end) /* the parser only makes numbers strtod reads whole */
+        return -1;
     *out = x;
     return 0;
 }
@@ -183,42 +198,42 @@ static void write_string(const char *s, FILE *f)
     fputc('"', f);
 }
 
-static void write_value(const jval *v, FILE *f, int depth)
+static void write_value(const bmx_jval *v, FILE *f, int depth)
 {
     switch (v->t) {
-    case J_NULL:
+    case BMX_JNULL:
         fputs("null", f);
         return;
-    case J_BOOL:
+    case BMX_JBOOL:
         fputs(v->b ? "true" : "false", f);
         return;
-    case J_NUM:
+    case BMX_JNUM:
         fputs(v->s, f);
         return;
-    case J_STR:
+    case BMX_JSTR:
         write_string(v->s, f);
         return;
-    case J_ARR:
-    case J_OBJ:
+    case BMX_JARR:
+    case BMX_JOBJ:
         break;
     }
     if (v->n == 0) {
-        fputs(v->t == J_ARR ? "[]" : "{}", f);
+        fputs(v->t == BMX_JARR ? "[]" : "{}", f);
         return;
     }
-    fputc(v->t == J_ARR ? '[' : '{', f);
+    fputc(v->t == BMX_JARR ? '[' : '{', f);
     for (size_t i = 0; i < v->n; i++) {
         fprintf(f, "%s\n%*s", i ? "," : "", 2 * (depth + 1), "");
-        if (v->t == J_OBJ) {
+        if (v->t == BMX_JOBJ) {
             write_string(v->keys[i], f);
             fputs(": ", f);
         }
         write_value(v->items[i], f, depth + 1);
     }
-    fprintf(f, "\n%*s%c", 2 * depth, "", v->t == J_ARR ? ']' : '}');
+    fprintf(f, "\n%*s%c", 2 * depth, "", v->t == BMX_JARR ? ']' : '}');
 }
 
-int j_write(const jval *v, FILE *f)
+int bmx_jval_write(const bmx_jval *v, FILE *f)
 {
     write_value(v, f, 0);
     fputc('\n', f);
@@ -230,16 +245,32 @@ int j_write(const jval *v, FILE *f)
 struct jp {
     const char *s;
     size_t n, i;
-    char *why;
-    size_t why_len;
-    int depth;
+    bmx_err *err;
+    int failed, depth;
 };
 
-static jval *jp_fail(struct jp *p, const char *what)
+/* Record the first error (later ones are consequences of it). */
+static bmx_jval *jp_fail(struct jp *p, const char *what)
 {
-    if (p->why && !p->why[0])
-        snprintf(p->why, p->why_len, "%s at byte %zu", what, p->i);
+    if (!p->failed)
+        p->failed =
+            bmx_err_set(p->err, strncmp(what, "out of memory", 13) == 0 ? BMX_ENOMEM : BMX_ECORRUPT,
+                        "%s at byte %zu", what, p->i);
     return NULL;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Skip the digits at p->i; how many there were. */
+static size_t jp_digits(struct jp *p)
+{
+    size_t st = p->i;
+    while (p->i < p->n && is_digit(p->s[p->i]))
+        p->i++;
+    return p->i - st;
 }
 
 static void jp_ws(struct jp *p)
@@ -283,7 +314,7 @@ static char *jp_string(struct jp *p)
     for (;;) {
         unsigned char c;
         char enc[4];
-        size_t k = 0;
+        size_t k = 0, at = p->i; /* errors point at the character or escape */
 
         if (p->i >= p->n) {
             free(out);
@@ -294,6 +325,7 @@ static char *jp_string(struct jp *p)
             break;
         if (c < 0x20) {
             free(out);
+            p->i = at;
             return jp_fail(p, "control character in string"), NULL;
         }
         if (c != '\\') {
@@ -325,6 +357,7 @@ static char *jp_string(struct jp *p)
             case 'u':
                 if (hex4(p, &u) < 0) {
                     free(out);
+                    p->i = at;
                     return jp_fail(p, "bad \\u escape"), NULL;
                 }
                 if (u >= 0xD800 && u < 0xDC00 && p->i + 1 < p->n && p->s[p->i] == '\\' &&
@@ -333,6 +366,7 @@ static char *jp_string(struct jp *p)
                     p->i += 2;
                     if (hex4(p, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF) {
                         free(out);
+                        p->i = at;
                         return jp_fail(p, "bad surrogate pair"), NULL;
                     }
                     u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
@@ -341,6 +375,7 @@ static char *jp_string(struct jp *p)
                 }
                 if (u == 0) {
                     free(out);
+                    p->i = at;
                     return jp_fail(p, "NUL in string"), NULL;
                 }
                 if (u < 0x80) {
@@ -361,6 +396,7 @@ static char *jp_string(struct jp *p)
                 break;
             default:
                 free(out);
+                p->i = at;
                 return jp_fail(p, "bad escape in string"), NULL;
             }
         }
@@ -381,17 +417,17 @@ static char *jp_string(struct jp *p)
     return out;
 }
 
-static jval *jp_value(struct jp *p);
+static bmx_jval *jp_value(struct jp *p);
 
-static jval *jp_container(struct jp *p, int obj)
+static bmx_jval *jp_container(struct jp *p, int obj)
 {
-    jval *c = obj ? j_obj() : j_arr();
+    bmx_jval *c = obj ? bmx_jval_obj() : bmx_jval_arr();
     char close = obj ? '}' : ']';
 
     if (!c)
         return jp_fail(p, "out of memory");
     if (++p->depth > 64) {
-        j_free(c);
+        bmx_jval_free(c);
         return jp_fail(p, "nesting too deep");
     }
     p->i++;
@@ -403,24 +439,24 @@ static jval *jp_container(struct jp *p, int obj)
     }
     for (;;) {
         char *key = NULL;
-        jval *v;
+        bmx_jval *v;
         int rc;
 
         jp_ws(p);
         if (obj) {
             if (p->i >= p->n || p->s[p->i] != '"') {
-                j_free(c);
+                bmx_jval_free(c);
                 return jp_fail(p, "expected a string key");
             }
             key = jp_string(p);
             if (!key) {
-                j_free(c);
+                bmx_jval_free(c);
                 return NULL;
             }
             jp_ws(p);
             if (p->i >= p->n || p->s[p->i] != ':') {
                 free(key);
-                j_free(c);
+                bmx_jval_free(c);
                 return jp_fail(p, "expected ':'");
             }
             p->i++;
@@ -428,13 +464,13 @@ static jval *jp_container(struct jp *p, int obj)
         v = jp_value(p);
         if (!v) {
             free(key);
-            j_free(c);
+            bmx_jval_free(c);
             return NULL;
         }
-        rc = obj ? j_set(c, key, v) : j_push(c, v);
+        rc = obj ? bmx_jval_set(c, key, v) : bmx_jval_push(c, v);
         free(key);
         if (rc < 0) {
-            j_free(c);
+            bmx_jval_free(c);
             return jp_fail(p, "out of memory");
         }
         jp_ws(p);
@@ -447,12 +483,12 @@ static jval *jp_container(struct jp *p, int obj)
             p->depth--;
             return c;
         }
-        j_free(c);
+        bmx_jval_free(c);
         return jp_fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
     }
 }
 
-static jval *jp_value(struct jp *p)
+static bmx_jval *jp_value(struct jp *p)
 {
     char c;
 
@@ -464,10 +500,10 @@ static jval *jp_value(struct jp *p)
         return jp_container(p, c == '{');
     if (c == '"') {
         char *s = jp_string(p);
-        jval *v;
+        bmx_jval *v;
         if (!s)
             return NULL;
-        v = j_new(J_STR);
+        v = j_new(BMX_JSTR);
         if (!v) {
             free(s);
             return jp_fail(p, "out of memory");
@@ -477,52 +513,65 @@ static jval *jp_value(struct jp *p)
     }
     if (p->n - p->i >= 4 && memcmp(p->s + p->i, "null", 4) == 0) {
         p->i += 4;
-        return j_null();
+        return bmx_jval_null();
     }
     if (p->n - p->i >= 4 && memcmp(p->s + p->i, "true", 4) == 0) {
         p->i += 4;
-        return j_bool(1);
+        return bmx_jval_bool(1);
     }
     if (p->n - p->i >= 5 && memcmp(p->s + p->i, "false", 5) == 0) {
         p->i += 5;
-        return j_bool(0);
+        return bmx_jval_bool(0);
     }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        size_t st = p->i, digits = 0;
-        jval *v;
+    if (c == '-' || is_digit(c)) {
+        /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+        size_t st = p->i;
+        bmx_jval *v;
         if (p->s[p->i] == '-')
             p->i++;
-        while (p->i < p->n &&
-               ((p->s[p->i] >= '0' && p->s[p->i] <= '9') || p->s[p->i] == '.' ||
-                p->s[p->i] == 'e' || p->s[p->i] == 'E' || p->s[p->i] == '+' || p->s[p->i] == '-')) {
-            digits += p->s[p->i] >= '0' && p->s[p->i] <= '9';
+        if (p->i < p->n && p->s[p->i] == '0') {
             p->i++;
+            if (p->i < p->n && is_digit(p->s[p->i]))
+                return jp_fail(p, "bad number (a leading zero)");
+        } else if (!jp_digits(p)) {
+            return jp_fail(p, "bad number (no digits)");
         }
-        if (!digits)
-            return jp_fail(p, "bad number");
-        v = j_strn(p->s + st, p->i - st);
+        if (p->i < p->n && p->s[p->i] == '.') {
+            p->i++;
+            if (!jp_digits(p))
+                return jp_fail(p, "bad number (no digits after '.')");
+        }
+        if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+            p->i++;
+            if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
+                p->i++;
+            if (!jp_digits(p))
+                return jp_fail(p, "bad number (no digits in the exponent)");
+        }
+        v = bmx_jval_strn(p->s + st, p->i - st);
         if (!v)
             return jp_fail(p, "out of memory");
-        v->t = J_NUM;
+        v->t = BMX_JNUM;
         return v;
     }
     return jp_fail(p, "unexpected character");
 }
 
-jval *j_parse(const char *text, size_t len, char *why, size_t why_len)
+int bmx_jval_parse(const char *text, size_t len, bmx_jval **out, bmx_err *err)
 {
-    struct jp p = {text, len, 0, why, why_len, 0};
-    jval *v;
+    struct jp p = {text, len, 0, err, 0, 0};
+    bmx_jval *v;
 
-    if (why && why_len)
-        why[0] = '\0';
+    *out = NULL;
     v = jp_value(&p);
     if (!v)
-        return NULL;
+        return p.failed;
     jp_ws(&p);
     if (p.i != p.n) {
-        j_free(v);
-        return jp_fail(&p, "trailing characters");
+        bmx_jval_free(v);
+        jp_fail(&p, "trailing characters after the value");
+        return p.failed;
     }
-    return v;
+    *out = v;
+    return BMX_OK;
 }
