@@ -1,4 +1,5 @@
-/* bmx/report.h - what runs leave behind: JSONL records and SVG plots.
+/* bmx/report.h - what runs leave behind: JSONL records and SVG plots; and the project's one
+ * JSON reader (bmx_jval, for the run logs and the corpus manifest).
  *
  * Everything is built in memory in a growable string (bmx_sbuf), so the caller decides where
  * it goes (a file, an HTML page, a test). An allocation failure is sticky: the buffer stops
