@@ -112,13 +112,13 @@ int main(int argc, char **argv)
                 if (!strcmp(argv[i], all[k].name))
                     want[k] = any = 1;
     }
+    /* Both sides get the same environment: THREADS threads for every OpenMP or OpenBLAS pool
+     * (PyTorch also gets torch.set_num_threads(THREADS)) and passive waits. */
+    char nt[16];
+    snprintf(nt, sizeof nt, "%d", THREADS);
+    setenv("OMP_NUM_THREADS", nt, 0);
+    setenv("OPENBLAS_NUM_THREADS", nt, 0);
     if (!getenv("OMP_WAIT_POLICY")) {
-        /* Both sides get the same environment: passive waits, and THREADS threads for every
-         * OpenMP or OpenBLAS pool (PyTorch also gets torch.set_num_threads(THREADS)). */
-        char nt[16];
-        snprintf(nt, sizeof nt, "%d", THREADS);
-        setenv("OMP_NUM_THREADS", nt, 0);
-        setenv("OPENBLAS_NUM_THREADS", nt, 0);
         setenv("OMP_WAIT_POLICY", "passive", 1);
         execv("/proc/self/exe", argv);
     }
