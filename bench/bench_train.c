@@ -167,7 +167,7 @@ int main(int argc, char **argv)
                 double pk = sgemm_peak();
                 peak = pk > peak ? pk : peak;
             }
-            for (int s = round > 0; s <= c.steps; s++) {
+            for (int s = 0; s <= c.steps; s++) { /* a warm-up step in every round */
                 double t0 = now();
                 bmx_model_forward(m, in, tg, c.B, c.T, NULL, NULL, NULL, &err);
                 double t1 = now();
