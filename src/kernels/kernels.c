@@ -47,6 +47,16 @@ void bmx_kernels_set_threads(int n)
 
 typedef double ACC;
 
+/* Elementwise loops get a second build for AVX2, chosen per call by a CPU check (cheap: a
+ * load from libgcc's CPU model, filled at start-up). */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define SIMD_AVX2   __attribute__((target("avx2")))
+#define HAVE_AVX2() __builtin_cpu_supports("avx2")
+#else
+#define SIMD_AVX2
+#define HAVE_AVX2() 0
+#endif
+
 /* exp for float, vectorisable (callers clamp the argument, which is faster here than a clamp
  * inside): Cody-Waite reduction x = n ln2 + r, |r| <= ln2 / 2, a degree-7
  * polynomial for e^r (Cephes' coefficients), 2^n through the exponent bits. Max relative
