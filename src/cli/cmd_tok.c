@@ -50,7 +50,6 @@ static int slurp(const char *path, unsigned char **data, size_t *len)
     return 0;
 }
 
-/* The vocabulary named by --vocab PATH or --gpt2 (from --gpt2-dir). */
 static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
                            int vocab_size, int threads);
 
