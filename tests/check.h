@@ -84,7 +84,7 @@ static struct check_state check_st;
     do {                                                                                           \
         const char *h_ = (hay), *nd_ = (needle);                                                   \
         if (!h_ || !strstr(h_, nd_))                                                               \
-            CHECK_FAILF("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", nd_);                \
+            CHECK_FAILF("\"%.400s\" does not contain \"%.200s\"", h_ ? h_ : "(null)", nd_);        \
     } while (0)
 
 #define SKIP(...)                                                                                  \

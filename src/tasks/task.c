@@ -31,19 +31,25 @@ static char *dupn(const char *s, size_t n)
     return p;
 }
 
+/* The strings an example owns; its choices may be the task's shared label list. */
+static void example_free(const bmx_task *t, bmx_task_example *e)
+{
+    free((char *)e->text);
+    free((char *)e->group);
+    if (e->choices != (const char *const *)t->labels) {
+        for (int c = 0; c < e->nchoices; c++)
+            free((char *)e->choices[c]);
+        free((void *)e->choices);
+    }
+}
+
 void bmx_task_free(bmx_task *t)
 {
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++) {
         bmx_task_example *e = &t->ex[i];
-        free((char *)e->text);
-        free((char *)e->group);
-        if (e->choices != (const char *const *)t->labels) {
-            for (int c = 0; c < e->nchoices; c++)
-                free((char *)e->choices[c]);
-            free((void *)e->choices);
-        }
+        example_free(t, e);
     }
     free(t->ex);
     for (int i = 0; i < t->nlabels; i++)
@@ -369,13 +375,7 @@ int bmx_task_split(bmx_task *t, double test_frac, size_t max_train, size_t max_t
             continue;
         }
         bmx_task_example *e = &t->ex[i];
-        free((char *)e->text);
-        free((char *)e->group);
-        if (e->choices != (const char *const *)t->labels) {
-            for (int c = 0; c < e->nchoices; c++)
-                free((char *)e->choices[c]);
-            free((void *)e->choices);
-        }
+        example_free(t, e);
     }
     t->n = w;
     free(drop);
