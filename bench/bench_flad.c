@@ -21,27 +21,10 @@
 #include "bmx/flad.h"
 #include "bmx/kernels.h"
 
+#include "bench.h"
+
 #define BLOCK 1
 #define REPS  15
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
 
 static void die(const char *what, const bmx_err *e)
 {
@@ -91,11 +74,11 @@ static bmx_flad *make(const char *policy, const bmx_tok *tok, bmx_task *target,
 static double block(bmx_flad *f)
 {
     bmx_err err = {0};
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < BLOCK; i++)
         if (bmx_flad_round(f, NULL, &err))
             die("round", &err);
-    return (now() - t0) / BLOCK;
+    return (bench_now() - t0) / BLOCK;
 }
 
 int main(void)
@@ -139,18 +122,18 @@ int main(void)
     const float *g = bmx_model_grads(m1), *gt = bmx_flad_target_grad(fl);
     volatile double sink = 0;
     for (int k = 0; k < REPS; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < 20; i++)
             sink += bmx_flad_reward(BMX_REWARD_AGG, rg, nr, g, gt);
-        rf[k] = (now() - t0) / 20;
-        t0 = now();
+        rf[k] = (bench_now() - t0) / 20;
+        t0 = bench_now();
         for (int i = 0; i < 20; i++)
             sink += bmx_flad_reward(BMX_REWARD_AGG, &all, 1, g, gt);
-        ra[k] = (now() - t0) / 20;
+        ra[k] = (bench_now() - t0) / 20;
     }
     (void)sink;
-    double fm = median(a, REPS), em = median(b, REPS), tm = median(c, REPS);
-    double rfm = median(rf, REPS), ram = median(ra, REPS);
+    double fm = bench_median(a, REPS), em = bench_median(b, REPS), tm = bench_median(c, REPS);
+    double rfm = bench_median(rf, REPS), ram = bench_median(ra, REPS);
     printf("params %zu, reward subset %zu (%.1f%%)\n", N, sub, 100.0 * sub / N);
     printf("FLAD round %.2f ms, explore-only round %.2f ms (FLAD overhead %+.2f%%), target-only "
            "round %.2f ms\n",

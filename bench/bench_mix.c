@@ -20,29 +20,12 @@
 #include "bmx/mix.h"
 #include "bmx/rng.h"
 
+#include "bench.h"
+
 #define G    8
 #define REPS 5
 
 static volatile double sink;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v)
-{
-    qsort(v, REPS, sizeof *v, cmp_d);
-    return v[REPS / 2];
-}
 
 /* Arms and values for the observations, drawn once (the timed loop only reads them). */
 typedef struct feed {
@@ -104,13 +87,13 @@ int main(void)
         double t[REPS];
         long n = 4000000;
         for (int rep = 0; rep < REPS; rep++) {
-            double s = 0, t0 = now();
+            double s = 0, t0 = bench_now();
             for (long i = 0; i < n; i++)
                 s += bmx_rng_double(&r);
-            t[rep] = (now() - t0) / n * 1e9;
+            t[rep] = (bench_now() - t0) / n * 1e9;
             sink = s;
         }
-        rng_ns = median(t);
+        rng_ns = bench_median(t, REPS);
     }
 
     for (int ki = 0; ki < NK; ki++) {
@@ -139,7 +122,7 @@ int main(void)
         }
         for (int rep = 0; rep < REPS; rep++) {
             long acc = 0;
-            double t0 = now();
+            double t0 = bench_now();
             for (long i = 0; i < nlin; i++) {
                 double u = bmx_rng_double(&r), c = 0;
                 int a = 0;
@@ -150,13 +133,13 @@ int main(void)
                 }
                 acc += a;
             }
-            t[rep] = (now() - t0) / nlin * 1e9;
+            t[rep] = (bench_now() - t0) / nlin * 1e9;
             sink = (double)acc;
         }
-        lin_ns[ki] = median(t);
+        lin_ns[ki] = bench_median(t, REPS);
         /* Peer: naive stable softmax over k values. */
         for (int rep = 0; rep < REPS; rep++) {
-            double t0 = now();
+            double t0 = bench_now();
             for (long i = 0; i < nsoft; i++) {
                 double mx = x[0], s = 0;
                 x[i % k] += 1e-9;
@@ -167,10 +150,10 @@ int main(void)
                 for (int a = 0; a < k; a++)
                     pi[a] /= s;
             }
-            t[rep] = (now() - t0) / nsoft * 1e6;
+            t[rep] = (bench_now() - t0) / nsoft * 1e6;
             sink = pi[0];
         }
-        soft_us[ki] = median(t);
+        soft_us[ki] = bench_median(t, REPS);
 
         for (int pi_ = 0; pi_ < NP; pi_++) {
             const char *name = policies[pi_];
@@ -185,19 +168,19 @@ int main(void)
             run_rounds(m, name, k, &f, &pos, k > 1000 ? 20 : 400, exsum, tokens);
             for (int rep = 0; rep < REPS; rep++) {
                 long acc = 0;
-                double t0 = now();
+                double t0 = bench_now();
                 for (long i = 0; i < ndraw; i++)
                     acc += bmx_mix_draw(m);
-                t[rep] = (now() - t0) / ndraw * 1e9;
+                t[rep] = (bench_now() - t0) / ndraw * 1e9;
                 sink = (double)acc;
             }
-            draw_ns[pi_][ki] = median(t);
+            draw_ns[pi_][ki] = bench_median(t, REPS);
             for (int rep = 0; rep < REPS; rep++) {
-                double t0 = now();
+                double t0 = bench_now();
                 run_rounds(m, name, k, &f, &pos, nround, exsum, tokens);
-                t[rep] = (now() - t0) / nround * 1e6;
+                t[rep] = (bench_now() - t0) / nround * 1e6;
             }
-            upd_us[pi_][ki] = median(t);
+            upd_us[pi_][ki] = bench_median(t, REPS);
             bmx_mix_free(m);
         }
         free(pi);

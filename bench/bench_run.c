@@ -31,31 +31,12 @@
 #include "bmx/run.h"
 #include "bmx/train.h"
 
+#include "bench.h"
+
 #define K      22
 #define V      512
 #define STEPS  20
 #define ROUNDS 3
-
-/* CPU time of this process: with one thread it is what the work costs, and load from other
- * processes on a shared machine changes it far less than wall-clock time. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
 
 static char dir[128];
 static int B = 8, T = 64, G = 4, L = 2, H = 4, C = 128; /* the bmx train defaults */
@@ -120,11 +101,11 @@ static double bare(void)
         tg[i] = (int)bmx_rng_below(&r, V - 1);
     }
     bmx_step_info info;
-    double t0 = cpu_s();
+    double t0 = bench_cpu_s();
     for (int s = 0; s < STEPS; s++)
         if (bmx_trainer_step(t, in, tg, B, T, &info, &err))
             die("step", &err);
-    double dt = (cpu_s() - t0) / STEPS;
+    double dt = (bench_cpu_s() - t0) / STEPS;
     free(in);
     free(tg);
     bmx_trainer_free(t);
@@ -158,10 +139,10 @@ static void run(int round, long steps, double *loop, double *total)
     c.ckpt_every = 0;
     c.threads = 1;
     bmx_run_opts o = {0};
-    double t0 = cpu_s();
+    double t0 = bench_cpu_s();
     if (bmx_run_train(&c, &o, &err))
         die("run", &err);
-    *total = cpu_s() - t0;
+    *total = bench_cpu_s() - t0;
     char tp[400];
     snprintf(tp, sizeof tp, "%s/timing.jsonl", out);
     FILE *f = fopen(tp, "r");
@@ -196,7 +177,7 @@ static void mixing(double *policy, double *sampler)
     if (bmx_mix_create(&m, "odm", K, NULL, 1, &err))
         die("mix", &err);
     volatile double sink = 0;
-    double t0 = cpu_s();
+    double t0 = bench_cpu_s();
     for (int s = 0; s < reps; s++) {
         sink += bmx_mix_probs(m)[0];
         for (int g = 0; g < G; g++) {
@@ -207,9 +188,9 @@ static void mixing(double *policy, double *sampler)
         if (bmx_mix_step(m, &err))
             die("mix step", &err);
     }
-    *policy = (cpu_s() - t0) / reps;
+    *policy = (bench_cpu_s() - t0) / reps;
     const int sreps = 2000;
-    t0 = cpu_s();
+    t0 = bench_cpu_s();
     for (int s = 0; s < sreps; s++)
         for (int g = 0; g < G; g++) {
             int d = (s * G + g) % K;
@@ -219,7 +200,7 @@ static void mixing(double *policy, double *sampler)
                     in[b * T + k] = (int)win[k];
             }
         }
-    *sampler = (cpu_s() - t0) / sreps;
+    *sampler = (bench_cpu_s() - t0) / sreps;
     sink += in[0];
     bmx_mix_free(m);
     for (int d = 0; d < K; d++)
@@ -254,7 +235,8 @@ int main(void)
         bmin = b[r] < bmin ? b[r] : bmin;
         lmin = to[r] < lmin ? to[r] : lmin;
     }
-    double bm = median(b, ROUNDS), lm = median(lo, ROUNDS), tm = median(to, ROUNDS);
+    double bm = bench_median(b, ROUNDS), lm = bench_median(lo, ROUNDS),
+           tm = bench_median(to, ROUNDS);
     double pol, smp;
     mixing(&pol, &smp);
     double tokens = (double)B * T * G;

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 struct list {
     char **v;
     size_t n, cap;
@@ -127,13 +129,6 @@ static unsigned char *read_file(const char *path, size_t *len)
     return b;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static size_t env_mb(const char *name, size_t def)
 {
     const char *v = getenv(name);
@@ -149,12 +144,12 @@ static double bmx_rate(const bmx_tok *t, const void *const *docs, const size_t *
     double best = 0;
     bmx_err err = {0};
     for (int r = 0; r < reps; r++) {
-        double t0 = now(), s;
+        double t0 = bench_now(), s;
         if (bmx_tok_encode_many(t, docs, lens, n, nthreads, out, nout, &err) < 0) {
             fprintf(stderr, "bench_tok: %s\n", err.msg);
             exit(1);
         }
-        s = now() - t0;
+        s = bench_now() - t0;
         if (bytes / 1e6 / s > best)
             best = bytes / 1e6 / s;
         *tokens = 0;
@@ -288,12 +283,12 @@ int main(void)
             r1, r2, gt_mbps, tk_mbps);
 
     /* training */
-    double t0 = now(), train_s;
+    double t0 = bench_now(), train_s;
     if (bmx_tok_train_docs(&trained, docs, lens, ndocs, 8192 + 257, 0, &err) < 0) {
         fprintf(stderr, "bench_tok: %s\n", err.msg);
         return 1;
     }
-    train_s = now() - t0;
+    train_s = bench_now() - t0;
     fprintf(stderr, "bench_tok: trained %u merges on %.1f MB in %.1f s\n",
             bmx_tok_num_merges(trained), total / 1e6, train_s);
 

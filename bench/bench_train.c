@@ -37,6 +37,8 @@
 #include "bmx/model.h"
 #include "bmx/train.h"
 
+#include "bench.h"
+
 static int THREADS = 2; /* --threads */
 static int ROUNDS = 2;  /* --rounds: C and PyTorch take turns this many times */
 
@@ -44,13 +46,6 @@ struct bcfg {
     const char *name;
     int L, H, C, V, B, T, steps;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static double sgemm_peak(void)
 {
@@ -61,9 +56,9 @@ static double sgemm_peak(void)
         a[i] = b[i] = (float)(i % 7) * 0.1f;
     double best = 1e30;
     for (int r = 0; r < 4; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         best = t < best ? t : best;
     }
     free(a), free(b), free(c);
@@ -168,13 +163,13 @@ int main(int argc, char **argv)
                 peak = pk > peak ? pk : peak;
             }
             for (int s = 0; s <= c.steps; s++) { /* a warm-up step in every round */
-                double t0 = now();
+                double t0 = bench_now();
                 bmx_model_forward(m, in, tg, c.B, c.T, NULL, NULL, NULL, &err);
-                double t1 = now();
+                double t1 = bench_now();
                 bmx_trainer_micro(t, in, tg, c.B, c.T, &loss, NULL, NULL, &err);
-                double t2 = now();
+                double t2 = bench_now();
                 bmx_trainer_apply(t, NULL, &err);
-                double t3 = now();
+                double t3 = bench_now();
                 if (s == 0)
                     continue; /* warm-up */
                 fwd += t1 - t0;
