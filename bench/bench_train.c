@@ -1,27 +1,29 @@
 /* bench/bench_train.c - step time of the GPT trainer against PyTorch, and against sgemm peak.
  *
- *   build/bench/bench_train [a] [b] [c] [--steps N] [--threads N (2)] [--rounds N (2)]
+ *   build/bench/bench_train [a] [b] [c] [--steps N] [--threads N (2)] [--rounds N (3)]
  *                           [--no-torch]
  *
  * Configurations (issue 4): (a) GPT-2 124M, B=4, T=64; (b) L=4 H=4 C=256 V=8192, B=8, T=256;
  * (c) GPT-2 124M, B=4, T=256. With 2 threads (OpenMP and OpenBLAS). For each: seconds per
  * full step (forward, backward, clipping, AdamW), its parts, tokens/s, model FLOP/s as a
- * fraction of the sgemm peak measured just before in the same run, and the ratio to PyTorch
+ * fraction of the sgemm peak measured in the same round, and the ratio to PyTorch
  * (bench/torch_step.py under /usr/bin/python3, same configuration, same run; reported
  * missing when torch is not installed).
  *
  * The machine is shared, so other processes take the cores from under us at any moment: the
  * driver re-executes itself with OMP_WAIT_POLICY=passive (unless set), so that a waiting
  * OpenMP thread sleeps instead of spinning on a core another thread needs; the PyTorch peer
- * inherits the same environment (and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = --threads). The
- * sgemm peak (best of 4, 1536^3, OpenBLAS's own threading) is sampled before each round.
+ * inherits the same environment (and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = --threads). A
+ * sgemm peak sample is the best of 4 products of 1536^3 with OpenBLAS's own threading.
  *
- * Load from other processes comes and goes within seconds, so C and PyTorch take turns
- * (--rounds, default 2: C steps, PyTorch steps, C steps, PyTorch steps) and the sgemm peak is
- * the highest of one sample per round; the load average at the start is reported. Besides the
- * means the driver reports each side's fastest step and the ratio of those minima (the least
- * disturbed step of each), and the model FLOP/s of the fastest step as a fraction of the peak
- * ("best_").
+ * The speed of this shared machine drifts from minute to minute (sgemm peak samples range
+ * from below 100 to above 160 GFLOP/s within an hour), so C and PyTorch take turns (--rounds,
+ * default 3): each round samples the sgemm peak (before and after the C steps, the higher
+ * counts), runs a warm-up step and --steps timed C steps, one forward alone, then the
+ * PyTorch steps. Each round's model FLOP/s is taken against its own peak and its C step time
+ * against its own PyTorch time; the headline figures are the medians over rounds. Also
+ * reported: means over all rounds, each side's fastest step and the ratio of those minima,
+ * and the load average at the start.
  *
  * Model FLOPs per step (the PaLM count): tokens * (6 * (12 L C^2 + C V) + 12 L C T), i.e.
  * every matrix product (lm head included) forward and backward, attention at full T x T.
@@ -40,7 +42,8 @@
 #include "bench.h"
 
 static int THREADS = 2; /* --threads */
-static int ROUNDS = 2;  /* --rounds: C and PyTorch take turns this many times */
+#define MAX_ROUNDS 16
+static int ROUNDS = 3; /* --rounds: C and PyTorch take turns this many times */
 
 struct bcfg {
     const char *name;
@@ -99,7 +102,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             THREADS = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            ROUNDS = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
+            ROUNDS = atoi(argv[++i]) < 1          ? 1
+                     : atoi(argv[i]) > MAX_ROUNDS ? MAX_ROUNDS
+                                                  : atoi(argv[i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
             steps = atoi(argv[++i]);
         else
@@ -134,7 +139,6 @@ int main(int argc, char **argv)
         if (any && !want[k])
             continue;
         struct bcfg c = all[k];
-        double peak = sgemm_peak();
         if (steps > 0)
             c.steps = steps;
         bmx_gpt_config mc = {c.V, 1024, c.L, c.H, c.C};
@@ -149,69 +153,91 @@ int main(int argc, char **argv)
         }
         bmx_model_init(m, &r);
         int N = c.B * c.T;
+        double flops = (double)N * (6.0 * (12.0 * c.L * c.C * c.C + (double)c.C * c.V) +
+                                    12.0 * c.L * c.C * c.T);
         int *in = malloc(sizeof(int) * N), *tg = malloc(sizeof(int) * N);
         for (int i = 0; i < N; i++) {
             in[i] = (int)bmx_rng_below(&r, c.V);
             tg[i] = (int)bmx_rng_below(&r, c.V);
         }
-        double fwd = 0, fb = 0, opt = 0, best = 1e30, loss = 0, ts = 0, tmin = 1e30;
+        /* Per round: a peak sample, the C steps, a forward alone, a second peak sample,
+         * the PyTorch steps. Each round's figures are taken against that round's own peak and
+         * PyTorch time; the headline is the median over rounds. */
+        double fwd = 0, fb = 0, opt = 0, best = 1e30, loss = 0, tmin = 1e30;
+        double r_step[MAX_ROUNDS], r_peak[MAX_ROUNDS], r_torch[MAX_ROUNDS];
+        double r_frac[MAX_ROUNDS], r_ratio[MAX_ROUNDS], peak = 0;
+        int torch_ok = use_torch;
         double load[3] = {0, 0, 0};
         getloadavg(load, 3);
         for (int round = 0; round < ROUNDS; round++) {
-            if (round > 0) { /* the highest sample is the least disturbed one */
-                double pk = sgemm_peak();
-                peak = pk > peak ? pk : peak;
-            }
+            double pk = sgemm_peak(), sfb = 0, sopt = 0;
             for (int s = 0; s <= c.steps; s++) { /* a warm-up step in every round */
-                double t0 = bench_now();
-                bmx_model_forward(m, in, tg, c.B, c.T, NULL, NULL, NULL, &err);
                 double t1 = bench_now();
                 bmx_trainer_micro(t, in, tg, c.B, c.T, &loss, NULL, NULL, &err);
                 double t2 = bench_now();
                 bmx_trainer_apply(t, NULL, &err);
                 double t3 = bench_now();
                 if (s == 0)
-                    continue; /* warm-up */
-                fwd += t1 - t0;
-                fb += t2 - t1;
-                opt += t3 - t2;
+                    continue;
+                sfb += t2 - t1;
+                sopt += t3 - t2;
                 best = t3 - t1 < best ? t3 - t1 : best;
             }
-            if (use_torch && ts >= 0) {
+            double t0 = bench_now();
+            bmx_model_forward(m, in, tg, c.B, c.T, NULL, NULL, NULL, &err);
+            fwd += bench_now() - t0;
+            double pk2 = sgemm_peak();
+            r_peak[round] = pk2 > pk ? pk2 : pk;
+            peak = r_peak[round] > peak ? r_peak[round] : peak;
+            fb += sfb, opt += sopt;
+            r_step[round] = (sfb + sopt) / c.steps;
+            r_frac[round] = flops / r_step[round] / 1e9 / r_peak[round];
+            r_torch[round] = r_ratio[round] = -1;
+            if (torch_ok) {
                 double mn = 0, mean = torch_step(&c, &mn);
-                ts = mean < 0 ? -1 : ts + mean / ROUNDS;
-                tmin = mn < tmin ? mn : tmin;
+                if (mean > 0) {
+                    r_torch[round] = mean;
+                    r_ratio[round] = mean / r_step[round];
+                    tmin = mn < tmin ? mn : tmin;
+                } else {
+                    torch_ok = 0;
+                }
             }
+            printf("(%s) round %d: sgemm peak %.1f GFLOP/s, C %.3f s/step = %.0f%% of peak, "
+                   "PyTorch %.3f s/step, speed-up %.2fx\n",
+                   c.name, round + 1, r_peak[round], r_step[round], 100 * r_frac[round],
+                   r_torch[round], r_ratio[round]);
         }
-        if (!use_torch || ts <= 0)
+        fwd /= ROUNDS, fb /= c.steps * ROUNDS, opt /= c.steps * ROUNDS;
+        double step = fb + opt, ts = 0;
+        for (int i = 0; i < ROUNDS; i++)
+            ts += r_torch[i] / ROUNDS;
+        if (!torch_ok)
             ts = -1, tmin = -1;
-        fwd /= c.steps * ROUNDS, fb /= c.steps * ROUNDS, opt /= c.steps * ROUNDS;
-        double step = fb + opt;
-        double flops = (double)N * (6.0 * (12.0 * c.L * c.C * c.C + (double)c.C * c.V) +
-                                    12.0 * c.L * c.C * c.T);
+        double frac_med = bench_median(r_frac, ROUNDS), ratio_med = bench_median(r_ratio, ROUNDS);
         double gfs = flops / step / 1e9;
-        printf("(%s) sgemm peak %.1f GFLOP/s; L=%d H=%d C=%d V=%d B=%d T=%d: %.3f s/step (min "
-               "%.3f; forward %.3f, "
-               "forward+backward %.3f, AdamW %.3f), %.0f tokens/s, %.1f GFLOP/s = %.0f%% of "
-               "sgemm peak; PyTorch %.3f s/step (min %.3f), speed-up %.2fx (of minima %.2fx); "
-               "load %.2f\n",
-               c.name, peak, c.L, c.H, c.C, c.V, c.B, c.T, step, best, fwd, fb, opt, N / step, gfs,
-               100 * gfs / peak, ts, tmin, ts > 0 ? ts / step : 0.0, ts > 0 ? tmin / best : 0.0,
-               load[0]);
+        printf("(%s) L=%d H=%d C=%d V=%d B=%d T=%d, %d rounds: %.3f s/step (min %.3f; forward "
+               "%.3f, forward+backward %.3f, AdamW %.3f), %.0f tokens/s, %.1f GFLOP/s; model "
+               "FLOP/s per round's sgemm peak: median %.0f%% (highest peak %.1f GFLOP/s); "
+               "PyTorch %.3f s/step (min %.3f), speed-up: median of rounds %.2fx, of means "
+               "%.2fx, of minima %.2fx; load %.2f\n",
+               c.name, c.L, c.H, c.C, c.V, c.B, c.T, ROUNDS, step, best, fwd, fb, opt, N / step,
+               gfs, 100 * frac_med, peak, ts, tmin, torch_ok ? ratio_med : 0.0,
+               ts > 0 ? ts / step : 0.0, ts > 0 ? tmin / best : 0.0, load[0]);
         jl += snprintf(json + jl, sizeof json - jl,
                        "%s{\"config\":\"%s\",\"L\":%d,\"H\":%d,\"C\":%d,\"V\":%d,\"B\":%d,\"T\":%d,"
-                       "\"steps\":%d,\"step_s\":%.4f,\"min_step_s\":%.4f,\"forward_s\":%.4f,"
-                       "\"fwd_bwd_s\":%.4f,\"adamw_s\":%.4f,\"tokens_per_s\":%.1f,"
-                       "\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"frac_sgemm_peak\":%.3f,"
-                       "\"best_frac_sgemm_peak\":%.3f,\"rounds\":%d,\"loadavg\":%.2f,",
-                       first ? "" : ",", c.name, c.L, c.H, c.C, c.V, c.B, c.T, c.steps, step, best,
-                       fwd, fb, opt, N / step, gfs, peak, gfs / peak, flops / best / 1e9 / peak,
-                       ROUNDS, load[0]);
-        if (ts > 0)
+                       "\"steps\":%d,\"rounds\":%d,\"step_s\":%.4f,\"min_step_s\":%.4f,"
+                       "\"forward_s\":%.4f,\"fwd_bwd_s\":%.4f,\"adamw_s\":%.4f,"
+                       "\"tokens_per_s\":%.1f,\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,"
+                       "\"frac_sgemm_peak_median\":%.3f,\"loadavg\":%.2f,",
+                       first ? "" : ",", c.name, c.L, c.H, c.C, c.V, c.B, c.T, c.steps, ROUNDS,
+                       step, best, fwd, fb, opt, N / step, gfs, peak, frac_med, load[0]);
+        if (torch_ok)
             jl += snprintf(json + jl, sizeof json - jl,
                            "\"torch_step_s\":%.4f,\"torch_min_step_s\":%.4f,"
-                           "\"speedup_vs_torch\":%.3f,\"speedup_of_minima\":%.3f}",
-                           ts, tmin, ts / step, tmin / best);
+                           "\"speedup_median\":%.3f,\"speedup_of_means\":%.3f,"
+                           "\"speedup_of_minima\":%.3f}",
+                           ts, tmin, ratio_med, ts / step, tmin / best);
         else
             jl += snprintf(json + jl, sizeof json - jl, "\"torch\":\"missing\"}");
         first = 0;

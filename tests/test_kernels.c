@@ -115,6 +115,57 @@ static void test_attention_paths_agree(void)
     attention_case(2, 7, 12, 1);
     attention_case(1, 13, 12, 3);
     attention_case(3, 16, 8, 2);
+    /* T past the 64-row blocks of the BLAS path: whole and partial last blocks. */
+    attention_case(1, 128, 8, 2);
+    attention_case(2, 150, 12, 3);
+}
+
+/* Cross-entropy over several 512-value chunks against a direct double computation: the
+ * largest logit in the last, first and middle chunk, one row around 1000 (no overflow), one
+ * ignored row; padded columns of the gradient are 0. */
+static void test_crossentropy_against_double(void)
+{
+    enum { N = 5, V = 1500, VP = 1536 };
+    bmx_rng r;
+    bmx_rng_seed(&r, 4, 0);
+    float *l = rnd(&r, (size_t)N * VP), lse[N], loss[N];
+    int tg[N] = {3, 1499, 700, 42, -1}, peak[N] = {1400, 10, 800, 0, 5};
+    for (int n = 0; n < N; n++) {
+        for (int v = 0; v < VP; v++)
+            l[n * VP + v] = v < V ? 3 * l[n * VP + v] + (n == 3 ? 1000 : 0) : NAN;
+        l[n * VP + peak[n]] += 12;
+    }
+    double want_lse[N];
+    for (int n = 0; n < N; n++) {
+        double mx = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++)
+            mx = fmax(mx, l[n * VP + v]);
+        for (int v = 0; v < V; v++)
+            s += exp(l[n * VP + v] - mx);
+        want_lse[n] = mx + log(s);
+    }
+    bmx_crossentropy_forward_f(loss, lse, l, tg, N, V, VP);
+    for (int n = 0; n < N; n++) {
+        CHECK_MSG(fabs(lse[n] - want_lse[n]) <= 1e-6 * fabs(want_lse[n]) + 1e-6,
+                  "row %d: lse %.9g, want %.9g", n, lse[n], want_lse[n]);
+        double want = tg[n] >= 0 ? want_lse[n] - l[n * VP + tg[n]] : 0;
+        CHECK_NEAR(loss[n], want, 2e-6 * fabs(want_lse[n]) + 1e-6);
+    }
+    float dl = 0.25f;
+    float *g = malloc(sizeof(float) * N * VP);
+    memcpy(g, l, sizeof(float) * N * VP);
+    bmx_crossentropy_backward_f(g, lse, tg, dl, N, V, VP);
+    for (int n = 0; n < N; n++)
+        for (int v = 0; v < VP; v++) {
+            double want = 0;
+            if (tg[n] >= 0 && v < V)
+                want = dl * (exp(l[n * VP + v] - want_lse[n]) - (v == tg[n]));
+            /* exp(l - lse) carries the float rounding of lse (~1e-7 |lse| absolute). */
+            if (fabs(g[n * VP + v] - want) > 1e-6 + 5e-7 * fabs(want_lse[n]) * fabs(want))
+                CHECK_MSG(0, "row %d column %d: gradient %.9g, want %.9g", n, v, g[n * VP + v],
+                          want);
+        }
+    free(l), free(g);
 }
 
 /* Whole model, float, BLAS against plain C: logits, losses and all gradients. */
@@ -210,6 +261,7 @@ int main(int argc, char **argv)
     static const struct check_case cases[] = {
         {"blas_is_openblas_openmp", test_blas_is_openblas_openmp},
         {"matmul_paths_agree", test_matmul_paths_agree},
+        {"crossentropy_against_double", test_crossentropy_against_double},
         {"attention_paths_agree", test_attention_paths_agree},
         {"model_paths_agree_odd_shapes", test_model_paths_agree_odd_shapes},
         {"forward_errors", test_forward_errors},
