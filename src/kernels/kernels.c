@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <omp.h>
 #include <stdint.h>
+#include <string.h>
 #include <tgmath.h>
 
 int bmx_kernels_check_blas(bmx_err *err)
