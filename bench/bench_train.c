@@ -20,10 +20,12 @@
  * from below 100 to above 160 GFLOP/s within an hour), so C and PyTorch take turns (--rounds,
  * default 3): each round samples the sgemm peak (before and after the C steps, the higher
  * counts), runs a warm-up step and --steps timed C steps, one forward alone, then the
- * PyTorch steps. Each round's model FLOP/s is taken against its own peak and its C step time
- * against its own PyTorch time; the headline figures are the medians over rounds. Also
- * reported: means over all rounds, each side's fastest step and the ratio of those minima,
- * and the load average at the start.
+ * PyTorch steps. A round's step time is the median of its steps on each side (a step that
+ * another tenant of the host stalls for seconds would otherwise dominate); its model FLOP/s
+ * is taken against its own peak and its C step time against its own PyTorch time; the
+ * headline figures are the medians of those over rounds. Also reported: means over all
+ * rounds, each side's fastest step and the ratio of those minima, and the load average at
+ * the start.
  *
  * Model FLOPs per step (the PaLM count): tokens * (6 * (12 L C^2 + C V) + 12 L C T), i.e.
  * every matrix product (lm head included) forward and backward, attention at full T x T.
@@ -43,6 +45,7 @@
 
 static int THREADS = 2; /* --threads */
 #define MAX_ROUNDS 16
+#define MAX_STEPS  64
 static int ROUNDS = 3; /* --rounds: C and PyTorch take turns this many times */
 
 struct bcfg {
@@ -68,8 +71,9 @@ static double sgemm_peak(void)
     return 2.0 * n * n * n / best / 1e9;
 }
 
-/* Mean and minimum seconds per step of torch_step.py; mean -1 when torch is unavailable. */
-static double torch_step(const struct bcfg *k, double *min_s)
+/* Mean, minimum and median seconds per step of torch_step.py; mean -1 when torch is
+ * unavailable. */
+static double torch_step(const struct bcfg *k, double *min_s, double *median_s)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
@@ -84,17 +88,19 @@ static double torch_step(const struct bcfg *k, double *min_s)
         memcpy(last, line, sizeof line);
     int rc = pclose(p);
     const char *s = strstr(last, "\"step_s\":"), *m = strstr(last, "\"min_s\":");
-    if (rc != 0 || !s || !m)
+    const char *md = strstr(last, "\"median_s\":");
+    if (rc != 0 || !s || !m || !md)
         return -1;
     *min_s = atof(m + 8);
+    *median_s = atof(md + 11);
     return atof(s + 9);
 }
 
 int main(int argc, char **argv)
 {
-    struct bcfg all[3] = {{"a", 12, 12, 768, 50257, 4, 64, 3},
-                          {"b", 4, 4, 256, 8192, 8, 256, 5},
-                          {"c", 12, 12, 768, 50257, 4, 256, 2}};
+    struct bcfg all[3] = {{"a", 12, 12, 768, 50257, 4, 64, 4},
+                          {"b", 4, 4, 256, 8192, 8, 256, 6},
+                          {"c", 12, 12, 768, 50257, 4, 256, 3}};
     int want[3] = {0, 0, 0}, any = 0, use_torch = 1, steps = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-torch"))
@@ -106,7 +112,7 @@ int main(int argc, char **argv)
                      : atoi(argv[i]) > MAX_ROUNDS ? MAX_ROUNDS
                                                   : atoi(argv[i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
-            steps = atoi(argv[++i]);
+            steps = atoi(argv[++i]) < 1 ? 1 : atoi(argv[i]) > MAX_STEPS ? MAX_STEPS : atoi(argv[i]);
         else
             for (int k = 0; k < 3; k++)
                 if (!strcmp(argv[i], all[k].name))
@@ -163,14 +169,14 @@ int main(int argc, char **argv)
         /* Per round: a peak sample, the C steps, a forward alone, a second peak sample,
          * the PyTorch steps. Each round's figures are taken against that round's own peak and
          * PyTorch time; the headline is the median over rounds. */
-        double fwd = 0, fb = 0, opt = 0, best = 1e30, loss = 0, tmin = 1e30;
+        double fwd = 0, fb = 0, opt = 0, best = 1e30, loss = 0, tmin = 1e30, ts = 0;
         double r_step[MAX_ROUNDS], r_peak[MAX_ROUNDS], r_torch[MAX_ROUNDS];
         double r_frac[MAX_ROUNDS], r_ratio[MAX_ROUNDS], peak = 0;
         int torch_ok = use_torch;
         double load[3] = {0, 0, 0};
         getloadavg(load, 3);
         for (int round = 0; round < ROUNDS; round++) {
-            double pk = sgemm_peak(), sfb = 0, sopt = 0;
+            double pk = sgemm_peak(), sfb = 0, sopt = 0, st[MAX_STEPS];
             for (int s = 0; s <= c.steps; s++) { /* a warm-up step in every round */
                 double t1 = bench_now();
                 bmx_trainer_micro(t, in, tg, c.B, c.T, &loss, NULL, NULL, &err);
@@ -181,6 +187,7 @@ int main(int argc, char **argv)
                     continue;
                 sfb += t2 - t1;
                 sopt += t3 - t2;
+                st[s - 1] = t3 - t1;
                 best = t3 - t1 < best ? t3 - t1 : best;
             }
             double t0 = bench_now();
@@ -190,28 +197,27 @@ int main(int argc, char **argv)
             r_peak[round] = pk2 > pk ? pk2 : pk;
             peak = r_peak[round] > peak ? r_peak[round] : peak;
             fb += sfb, opt += sopt;
-            r_step[round] = (sfb + sopt) / c.steps;
+            r_step[round] = bench_median(st, c.steps);
             r_frac[round] = flops / r_step[round] / 1e9 / r_peak[round];
             r_torch[round] = r_ratio[round] = -1;
             if (torch_ok) {
-                double mn = 0, mean = torch_step(&c, &mn);
+                double mn = 0, med = 0, mean = torch_step(&c, &mn, &med);
                 if (mean > 0) {
-                    r_torch[round] = mean;
-                    r_ratio[round] = mean / r_step[round];
+                    ts += mean / ROUNDS;
+                    r_torch[round] = med;
+                    r_ratio[round] = med / r_step[round];
                     tmin = mn < tmin ? mn : tmin;
                 } else {
                     torch_ok = 0;
                 }
             }
-            printf("(%s) round %d: sgemm peak %.1f GFLOP/s, C %.3f s/step = %.0f%% of peak, "
-                   "PyTorch %.3f s/step, speed-up %.2fx\n",
+            printf("(%s) round %d: sgemm peak %.1f GFLOP/s, C %.3f s/step (median) = %.0f%% of "
+                   "peak, PyTorch %.3f s/step (median), speed-up %.2fx\n",
                    c.name, round + 1, r_peak[round], r_step[round], 100 * r_frac[round],
                    r_torch[round], r_ratio[round]);
         }
         fwd /= ROUNDS, fb /= c.steps * ROUNDS, opt /= c.steps * ROUNDS;
-        double step = fb + opt, ts = 0;
-        for (int i = 0; i < ROUNDS; i++)
-            ts += r_torch[i] / ROUNDS;
+        double step = fb + opt;
         if (!torch_ok)
             ts = -1, tmin = -1;
         double frac_med = bench_median(r_frac, ROUNDS), ratio_med = bench_median(r_ratio, ROUNDS);

@@ -4,7 +4,8 @@
 Same GPT-2 architecture as include/bmx/model.h (nn.Linear layers, causal attention, tanh
 GELU, tied output layer), float32 on the CPU, torch.optim.AdamW (weight decay on matrices),
 gradient-norm clipping. Times full steps (forward, backward, clipping, AdamW) after one
-warm-up step and prints one JSON object: {"step_s": mean, "min_s": ..., "threads": ...}.
+warm-up step and prints one JSON object: {"step_s": mean, "min_s": ..., "median_s": (the upper
+median), "threads": ...}.
 
     /usr/bin/python3 bench/torch_step.py --layers 12 --heads 12 --width 768 --vocab 50257 \
         --batch 4 --seq 64 --steps 3 --threads 2
@@ -83,7 +84,8 @@ def main():
         opt.step()
         if s > 0:
             times.append(time.perf_counter() - t0)
-    print(json.dumps({"step_s": sum(times) / len(times), "min_s": min(times),
+    mid = sorted(times)[len(times) // 2]
+    print(json.dumps({"step_s": sum(times) / len(times), "min_s": min(times), "median_s": mid,
                       "threads": torch.get_num_threads(), "torch": torch.__version__,
                       "loss": loss.item()}))
 
