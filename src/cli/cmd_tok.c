@@ -1,4 +1,5 @@
 /* bmx tok train|encode|decode - the byte-level BPE tokenizer from the command line. */
+#include "bmx/corpus.h"
 #include "bmx/tok.h"
 #include "cli.h"
 
@@ -66,8 +67,10 @@ static int tok_train(int argc, char **argv)
         {0}};
     const char *usage =
         "usage: bmx tok train --input FILE [FILE...] --vocab-size N --out PATH\n\n"
-        "Learn a byte-level BPE vocabulary (GPT-2's pre-tokenizer) from the given files, each\n"
-        "one a document. The same files give the same vocabulary file, byte for byte.";
+        "Learn a byte-level BPE vocabulary (GPT-2's pre-tokenizer) from the given files. A\n"
+        "corpus text file of `bmx corpus build` (OUT/<domain>/train.txt) gives each of its\n"
+        "documents, without the DOC record headers; any other file is one document. The same\n"
+        "files give the same vocabulary file, byte for byte.";
 
     if (!pos)
         return fprintf(stderr, "bmx tok train: out of memory\n"), 1;
@@ -81,11 +84,71 @@ static int tok_train(int argc, char **argv)
     return rc;
 }
 
+/* The training documents: a corpus text file ("#bmx-corpus 1" first, from `bmx corpus
+ * build`) gives each of its documents without the DOC record headers; any other file is one
+ * document. */
+struct train_input {
+    const void **docs;
+    size_t *lens, n, cap;
+    void **own; /* buffers to free: slurped files */
+    size_t nown;
+    bmx_corpus_docs **corp; /* loaded corpus files */
+    size_t ncorp;
+};
+
+static int add_doc(struct train_input *in, const void *p, size_t len)
+{
+    if (in->n == in->cap) {
+        size_t cap = in->cap ? in->cap * 2 : 64;
+        const void **d = realloc(in->docs, cap * sizeof *d);
+        if (!d)
+            return -1;
+        in->docs = d;
+        size_t *l = realloc(in->lens, cap * sizeof *l);
+        if (!l)
+            return -1;
+        in->lens = l;
+        in->cap = cap;
+    }
+    in->docs[in->n] = p;
+    in->lens[in->n++] = len;
+    return 0;
+}
+
+static int add_file(struct train_input *in, const char *path)
+{
+    static const char magic[] = "#bmx-corpus ";
+    unsigned char *data;
+    size_t len;
+    if (slurp(path, &data, &len) < 0) {
+        fprintf(stderr, "bmx tok train: %s: cannot read: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (len < sizeof magic - 1 || memcmp(data, magic, sizeof magic - 1) != 0) {
+        in->own[in->nown++] = data;
+        if (add_doc(in, data, len) < 0)
+            return fprintf(stderr, "bmx tok train: out of memory\n"), -1;
+        return 0;
+    }
+    free(data);
+    bmx_corpus_docs *d;
+    bmx_err err = {0};
+    if (strcmp(path, "-") == 0 || bmx_corpus_docs_load(path, &d, &err) < 0) {
+        fprintf(stderr, "bmx tok train: %s\n",
+                err.msg[0] ? err.msg : "a corpus text file cannot come from stdin: give its path");
+        return -1;
+    }
+    in->corp[in->ncorp++] = d;
+    for (size_t i = 0; i < d->n; i++)
+        if (add_doc(in, d->doc[i].text, d->doc[i].len) < 0)
+            return fprintf(stderr, "bmx tok train: out of memory\n"), -1;
+    return 0;
+}
+
 static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
                            int vocab_size, int threads)
 {
-    const void **docs = NULL;
-    size_t *lens = NULL;
+    struct train_input in = {0};
     bmx_tok *t = NULL;
     bmx_err err = {0};
     int rc;
@@ -103,18 +166,18 @@ static int tok_train_files(const char *input, char **pos, int npos, const char *
                         "--vocab-size %d is too small: at least 257 (256 bytes + "
                         "end-of-text)",
                         vocab_size);
-    docs = calloc((size_t)nf, sizeof *docs);
-    lens = calloc((size_t)nf, sizeof *lens);
-    if (!docs || !lens)
+    in.own = calloc((size_t)nf, sizeof *in.own);
+    in.corp = calloc((size_t)nf, sizeof *in.corp);
+    if (!in.own || !in.corp) {
+        free(in.own);
+        free(in.corp);
         return fprintf(stderr, "bmx tok train: out of memory\n"), 1;
+    }
     rc = 0;
     for (int i = 0; i < nf && !rc; i++)
-        if (slurp(files[i], (unsigned char **)&docs[i], &lens[i]) < 0) {
-            fprintf(stderr, "bmx tok train: %s: cannot read: %s\n", files[i], strerror(errno));
-            rc = 1;
-        }
+        rc = add_file(&in, files[i]) < 0;
     if (!rc &&
-        bmx_tok_train_docs(&t, docs, lens, (size_t)nf, (uint32_t)vocab_size, threads, &err) < 0) {
+        bmx_tok_train_docs(&t, in.docs, in.lens, in.n, (uint32_t)vocab_size, threads, &err) < 0) {
         fprintf(stderr, "bmx tok train: %s\n", err.msg);
         rc = 1;
     }
@@ -123,12 +186,18 @@ static int tok_train_files(const char *input, char **pos, int npos, const char *
         rc = 1;
     }
     if (!rc)
-        fprintf(stderr, "bmx tok train: %u ids (%u merges + 256 bytes + end-of-text %u) -> %s\n",
-                bmx_tok_vocab_size(t), bmx_tok_num_merges(t), bmx_tok_eot(t), outp);
-    for (int i = 0; i < nf; i++)
-        free((void *)docs[i]);
-    free(docs);
-    free(lens);
+        fprintf(stderr,
+                "bmx tok train: %zu documents; %u ids (%u merges + 256 bytes + end-of-text %u) "
+                "-> %s\n",
+                in.n, bmx_tok_vocab_size(t), bmx_tok_num_merges(t), bmx_tok_eot(t), outp);
+    for (size_t i = 0; i < in.nown; i++)
+        free(in.own[i]);
+    for (size_t i = 0; i < in.ncorp; i++)
+        bmx_corpus_docs_free(in.corp[i]);
+    free(in.own);
+    free(in.corp);
+    free(in.docs);
+    free(in.lens);
     bmx_tok_free(t);
     return rc;
 }

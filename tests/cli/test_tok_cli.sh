@@ -22,6 +22,26 @@ $bmx tok train --input $fx/legal-gpl3.txt $fx/python-textwrap.py $fx/man-ls.txt 
     --out "$tmp/b.vocab" --threads 1 2>/dev/null || fail "second train"
 cmp -s "$tmp/a.vocab" "$tmp/b.vocab" || fail "two trainings on the same input differ"
 
+# a corpus text file (bmx corpus build's container) gives its documents without the DOC
+# headers: the same three documents in one corpus file learn the same vocabulary
+{
+    echo "#bmx-corpus 1"
+    for f in $fx/legal-gpl3.txt $fx/python-textwrap.py $fx/man-ls.txt; do
+        echo "DOC $(wc -c <"$f") test/$(basename "$f")"
+        cat "$f"
+        echo
+    done
+} >"$tmp/corpus.txt"
+$bmx tok train --input "$tmp/corpus.txt" --vocab-size 600 --out "$tmp/c.vocab" 2>"$tmp/log" ||
+    fail "train on a corpus file: $(cat "$tmp/log")"
+grep -q "3 documents" "$tmp/log" || fail "corpus file: not 3 documents: $(cat "$tmp/log")"
+cmp -s "$tmp/a.vocab" "$tmp/c.vocab" || fail "corpus file and its three documents learn different vocabularies"
+head -c 3000 "$tmp/corpus.txt" >"$tmp/cut.txt"
+$bmx tok train --input "$tmp/cut.txt" --vocab-size 600 --out "$tmp/d.vocab" 2>"$tmp/err" &&
+    fail "a truncated corpus file trains"
+grep -q "$tmp/cut.txt" "$tmp/err" || fail "truncated corpus file: message lacks its name: $(cat "$tmp/err")"
+[ ! -e "$tmp/d.vocab" ] || fail "a failed train wrote its output"
+
 # encode -> decode gives the bytes back, for text and for arbitrary bytes
 head -c 100000 /dev/urandom >"$tmp/random.bin"
 printf 'a\0b\xff\xfe\r\n\t  x' >"$tmp/odd.bin"
