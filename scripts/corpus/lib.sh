@@ -169,6 +169,28 @@ need_tool() {
     fi
 }
 
+# scripture_export: fetch the King James Version (bible-kjv, the `bible` program run from the
+# extracted package) and the World English Bible (sword-text-web, exported with SWORD's
+# mod2imp) once into $CACHE/data/scripture (kjv.txt, web.imp), record their PKG lines and
+# print the directory. Used by the scripture domain and by the task suite.
+scripture_export() {
+    local out=$CACHE/data/scripture kjv kjvt web
+    kjv=$(deb_fetch bible-kjv public-domain)
+    kjvt=$(deb_fetch bible-kjv-text public-domain)
+    web=$(deb_fetch sword-text-web public-domain)
+    if [ ! -s "$out/web.imp" ]; then
+        need_tool mod2imp libsword-utils
+        mkdir -p "$out"
+        echo | "$kjv/usr/bin/bible" -f -l 100000 -p "$kjvt/usr/lib" -d bible.data gen1:1-rev22:21 \
+            >"$out/kjv.txt.tmp" || die "the bible program (bible-kjv) failed"
+        SWORD_PATH=$web/usr/share/sword mod2imp engWEB2015eb >"$out/web.imp.tmp" 2>/dev/null ||
+            die "mod2imp engWEB2015eb failed (sword-text-web)"
+        mv "$out/kjv.txt.tmp" "$out/kjv.txt"
+        mv "$out/web.imp.tmp" "$out/web.imp"
+    fi
+    echo "$out"
+}
+
 # emit_pkg KIND NAME VERSION LICENCE...: one PKG record.
 emit_pkg() {
     local kind=$1 name=$2 ver=$3

@@ -4,20 +4,7 @@
 # mod2imp, OSIS markup and footnotes stripped). One document per chapter.
 source "$(dirname "$0")/lib.sh"
 corpus_init "$@"
-need_tool mod2imp libsword-utils
-kjv=$(deb_fetch bible-kjv public-domain)
-kjvt=$(deb_fetch bible-kjv-text public-domain)
-web=$(deb_fetch sword-text-web public-domain)
-out=$CACHE/data/scripture
-if [ ! -s "$out/web.imp" ]; then
-    mkdir -p "$out"
-    echo | "$kjv/usr/bin/bible" -f -l 100000 -p "$kjvt/usr/lib" -d bible.data gen1:1-rev22:21 \
-        >"$out/kjv.txt.tmp" || die "the bible program (bible-kjv) failed"
-    SWORD_PATH=$web/usr/share/sword mod2imp engWEB2015eb >"$out/web.imp.tmp" 2>/dev/null ||
-        die "mod2imp engWEB2015eb failed (sword-text-web)"
-    mv "$out/kjv.txt.tmp" "$out/kjv.txt"
-    mv "$out/web.imp.tmp" "$out/web.imp"
-fi
+out=$(scripture_export) || exit 1
 emit_py "$out" <<'PY'
 import html, re, sys, corpuslib as c
 out = sys.argv[1]

