@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct check_case {
     const char *name;
@@ -98,6 +99,35 @@ static inline const char *check_basename(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
+}
+
+/* The path of this binary's scratch directory ("" until check_tmpdir makes it). */
+static inline char *check_tmpdir_buf(void)
+{
+    static char dir[96];
+    return dir;
+}
+
+static inline void check_tmpdir_remove(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", check_tmpdir_buf());
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", check_tmpdir_buf());
+}
+
+/* A scratch directory for this test binary, /tmp/bmx_test_<tag>_XXXXXX, made on the first
+ * call and removed with its contents when the binary exits. */
+static inline const char *check_tmpdir(const char *tag)
+{
+    char *dir = check_tmpdir_buf();
+    if (!dir[0]) {
+        snprintf(dir, 96, "/tmp/bmx_test_%s_XXXXXX", tag);
+        if (!mkdtemp(dir))
+            abort();
+        atexit(check_tmpdir_remove);
+    }
+    return dir;
 }
 
 /* setjmp in a function of its own, so that no caller's locals live across the longjmp. */

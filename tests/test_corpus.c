@@ -13,16 +13,9 @@
 /* Paths and messages in this test are short; truncation is harmless. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-static char tmp[64];
-
 static const char *tmpdir(void)
 {
-    if (!tmp[0]) {
-        snprintf(tmp, sizeof tmp, "/tmp/bmx_test_corpus_XXXXXX");
-        if (!mkdtemp(tmp))
-            abort();
-    }
-    return tmp;
+    return check_tmpdir("corpus");
 }
 
 /* ---- normalisation ---- */
@@ -602,14 +595,6 @@ static void test_bad_options(void)
     free(lb);
 }
 
-static void cleanup(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir());
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir());
-}
-
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -636,6 +621,5 @@ int main(int argc, char **argv)
         {0},
     };
     int rc = check_main(argc, argv, cases);
-    cleanup();
     return rc;
 }

@@ -12,16 +12,9 @@
 /* Paths and messages in this test are short; truncation is harmless. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-static char dir[64];
-
 static const char *tmpdir(void)
 {
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/bmx_test_data_XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-    }
-    return dir;
+    return check_tmpdir("data");
 }
 
 static void path_of(char *buf, size_t n, const char *name)
@@ -418,14 +411,6 @@ static void test_dataset(void)
     CHECK_EQ_INT(bmx_dataset_open(&ds, p, "dev", doms, 2, &err), BMX_EINVAL);
 }
 
-static void cleanup(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir());
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir());
-}
-
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -451,6 +436,5 @@ int main(int argc, char **argv)
         {0},
     };
     int rc = check_main(argc, argv, cases);
-    cleanup();
     return rc;
 }

@@ -12,19 +12,12 @@
 
 #define FX "tests/fixtures/tasks"
 
-static char tmpdir[256];
-
 static const char *tmp(const char *name)
 {
     static char p[4][512];
     static int k;
     k = (k + 1) % 4;
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/bmx_test_tasks_XXXXXX");
-        if (!mkdtemp(tmpdir))
-            abort();
-    }
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    snprintf(p[k], sizeof p[k], "%s/%s", check_tmpdir("tasks"), name);
     return p[k];
 }
 
@@ -240,11 +233,11 @@ static void test_open_unknown(void)
     bmx_err err = {0};
     CHECK(bmx_task_save(t, tmp("fx-count.task"), &err) == 0);
     bmx_task_free(t);
-    CHECK(bmx_task_open(&u, tmpdir, "nope", &err) == BMX_EINVAL);
+    CHECK(bmx_task_open(&u, check_tmpdir("tasks"), "nope", &err) == BMX_EINVAL);
     CHECK_CONTAINS(err.msg, "unknown task 'nope'");
     CHECK_CONTAINS(err.msg, "fx-count");
-    CHECK(bmx_task_open(&u, tmpdir, "../etc", &err) == BMX_EINVAL);
-    CHECK(bmx_task_open(&u, tmpdir, "fx-count", &err) == 0);
+    CHECK(bmx_task_open(&u, check_tmpdir("tasks"), "../etc", &err) == BMX_EINVAL);
+    CHECK(bmx_task_open(&u, check_tmpdir("tasks"), "fx-count", &err) == 0);
     bmx_task_free(u);
 }
 
@@ -369,12 +362,5 @@ int main(int argc, char **argv)
         {"build_manifest", test_build_manifest},
         {0},
     };
-    int rc = check_main(argc, argv, cases);
-    if (tmpdir[0]) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd)) {
-        }
-    }
-    return rc;
+    return check_main(argc, argv, cases);
 }
