@@ -2,7 +2,7 @@
 # scripts/demo.sh BUILD_DIR - the main job (make demo): build the small multi-domain corpus
 # and a tokenizer if missing, shard it, then compare uniform mixing against ODM on a tiny
 # GPT (same model, token budget and seed) and write the HTML report.
-#   BMX_DEMO_STEPS   optimizer steps per run (default 600: about 10 minutes in all on 2 cores)
+#   BMX_DEMO_STEPS   optimizer steps per run (default 600: about 4.5 minutes in all on 2 cores)
 #   BMX_DEMO_THREADS threads per run (default 1; 2 only pays off on an otherwise idle machine)
 set -euo pipefail
 build=${1:-build}
