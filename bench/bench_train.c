@@ -27,6 +27,9 @@
  * rounds, each side's fastest step and the ratio of those minima, and the load average at
  * the start.
  *
+ * Each round also times the step's linear-layer products alone (products_s): the floor of
+ * the step time with OpenBLAS, reported against the peak and against PyTorch's step.
+ *
  * Model FLOPs per step (the PaLM count): tokens * (6 * (12 L C^2 + C V) + 12 L C T), i.e.
  * every matrix product (lm head included) forward and backward, attention at full T x T.
  */
@@ -96,6 +99,44 @@ static double torch_step(const struct bcfg *k, double *min_s, double *median_s)
     return atof(s + 9);
 }
 
+/* The step's linear-layer products alone, back to back, on the model's own weights and
+ * gradient buffers (forward, input gradient, weight and bias gradients of every layer and of
+ * the lm head): the time a step would take if everything else were free. Attention is left
+ * out. Seconds for one pass. */
+static double products_s(bmx_model *m, const struct bcfg *k)
+{
+    int N = k->B * k->T, C = k->C, Vp = bmx_model_vocab_padded(m);
+    size_t big = (size_t)N * (size_t)(Vp > 4 * C ? Vp : 4 * C);
+    float *x = calloc((size_t)N * 4 * C, sizeof(float)), *dx = calloc((size_t)N * 4 * C, 4);
+    float *y = calloc(big, sizeof(float));
+    float *p = bmx_model_params(m), *g = bmx_model_grads(m);
+    if (!x || !dx || !y) {
+        free(x), free(dx), free(y);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)N * 4 * C; i++)
+        x[i] = (float)(i % 17) * 0.01f;
+    for (size_t i = 0; i < big; i++)
+        y[i] = (float)(i % 13) * 0.001f;
+    static const int W[4] = {BMX_T_QKVW, BMX_T_ATTPROJW, BMX_T_FCW, BMX_T_FCPROJW};
+    static const int Bs[4] = {BMX_T_QKVB, BMX_T_ATTPROJB, BMX_T_FCB, BMX_T_FCPROJB};
+    int cin[4] = {C, C, C, 4 * C}, cout[4] = {3 * C, C, 4 * C, C};
+    double t0 = bench_now();
+    for (int l = 0; l < k->L; l++)
+        for (int j = 0; j < 4; j++) {
+            size_t wo = bmx_model_tensor(m, W[j]).offset + (size_t)l * cin[j] * cout[j];
+            size_t bo = bmx_model_tensor(m, Bs[j]).offset + (size_t)l * cout[j];
+            bmx_matmul_forward_f(y, x, p + wo, p + bo, NULL, N, cin[j], cout[j], 1);
+            bmx_matmul_backward_f(dx, g + wo, g + bo, y, x, p + wo, N, cin[j], cout[j], 0, 1);
+        }
+    size_t we = bmx_model_tensor(m, BMX_T_WTE).offset;
+    bmx_matmul_forward_f(y, x, p + we, NULL, NULL, N, C, Vp, 1);
+    bmx_matmul_backward_f(dx, g + we, NULL, y, x, p + we, N, C, Vp, 0, 1);
+    double t = bench_now() - t0;
+    free(x), free(dx), free(y);
+    return t;
+}
+
 int main(int argc, char **argv)
 {
     struct bcfg all[3] = {{"a", 12, 12, 768, 50257, 4, 64, 4},
@@ -161,6 +202,9 @@ int main(int argc, char **argv)
         int N = c.B * c.T;
         double flops = (double)N * (6.0 * (12.0 * c.L * c.C * c.C + (double)c.C * c.V) +
                                     12.0 * c.L * c.C * c.T);
+        /* the products timed by products_s (the lm head at the padded vocabulary) */
+        double pflops =
+            6.0 * N * (12.0 * c.L * c.C * c.C + (double)c.C * bmx_gpt_vocab_padded(c.V));
         int *in = malloc(sizeof(int) * N), *tg = malloc(sizeof(int) * N);
         for (int i = 0; i < N; i++) {
             in[i] = (int)bmx_rng_below(&r, c.V);
@@ -171,7 +215,7 @@ int main(int argc, char **argv)
          * PyTorch time; the headline is the median over rounds. */
         double fwd = 0, fb = 0, opt = 0, best = 1e30, loss = 0, tmin = 1e30, ts = 0;
         double r_step[MAX_ROUNDS], r_peak[MAX_ROUNDS], r_torch[MAX_ROUNDS];
-        double r_frac[MAX_ROUNDS], r_ratio[MAX_ROUNDS], peak = 0;
+        double r_frac[MAX_ROUNDS], r_ratio[MAX_ROUNDS], r_prod[MAX_ROUNDS], peak = 0;
         int torch_ok = use_torch;
         double load[3] = {0, 0, 0};
         getloadavg(load, 3);
@@ -193,6 +237,7 @@ int main(int argc, char **argv)
             double t0 = bench_now();
             bmx_model_forward(m, in, tg, c.B, c.T, NULL, NULL, NULL, &err);
             fwd += bench_now() - t0;
+            r_prod[round] = products_s(m, &c);
             double pk2 = sgemm_peak();
             r_peak[round] = pk2 > pk ? pk2 : pk;
             peak = r_peak[round] > peak ? r_peak[round] : peak;
@@ -212,8 +257,10 @@ int main(int argc, char **argv)
                 }
             }
             printf("(%s) round %d: sgemm peak %.1f GFLOP/s, C %.3f s/step (median) = %.0f%% of "
-                   "peak, PyTorch %.3f s/step (median), speed-up %.2fx\n",
+                   "peak, its linear-layer products alone %.3f s (%.0f%% of peak), PyTorch %.3f "
+                   "s/step (median), speed-up %.2fx\n",
                    c.name, round + 1, r_peak[round], r_step[round], 100 * r_frac[round],
+                   r_prod[round], 100 * pflops / r_prod[round] / 1e9 / r_peak[round],
                    r_torch[round], r_ratio[round]);
         }
         fwd /= ROUNDS, fb /= c.steps * ROUNDS, opt /= c.steps * ROUNDS;
@@ -221,23 +268,26 @@ int main(int argc, char **argv)
         if (!torch_ok)
             ts = -1, tmin = -1;
         double frac_med = bench_median(r_frac, ROUNDS), ratio_med = bench_median(r_ratio, ROUNDS);
+        double prod_med = bench_median(r_prod, ROUNDS);
         double gfs = flops / step / 1e9;
         printf("(%s) L=%d H=%d C=%d V=%d B=%d T=%d, %d rounds: %.3f s/step (min %.3f; forward "
                "%.3f, forward+backward %.3f, AdamW %.3f), %.0f tokens/s, %.1f GFLOP/s; model "
                "FLOP/s per round's sgemm peak: median %.0f%% (highest peak %.1f GFLOP/s); "
                "PyTorch %.3f s/step (min %.3f), speed-up: median of rounds %.2fx, of means "
-               "%.2fx, of minima %.2fx; load %.2f\n",
+               "%.2fx, of minima %.2fx; linear-layer products alone %.3f s (median), i.e. "
+               "%.2fx PyTorch's mean step at best; load %.2f\n",
                c.name, c.L, c.H, c.C, c.V, c.B, c.T, ROUNDS, step, best, fwd, fb, opt, N / step,
                gfs, 100 * frac_med, peak, ts, tmin, torch_ok ? ratio_med : 0.0,
-               ts > 0 ? ts / step : 0.0, ts > 0 ? tmin / best : 0.0, load[0]);
+               ts > 0 ? ts / step : 0.0, ts > 0 ? tmin / best : 0.0, prod_med,
+               ts > 0 ? ts / prod_med : 0.0, load[0]);
         jl += snprintf(json + jl, sizeof json - jl,
                        "%s{\"config\":\"%s\",\"L\":%d,\"H\":%d,\"C\":%d,\"V\":%d,\"B\":%d,\"T\":%d,"
                        "\"steps\":%d,\"rounds\":%d,\"step_s\":%.4f,\"min_step_s\":%.4f,"
                        "\"forward_s\":%.4f,\"fwd_bwd_s\":%.4f,\"adamw_s\":%.4f,"
                        "\"tokens_per_s\":%.1f,\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,"
-                       "\"frac_sgemm_peak_median\":%.3f,\"loadavg\":%.2f,",
+                       "\"frac_sgemm_peak_median\":%.3f,\"products_s\":%.4f,\"loadavg\":%.2f,",
                        first ? "" : ",", c.name, c.L, c.H, c.C, c.V, c.B, c.T, c.steps, ROUNDS,
-                       step, best, fwd, fb, opt, N / step, gfs, peak, frac_med, load[0]);
+                       step, best, fwd, fb, opt, N / step, gfs, peak, frac_med, prod_med, load[0]);
         if (torch_ok)
             jl += snprintf(json + jl, sizeof json - jl,
                            "\"torch_step_s\":%.4f,\"torch_min_step_s\":%.4f,"
