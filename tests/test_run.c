@@ -206,6 +206,56 @@ static void test_one_domain(void)
     bmx_runlog_free(lb);
 }
 
+/* The model and the domains' sample streams of a tiny run, set up as bmx_run_train does:
+ * the model initialised from rng (seed 5, stream 2), domain d sampled with rng
+ * (5 ^ FNV-1a(name), 1) from its training shard. */
+struct replay {
+    bmx_model *m;
+    bmx_rng dr[3];
+    bmx_shard *sh[3];
+};
+
+static void replay_open(struct replay *r)
+{
+    bmx_err err = {0};
+    bmx_rng ir;
+    char p[600];
+    bmx_gpt_config mc = {300, 16, 1, 2, 32};
+    CHECK(bmx_model_create(&mc, BMX_F32, 1, &r->m, &err) == 0);
+    bmx_rng_seed(&ir, 5, 2);
+    bmx_model_init(r->m, &ir);
+    for (int d = 0; d < 3; d++) {
+        uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, computed here independently */
+        for (const char *s = names[d]; *s; s++)
+            h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+        CHECK(bmx_run_name_hash(names[d]) == h);
+        bmx_rng_seed(&r->dr[d], 5 ^ h, 1);
+        snprintf(p, sizeof p, "%s/data/%s/train.bin", dir, names[d]);
+        CHECK(bmx_shard_open(&r->sh[d], p, &err) == 0);
+    }
+}
+
+/* The next micro-batch of domain d: 2 windows of 16 tokens and their next tokens. */
+static void replay_batch(struct replay *r, int d, int *inp, int *tgt)
+{
+    bmx_err err = {0};
+    uint32_t win[17];
+    for (int b = 0; b < 2; b++) {
+        CHECK(bmx_shard_sample(r->sh[d], &r->dr[d], 16, win, NULL, &err) == 0);
+        for (int k = 0; k < 16; k++) {
+            inp[b * 16 + k] = (int)win[k];
+            tgt[b * 16 + k] = (int)win[k + 1];
+        }
+    }
+}
+
+static void replay_close(struct replay *r)
+{
+    for (int d = 0; d < 3; d++)
+        bmx_shard_free(r->sh[d]);
+    bmx_model_free(r->m);
+}
+
 /* Replay a run with lr = 0 independently and compare with its log. */
 static void replay(const char *policy, int mean)
 {
@@ -222,23 +272,11 @@ static void replay(const char *policy, int mean)
     bmx_runlog *l = load_log("acc");
     CHECK(l && l->nsteps == 5 && l->K == 3);
 
-    bmx_model *m;
-    bmx_rng ir, dr[3];
+    struct replay r;
+    replay_open(&r);
+    bmx_model *m = r.m;
     bmx_mix *mix;
-    bmx_shard *sh[3];
     char p[600];
-    bmx_gpt_config mc = {300, 16, 1, 2, 32};
-    CHECK(bmx_model_create(&mc, BMX_F32, 1, &m, &err) == 0);
-    bmx_rng_seed(&ir, 5, 2);
-    bmx_model_init(m, &ir);
-    for (int d = 0; d < 3; d++) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-        for (const char *s = names[d]; *s; s++)
-            h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-        bmx_rng_seed(&dr[d], 5 ^ h, 1);
-        snprintf(p, sizeof p, "%s/data/%s/train.bin", dir, names[d]);
-        CHECK(bmx_shard_open(&sh[d], p, &err) == 0);
-    }
     CHECK(bmx_mix_create(&mix, policy, 3, NULL, 5, &err) == 0);
     int inp[32], tgt[32];
     uint32_t win[17];
@@ -249,13 +287,7 @@ static void replay(const char *policy, int mean)
             CHECK(bmx_mix_probs(mix)[d] == l->probs[s * 3 + (size_t)d]);
         for (int g = 0; g < 4; g++) {
             int d = bmx_mix_draw(mix);
-            for (int b = 0; b < 2; b++) {
-                CHECK(bmx_shard_sample(sh[d], &dr[d], 16, win, NULL, &err) == 0);
-                for (int k = 0; k < 16; k++) {
-                    inp[b * 16 + k] = (int)win[k];
-                    tgt[b * 16 + k] = (int)win[k + 1];
-                }
-            }
+            replay_batch(&r, d, inp, tgt);
             double loss;
             CHECK(bmx_model_forward(m, inp, tgt, 2, 16, &loss, NULL, NULL, &err) == 0);
             CHECK(bmx_mix_observe(mix, d, loss, &err) == 0);
@@ -298,10 +330,8 @@ static void replay(const char *policy, int mean)
         free(st);
         bmx_shard_free(v);
     }
-    for (int d = 0; d < 3; d++)
-        bmx_shard_free(sh[d]);
+    replay_close(&r);
     bmx_mix_free(mix);
-    bmx_model_free(m);
     bmx_runlog_free(l);
 }
 
@@ -343,28 +373,18 @@ static void test_doremi_proxy(void)
     CHECK(l && l->nsteps == 4);
     CHECK_EQ_STR(l->policy, "doremi:eta=1,c=0.001,vocab=300");
 
-    bmx_model *m, *ref;
+    struct replay rp;
+    replay_open(&rp);
+    bmx_model *m = rp.m, *ref;
     bmx_trainer *rt;
-    bmx_rng ir, dr[3];
     bmx_mix *mix;
-    bmx_shard *sh[3];
     char p[700];
-    bmx_gpt_config mc = {300, 16, 1, 2, 32};
-    CHECK(bmx_model_create(&mc, BMX_F32, 1, &m, &err) == 0);
-    bmx_rng_seed(&ir, 5, 2);
-    bmx_model_init(m, &ir);
     snprintf(p, sizeof p, "%s/checkpoint.bin", refdir);
     CHECK(bmx_checkpoint_load(p, 1, &ref, &rt, NULL, NULL, &err) == 0);
-    for (int d = 0; d < 3; d++) {
-        bmx_rng_seed(&dr[d], 5 ^ bmx_run_name_hash(names[d]), 1);
-        snprintf(p, sizeof p, "%s/data/%s/train.bin", dir, names[d]);
-        CHECK(bmx_shard_open(&sh[d], p, &err) == 0);
-    }
     CHECK(bmx_mix_create(&mix, "doremi:vocab=300", 3, NULL, 5, &err) == 0);
     size_t np = bmx_model_num_params(m);
     double *acc = calloc(np, sizeof *acc);
     int inp[32], tgt[32];
-    uint32_t win[17];
     double tl[32], rl[32];
     for (size_t s = 0; s < l->nsteps; s++) {
         double ex[3] = {0}, tk[3] = {0}, wsum = 0, alpha[3];
@@ -372,13 +392,7 @@ static void test_doremi_proxy(void)
         memset(acc, 0, np * sizeof *acc);
         for (int g = 0; g < 4; g++) {
             int d = bmx_mix_draw(mix);
-            for (int b = 0; b < 2; b++) {
-                CHECK(bmx_shard_sample(sh[d], &dr[d], 16, win, NULL, &err) == 0);
-                for (int k = 0; k < 16; k++) {
-                    inp[b * 16 + k] = (int)win[k];
-                    tgt[b * 16 + k] = (int)win[k + 1];
-                }
-            }
+            replay_batch(&rp, d, inp, tgt);
             CHECK(bmx_model_forward(m, inp, tgt, 2, 16, NULL, NULL, tl, &err) == 0);
             CHECK(bmx_model_backward(m, 1.0, 0, &err) == 0);
             double w = alpha[d] / bmx_mix_probs(mix)[d];
@@ -409,12 +423,10 @@ static void test_doremi_proxy(void)
         CHECK_NEAR(bmx_mix_average(saved)[d], bmx_mix_average(mix)[d], 1e-9);
     bmx_mix_free(saved);
     free(acc);
-    for (int d = 0; d < 3; d++)
-        bmx_shard_free(sh[d]);
+    replay_close(&rp);
     bmx_mix_free(mix);
     bmx_trainer_free(rt);
     bmx_model_free(ref);
-    bmx_model_free(m);
     bmx_runlog_free(l);
 }
 
