@@ -33,6 +33,13 @@ static double eps3(int t)
     return e < 1.0 / 3 ? e : 1.0 / 3;
 }
 
+/* The mixture of the hand computations: (1 - 3 eps) v[i] / sum(v) + eps, three arms (ODM and
+ * EXP3 with eps_t; DoReMi's smoothing with eps = c / 3). */
+static double mix3(const double v[3], double eps, int i)
+{
+    return (1 - 3 * eps) * v[i] / (v[0] + v[1] + v[2]) + eps;
+}
+
 static bmx_mix *make(const char *spec, int k, const double *w, uint64_t seed)
 {
     bmx_mix *m = NULL;
@@ -101,10 +108,9 @@ static void test_hand_odm(void)
 
     double e3 = 1.0 / 3, e4 = eps3(4), e5 = eps3(5);
     CHECK_NEAR(e4, 0.30257399765293086, 1e-15);
-    double w[3] = {exp(e3 * 1.26), exp(e3 * 1.8), exp(e3 * 0.9)};
-    double s = w[0] + w[1] + w[2], p4[3];
+    double w[3] = {exp(e3 * 1.26), exp(e3 * 1.8), exp(e3 * 0.9)}, p4[3];
     for (int i = 0; i < 3; i++) {
-        p4[i] = (1 - 3 * e4) * w[i] / s + e4;
+        p4[i] = mix3(w, e4, i);
         CHECK_NEAR(pi[i], p4[i], 1e-14);
     }
     CHECK_NEAR(pi[0], 0.3324941935164314, 1e-12);
@@ -116,9 +122,8 @@ static void test_hand_odm(void)
     double r2 = 0.9 * 0.9 + 0.1 * 2.0 / p4[2];
     CHECK_NEAR(R[2], 1.417698019213356, 1e-12);
     double v[3] = {exp(e4 * 1.26), exp(e4 * 1.8), exp(e4 * r2)};
-    s = v[0] + v[1] + v[2];
     for (int i = 0; i < 3; i++)
-        CHECK_NEAR(pi[i], (1 - 3 * e5) * v[i] / s + e5, 1e-14);
+        CHECK_NEAR(pi[i], mix3(v, e5, i), 1e-14);
     CHECK_NEAR(pi[0], 0.3289339829753449, 1e-12);
     CHECK_NEAR(pi[1], 0.3392826207015419, 1e-12);
     CHECK_NEAR(pi[2], 0.3317833963231132, 1e-12);
@@ -163,10 +168,10 @@ static void test_hand_odm_smoothed_mean(void)
     obs(m, 1, 0.0);
     step(m);
     double r[3] = {0.25 * exp(1.5) + 0.5 * exp(2.5), 0.5, 0.5 * exp(0.5)};
-    double s = r[0] + r[1] + r[2], e4 = eps3(4);
+    double e4 = eps3(4);
     for (int i = 0; i < 3; i++) {
         CHECK_NEAR(R[i], r[i], 1e-14);
-        CHECK_NEAR(pi[i], (1 - 3 * e4) * r[i] / s + e4, 1e-14);
+        CHECK_NEAR(pi[i], mix3(r, e4, i), 1e-14);
     }
     CHECK_NEAR(pi[0], 0.3805351194787739, 1e-12);
     CHECK_NEAR(pi[1], 0.3079792040722458, 1e-12);
@@ -197,9 +202,9 @@ static void test_hand_exp3(void)
     CHECK_NEAR(R[1], 4.5, 1e-15);
     CHECK_NEAR(R[2], 0.9, 1e-15);
     double e4 = eps3(4), e5 = eps3(5);
-    double w[3] = {1.0, exp(1.5), exp(0.3)}, s = w[0] + w[1] + w[2], p4[3];
+    double w[3] = {1.0, exp(1.5), exp(0.3)}, p4[3];
     for (int i = 0; i < 3; i++) {
-        p4[i] = (1 - 3 * e4) * w[i] / s + e4;
+        p4[i] = mix3(w, e4, i);
         CHECK_NEAR(pi[i], p4[i], 1e-14);
     }
     CHECK_NEAR(pi[0], 0.3160816256005496, 1e-12);
@@ -210,9 +215,8 @@ static void test_hand_exp3(void)
     CHECK_NEAR(R[0], 3.163739740011832, 1e-12);
     step(m);
     double v[3] = {exp(e4 / p4[0]), exp(e4 * 4.5), exp(e4 * 0.9)};
-    s = v[0] + v[1] + v[2];
     for (int i = 0; i < 3; i++)
-        CHECK_NEAR(pi[i], (1 - 3 * e5) * v[i] / s + e5, 1e-14);
+        CHECK_NEAR(pi[i], mix3(v, e5, i), 1e-14);
     CHECK_NEAR(pi[0], 0.3332832990184023, 1e-12);
     CHECK_NEAR(pi[1], 0.36450196376092237, 1e-12);
     CHECK_NEAR(pi[2], 0.30221473722067543, 1e-12);
@@ -323,9 +327,8 @@ static void test_hand_doremi(void)
     CHECK_EQ_INT(bmx_mix_observe_excess(m, e3, t3, &e), 0);
     step(m);
     double v[3] = {a1[0] * exp(2.0), a1[1] * exp(1.0), a1[2] * exp(1.0)};
-    s = v[0] + v[1] + v[2];
     for (int i = 0; i < 3; i++) {
-        a2[i] = (1 - c) * v[i] / s + c / 3;
+        a2[i] = mix3(v, c / 3, i);
         CHECK_NEAR(a[i], a2[i], 1e-13);
         CHECK_NEAR(bar[i], (1.0 / 3 + a1[i] + a2[i]) / 3, 1e-13);
     }
@@ -337,9 +340,8 @@ static void test_hand_doremi(void)
     v[0] = a2[0] * exp(2.0);
     v[1] = a2[1] * exp(1.0);
     v[2] = a2[2] * exp(1.0);
-    s = v[0] + v[1] + v[2];
     for (int i = 0; i < 3; i++)
-        CHECK_NEAR(a[i], (1 - c) * v[i] / s + c / 3, 1e-13);
+        CHECK_NEAR(a[i], mix3(v, c / 3, i), 1e-13);
     bmx_mix_free(m);
 }
 
