@@ -1,34 +1,28 @@
 /* bench/bench_train.c - step time of the GPT trainer against PyTorch, and against sgemm peak.
  *
- *   build/bench/bench_train [a] [b] [c] [--steps N] [--threads N (2)] [--rounds N (3)]
- *                           [--no-torch]
+ *   build/bench/bench_train [a] [b] [c] [--pairs N] [--threads N (2)] [--no-torch]
  *
  * Configurations (issue 4): (a) GPT-2 124M, B=4, T=64; (b) L=4 H=4 C=256 V=8192, B=8, T=256;
  * (c) GPT-2 124M, B=4, T=256. With 2 threads (OpenMP and OpenBLAS). For each: seconds per
  * full step (forward, backward, clipping, AdamW), its parts, tokens/s, model FLOP/s as a
- * fraction of the sgemm peak measured in the same round, and the ratio to PyTorch
- * (bench/torch_step.py under /usr/bin/python3, same configuration, same run; reported
- * missing when torch is not installed).
+ * fraction of the sgemm peak, and the ratio to PyTorch (bench/torch_step.py under
+ * /usr/bin/python3, same configuration, same run; reported missing when torch is not
+ * installed).
  *
- * The machine is shared, so other processes take the cores from under us at any moment: the
- * driver re-executes itself with OMP_WAIT_POLICY=passive (unless set), so that a waiting
- * OpenMP thread sleeps instead of spinning on a core another thread needs; the PyTorch peer
- * inherits the same environment (and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = --threads). A
- * sgemm peak sample is the best of 4 products of 1536^3 with OpenBLAS's own threading.
+ * Both sides get the same environment: --threads threads for every OpenMP and OpenBLAS pool
+ * and OMP_WAIT_POLICY=passive (the driver re-executes itself with it unless set), so that the
+ * side that waits sleeps instead of spinning on a core the other side needs.
  *
- * The speed of this shared machine drifts from minute to minute (sgemm peak samples range
- * from below 100 to above 160 GFLOP/s within an hour), so C and PyTorch take turns (--rounds,
- * default 3): each round samples the sgemm peak (before and after the C steps, the higher
- * counts), runs a warm-up step and --steps timed C steps, one forward alone, then the
- * PyTorch steps. A round's step time is the median of its steps on each side (a step that
- * another tenant of the host stalls for seconds would otherwise dominate); its model FLOP/s
- * is taken against its own peak and its C step time against its own PyTorch time; the
- * headline figures are the medians of those over rounds. Also reported: means over all
- * rounds, each side's fastest step and the ratio of those minima, and the load average at
- * the start.
- *
- * Each round also times the step's linear-layer products alone (products_s): the floor of
- * the step time with OpenBLAS, reported against the peak and against PyTorch's step.
+ * The speed of this machine drifts in phases of seconds to minutes (sgemm peak samples from
+ * 124 to 176 GFLOP/s within an hour, no other process running), so every figure is taken in
+ * pairs: a sgemm peak sample (best of 3 products of 1536^3 with OpenBLAS's own threading),
+ * then one C step, its products alone, then one PyTorch step from a worker process that lives for
+ * the whole configuration (one warm-up step on each side first). A pair's model FLOP/s is taken
+ * against its own peak sample and its C step against its own PyTorch step; the headline figures are
+ * the medians over pairs (--pairs, default 8, 12 and 6). Also reported: medians of each
+ * side's steps, means, fastest steps, how many pairs reach the goals, and the step's
+ * linear-layer products alone (products_s: the floor of a step whose products are OpenBLAS),
+ * timed in every pair right after the C step.
  *
  * Model FLOPs per step (the PaLM count): tokens * (6 * (12 L C^2 + C V) + 12 L C T), i.e.
  * every matrix product (lm head included) forward and backward, attention at full T x T.
@@ -37,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,13 +42,11 @@
 #include "bench.h"
 
 static int THREADS = 2; /* --threads */
-#define MAX_ROUNDS 16
-#define MAX_STEPS  64
-static int ROUNDS = 3; /* --rounds: C and PyTorch take turns this many times */
+#define MAX_PAIRS 64
 
 struct bcfg {
     const char *name;
-    int L, H, C, V, B, T, steps;
+    int L, H, C, V, B, T, pairs;
 };
 
 static double sgemm_peak(void)
@@ -64,7 +57,7 @@ static double sgemm_peak(void)
     for (long i = 0; i < (long)n * n; i++)
         a[i] = b[i] = (float)(i % 7) * 0.1f;
     double best = 1e30;
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < 3; r++) {
         double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
         double t = bench_now() - t0;
@@ -74,29 +67,73 @@ static double sgemm_peak(void)
     return 2.0 * n * n * n / best / 1e9;
 }
 
-/* Mean, minimum and median seconds per step of torch_step.py; mean -1 when torch is
- * unavailable. */
-static double torch_step(const struct bcfg *k, double *min_s, double *median_s)
+/* The PyTorch peer: a torch_step.py worker process and its pipes. */
+struct torch_worker {
+    pid_t pid;
+    FILE *in, *out; /* its stdin (our requests) and stdout (its replies) */
+};
+
+static void torch_close(struct torch_worker *w)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 bench/torch_step.py --layers %d --heads %d --width %d --vocab %d "
-             "--batch %d --seq %d --steps %d --threads %d 2>/dev/null",
-             k->L, k->H, k->C, k->V, k->B, k->T, k->steps, THREADS);
-    FILE *p = popen(cmd, "r");
-    if (!p)
+    if (w->in)
+        fclose(w->in);
+    if (w->out)
+        fclose(w->out);
+    if (w->pid > 0)
+        waitpid(w->pid, NULL, 0);
+    memset(w, 0, sizeof *w);
+}
+
+/* Start the worker for configuration k and wait for its warm-up step; 0 when it is ready,
+ * -1 when python3 or torch is missing (the worker's stderr is discarded). */
+static int torch_open(struct torch_worker *w, const struct bcfg *k)
+{
+    int to[2], from[2];
+    memset(w, 0, sizeof *w);
+    if (pipe(to))
         return -1;
-    char line[1024] = {0}, last[1024] = {0};
-    while (fgets(line, sizeof line, p))
-        memcpy(last, line, sizeof line);
-    int rc = pclose(p);
-    const char *s = strstr(last, "\"step_s\":"), *m = strstr(last, "\"min_s\":");
-    const char *md = strstr(last, "\"median_s\":");
-    if (rc != 0 || !s || !m || !md)
+    if (pipe(from)) {
+        close(to[0]), close(to[1]);
         return -1;
-    *min_s = atof(m + 8);
-    *median_s = atof(md + 11);
-    return atof(s + 9);
+    }
+    char a[7][16];
+    int v[7] = {k->L, k->H, k->C, k->V, k->B, k->T, THREADS};
+    for (int i = 0; i < 7; i++)
+        snprintf(a[i], sizeof a[i], "%d", v[i]);
+    w->pid = fork();
+    if (w->pid == 0) {
+        dup2(to[0], 0), dup2(from[1], 1);
+        close(to[0]), close(to[1]), close(from[0]), close(from[1]);
+        if (!freopen("/dev/null", "w", stderr))
+            _exit(127);
+        execl("/usr/bin/python3", "python3", "bench/torch_step.py", "--layers", a[0], "--heads",
+              a[1], "--width", a[2], "--vocab", a[3], "--batch", a[4], "--seq", a[5], "--threads",
+              a[6], (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]), close(from[1]);
+    if (w->pid < 0) {
+        close(to[1]), close(from[0]);
+        return -1;
+    }
+    w->in = fdopen(to[1], "w");
+    w->out = fdopen(from[0], "r");
+    char line[256];
+    if (!w->in || !w->out || !fgets(line, sizeof line, w->out) || !strstr(line, "\"ready\"")) {
+        torch_close(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seconds of one PyTorch step, or -1 when the worker has gone. */
+static double torch_step(struct torch_worker *w)
+{
+    char line[1024];
+    if (fputs("1\n", w->in) == EOF || fflush(w->in) || !fgets(line, sizeof line, w->out))
+        return -1;
+    const char *t = strstr(line, "\"times\": [");
+    return t ? atof(t + 10) : -1;
 }
 
 /* The step's linear-layer products alone, back to back, on the model's own weights and
@@ -137,30 +174,61 @@ static double products_s(bmx_model *m, const struct bcfg *k)
     return t;
 }
 
+/* Median of n values, leaving v as it is. */
+static double median_of(const double *v, int n)
+{
+    double tmp[MAX_PAIRS];
+    memcpy(tmp, v, sizeof(double) * n);
+    return bench_median(tmp, n);
+}
+
+static double mean_of(const double *v, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += v[i];
+    return s / n;
+}
+
+static double min_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static int count_at_least(const double *v, int n, double goal)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += v[i] >= goal;
+    return c;
+}
+
 int main(int argc, char **argv)
 {
-    struct bcfg all[3] = {{"a", 12, 12, 768, 50257, 4, 64, 4},
-                          {"b", 4, 4, 256, 8192, 8, 256, 6},
-                          {"c", 12, 12, 768, 50257, 4, 256, 3}};
-    int want[3] = {0, 0, 0}, any = 0, use_torch = 1, steps = 0;
+    struct bcfg all[3] = {{"a", 12, 12, 768, 50257, 4, 64, 8},
+                          {"b", 4, 4, 256, 8192, 8, 256, 12},
+                          {"c", 12, 12, 768, 50257, 4, 256, 6}};
+    int want[3] = {0, 0, 0}, any = 0, use_torch = 1, pairs = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-torch"))
             use_torch = 0;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             THREADS = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            ROUNDS = atoi(argv[++i]) < 1          ? 1
-                     : atoi(argv[i]) > MAX_ROUNDS ? MAX_ROUNDS
-                                                  : atoi(argv[i]);
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
-            steps = atoi(argv[++i]) < 1 ? 1 : atoi(argv[i]) > MAX_STEPS ? MAX_STEPS : atoi(argv[i]);
-        else
-            for (int k = 0; k < 3; k++)
-                if (!strcmp(argv[i], all[k].name))
-                    want[k] = any = 1;
+        else if (!strcmp(argv[i], "--pairs") && i + 1 < argc)
+            pairs = atoi(argv[++i]) < 1 ? 1 : atoi(argv[i]) > MAX_PAIRS ? MAX_PAIRS : atoi(argv[i]);
+        else if (!strcmp(argv[i], "a") || !strcmp(argv[i], "b") || !strcmp(argv[i], "c"))
+            want[argv[i][0] - 'a'] = any = 1;
+        else {
+            fprintf(stderr,
+                    "bench_train: unknown argument '%s'; usage: bench_train [a] [b] [c] "
+                    "[--pairs N] [--threads N] [--no-torch]\n",
+                    argv[i]);
+            return 2;
+        }
     }
-    /* Both sides get the same environment: THREADS threads for every OpenMP or OpenBLAS pool
-     * (PyTorch also gets torch.set_num_threads(THREADS)) and passive waits. */
     char nt[16];
     snprintf(nt, sizeof nt, "%d", THREADS);
     setenv("OMP_NUM_THREADS", nt, 0);
@@ -186,8 +254,7 @@ int main(int argc, char **argv)
         if (any && !want[k])
             continue;
         struct bcfg c = all[k];
-        if (steps > 0)
-            c.steps = steps;
+        int P = pairs > 0 ? pairs : c.pairs;
         bmx_gpt_config mc = {c.V, 1024, c.L, c.H, c.C};
         bmx_train_config tc = bmx_train_config_default();
         bmx_model *m;
@@ -210,92 +277,86 @@ int main(int argc, char **argv)
             in[i] = (int)bmx_rng_below(&r, c.V);
             tg[i] = (int)bmx_rng_below(&r, c.V);
         }
-        /* Per round: a peak sample, the C steps, a forward alone, a second peak sample,
-         * the PyTorch steps. Each round's figures are taken against that round's own peak and
-         * PyTorch time; the headline is the median over rounds. */
-        double fwd = 0, fb = 0, opt = 0, best = 1e30, loss = 0, tmin = 1e30, ts = 0;
-        double r_step[MAX_ROUNDS], r_peak[MAX_ROUNDS], r_torch[MAX_ROUNDS];
-        double r_frac[MAX_ROUNDS], r_ratio[MAX_ROUNDS], r_prod[MAX_ROUNDS], peak = 0;
-        int torch_ok = use_torch;
         double load[3] = {0, 0, 0};
         getloadavg(load, 3);
-        for (int round = 0; round < ROUNDS; round++) {
-            double pk = sgemm_peak(), sfb = 0, sopt = 0, st[MAX_STEPS];
-            for (int s = 0; s <= c.steps; s++) { /* a warm-up step in every round */
-                double t1 = bench_now();
-                bmx_trainer_micro(t, in, tg, c.B, c.T, &loss, NULL, NULL, &err);
-                double t2 = bench_now();
-                bmx_trainer_apply(t, NULL, &err);
-                double t3 = bench_now();
-                if (s == 0)
-                    continue;
-                sfb += t2 - t1;
-                sopt += t3 - t2;
-                st[s - 1] = t3 - t1;
-                best = t3 - t1 < best ? t3 - t1 : best;
-            }
-            double t0 = bench_now();
-            bmx_model_forward(m, in, tg, c.B, c.T, NULL, NULL, NULL, &err);
-            fwd += bench_now() - t0;
-            r_prod[round] = products_s(m, &c);
-            double pk2 = sgemm_peak();
-            r_peak[round] = pk2 > pk ? pk2 : pk;
-            peak = r_peak[round] > peak ? r_peak[round] : peak;
-            fb += sfb, opt += sopt;
-            r_step[round] = bench_median(st, c.steps);
-            r_frac[round] = flops / r_step[round] / 1e9 / r_peak[round];
-            r_torch[round] = r_ratio[round] = -1;
-            if (torch_ok) {
-                double mn = 0, med = 0, mean = torch_step(&c, &mn, &med);
-                if (mean > 0) {
-                    ts += mean / ROUNDS;
-                    r_torch[round] = med;
-                    r_ratio[round] = med / r_step[round];
-                    tmin = mn < tmin ? mn : tmin;
-                } else {
-                    torch_ok = 0;
-                }
-            }
-            printf("(%s) round %d: sgemm peak %.1f GFLOP/s, C %.3f s/step (median) = %.0f%% of "
-                   "peak, its linear-layer products alone %.3f s (%.0f%% of peak), PyTorch %.3f "
-                   "s/step (median), speed-up %.2fx\n",
-                   c.name, round + 1, r_peak[round], r_step[round], 100 * r_frac[round],
-                   r_prod[round], 100 * pflops / r_prod[round] / 1e9 / r_peak[round],
-                   r_torch[round], r_ratio[round]);
+        struct torch_worker w;
+        int torch_ok = use_torch && torch_open(&w, &c) == 0;
+        double loss = 0, fb = 0, opt = 0;
+        double st[MAX_PAIRS], tt[MAX_PAIRS], pk[MAX_PAIRS], frac[MAX_PAIRS], ratio[MAX_PAIRS];
+        double pr[MAX_PAIRS], prf[MAX_PAIRS], over[MAX_PAIRS];
+        for (int i = 0; i <= P; i++) { /* i = 0: the C warm-up step */
+            int p = i - 1;
+            if (p >= 0)
+                pk[p] = sgemm_peak();
+            double t1 = bench_now();
+            bmx_trainer_micro(t, in, tg, c.B, c.T, &loss, NULL, NULL, &err);
+            double t2 = bench_now();
+            bmx_trainer_apply(t, NULL, &err);
+            double t3 = bench_now();
+            if (p < 0)
+                continue;
+            fb += t2 - t1, opt += t3 - t2;
+            st[p] = t3 - t1;
+            frac[p] = flops / st[p] / 1e9 / pk[p];
+            pr[p] = products_s(m, &c);
+            prf[p] = pflops / pr[p] / 1e9 / pk[p];
+            over[p] = st[p] / pr[p];
+            tt[p] = ratio[p] = -1;
+            if (torch_ok && (tt[p] = torch_step(&w)) > 0)
+                ratio[p] = tt[p] / st[p];
+            else
+                torch_ok = 0;
+            printf("(%s) pair %d: sgemm peak %.1f GFLOP/s, C %.3f s/step = %.0f%% of peak "
+                   "(products alone %.3f s = %.0f%%), PyTorch %.3f s/step, speed-up %.2fx\n",
+                   c.name, i, pk[p], st[p], 100 * frac[p], pr[p], 100 * prf[p], tt[p], ratio[p]);
         }
-        fwd /= ROUNDS, fb /= c.steps * ROUNDS, opt /= c.steps * ROUNDS;
-        double step = fb + opt;
-        if (!torch_ok)
-            ts = -1, tmin = -1;
-        double frac_med = bench_median(r_frac, ROUNDS), ratio_med = bench_median(r_ratio, ROUNDS);
-        double prod_med = bench_median(r_prod, ROUNDS);
-        double gfs = flops / step / 1e9;
-        printf("(%s) L=%d H=%d C=%d V=%d B=%d T=%d, %d rounds: %.3f s/step (min %.3f; forward "
-               "%.3f, forward+backward %.3f, AdamW %.3f), %.0f tokens/s, %.1f GFLOP/s; model "
-               "FLOP/s per round's sgemm peak: median %.0f%% (highest peak %.1f GFLOP/s); "
-               "PyTorch %.3f s/step (min %.3f), speed-up: median of rounds %.2fx, of means "
-               "%.2fx, of minima %.2fx; linear-layer products alone %.3f s (median), i.e. "
-               "%.2fx PyTorch's mean step at best; load %.2f\n",
-               c.name, c.L, c.H, c.C, c.V, c.B, c.T, ROUNDS, step, best, fwd, fb, opt, N / step,
-               gfs, 100 * frac_med, peak, ts, tmin, torch_ok ? ratio_med : 0.0,
-               ts > 0 ? ts / step : 0.0, ts > 0 ? tmin / best : 0.0, prod_med,
-               ts > 0 ? ts / prod_med : 0.0, load[0]);
-        jl += snprintf(json + jl, sizeof json - jl,
-                       "%s{\"config\":\"%s\",\"L\":%d,\"H\":%d,\"C\":%d,\"V\":%d,\"B\":%d,\"T\":%d,"
-                       "\"steps\":%d,\"rounds\":%d,\"step_s\":%.4f,\"min_step_s\":%.4f,"
-                       "\"forward_s\":%.4f,\"fwd_bwd_s\":%.4f,\"adamw_s\":%.4f,"
-                       "\"tokens_per_s\":%.1f,\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,"
-                       "\"frac_sgemm_peak_median\":%.3f,\"products_s\":%.4f,\"loadavg\":%.2f,",
-                       first ? "" : ",", c.name, c.L, c.H, c.C, c.V, c.B, c.T, c.steps, ROUNDS,
-                       step, best, fwd, fb, opt, N / step, gfs, peak, frac_med, prod_med, load[0]);
-        if (torch_ok)
+        if (use_torch)
+            torch_close(&w);
+        fb /= P, opt /= P;
+        double t0 = bench_now();
+        bmx_model_forward(m, in, tg, c.B, c.T, NULL, NULL, NULL, &err);
+        double fwd = bench_now() - t0;
+        double prod = median_of(pr, P), pfrac = median_of(prf, P), omed = median_of(over, P);
+        double step = median_of(st, P), peak = median_of(pk, P), fmed = median_of(frac, P);
+        double smean = mean_of(st, P), smin = min_of(st, P);
+        int f75 = count_at_least(frac, P, 0.75);
+        printf("(%s) L=%d H=%d C=%d V=%d B=%d T=%d, %d pairs: C %.3f s/step (median; mean %.3f, "
+               "min %.3f; forward %.3f, forward+backward %.3f, AdamW %.3f), %.0f tokens/s, "
+               "%.1f GFLOP/s; model FLOP/s per pair's sgemm peak: median %.0f%% (%d of %d pairs "
+               ">= 75%%; peak samples median %.1f GFLOP/s); linear-layer products alone %.3f s "
+               "(median; %.0f%% of the pair's peak), the step is %.3fx its products; load "
+               "%.2f\n",
+               c.name, c.L, c.H, c.C, c.V, c.B, c.T, P, step, smean, smin, fwd, fb, opt, N / step,
+               flops / step / 1e9, 100 * fmed, f75, P, peak, prod, 100 * pfrac, omed, load[0]);
+        jl += snprintf(
+            json + jl, sizeof json - jl,
+            "%s{\"config\":\"%s\",\"L\":%d,\"H\":%d,\"C\":%d,\"V\":%d,\"B\":%d,\"T\":%d,"
+            "\"pairs\":%d,\"step_s\":%.4f,\"mean_step_s\":%.4f,\"min_step_s\":%.4f,"
+            "\"forward_s\":%.4f,\"fwd_bwd_s\":%.4f,\"adamw_s\":%.4f,"
+            "\"tokens_per_s\":%.1f,\"model_gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,"
+            "\"frac_sgemm_peak_median\":%.3f,\"pairs_frac_ge_75\":%d,"
+            "\"products_s\":%.4f,\"products_frac_peak\":%.3f,\"step_over_products\":%.3f,"
+            "\"loadavg\":%.2f,",
+            first ? "" : ",", c.name, c.L, c.H, c.C, c.V, c.B, c.T, P, step, smean, smin, fwd, fb,
+            opt, N / step, flops / step / 1e9, peak, fmed, f75, prod, pfrac, omed, load[0]);
+        if (torch_ok) {
+            double tstep = median_of(tt, P), rmed = median_of(ratio, P);
+            double tmean = mean_of(tt, P), tmin = min_of(tt, P);
+            int r16 = count_at_least(ratio, P, 1.6);
+            printf("(%s) PyTorch %.3f s/step (median; mean %.3f, min %.3f); speed-up: median of "
+                   "pairs %.2fx (%d of %d pairs >= 1.6x), of medians %.2fx, of means %.2fx, of "
+                   "minima %.2fx; the products alone are %.2fx PyTorch's median step\n",
+                   c.name, tstep, tmean, tmin, rmed, r16, P, tstep / step, tmean / smean,
+                   tmin / smin, tstep / prod);
             jl += snprintf(json + jl, sizeof json - jl,
-                           "\"torch_step_s\":%.4f,\"torch_min_step_s\":%.4f,"
-                           "\"speedup_median\":%.3f,\"speedup_of_means\":%.3f,"
-                           "\"speedup_of_minima\":%.3f}",
-                           ts, tmin, ratio_med, ts / step, tmin / best);
-        else
+                           "\"torch_step_s\":%.4f,\"torch_mean_step_s\":%.4f,"
+                           "\"torch_min_step_s\":%.4f,\"speedup_median\":%.3f,"
+                           "\"pairs_speedup_ge_1_6\":%d,\"speedup_of_medians\":%.3f,"
+                           "\"speedup_of_means\":%.3f,\"speedup_of_minima\":%.3f}",
+                           tstep, tmean, tmin, rmed, r16, tstep / step, tmean / smean, tmin / smin);
+        } else {
             jl += snprintf(json + jl, sizeof json - jl, "\"torch\":\"missing\"}");
+        }
         first = 0;
         free(in), free(tg);
         bmx_trainer_free(t);

@@ -3,16 +3,21 @@
 
 Same GPT-2 architecture as include/bmx/model.h (nn.Linear layers, causal attention, tanh
 GELU, tied output layer), float32 on the CPU, torch.optim.AdamW (weight decay on matrices),
-gradient-norm clipping. Times full steps (forward, backward, clipping, AdamW) after one
-warm-up step and prints one JSON object: {"step_s": mean, "min_s": ..., "median_s": (the upper
-median), "threads": ...}.
+gradient-norm clipping.
 
-    /usr/bin/python3 bench/torch_step.py --layers 12 --heads 12 --width 768 --vocab 50257 \
-        --batch 4 --seq 64 --steps 3 --threads 2
+A worker: it builds the model, runs one warm-up step and prints one JSON line
+{"ready": true, "threads": ..., "torch": ...}; then for every line "N" read from stdin it
+runs N full steps (forward, backward, clipping, AdamW) and prints one JSON line
+{"times": [seconds of each step], "loss": ...}; it exits at the end of stdin. bench_train
+keeps one worker per configuration so that C and PyTorch steps can alternate one by one.
+
+    echo 3 | /usr/bin/python3 bench/torch_step.py --layers 12 --heads 12 --width 768 \
+        --vocab 50257 --batch 4 --seq 64 --threads 2
 """
 import argparse
 import json
 import math
+import sys
 import time
 
 import torch
@@ -62,7 +67,7 @@ class GPT(nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     for name, default in (("layers", 12), ("heads", 12), ("width", 768), ("vocab", 50257),
-                          ("batch", 4), ("seq", 64), ("steps", 3), ("threads", 2)):
+                          ("batch", 4), ("seq", 64), ("threads", 2)):
         ap.add_argument("--" + name, type=int, default=default)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -74,20 +79,25 @@ def main():
                              {"params": rest, "weight_decay": 0.0}], lr=6e-4, betas=(0.9, 0.95))
     idx = torch.randint(0, a.vocab, (a.batch, a.seq))
     tgt = torch.randint(0, a.vocab, (a.batch, a.seq))
-    times = []
-    for s in range(a.steps + 1):
+
+    def step():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = model(idx, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if s > 0:
-            times.append(time.perf_counter() - t0)
-    mid = sorted(times)[len(times) // 2]
-    print(json.dumps({"step_s": sum(times) / len(times), "min_s": min(times), "median_s": mid,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__,
-                      "loss": loss.item()}))
+        return time.perf_counter() - t0, loss.item()
+
+    step()
+    print(json.dumps({"ready": True, "threads": torch.get_num_threads(),
+                      "torch": torch.__version__}), flush=True)
+    for line in sys.stdin:
+        times, loss = [], 0.0
+        for _ in range(max(int(line), 1)):
+            t, loss = step()
+            times.append(t)
+        print(json.dumps({"times": times, "loss": loss}), flush=True)
 
 
 if __name__ == "__main__":
