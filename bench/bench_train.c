@@ -16,18 +16,19 @@
  * The speed of this machine drifts in phases of seconds to minutes (sgemm peak samples from
  * 124 to 176 GFLOP/s within an hour, no other process running), so every figure is taken in
  * pairs: a sgemm peak sample (best of 3 products of 1536^3 with OpenBLAS's own threading),
- * then one C step, its products alone, then one PyTorch step from a worker process that lives for
- * the whole configuration (one warm-up step on each side first). A pair's model FLOP/s is taken
- * against its own peak sample and its C step against its own PyTorch step; the headline figures are
- * the medians over pairs (--pairs, default 8, 12 and 6). Also reported: medians of each
- * side's steps, means, fastest steps, how many pairs reach the goals, and the step's
- * linear-layer products alone (products_s: the floor of a step whose products are OpenBLAS),
- * timed in every pair right after the C step.
+ * one C step, the same step's linear-layer products alone, then one PyTorch step from a
+ * worker process that lives for the whole configuration (one warm-up step on each side
+ * first). A pair's model FLOP/s is taken against its own peak sample and its C step against
+ * its own PyTorch step; the headline figures are the medians over pairs (--pairs, default 8,
+ * 12 and 6). Also reported: medians of each side's steps, means, fastest steps, how many
+ * pairs reach the goals, and the products alone (products_s: the floor of a step whose
+ * products are OpenBLAS's, against the pair's peak and against PyTorch's step).
  *
  * Model FLOPs per step (the PaLM count): tokens * (6 * (12 L C^2 + C V) + 12 L C T), i.e.
  * every matrix product (lm head included) forward and backward, attention at full T x T.
  */
 #include <cblas.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,7 @@ int main(int argc, char **argv)
         execv("/proc/self/exe", argv);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN); /* a worker that dies is reported as torch missing */
     bmx_err err = {0};
     if (bmx_kernels_check_blas(&err)) {
         fprintf(stderr, "bench_train: %s\n", err.msg);
