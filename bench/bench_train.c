@@ -222,10 +222,17 @@ int main(int argc, char **argv)
             pairs = atoi(argv[++i]) < 1 ? 1 : atoi(argv[i]) > MAX_PAIRS ? MAX_PAIRS : atoi(argv[i]);
         else if (!strcmp(argv[i], "a") || !strcmp(argv[i], "b") || !strcmp(argv[i], "c"))
             want[argv[i][0] - 'a'] = any = 1;
-        else {
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_train [a] [b] [c] [--pairs N] [--threads N] [--no-torch]\n"
+                   "  a b c        configurations to run (default: all three)\n"
+                   "  --pairs N    C/PyTorch step pairs per configuration (default: 8, 12, 6)\n"
+                   "  --threads N  threads on both sides (default: 2)\n"
+                   "  --no-torch   skip the PyTorch peer\n");
+            return 0;
+        } else {
             fprintf(stderr,
                     "bench_train: unknown argument '%s'; usage: bench_train [a] [b] [c] "
-                    "[--pairs N] [--threads N] [--no-torch]\n",
+                    "[--pairs N] [--threads N] [--no-torch] (--help for more)\n",
                     argv[i]);
             return 2;
         }
