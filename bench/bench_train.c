@@ -175,6 +175,20 @@ static double products_s(bmx_model *m, const struct bcfg *k)
     return t;
 }
 
+/* The whole number after option opt, from 1 to max, into *out; 0, or -1 after saying why. */
+static int int_arg(const char *opt, const char *val, int max, int *out)
+{
+    char *end = NULL;
+    long v = val ? strtol(val, &end, 10) : 0;
+    if (!val || end == val || *end || v < 1 || v > max) {
+        fprintf(stderr, "bench_train: %s wants a whole number from 1 to %d, got '%s'\n", opt, max,
+                val ? val : "(nothing)");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 /* Median of n values, leaving v as it is. */
 static double median_of(const double *v, int n)
 {
@@ -216,11 +230,13 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-torch"))
             use_torch = 0;
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            THREADS = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--pairs") && i + 1 < argc)
-            pairs = atoi(argv[++i]) < 1 ? 1 : atoi(argv[i]) > MAX_PAIRS ? MAX_PAIRS : atoi(argv[i]);
-        else if (!strcmp(argv[i], "a") || !strcmp(argv[i], "b") || !strcmp(argv[i], "c"))
+        else if (!strcmp(argv[i], "--threads") || !strcmp(argv[i], "--pairs")) {
+            int lim = argv[i][2] == 't' ? 64 : MAX_PAIRS;
+            if (int_arg(argv[i], i + 1 < argc ? argv[i + 1] : NULL, lim,
+                        argv[i][2] == 't' ? &THREADS : &pairs))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "a") || !strcmp(argv[i], "b") || !strcmp(argv[i], "c"))
             want[argv[i][0] - 'a'] = any = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench_train [a] [b] [c] [--pairs N] [--threads N] [--no-torch]\n"
