@@ -28,6 +28,7 @@
  * every matrix product (lm head included) forward and backward, attention at full T x T.
  */
 #include <cblas.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,8 @@ static int torch_open(struct torch_worker *w, const struct bcfg *k)
     if (w->pid == 0) {
         dup2(to[0], 0), dup2(from[1], 1);
         close(to[0]), close(to[1]), close(from[0]), close(from[1]);
-        if (!freopen("/dev/null", "w", stderr))
+        int null = open("/dev/null", O_WRONLY); /* only async-signal-safe calls after fork */
+        if (null < 0 || dup2(null, 2) < 0)
             _exit(127);
         execl("/usr/bin/python3", "python3", "bench/torch_step.py", "--layers", a[0], "--heads",
               a[1], "--width", a[2], "--vocab", a[3], "--batch", a[4], "--seq", a[5], "--threads",
@@ -231,11 +233,10 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--no-torch"))
             use_torch = 0;
         else if (!strcmp(argv[i], "--threads") || !strcmp(argv[i], "--pairs")) {
-            int lim = argv[i][2] == 't' ? 64 : MAX_PAIRS;
-            if (int_arg(argv[i], i + 1 < argc ? argv[i + 1] : NULL, lim,
-                        argv[i][2] == 't' ? &THREADS : &pairs))
+            const char *opt = argv[i], *val = i + 1 < argc ? argv[++i] : NULL;
+            int threads = !strcmp(opt, "--threads");
+            if (int_arg(opt, val, threads ? 64 : MAX_PAIRS, threads ? &THREADS : &pairs))
                 return 2;
-            i++;
         } else if (!strcmp(argv[i], "a") || !strcmp(argv[i], "b") || !strcmp(argv[i], "c"))
             want[argv[i][0] - 'a'] = any = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
