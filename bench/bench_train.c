@@ -307,6 +307,10 @@ int main(int argc, char **argv)
         getloadavg(load, 3);
         struct torch_worker w;
         int torch_ok = use_torch && torch_open(&w, &c) == 0;
+        if (use_torch && !torch_ok)
+            fprintf(stderr, "bench_train: no PyTorch peer: /usr/bin/python3 bench/torch_step.py "
+                            "did not start (run from the repository root, with Debian's "
+                            "python3-torch installed)\n");
         double loss = 0, fb = 0, opt = 0;
         double st[MAX_PAIRS], tt[MAX_PAIRS], pk[MAX_PAIRS], frac[MAX_PAIRS], ratio[MAX_PAIRS];
         double pr[MAX_PAIRS], prf[MAX_PAIRS], over[MAX_PAIRS];
