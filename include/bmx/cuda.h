@@ -61,10 +61,11 @@ float *bmx_cuda_model_grads_dev(bmx_cuda_model *m);
 
 /* Forward over B x T tokens (host arrays [B][T]; B, T within the sizes given at creation);
  * targets < 0 are ignored. As bmx_model_forward: loss = mean over counted tokens,
- * seq_loss[B] = each sequence's mean (0 if none); each output optional. Only these few
- * numbers travel to the host. */
+ * seq_loss[B] = each sequence's mean (0 if none), tok_loss[B*T] every token's loss (0 where
+ * ignored; DoReMi's excess losses need it); each output optional (NULL). Only what is asked
+ * for travels to the host. */
 int bmx_cuda_model_forward(bmx_cuda_model *m, const int *inputs, const int *targets, int B, int T,
-                           double *loss, double *seq_loss, bmx_err *err);
+                           double *loss, double *seq_loss, double *tok_loss, bmx_err *err);
 
 /* Backward of the last forward: the gradient of scale * mean loss; acc = 0 overwrites the
  * gradient buffer, acc = 1 adds to it. Deterministic: the same inputs give the same bits. */
