@@ -79,16 +79,18 @@ typedef struct bmx_run_config {
     long schedule; /* steps of the cosine schedule (0 = steps) */
     double beta1, beta2, weight_decay, clip;
     uint64_t seed;
-    long eval_every;   /* 0 = only at step 0 and the end */
-    long eval_windows; /* per domain (at most) */
-    long ckpt_every;   /* 0 = only at the end and on a stop */
-    int threads;       /* 0 = leave OpenMP's default */
+    long eval_every;       /* 0 = only at step 0 and the end */
+    long eval_windows;     /* per domain (at most) */
+    long ckpt_every;       /* 0 = only at the end and on a stop */
+    int threads;           /* 0 = leave OpenMP's default */
+    const char *device;    /* cpu | cuda (bmx/backend.h) */
+    const char *precision; /* fp32 | bf16 | "" (the device's default: bf16 on cuda) */
 } bmx_run_config;
 
-/* Defaults: policy odm, steps 200, batch 8, seq 64, accum 4, L 2, H 4, C 128, lr 3e-3,
- * min_lr 3e-4, warmup 20, schedule 0, betas 0.9/0.95, weight_decay 0.1, clip 1, seed 1,
- * eval_every 25, eval_windows 32, ckpt_every 50, reward loss, every string "" but policy,
- * reward. */
+/* Defaults: device cpu, precision "" (fp32 on cpu, bf16 on cuda), policy odm, steps 200, batch 8,
+ * seq 64, accum 4, L 2, H 4, C 128, lr 3e-3, min_lr 3e-4, warmup 20, schedule 0, betas 0.9/0.95,
+ * weight_decay 0.1, clip 1, seed 1, eval_every 25, eval_windows 32, ckpt_every 50, reward loss,
+ * every string "" but policy, reward. */
 bmx_run_config bmx_run_config_default(void);
 
 /* The configuration keys, in print order, for config files and flags. */

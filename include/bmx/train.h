@@ -66,6 +66,8 @@ void bmx_trainer_free(bmx_trainer *t);
 bmx_model *bmx_trainer_model(bmx_trainer *t);
 const bmx_train_config *bmx_trainer_config(const bmx_trainer *t);
 long bmx_trainer_step_count(const bmx_trainer *t);
+/* Set the step count (a backend that trains elsewhere mirrors its state here). */
+void bmx_trainer_set_step(bmx_trainer *t, long step);
 float *bmx_trainer_moment1(bmx_trainer *t);
 float *bmx_trainer_moment2(bmx_trainer *t);
 
@@ -73,6 +75,10 @@ float *bmx_trainer_moment2(bmx_trainer *t);
  * first micro-batch of a step overwrites the gradient, the others add to it. */
 int bmx_trainer_micro(bmx_trainer *t, const int *inputs, const int *targets, int B, int T,
                       double *loss, double *seq_loss, double *tok_loss, bmx_err *err);
+/* The same with a loss weight: backward of weight * loss / accum (weight 1: as above). */
+int bmx_trainer_micro_weighted(bmx_trainer *t, const int *inputs, const int *targets, int B, int T,
+                               double weight, double *loss, double *seq_loss, double *tok_loss,
+                               bmx_err *err);
 /* Clip, schedule and AdamW once `accum` micro-batches are in; step count + 1. */
 int bmx_trainer_apply(bmx_trainer *t, bmx_step_info *info, bmx_err *err);
 /* accum micro-batches of [B][T] tokens laid out one after the other, then apply. */

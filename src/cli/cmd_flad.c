@@ -3,11 +3,13 @@
 #include "flad_run.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int cmd_flad(int argc, char **argv)
 {
     struct flad_opts o;
     flad_opts_default(&o);
+    const char *device = "cpu";
     struct cli_opt opts[] = {
         {"tasks", CLI_STR, &o.tasks, "task folder from 'bmx tasks build'"},
         {"target", CLI_STR, &o.target, "target task name"},
@@ -37,6 +39,7 @@ int cmd_flad(int argc, char **argv)
         {"blas", CLI_INT, &o.blas, "1: BLAS matrix products, 0: plain C"},
         {"threads", CLI_INT, &o.threads, "OpenMP/BLAS threads (0: the default)"},
         {"quiet", CLI_FLAG, &o.quiet, "no progress lines"},
+        {"device", CLI_STR, &device, "cpu (cuda: not yet for flad)"},
         {0},
     };
     const char *usage =
@@ -47,6 +50,12 @@ int cmd_flad(int argc, char **argv)
     int npos, r = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
     if (r)
         return r > 0 ? 0 : 2;
+    if (strcmp(device, "cpu") != 0)
+        return cli_fail("flad",
+                        "--device %s: not yet for flad; FLAD still has its own run folder and "
+                        "trainer (src/cli/flad_run.c) until it moves onto the run engine (issue "
+                        "12); use --device cpu, or bmx train/compare/doremi for GPU runs",
+                        device);
     struct flad_result res;
     int rc = flad_run(&o, &res);
     if (rc == 0)

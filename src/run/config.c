@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bmx/backend.h"
 #include "bmx/report.h"
 
 bmx_run_config bmx_run_config_default(void)
@@ -43,6 +44,8 @@ bmx_run_config bmx_run_config_default(void)
     c.eval_windows = 32;
     c.ckpt_every = 50;
     c.threads = 0;
+    c.device = "cpu";
+    c.precision = "";
     return c;
 }
 
@@ -79,6 +82,8 @@ static const bmx_run_key keys[] = {
     K("eval_windows", BMX_RK_LONG, eval_windows, "validation windows per domain (at most)"),
     K("ckpt_every", BMX_RK_LONG, ckpt_every, "checkpoint every N steps (0 = end and stop only)"),
     K("threads", BMX_RK_INT, threads, "threads (0 = OpenMP default)"),
+    K("device", BMX_RK_STR, device, "trainer: cpu or cuda (an NVIDIA GPU; bmx built with CUDA)"),
+    K("precision", BMX_RK_STR, precision, "fp32 or bf16 (cuda only; default bf16 on cuda)"),
     {NULL, BMX_RK_STR, 0, NULL},
 };
 #undef K
@@ -298,6 +303,10 @@ int bmx_run_config_check(const bmx_run_config *c, bmx_err *err)
         BAD("policy is empty: give e.g. --policy odm (see include/bmx/mix.h for every policy)");
     if (c->steps < 1)
         BAD("steps = %ld: give at least 1 optimizer step", c->steps);
+    int dev, prec, rc;
+    if ((rc = bmx_device_parse(c->device, &dev, err)) ||
+        (rc = bmx_precision_parse(c->precision, dev, &prec, err)))
+        return rc;
     if (c->batch < 1 || c->batch > 65536)
         BAD("batch = %d: give 1..65536 sequences per micro-batch", c->batch);
     if (c->seq < 1 || c->seq > 65536)

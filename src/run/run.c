@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bmx/backend.h"
+#include "bmx/cuda.h"
 #include "bmx/data.h"
 #include "bmx/kernels.h"
 #include "bmx/mix.h"
@@ -39,7 +41,10 @@ struct run {
     int doremi, mean_obs;
     bmx_reward reward;
     bmx_model *model, *ref;
-    bmx_trainer *tr;
+    bmx_trainer *tr, *reftr;
+    bmx_backend *be, *refbe; /* the trainer's and the reference's backends */
+    int device, precision;
+    int *dseq; /* doremi: the step's domains, drawn first */
     int *inp, *tgt;
     uint32_t *win;
     double *tok, *rtok;
@@ -82,7 +87,11 @@ static void run_free(struct run *r)
     bmx_run_names_free(r->names, r->K);
     free(r->train_tokens);
     bmx_mix_free(r->mix);
+    bmx_backend_free(r->be);
+    bmx_backend_free(r->refbe);
     bmx_trainer_free(r->tr);
+    bmx_trainer_free(r->reftr);
+    free(r->dseq);
     bmx_model_free(r->model);
     bmx_model_free(r->ref);
     free(r->inp);
@@ -195,7 +204,7 @@ static int evaluate(struct run *r, bmx_err *err)
                     r->tgt[b * T + k] = (int)r->win[k + 1];
                 }
             }
-            int rc = bmx_model_forward(r->model, r->inp, r->tgt, nb, T, NULL, seq, NULL, err);
+            int rc = bmx_backend_eval(r->be, r->inp, r->tgt, nb, T, NULL, seq, NULL, err);
             if (rc)
                 return rc;
             for (int b = 0; b < nb; b++)
@@ -278,7 +287,9 @@ static int checkpoint(struct run *r, bmx_err *err)
     for (int i = 0; i < 4; i++)
         *p++ = (unsigned char)(crc >> (8 * i));
     path_in(r, path, sizeof path, "checkpoint.bin");
-    rc = bmx_checkpoint_save(path, r->tr, buf, (size_t)(p - buf), err);
+    rc = bmx_backend_sync_to_host(r->be, err);
+    if (!rc)
+        rc = bmx_checkpoint_save(path, r->tr, buf, (size_t)(p - buf), err);
     free(buf);
     if (!rc)
         r->last_ckpt = r->step;
@@ -496,19 +507,26 @@ static int make_buffers(struct run *r, bmx_err *err)
     r->extok = calloc(K, sizeof *r->extok);
     r->vloss = calloc(K, sizeof *r->vloss);
     r->dcount = calloc(K, sizeof *r->dcount);
+    r->dseq = calloc((size_t)r->cfg.accum, sizeof *r->dseq);
     if (!r->inp || !r->tgt || !r->win || !r->tok || !r->rtok || !r->probs || !r->dloss ||
-        !r->exsum || !r->extok || !r->vloss || !r->dcount)
+        !r->exsum || !r->extok || !r->vloss || !r->dcount || !r->dseq)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory for batches of %zu tokens", N);
     return 0;
+}
+
+/* The run's device: the CPU trainer itself, or the CUDA trainer over it. */
+static int make_backend(struct run *r, bmx_trainer *t, bmx_backend **out, bmx_err *err)
+{
+    if (r->device == BMX_DEVICE_CPU)
+        return bmx_backend_cpu(t, out, err);
+    return bmx_backend_cuda(t, r->precision, 0, r->cfg.batch, r->cfg.seq, out, err);
 }
 
 static int load_reference(struct run *r, bmx_err *err)
 {
     char path[PATH_MAX + 32];
-    bmx_trainer *t = NULL;
     snprintf(path, sizeof path, "%s/checkpoint.bin", r->cfg.reference);
-    int rc = bmx_checkpoint_load(path, 1, &r->ref, &t, NULL, NULL, err);
-    bmx_trainer_free(t);
+    int rc = bmx_checkpoint_load(path, 1, &r->ref, &r->reftr, NULL, NULL, err);
     if (rc)
         return rc;
     const bmx_gpt_config *a = bmx_model_config(r->ref), *b = bmx_model_config(r->model);
@@ -517,7 +535,7 @@ static int load_reference(struct run *r, bmx_err *err)
                            "the reference model %s has vocabulary %d and context %d; this run "
                            "needs vocabulary %d and context >= %d",
                            path, a->vocab, a->ctx, b->vocab, r->cfg.seq);
-    return 0;
+    return make_backend(r, r->reftr, &r->refbe, err);
 }
 
 /* ---- one step ---- */
@@ -534,22 +552,13 @@ static void fill_batch(struct run *r, int d)
     }
 }
 
-static void scale_grads(struct run *r, double s)
-{
-    float *g = bmx_model_grads(r->model);
-    size_t n = bmx_model_num_params(r->model);
-    float fs = (float)s;
-    for (size_t i = 0; i < n; i++)
-        g[i] *= fs;
-}
-
 static int train_step(struct run *r, double *loss_out, bmx_err *err)
 {
     int K = r->K, G = r->cfg.accum, B = r->cfg.batch, T = r->cfg.seq, rc;
     size_t N = (size_t)B * T;
     const double *alpha = r->doremi ? bmx_mix_estimates(r->mix) : NULL;
     const double *q = bmx_mix_probs(r->mix);
-    double wprev = 0, wsum = 0;
+    double wsum = 0;
     memcpy(r->probs, q, (size_t)K * sizeof *r->probs);
     for (int d = 0; d < K; d++) {
         r->dloss[d] = 0;
@@ -557,21 +566,19 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
         r->exsum[d] = 0;
         r->extok[d] = 0;
     }
+    /* doremi: the gradient of sum_g w_g loss_g / sum_g w_g, w = alpha_d / q_d, as micro-batch
+     * loss weights G w_g / sum w (nothing between its draws uses the policy's generator, so
+     * drawing the step's domains first draws the same ones) */
+    for (int g = 0; r->doremi && g < G; g++) {
+        r->dseq[g] = bmx_mix_draw(r->mix);
+        wsum += alpha[r->dseq[g]] / r->probs[r->dseq[g]];
+    }
     for (int g = 0; g < G; g++) {
-        int d = bmx_mix_draw(r->mix);
-        double loss = 0;
+        int d = r->doremi ? r->dseq[g] : bmx_mix_draw(r->mix);
+        double loss = 0, wt = r->doremi ? G * (alpha[d] / r->probs[d]) / wsum : 1.0;
         fill_batch(r, d);
-        if (r->doremi) {
-            /* gradient of sum_g w_g loss_g / sum_g w_g: keep the buffer scaled by 1 / w of
-             * the newest micro-batch, fix the scale at the end */
-            double w = alpha[d] / r->probs[d];
-            if (g > 0)
-                scale_grads(r, wprev / w);
-            wprev = w;
-            wsum += w;
-        }
-        rc = bmx_trainer_micro(r->tr, r->inp, r->tgt, B, T, &loss, NULL, r->doremi ? r->tok : NULL,
-                               err);
+        rc = bmx_backend_micro(r->be, r->inp, r->tgt, B, T, wt, &loss, NULL,
+                               r->doremi ? r->tok : NULL, err);
         if (rc)
             return rc;
         if (!isfinite(loss))
@@ -583,7 +590,7 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
         r->dloss[d] += loss;
         r->dcount[d]++;
         if (r->doremi) {
-            if ((rc = bmx_model_forward(r->ref, r->inp, r->tgt, B, T, NULL, NULL, r->rtok, err)))
+            if ((rc = bmx_backend_eval(r->refbe, r->inp, r->tgt, B, T, NULL, NULL, r->rtok, err)))
                 return rc;
             double ex = 0;
             for (size_t i = 0; i < N; i++)
@@ -596,10 +603,8 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
                 return rc;
         }
     }
-    if (r->doremi)
-        scale_grads(r, wprev * G / wsum);
     bmx_step_info info;
-    if ((rc = bmx_trainer_apply(r->tr, &info, err)))
+    if ((rc = bmx_backend_apply(r->be, &info, err)))
         return rc;
     if (r->doremi && (rc = bmx_mix_observe_excess(r->mix, r->exsum, r->extok, err)))
         return rc;
@@ -661,8 +666,12 @@ static int setup(struct run *r, const bmx_run_config *cfg, int resume, bmx_err *
     } else {
         r->cfg = *cfg;
     }
-    if ((rc = bmx_run_config_check(&r->cfg, err)))
+    if ((rc = bmx_run_config_check(&r->cfg, err)) ||
+        (rc = bmx_device_parse(r->cfg.device, &r->device, err)) ||
+        (rc = bmx_precision_parse(r->cfg.precision, r->device, &r->precision, err)))
         return rc;
+    if (!*r->cfg.precision) /* stored resolved: a resume keeps it */
+        r->cfg.precision = r->precision == BMX_CUDA_BF16 ? "bf16" : "fp32";
     if (r->cfg.schedule == 0)
         r->cfg.schedule = r->cfg.steps;
     if (r->cfg.threads > 0)
@@ -761,6 +770,8 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
         if ((rc = bmx_trainer_create(r.model, &tc, &r.tr, err)))
             goto done;
     }
+    if ((rc = make_backend(&r, r.tr, &r.be, err)))
+        goto done;
     if (r.doremi && (rc = load_reference(&r, err)))
         goto done;
     if ((rc = write_config(&r, err))) /* on resume too: --steps may have changed */

@@ -90,6 +90,12 @@ long bmx_trainer_step_count(const bmx_trainer *t)
     return t->step;
 }
 
+void bmx_trainer_set_step(bmx_trainer *t, long step)
+{
+    t->step = step;
+    t->micro = 0;
+}
+
 float *bmx_trainer_moment1(bmx_trainer *t)
 {
     return t->m1;
@@ -103,6 +109,13 @@ float *bmx_trainer_moment2(bmx_trainer *t)
 int bmx_trainer_micro(bmx_trainer *t, const int *inputs, const int *targets, int B, int T,
                       double *loss, double *seq_loss, double *tok_loss, bmx_err *err)
 {
+    return bmx_trainer_micro_weighted(t, inputs, targets, B, T, 1.0, loss, seq_loss, tok_loss, err);
+}
+
+int bmx_trainer_micro_weighted(bmx_trainer *t, const int *inputs, const int *targets, int B, int T,
+                               double weight, double *loss, double *seq_loss, double *tok_loss,
+                               bmx_err *err)
+{
     if (t->micro >= t->cfg.accum)
         return bmx_err_set(err, BMX_ESTATE,
                            "already %d micro-batches since the last step (accum=%d): call "
@@ -113,7 +126,7 @@ int bmx_trainer_micro(bmx_trainer *t, const int *inputs, const int *targets, int
     double l = 0;
     int rc = bmx_model_forward(t->model, inputs, targets, B, T, &l, seq_loss, tok_loss, err);
     if (!rc)
-        rc = bmx_model_backward(t->model, 1.0 / t->cfg.accum, t->micro > 0, err);
+        rc = bmx_model_backward(t->model, weight / t->cfg.accum, t->micro > 0, err);
     if (rc)
         return rc;
     t->loss_sum = (t->micro ? t->loss_sum : 0) + l;
