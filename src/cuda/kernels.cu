@@ -1,0 +1,396 @@
+/* src/cuda/kernels.cu - the GPT-2 layers on the GPU other than attention and the matrix
+ * products (see kernels.cuh). Fixed-order reductions throughout: no atomics. */
+#include <math.h>
+
+#include "kernels.cuh"
+
+/* Sum / max over a warp by xor shuffles: every lane ends with the same value, computed in the
+ * same order every time. */
+__device__ __forceinline__ float warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Sum or max over a block (blockDim.x a multiple of 32, at most 1024); every thread gets the
+ * result. red is a shared scratch of 32 floats. */
+__device__ float block_reduce(float v, float *red, bool is_max)
+{
+    int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    v = is_max ? warp_max(v) : warp_sum(v);
+    __syncthreads(); /* red may still be read by a previous reduction */
+    if (lane == 0)
+        red[w] = v;
+    __syncthreads();
+    float r = lane < nw ? red[lane] : (is_max ? -INFINITY : 0.0f);
+    return is_max ? warp_max(r) : warp_sum(r);
+}
+
+/* ---- encoder ---- */
+
+template <typename T>
+__global__ void encoder_forward_k(T *out, const int *inp, const float *wte, const float *wpe, int N,
+                                  int Tn, int C)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)N * C)
+        return;
+    int n = (int)(i / C), c = (int)(i % C);
+    out[i] = fromf<T>(wte[(size_t)inp[n] * C + c] + wpe[(size_t)(n % Tn) * C + c]);
+}
+
+template <typename T>
+void k_encoder_forward(cudaStream_t st, T *out, const int *inp, const float *wte, const float *wpe,
+                       int N, int Tn, int C)
+{
+    size_t n = (size_t)N * C;
+    encoder_forward_k<T><<<cdiv(n, 256), 256, 0, st>>>(out, inp, wte, wpe, N, Tn, C);
+}
+
+template <typename T>
+__global__ void encoder_backward_wpe_k(float *dwpe, const T *dout, int B, int Tn, int C, int ctx,
+                                       int acc)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)ctx * C)
+        return;
+    int t = (int)(i / C), c = (int)(i % C);
+    if (t >= Tn) {
+        if (!acc)
+            dwpe[i] = 0;
+        return;
+    }
+    float s = 0;
+    for (int b = 0; b < B; b++)
+        s += tof(dout[((size_t)b * Tn + t) * C + c]);
+    dwpe[i] = acc ? dwpe[i] + s : s;
+}
+
+/* One block row per distinct token: that token's row of dwte is touched by this block only. */
+template <typename T>
+__global__ void encoder_backward_wte_k(float *dwte, const T *dout, const int *uniq, const int *off,
+                                       const int *pos, int C)
+{
+    int j = blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= C)
+        return;
+    float s = 0;
+    for (int k = off[j]; k < off[j + 1]; k++)
+        s += tof(dout[(size_t)pos[k] * C + c]);
+    dwte[(size_t)uniq[j] * C + c] += s;
+}
+
+template <typename T>
+void k_encoder_backward(cudaStream_t st, float *dwte, float *dwpe, const T *dout, const int *uniq,
+                        const int *off, const int *pos, int nu, int B, int Tn, int C, int ctx,
+                        int acc)
+{
+    size_t n = (size_t)ctx * C;
+    encoder_backward_wpe_k<T><<<cdiv(n, 256), 256, 0, st>>>(dwpe, dout, B, Tn, C, ctx, acc);
+    if (nu > 0) {
+        dim3 grid((unsigned)nu, cdiv(C, 128));
+        encoder_backward_wte_k<T><<<grid, 128, 0, st>>>(dwte, dout, uniq, off, pos, C);
+    }
+}
+
+/* ---- LayerNorm: one warp per row ---- */
+
+template <typename T>
+__global__ void layernorm_forward_k(T *out, float *mean, float *rstd, const T *inp, const float *w,
+                                    const float *b, int N, int C)
+{
+    int row = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32), lane = threadIdx.x % 32;
+    if (row >= N)
+        return;
+    const T *x = inp + (size_t)row * C;
+    T *o = out + (size_t)row * C;
+    float s = 0;
+    for (int c = lane; c < C; c += 32)
+        s += tof(x[c]);
+    float m = warp_sum(s) / C;
+    float v = 0;
+    for (int c = lane; c < C; c += 32) {
+        float d = tof(x[c]) - m;
+        v += d * d;
+    }
+    float r = 1.0f / sqrtf(warp_sum(v) / C + 1e-5f);
+    for (int c = lane; c < C; c += 32)
+        o[c] = fromf<T>((tof(x[c]) - m) * r * w[c] + b[c]);
+    if (lane == 0) {
+        mean[row] = m;
+        rstd[row] = r;
+    }
+}
+
+template <typename T>
+void k_layernorm_forward(cudaStream_t st, T *out, float *mean, float *rstd, const T *inp,
+                         const float *w, const float *b, int N, int C)
+{
+    layernorm_forward_k<T>
+        <<<cdiv((size_t)N * 32, 256), 256, 0, st>>>(out, mean, rstd, inp, w, b, N, C);
+}
+
+template <typename T>
+__global__ void layernorm_backward_k(T *dinp, const T *dout, const T *inp, const float *w,
+                                     const float *mean, const float *rstd, int N, int C)
+{
+    int row = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32), lane = threadIdx.x % 32;
+    if (row >= N)
+        return;
+    const T *x = inp + (size_t)row * C, *d = dout + (size_t)row * C;
+    T *di = dinp + (size_t)row * C;
+    float m = mean[row], r = rstd[row], sd = 0, sdn = 0;
+    for (int c = lane; c < C; c += 32) {
+        float dn = tof(d[c]) * w[c];
+        sd += dn;
+        sdn += dn * ((tof(x[c]) - m) * r);
+    }
+    float md = warp_sum(sd) / C, mdn = warp_sum(sdn) / C;
+    for (int c = lane; c < C; c += 32) {
+        float xn = (tof(x[c]) - m) * r;
+        di[c] = fromf<T>(tof(di[c]) + (tof(d[c]) * w[c] - md - xn * mdn) * r);
+    }
+}
+
+/* ---- column sums (bias and LayerNorm parameter gradients), in two fixed-order stages ---- */
+
+#define COLSUM_ROWS 256
+
+int k_colsum_splits(int N)
+{
+    return (int)cdiv((size_t)N, COLSUM_ROWS);
+}
+
+/* Block (32, 8) sums rows [n0, n0 + COLSUM_ROWS) of 32 columns: part[split][c] = sum of dout,
+ * and with LN, part[nsplit + split][c] = sum of dout * normalised input. */
+template <typename T, bool LN>
+__global__ void colsum_part_k(float *part, const T *dout, const T *inp, const float *mean,
+                              const float *rstd, int N, int C)
+{
+    __shared__ float sb[8][32], sw[8][32];
+    int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx;
+    int n0 = blockIdx.y * COLSUM_ROWS, n1 = min(N, n0 + COLSUM_ROWS);
+    float b = 0, w = 0;
+    if (c < C) {
+        for (int n = n0 + ty; n < n1; n += 8) {
+            float d = tof(dout[(size_t)n * C + c]);
+            b += d;
+            if (LN)
+                w += d * ((tof(inp[(size_t)n * C + c]) - mean[n]) * rstd[n]);
+        }
+    }
+    sb[ty][tx] = b;
+    sw[ty][tx] = w;
+    __syncthreads();
+    if (ty != 0 || c >= C)
+        return;
+    for (int y = 1; y < 8; y++) {
+        b += sb[y][tx];
+        w += sw[y][tx];
+    }
+    part[(size_t)blockIdx.y * C + c] = b;
+    if (LN)
+        part[((size_t)gridDim.y + blockIdx.y) * C + c] = w;
+}
+
+__global__ void colsum_final_k(float *db, float *dw, const float *part, int nsplit, int C, int acc)
+{
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C)
+        return;
+    float b = 0;
+    for (int k = 0; k < nsplit; k++)
+        b += part[(size_t)k * C + c];
+    db[c] = acc ? db[c] + b : b;
+    if (dw) {
+        float w = 0;
+        for (int k = 0; k < nsplit; k++)
+            w += part[((size_t)nsplit + k) * C + c];
+        dw[c] = acc ? dw[c] + w : w;
+    }
+}
+
+template <typename T>
+void k_layernorm_backward(cudaStream_t st, T *dinp, float *dw, float *db, float *part,
+                          const T *dout, const T *inp, const float *w, const float *mean,
+                          const float *rstd, int N, int C, int acc)
+{
+    layernorm_backward_k<T>
+        <<<cdiv((size_t)N * 32, 256), 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    int ns = k_colsum_splits(N);
+    colsum_part_k<T, true><<<dim3(cdiv(C, 32), (unsigned)ns), dim3(32, 8), 0, st>>>(
+        part, dout, inp, mean, rstd, N, C);
+    colsum_final_k<<<cdiv(C, 256), 256, 0, st>>>(db, dw, part, ns, C, acc);
+}
+
+template <typename T>
+void k_bias_backward(cudaStream_t st, float *db, float *part, const T *dout, int N, int OC, int acc)
+{
+    int ns = k_colsum_splits(N);
+    colsum_part_k<T, false><<<dim3(cdiv(OC, 32), (unsigned)ns), dim3(32, 8), 0, st>>>(
+        part, dout, NULL, NULL, NULL, N, OC);
+    colsum_final_k<<<cdiv(OC, 256), 256, 0, st>>>(db, NULL, part, ns, OC, acc);
+}
+
+template <typename T>
+__global__ void bias_fill_k(T *out, const T *resid, const T *bias, int N, int OC)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)N * OC)
+        return;
+    float v = bias ? tof(bias[i % OC]) : 0.0f;
+    out[i] = fromf<T>(resid ? tof(resid[i]) + v : v);
+}
+
+template <typename T>
+void k_bias_fill(cudaStream_t st, T *out, const T *resid, const T *bias, int N, int OC)
+{
+    size_t n = (size_t)N * OC;
+    bias_fill_k<T><<<cdiv(n, 256), 256, 0, st>>>(out, resid, bias, N, OC);
+}
+
+/* ---- GELU (tanh form, as kernels.inc: x * sigmoid(2u), 2u clamped to +-80) ---- */
+
+#define GELU_K2 1.5957691216057308f /* 2 sqrt(2 / pi) */
+
+template <typename T> __global__ void gelu_forward_k(T *out, const T *inp, size_t n)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    float x = tof(inp[i]);
+    float u2 = GELU_K2 * (x + 0.044715f * x * x * x);
+    u2 = fminf(fmaxf(u2, -80.0f), 80.0f);
+    float s = 1.0f / (1.0f + expf(-u2));
+    out[i] = fromf<T>(x * s);
+}
+
+template <typename T>
+__global__ void gelu_backward_k(T *dinp, const T *inp, const T *dout, size_t n)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    float x = tof(inp[i]);
+    float u2 = GELU_K2 * (x + 0.044715f * x * x * x);
+    u2 = fminf(fmaxf(u2, -80.0f), 80.0f);
+    float s = 1.0f / (1.0f + expf(-u2));
+    float du2 = GELU_K2 * (1.0f + (float)(3 * 0.044715) * x * x);
+    dinp[i] = fromf<T>((s + x * s * (1.0f - s) * du2) * tof(dout[i]));
+}
+
+template <typename T> void k_gelu_forward(cudaStream_t st, T *out, const T *inp, size_t n)
+{
+    gelu_forward_k<T><<<cdiv(n, 256), 256, 0, st>>>(out, inp, n);
+}
+
+template <typename T>
+void k_gelu_backward(cudaStream_t st, T *dinp, const T *inp, const T *dout, size_t n)
+{
+    gelu_backward_k<T><<<cdiv(n, 256), 256, 0, st>>>(dinp, inp, dout, n);
+}
+
+/* ---- fused softmax cross-entropy: one block per row ---- */
+
+template <typename T>
+__global__ void crossentropy_k(T *logits, float *losses, const int *targets, int V, int Vp,
+                               float dscale)
+{
+    __shared__ float red[32];
+    __shared__ float tlogit;
+    int n = blockIdx.x, tg = targets[n];
+    T *l = logits + (size_t)n * Vp;
+    if (threadIdx.x == 0)
+        tlogit = tg >= 0 ? tof(l[tg]) : 0.0f; /* read before the row is overwritten below */
+    float mx = -INFINITY;
+    for (int v = threadIdx.x; v < V; v += blockDim.x)
+        mx = fmaxf(mx, tof(l[v]));
+    mx = block_reduce(mx, red, true);
+    float s = 0;
+    for (int v = threadIdx.x; v < V; v += blockDim.x)
+        s += expf(tof(l[v]) - mx);
+    float lse = mx + logf(block_reduce(s, red, false)); /* its barriers order tlogit too */
+    if (threadIdx.x == 0)
+        losses[n] = tg >= 0 ? lse - tlogit : 0.0f;
+    for (int v = threadIdx.x; v < Vp; v += blockDim.x) {
+        float g = 0;
+        if (tg >= 0 && v < V) {
+            g = expf(tof(l[v]) - lse);
+            if (v == tg)
+                g -= 1.0f;
+            g *= dscale;
+        }
+        l[v] = fromf<T>(g);
+    }
+}
+
+template <typename T>
+void k_crossentropy(cudaStream_t st, T *logits, float *losses, const int *targets, int N, int V,
+                    int Vp, float dscale)
+{
+    int bs = V >= 4096 ? 512 : 128;
+    crossentropy_k<T><<<(unsigned)N, bs, 0, st>>>(logits, losses, targets, V, Vp, dscale);
+}
+
+__global__ void seq_sums_k(double *seqsum, const float *losses, int Tn)
+{
+    __shared__ double sh[256];
+    int b = blockIdx.x;
+    double s = 0;
+    for (int t = threadIdx.x; t < Tn; t += 256)
+        s += losses[(size_t)b * Tn + t];
+    sh[threadIdx.x] = s;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if (threadIdx.x < w)
+            sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        seqsum[b] = sh[0];
+}
+
+void k_seq_sums(cudaStream_t st, double *seqsum, const float *losses, int B, int Tn)
+{
+    seq_sums_k<<<(unsigned)B, 256, 0, st>>>(seqsum, losses, Tn);
+}
+
+__global__ void to_bf16_k(bf16 *dst, const float *src, size_t n)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16(src[i]);
+}
+
+void k_to_bf16(cudaStream_t st, bf16 *dst, const float *src, size_t n)
+{
+    unsigned blocks = cdiv(n, 256);
+    blocks = blocks < 65536 ? blocks : 65536;
+    to_bf16_k<<<blocks, 256, 0, st>>>(dst, src, n);
+}
+
+#define INSTANTIATE(T)                                                                             \
+    template void k_encoder_forward<T>(cudaStream_t, T *, const int *, const float *,              \
+                                       const float *, int, int, int);                              \
+    template void k_encoder_backward<T>(cudaStream_t, float *, float *, const T *, const int *,    \
+                                        const int *, const int *, int, int, int, int, int, int);   \
+    template void k_layernorm_forward<T>(cudaStream_t, T *, float *, float *, const T *,           \
+                                         const float *, const float *, int, int);                  \
+    template void k_layernorm_backward<T>(cudaStream_t, T *, float *, float *, float *, const T *, \
+                                          const T *, const float *, const float *, const float *,  \
+                                          int, int, int);                                          \
+    template void k_bias_backward<T>(cudaStream_t, float *, float *, const T *, int, int, int);    \
+    template void k_bias_fill<T>(cudaStream_t, T *, const T *, const T *, int, int);               \
+    template void k_gelu_forward<T>(cudaStream_t, T *, const T *, size_t);                         \
+    template void k_gelu_backward<T>(cudaStream_t, T *, const T *, const T *, size_t);             \
+    template void k_crossentropy<T>(cudaStream_t, T *, float *, const int *, int, int, int, float);
+
+INSTANTIATE(float)
+INSTANTIATE(bf16)
