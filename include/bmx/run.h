@@ -83,12 +83,12 @@ typedef struct bmx_run_config {
     long eval_windows;     /* per domain (at most) */
     long ckpt_every;       /* 0 = only at the end and on a stop */
     int threads;           /* 0 = leave OpenMP's default */
-    const char *device;    /* cpu | cuda (bmx/backend.h) */
+    const char *device;    /* cpu | cuda (bmx/backend.h); "" = cpu */
     const char *precision; /* fp32 | bf16 | "" (the device's default: bf16 on cuda) */
 } bmx_run_config;
 
-/* Defaults: device cpu, precision "" (fp32 on cpu, bf16 on cuda), policy odm, steps 200, batch 8,
- * seq 64, accum 4, L 2, H 4, C 128, lr 3e-3, min_lr 3e-4, warmup 20, schedule 0, betas 0.9/0.95,
+/* Defaults: device "" (cpu), precision "" (fp32 on cpu, bf16 on cuda), policy odm, steps 200, batch
+ * 8, seq 64, accum 4, L 2, H 4, C 128, lr 3e-3, min_lr 3e-4, warmup 20, schedule 0, betas 0.9/0.95,
  * weight_decay 0.1, clip 1, seed 1, eval_every 25, eval_windows 32, ckpt_every 50, reward loss,
  * every string "" but policy, reward. */
 bmx_run_config bmx_run_config_default(void);
@@ -149,7 +149,9 @@ typedef struct bmx_run_opts {
  * 1 when stopped by *stop (checkpoint written), or a negative BMX_E* (a non-finite loss
  * is BMX_ESTATE; the checkpoint on disk is then the last good one). On resume the stored
  * config.txt is authoritative except `steps` and `threads`, taken from cfg when > 0 (the
- * same threads are needed for a byte-identical result). */
+ * same threads are needed for a byte-identical result), and `device` with `precision`, taken
+ * from cfg when its device is not "" (a checkpoint resumes on another device; the log then
+ * continues within that device's precision, not byte for byte). */
 int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err);
 
 /* The policy of a run folder as its checkpoint holds it (e.g. doremi's alpha_bar through

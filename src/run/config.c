@@ -44,7 +44,7 @@ bmx_run_config bmx_run_config_default(void)
     c.eval_windows = 32;
     c.ckpt_every = 50;
     c.threads = 0;
-    c.device = "cpu";
+    c.device = "";
     c.precision = "";
     return c;
 }

@@ -663,6 +663,12 @@ static int setup(struct run *r, const bmx_run_config *cfg, int resume, bmx_err *
             r->cfg.steps = cfg->steps;
         if (cfg->threads > 0)
             r->cfg.threads = cfg->threads;
+        if (cfg->device && *cfg->device) { /* a checkpoint moves between devices */
+            r->cfg.device = cfg->device;
+            r->cfg.precision = "";
+        }
+        if (cfg->precision && *cfg->precision)
+            r->cfg.precision = cfg->precision;
     } else {
         r->cfg = *cfg;
     }
@@ -670,8 +676,9 @@ static int setup(struct run *r, const bmx_run_config *cfg, int resume, bmx_err *
         (rc = bmx_device_parse(r->cfg.device, &r->device, err)) ||
         (rc = bmx_precision_parse(r->cfg.precision, r->device, &r->precision, err)))
         return rc;
-    if (!*r->cfg.precision) /* stored resolved: a resume keeps it */
-        r->cfg.precision = r->precision == BMX_CUDA_BF16 ? "bf16" : "fp32";
+    /* stored resolved, so a resume keeps them */
+    r->cfg.device = r->device == BMX_DEVICE_CUDA ? "cuda" : "cpu";
+    r->cfg.precision = r->precision == BMX_CUDA_BF16 ? "bf16" : "fp32";
     if (r->cfg.schedule == 0)
         r->cfg.schedule = r->cfg.steps;
     if (r->cfg.threads > 0)
