@@ -29,7 +29,7 @@ static int lt_status(cublasStatus_t s, const char *what, bmx_err *err)
 
 /* Column-major D[M][N] (ld ldd) = alpha op(A) op(B) + beta C (+ bias per row of D, length M)
  * with A, B of type ab, C and D of type cd. Returns 1 (and does nothing) when cuBLASLt has no
- * algorithm for a bias epilogue, so that the caller can add the bias itself. */
+ * algorithm for the bias epilogue or refuses to run it, so that the caller adds the bias. */
 static int lt_gemm(struct bmx_lt *lt, int ta, int tb, int M, int N, int K, const void *A, int lda,
                    const void *B, int ldb, bmx_dt ab, const void *Cm, void *D, int ldd, bmx_dt cd,
                    float alpha, float beta, const void *bias, bmx_err *err)
@@ -97,9 +97,12 @@ static int lt_gemm(struct bmx_lt *lt, int ta, int tb, int M, int N, int K, const
                              ab == CUDA_R_32F ? "fp32" : "bf16");
             goto done;
         }
-        LT(cublasLtMatmul(lt->h, desc, &alpha, A, la, B, lb, &beta, Cm ? Cm : D, lc, D, lc,
-                          &heur.algo, lt->ws, lt->ws_size, lt->st),
-           "matmul");
+        s = cublasLtMatmul(lt->h, desc, &alpha, A, la, B, lb, &beta, Cm ? Cm : D, lc, D, lc,
+                           &heur.algo, lt->ws, lt->ws_size, lt->st);
+        if (s != CUBLAS_STATUS_SUCCESS && bias && s != CUBLAS_STATUS_EXECUTION_FAILED)
+            rc = 1; /* refused before running (e.g. a bias alignment): the caller adds it */
+        else
+            LT(s, "matmul");
     }
 #undef LT
 done:

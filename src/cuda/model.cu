@@ -291,10 +291,10 @@ extern "C" int bmx_cuda_model_create(const bmx_gpt_config *cfg, int prec, int de
                            "head size %d (width %d / heads %d) is over the GPU attention's limit "
                            "of %d: use more heads",
                            cfg->width / cfg->heads, cfg->width, cfg->heads, BMX_ATT_MAX_HS);
-    if ((size_t)B * T > (size_t)1 << 24 || (size_t)B * cfg->heads > 65535)
+    if ((size_t)B * T > (size_t)1 << 22 || (size_t)B * cfg->heads > 65535)
         return bmx_err_set(err, BMX_EINVAL,
                            "micro-batch B=%d x T=%d with %d heads is too large for the GPU model "
-                           "(at most 2^24 tokens and B x heads <= 65535): lower B",
+                           "(at most 2^22 tokens and B x heads <= 65535): lower B",
                            B, T, cfg->heads);
     if ((rc = bmx_cuda_available(err)))
         return rc;
