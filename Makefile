@@ -6,6 +6,9 @@
 #   make deps       install the Debian/npm packages bmx needs (scripts/install-deps.sh)
 #   make SAN=1 ...  the same in build-san/, with AddressSanitizer and UBSan
 #   make format     clang-format every C file in place
+#   make CUDA=1     also build the CUDA trainer (src/cuda/*.cu with nvcc); automatic when nvcc
+#                   is on PATH or in /usr/local/cuda/bin, never with SAN=1; CUDA=0 builds the
+#                   no-CUDA stub (src/cuda/stub.c) instead
 
 CC      ?= cc
 SAN     ?= 0
@@ -24,12 +27,35 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) $(WARN) -fPIC -fopenmp -Iinclud
 LDLIBS  += -fopenmp -lopenblas -lm -lpthread
 LDFLAGS += $(SANLD)
 
+# CUDA: nvcc on PATH or in /usr/local/cuda/bin; the sanitizer build never uses it.
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA    ?= $(if $(NVCC),1,0)
+ifeq ($(SAN),1)
+override CUDA := 0
+endif
+ifeq ($(CUDA),1)
+ifeq ($(NVCC),)
+$(error CUDA=1 but no nvcc on PATH or in /usr/local/cuda/bin: install the CUDA toolkit or build with CUDA=0)
+endif
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
+NVFLAGS   ?= -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVFLAGS   += -Xcompiler -fPIC -Xcompiler -Wall -DBMX_WITH_CUDA -D_GNU_SOURCE -Iinclude -MMD -MP
+CFLAGS    += -DBMX_WITH_CUDA
+LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+endif
+
 LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+ifeq ($(CUDA),1)
+LIB_SRC   := $(filter-out src/cuda/stub.c,$(LIB_SRC))
+CU_SRC    := $(wildcard src/cuda/*.cu)
+else
+CU_SRC    :=
+endif
 CLI_SRC   := $(wildcard src/cli/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -37,9 +63,20 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test bench demo deps format clean
 all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so
 
-$(BUILD)/obj/%.o: %.c
+# a switch between CUDA=0 and CUDA=1 rebuilds every object (stale stubs or defines otherwise)
+CONF_STAMP := $(BUILD)/.cuda$(CUDA)
+$(CONF_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.cuda0 $(BUILD)/.cuda1
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c $(CONF_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu $(CONF_STAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
 
 $(BUILD)/libbmx.a: $(LIB_OBJ)
 	@rm -f $@
