@@ -5,7 +5,7 @@
  * running max, sum and output in registers; only the row's log-sum-exp is stored.
  * Backward recomputes the probabilities p = exp(s * scale - lse) and runs as two kernels
  * that each own what they write, so nothing is added by atomics: dq (one thread per query
- * row, looping over keys u <= t) and dk, dv (one thread per key row, looping over queries
+ * row, looping over keys u <= t) and dk, dv (two threads per key row, looping over queries
  * t >= u). dd[t] = dO[t] . O[t] (the row sum of P * dP) is computed first.
  * Head vectors live in registers of D floats, D the head size rounded up to 16, 32, 64 or
  * 128; channels hs..D-1 are zero and add exact zeros to every dot product.
@@ -144,61 +144,66 @@ __global__ void __launch_bounds__(AQ)
             o[d] = fromf<T>(dq[d]);
 }
 
-/* KB keys per block (one thread each, their rows in shared memory, padded against bank
- * conflicts), queries streamed in tiles of QT rows. */
+/* KB keys per block, two threads per key (adjacent lanes), each holding half of the key's
+ * channels (HD = D / 2) of k, v, dk and dv in registers; queries stream through shared memory
+ * in tiles of QT rows, each half-row padded by 4 floats so that the two halves fall in
+ * different banks. The two halves of each dot product are joined by one xor shuffle (the sum
+ * is the same in both lanes). Masked pairs (t < u, or past T) get p = 0 without branching, so
+ * every lane of a warp runs every shuffle. */
 template <typename T, int D, int KB, int QT>
-__global__ void __launch_bounds__(KB)
+__global__ void __launch_bounds__(2 * KB)
     attn_backward_dkv_k(T *dqkv, const T *qkv, const T *dout, const float *lse, const float *dd,
                         int Tn, int C, int H, float scale)
 {
-    __shared__ float Ks[KB][D + 1], Vs[KB][D + 1], Qs[QT][D], Gs[QT][D], Ls[QT], Ds[QT];
+    constexpr int HD = D / 2, RS = HD + 4;
+    __shared__ __align__(16) float Qs[QT][2 * RS];
+    __shared__ __align__(16) float Gs[QT][2 * RS];
+    __shared__ float Ls[QT], Ds[QT];
     int hs = C / H, bh = blockIdx.y, b = bh / H, h = bh % H, C3 = 3 * C;
-    int u0 = blockIdx.x * KB, tid = threadIdx.x, u = u0 + tid;
+    int tid = threadIdx.x, hh = tid & 1, u0 = blockIdx.x * KB, u = u0 + (tid >> 1);
     bool valid = u < Tn;
     const T *base = qkv + (size_t)b * Tn * C3 + (size_t)h * hs;
     const T *gbase = dout + (size_t)b * Tn * C + (size_t)h * hs;
-    for (int i = tid; i < KB * D; i += KB) {
-        int r = i / D, d = i % D, uu = u0 + r;
-        bool in = uu < Tn && d < hs;
-        Ks[r][d] = in ? tof(base[(size_t)uu * C3 + C + d]) : 0.0f;
-        Vs[r][d] = in ? tof(base[(size_t)uu * C3 + 2 * C + d]) : 0.0f;
-    }
-    float dk[D], dv[D];
+    float k[HD], v[HD], dk[HD], dv[HD];
 #pragma unroll
-    for (int d = 0; d < D; d++)
+    for (int d = 0; d < HD; d++) {
+        int c = hh * HD + d;
+        bool in = valid && c < hs;
+        k[d] = in ? tof(base[(size_t)u * C3 + C + c]) : 0.0f;
+        v[d] = in ? tof(base[(size_t)u * C3 + 2 * C + c]) : 0.0f;
         dk[d] = dv[d] = 0;
+    }
     for (int t0 = u0; t0 < Tn; t0 += QT) {
-        __syncthreads();
-        for (int i = tid; i < QT * D; i += KB) {
-            int r = i / D, d = i % D, tt = t0 + r;
-            bool in = tt < Tn && d < hs;
-            Qs[r][d] = in ? tof(base[(size_t)tt * C3 + d]) : 0.0f;
-            Gs[r][d] = in ? tof(gbase[(size_t)tt * C + d]) : 0.0f;
+        __syncthreads(); /* the previous tile is no longer read */
+        for (int i = tid; i < QT * D; i += 2 * KB) {
+            int r = i / D, c = i % D, tt = t0 + r, sc = (c / HD) * RS + c % HD;
+            bool in = tt < Tn && c < hs;
+            Qs[r][sc] = in ? tof(base[(size_t)tt * C3 + c]) : 0.0f;
+            Gs[r][sc] = in ? tof(gbase[(size_t)tt * C + c]) : 0.0f;
         }
-        for (int i = tid; i < QT; i += KB) {
+        for (int i = tid; i < QT; i += 2 * KB) {
             int tt = t0 + i;
             Ls[i] = tt < Tn ? lse[(size_t)bh * Tn + tt] : 0.0f;
             Ds[i] = tt < Tn ? dd[(size_t)bh * Tn + tt] : 0.0f;
         }
         __syncthreads();
-        if (!valid)
-            continue;
         for (int i = 0; i < QT; i++) {
-            int tt = t0 + i;
-            if (tt < u || tt >= Tn)
-                continue;
+            const float *qr = &Qs[i][hh * RS], *gr = &Gs[i][hh * RS];
             float s = 0, dp = 0;
 #pragma unroll
-            for (int d = 0; d < D; d++) {
-                s += Qs[i][d] * Ks[tid][d];
-                dp += Gs[i][d] * Vs[tid][d];
+            for (int d = 0; d < HD; d++) {
+                s += qr[d] * k[d];
+                dp += gr[d] * v[d];
             }
-            float p = expf(s * scale - Ls[i]);
+            s += __shfl_xor_sync(0xffffffffu, s, 1);
+            dp += __shfl_xor_sync(0xffffffffu, dp, 1);
+            int tt = t0 + i;
+            float p = tt >= u && tt < Tn ? expf(s * scale - Ls[i]) : 0.0f;
             float ds = p * (dp - Ds[i]) * scale;
 #pragma unroll
-            for (int d = 0; d < D; d++) {
-                dv[d] += p * Gs[i][d];
-                dk[d] += ds * Qs[i][d];
+            for (int d = 0; d < HD; d++) {
+                dv[d] += p * gr[d];
+                dk[d] += ds * qr[d];
             }
         }
     }
@@ -206,10 +211,11 @@ __global__ void __launch_bounds__(KB)
         return;
     T *o = dqkv + ((size_t)b * Tn + u) * C3 + (size_t)h * hs;
 #pragma unroll
-    for (int d = 0; d < D; d++) {
-        if (d < hs) {
-            o[C + d] = fromf<T>(dk[d]);
-            o[2 * C + d] = fromf<T>(dv[d]);
+    for (int d = 0; d < HD; d++) {
+        int c = hh * HD + d;
+        if (c < hs) {
+            o[C + c] = fromf<T>(dk[d]);
+            o[2 * C + c] = fromf<T>(dv[d]);
         }
     }
 }
@@ -231,11 +237,11 @@ template <typename T, int D>
 static void attention_backward_d(cudaStream_t st, T *dqkv, const float *dd, const T *dout,
                                  const T *qkv, const float *lse, int B, int Tn, int C, int H)
 {
-    const int KB = D <= 64 ? 64 : 32, QT = D <= 64 ? 16 : 8;
+    const int KB = 64, QT = 32;
     float sc = att_scale(C / H);
     attn_backward_dq_k<T, D><<<dim3(cdiv(Tn, AQ), (unsigned)(B * H)), AQ, 0, st>>>(
         dqkv, qkv, dout, lse, dd, Tn, C, H, sc);
-    attn_backward_dkv_k<T, D, KB, QT><<<dim3(cdiv(Tn, KB), (unsigned)(B * H)), KB, 0, st>>>(
+    attn_backward_dkv_k<T, D, KB, QT><<<dim3(cdiv(Tn, KB), (unsigned)(B * H)), 2 * KB, 0, st>>>(
         dqkv, qkv, dout, lse, dd, Tn, C, H, sc);
 }
 
