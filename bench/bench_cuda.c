@@ -92,7 +92,8 @@ static int bench_bmx(const struct bcfg *c, const struct opts *o, int *Bout, doub
             rc = bmx_backend_apply(be, &info, &err);
         if (s >= o->warmup)
             times[s - o->warmup] = bench_now() - t0;
-        *loss = info.loss;
+        if (!rc)
+            *loss = info.loss;
     }
     if (rc)
         fprintf(stderr, "bench_cuda: %s: %s\n", c->name, err.msg);

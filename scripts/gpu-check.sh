@@ -12,7 +12,7 @@
 #   GPU_CHECK_BENCH="--steps 5"   arguments of build/bench/bench_cuda ("skip" to leave it out)
 #   GPU_CHECK_STEPS=60            steps of each compare run
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
 sum="$OUT/summary.txt"
@@ -55,11 +55,14 @@ stage build "$OUT/build.log" 400 make -j"$jobs" CUDA=1 all build/tests/test_cuda
 
 export BMX_BUILD=$PWD/build BMX_ROOT=$PWD
 for t in test_cuda_model test_backend; do
+    n0=$(wc -l <"$OUT/tests.log" 2>/dev/null || echo 0)
     stage "$t" "$OUT/tests.log" 120 build/tests/$t
-    grep -E "^# $t|^  |^FAIL|^skip" "$OUT/tests.log" | grep -v "^===" | tail -n 12 >>"$sum"
+    tail -n +$((n0 + 1)) "$OUT/tests.log" | grep -E "^# $t|^  |^FAIL|^skip" | tail -n 16 >>"$sum"
 done
+n0=$(wc -l <"$OUT/tests.log")
 stage test_cuda_cli.sh "$OUT/tests.log" 180 bash tests/cli/test_cuda_cli.sh
-grep -E "^an uninterrupted|^killed|^last 5|^GPU:|^FAIL|skipped" "$OUT/tests.log" | tail -n 6 >>"$sum"
+tail -n +$((n0 + 1)) "$OUT/tests.log" |
+    grep -E "^an uninterrupted|^killed|^last 5|^GPU:|^FAIL|skipped" | tail -n 6 >>"$sum"
 
 # a short compare of two policies on the GPU
 data=.gpu/shards

@@ -287,24 +287,29 @@ extern "C" int bmx_backend_cuda(bmx_trainer *t, int precision, int device, int B
     if (rc)
         return rc;
     bmx_model *hm = bmx_trainer_model(t);
+    /* estimate first: the model (parameters, gradients, activations) and the AdamW moments */
+    size_t n = bmx_model_num_params(hm), fr = 0, tot = 0;
+    size_t mom = 2 * n * sizeof(float) + (NORM_BLOCKS + 1) * sizeof(double);
+    size_t need = bmx_cuda_model_bytes(bmx_model_config(hm), precision, B, T) + mom;
+    if (cudaSetDevice(device) == cudaSuccess && cudaMemGetInfo(&fr, &tot) == cudaSuccess &&
+        need > fr)
+        return bmx_err_set(err, BMX_ENOMEM,
+                           "not enough GPU memory: the CUDA trainer needs %.0f MiB (model and "
+                           "activations for micro-batches of %d x %d tokens, %s, plus %.0f MiB "
+                           "of AdamW moments) but device %d has %.0f MiB free of %.0f MiB: "
+                           "lower --batch or --seq, or use bf16",
+                           need / 1048576.0, B, T, precision == BMX_CUDA_BF16 ? "bf16" : "fp32",
+                           mom / 1048576.0, device, fr / 1048576.0, tot / 1048576.0);
     cuda_be *b = (cuda_be *)calloc(1, sizeof *b);
     if (!b)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory for the CUDA trainer");
     b->host = t;
     b->cfg = *bmx_trainer_config(t);
-    b->n = bmx_model_num_params(hm);
+    b->n = n;
     rc = bmx_cuda_model_create(bmx_model_config(hm), precision, device, B, T, &b->m, err);
     if (rc) {
         free(b);
         return rc;
-    }
-    size_t need = 2 * b->n * sizeof(float) + (NORM_BLOCKS + 1) * sizeof(double), fr = 0, tot = 0;
-    if (cudaMemGetInfo(&fr, &tot) == cudaSuccess && need > fr) {
-        be_free(b);
-        return bmx_err_set(err, BMX_ENOMEM,
-                           "not enough GPU memory for the AdamW moments: %.1f MiB needed, %.1f "
-                           "MiB free (of %.1f MiB): use a smaller model or batch",
-                           need / 1048576.0, fr / 1048576.0, tot / 1048576.0);
     }
     if ((rc = cuda_status(cudaMalloc(&b->m1, b->n * sizeof(float)), "allocating AdamW moments",
                           err)) ||
