@@ -91,8 +91,14 @@ int cmd_compare(int argc, char **argv)
         bmx_run_strings_free(&store);
         return cli_fail("compare", "%s", *outdir ? err.msg : "--out DIR is required");
     }
-    /* check every policy spec before training anything */
+    /* check every policy spec, and the configuration with it, before training anything */
     for (int i = 0; i < nm; i++) {
+        bmx_run_config c = cfg;
+        c.policy = mlist[i];
+        if (bmx_run_config_check(&c, &err) < 0) {
+            bmx_run_strings_free(&store);
+            return cli_fail("compare", "method '%s': %s", mlist[i], err.msg);
+        }
         if (strcmp(mlist[i], "doremi") == 0)
             continue;
         bmx_mix *m = NULL;
