@@ -118,6 +118,12 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, "bmx compare: cannot create %s: %s\n", outdir, strerror(errno));
         return 1;
     }
+    int lock = -1;
+    if (bmx_run_lock(outdir, &lock, &err) < 0) {
+        bmx_run_strings_free(&store);
+        fprintf(stderr, "bmx compare: %s\n", err.msg);
+        return 1;
+    }
     run_signals_install();
     char(*dirs)[PATH_MAX] = calloc((size_t)(nm * ns), sizeof *dirs);
     char **dp = calloc((size_t)(nm * ns), sizeof *dp);
@@ -163,6 +169,7 @@ int cmd_compare(int argc, char **argv)
     }
     free(dirs);
     free(dp);
+    bmx_run_unlock(lock);
     bmx_run_strings_free(&store);
     return rc;
 }
