@@ -87,6 +87,7 @@ int cmd_compare(int argc, char **argv)
     snprintf(outdir, sizeof outdir, "%s", cfg.out);
     bmx_err err = {0};
     cfg.out = "x";
+    cfg.policy = "uniform"; /* checked with each method below */
     if (!*outdir || bmx_run_config_check(&cfg, &err) < 0) {
         bmx_run_strings_free(&store);
         return cli_fail("compare", "%s", *outdir ? err.msg : "--out DIR is required");
