@@ -27,6 +27,7 @@
  *
  * Run folder OUT:
  *   config.txt      the full configuration (`key = value` lines; readable by --config)
+ *   lock            flock(2)ed by the process running the run, its pid inside (bmx_run_lock)
  *   log.jsonl       deterministic records, one per line (format below)
  *   timing.jsonl    {"step":s,"tok_s":..,"elapsed_s":..} per step (wall-clock, so kept out of
  *                   log.jsonl, which a resumed run reproduces byte for byte)
