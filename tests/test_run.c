@@ -875,6 +875,12 @@ static void test_resume_checks(void)
     CHECK_CONTAINS(err.msg, "config.txt differs from the configuration the run started with");
     CHECK_CONTAINS(err.msg, "in: policy, seed, eval_windows.");
     CHECK_EQ_INT(file_size(logp), len);
+    snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", cfgp, cfgp);
+    CHECK(system(cmd) == 0);
+    append_line(cfgp, "batch = 3\npolicy = odm:alpha=0.5\n");
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "in: policy, batch.");
+    CHECK_EQ_INT(file_size(logp), len);
     /* the corpus may move (data), steps and threads may change: the resume goes on */
     snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", cfgp, cfgp);
     CHECK(system(cmd) == 0);

@@ -496,26 +496,31 @@ static int restore(struct run *r, const unsigned char *buf, size_t n, const char
     int64_t step = (int64_t)get64(&p);
     r->tokens = get64(&p);
     uint64_t loglen = get64(&p);
-    uint64_t tps = (uint64_t)r->cfg.batch * (uint64_t)r->cfg.seq * (uint64_t)r->cfg.accum;
     if (step < 0 || step != (int64_t)bmx_trainer_step_count(r->tr))
         return bmx_err_set(err, BMX_ECORRUPT,
                            "%s: its run state says step %lld, its header step %ld: the file was "
                            "altered; refusing to resume from it",
                            ck, (long long)step, bmx_trainer_step_count(r->tr));
+    r->step = (long)step;
+    /* the log (and the configuration in its header, so batch, seq and accum) first */
+    char path[PATH_MAX + 32];
+    path_in(r, path, sizeof path, "log.jsonl");
+    int rc = check_log(r, path, loglen, ck, err);
+    if (rc)
+        return rc;
+    uint64_t tps = (uint64_t)r->cfg.batch * (uint64_t)r->cfg.seq * (uint64_t)r->cfg.accum;
     if (r->tokens % tps != 0 || r->tokens / tps != (uint64_t)step)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "%s: its run state says %llu tokens after %lld steps of %llu tokens: "
                            "the file was altered; refusing to resume from it",
                            ck, (unsigned long long)r->tokens, (long long)step,
                            (unsigned long long)tps);
-    r->step = (long)step;
     for (int i = 0; i < r->K; i++)
         for (int k = 0; k < 4; k++)
             r->drng[i].s[k] = get64(&p);
     size_t mlen = n - 4 - (size_t)(p - buf);
     bmx_mix *m = NULL;
-    int rc = bmx_mix_restore(&m, p, mlen, err);
-    if (rc)
+    if ((rc = bmx_mix_restore(&m, p, mlen, err)))
         return rc;
     if (bmx_mix_arms(m) != r->K || strcmp(bmx_mix_spec(m), bmx_mix_spec(r->mix)) != 0) {
         rc = bmx_err_set(err, BMX_ECORRUPT,
@@ -527,9 +532,7 @@ static int restore(struct run *r, const unsigned char *buf, size_t n, const char
     }
     bmx_mix_free(r->mix);
     r->mix = m;
-    char path[PATH_MAX + 32];
-    path_in(r, path, sizeof path, "log.jsonl");
-    if ((rc = check_log(r, path, loglen, ck, err)) || (rc = cut_file(path, loglen, err)))
+    if ((rc = cut_file(path, loglen, err)))
         return rc;
     path_in(r, path, sizeof path, "timing.jsonl");
     if ((rc = cut_timing(path, r->step, err)))
