@@ -527,6 +527,464 @@ static void test_bad_config(void)
     expect_err(&c, "already holds a run");
 }
 
+/* ---- issue 11: config round trip, reward transforms, locks, resume checks, housekeeping,
+ * memory ---- */
+
+static void write_file(const char *path, const char *text, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(text, 1, n, f) == n);
+    fclose(f);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* dir/out/name, in one of 4 rotating buffers: copy it to keep it longer */
+static char *run_path(const char *out, const char *name)
+{
+    static char p[4][700];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(p[i], sizeof p[i], "%s/%s/%s", dir, out, name);
+    return p[i];
+}
+
+/* Every string value comes back exactly from config text: '#', newlines (no key can be
+ * injected), tabs, quotes, backslashes, control bytes, surrounding blanks. */
+static void test_config_roundtrip(void)
+{
+    bmx_err err = {0};
+    CHECK(make_data() == 0);
+    bmx_run_config c = tiny("rt");
+    c.data = "/data/run#1";
+    c.method = "a\nsteps = 99";
+    c.weights = " 1,2 \t";
+    c.domains = "\"quoted\" # not a comment";
+    c.reference = "back\\slash\x01\x7f\r";
+    c.policy = "odm:alpha=0.5";
+    char *txt = bmx_run_config_text(&c);
+    CHECK(txt && !strstr(txt, "\nsteps = 99"));
+    bmx_run_config d = bmx_run_config_default();
+    bmx_run_strings st = {0};
+    CHECK_MSG(bmx_run_config_parse(&d, txt, strlen(txt), "text", &st, &err) == 0, "%s", err.msg);
+    CHECK_EQ_STR(d.data, "/data/run#1");
+    CHECK_EQ_STR(d.method, "a\nsteps = 99");
+    CHECK_EQ_STR(d.weights, " 1,2 \t");
+    CHECK_EQ_STR(d.domains, "\"quoted\" # not a comment");
+    CHECK_EQ_STR(d.reference, "back\\slash\x01\x7f\r");
+    CHECK_EQ_STR(d.policy, "odm:alpha=0.5");
+    CHECK_EQ_INT(d.steps, 6);
+    free(txt);
+    bmx_run_strings_free(&st);
+    /* hand-written quoted values, comments after them, and what is wrong in them */
+    static const struct {
+        const char *text, *want;
+    } ok[] = {{"data = \"x#y\"  # a comment\n", "x#y"},
+              {"data=\"tab\\there\\x41\"", "tab\there\x41"},
+              {"data = plain # comment\n", "plain"},
+              {"data = \"\"\n", ""}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        d = bmx_run_config_default();
+        CHECK_MSG(bmx_run_config_parse(&d, ok[i].text, strlen(ok[i].text), "t", &st, &err) == 0,
+                  "%s", err.msg);
+        CHECK_EQ_STR(d.data, ok[i].want);
+        bmx_run_strings_free(&st);
+    }
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {{"steps = 3\ndata = \"open\n", "t:2: data: the quoted value has no closing"},
+               {"data = \"a\\qb\"\n", "t:1: data: bad escape"},
+               {"data = \"a\\x00\"\n", "t:1: data: bad escape"},
+               {"data = \"a\" b\n", "t:1: data: text after the closing"},
+               {"nokey # = 1\n", "t:1: expected 'key = value', got 'nokey'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        d = bmx_run_config_default();
+        CHECK(bmx_run_config_parse(&d, bad[i].text, strlen(bad[i].text), "t", &st, &err) ==
+              BMX_EINVAL);
+        CHECK_CONTAINS(err.msg, bad[i].msg);
+        bmx_run_strings_free(&st);
+    }
+    /* a NUL byte is an error naming the file and line, not the end of the line */
+    char p[600];
+    snprintf(p, sizeof p, "%s/nul.cfg", dir);
+    write_file(p, "steps = 5\nlr = 0.1\0 steps = 7\n", 29);
+    d = bmx_run_config_default();
+    CHECK(bmx_run_config_load(&d, p, &st, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "nul.cfg:2: a NUL byte at column 9");
+    bmx_run_strings_free(&st);
+    /* an endless or huge input ends with an error (a size cap), naming the file */
+    snprintf(p, sizeof p, "%s/big.cfg", dir);
+    size_t n = BMX_RUN_CONFIG_MAX + 1;
+    char *big = malloc(n);
+    memset(big, '\n', n);
+    write_file(p, big, n);
+    free(big);
+    CHECK(bmx_run_config_load(&d, p, &st, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "big.cfg is larger than 1048576 bytes");
+    bmx_run_strings_free(&st);
+    if (access("/dev/zero", R_OK) == 0) {
+        CHECK(bmx_run_config_load(&d, "/dev/zero", &st, &err) < 0);
+        CHECK_CONTAINS(err.msg, "/dev/zero");
+        bmx_run_strings_free(&st);
+    }
+    /* a run whose data folder has '#' in its name resumes from its config.txt */
+    char hashed[600];
+    snprintf(hashed, sizeof hashed, "%s/data#1", dir);
+    snprintf(p, sizeof p, "%s/data", dir);
+    if (access(hashed, F_OK) != 0)
+        CHECK(symlink(p, hashed) == 0);
+    rmrun("hash");
+    c = tiny("hash");
+    c.data = hashed;
+    c.steps = 2;
+    bmx_run_opts o = {0};
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+    c.steps = 3;
+    o.resume = 1;
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+    bmx_runlog *l = load_log("hash");
+    CHECK(l && l->nsteps == 3);
+    bmx_runlog_free(l);
+}
+
+/* ALGORITHMS.md section 1: no reward transform for odm, odm-smoothed-mean, doremi. */
+static void test_reward_policy(void)
+{
+    bmx_err err = {0};
+    static const char *const refused[] = {"odm", "odm-smoothed-mean:alpha=0.5", "doremi"};
+    for (int i = 0; i < 3; i++) {
+        bmx_run_config c = tiny("rw");
+        c.policy = refused[i];
+        c.reward = "exp-loss";
+        CHECK(bmx_run_config_check(&c, &err) == BMX_EINVAL);
+        CHECK_CONTAINS(err.msg, "reward = 'exp-loss' with policy ");
+        CHECK_CONTAINS(err.msg, "no reward transform");
+        c.reward = "loss";
+        CHECK_MSG(bmx_run_config_check(&c, &err) == 0, "%s", err.msg);
+    }
+    bmx_run_config c = tiny("rw");
+    c.policy = "exp3";
+    c.reward = "exp-loss";
+    CHECK_MSG(bmx_run_config_check(&c, &err) == 0, "%s", err.msg);
+    c.policy = "odmx"; /* another name that starts like one: the policy's own check decides */
+    CHECK(bmx_run_config_check(&c, &err) == 0);
+}
+
+static int count_removed;
+static void count_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level == BMX_LOG_INFO && strstr(msg, "removed ") && strstr(msg, "temporary file"))
+        count_removed++;
+}
+
+/* A second process (here: a second open of the lock) is refused, naming the holder's pid;
+ * nothing in the folder changes. */
+static void test_lock(void)
+{
+    bmx_err err = {0};
+    CHECK(make_data() == 0);
+    rmrun("locked");
+    char p[600], pid[32];
+    snprintf(p, sizeof p, "%s/locked", dir);
+    CHECK(mkdir(p, 0777) == 0);
+    int fd = -1;
+    CHECK_MSG(bmx_run_lock(p, &fd, &err) == 0, "%s", err.msg);
+    FILE *f = fopen(run_path("locked", "lock"), "r");
+    CHECK(f && fgets(pid, sizeof pid, f));
+    fclose(f);
+    CHECK_EQ_INT(atol(pid), getpid());
+    bmx_run_config c = tiny("locked");
+    c.steps = 2;
+    bmx_run_opts o = {0};
+    char want[200];
+    snprintf(want, sizeof want, "locked is in use by another bmx run, process %ld", (long)getpid());
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_ESTATE);
+    CHECK_CONTAINS(err.msg, want);
+    CHECK(access(run_path("locked", "log.jsonl"), F_OK) != 0);
+    int fd2 = -1;
+    CHECK(bmx_run_lock(p, &fd2, &err) == BMX_ESTATE && fd2 == -1);
+    bmx_run_unlock(fd);
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+    /* released at the end of the run; a resume is refused the same way while held */
+    CHECK_MSG(bmx_run_lock(p, &fd, &err) == 0, "%s", err.msg);
+    long len = file_size(run_path("locked", "log.jsonl"));
+    o.resume = 1;
+    c.steps = 4;
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_ESTATE);
+    CHECK_CONTAINS(err.msg, want);
+    CHECK_EQ_INT(file_size(run_path("locked", "log.jsonl")), len);
+    /* stale temporaries stay while another holds the lock, go on resume, nothing else does */
+    static const char *const stale[] = {"checkpoint.bin.tmp.Ab3xY9", "config.txt.tmp"};
+    static const char *const kept[] = {"checkpoint.bin.tmp.short",
+                                       "checkpoint.bin.tmp.Ab3xY9z",
+                                       "checkpoint.bin.tmp.Ab3-Y9",
+                                       "config.txt.tmp.1",
+                                       "x.tmp",
+                                       "checkpoint.bin.tmp"};
+    for (int i = 0; i < 2; i++)
+        write_file(run_path("locked", stale[i]), "x", 1);
+    for (int i = 0; i < 6; i++)
+        write_file(run_path("locked", kept[i]), "x", 1);
+    CHECK(mkdir(run_path("locked", "checkpoint.bin.tmp.DIR123"), 0777) == 0);
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_ESTATE);
+    for (int i = 0; i < 2; i++)
+        CHECK(access(run_path("locked", stale[i]), F_OK) == 0);
+    bmx_run_unlock(fd);
+    o.log.fn = count_log;
+    count_removed = 0;
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(count_removed, 2);
+    for (int i = 0; i < 2; i++)
+        CHECK(access(run_path("locked", stale[i]), F_OK) != 0);
+    for (int i = 0; i < 6; i++)
+        CHECK(access(run_path("locked", kept[i]), F_OK) == 0);
+    CHECK(access(run_path("locked", "checkpoint.bin.tmp.DIR123"), F_OK) == 0);
+    bmx_runlog *l = load_log("locked");
+    CHECK(l && l->nsteps == 4);
+    bmx_runlog_free(l);
+}
+
+/* Rewrite the run state of out's checkpoint with field (byte offset) set to v, or the state
+ * as it was when off < 0; the state's and the file's checksums are recomputed, as anyone
+ * can. */
+static void craft_state(const char *out, int off, uint64_t v)
+{
+    bmx_err err = {0};
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    unsigned char *ex = NULL;
+    size_t n = 0;
+    char *ck = run_path(out, "checkpoint.bin");
+    CHECK_MSG(bmx_checkpoint_load(ck, 1, &m, &t, (void **)&ex, &n, &err) == 0, "%s", err.msg);
+    CHECK(n > 48 && memcmp(ex, "BMXRUN01", 8) == 0);
+    if (off >= 0) {
+        for (int i = 0; i < 8; i++)
+            ex[off + i] = (unsigned char)(v >> (8 * i));
+        uint32_t crc = bmx_crc32(0, ex, n - 4);
+        for (int i = 0; i < 4; i++)
+            ex[n - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    }
+    CHECK_MSG(bmx_checkpoint_save(ck, t, ex, n, &err) == 0, "%s", err.msg);
+    free(ex);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+}
+
+static uint64_t state_field(const char *out, int off)
+{
+    bmx_err err = {0};
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    unsigned char *ex = NULL;
+    size_t n = 0;
+    uint64_t v = 0;
+    CHECK(bmx_checkpoint_load(run_path(out, "checkpoint.bin"), 1, &m, &t, (void **)&ex, &n, &err) ==
+          0);
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)ex[off + i] << (8 * i);
+    free(ex);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+    return v;
+}
+
+static void append_line(const char *path, const char *line)
+{
+    FILE *f = fopen(path, "a");
+    CHECK(f && fputs(line, f) >= 0);
+    fclose(f);
+}
+
+/* Resume refuses a run state that disagrees with the checkpoint's header, its token count
+ * or log.jsonl (with recomputed checksums), and hand edits of config.txt, naming the file or
+ * the keys; the run folder is left as it was. */
+static void test_resume_checks(void)
+{
+    bmx_err err = {0};
+    CHECK(make_data() == 0);
+    rmrun("rs");
+    bmx_run_config c = tiny("rs");
+    bmx_run_opts o = {0};
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg); /* 6 steps, checkpoint at 6 */
+    char logp[700], cfgp[700];
+    snprintf(logp, sizeof logp, "%s", run_path("rs", "log.jsonl"));
+    snprintf(cfgp, sizeof cfgp, "%s", run_path("rs", "config.txt"));
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s.orig' && cp '%s' '%s.orig'", logp, logp, cfgp, cfgp);
+    CHECK(system(cmd) == 0);
+    long len = file_size(logp);
+    CHECK(len > 0 && (uint64_t)len == state_field("rs", 32));
+    /* the byte offset of the end of step 5's record */
+    FILE *f = fopen(logp, "r");
+    char line[8192];
+    long end5 = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "{\"type\":\"step\",\"step\":5,", 24) == 0)
+            end5 = ftell(f);
+    fclose(f);
+    CHECK(end5 > 0);
+    const uint64_t tps = 2 * 16 * 4;
+    static const struct {
+        int off;
+        uint64_t v;
+        const char *msg;
+    } cases[] = {
+        {32, 0, "says log.jsonl held 0 bytes at step 6"},
+        {32, 1u << 30, "says log.jsonl held 1073741824 bytes at step 6"},
+        {16, (uint64_t)-1, "its run state says step -1, its header step 6"},
+        {16, (uint64_t)INT64_MIN, "its run state says step -9223372036854775808, its header"},
+        {16, 5, "its run state says step 5, its header step 6"},
+        {24, 5 * tps, "its run state says 640 tokens after 6 steps of 128 tokens"},
+        {32, 0 /* end5 */, "holds 5 step records up to the checkpoint's length"},
+        {32, 1 /* len - 1 */, "which is not the end of a line"},
+    };
+    o.resume = 1;
+    c.steps = 8;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t v = cases[i].v;
+        if (i == 6)
+            v = (uint64_t)end5;
+        if (i == 7)
+            v = (uint64_t)len - 1;
+        craft_state("rs", cases[i].off, v);
+        int rc = bmx_run_train(&c, &o, &err);
+        CHECK_MSG(rc < 0, "case %zu: resumed", i);
+        CHECK_CONTAINS(err.msg, cases[i].msg);
+        CHECK_CONTAINS(err.msg, "checkpoint.bin");
+        CHECK_MSG(file_size(logp) == len, "case %zu: log.jsonl changed", i); /* not cut */
+        craft_state("rs", cases[i].off,
+                    cases[i].off == 16   ? 6
+                    : cases[i].off == 24 ? 6 * tps
+                                         : (uint64_t)len);
+    }
+    /* hand edits of config.txt (a later line wins): optimizer values against the checkpoint,
+     * the rest against the configuration in the log's header */
+    append_line(cfgp, "lr = 0.01\nclip = 0.5\n");
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "optimizer values differ");
+    CHECK_CONTAINS(err.msg, "lr 0.01 (checkpoint 0.003), clip 0.5 (checkpoint 1)");
+    snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", cfgp, cfgp);
+    CHECK(system(cmd) == 0);
+    append_line(cfgp, "seed = 9\neval_windows = 3\npolicy = odm:alpha=0.9\n");
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "config.txt differs from the configuration the run started with");
+    CHECK_CONTAINS(err.msg, "in: policy, seed, eval_windows.");
+    CHECK_EQ_INT(file_size(logp), len);
+    snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", cfgp, cfgp);
+    CHECK(system(cmd) == 0);
+    append_line(cfgp, "batch = 3\npolicy = odm:alpha=0.5\n");
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "in: policy, batch.");
+    CHECK_EQ_INT(file_size(logp), len);
+    /* the corpus may move (data), steps and threads may change: the resume goes on */
+    snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", cfgp, cfgp);
+    CHECK(system(cmd) == 0);
+    char moved[600], line2[700];
+    snprintf(moved, sizeof moved, "%s/data-moved", dir);
+    snprintf(line, sizeof line, "%s/data", dir);
+    if (access(moved, F_OK) != 0)
+        CHECK(symlink(line, moved) == 0);
+    snprintf(line2, sizeof line2, "data = %s\n", moved);
+    append_line(cfgp, line2);
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+    bmx_runlog *l = load_log("rs");
+    CHECK(l && l->nsteps == 8);
+    bmx_runlog_free(l);
+}
+
+/* A stop on a non-finite loss says what exists: no checkpoint yet, or the last good one. */
+static void test_nan_message(void)
+{
+    bmx_err err = {0};
+    CHECK(make_data() == 0);
+    rmrun("nan");
+    bmx_run_config c = tiny("nan");
+    c.lr = 1e30;
+    c.clip = 0;
+    c.warmup = 0;
+    c.ckpt_every = 0;
+    c.steps = 20;
+    bmx_run_opts o = {0};
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_ESTATE);
+    CHECK_CONTAINS(err.msg, "no checkpoint was written yet, the first was due at step 20");
+    CHECK(!strstr(err.msg, "is intact"));
+    CHECK(access(run_path("nan", "checkpoint.bin"), F_OK) != 0);
+    rmrun("nan");
+    c.ckpt_every = 1;
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_ESTATE);
+    CHECK_CONTAINS(err.msg, "the last good checkpoint, step ");
+    CHECK_CONTAINS(err.msg, "is intact in");
+    CHECK(access(run_path("nan", "checkpoint.bin"), F_OK) == 0);
+}
+
+/* The memory estimate against a hand count of bmx/model.h's layout for the tiny run
+ * (V 300 -> 320 padded, C 32, L 1, H 2, T 16, B 2), and the refusal before any allocation. */
+static void test_memory(void)
+{
+    bmx_err err = {0};
+    bmx_run_config c = tiny("mem");
+    bmx_run_memory m = bmx_run_memory_estimate(&c, 300);
+    /* wte 320*32 + wpe 16*32 + block 12*32*32 + 13*32 + ln_f 2*32 */
+    const uint64_t P = 10240 + 512 + 12704 + 64;
+    CHECK_EQ_INT(m.params, P * 4);
+    CHECK_EQ_INT(m.grads, P * 4);
+    CHECK_EQ_INT(m.moments, P * 8);
+    /* N = 32, NC = 1024, attention B H T T = 1024; forward: block 20 NC + 1024 + 4 N =
+     * 21632, then 2 NC + N Vp + 4 N = 2048 + 10240 + 128; backward 10 NC + 1024 = 11264;
+     * token buffers 32 N bytes */
+    const uint64_t acts = 21632 + 2048 + 10240 + 128, dacts = 11264;
+    CHECK_EQ_INT(m.activations, (acts + dacts) * 4 + 32 * 32);
+    CHECK_EQ_INT(m.reference, 0);
+    CHECK_EQ_INT(m.total, P * 16 + (acts + dacts) * 4 + 1024);
+    CHECK_EQ_INT(m.total, 558592);
+    c.policy = "doremi:eta=0.5";
+    m = bmx_run_memory_estimate(&c, 300);
+    CHECK_EQ_INT(m.reference, P * 8 + (acts + dacts) * 4);
+    CHECK_EQ_INT(m.total, 928000);
+    /* the parameter count is the model's own */
+    bmx_gpt_config mc = {300, 16, 1, 2, 32};
+    bmx_model *mod;
+    CHECK(bmx_model_create(&mc, BMX_F32, 1, &mod, &err) == 0);
+    CHECK_EQ_INT(bmx_model_num_params(mod), P);
+    bmx_model_free(mod);
+    /* absurd sizes saturate instead of wrapping */
+    c = tiny("mem");
+    c.layers = 4096;
+    c.width = 65536;
+    c.heads = 65536;
+    c.batch = 65536;
+    c.seq = 65536;
+    CHECK(bmx_run_memory_estimate(&c, 2000000000).total == UINT64_MAX);
+    char b[32];
+    CHECK_EQ_STR(bmx_run_fmt_bytes(b, 558592), "545.5 KiB");
+    CHECK_EQ_STR(bmx_run_fmt_bytes(b, 1000), "1000 bytes");
+    /* a run over its limit is refused before anything is allocated or created */
+    CHECK(make_data() == 0);
+    rmrun("mem");
+    c = tiny("mem");
+    bmx_run_opts o = {0};
+    o.mem_limit = 558591;
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_ENOMEM);
+    CHECK_CONTAINS(err.msg, "the run needs about 545.5 KiB of memory (parameters 91.9 KiB");
+    CHECK_CONTAINS(err.msg, "but 545.5 KiB is the limit given: lower --layers");
+    CHECK(access(run_path("mem", ""), F_OK) != 0);
+    o.mem_limit = 558592;
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+    /* and a model no machine holds (3.4 PB), against the machine's available memory */
+    rmrun("mem");
+    c.layers = 4096;
+    c.width = 65536;
+    o.mem_limit = 0;
+    CHECK(bmx_run_train(&c, &o, &err) == BMX_ENOMEM);
+    CHECK_CONTAINS(err.msg, "PiB of memory");
+    CHECK_CONTAINS(err.msg, "available now");
+}
+
 static void cleanup(void)
 {
     char cmd[400];
@@ -545,6 +1003,12 @@ int main(int argc, char **argv)
         {"accounting_smoothed_mean", test_accounting_smoothed_mean},
         {"doremi_proxy", test_doremi_proxy},
         {"bad_config", test_bad_config},
+        {"config_roundtrip", test_config_roundtrip},
+        {"reward_policy", test_reward_policy},
+        {"lock", test_lock},
+        {"resume_checks", test_resume_checks},
+        {"nan_message", test_nan_message},
+        {"memory", test_memory},
         {0}};
     bmx_kernels_set_threads(1);
     int rc = check_main(argc, argv, cases);

@@ -27,6 +27,7 @@
  *
  * Run folder OUT:
  *   config.txt      the full configuration (`key = value` lines; readable by --config)
+ *   lock            flock(2)ed by the process running the run, its pid inside (bmx_run_lock)
  *   log.jsonl       deterministic records, one per line (format below)
  *   timing.jsonl    {"step":s,"tok_s":..,"elapsed_s":..} per step (wall-clock, so kept out of
  *                   log.jsonl, which a resumed run reproduces byte for byte)
@@ -107,18 +108,28 @@ const bmx_run_key *bmx_run_keys(void);
 /* Set one key from text (the value of a flag or a config line). Strings are stored as the
  * given pointer (keep it alive). */
 int bmx_run_config_set(bmx_run_config *c, const char *key, const char *value, bmx_err *err);
-/* Read `key = value` lines (# comments, blank lines) from path into c; unknown keys and
- * bad values fail naming the file and line. The strings are malloc'd and owned by *store
- * (free with bmx_run_strings_free). */
+/* Read `key = value` lines (# comments, blank lines) from path into c; unknown keys, bad
+ * values and NUL bytes fail naming the file and line, a file over BMX_RUN_CONFIG_MAX bytes
+ * fails naming the file. A value in double quotes is read with the escapes \\ \" \n \r \t
+ * \xHH (and may be followed by a # comment); a bare value ends at the first '#' and loses
+ * its surrounding blanks. The strings are malloc'd and owned by *store (free with
+ * bmx_run_strings_free). */
+#define BMX_RUN_CONFIG_MAX (1 << 20)
 typedef struct bmx_run_strings {
     char **p;
     size_t n;
 } bmx_run_strings;
 int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err);
+/* The same from text[0..len); name is the file named in messages. */
+int bmx_run_config_parse(bmx_run_config *c, const char *text, size_t len, const char *name,
+                         bmx_run_strings *store, bmx_err *err);
 void bmx_run_strings_free(bmx_run_strings *s);
-/* The whole configuration as config-file text (malloc'd). */
+/* The whole configuration as config-file text (malloc'd); bmx_run_config_parse reads it
+ * back exactly: a string value with '#', a control byte, a leading '"' or surrounding blanks
+ * is written quoted with escapes. */
 char *bmx_run_config_text(const bmx_run_config *c);
-/* Check values (ranges and combinations), naming the key and the fix. */
+/* Check values (ranges and combinations), naming the key and the fix. A reward other than
+ * `loss` is an error for odm, odm-smoothed-mean and doremi (ALGORITHMS.md section 1). */
 int bmx_run_config_check(const bmx_run_config *c, bmx_err *err);
 
 /* ---- the run ---- */
@@ -139,6 +150,7 @@ typedef void (*bmx_run_progress_fn)(void *ctx, const bmx_run_progress *p);
 
 typedef struct bmx_run_opts {
     int resume;                   /* continue the run in cfg->out from its checkpoint */
+    uint64_t mem_limit;           /* bytes the run may need; 0 = bmx_run_memory_available() */
     volatile const int *stop;     /* when non-zero: checkpoint and return BMX_ESTATE-free 1 */
     bmx_run_progress_fn progress; /* after every step and evaluation (may be NULL) */
     void *progress_ctx;
@@ -147,12 +159,48 @@ typedef struct bmx_run_opts {
 
 /* Run (or resume) the training run of cfg in cfg->out. Returns 0 when all steps are done,
  * 1 when stopped by *stop (checkpoint written), or a negative BMX_E* (a non-finite loss
- * is BMX_ESTATE; the checkpoint on disk is then the last good one). On resume the stored
- * config.txt is authoritative except `steps` and `threads`, taken from cfg when > 0 (the
- * same threads are needed for a byte-identical result), and `device` with `precision`, taken
- * from cfg when its device is not "" (a checkpoint resumes on another device; the log then
- * continues within that device's precision, not byte for byte). */
+ * is BMX_ESTATE; the checkpoint on disk is then the last good one, if any was written).
+ * On resume the stored config.txt is authoritative except `steps` and `threads`, taken from
+ * cfg when > 0 (the same threads are needed for a byte-identical result), and `device` with
+ * `precision`, taken from cfg when its device is not "" (a checkpoint resumes on another
+ * device; the log then continues within that device's precision, not byte for byte).
+ * Before anything is allocated the run's memory (bmx_run_memory_estimate) is reported at
+ * BMX_LOG_INFO and checked against opts->mem_limit (BMX_ENOMEM when over). The run folder is
+ * locked for the run's life (bmx_run_lock); then stale temporaries of a killed run
+ * (checkpoint.bin.tmp.XXXXXX, config.txt.tmp) are removed. Resume refuses (naming the file)
+ * a checkpoint whose run state disagrees with its header (step), with its token count, or
+ * with log.jsonl (its length must end the line of step record `step`, the records 1..step
+ * all there, the header first), and a config.txt whose values differ from the checkpoint's
+ * optimizer and model or from the configuration in the log's header: every key but steps,
+ * threads, device, precision and data (the corpus may move; its domains and token counts
+ * must not change). */
 int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err);
+
+/* The bytes a run of c needs with a vocabulary of `vocab` tokens, counted as bmx/model.h and
+ * bmx/train.h lay them out (float32): parameters, their gradients, the two AdamW moments,
+ * the activations of one micro-batch of batch x seq tokens (forward values kept for
+ * backward, backward scratch, the token buffers), and for policy doremi a reference model
+ * of the same shape. Counts saturate at UINT64_MAX. */
+typedef struct bmx_run_memory {
+    uint64_t params, grads, moments, activations, reference, total;
+} bmx_run_memory;
+bmx_run_memory bmx_run_memory_estimate(const bmx_run_config *c, int vocab);
+/* MemAvailable of /proc/meminfo, else sysconf's available pages; 0 when unknown. */
+uint64_t bmx_run_memory_available(void);
+/* bytes as "512 bytes", "1.5 KiB", "12.3 MiB", ... "16.0 EiB" in buf (32 bytes); returns buf. */
+char *bmx_run_fmt_bytes(char *buf, uint64_t bytes);
+
+/* Lock a run folder (any folder) for one process: DIR/lock is created if needed, an
+ * exclusive flock(2) taken without waiting and this process's pid written in it; *fd gets
+ * the descriptor (close-on-exec), which holds the lock until bmx_run_unlock (or exit). When
+ * another open of the lock holds it: BMX_ESTATE, naming DIR and the holder's pid. */
+int bmx_run_lock(const char *dir, int *fd, bmx_err *err);
+void bmx_run_unlock(int fd);
+/* Remove what a killed run or a full disk left in dir: files named exactly
+ * checkpoint.bin.tmp.XXXXXX (six letters or digits) or config.txt.tmp, nothing else; each
+ * removal is logged at BMX_LOG_INFO. Call it only while holding dir's lock. Returns the
+ * number removed. */
+int bmx_run_clean_temporaries(const char *dir, const bmx_logger *log);
 
 /* The policy of a run folder as its checkpoint holds it (e.g. doremi's alpha_bar through
  * bmx_mix_average); free with bmx_mix_free. */

@@ -87,12 +87,19 @@ int cmd_compare(int argc, char **argv)
     snprintf(outdir, sizeof outdir, "%s", cfg.out);
     bmx_err err = {0};
     cfg.out = "x";
+    cfg.policy = "uniform"; /* checked with each method below */
     if (!*outdir || bmx_run_config_check(&cfg, &err) < 0) {
         bmx_run_strings_free(&store);
         return cli_fail("compare", "%s", *outdir ? err.msg : "--out DIR is required");
     }
-    /* check every policy spec before training anything */
+    /* check every policy spec, and the configuration with it, before training anything */
     for (int i = 0; i < nm; i++) {
+        bmx_run_config c = cfg;
+        c.policy = mlist[i];
+        if (bmx_run_config_check(&c, &err) < 0) {
+            bmx_run_strings_free(&store);
+            return cli_fail("compare", "method '%s': %s", mlist[i], err.msg);
+        }
         if (strcmp(mlist[i], "doremi") == 0)
             continue;
         bmx_mix *m = NULL;
@@ -110,6 +117,12 @@ int cmd_compare(int argc, char **argv)
     if (mkdir_p(outdir) != 0) {
         bmx_run_strings_free(&store);
         fprintf(stderr, "bmx compare: cannot create %s: %s\n", outdir, strerror(errno));
+        return 1;
+    }
+    int lock = -1;
+    if (bmx_run_lock(outdir, &lock, &err) < 0) {
+        bmx_run_strings_free(&store);
+        fprintf(stderr, "bmx compare: %s\n", err.msg);
         return 1;
     }
     run_signals_install();
@@ -157,6 +170,7 @@ int cmd_compare(int argc, char **argv)
     }
     free(dirs);
     free(dp);
+    bmx_run_unlock(lock);
     bmx_run_strings_free(&store);
     return rc;
 }

@@ -24,8 +24,29 @@ static int train_or_resume(const char *cmd, bmx_run_config *c, const char *label
     return run_one(cmd, c, resume, label);
 }
 
+static int doremi_stages(const char *cmd, const bmx_run_config *base, const char *dir,
+                         const char *reference, const char *label, char *final_dir,
+                         size_t final_cap);
+
+/* The stages with dir locked for this process (its runs lock their own folders). */
 int run_doremi(const char *cmd, const bmx_run_config *base, const char *dir, const char *reference,
                const char *label, char *final_dir, size_t final_cap)
+{
+    bmx_err err = {0};
+    int lock = -1;
+    snprintf(final_dir, final_cap, "%s/final", dir);
+    if (bmx_run_lock(dir, &lock, &err) < 0) {
+        fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    int rc = doremi_stages(cmd, base, dir, reference, label, final_dir, final_cap);
+    bmx_run_unlock(lock);
+    return rc;
+}
+
+static int doremi_stages(const char *cmd, const bmx_run_config *base, const char *dir,
+                         const char *reference, const char *label, char *final_dir,
+                         size_t final_cap)
 {
     char ref[PATH_MAX], proxy[PATH_MAX], wpath[PATH_MAX + 16], lab[96];
     int rc;

@@ -58,7 +58,7 @@ typedef struct policy {
 typedef struct opts {
     const char *env, *policies, *out, *noise, *weights;
     int arms, batches, seeds, top;
-    long rounds;
+    long rounds, max_mb;
     uint64_t seed;
     double period, tau_min, tau_max;
 } opts;
@@ -679,6 +679,23 @@ done:
     return status;
 }
 
+/* About the bytes the JSONL logs will take: an observation (%.15g or %.17g) takes about 20
+ * characters with its comma, a probability about 15 (from 0.001 to 0.045454545454545456:
+ * measured 12 to 20), a drawn arm its digits and a comma; a round line has pi, the draws
+ * and observations, doremi adds alpha and alpha_bar; the header holds the environment (up
+ * to 5 per-arm arrays) and the final record 3. */
+static double log_bytes_estimate(const opts *o, const policy *ps, int np)
+{
+    double k = o->arms, g = o->batches, num = 15, idx = floor(log10(k)) + 2, total = 0;
+    for (int i = 0; i < np; i++) {
+        double round = 80 + log10((double)o->rounds) + k * num + g * (idx + 20);
+        if (ps[i].route == ROUTE_EXCESS)
+            round += 2 * k * num + 30;
+        total += 800 + 8 * k * num + (double)o->rounds * round;
+    }
+    return total * o->seeds;
+}
+
 static const char usage[] =
     "usage: bmx simulate [OPTIONS]\n\n"
     "Run mixing policies side by side on a synthetic environment and write, under --out,\n"
@@ -709,6 +726,7 @@ int cmd_simulate(int argc, char **argv)
         .seeds = 1,
         .top = 12,
         .rounds = 2000,
+        .max_mb = 1024,
         .seed = 1,
         .period = 1000,
         .tau_min = 20,
@@ -729,6 +747,8 @@ int cmd_simulate(int argc, char **argv)
         {"tau-max", CLI_DOUBLE, &o.tau_max, "learnable: slowest domain's time constant (pulls)"},
         {"weights", CLI_STR, &o.weights, "K comma-separated weights for the weights policy"},
         {"top", CLI_INT, &o.top, "arms shown on their own in the distribution plots"},
+        {"max-output-mb", CLI_LONG, &o.max_mb,
+         "refuse a run whose logs would take more MB than this (0 = no bound)"},
         {0},
     };
     policy *ps = NULL;
@@ -757,6 +777,8 @@ int cmd_simulate(int argc, char **argv)
         return cli_fail(CMD, "--top %d: show at least 1 arm", o.top);
     if (!o.out[0])
         return cli_fail(CMD, "--out is empty; give a directory, e.g. --out runs/sim");
+    if (o.max_mb < 0)
+        return cli_fail(CMD, "--max-output-mb %ld: give a bound in MB, or 0 for none", o.max_mb);
     bmx_sim_config_init(&rc.cfg, env, o.arms, o.seed);
     if (strcmp(o.noise, "auto") != 0) {
         char *end;
@@ -819,6 +841,17 @@ int cmd_simulate(int argc, char **argv)
         snprintf(ps[i].name, sizeof ps[i].name, "%s", bmx_mix_name(m));
         bmx_mix_free(m);
         classify(&ps[i]);
+    }
+    double est = log_bytes_estimate(&o, ps, np);
+    if (o.max_mb && est > (double)o.max_mb * 1e6) {
+        status = cli_fail(CMD,
+                          "the logs would take about %.0f MB (%d policies x %d seeds x %ld rounds "
+                          "of %d arms: about %.3g MB per round and policy), over --max-output-mb "
+                          "%ld: give fewer --rounds, --arms, --policies or --seeds, or raise the "
+                          "bound (--max-output-mb %.0f)",
+                          est / 1e6, np, o.seeds, o.rounds, o.arms,
+                          est / 1e6 / np / o.seeds / (double)o.rounds, o.max_mb, est / 1e6 + 1);
+        goto out;
     }
     if (mkdir_p(o.out) != 0) {
         fprintf(stderr, "bmx simulate: cannot create directory %s: %s (check --out)\n", o.out,
@@ -887,8 +920,8 @@ int cmd_simulate(int argc, char **argv)
         }
     }
     printf("\nwrote %s/: index.html (open it), summary.json, metric.svg, probs-*.svg, one "
-           "*.jsonl log per policy%s\n",
-           o.out, o.seeds > 1 ? " and seed" : "");
+           "*.jsonl log per policy%s (about %.3g MB of logs estimated)\n",
+           o.out, o.seeds > 1 ? " and seed" : "", est / 1e6);
     status = 0;
 out:
     for (int i = 0; ps && i < np; i++) {

@@ -182,80 +182,183 @@ void bmx_run_strings_free(bmx_run_strings *s)
     s->n = 0;
 }
 
-static char *keep(bmx_run_strings *s, const char *v, size_t n)
+/* A new zeroed string of n + 1 bytes owned by s. */
+static char *keep(bmx_run_strings *s, size_t n)
 {
     char **np = realloc(s->p, (s->n + 1) * sizeof *np);
     if (!np)
         return NULL;
     s->p = np;
-    char *d = malloc(n + 1);
+    char *d = calloc(n + 1, 1);
     if (!d)
         return NULL;
-    memcpy(d, v, n);
-    d[n] = 0;
     s->p[s->n++] = d;
     return d;
 }
 
+/* One `key = value` line (line[0..n), no NUL inside) into c. A value in double quotes is
+ * read with the escapes \\ \" \n \r \t \xHH and may be followed by a # comment; any other
+ * value ends at the first '#' and loses its surrounding spaces. */
+static int parse_line(bmx_run_config *c, const char *line, size_t n, const char *where,
+                      bmx_run_strings *store, bmx_err *err)
+{
+    const char *s = line, *end = line + n;
+    while (s < end && isspace((unsigned char)*s))
+        s++;
+    if (s == end || *s == '#')
+        return 0;
+    const char *eq = s;
+    while (eq < end && *eq != '=' && *eq != '#')
+        eq++;
+    if (eq == end || *eq != '=') {
+        const char *e = eq;
+        while (e > s && isspace((unsigned char)e[-1]))
+            e--;
+        return bmx_err_set(err, BMX_EINVAL, "%sexpected 'key = value', got '%.*s'", where,
+                           (int)(e - s), s);
+    }
+    const char *ke = eq;
+    while (ke > s && isspace((unsigned char)ke[-1]))
+        ke--;
+    const bmx_run_key *k = find_key(s, (size_t)(ke - s));
+    if (!k) {
+        char list[400];
+        unknown_key(list, sizeof list);
+        return bmx_err_set(err, BMX_EINVAL, "%sunknown key '%.*s'; the keys are: %s", where,
+                           (int)(ke - s), s, list);
+    }
+    const char *v = eq + 1;
+    while (v < end && isspace((unsigned char)*v))
+        v++;
+    char *val = keep(store, n); /* room for the value: at most the line */
+    if (!val)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", where);
+    size_t m = 0;
+    if (v < end && *v == '"') {
+        for (v++;; v++) {
+            if (v == end)
+                return bmx_err_set(err, BMX_EINVAL, "%s%s: the quoted value has no closing '\"'",
+                                   where, k->name);
+            if (*v == '"')
+                break;
+            if (*v != '\\') {
+                val[m++] = *v;
+                continue;
+            }
+            char e = ++v < end ? *v : 0;
+            static const char from[] = "\\\"nrt", to[] = "\\\"\n\r\t";
+            const char *f = e ? strchr(from, e) : NULL;
+            unsigned x = 0;
+            if (f) {
+                val[m++] = to[f - from];
+            } else if (e == 'x' && end - v > 2 && isxdigit((unsigned char)v[1]) &&
+                       isxdigit((unsigned char)v[2]) && sscanf(v + 1, "%2x", &x) == 1 && x) {
+                val[m++] = (char)x;
+                v += 2;
+            } else {
+                return bmx_err_set(err, BMX_EINVAL,
+                                   "%s%s: bad escape in the quoted value: use \\\\, \\\", \\n, "
+                                   "\\r, \\t or \\xHH (not \\x00)",
+                                   where, k->name);
+            }
+        }
+        for (v++; v < end && isspace((unsigned char)*v); v++)
+            ;
+        if (v < end && *v != '#')
+            return bmx_err_set(err, BMX_EINVAL,
+                               "%s%s: text after the closing '\"' of the quoted value (a "
+                               "comment starts with '#')",
+                               where, k->name);
+    } else {
+        const char *e = v;
+        while (e < end && *e != '#')
+            e++;
+        while (e > v && isspace((unsigned char)e[-1]))
+            e--;
+        memcpy(val, v, (size_t)(e - v));
+        m = (size_t)(e - v);
+    }
+    val[m] = 0;
+    return set_key(c, k, val, where, err);
+}
+
+int bmx_run_config_parse(bmx_run_config *c, const char *text, size_t len, const char *name,
+                         bmx_run_strings *store, bmx_err *err)
+{
+    size_t pos = 0;
+    int lineno = 0, rc = 0;
+    while (!rc && pos < len) {
+        const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - line) : len - pos;
+        pos += n + (nl != NULL);
+        lineno++;
+        char where[300];
+        snprintf(where, sizeof where, "%s:%d: ", name, lineno);
+        const char *z = memchr(line, 0, n);
+        if (z)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "%sa NUL byte at column %d: a config file is text of 'key = "
+                               "value' lines; remove the byte (or give the right file)",
+                               where, (int)(z - line) + 1);
+        rc = parse_line(c, line, n, where, store, err);
+    }
+    return rc;
+}
+
 int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err)
 {
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    int lineno = 0, rc = 0;
+    FILE *f = fopen(path, "rb");
     if (!f)
         return bmx_err_set(err, BMX_EIO, "cannot open the config file %s: %s", path,
                            strerror(errno));
-    while (!rc && fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t n = strlen(line);
-        if (n == sizeof line - 1 && line[n - 1] != '\n') {
-            rc = bmx_err_set(err, BMX_EINVAL, "%s:%d: line too long", path, lineno);
-            break;
-        }
-        char *h = strchr(line, '#');
-        if (h)
-            *h = 0;
-        char *s = line;
-        while (isspace((unsigned char)*s))
-            s++;
-        char *e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-            *--e = 0;
-        if (!*s)
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            rc = bmx_err_set(err, BMX_EINVAL, "%s:%d: expected 'key = value', got '%s'", path,
-                             lineno, s);
-            break;
-        }
-        char *ke = eq;
-        while (ke > s && isspace((unsigned char)ke[-1]))
-            ke--;
-        char *v = eq + 1;
-        while (isspace((unsigned char)*v))
-            v++;
-        const bmx_run_key *k = find_key(s, (size_t)(ke - s));
-        if (!k) {
-            char list[400];
-            unknown_key(list, sizeof list);
-            rc = bmx_err_set(err, BMX_EINVAL, "%s:%d: unknown key '%.*s'; the keys are: %s", path,
-                             lineno, (int)(ke - s), s, list);
-            break;
-        }
-        char where[300];
-        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
-        char *val = keep(store, v, strlen(v));
-        if (!val) {
-            rc = bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", path);
-            break;
-        }
-        rc = set_key(c, k, val, where, err);
-    }
-    if (!rc && ferror(f))
-        rc = bmx_err_set(err, BMX_EIO, "cannot read the config file %s", path);
+    char *buf = malloc(BMX_RUN_CONFIG_MAX + 1);
+    size_t n = buf ? fread(buf, 1, BMX_RUN_CONFIG_MAX + 1, f) : 0;
+    int rc = 0;
+    if (!buf)
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", path);
+    else if (ferror(f))
+        rc = bmx_err_set(err, BMX_EIO, "cannot read the config file %s: %s", path, strerror(errno));
+    else if (n > BMX_RUN_CONFIG_MAX)
+        rc = bmx_err_set(err, BMX_EINVAL,
+                         "the config file %s is larger than %d bytes: not a bmx configuration "
+                         "(a config.txt takes about 1 KB); give the right file",
+                         path, BMX_RUN_CONFIG_MAX);
+    else
+        rc = bmx_run_config_parse(c, buf, n, path, store, err);
+    free(buf);
     fclose(f);
     return rc;
+}
+
+/* A string value as the parser reads it back: bare when that is exact, else quoted. */
+static void put_value(bmx_sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    int quote = n && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]) ||
+                      s[0] == '"' || strchr(s, '#'));
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+    if (!quote) {
+        bmx_sbuf_puts(b, s);
+        return;
+    }
+    bmx_sbuf_puts(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\\' || ch == '"')
+            bmx_sbuf_printf(b, "\\%c", ch);
+        else if (ch == '\n')
+            bmx_sbuf_puts(b, "\\n");
+        else if (ch == '\r')
+            bmx_sbuf_puts(b, "\\r");
+        else if (ch == '\t')
+            bmx_sbuf_puts(b, "\\t");
+        else if (ch < 0x20 || ch == 0x7f)
+            bmx_sbuf_printf(b, "\\x%02x", ch);
+        else
+            bmx_sbuf_put(b, (const char *)&ch, 1);
+    }
+    bmx_sbuf_puts(b, "\"");
 }
 
 char *bmx_run_config_text(const bmx_run_config *c)
@@ -267,7 +370,7 @@ char *bmx_run_config_text(const bmx_run_config *c)
         bmx_sbuf_printf(&b, "%-13s= ", k->name);
         switch (k->type) {
         case BMX_RK_STR:
-            bmx_sbuf_puts(&b, *(const char *const *)p ? *(const char *const *)p : "");
+            put_value(&b, *(const char *const *)p ? *(const char *const *)p : "");
             break;
         case BMX_RK_INT:
             bmx_sbuf_printf(&b, "%d", *(const int *)p);
@@ -335,6 +438,16 @@ int bmx_run_config_check(const bmx_run_config *c, bmx_err *err)
         BAD("reward = '%s': the training loop rewards exp3/ucb1/exploit-only with 'loss' or "
             "'exp-loss' (gradient rewards need a target set)",
             c->reward ? c->reward : "");
+    /* ALGORITHMS.md section 1: odm* and doremi take the loss itself, no reward transform */
+    size_t nl = strcspn(c->policy, ":");
+    static const char *const loss_only[] = {"odm", "odm-smoothed-mean", "doremi"};
+    for (int i = 0; i < 3; i++)
+        if (strlen(loss_only[i]) == nl && strncmp(c->policy, loss_only[i], nl) == 0 &&
+            strcmp(c->reward, "loss") != 0)
+            BAD("reward = '%s' with policy %s: odm, odm-smoothed-mean and doremi observe the "
+                "loss itself, no reward transform (ALGORITHMS.md section 1); leave --reward "
+                "out (it is for exp3, ucb1 and exploit-only)",
+                c->reward, loss_only[i]);
 #undef BAD
     return BMX_OK;
 }

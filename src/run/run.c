@@ -54,6 +54,8 @@ struct run {
     long step;
     uint64_t tokens;
     long last_ckpt;
+    int have_ckpt; /* a checkpoint of this run exists (written or resumed from) */
+    int lock_fd;
     bmx_json j;
 };
 
@@ -112,6 +114,21 @@ static void run_free(struct run *r)
     bmx_json_free(&r->j);
     free(r->cfg_text);
     bmx_run_strings_free(&r->strs);
+    bmx_run_unlock(r->lock_fd);
+}
+
+/* What a stop on a non-finite loss leaves behind, for its message. */
+static const char *ckpt_note(const struct run *r, char *buf, size_t cap)
+{
+    if (r->have_ckpt)
+        snprintf(buf, cap, "the last good checkpoint, step %ld, is intact in %s/checkpoint.bin",
+                 r->last_ckpt, r->dir);
+    else
+        snprintf(buf, cap,
+                 "no checkpoint was written yet, the first was due at step %ld; log.jsonl "
+                 "holds the steps so far",
+                 r->cfg.ckpt_every ? r->cfg.ckpt_every : r->cfg.steps);
+    return buf;
 }
 
 /* ---- weights ---- */
@@ -230,11 +247,12 @@ static int evaluate(struct run *r, bmx_err *err)
     bmx_json_kv_num(j, "avg_loss", avg_loss);
     bmx_json_kv_num(j, "avg_ppl", avg_ppl);
     bmx_json_end_obj(j);
-    if (!isfinite(avg_loss))
+    if (!isfinite(avg_loss)) {
+        char note[PATH_MAX + 100];
         return bmx_err_set(err, BMX_ESTATE,
-                           "step %ld: the validation loss is not finite; stopped (the last good "
-                           "checkpoint, step %ld, is intact in %s/checkpoint.bin): lower --lr",
-                           r->step, r->last_ckpt, r->dir);
+                           "step %ld: the validation loss is not finite; stopped (%s): lower --lr",
+                           r->step, ckpt_note(r, note, sizeof note));
+    }
     return put_line(r, r->log, "log.jsonl", err);
 }
 
@@ -291,8 +309,10 @@ static int checkpoint(struct run *r, bmx_err *err)
     if (!rc)
         rc = bmx_checkpoint_save(path, r->tr, buf, (size_t)(p - buf), err);
     free(buf);
-    if (!rc)
+    if (!rc) {
         r->last_ckpt = r->step;
+        r->have_ckpt = 1;
+    }
     return rc;
 }
 
@@ -334,6 +354,138 @@ static int cut_timing(const char *path, long step, bmx_err *err)
     return 0;
 }
 
+/* The configuration the run started with (the "config" of the log's header line) against
+ * config.txt now: every key but steps, threads and data must be the same; the corpus (which
+ * may have moved) must hold the same domains with the same token counts. */
+static int check_header(struct run *r, const char *line, size_t n, const char *path, bmx_err *err)
+{
+    bmx_jval *h = NULL;
+    int rc = bmx_jval_parse(line, n, &h, err);
+    if (rc) {
+        char why[BMX_ERR_LEN];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return bmx_err_set(err, BMX_ECORRUPT, "cannot resume: the header line of %s: %s", path,
+                           why);
+    }
+    bmx_jval *t = bmx_jval_get(h, "type"), *cf = bmx_jval_get(h, "config");
+    bmx_jval *dn = bmx_jval_get(h, "domains"), *tt = bmx_jval_get(h, "train_tokens");
+    if (!t || t->t != BMX_JSTR || strcmp(t->s, "header") != 0) {
+        bmx_jval_free(h);
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "cannot resume: %s does not start with the run's header record", path);
+    }
+    int same = dn && tt && dn->t == BMX_JARR && tt->t == BMX_JARR && dn->n == (size_t)r->K &&
+               tt->n == (size_t)r->K;
+    for (int i = 0; same && i < r->K; i++) {
+        uint64_t x;
+        same = dn->items[i]->t == BMX_JSTR && strcmp(dn->items[i]->s, r->names[i]) == 0 &&
+               bmx_jval_as_u64(tt->items[i], &x) == 0 && x == r->train_tokens[i];
+    }
+    if (!same) {
+        bmx_jval_free(h);
+        return bmx_err_set(err, BMX_EINVAL,
+                           "cannot resume: the domains or token counts of %s differ from those "
+                           "in the header of %s: give the corpus the run started on",
+                           r->cfg.data, path);
+    }
+    bmx_run_config hc = bmx_run_config_default();
+    bmx_run_strings st = {0};
+    char name[PATH_MAX + 32], diff[300] = "";
+    size_t m = 0;
+    snprintf(name, sizeof name, "the header of %s", path);
+    if (cf && cf->t == BMX_JSTR)
+        rc = bmx_run_config_parse(&hc, cf->s, strlen(cf->s), name, &st, err);
+    for (const bmx_run_key *k = bmx_run_keys(); !rc && cf && k->name; k++) {
+        const char *a = (const char *)&hc + k->offset, *b = (const char *)&r->cfg + k->offset;
+        int differ = 0;
+        if (!strcmp(k->name, "steps") || !strcmp(k->name, "threads") || !strcmp(k->name, "data") ||
+            !strcmp(k->name, "out") || !strcmp(k->name, "device") || !strcmp(k->name, "precision"))
+            continue;
+        switch (k->type) {
+        case BMX_RK_STR:
+            differ = strcmp(*(const char *const *)a, *(const char *const *)b) != 0;
+            break;
+        case BMX_RK_INT:
+            differ = *(const int *)a != *(const int *)b;
+            break;
+        case BMX_RK_LONG:
+            differ = *(const long *)a != *(const long *)b;
+            break;
+        case BMX_RK_U64:
+            differ = *(const uint64_t *)a != *(const uint64_t *)b;
+            break;
+        case BMX_RK_DOUBLE:
+            differ = *(const double *)a != *(const double *)b;
+            break;
+        }
+        if (differ && m < sizeof diff)
+            m += (size_t)snprintf(diff + m, sizeof diff - m, "%s%s", m ? ", " : "", k->name);
+    }
+    bmx_run_strings_free(&st);
+    bmx_jval_free(h);
+    if (rc)
+        return rc;
+    if (m)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "cannot resume %s: config.txt differs from the configuration the run "
+                           "started with (in the header of %s) in: %s. An exact resume cannot "
+                           "change them: restore them, or start a new run from this config.txt",
+                           r->dir, path, diff);
+    return 0;
+}
+
+/* log.jsonl up to the checkpoint's length loglen must be the header, then step records
+ * 1..step (evaluations between them), ending at a line's end. */
+static int check_log(struct run *r, const char *path, uint64_t loglen, const char *ck, bmx_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return bmx_err_set(err, BMX_EIO, "cannot resume: %s is missing: %s", path, strerror(errno));
+    if (loglen == 0 || (uint64_t)st.st_size < loglen)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "cannot resume: %s says log.jsonl held %llu bytes at step %ld, but %s "
+                           "holds %lld%s; the run folder was changed by hand",
+                           ck, (unsigned long long)loglen, r->step, path, (long long)st.st_size,
+                           loglen ? "" : " (a log always starts with its header)");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return bmx_err_set(err, BMX_EIO, "cannot resume: cannot open %s: %s", path,
+                           strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    uint64_t pos = 0;
+    long steps = 0, lineno = 0;
+    int rc = 0;
+    static const char step_rec[] = "{\"type\":\"step\",\"step\":";
+    while (!rc && pos < loglen) {
+        ssize_t n = getline(&line, &cap, f);
+        if (n <= 0 || (pos += (uint64_t)n) > loglen || line[n - 1] != '\n') {
+            rc = bmx_err_set(err, BMX_ECORRUPT,
+                             "cannot resume: %s says log.jsonl held %llu bytes, which is not "
+                             "the end of a line of %s; the run folder was changed by hand",
+                             ck, (unsigned long long)loglen, path);
+            break;
+        }
+        if (++lineno == 1) {
+            rc = check_header(r, line, (size_t)n - 1, path, err);
+        } else if (strncmp(line, step_rec, sizeof step_rec - 1) == 0) {
+            if (strtol(line + sizeof step_rec - 1, NULL, 10) != ++steps)
+                rc = bmx_err_set(err, BMX_ECORRUPT,
+                                 "cannot resume: %s:%ld is not the record of step %ld; the log "
+                                 "was changed by hand",
+                                 path, lineno, steps);
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!rc && steps != r->step)
+        rc = bmx_err_set(err, BMX_ECORRUPT,
+                         "cannot resume: %s says step %ld, but %s holds %ld step records up to "
+                         "the checkpoint's length; refusing to resume",
+                         ck, r->step, path, steps);
+    return rc;
+}
+
 static int restore(struct run *r, const unsigned char *buf, size_t n, const char *ck, bmx_err *err)
 {
     const unsigned char *p = buf;
@@ -352,16 +504,34 @@ static int restore(struct run *r, const unsigned char *buf, size_t n, const char
                            "%s: run state version %u with %d domains; this run has %d domains "
                            "(version %u)",
                            ck, (unsigned)(vk & 0xffffffffu), (int)(vk >> 32), r->K, STATE_VERSION);
-    r->step = (long)get64(&p);
+    int64_t step = (int64_t)get64(&p);
     r->tokens = get64(&p);
     uint64_t loglen = get64(&p);
+    if (step < 0 || step != (int64_t)bmx_trainer_step_count(r->tr))
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "%s: its run state says step %lld, its header step %ld: the file was "
+                           "altered; refusing to resume from it",
+                           ck, (long long)step, bmx_trainer_step_count(r->tr));
+    r->step = (long)step;
+    /* the log (and the configuration in its header, so batch, seq and accum) first */
+    char path[PATH_MAX + 32];
+    path_in(r, path, sizeof path, "log.jsonl");
+    int rc = check_log(r, path, loglen, ck, err);
+    if (rc)
+        return rc;
+    uint64_t tps = (uint64_t)r->cfg.batch * (uint64_t)r->cfg.seq * (uint64_t)r->cfg.accum;
+    if (r->tokens % tps != 0 || r->tokens / tps != (uint64_t)step)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "%s: its run state says %llu tokens after %lld steps of %llu tokens: "
+                           "the file was altered; refusing to resume from it",
+                           ck, (unsigned long long)r->tokens, (long long)step,
+                           (unsigned long long)tps);
     for (int i = 0; i < r->K; i++)
         for (int k = 0; k < 4; k++)
             r->drng[i].s[k] = get64(&p);
     size_t mlen = n - 4 - (size_t)(p - buf);
     bmx_mix *m = NULL;
-    int rc = bmx_mix_restore(&m, p, mlen, err);
-    if (rc)
+    if ((rc = bmx_mix_restore(&m, p, mlen, err)))
         return rc;
     if (bmx_mix_arms(m) != r->K || strcmp(bmx_mix_spec(m), bmx_mix_spec(r->mix)) != 0) {
         rc = bmx_err_set(err, BMX_ECORRUPT,
@@ -373,14 +543,13 @@ static int restore(struct run *r, const unsigned char *buf, size_t n, const char
     }
     bmx_mix_free(r->mix);
     r->mix = m;
-    char path[PATH_MAX + 32];
-    path_in(r, path, sizeof path, "log.jsonl");
     if ((rc = cut_file(path, loglen, err)))
         return rc;
     path_in(r, path, sizeof path, "timing.jsonl");
     if ((rc = cut_timing(path, r->step, err)))
         return rc;
     r->last_ckpt = r->step;
+    r->have_ckpt = 1;
     return 0;
 }
 
@@ -581,12 +750,13 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
                                r->doremi ? r->tok : NULL, err);
         if (rc)
             return rc;
-        if (!isfinite(loss))
+        if (!isfinite(loss)) {
+            char note[PATH_MAX + 100];
             return bmx_err_set(err, BMX_ESTATE,
-                               "step %ld: a micro-batch of domain '%s' has loss %g; stopped (the "
-                               "last good checkpoint, step %ld, is intact in %s/checkpoint.bin): "
+                               "step %ld: a micro-batch of domain '%s' has loss %g; stopped (%s): "
                                "lower --lr or raise --warmup",
-                               r->step + 1, r->names[d], loss, r->last_ckpt, r->dir);
+                               r->step + 1, r->names[d], loss, ckpt_note(r, note, sizeof note));
+        }
         r->dloss[d] += loss;
         r->dcount[d]++;
         if (r->doremi) {
@@ -640,10 +810,72 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
 
 /* ---- the run ---- */
 
-static int setup(struct run *r, const bmx_run_config *cfg, int resume, bmx_err *err)
+/* config.txt's optimizer values (want) against the checkpoint's (have): refuse any edit,
+ * naming the keys. */
+static int check_optimizer(const char *ck, const bmx_train_config *have,
+                           const bmx_train_config *want, bmx_err *err)
+{
+    char diff[320] = "";
+    size_t n = 0;
+#define DIFF(cond, key, a, b)                                                                      \
+    if ((cond) && n < sizeof diff)                                                                 \
+    n += (size_t)snprintf(diff + n, sizeof diff - n, "%s%s %.9g (checkpoint %.9g)", n ? ", " : "", \
+                          key, (double)(a), (double)(b))
+    DIFF(want->lr != have->lr, "lr", want->lr, have->lr);
+    DIFF(want->min_lr != have->min_lr, "min_lr", want->min_lr, have->min_lr);
+    DIFF(want->warmup != have->warmup, "warmup", want->warmup, have->warmup);
+    DIFF(want->total != have->total, "schedule", want->total, have->total);
+    DIFF(want->beta1 != have->beta1, "beta1", want->beta1, have->beta1);
+    DIFF(want->beta2 != have->beta2, "beta2", want->beta2, have->beta2);
+    DIFF(want->weight_decay != have->weight_decay, "weight_decay", want->weight_decay,
+         have->weight_decay);
+    DIFF(want->clip != have->clip, "clip", want->clip, have->clip);
+    DIFF(want->accum != have->accum, "accum", want->accum, have->accum);
+#undef DIFF
+    if (n)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "cannot resume: config.txt's optimizer values differ from those %s "
+                           "was saved with: %s. An exact resume continues the checkpoint's "
+                           "optimizer: restore them, or start a new run",
+                           ck, diff);
+    return 0;
+}
+
+/* The memory the run needs against what it may use; logged either way. */
+static int check_memory(struct run *r, const bmx_run_opts *opts, bmx_err *err)
+{
+    bmx_run_memory m = bmx_run_memory_estimate(&r->cfg, (int)r->train[0]->vocab_size);
+    uint64_t avail = opts && opts->mem_limit ? opts->mem_limit : bmx_run_memory_available();
+    char t[32], p[32], g[32], mo[32], a[32], rf[64] = "", av[32];
+    bmx_run_fmt_bytes(t, m.total);
+    bmx_run_fmt_bytes(p, m.params);
+    bmx_run_fmt_bytes(g, m.grads);
+    bmx_run_fmt_bytes(mo, m.moments);
+    bmx_run_fmt_bytes(a, m.activations);
+    bmx_run_fmt_bytes(av, avail);
+    if (m.reference) {
+        char x[32];
+        snprintf(rf, sizeof rf, ", reference model %s", bmx_run_fmt_bytes(x, m.reference));
+    }
+    const char *src = opts && opts->mem_limit ? "the limit given" : "available now";
+    bmx_log(opts ? &opts->log : NULL, BMX_LOG_INFO,
+            "memory: the run needs about %s (parameters %s, gradients %s, AdamW moments %s, "
+            "activations %s%s); %s %s",
+            t, p, g, mo, a, rf, av, src);
+    if (avail && m.total > avail)
+        return bmx_err_set(err, BMX_ENOMEM,
+                           "the run needs about %s of memory (parameters %s, gradients %s, AdamW "
+                           "moments %s, activations of batch %d x seq %d %s%s) but %s is %s: "
+                           "lower --layers, --width, --batch or --seq",
+                           t, p, g, mo, r->cfg.batch, r->cfg.seq, a, rf, av, src);
+    return 0;
+}
+
+static int setup(struct run *r, const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err)
 {
     char path[PATH_MAX + 32];
-    int rc;
+    int rc, resume = opts && opts->resume;
+    const bmx_logger *log = opts ? &opts->log : NULL;
     struct stat st;
     snprintf(r->dir, sizeof r->dir, "%s", cfg->out && *cfg->out ? cfg->out : "");
     if (!*r->dir)
@@ -656,6 +888,9 @@ static int setup(struct run *r, const bmx_run_config *cfg, int resume, bmx_err *
                                "cannot resume %s: it holds no config.txt (not a run folder, or "
                                "the run never started)",
                                r->dir);
+        if ((rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
+            return rc;
+        bmx_run_clean_temporaries(r->dir, log);
         if ((rc = bmx_run_config_load(&r->cfg, path, &r->strs, err)))
             return rc;
         r->cfg.out = cfg->out;
@@ -683,9 +918,13 @@ static int setup(struct run *r, const bmx_run_config *cfg, int resume, bmx_err *
         r->cfg.schedule = r->cfg.steps;
     if (r->cfg.threads > 0)
         bmx_kernels_set_threads(r->cfg.threads);
-    if ((rc = open_data(r, err)) || (rc = make_policy(r, err)) || (rc = make_buffers(r, err)))
+    if ((rc = open_data(r, err)) || (rc = check_memory(r, opts, err)) ||
+        (rc = make_policy(r, err)) || (rc = make_buffers(r, err)))
         return rc;
     if (!resume) {
+        if ((rc = mkdirs(r->dir, err)) || (rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
+            return rc;
+        bmx_run_clean_temporaries(r->dir, log);
         path_in(r, path, sizeof path, "checkpoint.bin");
         char lp[PATH_MAX + 32];
         path_in(r, lp, sizeof lp, "log.jsonl");
@@ -694,8 +933,6 @@ static int setup(struct run *r, const bmx_run_config *cfg, int resume, bmx_err *
                                "%s already holds a run: continue it with --resume, or give "
                                "another --out",
                                r->dir);
-        if ((rc = mkdirs(r->dir, err)))
-            return rc;
     }
     /* the stored configuration leaves out `out`: the run folder is where it lives */
     bmx_run_config stored = r->cfg;
@@ -731,7 +968,8 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
     size_t extra_len = 0;
     struct stat st;
     memset(&r, 0, sizeof r);
-    rc = setup(&r, cfg, opts && opts->resume, err);
+    r.lock_fd = -1;
+    rc = setup(&r, cfg, opts, err);
     if (rc)
         goto done;
     bmx_gpt_config mc = {(int)r.train[0]->vocab_size, r.cfg.seq, r.cfg.layers, r.cfg.heads,
@@ -759,6 +997,8 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
                              mc.ctx, mc.layers, mc.heads, mc.width);
             goto done;
         }
+        if ((rc = check_optimizer(path, bmx_trainer_config(r.tr), &tc, err)))
+            goto done;
         if ((rc = restore(&r, extra, extra_len, path, err)))
             goto done;
         fresh = 0;

@@ -62,6 +62,20 @@ grep -q "final mean loss" "$tmp/stdout" || fail "no summary table on stdout"
 grep -q "odm:alpha=0.8" "$tmp/stdout" || fail "summary table lacks odm:alpha=0.8"
 grep -q "index.html" "$tmp/stdout" || fail "stdout does not say where the files are"
 [ ! -s "$tmp/stderr" ] || fail "stderr not empty without a terminal: $(cat "$tmp/stderr")"
+# the output estimate printed with the run is within a factor 2 of the logs' real size
+est=$(sed -nE 's/.*about ([0-9.e+]+) MB of logs estimated.*/\1/p' "$tmp/stdout")
+[ -n "$est" ] || fail "no output estimate on stdout: $(tail -1 "$tmp/stdout")"
+real=$(cat "$tmp"/run/*.jsonl | wc -c)
+python3 -c "import sys; e, r = float(sys.argv[1]) * 1e6, int(sys.argv[2]); assert r / 2 < e < 2 * r, (e, r)" \
+    "$est" "$real" || fail "estimate $est MB vs $real bytes written"
+# a run whose logs would pass the bound (default 1024 MB) is refused before it starts, with
+# the estimate (100000 arms: about 1.2-1.8 MB per round and policy, tens of GB in all)
+expect_usage "the logs would take about [0-9]* MB (9 policies x 1 seeds x 2000 rounds of 100000 arms" \
+    --arms 100000
+expect_usage "over --max-output-mb 1:" --arms $K --rounds $N --batches $G --max-output-mb 1 \
+    --policies all,weights,odm:alpha=0.8,exp3:beta=0.5 --weights 1,2,0,1,1,3
+expect_usage "--max-output-mb -1: give a bound" --max-output-mb -1
+[ ! -e "$tmp/bad" ] || fail "a refused run created its output directory"
 
 # Logs, SVGs, HTML, summary; then the replay audit (an independent few-line implementation
 # of ALGORITHMS.md 1a and 2a, and, where tests/ref/mix_ref.py exists, a full replay of every
