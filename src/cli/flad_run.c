@@ -265,9 +265,12 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
         snprintf(anbuf[a], sizeof anbuf[a], "%s/%d", bmx_task_name(aux[a].task), aux[a].tmpl);
         anames[a] = anbuf[a];
     }
+    /* the default minimum: from the pool's K, target-only's too (it draws from no pool, but
+     * is compared with runs that do) */
+    int kpool = target_only ? nnames * BMX_TASK_TEMPLATES : naux;
     double S = min_rounds_tscale(o, naux);
-    long uni = bmx_mix_uniform_rounds(naux, S);
-    long min_rounds = o->min_rounds >= 0 ? o->min_rounds : naux ? uni + 1 : 0;
+    long uni = bmx_mix_uniform_rounds(kpool, S);
+    long min_rounds = o->min_rounds >= 0 ? o->min_rounds : kpool ? uni + 1 : 0;
     if (!strncmp(o->policy, "exp3", 4) && o->rounds <= uni)
         fprintf(stderr,
                 "bmx flad: note: over K = %d auxiliary datasets with tscale %g, EXP3-FLAD is "

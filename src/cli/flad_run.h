@@ -19,7 +19,8 @@ struct flad_opts {
     int batch, T, rounds, eval_every, patience, split, ckpt_every, resume, blas, quiet, threads;
     int aux_draws;   /* G auxiliary draws per round */
     long min_rounds; /* early stopping not before this round; -1: the default, the first round
-                        EXP3 can leave uniform, bmx_mix_uniform_rounds(K, S) + 1 */
+                        EXP3 can leave uniform, bmx_mix_uniform_rounds(K, S) + 1 with K the
+                        auxiliary pool's size (target-only too) */
     double tscale;   /* S for that default; 0: the policy's own (1 for all but exp3) */
     double lr, weight_decay;
     uint64_t seed;

@@ -90,6 +90,8 @@ grep '"method":"exp3"' "$tmp/cmp/results.jsonl" | grep -q '"nonuniform_rounds":1
     fail "results.jsonl: exp3 should have 1 non-uniform round of 4: $(cat "$tmp/cmp/results.jsonl")"
 grep -q "identical to explore-only" "$tmp/cmp/table.md" && fail "K = 3, 4 rounds: EXP3 did leave uniform"
 grep -q "fx-color/s0 1 of 4" "$tmp/cmp/table.md" || fail "table.md: $(cat "$tmp/cmp/table.md")"
+[ "$(grep -c '"min_rounds":4,' "$tmp/cmp/results.jsonl")" -eq 10 ] ||
+    fail "every method (target-only too) should wait for round 4: $(cat "$tmp/cmp/results.jsonl")"
 
 # G = 2 auxiliary draws per round: both in the log, 2 batches a round; bad values refused
 $bmx flad "${common[@]}" --target fx-color --rounds 3 --aux-draws 2 --out "$tmp/g2" >/dev/null \
