@@ -208,10 +208,14 @@ static void test_reward_values(void)
     float pa[7] = {0, 1, 0, 0, 0, 2, 0};
     CHECK_NEAR(bmx_flad_reward(BMX_REWARD_GA, r, 2, na, pa), -1, 1e-12);
     CHECK_NEAR(bmx_flad_reward(BMX_REWARD_AGG, r, 2, na, pa), 1, 1e-12);
-    /* zero norm inside the subset: every reward 0 */
     float z[7] = {5, 0, 0, 5, 5, 0, 5};
-    CHECK_EQ_INT(bmx_flad_reward(BMX_REWARD_GA, r, 2, z, gt) == 0, 1);
-    CHECK_EQ_INT(bmx_flad_reward(BMX_REWARD_AGG, r, 2, gt, z) == 0, 1);
+    /* zero norm inside the subset, either side: GA = GMS = AGG = 0 (not AGG = 1/2) */
+    const bmx_reward kinds[3] = {BMX_REWARD_GA, BMX_REWARD_GMS, BMX_REWARD_AGG};
+    for (int k = 0; k < 3; k++) {
+        CHECK_EQ_INT(bmx_flad_reward(kinds[k], r, 2, z, gt) == 0, 1);
+        CHECK_EQ_INT(bmx_flad_reward(kinds[k], r, 2, gt, z) == 0, 1);
+        CHECK_EQ_INT(bmx_flad_reward(kinds[k], r, 2, z, z) == 0, 1);
+    }
 }
 
 static void test_param_subset(void)
@@ -474,6 +478,9 @@ static void test_resume_exact(void)
         CHECK(!memcmp(bmx_model_params(ma), bmx_model_params(mc), N * 4));
         CHECK(!memcmp(bmx_mix_probs(bmx_flad_mix(fa)), bmx_mix_probs(bmx_flad_mix(fc)), 3 * 8));
         CHECK(!memcmp(bmx_flad_arm_counts(fa), bmx_flad_arm_counts(fc), 3 * sizeof(long)));
+        /* K = 3: exp3 mixes from round 4 (3 ln 3 = 3.3), ucb1 is one-hot in every round */
+        CHECK_EQ_INT((int)bmx_flad_nonuniform_rounds(fa), pi == 0 ? 3 : 6);
+        CHECK_EQ_INT((int)bmx_flad_nonuniform_rounds(fc), pi == 0 ? 3 : 6);
         long ra, rc;
         CHECK(bmx_flad_best_val(fa, &ra) == bmx_flad_best_val(fc, &rc) && ra == rc);
         double sa, sc;
@@ -486,6 +493,167 @@ static void test_resume_exact(void)
         bmx_trainer_free(tc);
         bmx_model_free(ma);
         bmx_model_free(mc);
+    }
+}
+
+/* Pack the rows of examples idx[0..B) of task t, template tmpl (correct answers). */
+static void pack_rows(const bmx_task *t, int tmpl, const size_t *idx, int B, int *in, int *tg)
+{
+    bmx_err err = {0};
+    for (int b = 0; b < B; b++) {
+        const bmx_task_example *e = bmx_task_example_at(t, idx[b]);
+        char *p;
+        CHECK(bmx_task_prompt(t, idx[b], tmpl, &p, &err) == 0);
+        CHECK(bmx_eval_pack_text(tok, p, e->choices[e->correct], 40, in + b * 40, tg + b * 40, NULL,
+                                 &err) == 0);
+        free(p);
+    }
+}
+
+/* G = 3 auxiliary draws per round (ALGORITHMS.md 2): each drawn from the round's pi, rewarded
+ * with its own gradient against g_T, and the step is AdamW on (g_T + g_1 + g_2 + g_3) / 4.
+ * Replayed by hand on a twin model: the same batches (the run's generator, stream 1: the
+ * target batch, then each draw's batch), the gradients one by one, their mean, one step. */
+static void test_aux_draws(void)
+{
+    setup();
+    enum { G = 3, B = 3, T = 40 };
+    bmx_flad_aux aux[3] = {{tsound, 0}, {tcount, 0}, {tcount, 1}};
+    bmx_model *m = tiny_model(12), *m2 = tiny_model(12);
+    bmx_trainer *tr = tiny_trainer(m), *t2 = tiny_trainer(m2);
+    bmx_flad_config c = tiny_cfg("exp3");
+    c.aux_draws = G;
+    c.eval_every = 100;
+    bmx_flad *f;
+    bmx_err err = {0};
+    CHECK_MSG(bmx_flad_create(&f, &c, tr, tok, tcolor, aux, 3, &err) == 0, "%s", err.msg);
+    size_t N = bmx_model_num_params(m), *ftr, *fva, nt, nv, *aidx[3], an[3];
+    CHECK(bmx_task_fewshot(tcolor, 0, &ftr, &nt, &fva, &nv, &err) == 0);
+    for (int a = 0; a < 3; a++)
+        CHECK(bmx_task_split_indices(aux[a].task, BMX_SPLIT_TRAIN, &aidx[a], &an[a], &err) == 0);
+    bmx_rng r;
+    bmx_rng_seed(&r, c.seed, 1);
+    float *gt = malloc(N * 4), *sum = malloc(N * 4);
+    int tin[B * T], ttg[B * T], ain[B * T], atg[B * T];
+    double R[3] = {0, 0, 0};
+    for (int round = 1; round <= 2; round++) {
+        const double *pi = bmx_mix_probs(bmx_flad_mix(f));
+        double p0[3] = {pi[0], pi[1], pi[2]};
+        bmx_flad_info in;
+        CHECK_MSG(bmx_flad_round(f, &in, &err) == 0, "%s", err.msg);
+        CHECK_EQ_INT(in.draws, G);
+        CHECK_EQ_INT(in.arm, in.arms[0]);
+        CHECK(!in.nonuniform); /* K = 3: K ln K = 3.3 rounds uniform */
+        size_t idx[B];
+        for (int b = 0; b < B; b++)
+            idx[b] = ftr[bmx_rng_below(&r, nt)];
+        CHECK(!memcmp(idx, bmx_flad_last_target(f, NULL, NULL), sizeof idx));
+        pack_rows(tcolor, 0, idx, B, tin, ttg);
+        CHECK(bmx_model_forward(m2, tin, ttg, B, T, NULL, NULL, NULL, &err) == 0);
+        CHECK(bmx_model_backward(m2, 1.0, 0, &err) == 0);
+        memcpy(gt, bmx_model_grads(m2), N * 4);
+        memcpy(sum, gt, N * 4);
+        for (int j = 0; j < G; j++) {
+            int a = in.arms[j];
+            for (int b = 0; b < B; b++)
+                idx[b] = aidx[a][bmx_rng_below(&r, an[a])];
+            pack_rows(aux[a].task, aux[a].tmpl, idx, B, ain, atg);
+            if (j + 1 < G) {
+                CHECK(bmx_model_forward(m2, ain, atg, B, T, NULL, NULL, NULL, &err) == 0);
+                CHECK(bmx_model_backward(m2, 1.0, 0, &err) == 0);
+            } else {
+                CHECK(bmx_trainer_micro(t2, ain, atg, B, T, NULL, NULL, NULL, &err) == 0);
+            }
+            const float *g = bmx_model_grads(m2);
+            size_t nr;
+            const bmx_flad_range *rg = bmx_flad_ranges(f, &nr);
+            double want = bmx_flad_reward(c.reward, rg, nr, g, gt);
+            CHECK_NEAR(in.rewards[j], want, 0);
+            R[a] += want / p0[a];
+            if (j + 1 < G)
+                for (size_t i = 0; i < N; i++)
+                    sum[i] += g[i];
+        }
+        float *g = bmx_model_grads(m2);
+        for (size_t i = 0; i < N; i++)
+            g[i] = (sum[i] + g[i]) / 4.0f;
+        CHECK(bmx_trainer_apply(t2, NULL, &err) == 0);
+        CHECK_EQ_INT((int)bmx_flad_aux_batches(f), G * round);
+        for (int a = 0; a < 3; a++)
+            CHECK_NEAR(bmx_mix_estimates(bmx_flad_mix(f))[a], R[a], 1e-12 * (1 + fabs(R[a])));
+        CHECK(!memcmp(bmx_model_params(m), bmx_model_params(m2), N * 4));
+    }
+    free(ftr);
+    free(fva);
+    for (int a = 0; a < 3; a++)
+        free(aidx[a]);
+    free(gt);
+    free(sum);
+    bmx_flad_free(f);
+    bmx_trainer_free(tr);
+    bmx_trainer_free(t2);
+    bmx_model_free(m);
+    bmx_model_free(m2);
+}
+
+/* 45 auxiliary datasets (the suite's pool size; here the 6 of the fixtures repeated). The
+ * first round whose pi can differ from uniform is the first t with K eps(S t) < 1, worked out
+ * here from eps alone: K ln K = 45 ln 45 = 171.30, so t = 172 for S = 1 and t = 18 for S = 10.
+ * S = 1, 150 rounds: EXP3-FLAD is draw for draw explore-only with the same seed (the same arms,
+ * the same parameters bit for bit) and reports 0 non-uniform rounds; S = 10 leaves uniform in
+ * round 18, as the formula says. */
+static long first_mixing_round(int K, double S)
+{
+    long t = 1;
+    while ((double)K * sqrt(log((double)K) / ((double)K * S * (double)t)) >= 1.0)
+        t++;
+    return t;
+}
+
+static void test_k45_exp3_is_explore_only(void)
+{
+    setup();
+    enum { K = 45 };
+    bmx_flad_aux aux[K];
+    for (int a = 0; a < K; a++)
+        aux[a] = (bmx_flad_aux){(a / 3) % 2 ? tcount : tsound, a % 3};
+    CHECK_EQ_INT(first_mixing_round(K, 1), 172);
+    CHECK_EQ_INT(first_mixing_round(K, 10), 18);
+    const char *pol[3] = {"exp3", "explore-only", "exp3:tscale=10"};
+    const long rounds[3] = {150, 150, 20};
+    bmx_model *m[3];
+    bmx_trainer *tr[3];
+    bmx_flad *f[3];
+    bmx_err err = {0};
+    for (int p = 0; p < 3; p++) {
+        m[p] = tiny_model(13);
+        tr[p] = tiny_trainer(m[p]);
+        bmx_flad_config c = tiny_cfg(pol[p]);
+        c.eval_every = 50;
+        CHECK_MSG(bmx_flad_create(&f[p], &c, tr[p], tok, tcolor, aux, K, &err) == 0, "%s", err.msg);
+    }
+    long first = first_mixing_round(K, 10);
+    for (long t = 1; t <= 150; t++) {
+        bmx_flad_info in[3];
+        for (int p = 0; p < 3; p++)
+            if (t <= rounds[p])
+                CHECK_MSG(bmx_flad_round(f[p], &in[p], &err) == 0, "%s", err.msg);
+        CHECK_EQ_INT(in[0].arm, in[1].arm);
+        CHECK_EQ_INT(in[0].nonuniform, 0);
+        if (t <= rounds[2])
+            CHECK_MSG(in[2].nonuniform == (t >= first), "tscale 10, round %ld: nonuniform %d", t,
+                      in[2].nonuniform);
+    }
+    CHECK_EQ_INT((int)bmx_flad_nonuniform_rounds(f[0]), 0);
+    CHECK_EQ_INT((int)bmx_flad_nonuniform_rounds(f[1]), 0);
+    CHECK_EQ_INT((int)bmx_flad_nonuniform_rounds(f[2]), (int)(20 - first + 1));
+    size_t N = bmx_model_num_params(m[0]);
+    CHECK(!memcmp(bmx_model_params(m[0]), bmx_model_params(m[1]), N * 4));
+    CHECK(!memcmp(bmx_flad_arm_counts(f[0]), bmx_flad_arm_counts(f[1]), K * sizeof(long)));
+    for (int p = 0; p < 3; p++) {
+        bmx_flad_free(f[p]);
+        bmx_trainer_free(tr[p]);
+        bmx_model_free(m[p]);
     }
 }
 
@@ -513,47 +681,63 @@ static void test_errors(void)
     c.reward = BMX_REWARD_LOSS;
     CHECK(bmx_flad_create(&f, &c, tr, tok, tcolor, aux, 1, &err) == BMX_EINVAL);
     c = tiny_cfg("exp3");
+    c.aux_draws = 0;
+    CHECK(bmx_flad_create(&f, &c, tr, tok, tcolor, aux, 1, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "aux_draws 0");
+    c = tiny_cfg("exp3");
+    c.min_rounds = -1;
+    CHECK(bmx_flad_create(&f, &c, tr, tok, tcolor, aux, 1, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "min_rounds -1");
+    c = tiny_cfg("exp3");
     c.split = 7;
     CHECK(bmx_flad_create(&f, &c, tr, tok, tcolor, aux, 1, &err) == BMX_EINVAL);
     bmx_trainer_free(tr);
     bmx_model_free(m);
 }
 
+/* Early stopping, replayed on the logged accuracies: patience 2, and with min_rounds 15 no
+ * stop before round 15 (the same run: the rule changes nothing else). */
 static void test_early_stop(void)
 {
     setup();
-    bmx_model *m = tiny_model(10);
-    bmx_trainer *tr = tiny_trainer(m);
-    bmx_flad_aux aux[1] = {{tsound, 0}};
-    bmx_flad_config c = tiny_cfg("explore-only");
-    c.eval_every = 1;
-    c.patience = 2;
-    bmx_flad *f;
-    bmx_err err = {0};
-    CHECK(bmx_flad_create(&f, &c, tr, tok, tcolor, aux, 1, &err) == 0);
-    /* replay the rule on the logged accuracies */
-    double best = bmx_flad_best_val(f, NULL);
-    int bad = 0, r;
-    for (r = 1; r <= 40; r++) {
-        bmx_flad_info in;
-        CHECK(bmx_flad_round(f, &in, &err) == 0);
-        CHECK(in.evaluated);
-        if (in.val_acc > best) {
-            best = in.val_acc;
-            bad = 0;
-        } else {
-            bad++;
+    long stop_at[2] = {0, 0};
+    for (int v = 0; v < 2; v++) {
+        bmx_model *m = tiny_model(10);
+        bmx_trainer *tr = tiny_trainer(m);
+        bmx_flad_aux aux[1] = {{tsound, 0}};
+        bmx_flad_config c = tiny_cfg("explore-only");
+        c.eval_every = 1;
+        c.patience = 2;
+        c.min_rounds = v ? 15 : 0;
+        bmx_flad *f;
+        bmx_err err = {0};
+        CHECK(bmx_flad_create(&f, &c, tr, tok, tcolor, aux, 1, &err) == 0);
+        double best = bmx_flad_best_val(f, NULL);
+        int bad = 0, r;
+        for (r = 1; r <= 40; r++) {
+            bmx_flad_info in;
+            CHECK(bmx_flad_round(f, &in, &err) == 0);
+            CHECK(in.evaluated);
+            if (in.val_acc > best) {
+                best = in.val_acc;
+                bad = 0;
+            } else {
+                bad++;
+            }
+            CHECK_EQ_INT(in.stopped, bad >= 2 && r >= c.min_rounds);
+            CHECK(in.best_val == best);
+            if (in.stopped)
+                break;
         }
-        CHECK_EQ_INT(in.stopped, bad >= 2);
-        CHECK(in.best_val == best);
-        if (in.stopped)
-            break;
+        stop_at[v] = r;
+        if (r <= 40)
+            CHECK(bmx_flad_round(f, NULL, &err) == BMX_ESTATE);
+        bmx_flad_free(f);
+        bmx_trainer_free(tr);
+        bmx_model_free(m);
     }
-    if (r <= 40)
-        CHECK(bmx_flad_round(f, NULL, &err) == BMX_ESTATE);
-    bmx_flad_free(f);
-    bmx_trainer_free(tr);
-    bmx_model_free(m);
+    CHECK_MSG(stop_at[0] < 15, "without a minimum the run stops at round %ld", stop_at[0]);
+    CHECK(stop_at[1] >= 15);
 }
 
 int main(int argc, char **argv)
@@ -568,6 +752,8 @@ int main(int argc, char **argv)
         {"target_only_no_aux", test_target_only_no_aux},
         {"exploit_scoring_pass", test_exploit_scoring_pass},
         {"resume_exact", test_resume_exact},
+        {"aux_draws", test_aux_draws},
+        {"k45_exp3_is_explore_only", test_k45_exp3_is_explore_only},
         {"errors", test_errors},
         {"early_stop", test_early_stop},
         {0},

@@ -72,7 +72,14 @@ static void test_create_spec_errors(void)
     create_fails("odn", 3, NULL, BMX_EINVAL, "unknown policy", "odm-smoothed-mean, exp3, ucb1");
     create_fails("", 3, NULL, BMX_EINVAL, "empty", "uniform");
     create_fails(NULL, 3, NULL, BMX_EINVAL, "empty", "doremi");
-    create_fails("odm:beta=0.5", 3, NULL, BMX_EINVAL, "unknown key \"beta\"", "its keys: alpha");
+    create_fails("odm:beta=0.5", 3, NULL, BMX_EINVAL, "unknown key \"beta\"",
+                 "its keys: alpha, tscale");
+    create_fails("exp3:tscale=0", 3, NULL, BMX_EINVAL, "tscale = 0", "0.001 <= tscale <= 1e+06");
+    create_fails("odm:tscale=-10", 3, NULL, BMX_EINVAL, "tscale = -10", "10 G");
+    create_fails("exp3:tscale=2e6", 3, NULL, BMX_EINVAL, "tscale = 2e+06", "out of range");
+    create_fails("exp3:tscale=ten", 3, NULL, BMX_EINVAL, "tscale=ten", "not a finite number");
+    create_fails("ucb1:tscale=10", 3, NULL, BMX_EINVAL, "unknown key \"tscale\"", "beta");
+    create_fails("odm-smoothed-mean:tscale=10", 3, NULL, BMX_EINVAL, "unknown key", "warmup");
     create_fails("doremi:alpha=0.5", 3, NULL, BMX_EINVAL, "unknown key", "eta, c, vocab");
     create_fails("uniform:alpha=0.5", 3, NULL, BMX_EINVAL, "unknown key", "its keys: none");
     create_fails("odm-smoothed-mean:warm=3", 3, NULL, BMX_EINVAL, "\"warm\"", "alpha, warmup");
@@ -332,8 +339,8 @@ static void test_load_corrupt(void)
         b2[0] = 'X';
         load_fails(other, b2, len, BMX_ECORRUPT, "bad magic");
         memcpy(b2, buf, len);
-        put_u32(b2 + 4, 2);
-        load_fails(other, b2, len, BMX_ECORRUPT, "version 2");
+        put_u32(b2 + 4, 3);
+        load_fails(other, b2, len, BMX_ECORRUPT, "version 3");
         memcpy(b2, buf, len);
         b2[len - 1] ^= 0x40;
         load_fails(other, b2, len, BMX_ECORRUPT, "checksum");
@@ -346,7 +353,7 @@ static void test_load_corrupt(void)
     }
 }
 
-/* Offsets in format version 1: magic 0, version 4, name length 8, name 12. */
+/* Offsets in format version 2: magic 0, version 4, name length 8, name 12. */
 static size_t body(const bmx_mix *m)
 {
     return 12 + strlen(bmx_mix_name(m));
@@ -362,15 +369,24 @@ static void test_load_bad_values(void)
 
     save_buf(m, &buf, &len);
     b2 = malloc(len);
-    /* k and the array mask come after the name, then alpha, beta, eta, c, warmup, vocab, t,
-     * rng[4], then pi[k] */
-    size_t o_k = o, o_alpha = o + 8, o_t = o + 8 + 32 + 16, o_rng = o_t + 8, o_pi = o_rng + 32;
+    /* k and the array mask come after the name, then alpha, beta, eta, c, tscale, warmup,
+     * vocab, t, rng[4], then pi[k] */
+    size_t o_k = o, o_alpha = o + 8, o_tscale = o + 8 + 32, o_t = o + 8 + 40 + 16, o_rng = o_t + 8,
+           o_pi = o_rng + 32;
 
     memcpy(b2, buf, len);
     memcpy(b2 + o_alpha, &half, 8); /* a valid alpha: loads, and the spec follows it */
     recrc(b2, len);
     CHECK_EQ_INT(bmx_mix_load(into, b2, len, &e), 0);
-    CHECK_EQ_STR(bmx_mix_spec(into), "odm:alpha=0.5");
+    CHECK_EQ_STR(bmx_mix_spec(into), "odm:alpha=0.5,tscale=1");
+
+    memcpy(b2, buf, len);
+    memcpy(b2 + o_tscale, (double[]){0.0}, 8);
+    recrc(b2, len);
+    load_fails(into, b2, len, BMX_ECORRUPT, "tscale = 0");
+    memcpy(b2 + o_tscale, &nan, 8);
+    recrc(b2, len);
+    load_fails(into, b2, len, BMX_ECORRUPT, "tscale = nan");
 
     memcpy(b2, buf, len);
     double one = 1.0;
@@ -432,7 +448,7 @@ static void test_load_bad_values(void)
     m = mid_round("odm-smoothed-mean");
     into = mid_round("odm-smoothed-mean");
     save_buf(m, &buf, &len);
-    o_pi = body(m) + 8 + 32 + 16 + 8 + 32;
+    o_pi = body(m) + 8 + 40 + 16 + 8 + 32;
     memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){1e308}, 8);
     recrc(buf, len);
     load_fails(into, buf, len, BMX_ECORRUPT, "R[1] = 1e+308 is too large");
@@ -447,7 +463,7 @@ static void test_load_bad_values(void)
     m = mid_round("ucb1");
     into = mid_round("ucb1");
     save_buf(m, &buf, &len);
-    o_pi = body(m) + 8 + 32 + 16 + 8 + 32;
+    o_pi = body(m) + 8 + 40 + 16 + 8 + 32;
     for (int i = 0; i < 4; i++)
         memcpy(buf + o_pi + 8 * (size_t)i, (double[]){0.25}, 8);
     recrc(buf, len);
@@ -455,6 +471,57 @@ static void test_load_bad_values(void)
     free(buf);
     bmx_mix_free(m);
     bmx_mix_free(into);
+}
+
+/* A version-1 state (before tscale: 4 f64 parameters) still loads, as tscale 1, and goes on
+ * exactly as the state it was written from; a version-2 state carries tscale. */
+static void test_load_version1(void)
+{
+    const char *specs1[2] = {"odm:alpha=0.5", "exp3:beta=0.5"};
+
+    for (int si = 0; si < 2; si++) {
+        bmx_mix *m = mid_round(specs1[si]), *into = make(specs1[si], 4, NULL);
+        unsigned char *buf, *v1;
+        size_t len, o_tscale = body(m) + 8 + 32;
+        bmx_err e;
+
+        save_buf(m, &buf, &len);
+        v1 = malloc(len - 8);
+        memcpy(v1, buf, o_tscale);
+        memcpy(v1 + o_tscale, buf + o_tscale + 8, len - o_tscale - 8);
+        put_u32(v1 + 4, 1);
+        recrc(v1, len - 8);
+        CHECK_MSG(bmx_mix_load(into, v1, len - 8, &e) == 0, "%s", e.msg);
+        CHECK_EQ_STR(bmx_mix_spec(into), bmx_mix_spec(m));
+        CHECK_NEAR(bmx_mix_tscale(into), 1, 0);
+        for (int t = 0; t < 4; t++) {
+            int a = bmx_mix_draw(m);
+            CHECK_EQ_INT(bmx_mix_draw(into), a);
+            CHECK_EQ_INT(bmx_mix_observe(m, a, 0.3 * a, &e), 0);
+            CHECK_EQ_INT(bmx_mix_observe(into, a, 0.3 * a, &e), 0);
+            CHECK_EQ_INT(bmx_mix_step(m, &e), 0);
+            CHECK_EQ_INT(bmx_mix_step(into, &e), 0);
+            CHECK(memcmp(bmx_mix_probs(m), bmx_mix_probs(into), 4 * sizeof(double)) == 0);
+        }
+        free(v1);
+        free(buf);
+        bmx_mix_free(m);
+        bmx_mix_free(into);
+    }
+    /* tscale travels with the state: restored, and loaded into a handle made with S = 1 */
+    bmx_mix *m = mid_round("exp3:tscale=10"), *into = make("exp3", 4, NULL), *r = NULL;
+    unsigned char *buf;
+    size_t len;
+    bmx_err e;
+    save_buf(m, &buf, &len);
+    CHECK_EQ_INT(bmx_mix_restore(&r, buf, len, &e), 0);
+    CHECK_EQ_STR(bmx_mix_spec(r), "exp3:beta=1,tscale=10");
+    CHECK_EQ_INT(bmx_mix_load(into, buf, len, &e), 0);
+    CHECK_NEAR(bmx_mix_tscale(into), 10, 0);
+    free(buf);
+    bmx_mix_free(m);
+    bmx_mix_free(into);
+    bmx_mix_free(r);
 }
 
 static void test_load_mismatch(void)
@@ -483,6 +550,7 @@ int main(int argc, char **argv)
         {"save_errors", test_save_errors},
         {"load_corrupt", test_load_corrupt},
         {"load_bad_values", test_load_bad_values},
+        {"load_version1", test_load_version1},
         {"load_mismatch", test_load_mismatch},
         {0},
     };

@@ -19,6 +19,8 @@ static const char *const all_specs[] = {
     "odm-smoothed-mean:alpha=0.5,warmup=3",
     "exp3",
     "exp3:beta=0.3",
+    "exp3:tscale=10",
+    "odm:tscale=0.5",
     "ucb1",
     "explore-only",
     "exploit-only",
@@ -85,7 +87,7 @@ static void test_hand_odm(void)
     bmx_mix *m = make("odm", 3, NULL, 1);
     const double *R = bmx_mix_estimates(m), *pi = bmx_mix_probs(m);
 
-    CHECK_EQ_STR(bmx_mix_spec(m), "odm:alpha=0.9");
+    CHECK_EQ_STR(bmx_mix_spec(m), "odm:alpha=0.9,tscale=1");
     check_uniform3(m);
     obs(m, 0, 2.0);
     obs(m, 0, 1.0);
@@ -190,7 +192,7 @@ static void test_hand_exp3(void)
     bmx_mix *m = make("exp3", 3, NULL, 1);
     const double *R = bmx_mix_estimates(m), *pi = bmx_mix_probs(m);
 
-    CHECK_EQ_STR(bmx_mix_spec(m), "exp3:beta=1");
+    CHECK_EQ_STR(bmx_mix_spec(m), "exp3:beta=1,tscale=1");
     obs(m, 1, 0.6);
     CHECK_NEAR(R[1], 1.8, 1e-15); /* applied at once */
     step(m);
@@ -238,6 +240,112 @@ static void test_hand_exp3_smoothing(void)
     bmx_mix_free(m);
 }
 
+/* exp3, tscale S = 2 (ALGORITHMS.md 2a: eps_t at S t, the softmax at S (t - 1)), K = 3:
+ * eps(2) = min(1/3, sqrt(ln 3 / 6) = 0.427904) = 1/3, eps(4) = 0.302574, eps(6) = 0.247051.
+ * S t <= K ln K = 3.2958 only for t = 1, so round 2 already mixes (S = 1: rounds 1-3 uniform).
+ *   round 1 (uniform): arm 1 reward 0.6 -> R1 = 1.8
+ *   pi_2 = (1 - 3 eps(4)) softmax(eps(2) R) + eps(4) = (0.326717, 0.346566, 0.326717)
+ *   round 2: arm 0 reward 1 -> R0 = 1 / pi_2[0] = 3.060751
+ *   pi_3 = (1 - 3 eps(6)) softmax(eps(4) R) + eps(6) = (0.371560, 0.332072, 0.296368) */
+static void test_hand_exp3_tscale(void)
+{
+    bmx_mix *m = make("exp3:tscale=2", 3, NULL, 1), *one = make("exp3", 3, NULL, 1);
+    const double *R = bmx_mix_estimates(m), *pi = bmx_mix_probs(m);
+    double e2 = eps3(2), e4 = eps3(4), e6 = eps3(6);
+
+    CHECK_EQ_STR(bmx_mix_spec(m), "exp3:beta=1,tscale=2");
+    CHECK_NEAR(bmx_mix_tscale(m), 2, 0);
+    CHECK_NEAR(bmx_mix_tscale(one), 1, 0);
+    CHECK_EQ_INT(bmx_mix_uniform_rounds(3, 2), 1);
+    CHECK_EQ_INT(bmx_mix_uniform_rounds(3, 1), 3);
+    CHECK_NEAR(e2, 1.0 / 3, 0);
+    check_uniform3(m);
+    obs(m, 1, 0.6);
+    obs(one, 1, 0.6);
+    step(m);
+    step(one);
+    check_uniform3(one); /* S = 1: eps_2 = 1/3 */
+    double w[3] = {1.0, exp(e2 * 1.8), 1.0}, p2[3];
+    for (int i = 0; i < 3; i++) {
+        p2[i] = mix3(w, e4, i);
+        CHECK_NEAR(pi[i], p2[i], 1e-14);
+    }
+    CHECK_NEAR(pi[0], 0.3267171527615003, 1e-12);
+    CHECK_NEAR(pi[1], 0.3465656944769994, 1e-12);
+    obs(m, 0, 1.0);
+    CHECK_NEAR(R[0], 3.060751452893532, 1e-12);
+    step(m);
+    double v[3] = {exp(e4 * R[0]), exp(e4 * 1.8), 1.0};
+    for (int i = 0; i < 3; i++)
+        CHECK_NEAR(pi[i], mix3(v, e6, i), 1e-14);
+    CHECK_NEAR(pi[0], 0.37155966239548943, 1e-12);
+    CHECK_NEAR(pi[1], 0.33207242815539617, 1e-12);
+    CHECK_NEAR(pi[2], 0.29636790944911445, 1e-12);
+    bmx_mix_free(m);
+    bmx_mix_free(one);
+}
+
+static double max_dev_uniform(const bmx_mix *m)
+{
+    int k = bmx_mix_arms(m);
+    double d = 0.0;
+
+    for (int i = 0; i < k; i++)
+        d = fmax(d, fabs(bmx_mix_probs(m)[i] - 1.0 / k));
+    return d;
+}
+
+/* K = 45 auxiliary datasets (the FLAD suite's pool). The first round t whose K eps(S t) < 1,
+ * worked out from eps alone: K ln K = 45 ln 45 = 171.30, so t = 172 for S = 1 and t = 18 for
+ * S = 10. With S = 1, 150 rounds of exp3 are draw for draw explore-only (same seed: pi is
+ * exactly uniform, so the same uniform double gives the same arm); with S = 10 pi is
+ * uniform up to round 17 and differs from it in round 18. */
+static void test_exp3_k45_uniform_rounds(void)
+{
+    const double scales[2] = {1.0, 10.0};
+    const long want[2] = {172, 18};
+
+    for (int si = 0; si < 2; si++) {
+        double S = scales[si];
+        long first = 1;
+        while (45.0 * sqrt(log(45.0) / (45.0 * S * (double)first)) >= 1.0)
+            first++;
+        CHECK_EQ_INT(first, want[si]);
+        CHECK_EQ_INT(bmx_mix_uniform_rounds(45, S), first - 1);
+    }
+    CHECK_EQ_INT(bmx_mix_uniform_rounds(45, 10 * 4), 4); /* the released code's S = 10 G, G = 4 */
+    CHECK_EQ_INT(bmx_mix_uniform_rounds(1, 1), 0);
+
+    bmx_mix *e = make("exp3", 45, NULL, 7), *x = make("explore-only", 45, NULL, 7);
+    bmx_rng drv;
+    bmx_rng_seed(&drv, 45, 1);
+    for (long t = 1; t <= 150; t++) {
+        CHECK_MSG(max_dev_uniform(e) <= 1e-12, "exp3 left uniform in round %ld", t);
+        int a = bmx_mix_draw(e);
+        CHECK_EQ_INT(bmx_mix_draw(x), a);
+        double r = bmx_rng_double(&drv) * (1.0 + (double)(a % 5));
+        obs(e, a, r);
+        obs(x, a, r);
+        step(e);
+        step(x);
+    }
+    CHECK(bmx_mix_estimates(e)[0] != 0.0 || bmx_mix_estimates(e)[1] != 0.0); /* it learnt */
+    bmx_mix_free(e);
+    bmx_mix_free(x);
+
+    e = make("exp3:tscale=10", 45, NULL, 7);
+    for (long t = 1; t <= 18; t++) {
+        if (t < 18)
+            CHECK_MSG(max_dev_uniform(e) <= 1e-12, "tscale 10 left uniform in round %ld", t);
+        else
+            CHECK_MSG(max_dev_uniform(e) > 1e-12, "tscale 10 still uniform in round 18");
+        int a = bmx_mix_draw(e);
+        obs(e, a, bmx_rng_double(&drv) * (1.0 + (double)(a % 5)));
+        step(e);
+    }
+    bmx_mix_free(e);
+}
+
 /* ucb1, beta = 0.1: one pull of each arm in turn, then UCB with n = 3 plays:
  *   R = (0.5, 0.8, 0.2), n = (1, 1, 1): UCB = R + sqrt(2 ln 3) -> arm 1
  *   arm 1 reward 0 -> R1 = 0.9 * 0.8 = 0.72, n1 = 2; n = 4:
@@ -269,6 +377,35 @@ static void test_hand_ucb1(void)
     CHECK_EQ_INT(bmx_mix_draw(m), 0);
     CHECK_EQ_INT(pi[0] == 1.0 && pi[1] == 0.0 && pi[2] == 0.0, 1);
     bmx_mix_free(m);
+}
+
+/* ucb1's t is the number of pulls done so far, the K initial ones included and the pull
+ * being chosen not (ALGORITHMS.md 2b, Auer et al. 2002). K = 2, beta = 0.1, all observed in
+ * round 1 (so the round counter says 1, the pulls 3): arm 0 twice at r0, arm 1 once at r1;
+ * n = (2, 1), t = 3, UCB_0 - UCB_1 = (r0 - r1) - (sqrt(2 ln 3) - sqrt(ln 3)) = (r0 - r1) -
+ * 0.434154. With t = 4 (the chosen pull counted) the bonus gap is sqrt(2 ln 4) - sqrt(ln 4) =
+ * 0.487703; with t = 2 (the round after the step) 1.177410 - 0.832555 = 0.344855.
+ *   r0 - r1 = 0.46: t = 3 -> arm 0 (t = 4 would pick arm 1)
+ *   r0 - r1 = 0.40: t = 3 -> arm 1 (t = 2 would pick arm 0) */
+static void test_hand_ucb1_auer_t(void)
+{
+    const double gap[2] = {0.46, 0.40};
+    const int want[2] = {0, 1};
+
+    CHECK_NEAR(sqrt(2 * log(3.0)) - sqrt(log(3.0)), 0.43415, 1e-5);
+    CHECK_NEAR(sqrt(2 * log(4.0)) - sqrt(log(4.0)), 0.48770, 1e-5);
+    CHECK_NEAR(sqrt(2 * log(2.0)) - sqrt(log(2.0)), 0.34486, 1e-5);
+    for (int c = 0; c < 2; c++) {
+        bmx_mix *m = make("ucb1", 2, NULL, 1);
+        obs(m, 0, 0.2 + gap[c]);
+        obs(m, 1, 0.2);
+        obs(m, 0, 0.2 + gap[c]); /* R0 = 0.9 r0 + 0.1 r0 */
+        CHECK_NEAR(bmx_mix_estimates(m)[0], 0.2 + gap[c], 1e-15);
+        step(m);
+        CHECK_EQ_INT(bmx_mix_round(m), 2);
+        CHECK_EQ_INT(bmx_mix_draw(m), want[c]);
+        bmx_mix_free(m);
+    }
 }
 
 /* ucb1 with a scoring pass before the first step, and ties going to the lowest index:
@@ -439,9 +576,10 @@ static void drive_obs(bmx_mix *m, bmx_rng *drv, int g, int *draws)
     }
 }
 
-static double eps_k(int k, long t)
+/* eps at time s = S t (ALGORITHMS.md 2a's time scale S) */
+static double eps_k(int k, double s)
 {
-    double e = sqrt(log((double)k) / ((double)k * (double)t));
+    double e = sqrt(log((double)k) / ((double)k * s));
     return e < 1.0 / k ? e : 1.0 / k;
 }
 
@@ -452,7 +590,7 @@ static void check_probs(const bmx_mix *m)
     double s = 0.0;
     const char *n = bmx_mix_name(m);
     int floor = strcmp(n, "odm") == 0 || strcmp(n, "exp3") == 0;
-    double eps = eps_k(k, bmx_mix_round(m));
+    double eps = eps_k(k, bmx_mix_tscale(m) * (double)bmx_mix_round(m));
 
     for (int i = 0; i < k; i++) {
         CHECK_MSG(isfinite(pi[i]) && pi[i] >= 0.0, "%s: pi[%d] = %g", n, i, pi[i]);
@@ -658,8 +796,8 @@ static void test_large_k(void)
 static void test_spec_round_trip(void)
 {
     const double w[5] = {1, 2, 3, 4, 5};
-    const char *odd[] = {"odm:alpha=0.123456789", "exp3:beta=1e-05", "doremi:c=0,vocab=50257",
-                         "odm-smoothed-mean:warmup=100"};
+    const char *odd[] = {"odm:alpha=0.123456789", "exp3:tscale=20,beta=1e-05",
+                         "doremi:c=0,vocab=50257", "odm-smoothed-mean:warmup=100"};
 
     for (int si = 0; si < NSPECS; si++) {
         bmx_mix *m = make(all_specs[si], 5, w, 1);
@@ -670,10 +808,11 @@ static void test_spec_round_trip(void)
         bmx_mix_free(n);
     }
     bmx_mix *m = make(odd[0], 5, w, 1);
-    CHECK_EQ_STR(bmx_mix_spec(m), "odm:alpha=0.123456789");
+    CHECK_EQ_STR(bmx_mix_spec(m), "odm:alpha=0.123456789,tscale=1");
     bmx_mix_free(m);
     m = make(odd[1], 5, w, 1);
-    CHECK_EQ_STR(bmx_mix_spec(m), "exp3:beta=1e-05");
+    CHECK_EQ_STR(bmx_mix_spec(m), "exp3:beta=1e-05,tscale=20");
+    CHECK_NEAR(bmx_mix_tscale(m), 20, 0);
     bmx_mix_free(m);
     m = make(odd[2], 5, w, 1);
     CHECK_EQ_STR(bmx_mix_spec(m), "doremi:eta=1,c=0,vocab=50257");
@@ -692,7 +831,10 @@ int main(int argc, char **argv)
         {"hand_odm_smoothed_mean", test_hand_odm_smoothed_mean},
         {"hand_exp3", test_hand_exp3},
         {"hand_exp3_smoothing", test_hand_exp3_smoothing},
+        {"hand_exp3_tscale", test_hand_exp3_tscale},
+        {"exp3_k45_uniform_rounds", test_exp3_k45_uniform_rounds},
         {"hand_ucb1", test_hand_ucb1},
+        {"hand_ucb1_auer_t", test_hand_ucb1_auer_t},
         {"hand_ucb1_scoring_and_ties", test_hand_ucb1_scoring_and_ties},
         {"hand_doremi", test_hand_doremi},
         {"hand_static_and_exploit", test_hand_static_and_exploit},

@@ -48,6 +48,7 @@ static void test_load(void)
     CHECK_EQ_INT(l->dcount[1 * 2 + 1], 2);
     CHECK_EQ_INT(l->seed, 1);
     CHECK(!bmx_runlog_is_static(l));
+    CHECK_EQ_INT(bmx_runlog_uniform_steps(l), 0); /* 0.5 + 0.01 s differs from 1/2 */
     bmx_runlog_free(l);
     l = load("tests/fixtures/run/hand/natural-s1/log.jsonl");
     CHECK(l && bmx_runlog_is_static(l));
@@ -189,6 +190,13 @@ static void test_recorded(void)
     bmx_sbuf b = {0};
     CHECK(bmx_report_html(runs, 2, "recorded", &b, &err) == 0);
     CHECK_CONTAINS(bmx_sbuf_str(&b), "<td>legal</td>");
+    /* ODM over K = 3 domains is exactly uniform while t <= K ln K = 3.30: steps 1, 2, 3 of its
+     * 40; uniform in all of its 40 */
+    CHECK_EQ_INT(bmx_runlog_uniform_steps(runs[1]), 3);
+    CHECK_EQ_INT(bmx_runlog_uniform_steps(runs[0]), 40);
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "odm's distribution was exactly uniform (max |pi - 1/K| "
+                                     "&le; 1e-12) in 3 of its 40 steps.");
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "<td>40</td><td>256</td><td>3</td></tr>");
     bmx_sbuf_free(&b);
     bmx_runlog_free(runs[0]);
     bmx_runlog_free(runs[1]);

@@ -90,6 +90,44 @@ static void test_step_protocol_and_learning(void)
     drop(&s);
 }
 
+/* The optimizer step of G = 3 micro-batches uses the mean of their gradients (ALGORITHMS.md:
+ * "one optimizer step on the mean of the G micro-batch gradients"): after the three
+ * bmx_trainer_micro calls the gradient buffer holds (g_1 + g_2 + g_3) / 3, each g_k the
+ * gradient of micro-batch k's mean token loss computed alone on a twin model. */
+static void test_accum_mean(void)
+{
+    struct setup s = make(3), twin = make(3);
+    bmx_err err = {0};
+    size_t N = bmx_model_num_params(s.m), n1 = (size_t)s.B * s.T, n = 3 * n1;
+    double *want = calloc(N, sizeof *want), scale = 0;
+    for (int k = 0; k < 3; k++) {
+        double loss;
+        CHECK(bmx_model_forward(twin.m, twin.tok + k * n1, twin.tok + n + k * n1, s.B, s.T, &loss,
+                                NULL, NULL, &err) == 0);
+        CHECK(bmx_model_backward(twin.m, 1.0, 0, &err) == 0);
+        const float *g = bmx_model_grads(twin.m);
+        for (size_t i = 0; i < N; i++)
+            want[i] += g[i] / 3.0;
+    }
+    for (int k = 0; k < 3; k++)
+        CHECK(bmx_trainer_micro(s.t, s.tok + k * n1, s.tok + n + k * n1, s.B, s.T, NULL, NULL, NULL,
+                                &err) == 0);
+    const float *g = bmx_model_grads(s.m);
+    double maxdiff = 0;
+    for (size_t i = 0; i < N; i++) {
+        scale = fmax(scale, fabs(want[i]));
+        maxdiff = fmax(maxdiff, fabs(g[i] - want[i]));
+    }
+    CHECK(scale > 1e-3);
+    CHECK_MSG(maxdiff <= 1e-5 * scale, "gradient buffer differs from the mean by %g (scale %g)",
+              maxdiff, scale);
+    /* (a sum instead of the mean would be 3 times as large and fail above) */
+    CHECK(bmx_trainer_apply(s.t, NULL, &err) == 0);
+    free(want);
+    drop(&s);
+    drop(&twin);
+}
+
 static const char *ckpt_path(void)
 {
     static char p[64];
@@ -239,6 +277,7 @@ int main(int argc, char **argv)
     static const struct check_case cases[] = {
         {"schedule", test_schedule},
         {"step_protocol_and_learning", test_step_protocol_and_learning},
+        {"accum_mean", test_accum_mean},
         {"roundtrip_exact", test_roundtrip_exact},
         {"corrupt_refused", test_corrupt_refused},
         {"missing_file", test_missing_file},

@@ -6,9 +6,13 @@
  *
  * One round (rounds count from 1):
  *   target-only:  a target batch -> gradient -> AdamW step (auxiliary data never touched).
- *   otherwise:    a target batch -> g_T (copied);  a ~ pi;  an auxiliary batch of a -> g_a;
- *                 exp3 / ucb1: r = reward(g_a, g_T) over the parameter subset, observed
- *                 for a; the step uses (g_a + g_T) / 2; then the policy's round ends.
+ *   otherwise:    a target batch -> g_T (copied); then G = aux_draws times (the paper's
+ *                 gradient accumulation; default 1): a_j ~ pi (the same pi for every draw),
+ *                 an auxiliary batch of a_j -> g_j; exp3 / ucb1: r_j = reward(g_j, g_T) over
+ *                 the parameter subset, observed for a_j (each draw is its own pull). The
+ *                 step uses the mean of the G + 1 gradients, (g_T + g_1 + ... + g_G) / (G + 1)
+ *                 (summed in that order in float; G = 1: (g_T + g_1) / 2); then the policy's
+ *                 round ends (bmx_mix_step).
  *   exploit-only: before round 1, every arm is scored once at theta_0 against one target
  *                 gradient (in arm order), then pi is fixed (mix.h).
  * Batches: `batch` examples drawn uniformly with replacement (target: from the few-shot
@@ -20,7 +24,13 @@
  * Early stopping: rank-classification accuracy on the few-shot validation set (template 0,
  * summed log-probability) at theta_0 and every eval_every rounds; the best parameters are
  * kept (ties keep the earlier); after `patience` evaluations without improvement the run
- * stops (0: never). bmx_flad_finish puts the best parameters into the model.
+ * stops (0: never), but never before round `min_rounds` (an evaluation without improvement
+ * before it still counts; the stop waits for the first evaluation at or after it).
+ * bmx_flad_finish puts the best parameters into the model.
+ * A round is "non-uniform" when the pi its draws come from has max_a |pi_a - 1/K| > 1e-12;
+ * exp3 with tscale S is exactly uniform, so draw for draw explore-only with the same seed,
+ * for its first bmx_mix_uniform_rounds(K, S) rounds (K ln K / S). bmx_flad_nonuniform_rounds
+ * counts them, so that a report can say when EXP3-FLAD never left uniform.
  */
 #ifndef BMX_FLAD_H
 #define BMX_FLAD_H
@@ -49,7 +59,11 @@ typedef struct bmx_flad_config {
     int patience;       /* evaluations without improvement before stopping; 0 = never */
     int split;          /* few-shot split 0..4 */
     uint64_t seed;      /* batches (stream 1) and the policy (mix seed) */
+    int aux_draws;      /* G: auxiliary draws per round, 1..BMX_FLAD_MAX_DRAWS (default 1) */
+    long min_rounds;    /* early stopping never ends a run before this round (default 0) */
 } bmx_flad_config;
+
+#define BMX_FLAD_MAX_DRAWS 64
 
 typedef struct bmx_flad_aux {
     const bmx_task *task;
@@ -61,14 +75,18 @@ typedef struct bmx_flad_range {
 } bmx_flad_range;
 
 typedef struct bmx_flad_info {
-    long round;         /* the round just done */
-    int arm;            /* auxiliary dataset used, -1 for target-only */
-    double reward;      /* observed reward, NAN when none */
-    double target_loss; /* mean answer-token loss of the target batch */
-    double aux_loss;    /* of the auxiliary batch, NAN when none */
-    int evaluated;      /* validation ran after this round */
-    double val_acc;     /* when evaluated */
-    double best_val;    /* best so far */
+    long round;            /* the round just done */
+    int arm;               /* the first auxiliary dataset drawn, -1 for target-only */
+    double reward;         /* its observed reward, NAN when none */
+    int draws;             /* G auxiliary draws (0 for target-only) ... */
+    const int *arms;       /* ... their arms and */
+    const double *rewards; /* rewards (NAN when none); valid until the next round */
+    int nonuniform;        /* the round's pi differed from uniform (max |pi_a - 1/K| > 1e-12) */
+    double target_loss;    /* mean answer-token loss of the target batch */
+    double aux_loss;       /* mean over the G auxiliary batches, NAN when none */
+    int evaluated;         /* validation ran after this round */
+    double val_acc;        /* when evaluated */
+    double best_val;       /* best so far */
     long best_round;
     int stopped; /* early stopping triggered */
 } bmx_flad_info;
@@ -89,6 +107,9 @@ int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
 long bmx_flad_rounds(const bmx_flad *f);
 int bmx_flad_stopped(const bmx_flad *f);
 const bmx_mix *bmx_flad_mix(const bmx_flad *f);
+/* Rounds so far whose pi differed from uniform (max |pi_a - 1/K| > 1e-12); 0 for
+ * target-only and explore-only. */
+long bmx_flad_nonuniform_rounds(const bmx_flad *f);
 /* Auxiliary batches drawn so far (scoring pass included); per-arm draw counts (naux). */
 long bmx_flad_aux_batches(const bmx_flad *f);
 const long *bmx_flad_arm_counts(const bmx_flad *f);

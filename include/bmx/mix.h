@@ -19,17 +19,21 @@
  *   uniform                    pi = 1/K
  *   natural                    pi proportional to weights (per-domain training tokens)
  *   weights                    pi proportional to weights (user-given; zeros allowed)
- *   odm                        1a; alpha (0.9)
+ *   odm                        1a; alpha (0.9), tscale (1)
  *   odm-smoothed-mean          1b; alpha (0.5), warmup (0); warm-up and fallback
  *                              distribution = weights, or uniform when weights is NULL
- *   exp3                       2a; beta (1.0, reward smoothing; 1 = none)
+ *   exp3                       2a; beta (1.0, reward smoothing; 1 = none), tscale (1)
  *   ucb1                       2b; beta (0.1)
  *   explore-only               uniform, no updates
  *   exploit-only               2c; scores each arm once, then pi ~ max(score, 0)
  *   doremi                     3; eta (1.0), c (1e-3), vocab (8192: lambda starts at
  *                              ln vocab); alpha_0 = weights or uniform; pi = q = uniform
  * A key a policy does not take, an unknown name, or a value out of range is an error.
- * Ranges: alpha in [0, 1); beta in (0, 1]; eta > 0; c in [0, 1]; warmup >= 0; vocab >= 2.
+ * Ranges: alpha in [0, 1); beta in (0, 1]; eta > 0; c in [0, 1]; warmup >= 0; vocab >= 2;
+ * tscale in [1e-3, 1e6].
+ * tscale = S (ALGORITHMS.md 2a): eps_t = min(1/K, sqrt(ln K / (K S t))) and the softmax uses
+ * eps at S (t - 1); S = 1 is the papers' form, the released FLAD code's is S = 10 G. pi is
+ * exactly uniform while S t <= K ln K (bmx_mix_uniform_rounds).
  *
  * Exact conventions where ALGORITHMS.md leaves a choice:
  *  - odm: L_i sums every observation of arm i in the round; R_i is updated iff L_i != 0,
@@ -80,7 +84,9 @@
 extern "C" {
 #endif
 
-#define BMX_MIX_MAX_ARMS (1 << 24)
+#define BMX_MIX_MAX_ARMS   (1 << 24)
+#define BMX_MIX_MIN_TSCALE 1e-3
+#define BMX_MIX_MAX_TSCALE 1e6
 
 typedef struct bmx_mix bmx_mix;
 
@@ -98,6 +104,13 @@ const char *bmx_mix_name(const bmx_mix *m);
 int bmx_mix_arms(const bmx_mix *m);
 /* The current round t (1 before the first step). */
 long bmx_mix_round(const bmx_mix *m);
+/* The time scale S of odm and exp3; 1 for every other policy. */
+double bmx_mix_tscale(const bmx_mix *m);
+/* How many rounds t = 1, 2, ... odm and exp3 over k arms with time scale tscale are exactly
+ * uniform: those with eps_{S t} = 1/K (so 1 - K eps_t = 0), i.e. S t <= K ln K; the
+ * distribution can first differ from uniform in the round after. 0 for k < 2 or a tscale
+ * out of range. K = 45, S = 1: 171; S = 10: 17. */
+long bmx_mix_uniform_rounds(int k, double tscale);
 
 /* pi_t: k probabilities, finite, summing to 1; valid until the next step/load. */
 const double *bmx_mix_probs(const bmx_mix *m);

@@ -16,7 +16,9 @@
  *     between evaluations) and how many fewer steps that is than the baseline's final step,
  *     in percent; "not reached" when it never does;
  *  3. per-domain final perplexity table: mean over seeds (and the spread max - min);
- *  4. the distribution over time of each adaptive method (first seed), stacked areas.
+ *  4. the distribution over time of each adaptive method (first seed), stacked areas, and
+ *     for how many of its steps it was exactly uniform (bmx_runlog_uniform_steps); the
+ *     runs table gives that count for every run.
  * Every run must have the same domains in the same order.
  */
 #ifndef BMX_RUNLOG_H
@@ -60,6 +62,9 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err);
 void bmx_runlog_free(bmx_runlog *l);
 /* Is the policy static (uniform, natural, weights)? */
 int bmx_runlog_is_static(const bmx_runlog *l);
+/* Steps whose distribution was exactly uniform: max_d |pi_d - 1/K| <= 1e-12 (odm and exp3
+ * are, while S t <= K ln K: bmx/mix.h bmx_mix_uniform_rounds). */
+size_t bmx_runlog_uniform_steps(const bmx_runlog *l);
 
 /* One headline row per method (see 2. above); filled by bmx_report_headline. */
 typedef struct bmx_headline {

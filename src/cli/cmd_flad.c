@@ -18,7 +18,9 @@ int cmd_flad(int argc, char **argv)
          "auxiliary tasks: all, or a comma list (each with every template)"},
         {"holdout", CLI_STR, &o.holdout,
          "tasks kept out of the auxiliary pool (the target always is)"},
-        {"policy", CLI_STR, &o.policy, "exp3, ucb1, explore-only, exploit-only or target-only"},
+        {"policy", CLI_STR, &o.policy,
+         "exp3[:beta=B,tscale=S], ucb1[:beta=B], explore-only, exploit-only or target-only "
+         "(tscale: eps at S t; the released FLAD code's S is 10 G)"},
         {"reward", CLI_STR, &o.reward, "ga, gms or agg"},
         {"params", CLI_STR, &o.params, "reward parameter subset: final, all, or tensor names"},
         {"init", CLI_STR, &o.init, "pre-trained checkpoint (bmx train / bmx_checkpoint_save)"},
@@ -32,6 +34,12 @@ int cmd_flad(int argc, char **argv)
         {"eval-every", CLI_INT, &o.eval_every, "rounds between validation evaluations"},
         {"patience", CLI_INT, &o.patience,
          "evaluations without improvement before stopping (0: never)"},
+        {"min-rounds", CLI_LONG, &o.min_rounds,
+         "no early stop before this round; -1: the first round EXP3 can leave uniform, "
+         "floor(K ln K / S) + 1 (K = 45, S = 1: 172)"},
+        {"aux-draws", CLI_INT, &o.aux_draws,
+         "G: auxiliary draws per round, each its own pull; the step uses the mean of the target "
+         "and the G auxiliary gradients"},
         {"ckpt-every", CLI_INT, &o.ckpt_every, "rounds between checkpoints"},
         {"lr", CLI_DOUBLE, &o.lr, "AdamW learning rate (constant)"},
         {"weight-decay", CLI_DOUBLE, &o.weight_decay, "AdamW weight decay"},
@@ -58,11 +66,17 @@ int cmd_flad(int argc, char **argv)
                         device);
     struct flad_result res;
     int rc = flad_run(&o, &res);
-    if (rc == 0)
+    if (rc == 0) {
         printf("%s split %d %s/%s: test accuracy %.4f (mean log-p %.4f), best val %.4f at round "
                "%ld of %ld%s\n",
                o.target, o.split, o.policy, o.reward, res.test_sum, res.test_mean, res.best_val,
                res.best_round, res.rounds, res.stopped ? " (stopped early)" : "");
+        int exp3 = !strncmp(o.policy, "exp3", 4);
+        if (exp3 && res.nonuniform)
+            printf("pi differed from uniform in %ld of %ld rounds\n", res.nonuniform, res.rounds);
+        else if (exp3)
+            printf("identical to explore-only: never left uniform in %ld rounds\n", res.rounds);
+    }
     flad_result_free(&res);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bmx/mix.h"
 #include "bmx/report.h"
 #include "bmx/tasks.h"
 
@@ -60,6 +61,30 @@ static double *read_probs(const char *log, int k, size_t *n)
     return v;
 }
 
+/* EXP3-FLAD's cell when none of its n runs left uniform: they were explore-only draw for
+ * draw, so the figure is a copy, not a tie. rounds: each run's rounds. */
+static void cell_uniform(bmx_sbuf *b, const long *rounds, int n)
+{
+    long lo = rounds[0], hi = rounds[0];
+    for (int i = 1; i < n; i++) {
+        lo = rounds[i] < lo ? rounds[i] : lo;
+        hi = rounds[i] > hi ? rounds[i] : hi;
+    }
+    bmx_sbuf_puts(b, "identical to explore-only: never left uniform in ");
+    if (lo == hi)
+        bmx_sbuf_printf(b, "%ld rounds", lo);
+    else
+        bmx_sbuf_printf(b, "%ld-%ld rounds", lo, hi);
+}
+
+static int count_zero(const long *v, int n)
+{
+    int z = 0;
+    for (int i = 0; i < n; i++)
+        z += v[i] == 0;
+    return z;
+}
+
 static void cell(bmx_sbuf *b, const double *v, int n)
 {
     double m = 0, s = 0;
@@ -78,7 +103,9 @@ int cmd_flad_compare(int argc, char **argv)
     flad_opts_default(&o);
     const char *targets = "spam,genre,sotu-party,language", *mlist = NULL;
     int splits = 5;
+    double tscale = 1;
     o.quiet = 1;
+    bmx_err err = {0};
     struct cli_opt opts[] = {
         {"tasks", CLI_STR, &o.tasks, "task folder from 'bmx tasks build'"},
         {"targets", CLI_STR, &targets, "target tasks (at least 2; all are held out of every pool)"},
@@ -95,6 +122,13 @@ int cmd_flad_compare(int argc, char **argv)
         {"rounds", CLI_INT, &o.rounds, "maximum rounds per run"},
         {"eval-every", CLI_INT, &o.eval_every, "rounds between validation evaluations"},
         {"patience", CLI_INT, &o.patience, "evaluations without improvement before stopping"},
+        {"min-rounds", CLI_LONG, &o.min_rounds,
+         "no early stop before this round, in every run; -1: the first round EXP3-FLAD can "
+         "leave uniform, floor(K ln K / S) + 1 (K = 45, S = 1: 172)"},
+        {"tscale", CLI_DOUBLE, &tscale,
+         "EXP3-FLAD's time scale S (exp3:tscale=S): eps at S t; the released FLAD code's is "
+         "10 G"},
+        {"aux-draws", CLI_INT, &o.aux_draws, "G: auxiliary draws per round (every method)"},
         {"lr", CLI_DOUBLE, &o.lr, "AdamW learning rate"},
         {"seed", CLI_U64, &o.seed, "seed of every run"},
         {"threads", CLI_INT, &o.threads, "OpenMP/BLAS threads (0: the default)"},
@@ -132,11 +166,22 @@ int cmd_flad_compare(int argc, char **argv)
             use[k] = p && (p == mlist || p[-1] == ',') && (p[l] == 0 || p[l] == ',');
         }
     }
+    char exp3spec[64] = "exp3";
+    if (tscale != 1)
+        snprintf(exp3spec, sizeof exp3spec, "exp3:tscale=%.15g", tscale);
+    {
+        bmx_mix *m = NULL;
+        if (bmx_mix_create(&m, exp3spec, 2, NULL, 1, &err))
+            return cli_fail("flad-compare", "--tscale: %s", err.msg);
+        bmx_mix_free(m);
+    }
+    o.tscale = tscale;
     o.holdout = targets;
     mkdir(o.out, 0777);
     double acc[NM][MAX_T][BMX_TASK_FEWSHOT_SPLITS];
+    long nonuni[NM][MAX_T][BMX_TASK_FEWSHOT_SPLITS], nrounds[NM][MAX_T][BMX_TASK_FEWSHOT_SPLITS];
+    long min_used = 0;
     bmx_sbuf html = {0}, md = {0}, jl = {0}, plots = {0}, usage_tbl = {0};
-    bmx_err err = {0};
     int rc = 0;
     for (int t = 0; t < nt && !rc; t++) {
         int naux = 0;
@@ -156,7 +201,7 @@ int cmd_flad_compare(int argc, char **argv)
                 struct flad_opts ro = o;
                 ro.target = tn[t];
                 ro.split = s;
-                ro.policy = methods[k];
+                ro.policy = k == 3 ? exp3spec : methods[k];
                 ro.out = dir;
                 struct stat st;
                 ro.resume = stat(ck, &st) == 0;
@@ -169,12 +214,18 @@ int cmd_flad_compare(int argc, char **argv)
                 }
                 fprintf(stderr, " test %.3f (rounds %ld)\n", res.test_sum, res.rounds);
                 acc[k][t][s] = res.test_sum;
+                nonuni[k][t][s] = res.nonuniform;
+                nrounds[k][t][s] = res.rounds;
+                if (k == 3)
+                    min_used = res.min_rounds;
                 bmx_sbuf_printf(&jl,
-                                "{\"target\":\"%s\",\"split\":%d,\"method\":\"%s\",\"reward\":"
-                                "\"%s\",\"test_acc\":%.17g,\"best_val\":%.17g,\"rounds\":%ld,"
-                                "\"aux_batches\":%ld}\n",
-                                tn[t], s, methods[k], o.reward, res.test_sum, res.best_val,
-                                res.rounds, res.aux_batches);
+                                "{\"target\":\"%s\",\"split\":%d,\"method\":\"%s\",\"policy\":"
+                                "\"%s\",\"reward\":\"%s\",\"test_acc\":%.17g,\"best_val\":%.17g,"
+                                "\"rounds\":%ld,\"nonuniform_rounds\":%ld,\"min_rounds\":%ld,"
+                                "\"aux_draws\":%d,\"aux_batches\":%ld}\n",
+                                tn[t], s, methods[k], ro.policy, o.reward, res.test_sum,
+                                res.best_val, res.rounds, res.nonuniform, res.min_rounds,
+                                o.aux_draws, res.aux_batches);
                 if ((k == 3 || k == 4) && res.naux) {
                     if (!agg) {
                         naux = res.naux;
@@ -252,9 +303,18 @@ int cmd_flad_compare(int argc, char **argv)
         bmx_sbuf_printf(&md, "| %s |", rows[k]);
         bmx_sbuf_printf(&html, "<tr><td>%s</td>", rows[k]);
         double means[BMX_TASK_FEWSHOT_SPLITS] = {0};
+        int all_uniform = k == 3;
         for (int t = 0; t < nt; t++) {
             bmx_sbuf c = {0};
-            cell(&c, acc[k][t], splits);
+            int z = k == 3 ? count_zero(nonuni[k][t], splits) : 0;
+            if (z == splits) {
+                cell_uniform(&c, nrounds[k][t], splits);
+            } else {
+                cell(&c, acc[k][t], splits);
+                if (z)
+                    bmx_sbuf_printf(&c, " (%d of %d splits never left uniform)", z, splits);
+            }
+            all_uniform &= z == splits;
             bmx_sbuf_printf(&md, " %s |", bmx_sbuf_str(&c));
             bmx_sbuf_printf(&html, "<td>%s</td>", bmx_sbuf_str(&c));
             bmx_sbuf_free(&c);
@@ -262,12 +322,34 @@ int cmd_flad_compare(int argc, char **argv)
                 means[s] += acc[k][t][s] / nt;
         }
         bmx_sbuf c = {0};
-        cell(&c, means, splits);
+        if (all_uniform) {
+            long all[MAX_T * BMX_TASK_FEWSHOT_SPLITS];
+            for (int t = 0; t < nt; t++)
+                memcpy(all + t * splits, nrounds[k][t], (size_t)splits * sizeof *all);
+            cell_uniform(&c, all, nt * splits);
+        } else {
+            cell(&c, means, splits);
+        }
         bmx_sbuf_printf(&md, " %s |\n", bmx_sbuf_str(&c));
         bmx_sbuf_printf(&html, "<td>%s</td></tr>\n", bmx_sbuf_str(&c));
         bmx_sbuf_free(&c);
     }
     bmx_sbuf_puts(&html, "</table>\n");
+    if (use[3]) {
+        bmx_sbuf_printf(&md,
+                        "\nEXP3-FLAD (%s): rounds whose distribution differed from uniform "
+                        "(max |pi - 1/K| > 1e-12), of all its rounds:",
+                        exp3spec);
+        for (int t = 0; t < nt; t++)
+            for (int s = 0; s < splits; s++)
+                bmx_sbuf_printf(&md, "%s %s/s%d %ld of %ld", t || s ? "," : "", tn[t], s,
+                                nonuni[3][t][s], nrounds[3][t][s]);
+        bmx_sbuf_printf(&md,
+                        ". Over K auxiliary datasets, EXP3 is exactly uniform - draw for draw "
+                        "explore-only with the same seed - while S t <= K ln K; early stopping "
+                        "could not end a run before round %ld.\n",
+                        min_used);
+    }
     bmx_sbuf page = {0};
     bmx_sbuf_puts(&page, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>bmx "
                          "flad-compare</title></head><body>\n<h1>FLAD comparison</h1>\n<p>");

@@ -708,7 +708,9 @@ static const char usage[] =
     "floor + (start - floor) exp(-n / tau), tau spread from --tau-min to --tau-max).\n"
     "policies: uniform natural weights odm odm-smoothed-mean exp3 ucb1 explore-only\n"
     "exploit-only doremi, or all; parameters as NAME:KEY=VALUE,KEY=VALUE, e.g.\n"
-    "--policies odm:alpha=0.8,exp3,doremi:eta=0.5,c=0.01 (bmx/mix.h lists the keys).\n"
+    "--policies odm:alpha=0.8,exp3:tscale=10,doremi:eta=0.5,c=0.01. Keys: odm alpha,\n"
+    "tscale; odm-smoothed-mean alpha, warmup; exp3 beta, tscale; ucb1 beta; doremi eta,\n"
+    "c, vocab (bmx/mix.h; tscale S computes eps at S t: 1 is the papers' form).\n"
     "odm* observe losses, exp3/ucb1/exploit-only rewards (learnable: the loss), doremi\n"
     "excess losses (loss - floor; bandits: loss - (1 - best mean)), static ones the loss.\n\n"
     "With no options: every policy on the learnable environment, 22 arms, out runs/simulate.";

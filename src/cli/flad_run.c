@@ -33,6 +33,24 @@ void flad_opts_default(struct flad_opts *o)
     o->blas = 1;
     o->lr = 1e-4;
     o->seed = 1;
+    o->aux_draws = 1;
+    o->min_rounds = -1;
+}
+
+/* The time scale behind the default --min-rounds: o->tscale, or exp3's own, or 1. */
+static double min_rounds_tscale(const struct flad_opts *o, int naux)
+{
+    double S = 1;
+    bmx_mix *m = NULL;
+    bmx_err err = {0};
+    size_t n = strcspn(o->policy, ":");
+    if (o->tscale > 0)
+        return o->tscale;
+    if (naux > 0 && n == 4 && !strncmp(o->policy, "exp3", 4) &&
+        !bmx_mix_create(&m, o->policy, naux, NULL, 1, &err))
+        S = bmx_mix_tscale(m); /* a bad spec is reported by bmx_flad_create */
+    bmx_mix_free(m);
+    return S;
 }
 
 void flad_result_free(struct flad_result *r)
@@ -103,7 +121,8 @@ static int aux_names(const struct flad_opts *o, char **names, int *n)
     return 0;
 }
 
-static void config_json(const struct flad_opts *o, const char *const *aux, int naux, bmx_sbuf *out)
+static void config_json(const struct flad_opts *o, long min_rounds, const char *const *aux,
+                        int naux, bmx_sbuf *out)
 {
     bmx_json j = {0};
     bmx_json_obj(&j);
@@ -120,6 +139,8 @@ static void config_json(const struct flad_opts *o, const char *const *aux, int n
     bmx_json_kv_int(&j, "T", o->T);
     bmx_json_kv_int(&j, "eval_every", o->eval_every);
     bmx_json_kv_int(&j, "patience", o->patience);
+    bmx_json_kv_int(&j, "min_rounds", min_rounds);
+    bmx_json_kv_int(&j, "aux_draws", o->aux_draws);
     bmx_json_kv_num(&j, "lr", o->lr);
     bmx_json_kv_num(&j, "weight_decay", o->weight_decay);
     bmx_json_kv_int(&j, "seed", (long long)o->seed);
@@ -183,6 +204,16 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
         return fprintf(stderr, "bmx flad: --rounds and --ckpt-every must be >= 1, --lr > 0, "
                                "--weight-decay >= 0\n"),
                2;
+    if (o->aux_draws < 1 || o->aux_draws > BMX_FLAD_MAX_DRAWS)
+        return fprintf(stderr, "bmx flad: --aux-draws %d: give 1..%d auxiliary draws per round\n",
+                       o->aux_draws, BMX_FLAD_MAX_DRAWS),
+               2;
+    if (o->min_rounds < -1)
+        return fprintf(stderr,
+                       "bmx flad: --min-rounds %ld: give a round >= 0, or -1 for the default "
+                       "(the first round EXP3-FLAD can leave uniform)\n",
+                       o->min_rounds),
+               2;
     if (o->threads > 0)
         bmx_kernels_set_threads(o->threads);
     int rc = 0;
@@ -234,7 +265,20 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
         snprintf(anbuf[a], sizeof anbuf[a], "%s/%d", bmx_task_name(aux[a].task), aux[a].tmpl);
         anames[a] = anbuf[a];
     }
-    config_json(o, (const char *const *)anames, naux, &cfg);
+    /* the default minimum: from the pool's K, target-only's too (it draws from no pool, but
+     * is compared with runs that do) */
+    int kpool = target_only ? nnames * BMX_TASK_TEMPLATES : naux;
+    double S = min_rounds_tscale(o, naux);
+    long uni = bmx_mix_uniform_rounds(kpool, S);
+    long min_rounds = o->min_rounds >= 0 ? o->min_rounds : kpool ? uni + 1 : 0;
+    if (!strncmp(o->policy, "exp3", 4) && o->rounds <= uni)
+        fprintf(stderr,
+                "bmx flad: note: over K = %d auxiliary datasets with tscale %g, EXP3-FLAD is "
+                "exactly uniform (draw for draw explore-only) for its first %ld rounds (S t <= "
+                "K ln K); --rounds %d never gets past them: give --rounds > %ld or "
+                "exp3:tscale=S\n",
+                naux, S, uni, o->rounds, uni);
+    config_json(o, min_rounds, (const char *const *)anames, naux, &cfg);
     mkdir(o->out, 0777);
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.bin", o->out);
 
@@ -301,6 +345,8 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
     fc.patience = o->patience;
     fc.split = o->split;
     fc.seed = o->seed;
+    fc.aux_draws = o->aux_draws;
+    fc.min_rounds = min_rounds;
     if (bmx_flad_create(&f, &fc, tr, tok, target, aux, naux, &err)) {
         rc = fail("", &err);
         goto done;
@@ -347,9 +393,17 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
         if (in.arm >= 0)
             bmx_json_kv_str(&j, "aux", anames[in.arm]);
         bmx_json_kv_num(&j, "reward", in.reward);
+        if (in.draws > 1) {
+            bmx_json_key(&j, "arms");
+            bmx_json_ints(&j, in.arms, (size_t)in.draws);
+            bmx_json_key(&j, "rewards");
+            bmx_json_nums(&j, in.rewards, (size_t)in.draws);
+        }
         bmx_json_kv_num(&j, "target_loss", in.target_loss);
         bmx_json_kv_num(&j, "aux_loss", in.aux_loss);
         if (bmx_flad_mix(f)) {
+            bmx_json_key(&j, "pi_uniform");
+            bmx_json_bool(&j, !in.nonuniform);
             bmx_json_key(&j, "probs");
             bmx_json_nums(&j, bmx_mix_probs(bmx_flad_mix(f)), (size_t)naux);
         }
@@ -399,6 +453,8 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
     res->rounds = bmx_flad_rounds(f);
     res->stopped = bmx_flad_stopped(f);
     res->aux_batches = bmx_flad_aux_batches(f);
+    res->nonuniform = bmx_flad_nonuniform_rounds(f);
+    res->min_rounds = min_rounds;
     const long *cnt = bmx_flad_arm_counts(f);
     res->arm_names = calloc((size_t)naux + 1, sizeof *res->arm_names);
     res->arm_counts = calloc((size_t)naux + 1, sizeof *res->arm_counts);
@@ -439,6 +495,9 @@ int flad_run(const struct flad_opts *o, struct flad_result *res)
         bmx_json_key(&r, "stopped_early");
         bmx_json_bool(&r, res->stopped);
         bmx_json_kv_int(&r, "aux_batches", res->aux_batches);
+        bmx_json_kv_int(&r, "aux_draws", o->aux_draws);
+        bmx_json_kv_int(&r, "min_rounds", min_rounds);
+        bmx_json_kv_int(&r, "nonuniform_rounds", res->nonuniform);
         bmx_json_key(&r, "arm_counts");
         bmx_json_obj(&r);
         for (int a = 0; a < naux; a++)

@@ -1,7 +1,9 @@
 /* src/cli/flad_run.h - one FLAD run in a run folder (used by bmx flad and bmx flad-compare).
  *
  * Run folder OUT: config.json (the run's settings; a resume must match it), log.jsonl (one
- * object per round: round, arm, aux, reward, losses, probs, val_acc when evaluated),
+ * object per round: round, arm, aux, reward (and arms, rewards when G > 1), losses,
+ * pi_uniform (this round's pi exactly uniform), probs (pi after the round's update),
+ * val_acc when evaluated),
  * ckpt.bin (bmx checkpoint; extra = settings + FLAD state), result.json (at the end).
  * A minimal run folder of this module's own: the `run` helper's `bmx train` run folder had
  * not landed on main when this was written.
@@ -15,6 +17,11 @@ struct flad_opts {
     const char *tasks, *target, *aux, *holdout, *policy, *reward, *params;
     const char *init, *init_random, *tok, *out;
     int batch, T, rounds, eval_every, patience, split, ckpt_every, resume, blas, quiet, threads;
+    int aux_draws;   /* G auxiliary draws per round */
+    long min_rounds; /* early stopping not before this round; -1: the default, the first round
+                        EXP3 can leave uniform, bmx_mix_uniform_rounds(K, S) + 1 with K the
+                        auxiliary pool's size (target-only too) */
+    double tscale;   /* S for that default; 0: the policy's own (1 for all but exp3) */
     double lr, weight_decay;
     uint64_t seed;
 };
@@ -24,6 +31,8 @@ struct flad_opts {
 struct flad_result {
     double test_sum, test_mean, best_val;
     long best_round, rounds, aux_batches;
+    long nonuniform; /* rounds whose pi differed from uniform */
+    long min_rounds; /* as used (the default resolved) */
     int stopped;
     int ntop;
     char top[FLAD_TOP][96]; /* most-used auxiliary datasets */

@@ -25,18 +25,24 @@ struct bmx_flad {
     bmx_rng rng;
     bmx_flad_range *ranges;
     size_t nranges, nparams;
-    float *gt, *best;
-    int *tin, *ttg, *ain, *atg;
+    float *gt, *best, *gacc; /* gacc: g_T + g_1 + ... while G > 1 draws accumulate */
+    int *tin, *ttg, *ain, *atg, *arms;
+    double *rewards;
     size_t *tidx;
-    long round, aux_batches, *arm_counts, best_round;
+    long round, aux_batches, *arm_counts, best_round, nonuniform;
     double best_val;
     int bad_evals, stopped, scored;
 };
 
 bmx_flad_config bmx_flad_config_default(void)
 {
-    bmx_flad_config c = {"exp3", BMX_REWARD_AGG, "final", 4, 64, 10, 5, 0, 1};
+    bmx_flad_config c = {"exp3", BMX_REWARD_AGG, "final", 4, 64, 10, 5, 0, 1, 1, 0};
     return c;
+}
+
+long bmx_flad_nonuniform_rounds(const bmx_flad *f)
+{
+    return f->nonuniform;
 }
 
 long bmx_flad_rounds(const bmx_flad *f)
@@ -170,6 +176,9 @@ void bmx_flad_free(bmx_flad *f)
     free(f->ranges);
     free(f->gt);
     free(f->best);
+    free(f->gacc);
+    free(f->arms);
+    free(f->rewards);
     free(f->tin);
     free(f->ttg);
     free(f->ain);
@@ -215,17 +224,31 @@ static int aux_batch(bmx_flad *f, int a, bmx_err *err)
     return pack_batch(f, f->aux[a].task, f->aux[a].tmpl, idx, f->ain, f->atg, err);
 }
 
+/* The gradient of one packed batch at the current parameters into the model's buffer. */
+static int batch_grad(bmx_flad *f, const int *in, const int *tg, double *loss, bmx_err *err)
+{
+    int rc = bmx_model_forward(f->m, in, tg, f->cfg.batch, f->cfg.T, loss, NULL, NULL, err);
+    return rc ? rc : bmx_model_backward(f->m, 1.0, 0, err);
+}
+
 /* Target gradient at the current parameters into f->gt (model gradient buffer overwritten). */
 static int target_grad(bmx_flad *f, double *loss, bmx_err *err)
 {
     int rc = target_batch(f, err);
     if (!rc)
-        rc = bmx_model_forward(f->m, f->tin, f->ttg, f->cfg.batch, f->cfg.T, loss, NULL, NULL, err);
-    if (!rc)
-        rc = bmx_model_backward(f->m, 1.0, 0, err);
+        rc = batch_grad(f, f->tin, f->ttg, loss, err);
     if (!rc)
         memcpy(f->gt, bmx_model_grads(f->m), f->nparams * sizeof(float));
     return rc;
+}
+
+/* max_a |pi_a - 1/K| > 1e-12 */
+static int nonuniform(const double *pi, int k)
+{
+    for (int a = 0; a < k; a++)
+        if (fabs(pi[a] - 1.0 / k) > 1e-12)
+            return 1;
+    return 0;
 }
 
 static int validate(bmx_flad *f, double *acc, bmx_err *err)
@@ -240,10 +263,7 @@ static int scoring_pass(bmx_flad *f, bmx_err *err)
     for (int a = 0; a < f->naux && !rc; a++) {
         rc = aux_batch(f, a, err);
         if (!rc)
-            rc = bmx_model_forward(f->m, f->ain, f->atg, f->cfg.batch, f->cfg.T, NULL, NULL, NULL,
-                                   err);
-        if (!rc)
-            rc = bmx_model_backward(f->m, 1.0, 0, err);
+            rc = batch_grad(f, f->ain, f->atg, NULL, err);
         if (!rc)
             rc = bmx_mix_observe(
                 f->mix, a,
@@ -276,11 +296,14 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
         cfg->reward != BMX_REWARD_AGG)
         return bmx_err_set(err, BMX_EINVAL, "FLAD rewards are ga, gms or agg");
     if (cfg->batch < 1 || cfg->batch > 256 || cfg->T < 2 || cfg->eval_every < 1 ||
-        cfg->patience < 0)
+        cfg->patience < 0 || cfg->aux_draws < 1 || cfg->aux_draws > BMX_FLAD_MAX_DRAWS ||
+        cfg->min_rounds < 0)
         return bmx_err_set(err, BMX_EINVAL,
                            "bad FLAD settings: batch %d (1..256), T %d (>= 2), eval_every %d "
-                           "(>= 1), patience %d (>= 0)",
-                           cfg->batch, cfg->T, cfg->eval_every, cfg->patience);
+                           "(>= 1), patience %d (>= 0), aux_draws %d (1..%d), min_rounds %ld "
+                           "(>= 0)",
+                           cfg->batch, cfg->T, cfg->eval_every, cfg->patience, cfg->aux_draws,
+                           BMX_FLAD_MAX_DRAWS, cfg->min_rounds);
     bmx_model *m = bmx_trainer_model(tr);
     if (bmx_model_dtype(m) != BMX_F32 || bmx_trainer_config(tr)->accum != 1)
         return bmx_err_set(err, BMX_EINVAL, "FLAD needs a float model and a trainer with accum 1");
@@ -326,8 +349,13 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
     f->ain = malloc(BT * sizeof(int));
     f->atg = malloc(BT * sizeof(int));
     f->tidx = calloc((size_t)cfg->batch, sizeof *f->tidx);
+    f->arms = calloc((size_t)cfg->aux_draws, sizeof *f->arms);
+    f->rewards = calloc((size_t)cfg->aux_draws, sizeof *f->rewards);
+    if (cfg->aux_draws > 1)
+        f->gacc = malloc(f->nparams * sizeof *f->gacc);
     if (!f->aux || !f->aux_idx || !f->aux_n || !f->arm_counts || !f->gt || !f->best || !f->tin ||
-        !f->ttg || !f->ain || !f->atg || !f->tidx)
+        !f->ttg || !f->ain || !f->atg || !f->tidx || !f->arms || !f->rewards ||
+        (cfg->aux_draws > 1 && !f->gacc))
         rc = bmx_err_set(err, BMX_ENOMEM, "out of memory for a FLAD run");
     for (int a = 0; a < naux && !rc; a++) {
         if (aux[a].tmpl < 0 || aux[a].tmpl >= BMX_TASK_TEMPLATES)
@@ -390,22 +418,40 @@ int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
             rc = bmx_trainer_micro(f->tr, f->tin, f->ttg, f->cfg.batch, f->cfg.T, &in.target_loss,
                                    NULL, NULL, err);
     } else {
+        int G = f->cfg.aux_draws;
+        float *g = bmx_model_grads(f->m), *acc = G > 1 ? f->gacc : f->gt;
+        double lsum = 0;
         rc = target_grad(f, &in.target_loss, err);
-        if (!rc) {
-            in.arm = bmx_mix_draw(f->mix);
-            rc = aux_batch(f, in.arm, err);
-        }
-        if (!rc)
-            rc = bmx_trainer_micro(f->tr, f->ain, f->atg, f->cfg.batch, f->cfg.T, &in.aux_loss,
-                                   NULL, NULL, err);
-        float *g = bmx_model_grads(f->m);
-        if (!rc && (f->kind == P_EXP3 || f->kind == P_UCB1)) {
-            in.reward = bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, g, f->gt);
-            rc = bmx_mix_observe(f->mix, in.arm, in.reward, err);
+        in.nonuniform = nonuniform(bmx_mix_probs(f->mix), f->naux);
+        if (!rc && G > 1)
+            memcpy(f->gacc, f->gt, f->nparams * sizeof(float));
+        for (int j = 0; j < G && !rc; j++) {
+            double l = 0;
+            f->arms[j] = bmx_mix_draw(f->mix);
+            f->rewards[j] = NAN;
+            rc = aux_batch(f, f->arms[j], err);
+            if (!rc) /* the last draw through the trainer: its gradient becomes the step's */
+                rc = j + 1 < G ? batch_grad(f, f->ain, f->atg, &l, err)
+                               : bmx_trainer_micro(f->tr, f->ain, f->atg, f->cfg.batch, f->cfg.T,
+                                                   &l, NULL, NULL, err);
+            lsum += l;
+            if (!rc && (f->kind == P_EXP3 || f->kind == P_UCB1)) {
+                f->rewards[j] = bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, g, f->gt);
+                rc = bmx_mix_observe(f->mix, f->arms[j], f->rewards[j], err);
+            }
+            if (!rc && j + 1 < G)
+                for (size_t i = 0; i < f->nparams; i++)
+                    f->gacc[i] += g[i];
         }
         if (!rc)
             for (size_t i = 0; i < f->nparams; i++)
-                g[i] = 0.5f * g[i] + 0.5f * f->gt[i];
+                g[i] = (acc[i] + g[i]) / (float)(G + 1);
+        in.arm = f->arms[0];
+        in.reward = f->rewards[0];
+        in.draws = G;
+        in.arms = f->arms;
+        in.rewards = f->rewards;
+        in.aux_loss = lsum / G;
     }
     if (!rc)
         rc = bmx_trainer_apply(f->tr, NULL, err);
@@ -414,6 +460,7 @@ int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
     if (rc)
         return rc;
     f->round++;
+    f->nonuniform += in.nonuniform;
     in.round = f->round;
     if (f->round % f->cfg.eval_every == 0) {
         rc = validate(f, &in.val_acc, err);
@@ -425,7 +472,8 @@ int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
             f->best_round = f->round;
             f->bad_evals = 0;
             memcpy(f->best, bmx_model_params(f->m), f->nparams * sizeof(float));
-        } else if (f->cfg.patience && ++f->bad_evals >= f->cfg.patience) {
+        } else if (f->cfg.patience && ++f->bad_evals >= f->cfg.patience &&
+                   f->round >= f->cfg.min_rounds) {
             f->stopped = 1;
         }
     }
@@ -453,6 +501,8 @@ int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bm
 /* ---- state ---- */
 
 #define MAGIC "BMXFLAD1"
+/* Version 2 adds the count of non-uniform rounds after best_round. */
+#define FLAD_STATE_VERSION 2u
 
 typedef struct sw {
     unsigned char *p;
@@ -473,7 +523,7 @@ int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err
     if (rc)
         return rc;
     sw w = {buf, 0, cap};
-    uint32_t ver = 1, naux = (uint32_t)f->naux;
+    uint32_t ver = FLAD_STATE_VERSION, naux = (uint32_t)f->naux;
     uint64_t np = f->nparams, ml = mlen;
     int32_t flags[3] = {f->bad_evals, f->stopped, f->scored};
     put(&w, MAGIC, 8);
@@ -483,6 +533,7 @@ int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err
     put(&w, &f->round, sizeof(long));
     put(&w, &f->aux_batches, sizeof(long));
     put(&w, &f->best_round, sizeof(long));
+    put(&w, &f->nonuniform, sizeof(long));
     put(&w, &f->best_val, 8);
     put(&w, flags, sizeof flags);
     put(&w, &f->rng, sizeof f->rng);
@@ -510,7 +561,7 @@ int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err
 int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
 {
     const unsigned char *p = buf;
-    size_t fixed = 8 + 4 + 4 + 8 + 3 * sizeof(long) + 8 + 12 + sizeof(bmx_rng);
+    size_t fixed = 8 + 4 + 4 + 8 + 4 * sizeof(long) + 8 + 12 + sizeof(bmx_rng);
     if (len < fixed + 12 || memcmp(p, MAGIC, 8))
         return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: bad magic or too short");
     uint32_t crc;
@@ -522,13 +573,19 @@ int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
     memcpy(&ver, p + 8, 4);
     memcpy(&naux, p + 12, 4);
     memcpy(&np, p + 16, 8);
-    if (ver != 1 || naux != (uint32_t)f->naux || np != f->nparams)
+    if (ver != FLAD_STATE_VERSION)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "FLAD state version %u; this build reads version %u (version 1 "
+                           "predates the count of non-uniform rounds): start the run again in a "
+                           "new run folder",
+                           ver, FLAD_STATE_VERSION);
+    if (naux != (uint32_t)f->naux || np != f->nparams)
         return bmx_err_set(err, BMX_EINVAL,
                            "FLAD state is for %u auxiliary datasets and %llu parameters, this "
                            "run has %d and %zu (resume with the same settings)",
                            naux, (unsigned long long)np, f->naux, f->nparams);
     size_t o = 24;
-    long round, auxb, bestr;
+    long round, auxb, bestr, nonuni;
     double bestv;
     int32_t flags[3];
     bmx_rng rng;
@@ -537,6 +594,8 @@ int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
     memcpy(&auxb, p + o, sizeof(long));
     o += sizeof(long);
     memcpy(&bestr, p + o, sizeof(long));
+    o += sizeof(long);
+    memcpy(&nonuni, p + o, sizeof(long));
     o += sizeof(long);
     memcpy(&bestv, p + o, 8);
     o += 8;
@@ -566,6 +625,7 @@ int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
     f->round = round;
     f->aux_batches = auxb;
     f->best_round = bestr;
+    f->nonuniform = nonuni;
     f->best_val = bestv;
     f->bad_evals = flags[0];
     f->stopped = flags[1];

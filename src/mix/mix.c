@@ -9,15 +9,40 @@
  * ln(DBL_MAX) = 709.78 and ln(2^24) = 16.6. */
 #define ODM_SM_MAX_LOSS 690.0
 
-static double eps_at(int k, long t)
+/* eps at time s = S t: min(1/K, sqrt(ln K / (K s))); eps_0 = 1/K. */
+static double eps_at(int k, double s)
 {
     double u = 1.0 / k;
     double e;
 
-    if (t <= 0)
-        return u; /* eps_0 = 1/K */
-    e = sqrt(log((double)k) / ((double)k * (double)t));
+    if (s <= 0.0)
+        return u;
+    e = sqrt(log((double)k) / ((double)k * s));
     return e < u ? e : u;
+}
+
+/* Is eps_{S t} = 1/K, so that 1 - K eps_t = 0 and pi is uniform in round t? */
+static int eps_is_max(int k, double tscale, long t)
+{
+    return eps_at(k, tscale * (double)t) >= 1.0 / k;
+}
+
+long bmx_mix_uniform_rounds(int k, double tscale)
+{
+    if (k < 2 || !(tscale >= BMX_MIX_MIN_TSCALE && tscale <= BMX_MIX_MAX_TSCALE))
+        return 0;
+    /* S t <= K ln K, settled against eps itself where rounding decides */
+    long n = (long)floor((double)k * log((double)k) / tscale);
+    while (n > 0 && !eps_is_max(k, tscale, n))
+        n--;
+    while (eps_is_max(k, tscale, n + 1))
+        n++;
+    return n;
+}
+
+double bmx_mix_tscale(const bmx_mix *m)
+{
+    return (m->pol->keys & KEY_TSCALE) ? m->p.tscale : 1.0;
 }
 
 int mix_alloc(bmx_mix **out, const struct mix_policy *pol, int k, bmx_err *err)
@@ -71,7 +96,8 @@ static void pi_exp3(bmx_mix *m)
 {
     const double *R = m->arr[ARR_EST];
     double *pi = m->arr[ARR_PI];
-    double ep = eps_at(m->k, m->t - 1), e = eps_at(m->k, m->t);
+    double S = m->p.tscale;
+    double ep = eps_at(m->k, S * (double)(m->t - 1)), e = eps_at(m->k, S * (double)m->t);
     double keep = 1.0 - (double)m->k * e, mx = -INFINITY, s = 0.0;
 
     if (keep < 0.0)
@@ -467,7 +493,7 @@ static void step_odm_sm(bmx_mix *m)
         R[i] = a * R[i] + (1.0 - a) * exp(L[i] / n[i]);
     }
     clear_touched(m);
-    eps = eps_at(m->k, m->t);
+    eps = eps_at(m->k, (double)m->t);
     keep = 1.0 - (double)m->k * eps;
     if (keep < 0.0)
         keep = 0.0;

@@ -20,11 +20,20 @@ typedef enum mix_kind {
 } mix_kind;
 
 /* Keys a spec may set (bit flags). */
-enum { KEY_ALPHA = 1, KEY_BETA = 2, KEY_ETA = 4, KEY_C = 8, KEY_WARMUP = 16, KEY_VOCAB = 32 };
+enum {
+    KEY_ALPHA = 1,
+    KEY_BETA = 2,
+    KEY_ETA = 4,
+    KEY_C = 8,
+    KEY_WARMUP = 16,
+    KEY_VOCAB = 32,
+    KEY_TSCALE = 64
+};
 
 typedef struct mix_params {
     double alpha, beta, eta, c;
     long warmup, vocab;
+    double tscale; /* odm, exp3: eps_t is computed at tscale * t */
 } mix_params;
 
 /* Per-arm arrays (k doubles each); a policy allocates, and saves, only those it uses. */

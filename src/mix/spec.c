@@ -8,20 +8,22 @@
 #include <string.h>
 
 #define A(x) (1u << (x))
-/* defaults: alpha, beta, eta, c, warmup, vocab */
+/* defaults: alpha, beta, eta, c, warmup, vocab, tscale */
 #define DEF(alpha, beta)                                                                           \
     {                                                                                              \
-        alpha, beta, 1.0, 1e-3, 0, 8192                                                            \
+        alpha, beta, 1.0, 1e-3, 0, 8192, 1.0                                                       \
     }
 
 static const struct mix_policy policies[] = {
     {"uniform", MIX_UNIFORM, 0, A(ARR_PI), 0, DEF(0.9, 0.1)},
     {"natural", MIX_NATURAL, 0, A(ARR_PI), 1, DEF(0.9, 0.1)},
     {"weights", MIX_WEIGHTS, 0, A(ARR_PI), 1, DEF(0.9, 0.1)},
-    {"odm", MIX_ODM, KEY_ALPHA, A(ARR_PI) | A(ARR_EST) | A(ARR_ACC) | A(ARR_CNT), 0, DEF(0.9, 0.1)},
+    {"odm", MIX_ODM, KEY_ALPHA | KEY_TSCALE, A(ARR_PI) | A(ARR_EST) | A(ARR_ACC) | A(ARR_CNT), 0,
+     DEF(0.9, 0.1)},
     {"odm-smoothed-mean", MIX_ODM_SM, KEY_ALPHA | KEY_WARMUP,
      A(ARR_PI) | A(ARR_BASE) | A(ARR_EST) | A(ARR_ACC) | A(ARR_CNT), 0, DEF(0.5, 0.1)},
-    {"exp3", MIX_EXP3, KEY_BETA, A(ARR_PI) | A(ARR_EST) | A(ARR_AUX), 0, DEF(0.9, 1.0)},
+    {"exp3", MIX_EXP3, KEY_BETA | KEY_TSCALE, A(ARR_PI) | A(ARR_EST) | A(ARR_AUX), 0,
+     DEF(0.9, 1.0)},
     {"ucb1", MIX_UCB1, KEY_BETA, A(ARR_PI) | A(ARR_EST) | A(ARR_AUX), 0, DEF(0.9, 0.1)},
     {"explore-only", MIX_EXPLORE, 0, A(ARR_PI), 0, DEF(0.9, 0.1)},
     {"exploit-only", MIX_EXPLOIT, 0, A(ARR_PI) | A(ARR_EST) | A(ARR_CNT), 0, DEF(0.9, 0.1)},
@@ -30,8 +32,20 @@ static const struct mix_policy policies[] = {
 };
 #define NPOLICIES ((int)(sizeof policies / sizeof policies[0]))
 
-static const char *const key_names[] = {"alpha", "beta", "eta", "c", "warmup", "vocab"};
-#define NKEYS 6
+static const char *const key_names[] = {"alpha", "beta", "eta", "c", "warmup", "vocab", "tscale"};
+#define NKEYS 7
+
+/* warmup and vocab are integers; every other key is a double. */
+static int key_is_int(int ki)
+{
+    return ki == 4 || ki == 5;
+}
+
+static double *key_double(mix_params *p, int ki)
+{
+    double *dst[NKEYS] = {&p->alpha, &p->beta, &p->eta, &p->c, NULL, NULL, &p->tscale};
+    return dst[ki];
+}
 
 const struct mix_policy *mix_policy_table(int *n)
 {
@@ -96,6 +110,11 @@ int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err 
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: vocab = %ld is out of range; use vocab >= 2", n,
                            p->vocab);
+    if (!(p->tscale >= BMX_MIX_MIN_TSCALE && p->tscale <= BMX_MIX_MAX_TSCALE))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: tscale = %g is out of range; use %g <= tscale <= %g "
+                           "(1: the paper's eps_t; the released FLAD code's is 10 G)",
+                           n, p->tscale, BMX_MIX_MIN_TSCALE, BMX_MIX_MAX_TSCALE);
     return 0;
 }
 
@@ -109,11 +128,11 @@ static int parse_value(int ki, const char *s, size_t len, mix_params *p, bmx_err
         return bmx_err_set(err, BMX_EINVAL, "mix spec: %s=%.*s: %s; write e.g. %s=%s",
                            key_names[ki], (int)(len < 40 ? len : 40), s,
                            len ? "value too long" : "missing value", key_names[ki],
-                           ki >= 4 ? "100" : "0.5");
+                           key_is_int(ki) ? "100" : "0.5");
     memcpy(buf, s, len);
     buf[len] = '\0';
     errno = 0;
-    if (ki >= 4) { /* integer keys */
+    if (key_is_int(ki)) {
         long v = strtol(buf, &end, 10);
         if (*end != '\0' || errno)
             return bmx_err_set(err, BMX_EINVAL,
@@ -129,8 +148,7 @@ static int parse_value(int ki, const char *s, size_t len, mix_params *p, bmx_err
             return bmx_err_set(err, BMX_EINVAL,
                                "mix spec: %s=%s is not a finite number; write e.g. %s=0.5",
                                key_names[ki], buf, key_names[ki]);
-        double *dst[4] = {&p->alpha, &p->beta, &p->eta, &p->c};
-        *dst[ki] = v;
+        *key_double(p, ki) = v;
     }
     return 0;
 }
@@ -200,9 +218,14 @@ int mix_spec_parse(const char *spec, const struct mix_policy **pol_out, mix_para
     return 0;
 }
 
-/* The shortest %g form that reads back as the same double. */
+/* The shortest %g form that reads back as the same double; whole numbers without an
+ * exponent ("20", not "2e+01"). */
 static void fmt_double(char *buf, size_t cap, double v)
 {
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, cap, "%.0f", v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, cap, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
@@ -212,16 +235,17 @@ static void fmt_double(char *buf, size_t cap, double v)
 
 void mix_spec_format(const struct mix_policy *pol, const mix_params *p, char *buf, size_t cap)
 {
+    mix_params q = *p;
     size_t used = (size_t)snprintf(buf, cap, "%s", pol->name);
     char v[40];
 
     for (int i = 0; i < NKEYS && used < cap; i++) {
         if (!(pol->keys & (1u << i)))
             continue;
-        if (i == 4 || i == 5)
+        if (key_is_int(i))
             snprintf(v, sizeof v, "%ld", i == 4 ? p->warmup : p->vocab);
         else
-            fmt_double(v, sizeof v, i == 0 ? p->alpha : i == 1 ? p->beta : i == 2 ? p->eta : p->c);
+            fmt_double(v, sizeof v, *key_double(&q, i));
         used += (size_t)snprintf(buf + used, cap - used, "%c%s=%s",
                                  used == strlen(pol->name) ? ':' : ',', key_names[i], v);
     }

@@ -1,27 +1,30 @@
 /* Saving and restoring a policy's whole state (bmx/mix.h).
  *
- * Format, version 1, every integer little-endian, doubles as their IEEE-754 bits:
+ * Format, version 2, every integer little-endian, doubles as their IEEE-754 bits:
  *   "BMXM"          magic (4 bytes)
- *   u32 version     1
+ *   u32 version     2
  *   u32 n, n bytes  the policy's name (no NUL), n <= 64
  *   u32 k           arms
  *   u32 arrays      bit mask of the per-arm arrays that follow (fixed by the policy)
- *   f64 alpha, beta, eta, c
+ *   f64 alpha, beta, eta, c, tscale
  *   i64 warmup, vocab, t
  *   u64 s[4]        the generator
  *   f64 [k] ...     each array of the mask in bit order (pi, base, estimates, aux, lambda,
  *                   pending sums, pending counts)
  *   u32 crc         CRC-32 of every byte before it
+ * Version 1 (before tscale) is the same without the f64 tscale; it still loads, as tscale 1
+ * (the only time scale there was).
  */
 #include "mix_internal.h"
 
 #include <string.h>
 
 #define MIX_MAGIC      "BMXM"
-#define MIX_VERSION    1u
+#define MIX_VERSION    2u
 #define MIX_NAME_MAX   64u
-#define MIX_FIXED_HEAD (4 + 4 + 4)                     /* magic, version, name length */
-#define MIX_FIXED_BODY (4 + 4 + 4 * 8 + 3 * 8 + 4 * 8) /* k .. rng */
+#define MIX_FIXED_HEAD (4 + 4 + 4) /* magic, version, name length */
+/* k .. rng: version 1 has 4 f64 parameters, version 2 has 5 */
+#define MIX_FIXED_BODY(version) (4 + 4 + ((version) >= 2 ? 5 : 4) * 8 + 3 * 8 + 4 * 8)
 
 static int popcount(unsigned x)
 {
@@ -32,10 +35,10 @@ static int popcount(unsigned x)
     return n;
 }
 
-static size_t state_size(size_t name_len, int k, unsigned arrays)
+static size_t state_size(uint32_t version, size_t name_len, int k, unsigned arrays)
 {
-    return MIX_FIXED_HEAD + name_len + MIX_FIXED_BODY + (size_t)popcount(arrays) * (size_t)k * 8 +
-           4;
+    return MIX_FIXED_HEAD + name_len + MIX_FIXED_BODY(version) +
+           (size_t)popcount(arrays) * (size_t)k * 8 + 4;
 }
 
 static unsigned char *put_u32(unsigned char *p, uint32_t v)
@@ -92,7 +95,7 @@ static double get_f64(const unsigned char **p)
 int bmx_mix_save(const bmx_mix *m, void *buf, size_t cap, size_t *len, bmx_err *err)
 {
     size_t nlen = strlen(m->pol->name);
-    size_t need = state_size(nlen, m->k, m->pol->arrays);
+    size_t need = state_size(MIX_VERSION, nlen, m->k, m->pol->arrays);
     unsigned char *p = buf, *start = buf;
 
     if (!len)
@@ -115,6 +118,7 @@ int bmx_mix_save(const bmx_mix *m, void *buf, size_t cap, size_t *len, bmx_err *
     p = put_f64(p, m->p.beta);
     p = put_f64(p, m->p.eta);
     p = put_f64(p, m->p.c);
+    p = put_f64(p, m->p.tscale);
     p = put_u64(p, (uint64_t)(int64_t)m->p.warmup);
     p = put_u64(p, (uint64_t)(int64_t)m->p.vocab);
     p = put_u64(p, (uint64_t)(int64_t)m->t);
@@ -152,14 +156,15 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
                            "mix state: bad magic (not a bmx mix state, or corrupted)");
     p += 4;
     version = get_u32(&p);
-    if (version != MIX_VERSION)
+    if (version != 1 && version != MIX_VERSION)
         return bmx_err_set(err, BMX_ECORRUPT,
-                           "mix state: version %u is not supported; this build reads version %u",
+                           "mix state: version %u is not supported; this build reads versions 1 "
+                           "and %u (a newer bmx wrote it, or it is corrupted)",
                            version, MIX_VERSION);
     nlen = get_u32(&p);
     if (nlen == 0 || nlen > MIX_NAME_MAX)
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: policy name length %u is invalid", nlen);
-    if (len < MIX_FIXED_HEAD + nlen + MIX_FIXED_BODY)
+    if (len < MIX_FIXED_HEAD + nlen + MIX_FIXED_BODY(version))
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: truncated (%zu bytes)", len);
     pol = mix_policy_find((const char *)p, nlen);
     if (!pol)
@@ -174,7 +179,7 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "mix state: array mask 0x%x does not match policy %s (0x%x)", arrays,
                            pol->name, pol->arrays);
-    need = state_size(nlen, (int)k, arrays);
+    need = state_size(version, nlen, (int)k, arrays);
     if (len != need)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "mix state: %zu bytes, but policy %s over %u arms needs %zu (%s)", len,
@@ -190,6 +195,7 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
     prm.beta = get_f64(&p);
     prm.eta = get_f64(&p);
     prm.c = get_f64(&p);
+    prm.tscale = version >= 2 ? get_f64(&p) : 1.0;
     prm.warmup = (long)(int64_t)get_u64(&p);
     prm.vocab = (long)(int64_t)get_u64(&p);
     t = (int64_t)get_u64(&p);

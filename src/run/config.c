@@ -56,7 +56,7 @@ bmx_run_config bmx_run_config_default(void)
 static const bmx_run_key keys[] = {
     K("data", BMX_RK_STR, data, "folder of <domain>/train.bin + val.bin (a sharded corpus)"),
     K("out", BMX_RK_STR, out, "run folder (config.txt, log.jsonl, checkpoint.bin)"),
-    K("policy", BMX_RK_STR, policy, "mixing policy spec (bmx/mix.h), e.g. odm:alpha=0.9"),
+    K("policy", BMX_RK_STR, policy, "mixing policy spec (bmx/mix.h), e.g. odm:alpha=0.9,tscale=1"),
     K("method", BMX_RK_STR, method, "label of the run in logs and reports (default: policy)"),
     K("weights", BMX_RK_STR, weights, "comma-separated domain weights (policy weights, doremi)"),
     K("domains", BMX_RK_STR, domains, "comma-separated domains to use (default: all)"),

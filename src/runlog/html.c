@@ -407,11 +407,26 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
         free(x);
         if (rc)
             goto done;
+        size_t u = bmx_runlog_uniform_steps(l);
+        bmx_sbuf_puts(o, "<p class=\"note\">");
+        bmx_sbuf_xml(o, ms[j].name);
+        if (u == l->nsteps)
+            bmx_sbuf_printf(o,
+                            "'s distribution was exactly uniform in all %zu steps (max |pi - "
+                            "1/K| &le; 1e-12): this run is uniform's, draw for draw.",
+                            u);
+        else
+            bmx_sbuf_printf(o,
+                            "'s distribution was exactly uniform (max |pi - 1/K| &le; 1e-12) in "
+                            "%zu of its %zu steps.",
+                            u, l->nsteps);
+        bmx_sbuf_puts(o, "</p>\n");
     }
 
     /* runs */
     bmx_sbuf_puts(o, "\n<h2>Runs</h2>\n<table><tr><th>run</th><th>method</th><th>policy</th>"
-                     "<th>seed</th><th>steps</th><th>tokens/step</th></tr>\n");
+                     "<th>seed</th><th>steps</th><th>tokens/step</th><th>steps with pi "
+                     "exactly uniform</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         bmx_sbuf_puts(o, "<tr><td>");
         bmx_sbuf_xml(o, runs[i]->path);
@@ -419,9 +434,9 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
         bmx_sbuf_xml(o, runs[i]->method);
         bmx_sbuf_puts(o, "</td><td>");
         bmx_sbuf_xml(o, runs[i]->policy);
-        bmx_sbuf_printf(o, "</td><td>%llu</td><td>%zu</td><td>%ld</td></tr>\n",
+        bmx_sbuf_printf(o, "</td><td>%llu</td><td>%zu</td><td>%ld</td><td>%zu</td></tr>\n",
                         (unsigned long long)runs[i]->seed, runs[i]->nsteps,
-                        runs[i]->tokens_per_step);
+                        runs[i]->tokens_per_step, bmx_runlog_uniform_steps(runs[i]));
     }
     bmx_sbuf_puts(o, "</table>\n</body></html>\n");
     if (o->oom)

@@ -41,6 +41,19 @@ int bmx_runlog_is_static(const bmx_runlog *l)
            (n == 7 && strncmp(p, "weights", 7) == 0);
 }
 
+size_t bmx_runlog_uniform_steps(const bmx_runlog *l)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < l->nsteps; s++) {
+        const double *pi = l->probs + s * (size_t)l->K;
+        int u = 1;
+        for (int d = 0; d < l->K && u; d++)
+            u = fabs(pi[d] - 1.0 / l->K) <= 1e-12;
+        n += (size_t)u;
+    }
+    return n;
+}
+
 static char *dup(const char *s)
 {
     size_t n = strlen(s) + 1;

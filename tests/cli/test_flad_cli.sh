@@ -85,4 +85,67 @@ grep -q "<svg" "$tmp/cmp/report.html" || fail "report has no plot"
 grep -q "fx-sound/" "$tmp/cmp/report.html" || fail "report names no auxiliary dataset"
 $bmx flad-compare "${cmp_args[@]}" --targets fx-color --out "$tmp/cmp2" 2>"$tmp/err"
 [ $? -eq 2 ] || fail "a single target should be refused"
+# K = 3 auxiliary datasets (fx-sound x 3 templates): EXP3 leaves uniform in round 4 = floor(3 ln 3) + 1
+grep '"method":"exp3"' "$tmp/cmp/results.jsonl" | grep -q '"nonuniform_rounds":1,"min_rounds":4,' ||
+    fail "results.jsonl: exp3 should have 1 non-uniform round of 4: $(cat "$tmp/cmp/results.jsonl")"
+grep -q "identical to explore-only" "$tmp/cmp/table.md" && fail "K = 3, 4 rounds: EXP3 did leave uniform"
+grep -q "fx-color/s0 1 of 4" "$tmp/cmp/table.md" || fail "table.md: $(cat "$tmp/cmp/table.md")"
+[ "$(grep -c '"min_rounds":4,' "$tmp/cmp/results.jsonl")" -eq 10 ] ||
+    fail "every method (target-only too) should wait for round 4: $(cat "$tmp/cmp/results.jsonl")"
+
+# G = 2 auxiliary draws per round: both in the log, 2 batches a round; bad values refused
+$bmx flad "${common[@]}" --target fx-color --rounds 3 --aux-draws 2 --out "$tmp/g2" >/dev/null \
+    2>"$tmp/log" || fail "flad --aux-draws 2: $(cat "$tmp/log")"
+[ "$(grep -c '"arms":\[[0-9],[0-9]\],"rewards":\[' "$tmp/g2/log.jsonl")" -eq 3 ] ||
+    fail "--aux-draws 2: log lacks the two arms: $(head -1 "$tmp/g2/log.jsonl")"
+grep -q '"aux_batches":6,"aux_draws":2' "$tmp/g2/result.json" || fail "result: $(cat "$tmp/g2/result.json")"
+$bmx flad "${common[@]}" --target fx-color --aux-draws 0 --out "$tmp/c" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q -- "--aux-draws 0" "$tmp/err" || fail "--aux-draws 0: $(cat "$tmp/err")"
+$bmx flad "${common[@]}" --target fx-color --min-rounds -2 --out "$tmp/c" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q -- "--min-rounds -2" "$tmp/err" || fail "--min-rounds -2: $(cat "$tmp/err")"
+$bmx flad "${common[@]}" --target fx-color --policy exp3:tscale=0 --out "$tmp/c" 2>"$tmp/err"
+[ $? -ne 0 ] && grep -q "tscale = 0" "$tmp/err" || fail "exp3:tscale=0: $(cat "$tmp/err")"
+
+# K = 45 auxiliary datasets (fx-sound and 14 copies, 3 templates each). The first round t whose
+# K eps(S t) < 1, from eps alone: K ln K = 171.30 -> 172 for S = 1, 18 for S = 10.
+first_round() { awk -v K=45 -v S="$1" 'BEGIN { t = 1; while (K * sqrt(log(K) / (K * S * t)) >= 1) t++; print t }'; }
+[ "$(first_round 1)" -eq 172 ] && [ "$(first_round 10)" -eq 18 ] || fail "first_round: $(first_round 1) $(first_round 10)"
+mkdir -p "$tmp/raw45"
+cp $fx/*.raw "$tmp/raw45/"
+names=fx-color,fx-sound,fx-count
+for i in $(seq -w 1 14); do
+    sed "s/^name\tfx-sound/name\tcopy-$i/" $fx/fx-sound.raw >"$tmp/raw45/copy-$i.raw"
+    names=$names,copy-$i
+done
+$bmx tasks build --skip-extract --raw "$tmp/raw45" --out "$tmp/t45" --tasks "$names" 2>"$tmp/log" ||
+    fail "tasks build (45): $(cat "$tmp/log")"
+k45=(--tasks "$tmp/t45" --tok "$tmp/tok" --init-random 1,2,16,48 --batch 2 --seq 40 --eval-every 50
+    --patience 1 --lr 3e-3 --threads 1 --blas 0 --targets fx-color,fx-count --splits 1)
+# tscale 1, 150 rounds: EXP3-FLAD is explore-only draw for draw, and the table says so
+$bmx flad-compare "${k45[@]}" --methods explore-only,exp3 --rounds 150 --out "$tmp/c45" \
+    >/dev/null 2>"$tmp/log" || fail "flad-compare K = 45: $(cat "$tmp/log")"
+grep -q "never gets past them" "$tmp/log" || fail "no note that 150 rounds stay uniform: $(cat "$tmp/log")"
+for tg in fx-color fx-count; do
+    d=$tmp/c45/$tg/s0
+    grep -o '"arm":[0-9]*' "$d/exp3/log.jsonl" >"$tmp/a.exp3"
+    grep -o '"arm":[0-9]*' "$d/explore-only/log.jsonl" >"$tmp/a.explore"
+    [ "$(wc -l <"$tmp/a.exp3")" -eq 150 ] || fail "$tg: exp3 ran $(wc -l <"$tmp/a.exp3") rounds, not 150"
+    cmp -s "$tmp/a.exp3" "$tmp/a.explore" || fail "$tg: EXP3-FLAD drew other arms than explore-only"
+    cmp -s "$d/exp3/ckpt.bin" "$d/explore-only/ckpt.bin" && fail "$tg: the checkpoints hold the policy too"
+    grep -q '"pi_uniform":false' "$d/exp3/log.jsonl" && fail "$tg: exp3 left uniform"
+    grep -q '"min_rounds":172,"nonuniform_rounds":0' "$d/exp3/result.json" ||
+        fail "$tg result: $(cat "$d/exp3/result.json")"
+done
+grep -q "^| EXP3-FLAD | identical to explore-only: never left uniform in 150 rounds | identical to explore-only: never left uniform in 150 rounds | identical to explore-only: never left uniform in 150 rounds |" \
+    "$tmp/c45/table.md" || fail "table.md does not mark EXP3-FLAD: $(cat "$tmp/c45/table.md")"
+# tscale 10: leaves uniform in round 18, as the formula says; the minimum before early stopping follows
+$bmx flad-compare "${k45[@]}" --methods exp3 --tscale 10 --rounds 20 --out "$tmp/c45s" \
+    >/dev/null 2>"$tmp/log" || fail "flad-compare --tscale 10: $(cat "$tmp/log")"
+d=$tmp/c45s/fx-color/s0/exp3
+first=$(grep -n '"pi_uniform":false' "$d/log.jsonl" | head -1 | cut -d: -f1)
+[ "$first" = "$(first_round 10)" ] || fail "tscale 10 left uniform in round $first, not $(first_round 10)"
+grep -q '"policy":"exp3:tscale=10"' "$d/config.json" || fail "config: $(cat "$d/config.json")"
+grep -q '"min_rounds":18,"nonuniform_rounds":3' "$d/result.json" || fail "result: $(cat "$d/result.json")"
+grep -q "identical to explore-only" "$tmp/c45s/table.md" && fail "tscale 10: marked as never leaving uniform"
+grep -q "fx-color/s0 3 of 20" "$tmp/c45s/table.md" || fail "table.md: $(cat "$tmp/c45s/table.md")"
 exit 0

@@ -191,6 +191,8 @@ def odm_fixtures():
          150, 2, 4, ()),
         ("odm_k1", "odm, K=1: pi = (1)", "odm", 1, 20, 1, 5, ()),
         ("odm_k260", "odm, K=260, G=8, alpha=0", "odm:alpha=0", 260, 4, 8, 6, ()),
+        ("odm_k22_tscale2.5", "odm, K=22, G=2, tscale=2.5: uniform while 2.5 t <= K ln K "
+         "(t <= 27), then adaptive", "odm:tscale=2.5", 22, 60, 2, 7, ()),
     ]
     for name, about, spec, k, rounds, g, seed, zero in cases:
         fx = Fixture(about, spec, k, None, seed)
@@ -231,6 +233,11 @@ def exp3_fixtures():
         ("exp3_k22", "exp3, K=22", "exp3:beta=1", 22, 100, 1, 33),
         ("exp3_k260", "exp3, K=260, G=4", "exp3", 260, 5, 4, 34),
         ("exp3_k1", "exp3, K=1", "exp3", 1, 10, 1, 35),
+        ("exp3_k45_tscale10", "exp3, K=45 (FLAD's auxiliary sets), tscale=10 (the released "
+         "code's 10 G, G=1): uniform while 10 t <= K ln K (t <= 17), then adaptive",
+         "exp3:tscale=10", 45, 30, 1, 37),
+        ("exp3_k5_tscale0.5", "exp3, K=5, beta=0.5, tscale=0.5: uniform for twice K ln K "
+         "rounds (t <= 16)", "exp3:beta=0.5,tscale=0.5", 5, 30, 2, 38),
     ]
     for name, about, spec, k, rounds, g, seed in cases:
         fx = Fixture(about, spec, k, None, seed)

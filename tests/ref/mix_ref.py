@@ -45,16 +45,18 @@ def stable_softmax(x):
     return [v / total for v in e]
 
 
-def odm_eps(k, t):
-    """eps_t = min(1/K, sqrt(ln K / (K t))); eps_0 = 1/K."""
+def odm_eps(k, t, tscale=1.0):
+    """eps_t = min(1/K, sqrt(ln K / (K S t))) with the time scale S (section 2a; S = 1 is the
+    papers' form); eps_0 = 1/K."""
     if t == 0:
         return 1.0 / k
-    return min(1.0 / k, math.sqrt(math.log(k) / (k * t)))
+    return min(1.0 / k, math.sqrt(math.log(k) / (k * (tscale * t))))
 
 
-def exp3_probs(k, t, eps_prev, r):
-    """pi_i = (1 - K eps_t) * softmax(eps_{t-1} R)_i + eps_t (sections 1a and 2a)."""
-    eps_t = odm_eps(k, t)
+def exp3_probs(k, t, eps_prev, r, tscale=1.0):
+    """pi_i = (1 - K eps_t) * softmax(eps_{t-1} R)_i + eps_t (sections 1a and 2a), eps_t at
+    S t and eps_{t-1} (given) at S (t - 1)."""
+    eps_t = odm_eps(k, t, tscale)
     soft = stable_softmax([eps_prev * ri for ri in r])
     return [(1.0 - k * eps_t) * s + eps_t for s in soft]
 
@@ -155,13 +157,17 @@ class Odm(Policy):
     """
 
     name = "odm"
-    takes = {"alpha": 0.9}
+    takes = {"alpha": 0.9, "tscale": 1.0}
 
     def __init__(self, k, weights, seed, params):
         super().__init__(k, weights, seed, params)
         self.r = [0.0] * k
         self.loss = [0.0] * k
-        self.probs = exp3_probs(k, 1, odm_eps(k, 0), self.r)
+        self.probs = self._probs()
+
+    def _probs(self):
+        s = self.p["tscale"]
+        return exp3_probs(self.k, self.t, odm_eps(self.k, self.t - 1, s), self.r, s)
 
     def observe(self, arm, value):
         super().observe(arm, value)
@@ -174,7 +180,7 @@ class Odm(Policy):
                 self.r[i] = alpha * self.r[i] + (1.0 - alpha) * self.loss[i] / self.probs[i]
         self.loss = [0.0] * self.k
         self.t += 1
-        self.probs = exp3_probs(self.k, self.t, odm_eps(self.k, self.t - 1), self.r)
+        self.probs = self._probs()
 
     def estimates(self):
         return list(self.r)
@@ -235,13 +241,15 @@ class Exp3(Policy):
     then R_a += s_a / pi_a with pi_a of the current round."""
 
     name = "exp3"
-    takes = {"beta": 1.0}
+    takes = {"beta": 1.0, "tscale": 1.0}
 
     def __init__(self, k, weights, seed, params):
         super().__init__(k, weights, seed, params)
         self.r = [0.0] * k
         self.s = [0.0] * k
-        self.probs = exp3_probs(k, 1, odm_eps(k, 0), self.r)
+        self.probs = self._probs()
+
+    _probs = Odm._probs
 
     def observe(self, arm, value):
         super().observe(arm, value)
@@ -251,7 +259,7 @@ class Exp3(Policy):
 
     def step(self):
         self.t += 1
-        self.probs = exp3_probs(self.k, self.t, odm_eps(self.k, self.t - 1), self.r)
+        self.probs = self._probs()
 
     def estimates(self):
         return list(self.r)
@@ -515,6 +523,18 @@ def selfcheck():
     m.step()
     e = math.exp(0.5 * 2.5)
     _close(m.probs[1], (1.0 - 2.0 * eps2) * e / (1.0 + e) + eps2)
+
+    # exp3, K = 2, tscale 4: eps_1 = eps(4) = sqrt(ln 2 / 8) = 0.2944 < 1/2 already, but
+    # R = 0 keeps round 1 uniform; reward 1 for arm 0 -> R_0 = 2, and pi_2 mixes with
+    # eps(8) = sqrt(ln 2 / 16) = 0.2081 a softmax at eps(4).
+    m = make_policy("exp3:tscale=4", 2)
+    assert m.probs == [0.5, 0.5]
+    m.observe(0, 1.0)
+    m.step()
+    e4, e8 = math.sqrt(math.log(2.0) / 8.0), math.sqrt(math.log(2.0) / 16.0)
+    e = math.exp(e4 * 2.0)
+    _close(m.probs[0], (1.0 - 2.0 * e8) * e / (e + 1.0) + e8)
+    _close(m.probs[0], 0.5835120151031199, 1e-12)  # 0.375378 + 0.208139
 
     # ucb1, K = 2: scoring pass 0.2 and 0.5; n = 2, both bonuses sqrt(ln 2) -> arm 1.
     m = make_policy("ucb1", 2)
