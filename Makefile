@@ -21,7 +21,7 @@ endif
 ARCH    ?= -march=x86-64-v2
 WARN    = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) $(WARN) -fPIC -fopenmp -Iinclude -MMD -MP
-LDLIBS  += -fopenmp -lopenblas -lm -lpthread
+LDLIBS  += -fopenmp -lopenblas -lzstd -lz -lm -lpthread
 LDFLAGS += $(SANLD)
 
 LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))

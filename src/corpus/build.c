@@ -407,26 +407,12 @@ static bmx_jval *dom_finish(struct dom *d, struct hset *global)
 
 static bmx_jval *params_json(const bmx_corpus_opts *o)
 {
-    bmx_jval *p = bmx_jval_obj(), *split = bmx_jval_arr(), *doms = bmx_jval_arr(),
-             *frac = bmx_jval_strn("0.1", 3);
+    bmx_jval *p = bmx_jval_obj(), *doms = bmx_jval_arr();
     int rc = 0;
 
-    if (frac)
-        frac->t = BMX_JNUM;
     rc |= bmx_jval_set(p, "preset", o->preset ? bmx_jval_str(o->preset) : bmx_jval_null());
     rc |= bmx_jval_set(p, "max_bytes_per_domain", bmx_jval_u64(o->max_bytes));
-    for (int s = 0; s < 3; s++)
-        rc |= bmx_jval_push(split, bmx_jval_u64(o->split[s]));
-    rc |= bmx_jval_set(p, "split", split);
-    rc |= bmx_jval_set(p, "split_rule",
-                       bmx_jval_str("splitmix64 finaliser of the hash, mod the weight sum"));
-    rc |= bmx_jval_set(p, "document_hash", bmx_jval_str("fnv1a-64 of the normalised bytes"));
-    rc |= bmx_jval_set(
-        p, "normalisation",
-        bmx_jval_str("UTF-8 with U+FFFD per ill-formed subpart, NUL removed, CRLF to LF, "
-                     "leading BOM removed"));
-    rc |= bmx_jval_set(p, "binary_max_fraction", frac);
-    rc |= bmx_jval_set(p, "min_nonspace_bytes", bmx_jval_u64(32));
+    rc |= corpus_params_rules(p, o->split);
     for (size_t i = 0; i < o->ndomains; i++)
         rc |= bmx_jval_push(doms, bmx_jval_str(o->domains[i]));
     rc |= bmx_jval_set(p, "domains", doms);

@@ -103,8 +103,30 @@ int sink_doc(struct sink *s, struct doc_filter *f, const void *body, size_t len,
 void sink_close(struct sink *s, int keep);
 /* Whether the domain is full (a cap reached). */
 int sink_full(const struct sink *s, const struct doc_filter *f);
+/* Close and remove the temporary files, leaving any earlier output alone. */
+void sink_discard(struct sink *s);
 /* The manifest pieces: "documents_read", "bytes_read", "dropped" and "splits" set in obj;
  * -1 out of memory. */
 int sink_json(const struct sink *s, struct bmx_jval *obj);
+
+/* The rules of the document pipeline, as manifest parameters: "split" (the weights),
+ * "split_rule", "document_hash", "normalisation", "binary_max_fraction",
+ * "min_nonspace_bytes"; -1 out of memory. */
+int corpus_params_rules(struct bmx_jval *p, const unsigned split[3]);
+
+/* ---- a file read through its decompressor (zread.c): plain, gzip (every member) or
+ * zstd, told apart by the first bytes ---- */
+enum { ZR_PLAIN = 0, ZR_GZIP = 1, ZR_ZSTD = 2 };
+enum { ZR_END = 0, ZR_ERR_IO = -1, ZR_ERR_TRUNCATED = -2, ZR_ERR_CORRUPT = -3 };
+struct zr;
+/* Open path; NULL with why set (errno's message) when it cannot be opened. */
+struct zr *zr_open(const char *path, char *why, size_t why_len);
+/* Up to cap decompressed bytes into buf: > 0 their count, ZR_END at the end of the data,
+ * or a ZR_ERR_* code with why set (reading after an error gives the same error). */
+long zr_read(struct zr *z, void *buf, size_t cap, char *why, size_t why_len);
+int zr_kind(const struct zr *z);
+uint64_t zr_raw_bytes(const struct zr *z); /* bytes of the file read so far */
+uint32_t zr_raw_crc(const struct zr *z);   /* their CRC-32 */
+void zr_close(struct zr *z);
 
 #endif

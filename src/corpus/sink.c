@@ -309,3 +309,36 @@ int sink_json(const struct sink *s, bmx_jval *o)
     rc |= bmx_jval_set(o, "splits", splits);
     return rc ? -1 : 0;
 }
+
+int corpus_params_rules(bmx_jval *p, const unsigned split[3])
+{
+    bmx_jval *w = bmx_jval_arr(), *frac = bmx_jval_strn("0.1", 3);
+    int rc = 0;
+
+    if (frac)
+        frac->t = BMX_JNUM;
+    for (int k = 0; k < 3; k++)
+        rc |= bmx_jval_push(w, bmx_jval_u64(split[k]));
+    rc |= bmx_jval_set(p, "split", w);
+    rc |= bmx_jval_set(p, "split_rule",
+                       bmx_jval_str("splitmix64 finaliser of the hash, mod the weight sum"));
+    rc |= bmx_jval_set(p, "document_hash", bmx_jval_str("fnv1a-64 of the normalised bytes"));
+    rc |= bmx_jval_set(
+        p, "normalisation",
+        bmx_jval_str("UTF-8 with U+FFFD per ill-formed subpart, NUL removed, CRLF to LF, "
+                     "leading BOM removed"));
+    rc |= bmx_jval_set(p, "binary_max_fraction", frac);
+    rc |= bmx_jval_set(p, "min_nonspace_bytes", bmx_jval_u64(32));
+    return rc ? -1 : 0;
+}
+
+void sink_discard(struct sink *s)
+{
+    for (int k = 0; k < BMX_NSPLITS; k++) {
+        if (s->f[k]) {
+            fclose(s->f[k]);
+            s->f[k] = NULL;
+            unlink(s->tmp[k]);
+        }
+    }
+}
