@@ -408,6 +408,8 @@ static int do_jsonl(struct imp *m, struct input *in)
             line++;
             if (skipping)
                 skipping = 0; /* the end of a line too long, counted already */
+            else if (len > BMX_IMPORT_DOC_MAX)
+                rc = bad(m, in, BAD_TOO_LONG, line, NULL, NULL, 0);
             else
                 rc = jsonl_line(m, in, m->buf + start, len, line);
             start += len + 1;
