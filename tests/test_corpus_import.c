@@ -3,6 +3,7 @@
  * writes, good, bad and truncated. */
 #include "bmx/corpus.h"
 #include "bmx/report.h"
+#include "bmx/rng.h"
 #include "check.h"
 
 #include <stdint.h>
@@ -710,6 +711,189 @@ static void test_import_too_long(void)
     unlink(path);
 }
 
+/* ---- the 8-bytes-at-a-time paths against bytewise references ---- */
+
+static void test_crc32_check_value(void)
+{
+    static const char s[] = "123456789";
+    uint32_t a = bmx_crc32(0, s, 9), b = bmx_crc32(bmx_crc32(0, s, 4), s + 4, 5);
+    CHECK_EQ_INT(a, 0xCBF43926u); /* the CRC-32 check value */
+    CHECK_EQ_INT(b, 0xCBF43926u);
+    CHECK_EQ_INT(bmx_crc32(0, s, 0), 0);
+}
+
+/* The bytewise normalisation bmx had before its 8-byte fast path (reference). */
+static size_t ref_normalize(const unsigned char *p, size_t n, unsigned char *o,
+                            bmx_corpus_norm_stats *st)
+{
+    size_t i = 0, k = 0;
+    memset(st, 0, sizeof *st);
+    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        i = 3;
+        st->chars = 1;
+    }
+    while (i < n) {
+        unsigned c = p[i], cp = 0, lo = 0x80, hi = 0xBF;
+        size_t need = 0, j, bad = 0;
+        st->chars++;
+        if (c < 0x80) {
+            if (c == 0) {
+                st->control++;
+                i++;
+                continue;
+            }
+            if (c == '\r' && i + 1 < n && p[i + 1] == '\n') {
+                st->chars--;
+                i++;
+                continue;
+            }
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') || c == 0x7F)
+                st->control++;
+            if (!(c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'))
+                st->nonspace++;
+            o[k++] = (unsigned char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 2, cp = c & 0x0F, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 3, cp = c & 0x07, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        else
+            bad = 1;
+        for (j = 1; !bad && j <= need; j++) {
+            unsigned b = i + j < n ? p[i + j] : 0x100;
+            if (j == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
+                bad = j;
+            else
+                cp = cp << 6 | (b & 0x3F);
+        }
+        if (bad) {
+            memcpy(o + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            st->replaced++;
+            st->nonspace += 3;
+            i += bad;
+            continue;
+        }
+        if (cp == 0xFFFD)
+            st->replaced++;
+        else if (cp >= 0x80 && cp < 0xA0)
+            st->control++;
+        memcpy(o + k, p + i, need + 1);
+        k += need + 1;
+        st->nonspace += need + 1;
+        i += need + 1;
+    }
+    return k;
+}
+
+static void test_normalize_fast_path(void)
+{
+    static const char *const pieces[] = {"plain words ",
+                                         "        ",
+                                         "caf\xC3\xA9 ",
+                                         "\r\n",
+                                         "\t",
+                                         "\x01",
+                                         "\x7F",
+                                         "~}|{",
+                                         "\xFF",
+                                         "\xE2\x82",
+                                         "\xF0\x9F\x98\x80",
+                                         "\0",
+                                         "\xC2\x85",
+                                         "\xEF\xBB\xBF",
+                                         "0123456789abcdefABCDEF!\"#$%&'()*+,-./"};
+    bmx_rng r;
+    unsigned char in[600], a[1800], b[1800];
+
+    bmx_rng_seed(&r, 7, 0);
+    for (int t = 0; t < 3000; t++) {
+        size_t n = 0, ma, mb;
+        bmx_corpus_norm_stats sa, sb;
+        while (n < 500) {
+            size_t k = bmx_rng_below(&r, sizeof pieces / sizeof *pieces);
+            size_t len = k == 11 ? 1 : strlen(pieces[k]);
+            memcpy(in + n, pieces[k], len);
+            n += len;
+        }
+        n -= bmx_rng_below(&r, 40);
+        ma = bmx_corpus_normalize(in, n, a, &sa);
+        mb = ref_normalize(in, n, b, &sb);
+        CHECK_MSG(ma == mb && memcmp(a, b, ma) == 0, "case %d: %zu vs %zu bytes", t, ma, mb);
+        CHECK_EQ_INT(sa.chars, sb.chars);
+        CHECK_EQ_INT(sa.replaced, sb.replaced);
+        CHECK_EQ_INT(sa.control, sb.control);
+        CHECK_EQ_INT(sa.nonspace, sb.nonspace);
+    }
+}
+
+/* Every document of every split of an import sits in the split of its hash (the hash
+ * computed during normalisation is bmx_corpus_hash of the output) and no two are equal. */
+static void check_splits(const char *dir, const unsigned w[3])
+{
+    bmx_jval *man = load_manifest(dir);
+    const bmx_jval *doms = bmx_jval_get(man, "domains");
+    uint64_t *seen = NULL;
+    size_t nseen = 0;
+
+    for (size_t i = 0; i < doms->n; i++)
+        for (int s = 0; s < BMX_NSPLITS; s++) {
+            char path[512];
+            bmx_corpus_docs *d;
+            bmx_err err;
+            snprintf(path, sizeof path, "%s/%s/%s.txt", dir, doms->keys[i],
+                     bmx_corpus_split_name(s));
+            CHECK_MSG(bmx_corpus_docs_load(path, &d, &err) == 0, "%s", err.msg);
+            seen = realloc(seen, (nseen + d->n) * sizeof *seen);
+            for (size_t k = 0; k < d->n; k++) {
+                uint64_t h = bmx_corpus_hash(d->doc[k].text, d->doc[k].len);
+                CHECK_EQ_INT(bmx_corpus_split_of(h, w), s);
+                for (size_t j = 0; j < nseen; j++)
+                    CHECK(seen[j] != h);
+                seen[nseen++] = h;
+            }
+            bmx_corpus_docs_free(d);
+        }
+    CHECK(nseen > 0);
+    free(seen);
+    bmx_jval_free(man);
+}
+
+static void test_import_hash_split(void)
+{
+    char path[300], out[300];
+    static const char lines[] =
+        "{\"text\": \"\\ufeffA byte-order mark first, then a line\\r\\nand CRLF, a NUL "
+        "\\u0000 and text enough to keep.\", \"d\": \"x\"}\n"
+        "{\"text\": \"Invalid bytes \xFF\xFE and \xE2\x82 in a string, with more plain words "
+        "around them.\", \"d\": \"x\"}\n"
+        "{\"text\": \"A lone surrogate \\ud800 and a pair \\ud83d\\ude00, then ordinary "
+        "words.\", \"d\": \"y\"}\n"
+        "{\"text\": \"The same words with     many     spaces     in a row to fill eight "
+        "bytes.\", \"d\": \"y\"}\n";
+    bmx_import_src src[] = {{BMX_IMPORT_JSONL, path, NULL}, {BMX_IMPORT_DIR, FIX "/folder", NULL}};
+    bmx_import_opts o;
+    bmx_import_result r;
+    bmx_err err = {0};
+    struct logbuf lb = {{0}, 0};
+
+    snprintf(path, sizeof path, "%s/tricky.jsonl", tmpdir());
+    write_file(path, lines, sizeof lines - 1);
+    snprintf(out, sizeof out, "%s/tricky", tmpdir());
+    import_opts(&o, out, src, 2, &lb);
+    o.domain_key = "d";
+    o.split[0] = 2;
+    o.split[1] = 1;
+    o.split[2] = 1;
+    CHECK_MSG(bmx_corpus_import(&o, &r, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(r.kept, 4 + 4);
+    check_splits(out, o.split);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -721,6 +905,9 @@ int main(int argc, char **argv)
         {"import_strict_and_repeat", test_import_strict_and_repeat},
         {"import_compressed", test_import_compressed},
         {"import_too_long", test_import_too_long},
+        {"crc32_check_value", test_crc32_check_value},
+        {"normalize_fast_path", test_normalize_fast_path},
+        {"import_hash_split", test_import_hash_split},
         {0},
     };
     return check_main(argc, argv, cases);

@@ -46,6 +46,10 @@ void corpus_fmt(char *buf, size_t len, const char *f, ...)
 #endif
     ;
 
+/* bmx_corpus_normalize, and bmx_corpus_hash of its output into *hash, in one pass. */
+size_t corpus_normalize_hash(const void *in, size_t n, void *out, bmx_corpus_norm_stats *st,
+                             uint64_t *hash);
+
 /* mkdir -p; 0 or -1 with errno. */
 int corpus_mkdir_p(const char *path);
 

@@ -208,7 +208,7 @@ int sink_doc(struct sink *s, struct doc_filter *f, const void *body, size_t len,
         f->norm = t;
         f->norm_cap = cap;
     }
-    m = bmx_corpus_normalize(body, len, f->norm, &st);
+    m = corpus_normalize_hash(body, len, f->norm, &st, &h);
     switch (bmx_corpus_classify(&st)) {
     case BMX_DOC_BINARY:
         s->n_bin++;
@@ -217,7 +217,6 @@ int sink_doc(struct sink *s, struct doc_filter *f, const void *body, size_t len,
         s->n_empty++;
         return 0;
     }
-    h = bmx_corpus_hash(f->norm, m);
     if ((f->seen && hset_has(f->seen, h)) || hset_has(f->kept, h)) {
         s->n_dup++;
         return 0;

@@ -1,5 +1,6 @@
 /* Document normalisation, classification, hashing and the split rule (bmx/corpus.h). */
 #include "bmx/corpus.h"
+#include "corpus_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +72,38 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-size_t bmx_corpus_normalize(const void *in, size_t n, void *out, bmx_corpus_norm_stats *st)
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME  0x100000001b3ull
+#define ONES       0x0101010101010101ull
+#define HIGHS      0x8080808080808080ull
+
+/* Whether all 8 bytes of w are printable ASCII (0x20..0x7E). */
+static inline int all_printable(uint64_t w)
+{
+    uint64_t below = (w - 0x20 * ONES) & ~w & HIGHS; /* some byte < 0x20 */
+    uint64_t above = ((w + ONES) | w) & HIGHS;       /* some byte >= 0x7F */
+    return !(below | above);
+}
+
+/* The number of bytes of w equal to ' '. */
+static inline int spaces(uint64_t w)
+{
+    uint64_t x = w ^ (0x20 * ONES);
+    uint64_t z = ~(((x & ~HIGHS) + ~HIGHS) | x | ~HIGHS); /* 0x80 in each zero byte */
+    return __builtin_popcountll(z);
+}
+
+/* The normalisation, and (want_hash) the FNV-1a 64 of its output computed on the way:
+ * the hash's multiply chain then overlaps the rest of the work. */
+static inline __attribute__((always_inline)) size_t normalize(const void *in, size_t n, void *out,
+                                                              bmx_corpus_norm_stats *st,
+                                                              uint64_t *hash, int want_hash)
 {
     const unsigned char *p = in;
     unsigned char *o = out;
     size_t i = 0, k = 0;
     bmx_corpus_norm_stats s = {0, 0, 0, 0};
+    uint64_t h = FNV_OFFSET;
 
     if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
         i = 3;
@@ -86,10 +113,27 @@ size_t bmx_corpus_normalize(const void *in, size_t n, void *out, bmx_corpus_norm
         size_t sub = 0, len;
         unsigned cp = 0;
 
-        /* fast path for printable ASCII runs */
+        /* fast paths for printable ASCII: 8 bytes at a time, then one */
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (all_printable(w)) {
+                memcpy(o + k, &w, 8);
+                if (want_hash)
+                    for (int b = 0; b < 8; b++)
+                        h = (h ^ p[i + b]) * FNV_PRIME;
+                s.chars += 8;
+                s.nonspace += 8 - (size_t)spaces(w);
+                i += 8;
+                k += 8;
+                continue;
+            }
+        }
         if (p[i] >= 0x20 && p[i] < 0x7F) {
             s.chars++;
             s.nonspace += p[i] != ' ';
+            if (want_hash)
+                h = (h ^ p[i]) * FNV_PRIME;
             o[k++] = p[i++];
             continue;
         }
@@ -99,6 +143,8 @@ size_t bmx_corpus_normalize(const void *in, size_t n, void *out, bmx_corpus_norm
             o[k++] = 0xEF;
             o[k++] = 0xBF;
             o[k++] = 0xBD;
+            if (want_hash)
+                h = (((h ^ 0xEF) * FNV_PRIME ^ 0xBF) * FNV_PRIME ^ 0xBD) * FNV_PRIME;
             s.replaced++;
             s.nonspace += 3;
             i += sub;
@@ -119,6 +165,9 @@ size_t bmx_corpus_normalize(const void *in, size_t n, void *out, bmx_corpus_norm
         else if (is_control(cp))
             s.control++;
         memcpy(o + k, p + i, len);
+        if (want_hash)
+            for (size_t b = 0; b < len; b++)
+                h = (h ^ p[i + b]) * FNV_PRIME;
         if (len > 1 || !is_space(p[i]))
             s.nonspace += len;
         k += len;
@@ -126,7 +175,20 @@ size_t bmx_corpus_normalize(const void *in, size_t n, void *out, bmx_corpus_norm
     }
     if (st)
         *st = s;
+    if (want_hash)
+        *hash = h;
     return k;
+}
+
+size_t bmx_corpus_normalize(const void *in, size_t n, void *out, bmx_corpus_norm_stats *st)
+{
+    return normalize(in, n, out, st, NULL, 0);
+}
+
+size_t corpus_normalize_hash(const void *in, size_t n, void *out, bmx_corpus_norm_stats *st,
+                             uint64_t *hash)
+{
+    return normalize(in, n, out, st, hash, 1);
 }
 
 int bmx_corpus_classify(const bmx_corpus_norm_stats *st)
@@ -141,12 +203,10 @@ int bmx_corpus_classify(const bmx_corpus_norm_stats *st)
 uint64_t bmx_corpus_hash(const void *data, size_t n)
 {
     const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = FNV_OFFSET;
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * FNV_PRIME;
     return h;
 }
 
