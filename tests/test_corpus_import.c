@@ -461,12 +461,14 @@ static size_t pile_lines(char *buf, size_t cap, int ndocs, int salt)
     static const char *const sets[] = {"Github", "Pile-CC", "Wikipedia (en)", "FreeLaw"};
     size_t n = 0;
 
-    for (int i = 0; i < ndocs; i++)
+    for (int i = 0; i < ndocs; i++) {
+        CHECK_MSG(n + 300 < cap, "pile_lines: %d documents do not fit in %zu bytes", ndocs, cap);
         n += (size_t)snprintf(buf + n, cap - n,
                               "{\"text\": \"Document %d (%d) of the set: some words, a number "
                               "%d, and \\u00e9t\\u00e9 \\\"quoted\\\".\\nSecond line.\", "
                               "\"meta\": {\"pile_set_name\": \"%s\"}}\n",
                               i, salt, i * 7919 % 1000, sets[i % 4]);
+    }
     return n;
 }
 
@@ -521,7 +523,7 @@ static void test_import_compressed(void)
     zn = zstd_file(zst, text, n);
     {
         /* other documents, in two gzip members */
-        static char t2[1 << 18];
+        static char t2[1 << 20];
         size_t n2 = pile_lines(t2, sizeof t2, 200, 2);
         gzip_file(gz, t2, n2, 2);
         /* a truncated .zst of more documents: everything up to the cut is kept */

@@ -399,6 +399,8 @@ static int do_jsonl(struct imp *m, struct input *in)
     if (!z)
         return bmx_err_set(m->err, BMX_EIO, "cannot open %s: %s", path, why);
     in->compression = zr_kind(z);
+    if (room(m, 0) < 0)
+        rc = bmx_err_set(m->err, BMX_ENOMEM, "out of memory reading %s", path);
     while (!rc && !m->stop) {
         char *nl;
         long got;
