@@ -305,6 +305,8 @@ static void import_opts(bmx_import_opts *o, const char *out, const bmx_import_sr
     o->log = (bmx_logger){log_to, lb};
 }
 
+static void check_splits(const char *dir, const unsigned w[3]);
+
 static void test_import_fixtures(void)
 {
     char out[256];
@@ -622,6 +624,7 @@ static void test_import_compressed(void)
     CHECK_EQ_INT(kept_docs(out, man, "github") + kept_docs(out, man, "pile-cc") +
                      kept_docs(out, man, "wikipedia-en") + kept_docs(out, man, "freelaw"),
                  r.kept - 3);
+    check_splits(out, o.split); /* the hashes of the batches are bmx_corpus_hash */
     CHECK_CONTAINS(lb.text, "02.jsonl.zst: 1 bad: 1 truncated stream (line ");
     CHECK_CONTAINS(lb.text, "03.jsonl.gz: 1 bad: 1 damaged stream (line ");
     bmx_jval_free(man);

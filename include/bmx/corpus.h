@@ -180,8 +180,10 @@ int bmx_corpus_manifest_set_tokens(const char *corpus_dir, const char *tokenizer
  * OUT/manifest.json, whose "inputs" list each input with its size, CRC-32 of its bytes (a
  * folder: of its files' bytes in reading order), documents and bad input. A domain that
  * keeps no document is listed under "failed". Memory stays bounded whatever the input
- * size: one line (at most BMX_IMPORT_DOC_MAX bytes) and its normalised copy, the I/O
- * buffers and 16 to 32 bytes per kept document for the duplicate check.
+ * size: a read buffer of 4 MiB (more only for a longer line, up to BMX_IMPORT_DOC_MAX
+ * bytes), the normalised copies of the documents in it (at most 3 times its size; they
+ * are normalised, then hashed four at a time, then written in their order), the I/O
+ * buffers, and 16 to 32 bytes per kept document for the duplicate check.
  *
  * The import is not resumable; it is cheap to repeat: deterministic (the same inputs give
  * the same bytes), one streaming pass, and atomic per domain (files are written to

@@ -50,6 +50,10 @@ void corpus_fmt(char *buf, size_t len, const char *f, ...)
 size_t corpus_normalize_hash(const void *in, size_t n, void *out, bmx_corpus_norm_stats *st,
                              uint64_t *hash);
 
+/* bmx_corpus_hash of n documents (p[i], len[i]) into h[i], four at a time: the multiply
+ * chains of four documents overlap. */
+void corpus_hash_many(const unsigned char *const *p, const size_t *len, uint64_t *h, size_t n);
+
 /* mkdir -p; 0 or -1 with errno. */
 int corpus_mkdir_p(const char *path);
 
@@ -101,6 +105,13 @@ int sink_open(struct sink *s);
  * write error (s->reason). */
 int sink_doc(struct sink *s, struct doc_filter *f, const void *body, size_t len, const char *label,
              size_t label_len);
+/* The two halves of sink_doc, for callers that normalise and hash documents in batches:
+ * sink_take counts a document read and says whether the domain still takes documents (0:
+ * counted as over the cap); sink_put sends the normalised document (its stats and hash)
+ * through the rest of the pipeline, with the same results as sink_doc. */
+int sink_take(struct sink *s, const struct doc_filter *f, size_t len);
+int sink_put(struct sink *s, struct doc_filter *f, const void *norm, size_t m,
+             const bmx_corpus_norm_stats *st, uint64_t h, const char *label, size_t label_len);
 /* Close the files: keep != 0 renames them into place (s->io_error and s->reason on
  * failure), else removes them and any earlier output of the domain. Stale shards of the
  * domain are removed either way. */

@@ -59,6 +59,26 @@ struct imp {
     char *buf; /* JSONL lines, folder documents */
     size_t cap;
     const char *text_key;
+    /* JSONL documents waiting to be normalised and hashed as a batch (their text lies in
+     * buf, which does not move until the batch is flushed) */
+    struct pending *pend;
+    size_t npend, pend_cap;
+    unsigned char *arena; /* their normalised text */
+    size_t arena_cap;
+    const unsigned char **hp;
+    size_t *hlen;
+    uint64_t *hash;
+    size_t h_cap;
+};
+
+struct pending {
+    struct dom *d;
+    struct input *in;
+    const char *text;
+    size_t len;
+    uint64_t line;
+    size_t off, m; /* the normalised text: arena[off..off+m) */
+    bmx_corpus_norm_stats st;
 };
 
 static double now_s(void)
@@ -283,11 +303,10 @@ static void progress(struct imp *m, const struct input *in, int force)
 }
 
 /* One document of domain d. */
-static int doc(struct imp *m, struct input *in, struct dom *d, const char *text, size_t len,
-               const char *label, size_t label_len)
+/* A document of domain d reaches the domain: 0 when it is not selected or full (counted),
+ * 1 when it goes on, or an error. */
+static int arrive(struct imp *m, struct input *in, struct dom *d, size_t len)
 {
-    int k;
-
     in->records++;
     m->r.records++;
     if (!d->selected) {
@@ -303,7 +322,12 @@ static int doc(struct imp *m, struct input *in, struct dom *d, const char *text,
         if (sink_open(d->out) != 0)
             return bmx_err_set(m->err, BMX_EIO, "corpus import: %s", d->out->reason);
     }
-    k = sink_doc(d->out, &m->filt, text, len, label, label_len);
+    return sink_take(d->out, &m->filt, len);
+}
+
+/* What sink_doc or sink_put gave (k) for a document of d. */
+static int after(struct imp *m, struct input *in, struct dom *d, int k)
+{
     if (k < 0)
         return bmx_err_set(m->err, d->out->io_error ? BMX_EIO : BMX_ENOMEM, "corpus import: %s",
                            d->out->reason);
@@ -313,6 +337,90 @@ static int doc(struct imp *m, struct input *in, struct dom *d, const char *text,
     }
     if (sink_full(d->out, &m->filt) && all_full(m))
         m->stop = 1;
+    return 0;
+}
+
+/* One document of domain d, at once. */
+static int doc(struct imp *m, struct input *in, struct dom *d, const char *text, size_t len,
+               const char *label, size_t label_len)
+{
+    int k = arrive(m, in, d, len);
+
+    if (k <= 0)
+        return k;
+    return after(m, in, d, sink_doc(d->out, &m->filt, text, len, label, label_len));
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap ? *cap : 64;
+    void *t;
+
+    if (need <= *cap)
+        return 0;
+    while (c < need)
+        c *= 2;
+    t = realloc(*p, c * elem);
+    if (!t)
+        return -1;
+    *p = t;
+    *cap = c;
+    return 0;
+}
+
+static size_t make_label(char *out, size_t cap, const char *name, uint64_t line);
+
+/* Normalise the waiting documents, hash them four at a time, then send them through the
+ * pipeline in their order. */
+static int flush(struct imp *m)
+{
+    size_t need = 0, off = 0, n = m->npend, hcap;
+    int rc = 0;
+
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        need += 3 * m->pend[i].len + 1;
+    if (grow((void **)&m->arena, &m->arena_cap, need, 1) < 0 ||
+        (hcap = m->h_cap, grow((void **)&m->hp, &hcap, n, sizeof *m->hp) < 0) ||
+        (hcap = m->h_cap, grow((void **)&m->hlen, &hcap, n, sizeof *m->hlen) < 0) ||
+        (hcap = m->h_cap, grow((void **)&m->hash, &hcap, n, sizeof *m->hash) < 0)) {
+        m->npend = 0;
+        return bmx_err_set(m->err, BMX_ENOMEM, "out of memory");
+    }
+    m->h_cap = hcap;
+    for (size_t i = 0; i < n; i++) {
+        struct pending *q = &m->pend[i];
+        q->off = off;
+        q->m = bmx_corpus_normalize(q->text, q->len, m->arena + off, &q->st);
+        m->hp[i] = m->arena + off;
+        m->hlen[i] = q->m;
+        off += q->m;
+    }
+    corpus_hash_many(m->hp, m->hlen, m->hash, n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct pending *q = &m->pend[i];
+        char label[320];
+        size_t llen = make_label(label, sizeof label, q->in->base, q->line);
+        rc = after(m, q->in, q->d,
+                   sink_put(q->d->out, &m->filt, m->arena + q->off, q->m, &q->st, m->hash[i], label,
+                            llen));
+    }
+    m->npend = 0;
+    return rc;
+}
+
+/* A JSONL document: waits for the next flush. */
+static int queue(struct imp *m, struct input *in, struct dom *d, const char *text, size_t len,
+                 uint64_t line)
+{
+    int k = arrive(m, in, d, len);
+
+    if (k <= 0)
+        return k;
+    if (grow((void **)&m->pend, &m->pend_cap, m->npend + 1, sizeof *m->pend) < 0)
+        return bmx_err_set(m->err, BMX_ENOMEM, "out of memory");
+    m->pend[m->npend++] = (struct pending){d, in, text, len, line, 0, 0, {0, 0, 0, 0}};
     return 0;
 }
 
@@ -342,8 +450,6 @@ static int jsonl_line(struct imp *m, struct input *in, char *p, size_t n, uint64
     const char *dname;
     size_t dlen;
     struct dom *d;
-    char label[320];
-    size_t llen;
     int rc = bmx_corpus_jsonl_parse(p, n, m->text_key, src->domain ? NULL : m->o->domain_key, &rec);
 
     switch (rc) {
@@ -363,8 +469,7 @@ static int jsonl_line(struct imp *m, struct input *in, char *p, size_t n, uint64
     d = domain_of(m, in, dname, dlen, line);
     if (!d)
         return m->err->code;
-    llen = make_label(label, sizeof label, in->base, line);
-    return doc(m, in, d, rec.text, rec.text_len, label, llen);
+    return queue(m, in, d, rec.text, rec.text_len, line);
 }
 
 /* Make room for at least READ_MIN more bytes after m->buf[0..used); -1 out of memory. */
@@ -416,11 +521,15 @@ static int do_jsonl(struct imp *m, struct input *in)
                 rc = jsonl_line(m, in, m->buf + start, len, line);
             start += len + 1;
         }
+        if (!rc)
+            rc = flush(m); /* before the lines move */
         if (rc || m->stop)
             break;
         if (eof) {
             if (end > start && !skipping)
                 rc = jsonl_line(m, in, m->buf + start, end - start, ++line);
+            if (!rc)
+                rc = flush(m);
             break;
         }
         if (start) {
@@ -891,5 +1000,10 @@ int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err 
     free(m.kept.v);
     free(m.filt.norm);
     free(m.buf);
+    free(m.pend);
+    free(m.arena);
+    free(m.hp);
+    free(m.hlen);
+    free(m.hash);
     return rc;
 }

@@ -183,33 +183,28 @@ int sink_full(const struct sink *s, const struct doc_filter *f)
            (f->max_docs && s->docs[0] + s->docs[1] + s->docs[2] >= f->max_docs);
 }
 
-int sink_doc(struct sink *s, struct doc_filter *f, const void *body, size_t len, const char *label,
-             size_t label_len)
+int sink_take(struct sink *s, const struct doc_filter *f, size_t len)
 {
-    bmx_corpus_norm_stats st;
-    size_t m;
-    uint64_t h;
-    int k;
-    char hdr[64];
-
     s->nread++;
     s->bytes_read += len;
     if (sink_full(s, f)) {
         s->n_cap++;
         return 0;
     }
-    if (f->norm_cap < 3 * len + 1) {
-        size_t cap = 3 * len + 1;
-        unsigned char *t = realloc(f->norm, cap);
-        if (!t) {
-            sink_reason(s, "out of memory (a document of %zu bytes)", len);
-            return -1;
-        }
-        f->norm = t;
-        f->norm_cap = cap;
+    return 1;
+}
+
+int sink_put(struct sink *s, struct doc_filter *f, const void *norm, size_t m,
+             const bmx_corpus_norm_stats *st, uint64_t h, const char *label, size_t label_len)
+{
+    int k;
+    char hdr[64];
+
+    if (sink_full(s, f)) { /* filled since sink_take */
+        s->n_cap++;
+        return 0;
     }
-    m = corpus_normalize_hash(body, len, f->norm, &st, &h);
-    switch (bmx_corpus_classify(&st)) {
+    switch (bmx_corpus_classify(st)) {
     case BMX_DOC_BINARY:
         s->n_bin++;
         return 0;
@@ -230,12 +225,35 @@ int sink_doc(struct sink *s, struct doc_filter *f, const void *body, size_t len,
     sink_write(s, k, hdr, strlen(hdr));
     sink_write(s, k, label, label_len);
     sink_write(s, k, "\n", 1);
-    sink_write(s, k, f->norm, m);
+    sink_write(s, k, norm, m);
     sink_write(s, k, "\n", 1);
     s->docs[k]++;
     s->bytes[k] += m;
     s->kept_bytes += m;
     return s->io_error ? -1 : 1;
+}
+
+int sink_doc(struct sink *s, struct doc_filter *f, const void *body, size_t len, const char *label,
+             size_t label_len)
+{
+    bmx_corpus_norm_stats st;
+    size_t m;
+    uint64_t h;
+
+    if (!sink_take(s, f, len))
+        return 0;
+    if (f->norm_cap < 3 * len + 1) {
+        size_t cap = 3 * len + 1;
+        unsigned char *t = realloc(f->norm, cap);
+        if (!t) {
+            sink_reason(s, "out of memory (a document of %zu bytes)", len);
+            return -1;
+        }
+        f->norm = t;
+        f->norm_cap = cap;
+    }
+    m = corpus_normalize_hash(body, len, f->norm, &st, &h);
+    return sink_put(s, f, f->norm, m, &st, h, label, label_len);
 }
 
 void sink_close(struct sink *s, int keep)

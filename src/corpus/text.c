@@ -2,6 +2,7 @@
 #include "bmx/corpus.h"
 #include "corpus_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,67 @@ size_t corpus_normalize_hash(const void *in, size_t n, void *out, bmx_corpus_nor
                              uint64_t *hash)
 {
     return normalize(in, n, out, st, hash, 1);
+}
+
+void corpus_hash_many(const unsigned char *const *p, const size_t *len, uint64_t *h, size_t n)
+{
+    enum { LANES = 4 };
+    size_t doc[LANES], pos[LANES], next = 0;
+    uint64_t x[LANES];
+    int active = 0;
+
+    /* each lane hashes one document; a lane that finishes takes the next document */
+    for (int l = 0; l < LANES; l++)
+        doc[l] = SIZE_MAX;
+    for (;;) {
+        size_t step = SIZE_MAX;
+        active = 0;
+        for (int l = 0; l < LANES; l++) {
+            while (doc[l] == SIZE_MAX || pos[l] == len[doc[l]]) {
+                if (doc[l] != SIZE_MAX)
+                    h[doc[l]] = x[l];
+                if (next == n) {
+                    doc[l] = SIZE_MAX;
+                    break;
+                }
+                doc[l] = next++;
+                pos[l] = 0;
+                x[l] = FNV_OFFSET;
+            }
+            if (doc[l] != SIZE_MAX) {
+                active++;
+                if (len[doc[l]] - pos[l] < step)
+                    step = len[doc[l]] - pos[l];
+            }
+        }
+        if (active < LANES)
+            break;
+        {
+            const unsigned char *a = p[doc[0]] + pos[0], *b = p[doc[1]] + pos[1],
+                                *c = p[doc[2]] + pos[2], *d = p[doc[3]] + pos[3];
+            uint64_t xa = x[0], xb = x[1], xc = x[2], xd = x[3];
+            for (size_t i = 0; i < step; i++) {
+                xa = (xa ^ a[i]) * FNV_PRIME;
+                xb = (xb ^ b[i]) * FNV_PRIME;
+                xc = (xc ^ c[i]) * FNV_PRIME;
+                xd = (xd ^ d[i]) * FNV_PRIME;
+            }
+            x[0] = xa;
+            x[1] = xb;
+            x[2] = xc;
+            x[3] = xd;
+            for (int l = 0; l < LANES; l++)
+                pos[l] += step;
+        }
+    }
+    /* fewer documents left than lanes: finish them one by one */
+    for (int l = 0; l < LANES; l++)
+        if (doc[l] != SIZE_MAX) {
+            uint64_t y = x[l];
+            for (size_t i = pos[l]; i < len[doc[l]]; i++)
+                y = (y ^ p[doc[l]][i]) * FNV_PRIME;
+            h[doc[l]] = y;
+        }
 }
 
 int bmx_corpus_classify(const bmx_corpus_norm_stats *st)
