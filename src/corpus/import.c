@@ -13,8 +13,9 @@
 #include <time.h>
 #include <zlib.h>
 
-#define READ_MIN  ((size_t)1 << 20)
-#define MAX_DEPTH 64
+#define READ_MIN   ((size_t)1 << 20)
+#define READ_CHUNK ((size_t)256 << 10)
+#define MAX_DEPTH  64
 
 enum { BAD_MALFORMED, BAD_NO_TEXT, BAD_NO_DOMAIN, BAD_TOO_LONG, BAD_TRUNCATED, BAD_CORRUPT, NBAD };
 static const char *const bad_key[NBAD] = {"malformed", "no_text",   "no_domain",
@@ -550,7 +551,10 @@ static int do_jsonl(struct imp *m, struct input *in)
             rc = bmx_err_set(m->err, BMX_ENOMEM, "out of memory reading %s", path);
             break;
         }
-        got = zr_read(z, m->buf + end, m->cap - end, why, sizeof why);
+        /* chunks of 256 KB: the lines stay in the cache while they are parsed, normalised,
+         * hashed and written */
+        got = zr_read(z, m->buf + end, m->cap - end < READ_CHUNK ? m->cap - end : READ_CHUNK, why,
+                      sizeof why);
         if (got > 0) {
             end += (size_t)got;
             in->text_bytes += (uint64_t)got;
