@@ -451,6 +451,20 @@ static void test_import_strict_and_repeat(void)
     o.domain_key = NULL;
     CHECK(bmx_corpus_import(&o, NULL, &err) == BMX_EINVAL);
     CHECK_CONTAINS(err.msg, "bad.jsonl: no domain for its lines: give --domain-key PATH");
+    {
+        char in[300], inner[320];
+        bmx_import_src d[] = {{BMX_IMPORT_DIR, in, NULL}};
+        snprintf(in, sizeof in, "%s/nest", tmpdir());
+        snprintf(inner, sizeof inner, "%s/nest/out", tmpdir());
+        CHECK(mkdir(in, 0777) == 0);
+        o.src = d;
+        o.nsrc = 1;
+        o.out_dir = inner;
+        CHECK(bmx_corpus_import(&o, NULL, &err) == BMX_EINVAL);
+        CHECK_CONTAINS(err.msg, "is inside the input folder");
+        o.src = src;
+        o.out_dir = out2;
+    }
     src[0].path = FIX "/missing.jsonl";
     src[0].domain = "x";
     CHECK(bmx_corpus_import(&o, NULL, &err) == BMX_EIO);

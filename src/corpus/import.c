@@ -931,6 +931,30 @@ static int check_opts(const bmx_import_opts *o, const char *text_key, bmx_err *e
     return BMX_OK;
 }
 
+/* The output folder must not lie inside an input folder (the import would read what it
+ * writes). */
+static int out_not_inside(const bmx_import_opts *o, bmx_err *err)
+{
+    char *out = realpath(o->out_dir, NULL);
+    int rc = BMX_OK;
+
+    for (size_t i = 0; out && !rc && i < o->nsrc; i++) {
+        char *in;
+        size_t n;
+        if (o->src[i].kind != BMX_IMPORT_DIR || !(in = realpath(o->src[i].path, NULL)))
+            continue;
+        n = strlen(in);
+        if (strncmp(out, in, n) == 0 && (out[n] == '/' || out[n] == '\0' || n == 1))
+            rc = bmx_err_set(err, BMX_EINVAL,
+                             "the output folder %s is inside the input folder %s: write the "
+                             "corpus somewhere else",
+                             o->out_dir, o->src[i].path);
+        free(in);
+    }
+    free(out);
+    return rc;
+}
+
 int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err *err)
 {
     struct imp m;
@@ -960,6 +984,8 @@ int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err 
     } else if (corpus_mkdir_p(o->out_dir) != 0) {
         rc = bmx_err_set(err, BMX_EIO, "cannot create the output folder %s: %s", o->out_dir,
                          strerror(errno));
+    } else {
+        rc = out_not_inside(o, err);
     }
     for (size_t i = 0; !rc && i < o->nsrc; i++) {
         struct input *in = &m.in[i];
