@@ -15,7 +15,7 @@
  *                         meta.pile_set_name taken (zst: zstd -dc FILE.zst | python3 ...)
  * MB/s are of the uncompressed JSONL bytes. Wall-clock figures suffer from other load on a
  * shared machine; the CPU figures (this process, or the children for the peers) much less.
- * Prints one JSON object last.
+ * Prints one JSON object last (BMX_BENCH_IMPORT_KEEP=1: keeps the files and says where).
  */
 #include "bmx/corpus.h"
 #include "bmx/rng.h"
@@ -265,6 +265,10 @@ int main(void)
                case_key[c], bytes / 1e6 / mc[c]);
     printf(",\"zst_vs_floor_wall\":%.3f,\"zst_vs_floor_cpu\":%.3f}\n", mw[BMX_ZST] / mw[FLOOR_ZST],
            mc[BMX_ZST] / mc[FLOOR_ZST]);
+    if (getenv("BMX_BENCH_IMPORT_KEEP")) {
+        printf("bench_import: the files are kept in %s\n", dir);
+        return 0;
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "bench_import: could not remove %s\n", dir);
