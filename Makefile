@@ -24,7 +24,7 @@ endif
 ARCH    ?= -march=x86-64-v2
 WARN    = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) $(WARN) -fPIC -fopenmp -Iinclude -MMD -MP
-LDLIBS  += -fopenmp -lopenblas -lm -lpthread
+LDLIBS  += -fopenmp -lopenblas -lzstd -lz -lm -lpthread
 LDFLAGS += $(SANLD)
 
 # CUDA: nvcc on PATH or in /usr/local/cuda/bin; the sanitizer build never uses it.

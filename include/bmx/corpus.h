@@ -150,6 +150,127 @@ int bmx_corpus_manifest_set_tokens(const char *corpus_dir, const char *tokenizer
                                    uint32_t vocab_size, const bmx_corpus_tokens *t, size_t n,
                                    bmx_err *err);
 
+/* ---- import: folders and JSON Lines files (bmx corpus import) ----
+ *
+ * Inputs, read in the order given (the first copy of a duplicate wins, as in a build):
+ *  - a folder (BMX_IMPORT_DIR): one sub-folder per domain (its name is the domain name as
+ *    in the data); every regular file below it, at any depth, in byte order of the names,
+ *    is one document. Names starting with '.' and symbolic links to folders are skipped; a
+ *    file at the top level, outside any domain folder, is bad input ("no_domain").
+ *  - a JSON Lines file (BMX_IMPORT_JSONL): one JSON object per line, the text at the dotted
+ *    path text_key, the domain at the dotted path domain_key (or src.domain for the whole
+ *    file). Blank lines are skipped.
+ * Every file is plain, gzip (one or more members) or zstd, told apart by its first bytes.
+ *
+ * Bad input is counted per input, with the first BMX_IMPORT_FIRST_BAD line numbers (or
+ * file names) of each kind, logged at the end of the input and written to the manifest:
+ *   malformed   the line is not a JSON object (bmx_corpus_jsonl_parse's reason)
+ *   no_text     no string at text_key
+ *   no_domain   no string (or an empty one) at domain_key; a file outside a domain folder
+ *   too_long    a line or file above BMX_IMPORT_DOC_MAX bytes (decompressed)
+ *   truncated   the compressed stream ends early (the partial last line is dropped)
+ *   corrupt     the compressed stream is damaged (the rest of the file is not read)
+ * With strict, the first of them fails the import with the file and line.
+ *
+ * Domain names from the data become folder names (bmx_corpus_safe_name); a second name
+ * with the same safe name gets "-2", "-3"... in order of appearance. The manifest records
+ * the mapping ("domain_names": name in the data -> folder). Documents then go through the
+ * pipeline of a build (normalise, filter, deduplicate across domains, cap, hash split) and
+ * the output is the layout of a build: OUT/<domain>/{train,val,test}.txt and
+ * OUT/manifest.json, whose "inputs" list each input with its size, CRC-32 of its bytes (a
+ * folder: of its files' bytes in reading order), documents and bad input. A domain that
+ * keeps no document is listed under "failed". Memory stays bounded whatever the input
+ * size: a read buffer of 4 MiB (more only for a longer line, up to BMX_IMPORT_DOC_MAX
+ * bytes), the normalised copies of the documents in it (at most 3 times its size; they
+ * are normalised, then hashed four at a time, then written in their order), the I/O
+ * buffers, and 16 to 32 bytes per kept document for the duplicate check.
+ *
+ * The import is not resumable; it is cheap to repeat: deterministic (the same inputs give
+ * the same bytes), one streaming pass, and atomic per domain (files are written to
+ * temporary names and renamed at the end; a failed import leaves an earlier one as it was).
+ */
+#define BMX_IMPORT_DOC_MAX     ((size_t)64 << 20) /* bytes of one line or file, decompressed */
+#define BMX_IMPORT_FIRST_BAD   5
+#define BMX_IMPORT_MAX_DOMAINS 256 /* distinct domain names in the data */
+
+enum { BMX_IMPORT_DIR = 1, BMX_IMPORT_JSONL = 2 };
+
+typedef struct bmx_import_src {
+    int kind;           /* BMX_IMPORT_DIR or BMX_IMPORT_JSONL */
+    const char *path;   /* the folder or the file */
+    const char *domain; /* JSONL: the domain of every line (NULL: from domain_key) */
+} bmx_import_src;
+
+typedef struct bmx_import_opts {
+    const char *out_dir; /* required */
+    const bmx_import_src *src;
+    size_t nsrc;
+    const char *text_key;       /* dotted path (NULL: "text") */
+    const char *domain_key;     /* dotted path, e.g. "meta.pile_set_name" (NULL: every JSONL
+                                   input needs its domain) */
+    const char *const *domains; /* keep only these (names in the data or folder names) */
+    size_t ndomains;            /* 0: all */
+    uint64_t max_docs;          /* documents kept per domain (0: no cap) */
+    uint64_t max_bytes;         /* bytes kept per domain (0: no cap); the crossing one is kept */
+    unsigned split[3];          /* train/val/test weights (sum > 0) */
+    int strict;                 /* fail on the first bad input */
+    double progress_s;          /* seconds between progress lines (0: 2) */
+    bmx_logger log;             /* progress, per-input bad-input reports, per-domain counts */
+} bmx_import_opts;
+
+typedef struct bmx_import_result {
+    size_t domains, failed; /* domains written / that kept no document */
+    uint64_t bytes_in;      /* input bytes as stored (compressed) */
+    uint64_t bytes_text;    /* after decompression */
+    uint64_t records;       /* documents read: JSONL records with text and domain, files */
+    uint64_t kept;          /* documents written */
+    uint64_t bad;           /* bad input, all kinds */
+    uint64_t not_selected;  /* records of domains left out by `domains` */
+    double seconds;         /* wall-clock time of the import */
+} bmx_import_result;
+
+/* Import the inputs into o->out_dir. Fails (with the file and line) on a bad option, an
+ * input that cannot be opened or read, a write error, too many domains, and - with
+ * strict - on bad input. */
+int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err *err);
+
+/* The folder name for a domain name from the data: ASCII letters lower-cased, digits, '-'
+ * and '_' kept, every run of other bytes (spaces, '/', '.', non-ASCII...) one '-', no '-'
+ * at either end, at most 64 bytes; "domain" when nothing is left. Writes a NUL-terminated
+ * name into out (cap >= 65); returns its length. */
+size_t bmx_corpus_safe_name(const char *name, size_t n, char *out, size_t cap);
+
+/* One JSON Lines record. */
+enum {
+    BMX_JSONL_OK = 0,
+    BMX_JSONL_BLANK = 1,     /* only white space */
+    BMX_JSONL_MALFORMED = 2, /* not one JSON object (why, err_at) */
+    BMX_JSONL_NO_TEXT = 3,   /* no string at text_key */
+    BMX_JSONL_NO_DOMAIN = 4, /* no string at domain_key */
+};
+
+typedef struct bmx_corpus_jsonl_rec {
+    char *text; /* decoded, inside the line; not NUL-terminated */
+    size_t text_len;
+    char *domain; /* decoded, inside the line (NULL without domain_key) */
+    size_t domain_len;
+    const char *why; /* BMX_JSONL_MALFORMED: what was wrong (a constant string) */
+    size_t err_at;   /* BMX_JSONL_MALFORMED: byte offset in the line */
+} bmx_corpus_jsonl_rec;
+
+/* Parse line[0..n) (without its newline) as one JSON object (RFC 8259: strict numbers,
+ * escapes and literals, no raw control characters in strings, white space around, nesting
+ * up to 64 levels) and find the strings at the dotted paths text_key and domain_key (NULL:
+ * not wanted; at most 8 components; a repeated key: the last one counts). The two strings
+ * are decoded in place: \uXXXX and surrogate pairs to UTF-8, a lone surrogate to U+FFFD;
+ * the bytes of the line outside them are left as they were. Never reads outside
+ * line[0..n); allocates nothing. Returns a BMX_JSONL_* code. */
+int bmx_corpus_jsonl_parse(char *line, size_t n, const char *text_key, const char *domain_key,
+                           bmx_corpus_jsonl_rec *rec);
+
+/* Whether key is a usable dotted path (non-empty components, at most 8). */
+int bmx_corpus_jsonl_check_key(const char *key);
+
 #ifdef __cplusplus
 }
 #endif

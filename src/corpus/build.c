@@ -22,86 +22,7 @@
 
 extern char **environ;
 
-/* snprintf without the compiler's truncation warnings: paths and messages are cut short
- * on purpose when they do not fit. */
-static void fmt(char *buf, size_t len, const char *f, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static void fmt(char *buf, size_t len, const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, len, f, ap);
-    va_end(ap);
-}
-
-/* ---- a set of 64-bit hashes (open addressing; 0 is the empty slot) ---- */
-
-struct hset {
-    uint64_t *v;
-    size_t cap, n;
-    int has_zero;
-};
-
-static int hset_has(const struct hset *s, uint64_t h)
-{
-    if (h == 0)
-        return s->has_zero;
-    if (!s->cap)
-        return 0;
-    for (size_t i = (size_t)(h * 0x9E3779B97F4A7C15ull) & (s->cap - 1);;
-         i = (i + 1) & (s->cap - 1)) {
-        if (s->v[i] == h)
-            return 1;
-        if (s->v[i] == 0)
-            return 0;
-    }
-}
-
-static int hset_add(struct hset *s, uint64_t h)
-{
-    size_t i;
-
-    if (h == 0) {
-        s->has_zero = 1;
-        return 0;
-    }
-    if (2 * (s->n + 1) > s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 1024;
-        uint64_t *v = calloc(cap, sizeof *v);
-        if (!v)
-            return -1;
-        for (size_t k = 0; k < s->cap; k++)
-            if (s->v[k]) {
-                for (i = (size_t)(s->v[k] * 0x9E3779B97F4A7C15ull) & (cap - 1); v[i];
-                     i = (i + 1) & (cap - 1))
-                    ;
-                v[i] = s->v[k];
-            }
-        free(s->v);
-        s->v = v;
-        s->cap = cap;
-    }
-    for (i = (size_t)(h * 0x9E3779B97F4A7C15ull) & (s->cap - 1); s->v[i];
-         i = (i + 1) & (s->cap - 1))
-        if (s->v[i] == h)
-            return 0;
-    s->v[i] = h;
-    s->n++;
-    return 0;
-}
-
-static int hset_merge(struct hset *dst, const struct hset *src)
-{
-    if (src->has_zero)
-        dst->has_zero = 1;
-    for (size_t k = 0; k < src->cap; k++)
-        if (src->v[k] && hset_add(dst, src->v[k]) < 0)
-            return -1;
-    return 0;
-}
+#define fmt corpus_fmt
 
 /* ---- one domain ---- */
 
@@ -118,8 +39,9 @@ enum { DOM_PENDING, DOM_RUNNING, DOM_EXITED, DOM_NOSTART };
 struct dom {
     const bmx_corpus_opts *o;
     const char *name;
-    const struct hset *global;
-    struct hset local;
+    struct sink out;
+    struct hset local;      /* the documents kept in this domain */
+    struct doc_filter filt; /* seen: the earlier domains' documents; kept: local */
     /* the extractor */
     char script[PATH_MAX], spool[PATH_MAX];
     uint32_t script_crc;
@@ -127,15 +49,7 @@ struct dom {
     pid_t pid;
     struct tail tl;
     double t0, last;
-    /* the output */
-    FILE *f[BMX_NSPLITS];
-    char path[BMX_NSPLITS][PATH_MAX], tmp[BMX_NSPLITS][PATH_MAX];
-    uint64_t docs[BMX_NSPLITS], bytes[BMX_NSPLITS], fbytes[BMX_NSPLITS];
-    uint32_t crc[BMX_NSPLITS];
-    uint64_t nread, bytes_read, kept_bytes, n_bin, n_empty, n_dup, n_cap;
     bmx_jval *pkgs, *licences;
-    unsigned char *norm;
-    size_t norm_cap;
     int io_error; /* writing the output failed: fatal for the whole build */
     char reason[600];
 };
@@ -148,84 +62,7 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A JSON string from bytes that may be invalid UTF-8. */
-static bmx_jval *j_text(const char *s, size_t n)
-{
-    char *buf = malloc(3 * n + 1);
-    bmx_jval *v;
-    size_t m;
-
-    if (!buf)
-        return NULL;
-    m = bmx_corpus_normalize(s, n, buf, NULL);
-    v = bmx_jval_strn(buf, m);
-    free(buf);
-    return v;
-}
-
-static void dom_write(struct dom *d, int s, const void *p, size_t n)
-{
-    if (d->io_error)
-        return;
-    if (fwrite(p, 1, n, d->f[s]) != n) {
-        d->io_error = 1;
-        reason(d, "cannot write %s: %s", d->tmp[s], strerror(errno));
-        return;
-    }
-    d->crc[s] = bmx_crc32(d->crc[s], p, n);
-    d->fbytes[s] += n;
-}
-
-static int dom_doc(struct dom *d, const struct rec *r)
-{
-    bmx_corpus_norm_stats st;
-    size_t m;
-    uint64_t h;
-    int s;
-    char hdr[64];
-
-    d->nread++;
-    d->bytes_read += r->body_len;
-    if (d->o->max_bytes && d->kept_bytes >= d->o->max_bytes) {
-        d->n_cap++;
-        return 0;
-    }
-    if (d->norm_cap < 3 * r->body_len + 1) {
-        size_t cap = 3 * r->body_len + 1;
-        unsigned char *t = realloc(d->norm, cap);
-        if (!t)
-            return -1;
-        d->norm = t;
-        d->norm_cap = cap;
-    }
-    m = bmx_corpus_normalize(r->body, r->body_len, d->norm, &st);
-    switch (bmx_corpus_classify(&st)) {
-    case BMX_DOC_BINARY:
-        d->n_bin++;
-        return 0;
-    case BMX_DOC_EMPTY:
-        d->n_empty++;
-        return 0;
-    }
-    h = bmx_corpus_hash(d->norm, m);
-    if (hset_has(d->global, h) || hset_has(&d->local, h)) {
-        d->n_dup++;
-        return 0;
-    }
-    if (hset_add(&d->local, h) < 0)
-        return -1;
-    s = bmx_corpus_split_of(h, d->o->split);
-    snprintf(hdr, sizeof hdr, "DOC %zu ", m);
-    dom_write(d, s, hdr, strlen(hdr));
-    dom_write(d, s, r->label, r->label_len);
-    dom_write(d, s, "\n", 1);
-    dom_write(d, s, d->norm, m);
-    dom_write(d, s, "\n", 1);
-    d->docs[s]++;
-    d->bytes[s] += m;
-    d->kept_bytes += m;
-    return 0;
-}
+#define j_text corpus_j_text
 
 static int same_str(const bmx_jval *v, const char *s, size_t n)
 {
@@ -261,37 +98,10 @@ static int dom_pkg(struct dom *d, const struct rec *r)
 
 static void dom_close_files(struct dom *d, int keep)
 {
-    for (int s = 0; s < BMX_NSPLITS; s++) {
-        if (d->f[s]) {
-            if (keep && !d->io_error && (fflush(d->f[s]) != 0 || fsync(fileno(d->f[s])) != 0)) {
-                d->io_error = 1;
-                reason(d, "cannot write %s: %s", d->tmp[s], strerror(errno));
-            }
-            if (fclose(d->f[s]) != 0 && keep && !d->io_error) {
-                d->io_error = 1;
-                reason(d, "cannot write %s: %s", d->tmp[s], strerror(errno));
-            }
-            d->f[s] = NULL;
-        }
-    }
-    for (int s = 0; s < BMX_NSPLITS; s++) {
-        char bin[PATH_MAX];
-        fmt(bin, sizeof bin, "%s/%s/%s.bin", d->o->out_dir, d->name, bmx_corpus_split_name(s));
-        unlink(bin); /* a shard of the old text would be stale */
-        if (keep && !d->io_error) {
-            if (rename(d->tmp[s], d->path[s]) != 0) {
-                d->io_error = 1;
-                reason(d, "cannot rename %s to %s: %s", d->tmp[s], d->path[s], strerror(errno));
-            }
-        } else {
-            unlink(d->tmp[s]);
-            unlink(d->path[s]);
-        }
-    }
-    if (!keep || d->io_error) {
-        char dir[PATH_MAX];
-        fmt(dir, sizeof dir, "%s/%s", d->o->out_dir, d->name);
-        rmdir(dir);
+    sink_close(&d->out, keep && !d->io_error);
+    if (d->out.io_error && !d->io_error) {
+        d->io_error = 1;
+        reason(d, "%s", d->out.reason);
     }
 }
 
@@ -329,9 +139,6 @@ static void tail_text(const struct tail *t, char *buf, size_t len)
     for (int i = 0; i < t->n && k < len; i++)
         k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? " | " : "", t->line[i]);
 }
-
-/* Run the extractor and consume its stream; 0 ok, -1 failed (d->reason set). */
-static int mkdir_p(const char *path);
 
 /* Start the extractor of d: stdout into the spool file OUT/.<domain>.stream, stderr into a
  * pipe that the build loop reads. On failure d->state = DOM_NOSTART with d->reason. */
@@ -495,12 +302,15 @@ static int dom_consume(struct dom *d)
             rc = -1;
             break;
         }
-        if ((r.kind == REC_DOC ? dom_doc(d, &r) : dom_pkg(d, &r)) < 0) {
-            reason(d, "out of memory");
-            rc = -1;
-            break;
-        }
-        if (d->io_error) {
+        if (r.kind == REC_DOC
+                ? sink_doc(&d->out, &d->filt, r.body, r.body_len, r.label, r.label_len) < 0
+                : dom_pkg(d, &r) < 0) {
+            if (d->out.io_error) {
+                d->io_error = 1;
+                reason(d, "%s", d->out.reason);
+            } else {
+                reason(d, "out of memory");
+            }
             rc = -1;
             break;
         }
@@ -510,60 +320,16 @@ static int dom_consume(struct dom *d)
         munmap(map, size);
     return rc;
 }
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n >= sizeof buf)
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -1;
-            buf[i] = c;
-        }
-    return 0;
-}
-
-static bmx_jval *hex32(uint32_t x)
-{
-    char b[16];
-    snprintf(b, sizeof b, "%08x", x);
-    return bmx_jval_str(b);
-}
 
 static bmx_jval *dom_json(const struct dom *d, uint32_t script_crc)
 {
-    bmx_jval *o = bmx_jval_obj(), *drop = bmx_jval_obj(), *splits = bmx_jval_obj();
+    bmx_jval *o = bmx_jval_obj();
     int rc = 0;
 
-    rc |= bmx_jval_set(o, "script_crc32", hex32(script_crc));
+    rc |= bmx_jval_set(o, "script_crc32", corpus_j_hex32(script_crc));
     rc |= bmx_jval_set(o, "packages", d->pkgs);
     rc |= bmx_jval_set(o, "licences", d->licences);
-    rc |= bmx_jval_set(o, "documents_read", bmx_jval_u64(d->nread));
-    rc |= bmx_jval_set(o, "bytes_read", bmx_jval_u64(d->bytes_read));
-    rc |= bmx_jval_set(drop, "binary", bmx_jval_u64(d->n_bin));
-    rc |= bmx_jval_set(drop, "empty", bmx_jval_u64(d->n_empty));
-    rc |= bmx_jval_set(drop, "duplicate", bmx_jval_u64(d->n_dup));
-    rc |= bmx_jval_set(drop, "cap", bmx_jval_u64(d->n_cap));
-    rc |= bmx_jval_set(o, "dropped", drop);
-    for (int s = 0; s < BMX_NSPLITS; s++) {
-        bmx_jval *e = bmx_jval_obj();
-        char rel[PATH_MAX];
-        fmt(rel, sizeof rel, "%s/%s.txt", d->name, bmx_corpus_split_name(s));
-        rc |= bmx_jval_set(e, "file", bmx_jval_str(rel));
-        rc |= bmx_jval_set(e, "documents", bmx_jval_u64(d->docs[s]));
-        rc |= bmx_jval_set(e, "bytes", bmx_jval_u64(d->bytes[s]));
-        rc |= bmx_jval_set(e, "file_bytes", bmx_jval_u64(d->fbytes[s]));
-        rc |= bmx_jval_set(e, "crc32", hex32(d->crc[s]));
-        rc |= bmx_jval_set(e, "tokens", bmx_jval_null());
-        rc |= bmx_jval_set(splits, bmx_corpus_split_name(s), e);
-    }
-    rc |= bmx_jval_set(o, "splits", splits);
+    rc |= sink_json(&d->out, o);
     if (rc) {
         bmx_jval_free(o);
         return NULL;
@@ -571,50 +337,41 @@ static bmx_jval *dom_json(const struct dom *d, uint32_t script_crc)
     return o;
 }
 
-/* Build one domain; returns its manifest entry, or NULL with d->reason set (d->io_error
- * when the failure is the output's). */
 /* Turn the finished extractor of d into its outputs; returns its manifest entry, or NULL
  * with d->reason set (d->io_error when the failure is the output's). */
 static bmx_jval *dom_finish(struct dom *d, struct hset *global)
 {
-    char dir[PATH_MAX];
+    const struct sink *o = &d->out;
     bmx_jval *j;
     double t0 = now_s();
 
-    fmt(dir, sizeof dir, "%s/%s", d->o->out_dir, d->name);
-    for (int s = 0; s < BMX_NSPLITS; s++) {
-        fmt(d->path[s], sizeof d->path[s], "%s/%s.txt", dir, bmx_corpus_split_name(s));
-        fmt(d->tmp[s], sizeof d->tmp[s], "%s/%s.txt.tmp", dir, bmx_corpus_split_name(s));
-    }
+    sink_init(&d->out, d->o->out_dir, d->name);
     if (d->state == DOM_NOSTART) {
         dom_close_files(d, 0); /* remove the outputs of an earlier build */
         return NULL;
     }
-    if (mkdir_p(dir) != 0) {
-        reason(d, "cannot create %s: %s", dir, strerror(errno));
+    if (sink_open(&d->out) != 0) {
+        reason(d, "%s", d->out.reason);
         d->io_error = 1;
         return NULL;
     }
-    for (int s = 0; s < BMX_NSPLITS; s++) {
-        d->f[s] = fopen(d->tmp[s], "wbe");
-        if (!d->f[s]) {
-            reason(d, "cannot create %s: %s", d->tmp[s], strerror(errno));
-            d->io_error = 1;
-            dom_close_files(d, 0);
-            return NULL;
-        }
-        dom_write(d, s, CORPUS_FILE_MAGIC, strlen(CORPUS_FILE_MAGIC));
-    }
+    d->filt = (struct doc_filter){{d->o->split[0], d->o->split[1], d->o->split[2]},
+                                  d->o->max_bytes,
+                                  0,
+                                  global,
+                                  &d->local,
+                                  NULL,
+                                  0};
     if (dom_consume(d) < 0) {
         dom_close_files(d, 0);
         return NULL;
     }
-    if (d->docs[0] + d->docs[1] + d->docs[2] == 0) {
+    if (o->docs[0] + o->docs[1] + o->docs[2] == 0) {
         reason(d,
                "extractor %s.sh gave no usable document (%llu read: %llu binary, %llu "
                "near-empty, %llu duplicate)",
-               d->name, (unsigned long long)d->nread, (unsigned long long)d->n_bin,
-               (unsigned long long)d->n_empty, (unsigned long long)d->n_dup);
+               d->name, (unsigned long long)o->nread, (unsigned long long)o->n_bin,
+               (unsigned long long)o->n_empty, (unsigned long long)o->n_dup);
         dom_close_files(d, 0);
         return NULL;
     }
@@ -637,12 +394,12 @@ static bmx_jval *dom_finish(struct dom *d, struct hset *global)
             "corpus: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), "
             "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap; "
             "extract %.1f s, filter %.1f s",
-            d->name, (unsigned long long)(d->docs[0] + d->docs[1] + d->docs[2]),
-            (double)d->kept_bytes / 1e6, (unsigned long long)d->docs[0],
-            (unsigned long long)d->docs[1], (unsigned long long)d->docs[2],
-            (unsigned long long)d->n_bin, (unsigned long long)d->n_empty,
-            (unsigned long long)d->n_dup, (unsigned long long)d->n_cap, t0 - d->t0, now_s() - t0);
-    if (!d->docs[BMX_SPLIT_VAL] || !d->docs[BMX_SPLIT_TEST])
+            d->name, (unsigned long long)(o->docs[0] + o->docs[1] + o->docs[2]),
+            (double)o->kept_bytes / 1e6, (unsigned long long)o->docs[0],
+            (unsigned long long)o->docs[1], (unsigned long long)o->docs[2],
+            (unsigned long long)o->n_bin, (unsigned long long)o->n_empty,
+            (unsigned long long)o->n_dup, (unsigned long long)o->n_cap, t0 - d->t0, now_s() - t0);
+    if (!o->docs[BMX_SPLIT_VAL] || !o->docs[BMX_SPLIT_TEST])
         bmx_log(&d->o->log, BMX_LOG_WARN, "corpus: %s: the validation or test split is empty",
                 d->name);
     return j;
@@ -650,26 +407,12 @@ static bmx_jval *dom_finish(struct dom *d, struct hset *global)
 
 static bmx_jval *params_json(const bmx_corpus_opts *o)
 {
-    bmx_jval *p = bmx_jval_obj(), *split = bmx_jval_arr(), *doms = bmx_jval_arr(),
-             *frac = bmx_jval_strn("0.1", 3);
+    bmx_jval *p = bmx_jval_obj(), *doms = bmx_jval_arr();
     int rc = 0;
 
-    if (frac)
-        frac->t = BMX_JNUM;
     rc |= bmx_jval_set(p, "preset", o->preset ? bmx_jval_str(o->preset) : bmx_jval_null());
     rc |= bmx_jval_set(p, "max_bytes_per_domain", bmx_jval_u64(o->max_bytes));
-    for (int s = 0; s < 3; s++)
-        rc |= bmx_jval_push(split, bmx_jval_u64(o->split[s]));
-    rc |= bmx_jval_set(p, "split", split);
-    rc |= bmx_jval_set(p, "split_rule",
-                       bmx_jval_str("splitmix64 finaliser of the hash, mod the weight sum"));
-    rc |= bmx_jval_set(p, "document_hash", bmx_jval_str("fnv1a-64 of the normalised bytes"));
-    rc |= bmx_jval_set(
-        p, "normalisation",
-        bmx_jval_str("UTF-8 with U+FFFD per ill-formed subpart, NUL removed, CRLF to LF, "
-                     "leading BOM removed"));
-    rc |= bmx_jval_set(p, "binary_max_fraction", frac);
-    rc |= bmx_jval_set(p, "min_nonspace_bytes", bmx_jval_u64(32));
+    rc |= corpus_params_rules(p, o->split);
     for (size_t i = 0; i < o->ndomains; i++)
         rc |= bmx_jval_push(doms, bmx_jval_str(o->domains[i]));
     rc |= bmx_jval_set(p, "domains", doms);
@@ -712,10 +455,10 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
             if (strcmp(o->domains[k], n) == 0)
                 return bmx_err_set(err, BMX_EINVAL, "domain '%s' is listed twice", n);
     }
-    if (mkdir_p(o->out_dir) != 0)
+    if (corpus_mkdir_p(o->out_dir) != 0)
         return bmx_err_set(err, BMX_EIO, "cannot create the output directory %s: %s", o->out_dir,
                            strerror(errno));
-    if (mkdir_p(o->cache_dir) != 0)
+    if (corpus_mkdir_p(o->cache_dir) != 0)
         return bmx_err_set(err, BMX_EIO, "cannot create the cache directory %s: %s", o->cache_dir,
                            strerror(errno));
     ds = calloc(o->ndomains, sizeof *ds);
@@ -734,7 +477,6 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
     for (i = 0; i < o->ndomains; i++) {
         ds[i].o = o;
         ds[i].name = o->domains[i];
-        ds[i].global = &global;
         ds[i].state = DOM_PENDING;
         ds[i].errfd = -1;
     }
@@ -772,10 +514,10 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
         bmx_jval_free(d->pkgs);
         bmx_jval_free(d->licences);
         free(d->local.v);
-        free(d->norm);
+        free(d->filt.norm);
         d->pkgs = d->licences = NULL;
         d->local.v = NULL;
-        d->norm = NULL;
+        d->filt.norm = NULL;
         if (j) {
             r.built++;
             if (bmx_jval_set(doms, d->name, j) < 0)
