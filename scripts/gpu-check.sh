@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh - everything about the CUDA trainer that needs a GPU, in one go, on the
 # lent GPU machine (no network): build with nvcc, the CUDA tests, a short `bmx compare
-# --device cuda` (uniform, odm, doremi) on carried token shards, then the benchmark against PyTorch. Everything goes
-# to $OUT (at most 8 files come back): summary.txt (one line per stage, the figures), build.log,
-# tests.log, compare.log, bench.log (the benchmark's table and JSON).
+# --device cuda` (uniform, odm, doremi) on carried token shards, then the benchmark against
+# PyTorch. Everything goes to $OUT (at most 8 files come back): summary.txt (one line per
+# stage, the figures), build.log, tests.log, compare.log, bench.log (the benchmark's table and
+# JSON), report.html (the compare's).
 #
 # Carried (ignored, named in the run's `carry`): .gpu/blas.tar.xz (OpenBLAS-openmp, its
 # libgfortran and cblas.h, for machines without libopenblas) and .gpu/shards/ (a data folder of
