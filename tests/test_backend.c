@@ -380,6 +380,28 @@ static void test_gpu_checkpoint_both_ways(void)
     drop(&a);
 }
 
+/* too large for the device: refused before allocating, with the figures */
+static void test_gpu_out_of_memory_says_how_much(void)
+{
+    need_gpu();
+    bmx_gpt_config g = bmx_gpt_config_gpt2();
+    bmx_train_config tc = bmx_train_config_default();
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    bmx_backend *be = NULL;
+    bmx_err err = {0};
+    CHECK_MSG(bmx_model_create(&g, BMX_F32, 0, &m, &err) == 0, "%s", err.msg);
+    CHECK(bmx_trainer_create(m, &tc, &t, &err) == 0);
+    /* 4096 x 1024 tokens: the logits alone are over 400 GB in bf16 */
+    int rc = bmx_backend_cuda(t, BMX_CUDA_BF16, 0, 4096, 1024, &be, &err);
+    CHECK(rc == BMX_ENOMEM && be == NULL);
+    CHECK_CONTAINS(err.msg, "MiB free");
+    CHECK_CONTAINS(err.msg, "needs");
+    printf("  (%s)\n", err.msg);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -391,6 +413,7 @@ int main(int argc, char **argv)
         {"gpu_fp32_step_vs_cpu", test_gpu_fp32_step_vs_cpu},
         {"gpu_bf16_tracks_fp32", test_gpu_bf16_tracks_fp32},
         {"gpu_checkpoint_both_ways", test_gpu_checkpoint_both_ways},
+        {"gpu_out_of_memory_says_how_much", test_gpu_out_of_memory_says_how_much},
         {0},
     };
     return check_main(argc, argv, cases);
