@@ -37,17 +37,15 @@ note "nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo missing)"
 note "torch: $(python3 -c 'import torch; print(torch.__version__, torch.cuda.is_available())' 2>&1 | tail -1)"
 export PATH=$PATH:/usr/local/cuda/bin
 
-# OpenBLAS: the machine's, or the carried one
-if ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then
-    if [ -f .gpu/blas.tar.xz ]; then
-        mkdir -p /tmp/blas && tar -C /tmp/blas -xJf .gpu/blas.tar.xz
-        export CPATH=/tmp/blas/include${CPATH:+:$CPATH}
-        export LIBRARY_PATH=/tmp/blas/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
-        export LD_LIBRARY_PATH=/tmp/blas/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-        note "blas: the carried OpenBLAS (/tmp/blas)"
-    else
-        note "blas: none on the machine and none carried (.gpu/blas.tar.xz): the build will fail"
-    fi
+# OpenBLAS: the carried one first (bmx needs the OpenMP build), else the machine's
+if [ -f .gpu/blas.tar.xz ]; then
+    mkdir -p /tmp/blas && tar -C /tmp/blas -xJf .gpu/blas.tar.xz
+    export CPATH=/tmp/blas/include${CPATH:+:$CPATH}
+    export LIBRARY_PATH=/tmp/blas/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
+    export LD_LIBRARY_PATH=/tmp/blas/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    note "blas: the carried OpenBLAS-openmp (/tmp/blas)"
+elif ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then
+    note "blas: none on the machine and none carried (.gpu/blas.tar.xz): the build will fail"
 fi
 
 jobs=$(nproc)
