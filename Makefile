@@ -37,7 +37,7 @@ ifeq ($(CUDA),1)
 ifeq ($(NVCC),)
 $(error CUDA=1 but no nvcc on PATH or in /usr/local/cuda/bin: install the CUDA toolkit or build with CUDA=0)
 endif
-CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(realpath $(NVCC))))
 NVFLAGS   ?= -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 NVFLAGS   += -Xcompiler -fPIC -Xcompiler -Wall -DBMX_WITH_CUDA -D_GNU_SOURCE -Iinclude -MMD -MP
 CFLAGS    += -DBMX_WITH_CUDA

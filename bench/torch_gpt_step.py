@@ -3,7 +3,8 @@
 
 The same GPT-2 architecture as include/bmx/model.h (token + position embeddings, pre-LayerNorm
 blocks with causal attention and a tanh-GELU MLP of width 4C, final LayerNorm, output layer
-tied to the token embedding, vocabulary padded to a multiple of 64), trained as bmx trains it:
+tied to the token embedding, vocabulary padded to a multiple of 64; the softmax runs over the
+padded vocabulary as in nanoGPT, where bmx leaves the padding out), trained as bmx trains it:
 bf16 autocast over fp32 master weights, cross-entropy, gradient accumulation, global norm
 clipping at 1, torch.optim.AdamW(fused=True) with weight decay 0.1 on matrices only.
 Attention is F.scaled_dot_product_attention(is_causal=True) (PyTorch's flash kernel).
@@ -60,8 +61,9 @@ class GPT(nn.Module):
         x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
         for blk in self.blocks:
             x = blk(x)
-        logits = (self.lnf(x) @ self.wte.weight.T)[..., : self.v]
-        return F.cross_entropy(logits.reshape(-1, self.v).float(), tgt.reshape(-1))
+        # over the padded vocabulary, as nanoGPT does (no slice copy); bmx masks the padding
+        logits = self.lnf(x) @ self.wte.weight.T
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), tgt.reshape(-1))
 
 
 def main():

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh - everything about the CUDA trainer that needs a GPU, in one go, on the
 # lent GPU machine (no network): build with nvcc, the CUDA tests, a short `bmx compare
-# --device cuda` on carried token shards, then the benchmark against PyTorch. Everything goes
-# to $OUT (at most 8 files come back): summary.txt (one line per stage, the figures), build.log,
-# tests.log, compare.log, bench.log (the benchmark's table and JSON).
+# --device cuda` (uniform, odm, doremi) on carried token shards, then the benchmark against
+# PyTorch. Everything goes to $OUT (at most 8 files come back): summary.txt (one line per
+# stage, the figures), build.log, tests.log, compare.log, bench.log (the benchmark's table and
+# JSON), report.html (the compare's).
 #
 # Carried (ignored, named in the run's `carry`): .gpu/blas.tar.xz (OpenBLAS-openmp, its
 # libgfortran and cblas.h, for machines without libopenblas) and .gpu/shards/ (a data folder of
@@ -36,17 +37,15 @@ note "nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo missing)"
 note "torch: $(python3 -c 'import torch; print(torch.__version__, torch.cuda.is_available())' 2>&1 | tail -1)"
 export PATH=$PATH:/usr/local/cuda/bin
 
-# OpenBLAS: the machine's, or the carried one
-if ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then
-    if [ -f .gpu/blas.tar.xz ]; then
-        mkdir -p /tmp/blas && tar -C /tmp/blas -xJf .gpu/blas.tar.xz
-        export CPATH=/tmp/blas/include${CPATH:+:$CPATH}
-        export LIBRARY_PATH=/tmp/blas/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
-        export LD_LIBRARY_PATH=/tmp/blas/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-        note "blas: the carried OpenBLAS (/tmp/blas)"
-    else
-        note "blas: none on the machine and none carried (.gpu/blas.tar.xz): the build will fail"
-    fi
+# OpenBLAS: the carried one first (bmx needs the OpenMP build), else the machine's
+if [ -f .gpu/blas.tar.xz ]; then
+    mkdir -p /tmp/blas && tar -C /tmp/blas -xJf .gpu/blas.tar.xz
+    export CPATH=/tmp/blas/include${CPATH:+:$CPATH}
+    export LIBRARY_PATH=/tmp/blas/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
+    export LD_LIBRARY_PATH=/tmp/blas/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    note "blas: the carried OpenBLAS-openmp (/tmp/blas)"
+elif ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then
+    note "blas: none on the machine and none carried (.gpu/blas.tar.xz): the build will fail"
 fi
 
 jobs=$(nproc)
@@ -72,11 +71,11 @@ if [ ! -d "$data" ]; then
 fi
 rm -rf /tmp/gpu-check-cmp
 stage compare "$OUT/compare.log" 200 build/bmx compare --data "$data" --out /tmp/gpu-check-cmp \
-    --methods uniform,odm --seeds 1 --steps "${GPU_CHECK_STEPS:-60}" --layers 6 --heads 8 \
+    --methods uniform,odm,doremi --seeds 1 --steps "${GPU_CHECK_STEPS:-60}" --layers 6 --heads 8 \
     --width 512 --seq 256 --batch 16 --accum 4 --eval-every 20 --eval-windows 32 --warmup 10 \
     --lr 1e-3 --min-lr 1e-4 --device cuda
-for m in uniform odm; do
-    f=/tmp/gpu-check-cmp/$m-s1/log.jsonl
+for m in uniform-s1 odm-s1 doremi-s1/proxy doremi-s1/final; do
+    f=/tmp/gpu-check-cmp/$m/log.jsonl
     [ -f "$f" ] && python3 - "$f" "$m" >>"$sum" 2>&1 <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
@@ -85,7 +84,7 @@ st = [r for r in recs if r["type"] == "step"]
 print(f"compare {sys.argv[2]}: {len(st)} steps, last loss {st[-1]['loss']:.4f}, "
       f"val avg_ppl {ev[0]['avg_ppl']:.2f} -> {ev[-1]['avg_ppl']:.2f}")
 PY
-    [ -f "/tmp/gpu-check-cmp/$m-s1/timing.jsonl" ] && python3 - "/tmp/gpu-check-cmp/$m-s1/timing.jsonl" "$m" >>"$sum" 2>&1 <<'PY'
+    [ -f "/tmp/gpu-check-cmp/$m/timing.jsonl" ] && python3 - "/tmp/gpu-check-cmp/$m/timing.jsonl" "$m" >>"$sum" 2>&1 <<'PY'
 import json, statistics, sys
 t = [json.loads(l)["tok_s"] for l in open(sys.argv[1])]
 print(f"compare {sys.argv[2]}: median {statistics.median(t):.0f} tok/s over {len(t)} steps")

@@ -19,6 +19,7 @@
 
 #include "bmx/backend.h"
 #include "bmx/cuda.h"
+#include "bmx/run.h"
 #include "bmx/train.h"
 #include "check.h"
 
@@ -164,6 +165,29 @@ static void test_names(void)
     CHECK_CONTAINS(err.msg, "bf16 is for --device cuda");
     CHECK(bmx_precision_parse("fp16", BMX_DEVICE_CUDA, &p, &err) == BMX_EINVAL);
     CHECK_CONTAINS(err.msg, "precision 'fp16': give fp32 or bf16");
+}
+
+/* the run configuration's device and precision keys */
+static void test_run_config_keys(void)
+{
+    bmx_err err = {0};
+    bmx_run_config c = bmx_run_config_default();
+    c.data = "d", c.out = "o";
+    CHECK_EQ_STR(c.device, "");
+    CHECK(bmx_run_config_check(&c, &err) == 0);
+    CHECK(bmx_run_config_set(&c, "device", "gpu", &err) == 0);
+    CHECK(bmx_run_config_check(&c, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "device 'gpu': give cpu or cuda");
+    CHECK(bmx_run_config_set(&c, "device", "cuda", &err) == 0);
+    CHECK(bmx_run_config_set(&c, "precision", "bf16", &err) == 0);
+    CHECK(bmx_run_config_check(&c, &err) == 0);
+    c.device = "cpu";
+    CHECK(bmx_run_config_check(&c, &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "bf16 is for --device cuda");
+    char *text = bmx_run_config_text(&c);
+    CHECK_CONTAINS(text, "\ndevice       = cpu\n");
+    CHECK_CONTAINS(text, "\nprecision    = bf16\n");
+    free(text);
 }
 
 static void test_cuda_refused_without_gpu(void)
@@ -356,16 +380,40 @@ static void test_gpu_checkpoint_both_ways(void)
     drop(&a);
 }
 
+/* too large for the device: refused before allocating, with the figures */
+static void test_gpu_out_of_memory_says_how_much(void)
+{
+    need_gpu();
+    bmx_gpt_config g = bmx_gpt_config_gpt2();
+    bmx_train_config tc = bmx_train_config_default();
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    bmx_backend *be = NULL;
+    bmx_err err = {0};
+    CHECK_MSG(bmx_model_create(&g, BMX_F32, 0, &m, &err) == 0, "%s", err.msg);
+    CHECK(bmx_trainer_create(m, &tc, &t, &err) == 0);
+    /* 4096 x 1024 tokens: the logits alone are over 400 GB in bf16 */
+    int rc = bmx_backend_cuda(t, BMX_CUDA_BF16, 0, 4096, 1024, &be, &err);
+    CHECK(rc == BMX_ENOMEM && be == NULL);
+    CHECK_CONTAINS(err.msg, "MiB free");
+    CHECK_CONTAINS(err.msg, "needs");
+    printf("  (%s)\n", err.msg);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
         {"cpu_backend_is_the_trainer", test_cpu_backend_is_the_trainer},
         {"loss_weight", test_loss_weight},
         {"names", test_names},
+        {"run_config_keys", test_run_config_keys},
         {"cuda_refused_without_gpu", test_cuda_refused_without_gpu},
         {"gpu_fp32_step_vs_cpu", test_gpu_fp32_step_vs_cpu},
         {"gpu_bf16_tracks_fp32", test_gpu_bf16_tracks_fp32},
         {"gpu_checkpoint_both_ways", test_gpu_checkpoint_both_ways},
+        {"gpu_out_of_memory_says_how_much", test_gpu_out_of_memory_says_how_much},
         {0},
     };
     return check_main(argc, argv, cases);

@@ -8,9 +8,11 @@
  *    B, T smaller than the sizes the model was created for;
  *  - acc = 1 adds a second micro-batch's gradient as the CPU model does;
  *  - two identical passes give identical bits (losses and gradients), fp32 and bf16;
- *  - bf16: loss within 2e-2 relative, every gradient tensor within 5e-2 norm-wise;
- *  - a GPT-2-sized layer (C 768, H 12, T 1024, B 4) against the CPU model: per-token losses
- *    and every gradient, which covers all heads of the attention forward and backward;
+ *  - bf16: loss within 2e-2 relative, every gradient tensor within 5e-2 norm-wise, with head
+ *    size 16 (CUDA-core attention) and 64 (tensor-core attention);
+ *  - a GPT-2-sized layer (C 768, H 12, T 1024, B 4) against the CPU model, fp32 then bf16:
+ *    per-token losses and every gradient, which covers all heads of the attention forward
+ *    and backward;
  *  - errors: sizes over the creation sizes, tokens outside the vocabulary, backward without
  *    forward, a head size over the limit, a model that does not fit in device memory.
  * Parameters are pushed away from GPT-2's initialisation so that attention is not uniform and
@@ -330,18 +332,18 @@ static void test_fp32_accumulate(void)
     bmx_model_free(cpu);
 }
 
-static void deterministic(int prec, const char *label)
+static void deterministic(bmx_gpt_config cfg, int B, int T, int prec, const char *label)
 {
-    bmx_gpt_config cfg = small_cfg();
-    int B = 3, T = 32, N = B * T;
+    int N = B * T;
     bmx_model *cpu = cpu_model(&cfg, 0.1, 31);
     bmx_cuda_model *gpu = gpu_model(cpu, prec, B, T);
-    int in[96], tg[96];
+    int *in = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
+    CHECK(in && tg && B <= 8);
     tokens(in, tg, N, cfg.vocab, 32);
     size_t np = bmx_model_num_params(cpu);
     float *g1 = malloc(np * sizeof(float)), *g2 = malloc(np * sizeof(float));
     CHECK(g1 && g2);
-    double l1 = 0, l2 = 0, s1[3], s2[3];
+    double l1 = 0, l2 = 0, s1[8], s2[8];
     bmx_err err = {0};
     CHECK_MSG(bmx_cuda_model_forward(gpu, in, tg, B, T, &l1, s1, NULL, &err) == 0, "%s", err.msg);
     CHECK_MSG(bmx_cuda_model_backward(gpu, 1.0, 0, &err) == 0, "%s", err.msg);
@@ -352,8 +354,10 @@ static void deterministic(int prec, const char *label)
     int same = memcmp(g1, g2, np * sizeof(float)) == 0;
     free(g1);
     free(g2);
-    CHECK_MSG(l1 == l2 && memcmp(s1, s2, sizeof s1) == 0, "%s: losses %.17g and %.17g differ",
-              label, l1, l2);
+    free(in);
+    free(tg);
+    CHECK_MSG(l1 == l2 && memcmp(s1, s2, (size_t)B * sizeof(double)) == 0,
+              "%s: losses %.17g and %.17g differ", label, l1, l2);
     CHECK_MSG(same, "%s: two identical backward passes gave different gradient bits", label);
     bmx_cuda_model_free(gpu);
     bmx_model_free(cpu);
@@ -361,12 +365,41 @@ static void deterministic(int prec, const char *label)
 
 static void test_fp32_deterministic(void)
 {
-    deterministic(BMX_CUDA_FP32, "fp32");
+    deterministic(small_cfg(), 3, 32, BMX_CUDA_FP32, "fp32");
 }
 
 static void test_bf16_deterministic(void)
 {
-    deterministic(BMX_CUDA_BF16, "bf16");
+    deterministic(small_cfg(), 3, 32, BMX_CUDA_BF16, "bf16");
+}
+
+/* Head size 64: the tensor-core attention of the bf16 path (T over two query blocks, not a
+ * multiple of the key tiles). */
+static bmx_gpt_config tc_cfg(void)
+{
+    bmx_gpt_config c = {100, 130, 2, 2, 128};
+    return c;
+}
+
+static void test_bf16_tensor_cores(void)
+{
+    bmx_gpt_config cfg = tc_cfg();
+    int B = 2, T = 130, N = B * T;
+    bmx_model *cpu = cpu_model(&cfg, 0.1, 91);
+    bmx_cuda_model *gpu = gpu_model(cpu, BMX_CUDA_BF16, B, T);
+    int in[2 * 130], tg[2 * 130];
+    tokens(in, tg, N, cfg.vocab, 92);
+    tg[70] = -1;
+    struct fwd_out c = {0}, g = {0};
+    run_forward(cpu, gpu, in, tg, B, T, &c, &g);
+    check_losses(&c, &g, B, N, 2e-2, "bf16 forward, head size 64");
+    bmx_err err = {0};
+    CHECK_MSG(bmx_model_backward(cpu, 1.0, 0, &err) == 0, "%s", err.msg);
+    CHECK_MSG(bmx_cuda_model_backward(gpu, 1.0, 0, &err) == 0, "%s", err.msg);
+    compare_grads(cpu, gpu, 5e-2, "bf16 backward, head size 64");
+    bmx_cuda_model_free(gpu);
+    bmx_model_free(cpu);
+    deterministic(cfg, B, T, BMX_CUDA_BF16, "bf16, head size 64");
 }
 
 static void test_bf16_forward_backward(void)
@@ -414,6 +447,14 @@ static void test_gpt2_size_layer(void)
     CHECK_MSG(bmx_model_backward(cpu, 1.0, 0, &err) == 0, "%s", err.msg);
     CHECK_MSG(bmx_cuda_model_backward(gpu, 1.0, 0, &err) == 0, "%s", err.msg);
     compare_grads(cpu, gpu, 1e-4, "GPT-2-sized layer, fp32 backward");
+    bmx_cuda_model_free(gpu);
+    /* bf16 (the tensor-core attention at its real size) against the same CPU results. */
+    gpu = gpu_model(cpu, BMX_CUDA_BF16, B, T);
+    CHECK_MSG(bmx_cuda_model_forward(gpu, in, tg, B, T, &g.loss, g.seq, g.tok, &err) == 0, "%s",
+              err.msg);
+    check_losses(&c, &g, B, N, 2e-2, "GPT-2-sized layer, bf16 forward");
+    CHECK_MSG(bmx_cuda_model_backward(gpu, 1.0, 0, &err) == 0, "%s", err.msg);
+    compare_grads(cpu, gpu, 5e-2, "GPT-2-sized layer, bf16 backward");
     free(in);
     free(tg);
     free(tc);
@@ -476,6 +517,7 @@ int main(int argc, char **argv)
                                               {"fp32_deterministic", test_fp32_deterministic},
                                               {"bf16_forward_backward", test_bf16_forward_backward},
                                               {"bf16_deterministic", test_bf16_deterministic},
+                                              {"bf16_tensor_cores", test_bf16_tensor_cores},
                                               {"gpu_errors", test_gpu_errors},
                                               {"gpt2_size_layer", test_gpt2_size_layer},
                                               {0}};

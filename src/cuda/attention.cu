@@ -9,6 +9,8 @@
  * t >= u). dd[t] = dO[t] . O[t] (the row sum of P * dP) is computed first.
  * Head vectors live in registers of D floats, D the head size rounded up to 16, 32, 64 or
  * 128; channels hs..D-1 are zero and add exact zeros to every dot product.
+ * These run on the CUDA cores (fp32 arithmetic): the fp32 model and bf16 with head sizes other
+ * than 64; bf16 with head size 64 takes the tensor-core kernels of attention_tc.cu.
  */
 #include <math.h>
 
@@ -250,7 +252,9 @@ void k_attention_forward(cudaStream_t st, T *out, float *lse, const T *qkv, int 
                          int H)
 {
     int hs = C / H;
-    if (hs <= 16)
+    if (sizeof(T) == sizeof(bf16) && k_attention_tc(C, H))
+        k_attention_tc_forward(st, (bf16 *)out, lse, (const bf16 *)qkv, B, Tn, C, H, att_scale(hs));
+    else if (hs <= 16)
         attention_forward_d<T, 16>(st, out, lse, qkv, B, Tn, C, H);
     else if (hs <= 32)
         attention_forward_d<T, 32>(st, out, lse, qkv, B, Tn, C, H);
@@ -267,7 +271,10 @@ void k_attention_backward(cudaStream_t st, T *dqkv, float *dd, const T *dout, co
     int hs = C / H;
     size_t n = (size_t)B * H * Tn;
     attn_dd_k<T><<<cdiv(n, 256), 256, 0, st>>>(dd, dout, out, B, Tn, C, H);
-    if (hs <= 16)
+    if (sizeof(T) == sizeof(bf16) && k_attention_tc(C, H))
+        k_attention_tc_backward(st, (bf16 *)dqkv, dd, (const bf16 *)dout, (const bf16 *)qkv, lse, B,
+                                Tn, C, H, att_scale(hs));
+    else if (hs <= 16)
         attention_backward_d<T, 16>(st, dqkv, dd, dout, qkv, lse, B, Tn, C, H);
     else if (hs <= 32)
         attention_backward_d<T, 32>(st, dqkv, dd, dout, qkv, lse, B, Tn, C, H);

@@ -82,6 +82,7 @@ __global__ void encoder_backward_wte_k(float *dwte, const T *dout, const int *un
     if (c >= C)
         return;
     float s = 0;
+#pragma unroll 8 /* frequent tokens loop long: keep several loads in flight */
     for (int k = off[j]; k < off[j + 1]; k++)
         s += tof(dout[(size_t)pos[k] * C + c]);
     dwte[(size_t)uniq[j] * C + c] += s;

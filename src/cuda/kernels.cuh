@@ -82,4 +82,13 @@ template <typename T>
 void k_attention_backward(cudaStream_t st, T *dqkv, float *dd, const T *dout, const T *qkv,
                           const T *out, const float *lse, int B, int Tn, int C, int H);
 
+/* The tensor-core path (attention_tc.cu): bf16, head size 64. k_attention_forward/backward
+ * take it by themselves when k_attention_tc(C, H) says it applies. */
+int k_attention_tc(int C, int H);
+void k_attention_tc_forward(cudaStream_t st, bf16 *out, float *lse, const bf16 *qkv, int B, int Tn,
+                            int C, int H, float scale);
+void k_attention_tc_backward(cudaStream_t st, bf16 *dqkv, const float *dd, const bf16 *dout,
+                             const bf16 *qkv, const float *lse, int B, int Tn, int C, int H,
+                             float scale);
+
 #endif

@@ -27,9 +27,33 @@ static int lt_status(cublasStatus_t s, const char *what, bmx_err *err)
                        cublasGetStatusString(s), (int)s);
 }
 
+/* The same product through cublasGemmEx, which computes in place (C = D). */
+static int gemm_ex(struct bmx_lt *lt, cublasOperation_t opa, cublasOperation_t opb, int M, int N,
+                   int K, const void *A, int lda, const void *B, int ldb, bmx_dt ab, const void *Cm,
+                   void *D, int ldd, bmx_dt cd, float alpha, float beta, bmx_err *err)
+{
+    if (beta != 0 && Cm && Cm != D)
+        return bmx_err_set(err, BMX_ESTATE,
+                           "cuBLASLt has no algorithm for a %d x %d x %d product with C != D: "
+                           "this GPU or CUDA version does not support it",
+                           M, N, K);
+    cublasStatus_t s = cublasGemmEx(lt->blas, opa, opb, M, N, K, &alpha, A, ab, lda, B, ab, ldb,
+                                    &beta, D, cd, ldd, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return bmx_err_set(err, BMX_ESTATE,
+                           "neither cuBLASLt nor cublasGemmEx can compute a %s x %s product "
+                           "(%d x %d x %d, %s inputs, %s output): %s; this GPU or CUDA version "
+                           "does not support it",
+                           opa == CUBLAS_OP_T ? "T" : "N", opb == CUBLAS_OP_T ? "T" : "N", M, N, K,
+                           ab == CUDA_R_32F ? "fp32" : "bf16", cd == CUDA_R_32F ? "fp32" : "bf16",
+                           cublasGetStatusString(s));
+    return BMX_OK;
+}
+
 /* Column-major D[M][N] (ld ldd) = alpha op(A) op(B) + beta C (+ bias per row of D, length M)
  * with A, B of type ab, C and D of type cd. Returns 1 (and does nothing) when cuBLASLt has no
- * algorithm for the bias epilogue or refuses to run it, so that the caller adds the bias. */
+ * algorithm for the bias epilogue or refuses to run it, so that the caller adds the bias;
+ * without a bias, a product cuBLASLt has no algorithm for goes to cublasGemmEx. */
 static int lt_gemm(struct bmx_lt *lt, int ta, int tb, int M, int N, int K, const void *A, int lda,
                    const void *B, int ldb, bmx_dt ab, const void *Cm, void *D, int ldd, bmx_dt cd,
                    float alpha, float beta, const void *bias, bmx_err *err)
@@ -90,11 +114,8 @@ static int lt_gemm(struct bmx_lt *lt, int ta, int tb, int M, int N, int K, const
                 rc = 1; /* no algorithm with the epilogue: the caller adds the bias */
                 goto done;
             }
-            rc = bmx_err_set(err, BMX_ESTATE,
-                             "cuBLASLt has no algorithm for a %s x %s product (%d x %d x %d, %s): "
-                             "this GPU or CUDA version does not support it",
-                             ta ? "T" : "N", tb ? "T" : "N", M, N, K,
-                             ab == CUDA_R_32F ? "fp32" : "bf16");
+            rc = gemm_ex(lt, opa, opb, M, N, K, A, lda, B, ldb, ab, Cm, D, ldd, cd, alpha, beta,
+                         err);
             goto done;
         }
         s = cublasLtMatmul(lt->h, desc, &alpha, A, la, B, lb, &beta, Cm ? Cm : D, lc, D, lc,

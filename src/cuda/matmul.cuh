@@ -3,17 +3,20 @@
  * Linear layers keep their weights [OC][C] (out = inp * W^T + bias), as bmx/kernels.h.
  * Products accumulate in fp32 (CUBLAS_COMPUTE_32F: no TF32) for both element types; fp32
  * products are therefore plain IEEE float GEMMs. The weight gradient may be fp32 while the
- * inputs are bf16 (mixed precision keeps fp32 gradients).
+ * inputs are bf16 (mixed precision keeps fp32 gradients). A product cuBLASLt finds no
+ * algorithm for goes to cublasGemmEx (same types, same compute type, default math: no TF32).
  */
 #ifndef BMX_CUDA_MATMUL_CUH
 #define BMX_CUDA_MATMUL_CUH
 
 #include <cublasLt.h>
+#include <cublas_v2.h>
 
 #include "common.cuh"
 
 struct bmx_lt {
     cublasLtHandle_t h;
+    cublasHandle_t blas; /* cublasGemmEx, for products cuBLASLt has no algorithm for */
     cudaStream_t st;
     void *ws;
     size_t ws_size;

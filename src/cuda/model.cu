@@ -211,6 +211,8 @@ extern "C" void bmx_cuda_model_free(bmx_cuda_model *m)
     cudaFreeHost(m->hloss);
     if (m->lt.h)
         cublasLtDestroy(m->lt.h);
+    if (m->lt.blas)
+        cublasDestroy(m->lt.blas);
     if (m->tok_ev)
         cudaEventDestroy(m->tok_ev);
     if (m->st)
@@ -260,6 +262,9 @@ static int create_buffers(bmx_cuda_model *m, bmx_err *err)
     if (s != CUBLAS_STATUS_SUCCESS)
         return bmx_err_set(err, BMX_ESTATE, "cuBLASLt could not start: %s",
                            cublasGetStatusString(s));
+    if ((s = cublasCreate(&m->lt.blas)) != CUBLAS_STATUS_SUCCESS ||
+        (s = cublasSetStream(m->lt.blas, m->st)) != CUBLAS_STATUS_SUCCESS)
+        return bmx_err_set(err, BMX_ESTATE, "cuBLAS could not start: %s", cublasGetStatusString(s));
     m->lt.st = m->st;
     m->lt.ws_size = LT_WORKSPACE;
     if ((rc = cuda_status(cudaMemsetAsync(m->params, 0, P * sizeof(float), m->st),
