@@ -46,7 +46,7 @@ echo "an uninterrupted run passes ${#points[@]} kill points"
 # resumed run starts again at its last checkpoint, before the point of the kill that
 # stopped it, so it passes every later point)
 seed=${BMX_TEST_SEED:-$(((RANDOM << 15 | RANDOM) % 1000000))}
-echo "kill schedule seed $seed (replay: BMX_TEST_SEED=$seed bash tests/cli/test_run_resume.sh)"
+echo "kill schedule seed $seed (replay: BMX_TEST_SEED=$seed BMX_BUILD=$BMX_BUILD bash tests/cli/test_run_resume.sh)"
 RANDOM=$seed
 pick=()
 for kind in step eval ckpt commit; do
