@@ -1,6 +1,7 @@
 # bmx - the entry point.
 #   make            build build/bmx, build/libbmx.a, build/libbmx.so
 #   make test       build and run every test (tests/run.sh prints the closing summary)
+#   make test-stress  the whole suite N times (N=20) with a CPU hog on every core (not in CI)
 #   make bench      build and run every benchmark under bench/
 #   make demo       the main job on the built-in default
 #   make deps       install the Debian/npm packages bmx needs (scripts/install-deps.sh)
@@ -60,7 +61,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test bench demo deps format clean
+.PHONY: all test test-stress bench demo deps format clean
 all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so
 
 # a switch between CUDA=0 and CUDA=1 rebuilds every object (stale stubs or defines otherwise)
@@ -105,6 +106,9 @@ deps: $(BUILD)/.deps-ok
 
 test: $(BUILD)/.deps-ok all $(TEST_BIN)
 	bash tests/run.sh $(BUILD)
+
+test-stress: $(BUILD)/.deps-ok all $(TEST_BIN)
+	bash scripts/test-stress.sh $(BUILD) $(N)
 
 bench: $(BUILD)/.deps-ok all $(BENCH_BIN)
 	bash bench/run.sh $(BUILD)

@@ -59,7 +59,8 @@ static void test_bad_logs(void)
 {
     bmx_err err = {0};
     bmx_runlog *l = NULL;
-    const char *p = "/tmp/bmx_test_runreport.jsonl";
+    char p[128]; /* this process's own scratch file: suites running at once never share it */
+    snprintf(p, sizeof p, "%s/bad.jsonl", check_tmpdir("runreport"));
     CHECK(bmx_runlog_load("/nonexistent/run", &l, &err) == BMX_EIO);
     CHECK_CONTAINS(err.msg, "/nonexistent/run/log.jsonl");
     FILE *f = fopen(p, "w");

