@@ -5,8 +5,10 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "bmx/kernels.h"
 #include "bmx/train.h"
 #include "check.h"
 
@@ -133,6 +135,61 @@ static const char *ckpt_path(void)
     static char p[64];
     snprintf(p, sizeof p, "/tmp/bmx_test_ckpt_%d.bin", (int)getpid());
     return p;
+}
+
+/* The gradient norm has one summation order whatever the threads: three twin trainers with
+ * the same gradient (one micro-batch computed with one thread) report the same bits of
+ * grad_norm when applied with 1, 2 and 2 threads, and that norm is sqrt(sum g^2) within 1e-6
+ * (gradients set by hand after the micro-batch: each 4096-float chunk at its own scale,
+ * 2^-30..2^30, so the double sums of the chunks round).
+ * The model (466,688 parameters) spans many 4096-float chunks, so a thread-dependent
+ * reduction would show. */
+static void test_grad_norm_threads(void)
+{
+    bmx_gpt_config cfg = {500, 8, 2, 4, 128};
+    bmx_train_config tc = bmx_train_config_default();
+    bmx_model *m[3];
+    bmx_trainer *t[3];
+    bmx_err err = {0};
+    int tok[2 * 2 * 8];
+    bmx_rng r;
+    bmx_rng_seed(&r, 11, 0);
+    for (int i = 0; i < 32; i++)
+        tok[i] = (int)bmx_rng_below(&r, 500);
+    double norm[3];
+    bmx_kernels_set_threads(1);
+    for (int k = 0; k < 3; k++) {
+        bmx_rng_seed(&r, 5, 0);
+        CHECK_MSG(bmx_model_create(&cfg, BMX_F32, 1, &m[k], &err) == 0, "%s", err.msg);
+        bmx_model_init(m[k], &r);
+        CHECK_MSG(bmx_trainer_create(m[k], &tc, &t[k], &err) == 0, "%s", err.msg);
+        CHECK(bmx_trainer_micro(t[k], tok, tok + 16, 2, 8, NULL, NULL, NULL, &err) == 0);
+    }
+    /* a gradient whose chunk sums span many binary orders, so that double sums round and
+     * their order shows in the last bits */
+    float *g = bmx_model_grads(m[0]);
+    size_t np = bmx_model_num_params(m[0]);
+    for (size_t i = 0; i < np; i++)
+        g[i] = (float)ldexp(bmx_rng_double(&r) + 0.5, (int)((i / 4096 * 7919) % 61) - 30);
+    for (int k = 1; k < 3; k++)
+        memcpy(bmx_model_grads(m[k]), g, np * sizeof(float));
+    long double want = 0;
+    for (size_t i = 0; i < np; i++)
+        want += (long double)g[i] * g[i];
+    for (int k = 0; k < 3; k++) {
+        bmx_step_info info;
+        bmx_kernels_set_threads(k == 0 ? 1 : 2);
+        CHECK_MSG(bmx_trainer_apply(t[k], &info, &err) == 0, "%s", err.msg);
+        norm[k] = info.grad_norm;
+    }
+    bmx_kernels_set_threads(1);
+    CHECK_NEAR(norm[0], sqrtl(want), 1e-6 * sqrtl(want));
+    CHECK_MSG(memcmp(&norm[0], &norm[1], sizeof(double)) == 0, "%.17g vs %.17g", norm[0], norm[1]);
+    CHECK_MSG(memcmp(&norm[1], &norm[2], sizeof(double)) == 0, "%.17g vs %.17g", norm[1], norm[2]);
+    for (int k = 0; k < 3; k++) {
+        bmx_trainer_free(t[k]);
+        bmx_model_free(m[k]);
+    }
 }
 
 static void test_roundtrip_exact(void)
@@ -278,6 +335,7 @@ int main(int argc, char **argv)
         {"schedule", test_schedule},
         {"step_protocol_and_learning", test_step_protocol_and_learning},
         {"accum_mean", test_accum_mean},
+        {"grad_norm_threads", test_grad_norm_threads},
         {"roundtrip_exact", test_roundtrip_exact},
         {"corrupt_refused", test_corrupt_refused},
         {"missing_file", test_missing_file},

@@ -136,19 +136,30 @@ int bmx_trainer_micro_weighted(bmx_trainer *t, const int *inputs, const int *tar
     return BMX_OK;
 }
 
-/* Global gradient norm, accumulated in double. */
+/* Global gradient norm, accumulated in double. The sum has one fixed order whatever the
+ * threads and their timing: float partial sums over chunks of 4096, added in order into 64
+ * block sums, which are added in order; so a run is reproducible bit for bit. */
 static double grad_norm(const float *g, size_t n)
 {
-    double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(dynamic, 16)
-    for (size_t i0 = 0; i0 < n; i0 += 4096) {
-        size_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
-        float c = 0; /* float partial sums over short chunks, vectorised */
-#pragma omp simd reduction(+ : c)
-        for (size_t i = i0; i < i1; i++)
-            c += g[i] * g[i];
-        s += c;
+    enum { CHUNK = 4096, BLOCKS = 64 };
+    double part[BLOCKS];
+    size_t nc = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < BLOCKS; b++) {
+        double s = 0;
+        for (size_t c = nc * b / BLOCKS; c < nc * (b + 1) / BLOCKS; c++) {
+            size_t i0 = c * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+            float f = 0; /* float partial sums over short chunks, vectorised */
+#pragma omp simd reduction(+ : f)
+            for (size_t i = i0; i < i1; i++)
+                f += g[i] * g[i];
+            s += f;
+        }
+        part[b] = s;
     }
+    double s = 0;
+    for (int b = 0; b < BLOCKS; b++)
+        s += part[b];
     return sqrt(s);
 }
 
