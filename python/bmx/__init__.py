@@ -305,7 +305,12 @@ class Policy:
 
     def observe_excess(self, excess_sums, tokens):
         k = self.k
-        excess_sums, tokens = list(excess_sums), list(tokens)
+        try:
+            excess_sums, tokens = list(excess_sums), list(tokens)
+        except TypeError:
+            raise BmxError("policy %s observes excess losses: call observe(excess_sums, tokens) "
+                           "with k = %d values each (per-domain sums of max(loss - ref_loss, 0) "
+                           "and their token counts)" % (self.name, k), -1) from None
         if len(excess_sums) != k or len(tokens) != k:
             raise BmxError("observe_excess: %d sums and %d token counts for k = %d domains; "
                            "give one of each per domain" % (len(excess_sums), len(tokens), k), -1)

@@ -122,7 +122,7 @@ class MixtureSampler(torch.utils.data.Sampler):
     def load_state_dict(self, state):
         state = bytes(state)
         k = len(self.walks)
-        size = 8 + 44 + 32 + 16 * k + 4
+        size = 8 + 40 + 32 + 16 * k + 4
         if len(state) < 12 or state[:8] != _MAGIC:
             raise BmxError("sampler state: bad magic (not the bytes of "
                            "MixtureSampler.state_dict())", -4)
@@ -141,12 +141,12 @@ class MixtureSampler(torch.utils.data.Sampler):
                            % (sk, seed, B, T, k, self.seed, self.B, self.T), -1)
         walks = []
         for d in range(k):
-            p, pos = struct.unpack_from("<QQ", state, 8 + 44 + 32 + 16 * d)
+            p, pos = struct.unpack_from("<QQ", state, 8 + 40 + 32 + 16 * d)
             if pos >= self.walks[d].nwin:
                 raise BmxError("sampler state: domain %d at window %d of %d (damaged, or "
                                "another shard)" % (d, pos, self.walks[d].nwin), -4)
             walks.append((p, pos))
-        self.rng.set_state(state[52:84])
+        self.rng.set_state(state[48:80])
         self.drawn = drawn
         for w, (p, pos) in zip(self.walks, walks):
             w.pass_, w.pos = p, pos
