@@ -186,7 +186,7 @@ def main(argv=None):
         log = open(log_path, "w")
         nparams = sum(p.numel() for p in model.parameters())
         log.write(dumps({
-            "type": "header", "version": 1, "method": policy.name, "policy": policy.spec,
+            "type": "header", "version": 1, "method": "torch-" + policy.name, "policy": policy.spec,
             "seed": a.seed, "domains": train.names, "train_tokens": train.ntokens,
             "val_windows": [len(s) for s in starts], "params": nparams,
             "tokens_per_step": a.batch * a.seq * a.accum, "steps": a.steps,
