@@ -1,5 +1,10 @@
 /* bmx/mix.h - data-mixing policies and rewards, exactly as ../shared/ALGORITHMS.md says.
  *
+ * This module, with bmx/rng.h and bmx/core.h (its whole header set), also builds alone as
+ * libbmx_mix.{a,so}: libc and libm only, no BLAS, no OpenMP, no other bmx module (the
+ * Python package python/bmx loads it). A caller asks a policy what it consumes with
+ * bmx_mix_observes instead of comparing names.
+ *
  * A policy chooses among K arms (domains, or auxiliary datasets). One handle type serves
  * every policy. The life of a round t (t = 1, 2, ...):
  *

@@ -69,6 +69,13 @@ class Shard:
             raise _bad(path, "%d end-of-text tokens for %d documents, or the last token is "
                        "not end-of-text" % (eots, self.ndocs))
 
+    def __getstate__(self):
+        # a DataLoader worker started with 'spawn' maps (and checks) the file anew
+        return {"path": self.path}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"])
+
     def windows(self, T):
         """How many non-overlapping windows of T + 1 tokens (starts 0, T, 2T, ...) it has."""
         return (self.ntokens - 1) // T if self.ntokens else 0
