@@ -9,7 +9,7 @@ py=/usr/bin/python3
 [ -x "$py" ] || { echo "skip: no /usr/bin/python3"; exit 77; }
 so="$BMX_BUILD/libbmx_mix.so"
 [ -f "$so" ] || { echo "missing $so (run make)"; exit 1; }
-if ldd "$so" 2>/dev/null | grep -q libasan; then echo "skip: sanitizer build (ASan library)"; exit 77; fi
+if ldd "$so" 2>/dev/null | grep libasan >/dev/null; then echo "skip: sanitizer build (ASan library)"; exit 77; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 unset BMX_LIB
