@@ -1,5 +1,7 @@
 # bmx - the entry point.
-#   make            build build/bmx, build/libbmx.a, build/libbmx.so
+#   make            build build/bmx, build/libbmx.a, build/libbmx.so, and the mixing
+#                   policies alone: build/libbmx_mix.{a,so} (mix + rng + core, libc and libm
+#                   only; headers bmx/core.h, bmx/rng.h, bmx/mix.h; python/bmx loads it)
 #   make test       build and run every test (tests/run.sh prints the closing summary)
 #   make test-stress  the whole suite N times (N=20) with a CPU hog on every core (not in CI)
 #   make bench      build and run every benchmark under bench/
@@ -52,17 +54,19 @@ CU_SRC    := $(wildcard src/cuda/*.cu)
 else
 CU_SRC    :=
 endif
+MIX_SRC   := $(wildcard src/mix/*.c src/rng/*.c src/core/*.c)
 CLI_SRC   := $(wildcard src/cli/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+MIX_OBJ   := $(MIX_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test test-stress bench demo deps format clean
-all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so
+all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so $(BUILD)/libbmx_mix.a $(BUILD)/libbmx_mix.so
 
 # a switch between CUDA=0 and CUDA=1 rebuilds every object (stale stubs or defines otherwise)
 CONF_STAMP := $(BUILD)/.cuda$(CUDA)
@@ -85,6 +89,14 @@ $(BUILD)/libbmx.a: $(LIB_OBJ)
 
 $(BUILD)/libbmx.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the mixing policies on their own: no BLAS, no OpenMP, no other bmx module (a test checks)
+$(BUILD)/libbmx_mix.a: $(MIX_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libbmx_mix.so: $(MIX_OBJ) src/mix/libbmx_mix.map
+	$(CC) -shared $(LDFLAGS) -Wl,--no-undefined -Wl,--version-script=src/mix/libbmx_mix.map -o $@ $(MIX_OBJ) -lm
 
 $(BUILD)/bmx: $(CLI_OBJ) $(BUILD)/libbmx.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -9,4 +9,11 @@ for b in "$build"/bench/bench_*; do
     echo "== $(basename "$b")"
     "$b" || rc=1
 done
+# the Python package's policy and sampler against plain PyTorch (needs python3-torch)
+if /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then
+    echo "== bench_python.py"
+    /usr/bin/python3 bench/bench_python.py "$build" || rc=1
+else
+    echo "== bench_python.py: skipped (python3-torch is not installed)"
+fi
 exit $rc

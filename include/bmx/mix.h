@@ -1,5 +1,10 @@
 /* bmx/mix.h - data-mixing policies and rewards, exactly as ../shared/ALGORITHMS.md says.
  *
+ * This module, with bmx/rng.h and bmx/core.h (its whole header set), also builds alone as
+ * libbmx_mix.{a,so}: libc and libm only, no BLAS, no OpenMP, no other bmx module (the
+ * Python package python/bmx loads it). A caller asks a policy what it consumes with
+ * bmx_mix_observes instead of comparing names.
+ *
  * A policy chooses among K arms (domains, or auxiliary datasets). One handle type serves
  * every policy. The life of a round t (t = 1, 2, ...):
  *
@@ -79,6 +84,7 @@
 #include <stdint.h>
 
 #include "bmx/core.h"
+#include "bmx/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -112,10 +118,34 @@ double bmx_mix_tscale(const bmx_mix *m);
  * out of range. K = 45, S = 1: 171; S = 10: 17. */
 long bmx_mix_uniform_rounds(int k, double tscale);
 
+/* What a policy consumes, so that callers route observations without knowing policy names. */
+typedef enum bmx_mix_obs {
+    BMX_MIX_OBS_NONE,   /* uniform, natural, weights, explore-only: checked, then ignored */
+    BMX_MIX_OBS_LOSS,   /* odm, odm-smoothed-mean: bmx_mix_observe(arm, loss) */
+    BMX_MIX_OBS_REWARD, /* exp3, ucb1, exploit-only: bmx_mix_observe(arm, reward) */
+    BMX_MIX_OBS_EXCESS, /* doremi: bmx_mix_observe_excess(excess sums, token counts) */
+} bmx_mix_obs;
+
+bmx_mix_obs bmx_mix_observes(const bmx_mix *m);
+/* The same for the policy a spec names (its part before ':'), before any handle exists;
+ * -1 when that is no policy's name. */
+int bmx_mix_spec_observes(const char *spec);
+/* "none", "loss", "reward" or "excess". */
+const char *bmx_mix_obs_name(bmx_mix_obs o);
+/* 1 when the round's value of an arm is the mean of its observations (odm-smoothed-mean),
+ * 0 when it is their sum (every other policy). */
+int bmx_mix_round_mean(const bmx_mix *m);
+/* The policy names, i = 0, 1, ... in the order of the list above; NULL past the last. */
+const char *bmx_mix_policy_name(int i);
+
 /* pi_t: k probabilities, finite, summing to 1; valid until the next step/load. */
 const double *bmx_mix_probs(const bmx_mix *m);
 /* Draw one arm ~ pi_t. */
 int bmx_mix_draw(bmx_mix *m);
+/* The same rule as bmx_mix_draw (one uniform double, or none for a deterministic arm) from
+ * the caller's generator: the policy's own is untouched, so a data loader can draw ahead
+ * with its own stream. */
+int bmx_mix_draw_rng(const bmx_mix *m, bmx_rng *rng);
 
 /* One observation for arm: a loss (odm, odm-smoothed-mean) or a reward (exp3, ucb1,
  * exploit-only); static policies and explore-only check it and ignore it. Errors: arm out

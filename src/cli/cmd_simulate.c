@@ -39,19 +39,17 @@
 static const char *const all_policies =
     "uniform,natural,odm,odm-smoothed-mean,exp3,ucb1,explore-only,exploit-only,doremi";
 
-enum route { ROUTE_LOSS, ROUTE_REWARD, ROUTE_EXCESS, ROUTE_IGNORED };
-
 typedef struct policy {
     char spec[256];  /* as given */
     char label[96];  /* file-name-safe, unique */
     char canon[256]; /* the library's canonical spec */
     char name[48];
-    enum route route;
-    int adaptive;  /* gets a stacked plot of its distribution */
-    double *curve; /* rounds: metric mean over seeds */
-    double *final; /* seeds: final metric */
-    double *cols;  /* stacked plot: columns x k (first seed) */
-    double *colx;  /* column mean round */
+    bmx_mix_obs route; /* what the policy consumes (bmx_mix_observes) */
+    int adaptive;      /* gets a stacked plot of its distribution */
+    double *curve;     /* rounds: metric mean over seeds */
+    double *final;     /* seeds: final metric */
+    double *cols;      /* stacked plot: columns x k (first seed) */
+    double *colx;      /* column mean round */
     int ncols;
 } policy;
 
@@ -63,27 +61,9 @@ typedef struct opts {
     double period, tau_min, tau_max;
 } opts;
 
-static const char *route_name(enum route r)
+static const char *route_name(bmx_mix_obs r)
 {
-    static const char *const n[] = {"loss", "reward", "excess", "loss (checked, ignored)"};
-    return n[r];
-}
-
-static void classify(policy *p)
-{
-    const char *n = p->name;
-
-    p->adaptive = 1;
-    if (!strcmp(n, "odm") || !strcmp(n, "odm-smoothed-mean")) {
-        p->route = ROUTE_LOSS;
-    } else if (!strcmp(n, "exp3") || !strcmp(n, "ucb1") || !strcmp(n, "exploit-only")) {
-        p->route = ROUTE_REWARD;
-    } else if (!strcmp(n, "doremi")) {
-        p->route = ROUTE_EXCESS;
-    } else {
-        p->route = ROUTE_IGNORED;
-        p->adaptive = 0;
-    }
+    return r == BMX_MIX_OBS_NONE ? "loss (checked, ignored)" : bmx_mix_obs_name(r);
 }
 
 /* Split "odm:alpha=0.8,exp3,doremi:eta=0.5,c=0.01": a piece holding '=' but no ':' continues
@@ -343,7 +323,7 @@ static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
         bmx_json_nums(&j, pi, k);
         if (colcount) {
             int c = (int)((t - 1) * p->ncols / o->rounds);
-            const double *shown = p->route == ROUTE_EXCESS ? bmx_mix_average(m) : pi;
+            const double *shown = p->route == BMX_MIX_OBS_EXCESS ? bmx_mix_average(m) : pi;
             for (size_t a = 0; a < k; a++)
                 p->cols[(size_t)c * k + a] += shown ? shown[a] : pi[a];
             p->colx[c] += (double)t;
@@ -361,11 +341,11 @@ static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
             }
             draws[g] = a;
             switch (p->route) {
-            case ROUTE_REWARD:
+            case BMX_MIX_OBS_REWARD:
                 obs[g] = ob.reward;
                 r = bmx_mix_observe(m, a, ob.reward, &err);
                 break;
-            case ROUTE_EXCESS:
+            case BMX_MIX_OBS_EXCESS:
                 obs[g] = ob.excess;
                 exsum[a] += ob.excess;
                 tokens[a] += 1;
@@ -380,7 +360,7 @@ static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
                 goto done;
             }
         }
-        if (p->route == ROUTE_EXCESS) {
+        if (p->route == BMX_MIX_OBS_EXCESS) {
             if (bmx_mix_observe_excess(m, exsum, tokens, &err) != BMX_OK) {
                 fprintf(stderr, "bmx simulate: policy %s, round %ld: %s\n", p->spec, t, err.msg);
                 goto done;
@@ -405,7 +385,7 @@ static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
             metric = bmx_sim_mean_loss(env);
             bmx_json_kv_num(&j, "mean_loss", metric);
         }
-        if (p->route == ROUTE_EXCESS && bmx_mix_estimates(m) && bmx_mix_average(m)) {
+        if (p->route == BMX_MIX_OBS_EXCESS && bmx_mix_estimates(m) && bmx_mix_average(m)) {
             bmx_json_key(&j, "alpha");
             bmx_json_nums(&j, bmx_mix_estimates(m), k);
             bmx_json_key(&j, "alpha_bar");
@@ -606,11 +586,12 @@ static int write_outputs(const run_ctx *rc, policy *ps, int np)
         n = ps[i].ncols;
         bmx_sbuf_clear(&b);
         snprintf(title, sizeof title, "%s: %s over rounds (seed %llu)", ps[i].label,
-                 ps[i].route == ROUTE_EXCESS ? "domain weights alpha_bar" : "arm probabilities",
+                 ps[i].route == BMX_MIX_OBS_EXCESS ? "domain weights alpha_bar"
+                                                   : "arm probabilities",
                  (unsigned long long)o->seed);
         {
-            bmx_plot pl = {title, "round", ps[i].route == ROUTE_EXCESS ? "weight" : "probability",
-                           0, 0};
+            bmx_plot pl = {title, "round",
+                           ps[i].route == BMX_MIX_OBS_EXCESS ? "weight" : "probability", 0, 0};
             if (bmx_svg_stacked(&b, &pl, ps[i].colx, (size_t)n, ps[i].cols, (size_t)o->arms, NULL,
                                 (size_t)o->top, &err) != BMX_OK) {
                 fprintf(stderr, "bmx simulate: plot of %s: %s\n", ps[i].label, err.msg);
@@ -689,7 +670,7 @@ static double log_bytes_estimate(const opts *o, const policy *ps, int np)
     double k = o->arms, g = o->batches, num = 15, idx = floor(log10(k)) + 2, total = 0;
     for (int i = 0; i < np; i++) {
         double round = 80 + log10((double)o->rounds) + k * num + g * (idx + 20);
-        if (ps[i].route == ROUTE_EXCESS)
+        if (ps[i].route == BMX_MIX_OBS_EXCESS)
             round += 2 * k * num + 30;
         total += 800 + 8 * k * num + (double)o->rounds * round;
     }
@@ -841,8 +822,9 @@ int cmd_simulate(int argc, char **argv)
         }
         snprintf(ps[i].canon, sizeof ps[i].canon, "%s", bmx_mix_spec(m));
         snprintf(ps[i].name, sizeof ps[i].name, "%s", bmx_mix_name(m));
+        ps[i].route = bmx_mix_observes(m);
+        ps[i].adaptive = ps[i].route != BMX_MIX_OBS_NONE;
         bmx_mix_free(m);
-        classify(&ps[i]);
     }
     double est = log_bytes_estimate(&o, ps, np);
     if (o.max_mb && est > (double)o.max_mb * 1e6) {

@@ -315,6 +315,59 @@ int bmx_mix_draw(bmx_mix *m)
     return (int)bmx_rng_categorical_cdf(&m->rng, m->cdf, (size_t)m->k);
 }
 
+int bmx_mix_draw_rng(const bmx_mix *m, bmx_rng *rng)
+{
+    if (m->det >= 0)
+        return m->det;
+    return (int)bmx_rng_categorical_cdf(rng, m->cdf, (size_t)m->k);
+}
+
+static bmx_mix_obs kind_observes(mix_kind kind)
+{
+    switch (kind) {
+    case MIX_ODM:
+    case MIX_ODM_SM:
+        return BMX_MIX_OBS_LOSS;
+    case MIX_EXP3:
+    case MIX_UCB1:
+    case MIX_EXPLOIT:
+        return BMX_MIX_OBS_REWARD;
+    case MIX_DOREMI:
+        return BMX_MIX_OBS_EXCESS;
+    default:
+        return BMX_MIX_OBS_NONE;
+    }
+}
+
+bmx_mix_obs bmx_mix_observes(const bmx_mix *m)
+{
+    return kind_observes(m->pol->kind);
+}
+
+int bmx_mix_spec_observes(const char *spec)
+{
+    const struct mix_policy *pol = mix_policy_find(spec, strcspn(spec, ":"));
+    return pol ? (int)kind_observes(pol->kind) : -1;
+}
+
+const char *bmx_mix_obs_name(bmx_mix_obs o)
+{
+    static const char *const names[] = {"none", "loss", "reward", "excess"};
+    return (unsigned)o < 4 ? names[o] : "?";
+}
+
+int bmx_mix_round_mean(const bmx_mix *m)
+{
+    return m->pol->kind == MIX_ODM_SM;
+}
+
+const char *bmx_mix_policy_name(int i)
+{
+    int n;
+    const struct mix_policy *t = mix_policy_table(&n);
+    return i >= 0 && i < n ? t[i].name : NULL;
+}
+
 static void touch(bmx_mix *m, int arm)
 {
     if (m->arr[ARR_CNT][arm] == 0.0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bmx/backend.h"
+#include "bmx/mix.h"
 #include "bmx/report.h"
 
 bmx_run_config bmx_run_config_default(void)
@@ -439,15 +440,12 @@ int bmx_run_config_check(const bmx_run_config *c, bmx_err *err)
             "'exp-loss' (gradient rewards need a target set)",
             c->reward ? c->reward : "");
     /* ALGORITHMS.md section 1: odm* and doremi take the loss itself, no reward transform */
-    size_t nl = strcspn(c->policy, ":");
-    static const char *const loss_only[] = {"odm", "odm-smoothed-mean", "doremi"};
-    for (int i = 0; i < 3; i++)
-        if (strlen(loss_only[i]) == nl && strncmp(c->policy, loss_only[i], nl) == 0 &&
-            strcmp(c->reward, "loss") != 0)
-            BAD("reward = '%s' with policy %s: odm, odm-smoothed-mean and doremi observe the "
-                "loss itself, no reward transform (ALGORITHMS.md section 1); leave --reward "
-                "out (it is for exp3, ucb1 and exploit-only)",
-                c->reward, loss_only[i]);
+    int obs = bmx_mix_spec_observes(c->policy);
+    if ((obs == BMX_MIX_OBS_LOSS || obs == BMX_MIX_OBS_EXCESS) && strcmp(c->reward, "loss") != 0)
+        BAD("reward = '%s' with policy %.*s: odm, odm-smoothed-mean and doremi observe the "
+            "loss itself, no reward transform (ALGORITHMS.md section 1); leave --reward "
+            "out (it is for exp3, ucb1 and exploit-only)",
+            c->reward, (int)strcspn(c->policy, ":"), c->policy);
 #undef BAD
     return BMX_OK;
 }

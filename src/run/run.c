@@ -640,15 +640,16 @@ static int make_policy(struct run *r, bmx_err *err)
             w[i] = (double)r->train_tokens[i];
         wp = w;
     }
-    r->doremi = nl == 6 && strncmp(spec, "doremi", 6) == 0;
-    if (r->doremi && !strstr(spec, "vocab="))
+    /* doremi's vocab defaults to the shards' vocabulary (a parameter, not what it observes) */
+    if (nl == 6 && strncmp(spec, "doremi", 6) == 0 && !strstr(spec, "vocab="))
         snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%svocab=%u",
                  strchr(spec, ':') ? "," : ":", r->train[0]->vocab_size);
     rc = bmx_mix_create(&r->mix, spec, K, wp, r->cfg.seed, err);
     free(w);
     if (rc)
         return rc;
-    r->mean_obs = strcmp(bmx_mix_name(r->mix), "odm-smoothed-mean") == 0;
+    r->doremi = bmx_mix_observes(r->mix) == BMX_MIX_OBS_EXCESS;
+    r->mean_obs = bmx_mix_round_mean(r->mix);
     if ((rc = bmx_reward_parse(r->cfg.reward, &r->reward, err)))
         return rc;
     if (r->doremi && !*r->cfg.reference)
