@@ -740,6 +740,14 @@ static void test_crc32_check_value(void)
     CHECK_EQ_INT(a, 0xCBF43926u); /* the CRC-32 check value */
     CHECK_EQ_INT(b, 0xCBF43926u);
     CHECK_EQ_INT(bmx_crc32(0, s, 0), 0);
+    /* the corpus's CRCs go through zlib's crc32 (corpus_crc32): the same values */
+    unsigned char buf[4099];
+    bmx_rng r;
+    bmx_rng_seed(&r, 3, 0);
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)bmx_rng_below(&r, 256);
+    for (size_t n = 0; n < sizeof buf; n += 97)
+        CHECK_EQ_INT(bmx_crc32(7, buf, n), (uint32_t)crc32(7, buf, (uInt)n));
 }
 
 /* The bytewise normalisation bmx had before its 8-byte fast path (reference). */

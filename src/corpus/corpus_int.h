@@ -8,6 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <zlib.h>
+
+/* CRC-32 of the corpus's bytes: zlib's crc32 (the same values as bmx_crc32, several bytes at a
+ * time: import CRCs every byte it reads and writes, and the bytewise table of bmx_crc32 was half
+ * its time). bmx_crc32 itself stays self-contained: libbmx_mix links libc and libm only. */
+static inline uint32_t corpus_crc32(uint32_t crc, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len > 0) {
+        uInt k = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        crc = (uint32_t)crc32(crc, p, k);
+        p += k;
+        len -= k;
+    }
+    return crc;
+}
 
 #define REC_HEADER_MAX 4096
 #define REC_DOC_MAX    ((size_t)1 << 30)

@@ -132,7 +132,7 @@ int bmx_corpus_docs_load(const char *path, bmx_corpus_docs **out, bmx_err *err)
         return bmx_err_set(err, nomem ? BMX_ENOMEM : BMX_EIO, "cannot read corpus file %s", path);
     }
     fclose(f);
-    d->crc32 = bmx_crc32(0, d->data, d->size);
+    d->crc32 = corpus_crc32(0, d->data, d->size);
     if (d->size < mlen || memcmp(d->data, CORPUS_FILE_MAGIC, mlen) != 0) {
         bmx_corpus_docs_free(d);
         return bmx_err_set(err, BMX_ECORRUPT,

@@ -145,7 +145,7 @@ static void sink_write(struct sink *s, int k, const void *p, size_t n)
         sink_reason(s, "cannot write %s: %s", s->tmp[k], strerror(errno));
         return;
     }
-    s->crc[k] = bmx_crc32(s->crc[k], p, n);
+    s->crc[k] = corpus_crc32(s->crc[k], p, n);
     s->fbytes[k] += n;
 }
 

@@ -53,7 +53,7 @@ static int refill(struct zr *z)
         z->in_eof = 1;
     z->in_len = (size_t)n;
     z->raw += (uint64_t)n;
-    z->crc = bmx_crc32(z->crc, z->in, (size_t)n);
+    z->crc = corpus_crc32(z->crc, z->in, (size_t)n);
     return 0;
 }
 
@@ -123,7 +123,7 @@ static long read_plain(struct zr *z, void *buf, size_t cap, char *why, size_t wh
     if (n == 0)
         z->in_eof = 1;
     z->raw += (uint64_t)n;
-    z->crc = bmx_crc32(z->crc, buf, (size_t)n);
+    z->crc = corpus_crc32(z->crc, buf, (size_t)n);
     return (long)n;
 }
 
