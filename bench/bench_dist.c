@@ -86,7 +86,7 @@ static double median(double *v, int n)
 static int run_side(const char *bmx, const char *tmp, const struct conf *c, int ranks, int steps,
                     double *step_s, double *comm)
 {
-    char cmd[8192], out[4200];
+    char cmd[8192], out[128];
     snprintf(out, sizeof out, "%s/run%d", tmp, ranks);
     snprintf(cmd, sizeof cmd,
              "rm -rf %s && OMP_WAIT_POLICY=passive OMPI_ALLOW_RUN_AS_ROOT=1 "
@@ -101,7 +101,7 @@ static int run_side(const char *bmx, const char *tmp, const struct conf *c, int 
         fprintf(stderr, "bench_dist: failed: %s (see %s.log)\n", cmd, out);
         return -1;
     }
-    char path[4300], line[512];
+    char path[256], line[512];
     snprintf(path, sizeof path, "%s/timing.jsonl", out);
     FILE *f = fopen(path, "r");
     double st[256], cs[256];
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_dist: --pairs 1..50, --steps 2..200\n");
         return 2;
     }
-    char bmx[4096];
+    char bmx[1024];
     snprintf(bmx, sizeof bmx, "%s", argv[0]);
     char *slash = strrchr(bmx, '/');
     if (slash && slash - bmx >= 6 && !strncmp(slash - 6, "/bench", 6))
