@@ -117,8 +117,9 @@ int cmd_compare(int argc, char **argv)
         bmx_mix_free(m);
     }
     char *text = bmx_run_config_text(&cfg);
-    fprintf(stderr, "bmx compare: methods %s, seeds %s, configuration of every run\n%s", methods,
-            seeds, text ? text : "");
+    if (cli_rank() == 0)
+        fprintf(stderr, "bmx compare: methods %s, seeds %s, configuration of every run\n%s",
+                methods, seeds, text ? text : "");
     free(text);
     if (mkdir_p(outdir) != 0) {
         bmx_run_strings_free(&store);

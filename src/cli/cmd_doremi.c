@@ -101,8 +101,10 @@ static int doremi_stages(const char *cmd, const bmx_run_config *base, const char
         free(w);
         return 1;
     }
-    fprintf(stderr, "bmx %s: DoReMi weights (alpha_bar, domains in the log header's order): %s\n",
-            cmd, w);
+    if (cli_rank() == 0)
+        fprintf(stderr,
+                "bmx %s: DoReMi weights (alpha_bar, domains in the log header's order): %s\n", cmd,
+                w);
     bmx_run_config fc = *base;
     fc.out = final_dir;
     fc.policy = "weights";
@@ -166,7 +168,8 @@ int cmd_doremi(int argc, char **argv)
         return cli_fail("doremi", "%s", *outdir ? err.msg : "--out DIR is required");
     }
     char *text = bmx_run_config_text(&cfg);
-    fprintf(stderr, "bmx doremi: configuration of every stage\n%s", text ? text : "");
+    if (cli_rank() == 0)
+        fprintf(stderr, "bmx doremi: configuration of every stage\n%s", text ? text : "");
     free(text);
     if (mkdir_p(outdir) != 0) {
         bmx_run_strings_free(&store);
@@ -176,7 +179,7 @@ int cmd_doremi(int argc, char **argv)
     run_signals_install();
     char final_dir[PATH_MAX];
     rc = run_doremi("doremi", &cfg, outdir, reference, "doremi", final_dir, sizeof final_dir);
-    if (!rc)
+    if (!rc && cli_rank() == 0)
         fprintf(stderr, "bmx doremi: done; final model in %s\n", final_dir);
     bmx_run_strings_free(&store);
     return rc;

@@ -32,13 +32,6 @@ struct bmx_dist {
     size_t gcap, gathercap;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int env_int(const char *name, int dflt)
 {
     const char *s = getenv(name);
@@ -222,6 +215,13 @@ double bmx_dist_comm_seconds(const bmx_dist *d)
 }
 
 #ifdef BMX_WITH_MPI
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Wait for a non-blocking collective: poll, sleeping a little longer each time (up to 1 ms),
  * until done, an MPI error, the timeout, or STOP_GRACE_S after the stop flag was seen. */
 static int wait_req(bmx_dist *d, MPI_Request *req, const char *what, bmx_err *err)
