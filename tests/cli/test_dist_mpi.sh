@@ -32,6 +32,11 @@ base=(--data "$t/d/corpus" --layers 1 --width 32 --heads 2 --seq 16 --batch 4 --
 
 steps_of() { grep -c '"type":"step"' "$1/log.jsonl" 2>/dev/null || true; }
 
+# 0. every collective of bmx/dist.h across 2 ranks, with known values (tests/test_dist.c)
+"${mpi[@]}" "$BMX_BUILD/tests/test_dist" ranks >"$t/unit.out" 2>&1 || fail "test_dist ranks: $(cat "$t/unit.out")"
+[ "$(grep -c '^ok ranks$' "$t/unit.out")" = 2 ] || fail "test_dist ranks on both ranks: $(cat "$t/unit.out")"
+echo "collectives on 2 ranks (test_dist ranks): ok"
+
 # 1. tiny trainings with odm and exp3 on 2 ranks
 for pol in odm exp3; do
     "${mpi[@]}" "$bmx" train "${base[@]}" --policy $pol --steps 6 --accum 2 --eval-every 3 \
