@@ -57,7 +57,8 @@ void cli_dist_end(int rc)
 {
     if (!dist)
         return;
-    if (rc != 0 && rc != 130 && rc != 143 && bmx_dist_size(dist) > 1 &&
+    /* 2: bad usage, the same on every rank; 130, 143: a signal every rank agreed on */
+    if (rc != 0 && rc != 2 && rc != 130 && rc != 143 && bmx_dist_size(dist) > 1 &&
         !bmx_dist_failed_together(dist)) {
         fprintf(stderr,
                 "bmx: rank %d stops the job (MPI_Abort): the other ranks cannot go on without "

@@ -6,7 +6,8 @@
 # the lockstep digests equal on both ranks at every step; a resume after SIGKILL of the whole
 # job (on a progress marker) byte-identical to an uninterrupted 2-rank run, and a resume with
 # another number of ranks refused; a killed rank ends the job with an error and the last
-# checkpoint still resumes. Skips (77) when bmx was built without MPI or mpirun is missing.
+# checkpoint still resumes; a hung rank stops the job after --dist-timeout; doremi and
+# compare run on 2 ranks (doremi's weights as 1 process). Skips (77) when bmx was built without MPI or mpirun is missing.
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
 if ! ls "$BMX_BUILD"/.cuda*-mpi1 >/dev/null 2>&1; then
@@ -99,6 +100,24 @@ for pr in "odm ordered 7" "exp3 allreduce 11"; do
     compare_runs "$t/one-$1" "$t/two-$1" || fail "2 ranks x 2 != 1 x 4 for $1"
 done
 
+# 2b. doremi (three stages) and compare on 2 ranks; doremi's weights as 1 process x accum 4
+small=(--steps 4 --eval-every 2 --ckpt-every 2)
+"$bmx" doremi "${base[@]}" "${small[@]}" --accum 4 --out "$t/dor1" >"$t/dor1.out" 2>&1 || fail "1-process doremi: $(cat "$t/dor1.out")"
+"${mpi[@]}" "$bmx" doremi "${base[@]}" "${small[@]}" --accum 2 --out "$t/dor2" >"$t/dor2.out" 2>&1 || fail "2-rank doremi: $(cat "$t/dor2.out")"
+python3 - "$t/dor1/weights.txt" "$t/dor2/weights.txt" <<'PY' || fail "doremi weights differ"
+import sys
+a = [float(x) for x in open(sys.argv[1]).read().split(",")]
+b = [float(x) for x in open(sys.argv[2]).read().split(",")]
+worst = max(abs(u - v) / abs(u) for u, v in zip(a, b))
+print("doremi weights, 2 ranks x 2 against 1 x 4: %s, worst relative difference %.3g" % (b, worst))
+assert len(a) == len(b) == 3 and worst <= 1e-6
+PY
+[ "$(grep -c 'bmx doremi: done' "$t/dor2.out")" = 1 ] || fail "doremi: rank 0 alone reports"
+"${mpi[@]}" "$bmx" compare "${base[@]:0:${#base[@]}-2}" "${small[@]}" --accum 2 --methods uniform,odm --seeds 1 \
+    --out "$t/cmp" >"$t/cmp.out" 2>&1 || fail "2-rank compare: $(cat "$t/cmp.out")"
+[ -s "$t/cmp/report.html" ] && grep -q '"ranks":2' "$t/cmp/odm-s1/log.jsonl" || fail "compare's report and runs"
+echo "doremi and compare on 2 ranks: ok"
+
 # 3. the lockstep digests, every step, equal on both ranks
 "${mpi[@]}" "$bmx" train "${base[@]}" --policy odm --steps 5 --accum 2 --eval-every 0 \
     --dist-check-every-step --out "$t/dig" >"$t/dig.out" 2>&1 || fail "digest run: $(cat "$t/dig.out")"
@@ -171,3 +190,35 @@ last=$(grep -o '"type":"step","step":[0-9]*' "$t/k/log.jsonl" | tail -1 | sed 's
 "${mpi[@]}" "$bmx" train --resume --out "$t/k" --steps $((last + 2)) >"$t/k2.out" 2>&1 || fail "the last checkpoint does not resume: $(cat "$t/k2.out")"
 grep -q "resuming" "$t/k2.out" || fail "resume message: $(cat "$t/k2.out")"
 echo "a killed rank: ok"
+
+# 6. a rank that hangs (SIGSTOP: mpirun sees nothing) stops the job after --dist-timeout
+"${mpi[@]}" "$bmx" train "${base[@]}" --policy odm --steps 100000 --accum 2 --eval-every 0 \
+    --ckpt-every 0 --dist-timeout 3 --out "$t/h" >"$t/h.out" 2>&1 &
+job=$!
+pids+=($job)
+for i in $(seq 1 3000); do
+    grep -q '"type":"step","step":3,' "$t/h/log.jsonl" 2>/dev/null && break
+    kill -0 $job 2>/dev/null || fail "the job ended early: $(cat "$t/h.out")"
+    sleep 0.01
+done
+r1=""
+for p in $(pgrep -f -- "--out $t/h" || true); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
+done
+[ -n "$r1" ] || fail "no rank 1 process found"
+pids+=($r1)
+t0=$(date +%s)
+kill -STOP "$r1"
+set +e
+timeout 120 tail --pid=$job -f /dev/null
+wait $job
+rc=$?
+set -e
+kill -9 "$r1" 2>/dev/null || true
+dt=$(($(date +%s) - t0))
+echo "rank 1 stopped (SIGSTOP): the job ended in ${dt} s with status $rc; rank 0 said:"
+grep "no answer" "$t/h.out" | head -2
+[ $rc -ne 0 ] || fail "the job exited 0 with a hung rank"
+[ $dt -le 60 ] || fail "the job took ${dt} s to end with --dist-timeout 3"
+grep -q "rank 0: .*no answer from the other ranks after [0-9]* s: a rank died, hangs or was stopped" "$t/h.out" || fail "no timeout message: $(tail -20 "$t/h.out")"
+echo "a hung rank: ok"
