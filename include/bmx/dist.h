@@ -58,7 +58,7 @@ int bmx_dist_local_size(const bmx_dist *d);
 /* Settings: the gradient reduction (enum bmx_dist_reduce), the collectives' timeout
  * (seconds > 0; default 900), a digest check at every step (debug; default only at
  * checkpoints), and the stop flag of the caller (a signal handler's), so that a rank waiting
- * in a collective while it is set (mpirun tears the job down) gives up after 10 s. */
+ * in a collective while it is set (mpirun tears the job down) gives up after 60 s. */
 void bmx_dist_set_reduce(bmx_dist *d, int mode);
 int bmx_dist_reduce_mode(const bmx_dist *d);
 void bmx_dist_set_timeout(bmx_dist *d, double seconds);

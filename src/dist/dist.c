@@ -16,7 +16,7 @@
 #include <mpi.h>
 #endif
 
-#define STOP_GRACE_S  10.0
+#define STOP_GRACE_S  60.0
 #define ORDERED_CHUNK ((size_t)1 << 20) /* floats per gather in the ordered reduction */
 
 struct bmx_dist {

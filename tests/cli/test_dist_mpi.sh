@@ -31,6 +31,13 @@ bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
 base=(--data "$t/d/corpus" --layers 1 --width 32 --heads 2 --seq 16 --batch 4 --eval-windows 8
       --threads 1 --warmup 2 --seed 7)
 
+# wait (at most 20 s) until the given processes are gone (a SIGKILLed rank may still hold
+# the run folder's lock for a moment after mpirun ended)
+gone() {
+    for p in "$@"; do
+        for i in $(seq 1 400); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    done
+}
 steps_of() { grep -c '"type":"step"' "$1/log.jsonl" 2>/dev/null || true; }
 
 # 0. every collective of bmx/dist.h across 2 ranks, with known values (tests/test_dist.c)
@@ -144,6 +151,7 @@ done
 ranks=$(pgrep -f -- "--out $t/b" || true)
 kill -9 $job $ranks 2>/dev/null || true
 wait $job 2>/dev/null || true
+gone $ranks
 n=$(steps_of "$t/b")
 echo "killed the whole job (mpirun and ranks $(echo $ranks)) after $n step records"
 [ "$n" -ge 7 ] && [ "$n" -lt 40 ] || fail "the kill did not land inside the run ($n step records)"
@@ -175,12 +183,14 @@ done
 [ -n "$r1" ] || fail "no rank 1 process found"
 t0=$(date +%s)
 kill -9 "$r1"
+ranks=$(pgrep -f -- "--out $t/k" || true)
 set +e
 timeout 120 tail --pid=$job -f /dev/null
 wait $job
 rc=$?
 set -e
 dt=$(($(date +%s) - t0))
+gone $ranks
 echo "rank 1 (pid $r1) killed: the job ended in ${dt} s with status $rc; it said:"
 grep -iE "rank|signal|killed" "$t/k.out" | grep -v ' step ' | head -5
 [ $rc -ne 0 ] || fail "the job exited 0 after a rank was killed"
