@@ -12,6 +12,8 @@
 #   make CUDA=1     also build the CUDA trainer (src/cuda/*.cu with nvcc); automatic when nvcc
 #                   is on PATH or in /usr/local/cuda/bin, never with SAN=1; CUDA=0 builds the
 #                   no-CUDA stub (src/cuda/stub.c) instead
+#   make MPI=1      build with MPI (data-parallel runs under mpirun, bmx/dist.h); automatic when
+#                   mpicc is on PATH; MPI=0 builds the one-process group only
 
 CC      ?= cc
 SAN     ?= 0
@@ -47,6 +49,17 @@ CFLAGS    += -DBMX_WITH_CUDA
 LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 endif
 
+# MPI: mpicc on PATH (Debian: libopenmpi-dev); its compile and link flags, with our CC.
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+MPI     ?= $(if $(MPICC),1,0)
+ifeq ($(MPI),1)
+ifeq ($(MPICC),)
+$(error MPI=1 but no mpicc on PATH: install libopenmpi-dev (make deps) or build with MPI=0)
+endif
+CFLAGS    += -DBMX_WITH_MPI $(patsubst -I%,-isystem %,$(shell $(MPICC) --showme:compile))
+LDLIBS    += $(shell $(MPICC) --showme:link)
+endif
+
 LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 ifeq ($(CUDA),1)
 LIB_SRC   := $(filter-out src/cuda/stub.c,$(LIB_SRC))
@@ -68,11 +81,11 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test test-stress bench demo deps format clean
 all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so $(BUILD)/libbmx_mix.a $(BUILD)/libbmx_mix.so
 
-# a switch between CUDA=0 and CUDA=1 rebuilds every object (stale stubs or defines otherwise)
-CONF_STAMP := $(BUILD)/.cuda$(CUDA)
+# a switch between CUDA=0 and CUDA=1 (or MPI=0 and MPI=1) rebuilds every object (stale stubs or defines otherwise)
+CONF_STAMP := $(BUILD)/.cuda$(CUDA)-mpi$(MPI)
 $(CONF_STAMP):
 	@mkdir -p $(BUILD)
-	@rm -f $(BUILD)/.cuda0 $(BUILD)/.cuda1
+	@rm -f $(BUILD)/.cuda0 $(BUILD)/.cuda1 $(BUILD)/.cuda*-mpi*
 	@touch $@
 
 $(BUILD)/obj/%.o: %.c $(CONF_STAMP)

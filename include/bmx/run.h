@@ -48,6 +48,32 @@
  * the run continues; the result is byte-identical to a run that never stopped (same
  * threads). Checkpoints are written every ckpt_every steps, at the end, and when *stop
  * becomes non-zero (a signal handler sets it), always atomically.
+ *
+ * Data-parallel runs (opts->dist with N > 1 ranks, bmx/dist.h): one model, N processes, each
+ * with the same configuration; `accum` G is per rank, so a step has N*G micro-batches of
+ * batch x seq tokens. The stream layout: the step's micro-batches are numbered globally
+ * g = 0 .. N*G-1, and rank R computes g = R*G .. R*G+G-1. Every rank holds every generator
+ * and replays the whole step's draws in the order of g: the policy draws the N*G domains
+ * (as a 1-rank run with accum N*G does), and each micro-batch's windows are drawn from its
+ * domain's generator (a rank only copies the tokens of its own micro-batches). So the ranks
+ * draw exactly the arms and windows of a 1-rank run with accum N*G, in the same order, and
+ * keep identical generators (one checkpoint serves every rank). The step: each rank's
+ * micro-batches (gradient = the mean over its G), the per-micro-batch mean losses (doremi: also
+ * excess-loss sums) summed over ranks into slot g (exact: one rank fills each slot), the
+ * gradients summed over ranks and divided by N (bmx_dist_grads), one optimizer step on every
+ * rank, then the policy observes the N*G values in the order of g, as the 1-rank run does.
+ * The step's loss is their mean in that order; validation windows are split across ranks by
+ * batch (batch k on rank k mod N) and their losses summed in window order: both bit for bit
+ * those of the 1-rank run on the same parameters. The parameters differ from the 1-rank run's
+ * only by the float rounding of the gradient sum (measured in tests/cli/test_dist_mpi.sh).
+ * Rank 0 alone writes config.txt, the logs and the checkpoints and holds the folder's lock;
+ * the log header gets "ranks":N, its tokens_per_step is batch*seq*accum*N, and a resume with
+ * another number of ranks is refused, naming both. A digest of the run state (the policy's
+ * saved state, every generator, step, tokens) and one of the parameters are compared across
+ * ranks before every checkpoint (every step when bmx_dist_check_every_step) and a mismatch
+ * stops the run. Errors any rank meets in setup, in a micro-batch or at a checkpoint are
+ * agreed (bmx_dist_agree), so every rank stops with the same message; timing.jsonl gets
+ * comm_s, rank 0's seconds in collectives in the step.
  */
 #ifndef BMX_RUN_H
 #define BMX_RUN_H
@@ -155,6 +181,7 @@ typedef struct bmx_run_opts {
     bmx_run_progress_fn progress; /* after every step and evaluation (may be NULL) */
     void *progress_ctx;
     bmx_logger log;
+    struct bmx_dist *dist; /* the ranks of a data-parallel run (bmx/dist.h); NULL = one */
 } bmx_run_opts;
 
 /* Run (or resume) the training run of cfg in cfg->out. Returns 0 when all steps are done,

@@ -2,6 +2,7 @@
  * report. */
 #include "bmx/mix.h"
 #include "cmd_run.h"
+#include "dist_cli.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -51,6 +52,7 @@ int cmd_compare(int argc, char **argv)
                                       "comma-separated policy specs, and/or doremi"};
     rcli.opts[n++] = (struct cli_opt){"seeds", CLI_STR, &seeds, "comma-separated seeds"};
     rcli.opts[n++] = (struct cli_opt){"title", CLI_STR, &title, "the report's title"};
+    n += cli_dist_opts(&rcli.opts[n]);
     rcli.opts[n] = (struct cli_opt){0};
     const char *usage =
         "usage: bmx compare --data DIR --out DIR [--methods LIST] [--seeds LIST] [OPTIONS]\n\n"
@@ -63,6 +65,10 @@ int cmd_compare(int argc, char **argv)
     if (rc) {
         bmx_run_strings_free(&store);
         return rc > 0 ? 0 : 2;
+    }
+    if ((rc = cli_dist_apply("compare", run_stop_ptr()))) {
+        bmx_run_strings_free(&store);
+        return rc;
     }
     char mbuf[2048], sbuf[512], *mlist[MAX_METHODS], *slist[MAX_SEEDS];
     snprintf(mbuf, sizeof mbuf, "%s", methods);
@@ -111,8 +117,9 @@ int cmd_compare(int argc, char **argv)
         bmx_mix_free(m);
     }
     char *text = bmx_run_config_text(&cfg);
-    fprintf(stderr, "bmx compare: methods %s, seeds %s, configuration of every run\n%s", methods,
-            seeds, text ? text : "");
+    if (cli_rank() == 0)
+        fprintf(stderr, "bmx compare: methods %s, seeds %s, configuration of every run\n%s",
+                methods, seeds, text ? text : "");
     free(text);
     if (mkdir_p(outdir) != 0) {
         bmx_run_strings_free(&store);
@@ -120,7 +127,7 @@ int cmd_compare(int argc, char **argv)
         return 1;
     }
     int lock = -1;
-    if (bmx_run_lock(outdir, &lock, &err) < 0) {
+    if (cli_lock(outdir, &lock, &err) < 0) {
         bmx_run_strings_free(&store);
         fprintf(stderr, "bmx compare: %s\n", err.msg);
         return 1;
@@ -163,7 +170,7 @@ int cmd_compare(int argc, char **argv)
             nd++;
         }
     }
-    if (!rc) {
+    if (!rc && cli_rank() == 0) {
         char rep[PATH_MAX + 16];
         snprintf(rep, sizeof rep, "%s/report.html", outdir);
         rc = report_write("compare", dp, nd, rep, title);

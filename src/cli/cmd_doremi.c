@@ -2,6 +2,7 @@
  * DoReMi updater, averaged weights, final run on them (ALGORITHMS.md section 3). */
 #include "bmx/mix.h"
 #include "cmd_run.h"
+#include "dist_cli.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ int run_doremi(const char *cmd, const bmx_run_config *base, const char *dir, con
     bmx_err err = {0};
     int lock = -1;
     snprintf(final_dir, final_cap, "%s/final", dir);
-    if (bmx_run_lock(dir, &lock, &err) < 0) {
+    if (cli_lock(dir, &lock, &err) < 0) {
         fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
         return 1;
     }
@@ -94,14 +95,16 @@ static int doremi_stages(const char *cmd, const bmx_run_config *base, const char
         n += (size_t)snprintf(w + n, 32, "%s%.17g", i ? "," : "", abar[i]);
     bmx_mix_free(m);
     snprintf(wpath, sizeof wpath, "%s/weights.txt", dir);
-    FILE *f = fopen(wpath, "w");
-    if (!f || fprintf(f, "%s\n", w) < 0 || fclose(f) != 0) {
+    FILE *f = cli_rank() == 0 ? fopen(wpath, "w") : NULL;
+    if (cli_rank() == 0 && (!f || fprintf(f, "%s\n", w) < 0 || fclose(f) != 0)) {
         fprintf(stderr, "bmx %s: cannot write %s\n", cmd, wpath);
         free(w);
         return 1;
     }
-    fprintf(stderr, "bmx %s: DoReMi weights (alpha_bar, domains in the log header's order): %s\n",
-            cmd, w);
+    if (cli_rank() == 0)
+        fprintf(stderr,
+                "bmx %s: DoReMi weights (alpha_bar, domains in the log header's order): %s\n", cmd,
+                w);
     bmx_run_config fc = *base;
     fc.out = final_dir;
     fc.policy = "weights";
@@ -138,6 +141,7 @@ int cmd_doremi(int argc, char **argv)
     rcli.opts[n++] = (struct cli_opt){"config", CLI_STR, &config, "configuration file"};
     rcli.opts[n++] = (struct cli_opt){"use-reference", CLI_STR, &reference,
                                       "an existing reference run folder (skip training one)"};
+    n += cli_dist_opts(&rcli.opts[n]);
     rcli.opts[n] = (struct cli_opt){0};
     const char *usage =
         "usage: bmx doremi --data DIR --out DIR [OPTIONS]\n\n"
@@ -151,6 +155,10 @@ int cmd_doremi(int argc, char **argv)
         bmx_run_strings_free(&store);
         return rc > 0 ? 0 : 2;
     }
+    if ((rc = cli_dist_apply("doremi", run_stop_ptr()))) {
+        bmx_run_strings_free(&store);
+        return rc;
+    }
     bmx_err err = {0};
     char outdir[PATH_MAX];
     snprintf(outdir, sizeof outdir, "%s", cfg.out);
@@ -160,7 +168,8 @@ int cmd_doremi(int argc, char **argv)
         return cli_fail("doremi", "%s", *outdir ? err.msg : "--out DIR is required");
     }
     char *text = bmx_run_config_text(&cfg);
-    fprintf(stderr, "bmx doremi: configuration of every stage\n%s", text ? text : "");
+    if (cli_rank() == 0)
+        fprintf(stderr, "bmx doremi: configuration of every stage\n%s", text ? text : "");
     free(text);
     if (mkdir_p(outdir) != 0) {
         bmx_run_strings_free(&store);
@@ -170,7 +179,7 @@ int cmd_doremi(int argc, char **argv)
     run_signals_install();
     char final_dir[PATH_MAX];
     rc = run_doremi("doremi", &cfg, outdir, reference, "doremi", final_dir, sizeof final_dir);
-    if (!rc)
+    if (!rc && cli_rank() == 0)
         fprintf(stderr, "bmx doremi: done; final model in %s\n", final_dir);
     bmx_run_strings_free(&store);
     return rc;

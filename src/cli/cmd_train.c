@@ -1,6 +1,7 @@
 /* bmx train - train a model with a mixing policy (bmx/run.h). Also the shared pieces of
  * the run commands: options from the configuration table, progress lines, signals. */
 #include "cmd_run.h"
+#include "dist_cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -155,7 +156,7 @@ void run_progress_print(void *ctx, const bmx_run_progress *p)
 static void log_fn(void *ctx, int level, const char *msg)
 {
     (void)ctx;
-    if (level >= BMX_LOG_INFO)
+    if (level >= BMX_LOG_INFO && cli_rank() == 0)
         fprintf(stderr, "bmx: %s\n", msg);
 }
 
@@ -166,13 +167,18 @@ int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *
     struct run_progress_state st = {0};
     snprintf(st.label, sizeof st.label, "%s", label ? label : "");
     bmx_run_opts o = {0};
-    o.resume = resume;
+    bmx_run_config c = *cfg;
+    c.threads = cli_dist_threads(c.threads);
+    o.resume = cli_dist_same_flag(resume); /* rank 0 decides (the folder changes under us) */
+    o.dist = cli_dist();
     o.stop = run_stop_ptr();
     o.progress = run_progress_print;
     o.progress_ctx = &st;
     o.log.fn = log_fn;
-    int rc = bmx_run_train(cfg, &o, &err);
+    int rc = bmx_run_train(&c, &o, &err);
     if (rc == 1) {
+        if (cli_rank() != 0)
+            return 128 + (run_stop_flag ? (int)run_stop_flag : SIGINT);
         fprintf(stderr,
                 "\nbmx %s: stopped by signal at a step boundary; checkpoint written. Continue "
                 "with: bmx train --resume --out %s\n",
@@ -180,7 +186,9 @@ int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *
         return 128 + (run_stop_flag ? (int)run_stop_flag : SIGINT);
     }
     if (rc < 0) {
-        fprintf(stderr, "%sbmx %s: %s\n", isatty(2) ? "\n" : "", cmd, err.msg);
+        /* an error every rank stopped with is printed once, by rank 0 */
+        if (cli_rank() == 0 || !bmx_dist_failed_together(cli_dist()))
+            fprintf(stderr, "%sbmx %s: %s\n", isatty(2) ? "\n" : "", cmd, err.msg);
         return 1;
     }
     return 0;
@@ -204,6 +212,7 @@ int cmd_train(int argc, char **argv)
     rcli.opts[n++] = (struct cli_opt){"resume", CLI_FLAG, &resume,
                                       "continue the run in --out from its checkpoint (its "
                                       "config.txt holds; --steps and --threads may change)"};
+    n += cli_dist_opts(&rcli.opts[n]);
     rcli.opts[n] = (struct cli_opt){0};
     const char *usage =
         "usage: bmx train --data DIR --out RUN [--policy SPEC] [--config FILE] [OPTIONS]\n"
@@ -219,13 +228,18 @@ int cmd_train(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     bmx_err err = {0};
+    if ((rc = cli_dist_apply("train", run_stop_ptr()))) {
+        bmx_run_strings_free(&store);
+        return rc;
+    }
     if (!resume) {
         if (bmx_run_config_check(&cfg, &err) < 0) {
             bmx_run_strings_free(&store);
             return cli_fail("train", "%s", err.msg);
         }
         char *text = bmx_run_config_text(&cfg);
-        fprintf(stderr, "bmx train: configuration\n%s", text ? text : "");
+        if (cli_rank() == 0)
+            fprintf(stderr, "bmx train: configuration\n%s", text ? text : "");
         free(text);
     } else {
         if (!*cfg.out) {
@@ -234,7 +248,7 @@ int cmd_train(int argc, char **argv)
         }
         char path[4200];
         snprintf(path, sizeof path, "%s/config.txt", cfg.out);
-        FILE *f = fopen(path, "r");
+        FILE *f = cli_rank() == 0 ? fopen(path, "r") : NULL;
         if (f) {
             char line[1024];
             fprintf(stderr, "bmx train: resuming %s with its configuration\n", cfg.out);
@@ -252,7 +266,7 @@ int cmd_train(int argc, char **argv)
     }
     run_signals_install();
     rc = run_one("train", &cfg, resume, "");
-    if (rc == 0)
+    if (rc == 0 && cli_rank() == 0)
         fprintf(stderr, "bmx train: done; log %s/log.jsonl, model %s/checkpoint.bin\n", cfg.out,
                 cfg.out);
     bmx_run_strings_free(&store);

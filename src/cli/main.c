@@ -1,5 +1,6 @@
 /* bmx - the program: one subcommand per job. */
 #include "cli.h"
+#include "dist_cli.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -53,8 +54,14 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; commands[i].name; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = cli_dist_start(argv[1], &argc, &argv);
+            if (rc)
+                return rc;
+            rc = commands[i].fn(argc - 1, argv + 1);
+            cli_dist_end(rc);
+            return rc;
+        }
     fprintf(stderr, "bmx: unknown command '%s'; 'bmx --help' lists the commands\n", argv[1]);
     return 2;
 }

@@ -14,6 +14,7 @@
 #include "bmx/backend.h"
 #include "bmx/cuda.h"
 #include "bmx/data.h"
+#include "bmx/dist.h"
 #include "bmx/kernels.h"
 #include "bmx/mix.h"
 #include "bmx/model.h"
@@ -57,6 +58,11 @@ struct run {
     int have_ckpt; /* a checkpoint of this run exists (written or resumed from) */
     int lock_fd;
     bmx_json j;
+    bmx_dist *dist;   /* data-parallel: the ranks (NULL = this process alone) */
+    int rank, nranks; /* 0 and 1 alone */
+    int synced;       /* every rank passed set-up (collectives from here on) */
+    double *obs;      /* the step's micro-batch losses, slot g (then excess sums, N*G more) */
+    double *vbuf;     /* validation: every domain's window losses */
 };
 
 static double now_s(void)
@@ -107,6 +113,8 @@ static void run_free(struct run *r)
     free(r->extok);
     free(r->vloss);
     free(r->dcount);
+    free(r->obs);
+    free(r->vbuf);
     if (r->log)
         fclose(r->log);
     if (r->timing)
@@ -196,7 +204,9 @@ static int write_header(struct run *r, bmx_err *err)
     bmx_json_end_arr(j);
     bmx_json_kv_int(j, "params", (long long)bmx_model_num_params(r->model));
     bmx_json_kv_int(j, "tokens_per_step",
-                    (long long)r->cfg.batch * r->cfg.seq * (long long)r->cfg.accum);
+                    (long long)r->cfg.batch * r->cfg.seq * (long long)r->cfg.accum * r->nranks);
+    if (r->nranks > 1)
+        bmx_json_kv_int(j, "ranks", r->nranks);
     bmx_json_kv_int(j, "steps", r->cfg.steps);
     bmx_json_kv_str(j, "config", r->cfg_text);
     bmx_json_end_obj(j);
@@ -205,15 +215,25 @@ static int write_header(struct run *r, bmx_err *err)
 
 /* ---- evaluation ---- */
 
+static int together(struct run *r, int rc, bmx_err *err);
+
 static int evaluate(struct run *r, bmx_err *err)
 {
     int B = r->cfg.batch, T = r->cfg.seq;
     double avg_loss = 0, avg_ppl = 0;
-    double *seq = r->tok; /* at least B values */
-    for (int d = 0; d < r->K; d++) {
-        double sum = 0;
-        for (size_t w0 = 0; w0 < r->nval[d]; w0 += (size_t)B) {
+    double *seq = r->vbuf;
+    size_t nv = 0, base = 0;
+    int rc = 0;
+    /* batch k of every domain's windows on rank k mod N; the losses summed over the ranks
+     * (each slot from one rank) and added up in window order: the 1-rank sums exactly */
+    for (int d = 0; d < r->K; d++)
+        nv += r->nval[d];
+    memset(seq, 0, nv * sizeof *seq);
+    for (int d = 0; !rc && d < r->K; base += r->nval[d], d++) {
+        for (size_t w0 = 0; !rc && w0 < r->nval[d]; w0 += (size_t)B) {
             int nb = (int)(r->nval[d] - w0 < (size_t)B ? r->nval[d] - w0 : (size_t)B);
+            if ((int)((w0 / (size_t)B) % (size_t)r->nranks) != r->rank)
+                continue;
             for (int b = 0; b < nb; b++) {
                 bmx_shard_copy(r->val[d], r->vstart[d][w0 + (size_t)b], (size_t)T + 1, r->win);
                 for (int k = 0; k < T; k++) {
@@ -221,12 +241,17 @@ static int evaluate(struct run *r, bmx_err *err)
                     r->tgt[b * T + k] = (int)r->win[k + 1];
                 }
             }
-            int rc = bmx_backend_eval(r->be, r->inp, r->tgt, nb, T, NULL, seq, NULL, err);
-            if (rc)
-                return rc;
-            for (int b = 0; b < nb; b++)
-                sum += seq[b];
+            rc = bmx_backend_eval(r->be, r->inp, r->tgt, nb, T, NULL, seq + base + w0, NULL, err);
         }
+    }
+    if ((rc = bmx_dist_agree(r->dist, rc, err)) ||
+        (rc = bmx_dist_sum_doubles(r->dist, r->vbuf, nv, "the validation reduction", err)))
+        return rc;
+    seq = r->vbuf;
+    for (int d = 0; d < r->K; d++) {
+        double sum = 0;
+        for (size_t w = 0; w < r->nval[d]; w++)
+            sum += *seq++;
         r->vloss[d] = sum / (double)r->nval[d];
         avg_loss += r->vloss[d];
         avg_ppl += exp(r->vloss[d]);
@@ -249,9 +274,12 @@ static int evaluate(struct run *r, bmx_err *err)
     bmx_json_end_obj(j);
     if (!isfinite(avg_loss)) {
         char note[PATH_MAX + 100];
-        return bmx_err_set(err, BMX_ESTATE,
-                           "step %ld: the validation loss is not finite; stopped (%s): lower --lr",
-                           r->step, ckpt_note(r, note, sizeof note));
+        return together(r,
+                        bmx_err_set(err, BMX_ESTATE,
+                                    "step %ld: the validation loss is not finite; stopped (%s): "
+                                    "lower --lr",
+                                    r->step, ckpt_note(r, note, sizeof note)),
+                        err);
     }
     return put_line(r, r->log, "log.jsonl", err);
 }
@@ -273,7 +301,59 @@ static uint64_t get64(const unsigned char **p)
     return v;
 }
 
+/* Data-parallel: the run state's digest (policy state, generators, step, tokens) and the
+ * parameters' digest against rank 0's; a mismatch stops every rank. */
+static int check_lockstep(struct run *r, bmx_err *err)
+{
+    size_t mlen = 0, np = bmx_backend_num_params(r->be);
+    int rc = bmx_mix_save(r->mix, NULL, 0, &mlen, err);
+    unsigned char *buf = rc ? NULL : malloc(mlen > np * sizeof(float) ? mlen : np * sizeof(float));
+    char what[96];
+    if (!rc && !buf)
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory for the lockstep check");
+    if (!rc)
+        rc = bmx_mix_save(r->mix, buf, mlen, &mlen, err);
+    uint64_t h = BMX_DIGEST_INIT, hp = BMX_DIGEST_INIT;
+    if (!rc) {
+        h = bmx_digest(h, buf, mlen);
+        for (int i = 0; i < r->K; i++)
+            h = bmx_digest(h, r->drng[i].s, sizeof r->drng[i].s);
+        h = bmx_digest(h, &r->step, sizeof r->step);
+        h = bmx_digest(h, &r->tokens, sizeof r->tokens);
+        rc = bmx_backend_get_params(r->be, (float *)buf, err);
+    }
+    if (!rc)
+        hp = bmx_digest(hp, buf, np * sizeof(float));
+    free(buf);
+    if ((rc = bmx_dist_agree(r->dist, rc, err)))
+        return rc;
+    snprintf(what, sizeof what, "step %ld: the policy and generator state", r->step);
+    if ((rc = bmx_dist_check_digest(r->dist, h, what, err)))
+        return rc;
+    snprintf(what, sizeof what, "step %ld: the model parameters", r->step);
+    return bmx_dist_check_digest(r->dist, hp, what, err);
+}
+
+static int write_checkpoint(struct run *r, bmx_err *err);
+
+/* Every rank: the lockstep check, then rank 0 writes; every rank learns how that went. */
 static int checkpoint(struct run *r, bmx_err *err)
+{
+    int rc = 0;
+    if (r->nranks > 1 && (rc = check_lockstep(r, err)))
+        return rc;
+    if (r->rank == 0)
+        rc = write_checkpoint(r, err);
+    if (r->nranks > 1)
+        rc = bmx_dist_agree(r->dist, rc, err);
+    if (!rc) {
+        r->last_ckpt = r->step;
+        r->have_ckpt = 1;
+    }
+    return rc;
+}
+
+static int write_checkpoint(struct run *r, bmx_err *err)
 {
     char path[PATH_MAX + 32];
     size_t mlen = 0;
@@ -309,10 +389,6 @@ static int checkpoint(struct run *r, bmx_err *err)
     if (!rc)
         rc = bmx_checkpoint_save(path, r->tr, buf, (size_t)(p - buf), err);
     free(buf);
-    if (!rc) {
-        r->last_ckpt = r->step;
-        r->have_ckpt = 1;
-    }
     return rc;
 }
 
@@ -369,6 +445,22 @@ static int check_header(struct run *r, const char *line, size_t n, const char *p
     }
     bmx_jval *t = bmx_jval_get(h, "type"), *cf = bmx_jval_get(h, "config");
     bmx_jval *dn = bmx_jval_get(h, "domains"), *tt = bmx_jval_get(h, "train_tokens");
+    bmx_jval *rk = bmx_jval_get(h, "ranks");
+    uint64_t ranks = 1;
+    if (rk && (bmx_jval_as_u64(rk, &ranks) != 0 || ranks < 1 || ranks > INT_MAX)) {
+        bmx_jval_free(h);
+        return bmx_err_set(err, BMX_ECORRUPT, "cannot resume: the header of %s has a bad ranks",
+                           path);
+    }
+    if (ranks != (uint64_t)r->nranks) {
+        bmx_jval_free(h);
+        return bmx_err_set(err, BMX_EINVAL,
+                           "cannot resume %s: it was started on %llu rank%s and this is %d; an "
+                           "exact resume needs the same number: run it again with %s%llu%s",
+                           r->dir, (unsigned long long)ranks, ranks > 1 ? "s" : "", r->nranks,
+                           ranks > 1 ? "mpirun -np " : "one process (", (unsigned long long)ranks,
+                           ranks > 1 ? " bmx train --resume ..." : ", no mpirun)");
+    }
     if (!t || t->t != BMX_JSTR || strcmp(t->s, "header") != 0) {
         bmx_jval_free(h);
         return bmx_err_set(err, BMX_ECORRUPT,
@@ -519,7 +611,8 @@ static int restore(struct run *r, const unsigned char *buf, size_t n, const char
     int rc = check_log(r, path, loglen, ck, err);
     if (rc)
         return rc;
-    uint64_t tps = (uint64_t)r->cfg.batch * (uint64_t)r->cfg.seq * (uint64_t)r->cfg.accum;
+    uint64_t tps = (uint64_t)r->cfg.batch * (uint64_t)r->cfg.seq * (uint64_t)r->cfg.accum *
+                   (uint64_t)r->nranks;
     if (r->tokens % tps != 0 || r->tokens / tps != (uint64_t)step)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "%s: its run state says %llu tokens after %lld steps of %llu tokens: "
@@ -543,10 +636,10 @@ static int restore(struct run *r, const unsigned char *buf, size_t n, const char
     }
     bmx_mix_free(r->mix);
     r->mix = m;
-    if ((rc = cut_file(path, loglen, err)))
+    if (r->rank == 0 && (rc = cut_file(path, loglen, err)))
         return rc;
     path_in(r, path, sizeof path, "timing.jsonl");
-    if ((rc = cut_timing(path, r->step, err)))
+    if (r->rank == 0 && (rc = cut_timing(path, r->step, err)))
         return rc;
     r->last_ckpt = r->step;
     r->have_ckpt = 1;
@@ -650,6 +743,11 @@ static int make_policy(struct run *r, bmx_err *err)
         return rc;
     r->doremi = bmx_mix_observes(r->mix) == BMX_MIX_OBS_EXCESS;
     r->mean_obs = bmx_mix_round_mean(r->mix);
+    if (r->nranks > 1 && strcmp(bmx_mix_name(r->mix), "exploit-only") == 0)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "policy exploit-only scores the arms one micro-batch after another "
+                           "within a step, which %d ranks cannot replay: run it on one process",
+                           r->nranks);
     if ((rc = bmx_reward_parse(r->cfg.reward, &r->reward, err)))
         return rc;
     if (r->doremi && !*r->cfg.reference)
@@ -677,9 +775,14 @@ static int make_buffers(struct run *r, bmx_err *err)
     r->extok = calloc(K, sizeof *r->extok);
     r->vloss = calloc(K, sizeof *r->vloss);
     r->dcount = calloc(K, sizeof *r->dcount);
-    r->dseq = calloc((size_t)r->cfg.accum, sizeof *r->dseq);
+    size_t GT = (size_t)r->cfg.accum * (size_t)r->nranks, nv = 0;
+    for (int d = 0; d < r->K; d++)
+        nv += r->nval[d];
+    r->dseq = calloc(GT, sizeof *r->dseq);
+    r->obs = calloc(2 * GT + 1, sizeof *r->obs);
+    r->vbuf = calloc(nv, sizeof *r->vbuf);
     if (!r->inp || !r->tgt || !r->win || !r->tok || !r->rtok || !r->probs || !r->dloss ||
-        !r->exsum || !r->extok || !r->vloss || !r->dcount || !r->dseq)
+        !r->exsum || !r->extok || !r->vloss || !r->dcount || !r->dseq || !r->obs || !r->vbuf)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory for batches of %zu tokens", N);
     return 0;
 }
@@ -722,13 +825,45 @@ static void fill_batch(struct run *r, int d)
     }
 }
 
+/* Data-parallel: an error every rank met the same way (after a reduction) is agreed, so
+ * every rank knows the others stop too. */
+static int together(struct run *r, int rc, bmx_err *err)
+{
+    return r->nranks > 1 ? bmx_dist_agree(r->dist, rc, err) : rc;
+}
+
+/* One micro-batch's value for the policy (doremi: the excess sum into r->exsum/extok). */
+static int observe(struct run *r, int d, double loss, double ex, bmx_err *err)
+{
+    if (!isfinite(loss)) {
+        char note[PATH_MAX + 100];
+        return bmx_err_set(err, BMX_ESTATE,
+                           "step %ld: a micro-batch of domain '%s' has loss %g; stopped (%s): "
+                           "lower --lr or raise --warmup",
+                           r->step + 1, r->names[d], loss, ckpt_note(r, note, sizeof note));
+    }
+    r->dloss[d] += loss;
+    r->dcount[d]++;
+    if (r->doremi) {
+        r->exsum[d] += ex;
+        r->extok[d] += (double)r->cfg.batch * r->cfg.seq;
+        return 0;
+    }
+    return bmx_mix_observe(r->mix, d, bmx_reward_value(r->reward, NULL, loss), err);
+}
+
+/* The step's N*G micro-batches in the order of g (bmx/run.h, "Data-parallel runs"): rank R
+ * computes g = R*G .. R*G+G-1 and only advances the domain generators for the others. One
+ * rank observes each micro-batch at once, as always; N ranks observe them all in the order of
+ * g once the values are summed over the ranks. */
 static int train_step(struct run *r, double *loss_out, bmx_err *err)
 {
-    int K = r->K, G = r->cfg.accum, B = r->cfg.batch, T = r->cfg.seq, rc;
+    int K = r->K, G = r->cfg.accum, B = r->cfg.batch, T = r->cfg.seq, rc = 0;
+    int GT = G * r->nranks, g0 = r->rank * G;
     size_t N = (size_t)B * T;
     const double *alpha = r->doremi ? bmx_mix_estimates(r->mix) : NULL;
     const double *q = bmx_mix_probs(r->mix);
-    double wsum = 0;
+    double wsum = 0, *obs = r->obs, *exg = r->obs + GT, lsum = 0;
     memcpy(r->probs, q, (size_t)K * sizeof *r->probs);
     for (int d = 0; d < K; d++) {
         r->dloss[d] = 0;
@@ -736,53 +871,61 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
         r->exsum[d] = 0;
         r->extok[d] = 0;
     }
+    memset(obs, 0, 2 * (size_t)GT * sizeof *obs);
     /* doremi: the gradient of sum_g w_g loss_g / sum_g w_g, w = alpha_d / q_d, as micro-batch
-     * loss weights G w_g / sum w (nothing between its draws uses the policy's generator, so
+     * loss weights GT w_g / sum w (nothing between its draws uses the policy's generator, so
      * drawing the step's domains first draws the same ones) */
-    for (int g = 0; r->doremi && g < G; g++) {
+    for (int g = 0; r->doremi && g < GT; g++) {
         r->dseq[g] = bmx_mix_draw(r->mix);
         wsum += alpha[r->dseq[g]] / r->probs[r->dseq[g]];
     }
-    for (int g = 0; g < G; g++) {
+    for (int g = 0; !rc && g < GT; g++) {
         int d = r->doremi ? r->dseq[g] : bmx_mix_draw(r->mix);
-        double loss = 0, wt = r->doremi ? G * (alpha[d] / r->probs[d]) / wsum : 1.0;
+        r->dseq[g] = d;
+        if (g < g0 || g >= g0 + G) { /* another rank's: the same generator draws, no copy */
+            for (int b = 0; b < B; b++)
+                (void)bmx_rng_below(&r->drng[d], r->train[d]->ntokens - (uint64_t)T);
+            continue;
+        }
+        double loss = 0, ex = 0, wt = r->doremi ? GT * (alpha[d] / r->probs[d]) / wsum : 1.0;
         fill_batch(r, d);
         rc = bmx_backend_micro(r->be, r->inp, r->tgt, B, T, wt, &loss, NULL,
                                r->doremi ? r->tok : NULL, err);
-        if (rc)
-            return rc;
-        if (!isfinite(loss)) {
-            char note[PATH_MAX + 100];
-            return bmx_err_set(err, BMX_ESTATE,
-                               "step %ld: a micro-batch of domain '%s' has loss %g; stopped (%s): "
-                               "lower --lr or raise --warmup",
-                               r->step + 1, r->names[d], loss, ckpt_note(r, note, sizeof note));
-        }
-        r->dloss[d] += loss;
-        r->dcount[d]++;
-        if (r->doremi) {
-            if ((rc = bmx_backend_eval(r->refbe, r->inp, r->tgt, B, T, NULL, NULL, r->rtok, err)))
-                return rc;
-            double ex = 0;
+        if (!rc && r->doremi &&
+            !(rc = bmx_backend_eval(r->refbe, r->inp, r->tgt, B, T, NULL, NULL, r->rtok, err)))
             for (size_t i = 0; i < N; i++)
                 ex += r->tok[i] > r->rtok[i] ? r->tok[i] - r->rtok[i] : 0.0;
-            r->exsum[d] += ex;
-            r->extok[d] += (double)N;
-        } else {
-            double v = bmx_reward_value(r->reward, NULL, loss);
-            if ((rc = bmx_mix_observe(r->mix, d, v, err)))
-                return rc;
-        }
+        obs[g] = loss;
+        exg[g] = ex;
+        if (!rc && r->nranks == 1)
+            rc = observe(r, d, loss, ex, err);
     }
+    if (r->nranks > 1) {
+        if ((rc = bmx_dist_agree(r->dist, rc, err)) ||
+            (rc = bmx_dist_sum_doubles(r->dist, obs, 2 * (size_t)GT, "the step's observations",
+                                       err)))
+            return rc;
+        for (int g = 0; !rc && g < GT; g++) {
+            lsum += obs[g];
+            rc = observe(r, r->dseq[g], obs[g], exg[g], err);
+        }
+        if ((rc = together(r, rc, err)) || (rc = bmx_dist_grads(r->dist, r->be, err)))
+            return rc;
+    }
+    if (rc)
+        return rc;
     bmx_step_info info;
-    if ((rc = bmx_backend_apply(r->be, &info, err)))
+    if ((rc = together(r, bmx_backend_apply(r->be, &info, err), err)))
         return rc;
-    if (r->doremi && (rc = bmx_mix_observe_excess(r->mix, r->exsum, r->extok, err)))
+    if (r->nranks > 1)
+        info.loss = lsum / GT; /* the trainer's mean of G, made the mean of the N*G */
+    if (r->doremi &&
+        (rc = together(r, bmx_mix_observe_excess(r->mix, r->exsum, r->extok, err), err)))
         return rc;
-    if ((rc = bmx_mix_step(r->mix, err)))
+    if ((rc = together(r, bmx_mix_step(r->mix, err), err)))
         return rc;
     r->step++;
-    r->tokens += (uint64_t)N * (uint64_t)G;
+    r->tokens += (uint64_t)N * (uint64_t)GT;
     *loss_out = info.loss;
     bmx_json *j = &r->j;
     bmx_json_obj(j);
@@ -889,9 +1032,10 @@ static int setup(struct run *r, const bmx_run_config *cfg, const bmx_run_opts *o
                                "cannot resume %s: it holds no config.txt (not a run folder, or "
                                "the run never started)",
                                r->dir);
-        if ((rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
+        if (r->rank == 0 && (rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
             return rc;
-        bmx_run_clean_temporaries(r->dir, log);
+        if (r->rank == 0)
+            bmx_run_clean_temporaries(r->dir, log);
         if ((rc = bmx_run_config_load(&r->cfg, path, &r->strs, err)))
             return rc;
         r->cfg.out = cfg->out;
@@ -922,7 +1066,7 @@ static int setup(struct run *r, const bmx_run_config *cfg, const bmx_run_opts *o
     if ((rc = open_data(r, err)) || (rc = check_memory(r, opts, err)) ||
         (rc = make_policy(r, err)) || (rc = make_buffers(r, err)))
         return rc;
-    if (!resume) {
+    if (!resume && r->rank == 0) {
         if ((rc = mkdirs(r->dir, err)) || (rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
             return rc;
         bmx_run_clean_temporaries(r->dir, log);
@@ -970,6 +1114,9 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
     struct stat st;
     memset(&r, 0, sizeof r);
     r.lock_fd = -1;
+    r.dist = opts ? opts->dist : NULL;
+    r.rank = bmx_dist_rank(r.dist);
+    r.nranks = bmx_dist_size(r.dist);
     rc = setup(&r, cfg, opts, err);
     if (rc)
         goto done;
@@ -1022,18 +1169,22 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
         goto done;
     if (r.doremi && (rc = load_reference(&r, err)))
         goto done;
-    if ((rc = write_config(&r, err))) /* on resume too: --steps may have changed */
+    if (r.rank == 0 && (rc = write_config(&r, err))) /* on resume too: --steps may change */
         goto done;
+    /* rank 0 alone writes the run folder; the others' records go nowhere */
     path_in(&r, path, sizeof path, "log.jsonl");
-    r.log = fopen(path, fresh ? "w" : "a");
+    r.log = fopen(r.rank ? "/dev/null" : path, fresh ? "w" : "a");
     char tp[PATH_MAX + 32];
     path_in(&r, tp, sizeof tp, "timing.jsonl");
-    r.timing = fopen(tp, fresh ? "w" : "a");
+    r.timing = fopen(r.rank ? "/dev/null" : tp, fresh ? "w" : "a");
     if (!r.log || !r.timing) {
         rc = bmx_err_set(err, BMX_EIO, "cannot open %s for writing: %s", !r.log ? path : tp,
                          strerror(errno));
         goto done;
     }
+    r.synced = 1; /* every rank got here: from now on they meet in collectives */
+    if ((rc = bmx_dist_agree(r.dist, 0, err)))
+        goto done;
     if (fresh) {
         if ((rc = write_header(&r, err)) || (rc = evaluate(&r, err)))
             goto done;
@@ -1046,21 +1197,28 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
     pg.ndomains = r.K;
     pg.domains = (const char *const *)r.names;
     while (r.step < r.cfg.steps) {
-        if (opts && opts->stop && *opts->stop) {
+        int stop = opts && opts->stop && *opts->stop;
+        if (r.nranks > 1 && (rc = bmx_dist_max_int(r.dist, stop, &stop, "the stop check", err)))
+            goto done;
+        if (stop) {
             rc = checkpoint(&r, err);
             if (!rc)
                 rc = 1;
             goto done;
         }
-        double t0 = now_s(), loss = 0;
+        double t0 = now_s(), loss = 0, c0 = bmx_dist_comm_seconds(r.dist);
         if ((rc = train_step(&r, &loss, err)))
             goto done;
+        if (bmx_dist_check_every_step(r.dist) && (rc = check_lockstep(&r, err)))
+            goto done;
         double dt = now_s() - t0;
-        double tok_s = dt > 0 ? (double)r.cfg.batch * r.cfg.seq * r.cfg.accum / dt : 0;
+        double tok_s = dt > 0 ? (double)r.cfg.batch * r.cfg.seq * r.cfg.accum * r.nranks / dt : 0;
         bmx_json_obj(&r.j);
         bmx_json_kv_int(&r.j, "step", r.step);
         bmx_json_kv_num(&r.j, "tok_s", tok_s);
         bmx_json_kv_num(&r.j, "step_s", dt);
+        if (r.nranks > 1)
+            bmx_json_kv_num(&r.j, "comm_s", bmx_dist_comm_seconds(r.dist) - c0);
         bmx_json_end_obj(&r.j);
         if ((rc = put_line(&r, r.timing, "timing.jsonl", err)))
             goto done;
@@ -1070,7 +1228,7 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
         pg.elapsed_s = now_s() - t_start;
         pg.probs = bmx_mix_probs(r.mix);
         pg.eval = 0;
-        if (opts && opts->progress)
+        if (opts && opts->progress && r.rank == 0)
             opts->progress(opts->progress_ctx, &pg);
         if ((r.cfg.eval_every && r.step % r.cfg.eval_every == 0) || r.step == r.cfg.steps) {
             if ((rc = evaluate(&r, err)))
@@ -1080,7 +1238,7 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
                 a += exp(r.vloss[d]);
             pg.eval = 1;
             pg.avg_ppl = a / r.K;
-            if (opts && opts->progress)
+            if (opts && opts->progress && r.rank == 0)
                 opts->progress(opts->progress_ctx, &pg);
         }
         if ((r.cfg.ckpt_every && r.step % r.cfg.ckpt_every == 0) || r.step == r.cfg.steps)
@@ -1090,6 +1248,9 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
     if (r.last_ckpt != r.step)
         rc = checkpoint(&r, err);
 done:
+    /* a rank that failed before the others got to set-up's end tells them (they wait there) */
+    if (!r.synced && r.nranks > 1)
+        rc = bmx_dist_agree(r.dist, rc, err);
     free(extra);
     run_free(&r);
     return rc;
