@@ -104,7 +104,8 @@ int cmd_compare(int argc, char **argv)
             continue;
         bmx_mix *m = NULL;
         double w[2] = {1, 1};
-        if (bmx_mix_create(&m, mlist[i], 2, w, 1, &err) < 0) {
+        bmx_mix_data data = {w, 1, 1}; /* token counts, for max-epochs */
+        if (bmx_mix_create_data(&m, mlist[i], 2, w, &data, 1, &err) < 0) {
             bmx_run_strings_free(&store);
             return cli_fail("compare", "method '%s': %s", mlist[i], err.msg);
         }

@@ -440,11 +440,11 @@ int bmx_run_config_check(const bmx_run_config *c, bmx_err *err)
             c->reward ? c->reward : "");
     /* ALGORITHMS.md section 1: odm* and doremi take the loss itself, no reward transform */
     size_t nl = strcspn(c->policy, ":");
-    static const char *const loss_only[] = {"odm", "odm-smoothed-mean", "doremi"};
-    for (int i = 0; i < 3; i++)
+    static const char *const loss_only[] = {"odm", "odm-smoothed-mean", "doremi", "ado"};
+    for (int i = 0; i < 4; i++)
         if (strlen(loss_only[i]) == nl && strncmp(c->policy, loss_only[i], nl) == 0 &&
             strcmp(c->reward, "loss") != 0)
-            BAD("reward = '%s' with policy %s: odm, odm-smoothed-mean and doremi observe the "
+            BAD("reward = '%s' with policy %s: odm, odm-smoothed-mean, doremi and ado observe the "
                 "loss itself, no reward transform (ALGORITHMS.md section 1); leave --reward "
                 "out (it is for exp3, ucb1 and exploit-only)",
                 c->reward, loss_only[i]);

@@ -9,15 +9,20 @@ t=$(mktemp -d /tmp/bmx_cli_resume_XXXXXX)
 trap 'rm -rf "$t"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
-args=(--data "$t/d/corpus" --steps 60 --layers 1 --width 32 --heads 2 --seq 16 --batch 4
+common=(--data "$t/d/corpus" --steps 60 --layers 1 --width 32 --heads 2 --seq 16 --batch 4
       --accum 3 --eval-every 10 --ckpt-every 7 --eval-windows 8 --threads 1 --warmup 5
-      --policy odm --seed 7)
+      --seed 7)
+# the SIGKILL part runs with each policy whose state grows or waits on the engine: ado (a
+# history and refits at t = 40: W = 10, U = 20) and aioli (validation on demand, probe
+# rounds of 3 domains x 2 steps in rounds of 20 steps); the rest with odm
+for pol in ado:warmup=10,interval=20 aioli:interval=20,rounds=1,probe=2 odm; do
+args=("${common[@]}" --policy "$pol")
 
 t0=$(date +%s%N)
 "$bmx" train "${args[@]}" --out "$t/a" 2>"$t/a.err" || fail "uninterrupted run: $(cat "$t/a.err")"
 dur_ms=$((($(date +%s%N) - t0) / 1000000 + 1))
 echo "an uninterrupted run takes $dur_ms ms"
-grep -q '^policy *= odm' "$t/a/config.txt" || fail "config.txt"
+grep -q "^policy *= ${pol%%:*}" "$t/a/config.txt" || fail "config.txt"
 [ "$(grep -c '"type":"step"' "$t/a/log.jsonl")" = 60 ] || fail "60 step records"
 
 # kill -9 at random moments (seeded so a failure can be replayed), resume until done
@@ -48,11 +53,16 @@ for round in $(seq 1 40); do
     wait $pid || fail "resumed run failed: $(cat "$t/b.err")"
     break
 done
-echo "killed $kills times"
-[ $kills -ge 1 ] || fail "no kill landed inside the run"
-[ -f "$t/b/checkpoint.bin" ] || fail "no final checkpoint"
-cmp "$t/a/log.jsonl" "$t/b/log.jsonl" || fail "logs differ after SIGKILL + resume"
-cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "weights differ after SIGKILL + resume"
+echo "$pol: killed $kills times"
+[ $kills -ge 1 ] || fail "$pol: no kill landed inside the run"
+[ -f "$t/b/checkpoint.bin" ] || fail "$pol: no final checkpoint"
+cmp "$t/a/log.jsonl" "$t/b/log.jsonl" || fail "$pol: logs differ after SIGKILL + resume"
+cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "$pol: weights differ after SIGKILL + resume"
+case $pol in
+aioli*) [ "$(grep -c '"probe":1' "$t/a/log.jsonl")" = 18 ] || fail "aioli: 3 rounds x 6 probe steps logged";;
+esac
+[ $pol = odm ] || rm -rf "$t/a" "$t/b"
+done
 
 # SIGTERM: a checkpoint at a step boundary, exit 143, then resume to the end
 "$bmx" train "${args[@]}" --out "$t/c" 2>"$t/c.err" &
