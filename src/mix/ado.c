@@ -173,9 +173,13 @@ static double objective(void *vc, const double *x, double *g)
     double a = x[0], e = x[1], al = x[2], f = 0.0, ga = 0.0, ge = 0.0, gal = 0.0;
 
     for (int i = 0; i < c->np; i++) {
+        /* logsumexp(u, e) = max + log1p(z), z = exp(-|u - e|); its weights on u and e are
+         * 1 / (1 + z) and z / (1 + z), the larger one on the larger argument */
         double u = a - al * c->lx[i];
-        double mx = u > e ? u : e;
-        double l = mx + log(exp(u - mx) + exp(e - mx));
+        double z = exp(u > e ? e - u : u - e);
+        double l = (u > e ? u : e) + log1p(z);
+        double big = 1.0 / (1.0 + z), small = z / (1.0 + z);
+        double wu = u > e ? big : small, we = u > e ? small : big;
         double r = c->ly[i] - l, dr;
         if (fabs(r) <= ADO_DELTA) {
             f += r * r / 2.0;
@@ -184,7 +188,6 @@ static double objective(void *vc, const double *x, double *g)
             f += ADO_DELTA * (fabs(r) - 5e-4);
             dr = r > 0.0 ? ADO_DELTA : -ADO_DELTA;
         }
-        double wu = exp(u - l), we = exp(e - l);
         ga -= dr * wu;
         ge -= dr * we;
         gal += dr * wu * c->lx[i];

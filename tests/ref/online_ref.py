@@ -146,8 +146,12 @@ def ado_objective(x, lx, ly):
     f = ga = ge = gal = 0.0
     for i in range(len(lx)):
         u = a - al * lx[i]
-        mx = u if u > e else e
-        lse = mx + math.log(math.exp(u - mx) + math.exp(e - mx))
+        # logsumexp(u, e) = max(u, e) + log1p(exp(-|u - e|)); the softmax weights from the
+        # same z
+        z = math.exp(e - u if u > e else u - e)
+        lse = (u if u > e else e) + math.log1p(z)
+        big, small = 1.0 / (1.0 + z), z / (1.0 + z)
+        wu, we = (big, small) if u > e else (small, big)
         r = ly[i] - lse
         if abs(r) <= DELTA:
             f += r * r / 2.0
@@ -155,8 +159,6 @@ def ado_objective(x, lx, ly):
         else:
             f += DELTA * (abs(r) - 5e-4)
             dr = DELTA if r > 0.0 else -DELTA
-        wu = math.exp(u - lse)
-        we = math.exp(e - lse)
         ga -= dr * wu
         ge -= dr * we
         gal += dr * wu * lx[i]
