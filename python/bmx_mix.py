@@ -11,6 +11,13 @@
         print(pol.probs())
 
 Errors from the library raise BmxError with the library's message.
+
+ado and temperature take the domains' training tokens as weights; max-epochs needs them as
+tokens= (and draw_tokens=, the tokens one draw takes); ado's n counts draw_seqs sequences a
+draw. aioli asks for per-domain validation losses before some draws:
+
+    if pol.needs_validation():
+        pol.observe_validation([val_loss(d) for d in domains])
 """
 import ctypes
 import os
@@ -24,14 +31,24 @@ class _Err(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 512)]
 
 
+class _Data(ctypes.Structure):
+    _fields_ = [("tokens", ctypes.POINTER(ctypes.c_double)), ("draw_tokens", ctypes.c_double),
+                ("draw_seqs", ctypes.c_double)]
+
+
 def _load(path):
     lib = ctypes.CDLL(path)
     P = ctypes.c_void_p
     D = ctypes.POINTER(ctypes.c_double)
     E = ctypes.POINTER(_Err)
     sig = {
-        "bmx_mix_create": (ctypes.c_int, [ctypes.POINTER(P), ctypes.c_char_p, ctypes.c_int, D,
-                                          ctypes.c_uint64, E]),
+        "bmx_mix_create_data": (ctypes.c_int, [ctypes.POINTER(P), ctypes.c_char_p, ctypes.c_int,
+                                               D, ctypes.POINTER(_Data), ctypes.c_uint64, E]),
+        "bmx_mix_needs_validation": (ctypes.c_int, [P]),
+        "bmx_mix_observe_validation": (ctypes.c_int, [P, D, E]),
+        "bmx_mix_probing": (ctypes.c_int, [P]),
+        "bmx_mix_draw_probs": (D, [P]),
+        "bmx_mix_fit": (D, [P]),
         "bmx_mix_free": (None, [P]),
         "bmx_mix_spec": (ctypes.c_char_p, [P]),
         "bmx_mix_arms": (ctypes.c_int, [P]),
@@ -57,13 +74,17 @@ def _load(path):
 class Policy:
     """One bmx mixing policy (see include/bmx/mix.h for the names and parameters)."""
 
-    def __init__(self, spec, k, weights=None, seed=0, lib=None):
+    def __init__(self, spec, k, weights=None, seed=0, lib=None, tokens=None, draw_tokens=1.0,
+                 draw_seqs=1.0):
         path = lib or os.environ.get("BMX_LIB") or os.path.join(
             os.path.dirname(os.path.abspath(__file__)), "..", "build", "libbmx.so")
         self._lib = _load(path)
         self._h = ctypes.c_void_p()
         w = (ctypes.c_double * k)(*weights) if weights is not None else None
-        self._call(self._lib.bmx_mix_create, ctypes.byref(self._h), spec.encode(), k, w, seed)
+        self._tok = (ctypes.c_double * k)(*tokens) if tokens is not None else None
+        data = _Data(self._tok, draw_tokens, draw_seqs)
+        self._call(self._lib.bmx_mix_create_data, ctypes.byref(self._h), spec.encode(), k, w,
+                   ctypes.byref(data), seed)
         self.k = k
 
     def _call(self, fn, *args):
@@ -109,6 +130,26 @@ class Policy:
 
     def step(self):
         self._call(self._lib.bmx_mix_step, self._h)
+
+    def draw_probs(self):
+        """The distribution draws use (min-prob and max-epochs applied)."""
+        p = self._lib.bmx_mix_draw_probs(self._h)
+        return [p[i] for i in range(self.k)]
+
+    def fit(self):
+        """ado: the fitted (a, e, alpha) of every domain, 3k values; None before a fit."""
+        p = self._lib.bmx_mix_fit(self._h)
+        return [p[i] for i in range(3 * self.k)] if p else None
+
+    def needs_validation(self):
+        return bool(self._lib.bmx_mix_needs_validation(self._h))
+
+    def observe_validation(self, losses):
+        a = (ctypes.c_double * self.k)(*losses)
+        self._call(self._lib.bmx_mix_observe_validation, self._h, a)
+
+    def probing(self):
+        return bool(self._lib.bmx_mix_probing(self._h))
 
     def save(self):
         n = ctypes.c_size_t()

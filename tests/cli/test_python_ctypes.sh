@@ -59,5 +59,35 @@ except BmxError as e:
     assert "odm" in str(e), str(e)  # the message lists the valid names
 else:
     raise AssertionError("no error")
+# aioli through the binding against the reference, validation losses included; ado's pi
+# and fit against the reference's
+from mix_ref import make_policy
+c = Policy("aioli:interval=20,rounds=1,probe=2", 3, seed=4)
+r = make_policy("aioli:interval=20,rounds=1,probe=2", 3, None, 4)
+for t in range(70):
+    assert c.needs_validation() == r.need
+    if r.need:
+        v = [2.0 + 0.1 * i + 1.0 / (t + 1) for i in range(3)]
+        c.observe_validation(v)
+        r.validation(v)
+    assert c.probing() == r.probing()
+    assert c.probs() == r.probs, (t, c.probs(), r.probs)
+    a = c.draw()
+    assert a == r.draw()
+    c.step()
+    r.step()
+w = [3.0, 1.0, 2.0]
+c = Policy("ado:warmup=5,interval=10,min-prob=0.2", 3, weights=w, seed=6, tokens=w)
+r = make_policy("ado:warmup=5,interval=10,min-prob=0.2", 3, w, 6, w)
+for t in range(25):
+    for g in range(2):
+        a = c.draw()
+        assert a == r.draw()
+        c.observe(a, 2.0 + a + 3.0 / (t + 1))
+        r.observe(a, 2.0 + a + 3.0 / (t + 1))
+    c.step()
+    r.step()
+    assert c.probs() == r.probs and c.draw_probs() == r.draw_probs(), t
+assert c.fit() is not None and c.fit() == r.fitted()
 print("ok: python ctypes binding agrees with tests/ref/mix_ref.py")
 PY
