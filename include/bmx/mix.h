@@ -91,13 +91,14 @@
  *  - ado (section 6, the released code's form): one observation per draw (the mean token
  *    loss of its draw_seqs sequences); round t = step t - 1 of the spec. B = draw_seqs times
  *    the round's observations, c_k = draw_seqs times arm k's. A round without
- *    observations is an error. estimates = h (realised fractions), average = pibar,
- *    bmx_mix_fit = theta. Savitzky-Golay weights are v(j0)' G^-1 v(j) (v(j) = (1, j, j^2,
- *    j^3), G = sum over the window of v v', offsets j from the window's centre); a
- *    history shorter than 5 steps skips the fit. The starts run in the order a (outer),
- *    e, alpha (alpha_j = j / 10); L-BFGS as src/mix/lbfgs.c says. rho: g_k mu_k h_k^0.5
- *    (pow), divided by its sum, floored at 0.01 and divided again; a sum that is not > 0
- *    and finite leaves pi unchanged that round.
+ *    observations is an error. A refit runs at the end of round t when step t - 1 >= W,
+ *    (t - 1) % U == 0 and t - 1 >= W + U, literally: with W not a multiple of U the first
+ *    is at the first multiple of U after W + U. estimates = h (realised fractions), average =
+ * pibar, bmx_mix_fit = theta. Savitzky-Golay weights are v(j0)' G^-1 v(j) (v(j) = (1, j, j^2, j^3),
+ * G = sum over the window of v v', offsets j from the window's centre); a history shorter than 5
+ * steps skips the fit. The starts run in the order a (outer), e, alpha (alpha_j = j / 10); L-BFGS
+ * as src/mix/lbfgs.c says. rho: g_k mu_k h_k^0.5 (pow), divided by its sum, floored at 0.01 and
+ * divided again; a sum that is not > 0 and finite leaves pi unchanged that round.
  *  - aioli (section 7): pi is the distribution of the current step: the prior for the P
  *    first steps, q_j during probe j, p afterwards. bmx_mix_needs_validation says when
  *    the caller must pass per-arm validation losses (bmx_mix_observe_validation) before
