@@ -235,11 +235,29 @@ int main(int argc, char **argv)
            "refits, history up to 5000; %.0f ns up to 50000), aioli %.0f ns (validation passes "
            "not included)\n",
            odm, ado, ns50, aio);
-    printf("{\"step_s\":%.6g,\"u_s\":%.6g,\"ado_refit_5k_serial_s\":%.6g,\"ado_refit_5k_par2_s\":"
-           "%.6g,\"ado_refit_50k_serial_s\":%.6g,\"ado_refit_50k_par2_s\":%.6g,\"val_pass_s\":%.6g,"
-           "\"aioli_val_share\":%.6g,\"odm_ns\":%.6g,\"ado_ns\":%.6g,\"ado_ns_50k\":%.6g,"
-           "\"aioli_ns\":%.6g}\n",
-           step_s, u_s, r5s, r5p, r50s, r50p, val_s, passes * val_s / round_s, odm, ado, ns50, aio);
+    /* JSON has no NaN: a figure not measured (--quick) is null */
+    const char *key[] = {"step_s",
+                         "u_s",
+                         "ado_refit_5k_serial_s",
+                         "ado_refit_5k_par_s",
+                         "ado_refit_50k_serial_s",
+                         "ado_refit_50k_par_s",
+                         "val_pass_s",
+                         "aioli_val_share",
+                         "odm_ns",
+                         "ado_ns",
+                         "ado_ns_50k",
+                         "aioli_ns"};
+    double val[] = {step_s, u_s, r5s,  r5p, r50s, r50p, val_s, passes * val_s / round_s,
+                    odm,    ado, ns50, aio};
+    printf("{\"par_threads\":%d", par_threads);
+    for (size_t i = 0; i < sizeof val / sizeof *val; i++) {
+        if (isfinite(val[i]))
+            printf(",\"%s\":%.6g", key[i], val[i]);
+        else
+            printf(",\"%s\":null", key[i]);
+    }
+    printf("}\n");
     free(inp);
     free(tgt);
     bmx_trainer_free(tr);
