@@ -59,7 +59,11 @@ echo "$pol: killed $kills times"
 cmp "$t/a/log.jsonl" "$t/b/log.jsonl" || fail "$pol: logs differ after SIGKILL + resume"
 cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "$pol: weights differ after SIGKILL + resume"
 case $pol in
-aioli*) [ "$(grep -c '"probe":1' "$t/a/log.jsonl")" = 18 ] || fail "aioli: 3 rounds x 6 probe steps logged";;
+aioli*)
+    [ "$(grep -c '"probe":1' "$t/a/log.jsonl")" = 18 ] || fail "aioli: 3 rounds x 6 probe steps logged"
+    "$bmx" report "$t/a" --out "$t/r.html" 2>/dev/null || fail "aioli: bmx report"
+    grep -q "18 of its 60 steps were probe steps" "$t/r.html" || fail "aioli: the report does not count the probe steps"
+    ;;
 esac
 [ $pol = odm ] || rm -rf "$t/a" "$t/b"
 done
