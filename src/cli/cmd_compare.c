@@ -13,10 +13,17 @@
 #define MAX_METHODS 32
 #define MAX_SEEDS   32
 
+/* Comma-separated items; an item holding '=' but no ':' continues the previous method's
+ * parameters ("ado:warmup=5,interval=10" is one method), as in bmx simulate. */
 static int split_list(char *s, char **out, int max)
 {
     int n = 0;
     for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+        if (n > 0 && strchr(tok, '=') && !strchr(tok, ':') &&
+            out[n - 1] + strlen(out[n - 1]) == tok - 1) {
+            tok[-1] = ','; /* rejoin */
+            continue;
+        }
         if (n == max)
             return -1;
         out[n++] = tok;
