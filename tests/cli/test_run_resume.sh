@@ -94,6 +94,20 @@ cmp "$t/a/checkpoint.bin" "$t/c/checkpoint.bin" || fail "weights differ after SI
 grep -q "^steps *= 70$" "$t/c/config.txt" || fail "config.txt does not record the new --steps"
 "$bmx" train --resume --out "$t/c" 2>"$t/c.err" || fail "resume of a finished, extended run: $(cat "$t/c.err")"
 
+# max-epochs: the drawn-token counts live in the checkpoint. Training tokens 26189, 22405,
+# 20079, 64 tokens a draw, E = 0.02: caps after 9, 8 and 7 draws, so every domain is capped
+# after 24 one-draw steps and the run stops there; stopped at step 10 and resumed, it stops
+# at the same step with the same log.
+cap=("${common[@]}" --policy uniform:max-epochs=0.02 --accum 1 --steps 200 --schedule 200)
+"$bmx" train "${cap[@]}" --out "$t/cap1" 2>"$t/cap1.err" || fail "max-epochs run: $(cat "$t/cap1.err")"
+grep -q "step 24 of 200: every domain has been drawn max-epochs times" "$t/cap1.err" ||
+    fail "max-epochs stop message: $(cat "$t/cap1.err")"
+"$bmx" train "${cap[@]}" --steps 10 --out "$t/cap2" 2>"$t/cap2.err" || fail "max-epochs, 10 steps"
+"$bmx" train --resume --out "$t/cap2" --steps 200 2>"$t/cap2.err" || fail "max-epochs resume"
+[ "$(grep -c '"type":"step"' "$t/cap2/log.jsonl")" = 24 ] || fail "max-epochs: resumed run did not stop at 24"
+cmp <(grep '"type":"step"' "$t/cap1/log.jsonl") <(grep '"type":"step"' "$t/cap2/log.jsonl") ||
+    fail "max-epochs: the resumed run's steps differ"
+
 # a NaN/Inf loss stops the run; the last good checkpoint stays.
 set +e
 "$bmx" train "${args[@]}" --out "$t/n" --lr 1e30 --clip 0 --warmup 0 --ckpt-every 1 2>"$t/n.err"
