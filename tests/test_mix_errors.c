@@ -81,7 +81,8 @@ static void test_create_spec_errors(void)
     create_fails("ucb1:tscale=10", 3, NULL, BMX_EINVAL, "unknown key \"tscale\"", "beta");
     create_fails("odm-smoothed-mean:tscale=10", 3, NULL, BMX_EINVAL, "unknown key", "warmup");
     create_fails("doremi:alpha=0.5", 3, NULL, BMX_EINVAL, "unknown key", "eta, c, vocab");
-    create_fails("uniform:alpha=0.5", 3, NULL, BMX_EINVAL, "unknown key", "its keys: none");
+    create_fails("uniform:alpha=0.5", 3, NULL, BMX_EINVAL, "unknown key",
+                 "its keys: min-prob, max-epochs");
     create_fails("odm-smoothed-mean:warm=3", 3, NULL, BMX_EINVAL, "\"warm\"", "alpha, warmup");
     create_fails("odm:alpha", 3, NULL, BMX_EINVAL, "not key=value", "alpha");
     create_fails("odm:alpha=", 3, NULL, BMX_EINVAL, "missing value", "alpha=");
@@ -339,8 +340,8 @@ static void test_load_corrupt(void)
         b2[0] = 'X';
         load_fails(other, b2, len, BMX_ECORRUPT, "bad magic");
         memcpy(b2, buf, len);
-        put_u32(b2 + 4, 3);
-        load_fails(other, b2, len, BMX_ECORRUPT, "version 3");
+        put_u32(b2 + 4, 4);
+        load_fails(other, b2, len, BMX_ECORRUPT, "version 4");
         memcpy(b2, buf, len);
         b2[len - 1] ^= 0x40;
         load_fails(other, b2, len, BMX_ECORRUPT, "checksum");
@@ -353,10 +354,40 @@ static void test_load_corrupt(void)
     }
 }
 
-/* Offsets in format version 2: magic 0, version 4, name length 8, name 12. */
+/* Offsets in format version 3: magic 0, version 4, name length 8, name 12; then k, mask,
+ * 10 f64 parameters, 6 i64 (warmup, vocab, interval, rounds, probe, t), rng[4], draw_tokens,
+ * draw_seqs, u32 has_tokens, the arrays. */
 static size_t body(const bmx_mix *m)
 {
     return 12 + strlen(bmx_mix_name(m));
+}
+
+static size_t arrays_at(const bmx_mix *m)
+{
+    return body(m) + 8 + 80 + 48 + 32 + 16 + 4;
+}
+
+/* The version-1 or -2 bytes of a version-3 state of a policy with narr arrays of k values,
+ * nothing drawn and no variable state (what those versions could hold); malloc'ed. */
+static unsigned char *old_version(const bmx_mix *m, const unsigned char *v3, int narr, int k,
+                                  uint32_t version, size_t *out_len)
+{
+    size_t o = body(m), n = o + 8 + (version >= 2 ? 40 : 32) + 24 + 32 + (size_t)narr * k * 8 + 4;
+    unsigned char *b = malloc(n), *p = b;
+    CHECK(b);
+    memcpy(p, v3, o + 8);
+    put_u32(p + 4, version);
+    p += o + 8;
+    memcpy(p, v3 + o + 8, version >= 2 ? 40 : 32); /* alpha, beta, eta, c (, tscale) */
+    p += version >= 2 ? 40 : 32;
+    memcpy(p, v3 + o + 88, 16);           /* warmup, vocab */
+    memcpy(p + 16, v3 + o + 128, 8 + 32); /* t, rng */
+    p += 56;
+    memcpy(p, v3 + arrays_at(m), (size_t)narr * k * 8);
+    p += (size_t)narr * k * 8;
+    put_u32(p, bmx_crc32(0, b, (size_t)(p - b)));
+    *out_len = n;
+    return b;
 }
 
 static void test_load_bad_values(void)
@@ -371,8 +402,8 @@ static void test_load_bad_values(void)
     b2 = malloc(len);
     /* k and the array mask come after the name, then alpha, beta, eta, c, tscale, warmup,
      * vocab, t, rng[4], then pi[k] */
-    size_t o_k = o, o_alpha = o + 8, o_tscale = o + 8 + 32, o_t = o + 8 + 40 + 16, o_rng = o_t + 8,
-           o_pi = o_rng + 32;
+    size_t o_k = o, o_alpha = o + 8, o_tscale = o + 8 + 32, o_t = o + 8 + 80 + 40, o_rng = o_t + 8,
+           o_pi = arrays_at(m);
 
     memcpy(b2, buf, len);
     memcpy(b2 + o_alpha, &half, 8); /* a valid alpha: loads, and the spec follows it */
@@ -448,7 +479,7 @@ static void test_load_bad_values(void)
     m = mid_round("odm-smoothed-mean");
     into = mid_round("odm-smoothed-mean");
     save_buf(m, &buf, &len);
-    o_pi = body(m) + 8 + 40 + 16 + 8 + 32;
+    o_pi = arrays_at(m);
     memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){1e308}, 8);
     recrc(buf, len);
     load_fails(into, buf, len, BMX_ECORRUPT, "R[1] = 1e+308 is too large");
@@ -463,7 +494,7 @@ static void test_load_bad_values(void)
     m = mid_round("ucb1");
     into = mid_round("ucb1");
     save_buf(m, &buf, &len);
-    o_pi = body(m) + 8 + 40 + 16 + 8 + 32;
+    o_pi = arrays_at(m);
     for (int i = 0; i < 4; i++)
         memcpy(buf + o_pi + 8 * (size_t)i, (double[]){0.25}, 8);
     recrc(buf, len);
@@ -482,16 +513,16 @@ static void test_load_version1(void)
     for (int si = 0; si < 2; si++) {
         bmx_mix *m = mid_round(specs1[si]), *into = make(specs1[si], 4, NULL);
         unsigned char *buf, *v1;
-        size_t len, o_tscale = body(m) + 8 + 32;
+        size_t len, len1;
         bmx_err e;
 
         save_buf(m, &buf, &len);
-        v1 = malloc(len - 8);
-        memcpy(v1, buf, o_tscale);
-        memcpy(v1 + o_tscale, buf + o_tscale + 8, len - o_tscale - 8);
-        put_u32(v1 + 4, 1);
-        recrc(v1, len - 8);
-        CHECK_MSG(bmx_mix_load(into, v1, len - 8, &e) == 0, "%s", e.msg);
+        v1 = old_version(m, buf, si == 0 ? 4 : 3, 4, 2, &len1);
+        CHECK_MSG(bmx_mix_load(into, v1, len1, &e) == 0, "version 2: %s", e.msg);
+        CHECK_EQ_STR(bmx_mix_spec(into), bmx_mix_spec(m));
+        free(v1);
+        v1 = old_version(m, buf, si == 0 ? 4 : 3, 4, 1, &len1);
+        CHECK_MSG(bmx_mix_load(into, v1, len1, &e) == 0, "%s", e.msg);
         CHECK_EQ_STR(bmx_mix_spec(into), bmx_mix_spec(m));
         CHECK_NEAR(bmx_mix_tscale(into), 1, 0);
         for (int t = 0; t < 4; t++) {

@@ -18,6 +18,9 @@ static const struct {
     {"explore-only", BMX_MIX_OBS_NONE, 0},
     {"exploit-only", BMX_MIX_OBS_REWARD, 0},
     {"doremi", BMX_MIX_OBS_EXCESS, 0},
+    {"temperature", BMX_MIX_OBS_NONE, 0},
+    {"ado", BMX_MIX_OBS_LOSS, 0},
+    {"aioli", BMX_MIX_OBS_LOSS, 0},
 };
 #define NWANT ((int)(sizeof want / sizeof want[0]))
 

@@ -27,15 +27,26 @@
  * above ABS_TOL), printed per case as a comment line. */
 static long n_compared;
 static double max_rel;
+static double rel_tol = REL_TOL; /* a fixture's "tol" line sets it (ado, aioli: 1e-9) */
 
-/* a equals the reference b within REL_TOL relative or ABS_TOL absolute */
+/* a equals the reference b within rel_tol relative or ABS_TOL absolute */
 static int near(double a, double b)
 {
     double d = fabs(a - b);
     n_compared++;
     if (fabs(b) > ABS_TOL && d / fabs(b) > max_rel)
         max_rel = d / fabs(b);
-    return d <= REL_TOL * fabs(b) || d <= ABS_TOL;
+    return d <= rel_tol * fabs(b) || d <= ABS_TOL;
+}
+
+/* ado's fitted parameters: 1e-6 relative (1e-9 absolute for values near 0) */
+static double max_rel_theta;
+static int near_theta(double a, double b)
+{
+    double d = fabs(a - b);
+    if (fabs(b) > 1e-9 && d / fabs(b) > max_rel_theta)
+        max_rel_theta = d / fabs(b);
+    return d <= 1e-6 * fabs(b) || d <= 1e-9;
 }
 
 static const char *fixture_dir(char *buf, size_t cap)
@@ -130,7 +141,7 @@ struct replay {
  * bmx_mix_restore at round 3, bmx_mix_load into a handle made with another seed at round 5.
  * Replaces *m; 0 or -1 with msg set. */
 static int move_state(bmx_mix **m, long round, const char *spec, int k, const double *weights,
-                      uint64_t seed, char *msg, size_t cap)
+                      const bmx_mix_data *data, uint64_t seed, char *msg, size_t cap)
 {
     size_t len = 0, len2 = 0;
     void *buf = NULL;
@@ -149,7 +160,7 @@ static int move_state(bmx_mix **m, long round, const char *spec, int k, const do
             goto out;
         }
     } else {
-        if (bmx_mix_create(&m2, spec, k, weights, seed ^ 0x5EEDull, &err) != 0 ||
+        if (bmx_mix_create_data(&m2, spec, k, weights, data, seed ^ 0x5EEDull, &err) != 0 ||
             bmx_mix_load(m2, buf, len, &err) != 0) {
             snprintf(msg, cap, "bmx_mix_create + bmx_mix_load: %s", err.msg);
             goto out;
@@ -239,10 +250,12 @@ static int replay_fixture(struct replay *rp)
     size_t lcap = 0;
     int k = 0, rc = -1, ended = 0;
     uint64_t seed = 0;
-    double *weights = NULL, *want = NULL, *sums = NULL, *tokens = NULL;
+    double *weights = NULL, *want = NULL, *sums = NULL, *tokens = NULL, *dtok = NULL;
+    bmx_mix_data data = {NULL, 1.0, 1.0}, *dp = NULL;
     bmx_mix *m = NULL;
     bmx_err err = {0};
 
+    rel_tol = REL_TOL;
     rp->lineno = 0;
     rp->round = 1;
     rp->msg[0] = '\0';
@@ -256,8 +269,27 @@ static int replay_fixture(struct replay *rp)
             continue;
         rest = strchr(line, ' ');
         rest = rest ? rest + 1 : line + strlen(line);
-        if (strncmp(line, "spec ", 5) == 0) {
+        if (strncmp(line, "tol ", 4) == 0) {
+            rel_tol = strtod(rest, NULL);
+        } else if (strncmp(line, "spec ", 5) == 0) {
             snprintf(spec, sizeof spec, "%s", rest);
+        } else if (strncmp(line, "data ", 5) == 0) {
+            const char *e = rest;
+            if (k < 1)
+                FAILR(rp, "data before k");
+            if (strncmp(rest, "- ", 2) != 0) {
+                if (!(dtok = calloc((size_t)k, sizeof *dtok)))
+                    FAILR(rp, "out of memory");
+                if (parse_doubles(rest, dtok, k, &e) != k)
+                    FAILR(rp, "data: need %d token counts", k);
+                data.tokens = dtok;
+            } else {
+                e = rest + 2;
+            }
+            e = strchr(e, '|');
+            if (!e || sscanf(e + 1, "%lf %lf", &data.draw_tokens, &data.draw_seqs) != 2)
+                FAILR(rp, "data: need '| draw_tokens draw_seqs'");
+            dp = &data;
         } else if (strncmp(line, "k ", 2) == 0) {
             k = atoi(rest);
             if (k < 1 || k > 100000)
@@ -279,7 +311,7 @@ static int replay_fixture(struct replay *rp)
                 if (parse_doubles(rest, weights, k, NULL) != k)
                     FAILR(rp, "weights: need %d values", k);
             }
-            if (bmx_mix_create(&m, spec, k, weights, seed, &err) != 0)
+            if (bmx_mix_create_data(&m, spec, k, weights, dp, seed, &err) != 0)
                 FAILR(rp, "bmx_mix_create(\"%s\", k=%d): %s", spec, k, err.msg);
             if (bmx_mix_arms(m) != k)
                 FAILR(rp, "bmx_mix_arms %d, want %d", bmx_mix_arms(m), k);
@@ -304,6 +336,37 @@ static int replay_fixture(struct replay *rp)
         } else if (strncmp(line, "counts ", 7) == 0) {
             if (compare_vec(rp, "counts", rest, bmx_mix_counts(m), k, want) != 0)
                 goto out;
+        } else if (strncmp(line, "dprobs ", 7) == 0) {
+            if (compare_vec(rp, "draw probs", rest, bmx_mix_draw_probs(m), k, want) != 0)
+                goto out;
+        } else if (strncmp(line, "drawn ", 6) == 0) {
+            if (compare_vec(rp, "drawn tokens", rest, bmx_mix_drawn(m), k, want) != 0)
+                goto out;
+        } else if (strncmp(line, "theta ", 6) == 0) {
+            const double *th = bmx_mix_fit(m);
+            double w3[3 * 64];
+            if (strcmp(rest, "-") == 0) {
+                if (th)
+                    FAILR(rp, "theta: expected no fit yet");
+                continue;
+            }
+            if (k > 64 || parse_doubles(rest, w3, 3 * k, NULL) != 3 * k)
+                FAILR(rp, "theta: need %d values", 3 * k);
+            if (!th)
+                FAILR(rp, "theta: C has no fit");
+            for (int i = 0; i < 3 * k; i++)
+                if (!near_theta(th[i], w3[i]))
+                    FAILR(rp, "theta, arm %d parameter %d: C %.17g, reference %.17g", i / 3, i % 3,
+                          th[i], w3[i]);
+        } else if (strncmp(line, "needval ", 8) == 0) {
+            if (bmx_mix_needs_validation(m) != atoi(rest))
+                FAILR(rp, "bmx_mix_needs_validation %d, reference %s", bmx_mix_needs_validation(m),
+                      rest);
+        } else if (strncmp(line, "val ", 4) == 0) {
+            if (parse_doubles(rest, sums, k, NULL) != k)
+                FAILR(rp, "val: need %d losses", k);
+            if (bmx_mix_observe_validation(m, sums, &err) != 0)
+                FAILR(rp, "bmx_mix_observe_validation: %s", err.msg);
         } else if (strncmp(line, "draw ", 5) == 0) {
             int expect = atoi(rest), got = bmx_mix_draw(m);
             if (got != expect)
@@ -324,7 +387,7 @@ static int replay_fixture(struct replay *rp)
         } else if (strcmp(line, "step") == 0) {
             char why[600];
             if (rp->resave && (rp->round == 3 || rp->round == 5) &&
-                move_state(&m, rp->round, spec, k, weights, seed, why, sizeof why) != 0)
+                move_state(&m, rp->round, spec, k, weights, dp, seed, why, sizeof why) != 0)
                 FAILR(rp, "%s", why);
             if (bmx_mix_step(m, &err) != 0)
                 FAILR(rp, "bmx_mix_step: %s", err.msg);
@@ -341,6 +404,7 @@ static int replay_fixture(struct replay *rp)
 out:
     bmx_mix_free(m);
     free(weights);
+    free(dtok);
     free(want);
     free(sums);
     free(tokens);
@@ -359,6 +423,7 @@ static void check_policy(const char *policy)
 
     n_compared = 0;
     max_rel = 0.0;
+    max_rel_theta = 0.0;
     CHECK_MSG(n >= 0, "cannot list %s: run tests/ref/gen_mix_fixtures.py",
               fixture_dir(dir, sizeof dir));
     for (int i = 0; i < n && !failure[0]; i++) {
@@ -373,15 +438,17 @@ static void check_policy(const char *policy)
                          rp.resave ? "(saved and restored) " : "", rp.msg);
     }
     free_names(names, n > 0 ? n : 0);
-    printf("# %s: %d fixtures, %ld values compared, largest relative difference %.3g\n", policy,
-           used, n_compared, max_rel);
+    printf("# %s: %d fixtures, %ld values compared, largest relative difference %.3g (fitted "
+           "parameters %.3g)\n",
+           policy, used, n_compared, max_rel, max_rel_theta);
     CHECK_MSG(!failure[0], "%.900s", failure);
     CHECK_MSG(used > 0, "no fixture for policy %s in %s", policy, dir);
 }
 
-static const char *const policies[] = {"uniform",           "natural", "weights", "odm",
-                                       "odm-smoothed-mean", "exp3",    "ucb1",    "explore-only",
-                                       "exploit-only",      "doremi"};
+static const char *const policies[] = {
+    "uniform",     "natural", "weights",      "odm",          "odm-smoothed-mean",
+    "exp3",        "ucb1",    "explore-only", "exploit-only", "doremi",
+    "temperature", "ado",     "aioli"};
 
 /* Every fixture belongs to a policy this test replays (none is silently left out). */
 static void test_every_fixture_known(void)
@@ -443,6 +510,22 @@ static void test_exploit_only(void)
 static void test_doremi(void)
 {
     check_policy("doremi");
+}
+/* section 5: temperature; min-prob and max-epochs ride on the odm, ucb1, exp3, natural and
+ * ado fixtures (dprobs, drawn, draw -1 lines) */
+static void test_temperature(void)
+{
+    check_policy("temperature");
+}
+/* section 6: draws identical, distributions to 1e-9, fitted parameters to 1e-6 relative */
+static void test_ado(void)
+{
+    check_policy("ado");
+}
+/* section 7: draws identical, distributions to 1e-9 */
+static void test_aioli(void)
+{
+    check_policy("aioli");
 }
 
 /* ---- rewards ---- */
@@ -593,6 +676,7 @@ static void test_rewards(void)
 
     n_compared = 0;
     max_rel = 0.0;
+    max_rel_theta = 0.0;
     rc = check_rewards(msg, sizeof msg);
     printf("# rewards: %ld values compared, largest relative difference %.3g\n", n_compared,
            max_rel);
@@ -731,6 +815,9 @@ int main(int argc, char **argv)
         {"explore_only", test_explore_only},
         {"exploit_only", test_exploit_only},
         {"doremi", test_doremi},
+        {"temperature", test_temperature},
+        {"ado", test_ado},
+        {"aioli", test_aioli},
         {"rewards", test_rewards},
         {"reward_names", test_reward_names},
         {0},

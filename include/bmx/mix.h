@@ -33,9 +33,18 @@
  *   exploit-only               2c; scores each arm once, then pi ~ max(score, 0)
  *   doremi                     3; eta (1.0), c (1e-3), vocab (8192: lambda starts at
  *                              ln vocab); alpha_0 = weights or uniform; pi = q = uniform
+ *   temperature                5; tau (1): pi ~ n^(1/tau), n = weights (training tokens)
+ *   ado                        6; warmup W (500), interval U (1000); mu = weights (training
+ *                              tokens, required)
+ *   aioli                      7; eta (0.2), interval U (250), rounds R (4), probe S (4),
+ *                              f (0.625), gamma (0.1), warmup P (0: static prior steps);
+ *                              prior = weights or uniform; needs k >= 2 and R K S < U
+ * Every policy also takes min-prob=D (0) and max-epochs=E (0 = no cap), section 5; the
+ * canonical spec lists them only when they are set.
  * A key a policy does not take, an unknown name, or a value out of range is an error.
  * Ranges: alpha in [0, 1); beta in (0, 1]; eta > 0; c in [0, 1]; warmup >= 0; vocab >= 2;
- * tscale in [1e-3, 1e6].
+ * tscale in [1e-3, 1e6]; tau > 0; interval, rounds, probe >= 1; f in (0, 1]; gamma in [0, 1);
+ * min-prob in [0, 1]; max-epochs >= 0.
  * tscale = S (ALGORITHMS.md 2a): eps_t = min(1/K, sqrt(ln K / (K S t))) and the softmax uses
  * eps at S (t - 1); S = 1 is the papers' form, the released FLAD code's is S = 10 G. pi is
  * exactly uniform while S t <= K ln K (bmx_mix_uniform_rounds).
@@ -76,6 +85,34 @@
  *    uniform double per draw; ucb1 and exploit-only's scoring pass draw deterministically
  *    and consume no randomness.
  *  - the generator is bmx_rng_seed(seed, 0).
+ *  - temperature: w_i = exp((ln n_i - ln max n) / tau) (0 for n_i = 0), pi = w / sum w.
+ *  - min-prob D, max-epochs E (section 5): draws use pi', where pi'_i = max(pi_i, D) for an
+ *    arm not capped, 0 for a capped one, divided by their sum (one division); with neither
+ *    set pi' is pi itself. Every draw adds draw_tokens to the arm's drawn tokens (saved
+ *    with the state); an arm is capped once drawn >= E * tokens_i, from the next draw on
+ *    (mid-round too). When every arm is capped, draw returns -1 and bmx_mix_exhausted is
+ *    1. With min-prob or max-epochs every draw is random from pi' (ucb1's argmax and
+ *    exploit-only's scoring order included). The policy's own update keeps using pi.
+ *  - ado (section 6, the released code's form): one observation per draw (the mean token
+ *    loss of its draw_seqs sequences); round t = step t - 1 of the spec. B = draw_seqs times
+ *    the round's observations, c_k = draw_seqs times arm k's. A round without
+ *    observations is an error. A refit runs at the end of round t when step t - 1 >= W,
+ *    (t - 1) % U == 0 and t - 1 >= W + U, literally: with W not a multiple of U the first
+ *    is at the first multiple of U after W + U. estimates = h (realised fractions), average =
+ * pibar, bmx_mix_fit = theta. Savitzky-Golay weights are v(j0)' G^-1 v(j) (v(j) = (1, j, j^2, j^3),
+ * G = sum over the window of v v', offsets j from the window's centre); a history shorter than 5
+ * steps skips the fit. The starts run in the order a (outer), e, alpha (alpha_j = j / 10); L-BFGS
+ * as src/mix/lbfgs.c says. rho: g_k mu_k h_k^0.5 (pow), divided by its sum, floored at 0.01 and
+ * divided again; a sum that is not > 0 and finite leaves pi unchanged that round.
+ *  - aioli (section 7): pi is the distribution of the current step: the prior for the P
+ *    first steps, q_j during probe j, p afterwards. bmx_mix_needs_validation says when
+ *    the caller must pass per-arm validation losses (bmx_mix_observe_validation) before
+ *    the next draw: at the start of each round and after each probe's S steps. A round
+ *    starts by drawing its R permutations (Fisher-Yates: for i = K-1..1, j = below(i+1),
+ *    swap). qhat counts the probe's draws. W x = M[i, :] is solved by Gaussian elimination
+ *    with partial pivoting (first of equal pivots); a pivot <= 1e-12 max|W|, or
+ *    sum A = 0, gives p = uniform for that round and leaves Abar as it was. A is always
+ *    divided by its sum. estimates = p.
  */
 #ifndef BMX_MIX_H
 #define BMX_MIX_H
@@ -96,12 +133,30 @@ extern "C" {
 
 typedef struct bmx_mix bmx_mix;
 
+/* What the arms hold and what one draw takes (section 5 and ado): tokens = k training-token
+ * counts (finite, >= 0) or NULL; a draw takes draw_tokens tokens in draw_seqs sequences
+ * (> 0; 0 means 1). max-epochs needs tokens. */
+typedef struct bmx_mix_data {
+    const double *tokens;
+    double draw_tokens, draw_seqs;
+} bmx_mix_data;
+
+/* A caller-given way to run n independent tasks, task(arg, 0..n-1), in any order or in
+ * parallel, returning when all are done (ado's refits). Without one they run in order. */
+typedef void (*bmx_mix_task)(void *arg, int i);
+typedef void (*bmx_mix_parallel_fn)(void *ctx, int n, bmx_mix_task task, void *arg);
+
 /* Create a policy over k arms from a spec (see above). weights: k values or NULL (see each
  * policy; `natural` and `weights` require them); they must be finite, >= 0, not all 0.
  * The handle copies what it needs. */
 int bmx_mix_create(bmx_mix **out, const char *spec, int k, const double *weights, uint64_t seed,
                    bmx_err *err);
+/* The same with data (NULL: none, draws of 1 token in 1 sequence). */
+int bmx_mix_create_data(bmx_mix **out, const char *spec, int k, const double *weights,
+                        const bmx_mix_data *data, uint64_t seed, bmx_err *err);
 void bmx_mix_free(bmx_mix *m);
+/* Let the policy run independent work through fn (not saved with the state). */
+void bmx_mix_set_parallel(bmx_mix *m, bmx_mix_parallel_fn fn, void *ctx);
 
 /* The canonical spec with every parameter, e.g. "odm:alpha=0.9" (owned by the handle). */
 const char *bmx_mix_spec(const bmx_mix *m);
@@ -120,8 +175,8 @@ long bmx_mix_uniform_rounds(int k, double tscale);
 
 /* What a policy consumes, so that callers route observations without knowing policy names. */
 typedef enum bmx_mix_obs {
-    BMX_MIX_OBS_NONE,   /* uniform, natural, weights, explore-only: checked, then ignored */
-    BMX_MIX_OBS_LOSS,   /* odm, odm-smoothed-mean: bmx_mix_observe(arm, loss) */
+    BMX_MIX_OBS_NONE,   /* uniform, natural, weights, temperature, explore-only: ignored */
+    BMX_MIX_OBS_LOSS,   /* odm, odm-smoothed-mean, ado, aioli: bmx_mix_observe(arm, loss) */
     BMX_MIX_OBS_REWARD, /* exp3, ucb1, exploit-only: bmx_mix_observe(arm, reward) */
     BMX_MIX_OBS_EXCESS, /* doremi: bmx_mix_observe_excess(excess sums, token counts) */
 } bmx_mix_obs;
@@ -140,12 +195,29 @@ const char *bmx_mix_policy_name(int i);
 
 /* pi_t: k probabilities, finite, summing to 1; valid until the next step/load. */
 const double *bmx_mix_probs(const bmx_mix *m);
-/* Draw one arm ~ pi_t. */
+/* Draw one arm ~ pi'_t (pi_t without min-prob and max-epochs); -1 when every arm is
+ * capped by max-epochs. */
 int bmx_mix_draw(bmx_mix *m);
-/* The same rule as bmx_mix_draw (one uniform double, or none for a deterministic arm) from
- * the caller's generator: the policy's own is untouched, so a data loader can draw ahead
- * with its own stream. */
-int bmx_mix_draw_rng(const bmx_mix *m, bmx_rng *rng);
+/* bmx_mix_draw from the caller's generator (one uniform double, or none for a deterministic
+ * arm), with the same counts (max-epochs, Aioli's probes): the policy's own generator is
+ * untouched, so a data loader can draw with its own stream. */
+int bmx_mix_draw_rng(bmx_mix *m, bmx_rng *rng);
+/* pi': the distribution draws use now (k values). */
+const double *bmx_mix_draw_probs(const bmx_mix *m);
+/* Tokens drawn per arm so far (k values). */
+const double *bmx_mix_drawn(const bmx_mix *m);
+/* 1 when max-epochs has capped every arm (the run must stop), else 0. */
+int bmx_mix_exhausted(const bmx_mix *m);
+/* ado: the fitted (a_k, e_k, alpha_k), 3k values in arm order; NULL before the first fit
+ * and for other policies. */
+const double *bmx_mix_fit(const bmx_mix *m);
+/* aioli: 1 when per-arm validation losses are due before the next draw; 0 otherwise and for
+ * every other policy. */
+int bmx_mix_needs_validation(const bmx_mix *m);
+/* aioli: the k per-arm validation losses (finite) that are due. */
+int bmx_mix_observe_validation(bmx_mix *m, const double *loss, bmx_err *err);
+/* aioli: 1 while the current round t is a probe step; 0 otherwise. */
+int bmx_mix_probing(const bmx_mix *m);
 
 /* One observation for arm: a loss (odm, odm-smoothed-mean) or a reward (exp3, ucb1,
  * exploit-only); static policies and explore-only check it and ignore it. Errors: arm out
@@ -167,7 +239,8 @@ int bmx_mix_step(bmx_mix *m, bmx_err *err);
 const double *bmx_mix_estimates(const bmx_mix *m);
 /* ucb1: pull counts n_a as doubles; NULL for other policies. */
 const double *bmx_mix_counts(const bmx_mix *m);
-/* doremi: alpha_bar, the running mean of all alphas (alpha_0 included); NULL otherwise. */
+/* doremi: alpha_bar, the running mean of all alphas (alpha_0 included); ado: pibar; NULL
+ * otherwise. */
 const double *bmx_mix_average(const bmx_mix *m);
 
 /* Save the whole state (policy, parameters, round, arrays, generator, the round's pending

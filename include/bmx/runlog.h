@@ -18,7 +18,8 @@
  *  3. per-domain final perplexity table: mean over seeds (and the spread max - min);
  *  4. the distribution over time of each adaptive method (first seed), stacked areas, and
  *     for how many of its steps it was exactly uniform (bmx_runlog_uniform_steps); the
- *     runs table gives that count for every run.
+ *     runs table gives that count for every run; a run with probe steps (aioli) says how
+ *     many of its steps were probes (they count against its step budget).
  * Every run must have the same domains in the same order.
  */
 #ifndef BMX_RUNLOG_H
@@ -50,6 +51,7 @@ typedef struct bmx_runlog {
     double *probs; /* nsteps * K */
     double *dloss; /* nsteps * K, NAN where the domain was not drawn */
     int *dcount;   /* nsteps * K */
+    size_t nprobe; /* steps logged as probe steps (aioli) */
     /* eval records */
     size_t nevals;
     long *eval_step;

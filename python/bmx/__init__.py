@@ -42,6 +42,11 @@ class _Err(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 512)]
 
 
+class _Data(ctypes.Structure):
+    _fields_ = [("tokens", ctypes.POINTER(ctypes.c_double)), ("draw_tokens", ctypes.c_double),
+                ("draw_seqs", ctypes.c_double)]
+
+
 class _RngState(ctypes.Structure):
     _fields_ = [("s", ctypes.c_uint64 * 4)]
 
@@ -95,7 +100,13 @@ def _declare(lib):
     P, I, D, E = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(_Err)
     R, S, U64, SZ = ctypes.POINTER(_RngState), ctypes.POINTER(_Stats), ctypes.c_uint64, ctypes.c_size_t
     sig = {
-        "bmx_mix_create": (I, [ctypes.POINTER(P), ctypes.c_char_p, I, D, U64, E]),
+        "bmx_mix_create_data": (I, [ctypes.POINTER(P), ctypes.c_char_p, I, D,
+                                    ctypes.POINTER(_Data), U64, E]),
+        "bmx_mix_needs_validation": (I, [P]),
+        "bmx_mix_observe_validation": (I, [P, D, E]),
+        "bmx_mix_probing": (I, [P]),
+        "bmx_mix_draw_probs": (D, [P]),
+        "bmx_mix_fit": (D, [P]),
         "bmx_mix_free": (None, [P]),
         "bmx_mix_spec": (ctypes.c_char_p, [P]),
         "bmx_mix_name": (ctypes.c_char_p, [P]),
@@ -189,17 +200,23 @@ class Policy:
 
     Policy(name, k, weights=None, seed=0, **params): name is a policy of bmx.policies()
     (or a whole spec "odm:alpha=0.9"); params are its keys (alpha, beta, eta, c, warmup,
-    vocab, tscale; see include/bmx/mix.h); weights are k non-negative numbers (natural and
-    weights need them). An unknown name or key, or a value out of range, raises BmxError.
+    vocab, tscale, min-prob as min_prob=..., ...; see include/bmx/mix.h); weights are k
+    non-negative numbers (natural, weights, temperature and ado need them: the domains'
+    training tokens for the last two). max-epochs needs tokens= (each domain's training
+    tokens) and draw_tokens= (the tokens one draw takes); ado's n counts draw_seqs sequences a
+    draw. aioli asks for per-domain validation losses before some draws:
+        if pol.needs_validation(): pol.observe_validation([val_loss(d) for d in domains])
+    An unknown name or key, or a value out of range, raises BmxError.
     """
 
-    def __init__(self, name, k, weights=None, seed=0, **params):
+    def __init__(self, name, k, weights=None, seed=0, tokens=None, draw_tokens=1.0,
+                 draw_seqs=1.0, **params):
         self._lib = lib = _load()
         self._h = ctypes.c_void_p()
         spec = str(name)
         if params:
             spec += (":" if ":" not in spec else ",") + ",".join(
-                "%s=%s" % (key, _fmt(v)) for key, v in params.items())
+                "%s=%s" % (key.replace("_", "-"), _fmt(v)) for key, v in params.items())
         if not isinstance(k, int) or isinstance(k, bool):
             raise TypeError("Policy: k must be an int (the number of arms), got %r" % (k,))
         w = None
@@ -209,9 +226,18 @@ class Policy:
                 raise BmxError("Policy %s: %d weights for k = %d arms; give one per arm"
                                % (spec, len(weights), k), -1)
             w = (ctypes.c_double * k)(*weights)
+        tok = None
+        if tokens is not None:
+            tokens = [float(x) for x in tokens]
+            if len(tokens) != k:
+                raise BmxError("Policy %s: %d token counts for k = %d arms; give one per arm"
+                               % (spec, len(tokens), k), -1)
+            tok = (ctypes.c_double * k)(*tokens)
+        data = _Data(tok, float(draw_tokens), float(draw_seqs))
         err = _Err()
-        _check(lib.bmx_mix_create(ctypes.byref(self._h), spec.encode(), k, w,
-                                  seed & (2**64 - 1), ctypes.byref(err)), err)
+        _check(lib.bmx_mix_create_data(ctypes.byref(self._h), spec.encode(), k, w,
+                                       ctypes.byref(data), seed & (2**64 - 1),
+                                       ctypes.byref(err)), err)
         self._init_fields()
 
     def _init_fields(self):
@@ -318,6 +344,33 @@ class Policy:
         t = (ctypes.c_double * k)(*map(float, tokens))
         err = _Err()
         _check(self._lib.bmx_mix_observe_excess(self._h, a, t, ctypes.byref(err)), err)
+
+    def draw_probs(self):
+        """The distribution draws use now (pi with min-prob and max-epochs applied)."""
+        return self._lib.bmx_mix_draw_probs(self._h)[:self.k]
+
+    def fit(self):
+        """ado: the fitted (a, e, alpha) of every domain, 3k values; None before a fit."""
+        p = self._lib.bmx_mix_fit(self._h)
+        return p[:3 * self.k] if p else None
+
+    def needs_validation(self):
+        """aioli: True when per-domain validation losses are due before the next draw."""
+        return bool(self._lib.bmx_mix_needs_validation(self._h))
+
+    def observe_validation(self, losses):
+        """aioli: the k per-domain validation losses that needs_validation() asked for."""
+        losses = [float(x) for x in losses]
+        if len(losses) != self.k:
+            raise BmxError("observe_validation: %d losses for k = %d domains; give one per "
+                           "domain" % (len(losses), self.k), -1)
+        a = (ctypes.c_double * self.k)(*losses)
+        err = _Err()
+        _check(self._lib.bmx_mix_observe_validation(self._h, a, ctypes.byref(err)), err)
+
+    def probing(self):
+        """aioli: True while the current round is a probe step."""
+        return bool(self._lib.bmx_mix_probing(self._h))
 
     def step(self):
         """End the round: apply its observations, compute pi_{t+1}."""

@@ -14,10 +14,17 @@
 #define MAX_METHODS 32
 #define MAX_SEEDS   32
 
+/* Comma-separated items; an item holding '=' but no ':' continues the previous method's
+ * parameters ("ado:warmup=5,interval=10" is one method), as in bmx simulate. */
 static int split_list(char *s, char **out, int max)
 {
     int n = 0;
     for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+        if (n > 0 && strchr(tok, '=') && !strchr(tok, ':') &&
+            out[n - 1] + strlen(out[n - 1]) == tok - 1) {
+            tok[-1] = ','; /* rejoin */
+            continue;
+        }
         if (n == max)
             return -1;
         out[n++] = tok;
@@ -110,7 +117,8 @@ int cmd_compare(int argc, char **argv)
             continue;
         bmx_mix *m = NULL;
         double w[2] = {1, 1};
-        if (bmx_mix_create(&m, mlist[i], 2, w, 1, &err) < 0) {
+        bmx_mix_data data = {w, 1, 1}; /* token counts, for max-epochs */
+        if (bmx_mix_create_data(&m, mlist[i], 2, w, &data, 1, &err) < 0) {
             bmx_run_strings_free(&store);
             return cli_fail("compare", "method '%s': %s", mlist[i], err.msg);
         }

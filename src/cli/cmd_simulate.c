@@ -4,18 +4,21 @@
  * fresh policy (bmx/mix.h, same seed); each round t the policy's pi_t is logged, G arms are
  * drawn, each pull's observation is routed to the policy, and the round ends with a step.
  * Observation routing (what each policy is given, from bmx_sim_obs):
- *   odm, odm-smoothed-mean            the loss (bandits: 1 - reward; learnable: the loss)
+ *   odm, odm-smoothed-mean, ado       the loss (bandits: 1 - reward; learnable: the loss)
+ *   aioli                             the loss (ignored); when it asks, per-arm validation
+ *                                     losses: the environment's expected losses now
+ *                                     (learnable: l_a(n_a); bandits: 1 - mu_a(t))
  *   exp3, ucb1, exploit-only          the reward (learnable: the loss, as ODM's reward)
  *   doremi                            excess losses via observe_excess: per domain the sum
  *                                     of the round's excesses, token count 1 per batch
  *   uniform, natural, weights,        the loss (checked by the policy and ignored)
  *   explore-only
- * `natural` gets the environment's natural sizes as weights, `weights` the --weights list;
- * every other policy starts from uniform. Metric: bandits, the cumulative pseudo-regret
- * sum over pulls of (max_b mu_b(t) - mu_a(t)); learnable, the mean expected loss over
- * domains after the round.
- * Writes to --out DIR: one JSONL log per policy (and seed), summary.json, metric.svg,
- * probs-<label>.svg per adaptive policy, index.html.
+ * `natural`, `temperature` and `ado` get the environment's natural sizes as weights,
+ * `weights` the --weights list (aioli: its prior); every other policy starts from uniform.
+ * The sizes are also each arm's training tokens (one token a pull) for max-epochs. Metric: bandits,
+ * the cumulative pseudo-regret sum over pulls of (max_b mu_b(t) - mu_a(t)); learnable, the mean
+ * expected loss over domains after the round. Writes to --out DIR: one JSONL log per policy (and
+ * seed), summary.json, metric.svg, probs-<label>.svg per adaptive policy, index.html.
  */
 #include <errno.h>
 #include <math.h>
@@ -241,6 +244,25 @@ typedef struct run_ctx {
     double last_progress;
 } run_ctx;
 
+/* Policies whose weights are the natural sizes. */
+static int sized(const char *name)
+{
+    return !strcmp(name, "natural") || !strcmp(name, "temperature") || !strcmp(name, "ado");
+}
+
+/* aioli: the per-arm validation losses it asks for, the expected losses now. */
+static int feed_validation(bmx_mix *m, const bmx_sim *env, int bandit, double *buf, bmx_err *err)
+{
+    const double *mu = bmx_sim_means(env);
+    int k = bmx_sim_arms(env);
+
+    if (!bmx_mix_needs_validation(m))
+        return 0;
+    for (int a = 0; a < k; a++)
+        buf[a] = bandit ? 1.0 - mu[a] : mu[a];
+    return bmx_mix_observe_validation(m, buf, err);
+}
+
 /* One policy, one seed: the run, its log, its metric curve (added into p->curve) and, for
  * the first seed, the columns of its stacked plot. Returns 0, or 1 after printing an error. */
 static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
@@ -264,11 +286,12 @@ static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
         fprintf(stderr, "bmx simulate: %s\n", err.msg);
         goto done;
     }
-    if (!strcmp(p->name, "natural"))
+    if (sized(p->name))
         w = bmx_sim_sizes(env);
-    else if (!strcmp(p->name, "weights"))
+    else if (!strcmp(p->name, "weights") || !strcmp(p->name, "aioli"))
         w = rc->weights;
-    if (bmx_mix_create(&m, p->spec, o->arms, w, seed, &err) != BMX_OK) {
+    bmx_mix_data data = {bmx_sim_sizes(env), 1, 1};
+    if (bmx_mix_create_data(&m, p->spec, o->arms, w, &data, seed, &err) != BMX_OK) {
         fprintf(stderr, "bmx simulate: policy '%s': %s\n", p->spec, err.msg);
         goto done;
     }
@@ -313,6 +336,11 @@ static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
         goto io;
 
     for (long t = 1; t <= o->rounds; t++) {
+        if (feed_validation(m, env, rc->bandit, exsum, &err) != BMX_OK) {
+            fprintf(stderr, "bmx simulate: policy %s, round %ld: %s\n", p->spec, t, err.msg);
+            goto done;
+        }
+        memset(exsum, 0, k * sizeof *exsum);
         const double *pi = bmx_mix_probs(m);
         double regret = 0;
 
@@ -333,6 +361,13 @@ static int run_one(run_ctx *rc, policy *p, int si, const char *log_path)
             bmx_sim_obs ob;
             int a = bmx_mix_draw(m);
             int r;
+            if (a < 0) {
+                fprintf(stderr,
+                        "bmx simulate: policy %s, round %ld: every arm has been pulled "
+                        "max-epochs times its size; raise max-epochs or lower --rounds\n",
+                        p->spec, t);
+                goto done;
+            }
             if (rc->bandit)
                 regret += bmx_sim_best(env) - bmx_sim_means(env)[a];
             if (bmx_sim_pull(env, a, &ob, &err) != BMX_OK) {
@@ -804,7 +839,7 @@ int cmd_simulate(int argc, char **argv)
             goto out;
         }
         w = weights;
-        if (!strcmp(name, "natural")) {
+        if (sized(name)) {
             /* natural runs on the environment's sizes; any valid weights check the spec */
             if (!ones && !(ones = malloc((size_t)o.arms * sizeof *ones))) {
                 status = cli_fail(CMD, "out of memory");
@@ -814,7 +849,15 @@ int cmd_simulate(int argc, char **argv)
                 ones[a] = 1;
             w = ones;
         }
-        r = bmx_mix_create(&m, ps[i].spec, o.arms, w, o.seed, &err);
+        bmx_mix_data data = {ones, 1, 1};
+        if (!ones && !(ones = malloc((size_t)o.arms * sizeof *ones))) {
+            status = cli_fail(CMD, "out of memory");
+            goto out;
+        }
+        for (int a = 0; a < o.arms; a++)
+            ones[a] = 1;
+        data.tokens = ones;
+        r = bmx_mix_create_data(&m, ps[i].spec, o.arms, w, &data, o.seed, &err);
         if (r != BMX_OK) {
             status = cli_fail(CMD, "--policies: %s (policies: %s; parameters as NAME:KEY=VALUE)",
                               err.msg, all_policies);

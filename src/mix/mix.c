@@ -58,8 +58,11 @@ int mix_alloc(bmx_mix **out, const struct mix_policy *pol, int k, bmx_err *err)
     for (int a = 0; a < ARR_COUNT; a++)
         if ((pol->arrays & (1u << a)) && !(m->arr[a] = calloc(n, sizeof(double))))
             goto nomem;
-    if (!(m->cdf = calloc(n, sizeof(double))))
+    if (!(m->cdf = calloc(n, sizeof(double))) || !(m->dpi = calloc(n, sizeof(double))) ||
+        !(m->drawn = calloc(n, sizeof(double))))
         goto nomem;
+    m->draw_tokens = 1.0;
+    m->draw_seqs = 1.0;
     if ((pol->arrays & (1u << ARR_ACC)) && !(m->touched = calloc(n, sizeof(int))))
         goto nomem;
     *out = m;
@@ -76,17 +79,63 @@ void bmx_mix_free(bmx_mix *m)
     for (int a = 0; a < ARR_COUNT; a++)
         free(m->arr[a]);
     free(m->cdf);
+    free(m->dpi);
+    free(m->drawn);
+    free(m->tok);
+    free(m->ext);
     free(m->touched);
     free(m);
 }
 
+int mix_ext_reserve(bmx_mix *m, size_t n, bmx_err *err)
+{
+    if (n <= m->ext_cap)
+        return 0;
+    size_t cap = m->ext_cap ? m->ext_cap : 64;
+    while (cap < n)
+        cap *= 2;
+    double *e = realloc(m->ext, cap * sizeof *e);
+    if (!e)
+        return bmx_err_set(err, BMX_ENOMEM, "mix policy %s: out of memory for %zu doubles of state",
+                           m->pol->name, n);
+    m->ext = e;
+    m->ext_cap = cap;
+    return 0;
+}
+
+static int constrained(const bmx_mix *m)
+{
+    return m->p.min_prob > 0.0 || m->p.max_epochs > 0.0;
+}
+
+static int capped(const bmx_mix *m, int i)
+{
+    return m->p.max_epochs > 0.0 && m->tok && m->drawn[i] >= m->p.max_epochs * m->tok[i];
+}
+
+/* pi' (section 5) and its cumulative sum for draw. */
 void mix_cdf_update(bmx_mix *m)
 {
     const double *pi = m->arr[ARR_PI];
-    double acc = 0.0;
+    double acc = 0.0, s = 0.0, D = m->p.min_prob;
 
+    m->exhausted = 0;
+    if (!constrained(m)) {
+        memcpy(m->dpi, pi, (size_t)m->k * sizeof *pi);
+    } else {
+        for (int i = 0; i < m->k; i++) {
+            double v = pi[i] > D ? pi[i] : D;
+            m->dpi[i] = capped(m, i) ? 0.0 : v;
+            s += m->dpi[i];
+        }
+        if (!(s > 0.0))
+            m->exhausted = 1;
+        else
+            for (int i = 0; i < m->k; i++)
+                m->dpi[i] /= s;
+    }
     for (int i = 0; i < m->k; i++) {
-        acc += pi[i];
+        acc += m->dpi[i];
         m->cdf[i] = acc;
     }
 }
@@ -185,6 +234,62 @@ static void exploit_final(bmx_mix *m)
 int bmx_mix_create(bmx_mix **out, const char *spec, int k, const double *weights, uint64_t seed,
                    bmx_err *err)
 {
+    return bmx_mix_create_data(out, spec, k, weights, NULL, seed, err);
+}
+
+/* temperature: w_i = exp((ln n_i - ln max n) / tau), pi = w / sum w */
+static void pi_temperature(bmx_mix *m, const double *n)
+{
+    double *pi = m->arr[ARR_PI], mx = 0.0, s = 0.0;
+
+    for (int i = 0; i < m->k; i++)
+        if (n[i] > mx)
+            mx = n[i];
+    for (int i = 0; i < m->k; i++) {
+        pi[i] = n[i] > 0.0 ? exp((log(n[i]) - log(mx)) / m->p.tau) : 0.0;
+        s += pi[i];
+    }
+    for (int i = 0; i < m->k; i++)
+        pi[i] /= s;
+}
+
+static int check_data(const struct mix_policy *pol, const mix_params *p, int k,
+                      const bmx_mix_data *d, bmx_err *err)
+{
+    if (d && d->tokens)
+        for (int i = 0; i < k; i++)
+            if (!isfinite(d->tokens[i]) || d->tokens[i] < 0.0)
+                return bmx_err_set(err, BMX_EINVAL,
+                                   "mix policy %s: tokens[%d] = %g is invalid; training-token "
+                                   "counts are finite and >= 0",
+                                   pol->name, i, d->tokens[i]);
+    if (d && (!(d->draw_tokens >= 0.0 && isfinite(d->draw_tokens)) ||
+              !(d->draw_seqs >= 0.0 && isfinite(d->draw_seqs))))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: draw_tokens = %g, draw_seqs = %g; give finite "
+                           "values > 0 (or 0 for 1)",
+                           pol->name, d->draw_tokens, d->draw_seqs);
+    if (p->max_epochs > 0.0 && !(d && d->tokens))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: max-epochs=%g needs each arm's training tokens; pass "
+                           "them as bmx_mix_data.tokens (bmx train does)",
+                           pol->name, p->max_epochs);
+    if (pol->kind == MIX_AIOLI && k < 2)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy aioli needs at least 2 groups (k = %d); use uniform for "
+                           "one",
+                           k);
+    if (pol->kind == MIX_AIOLI && p->rounds * p->probe * (long)k >= p->interval)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy aioli: rounds * k * probe = %ld * %d * %ld is not below "
+                           "interval = %ld; raise interval or lower rounds or probe",
+                           p->rounds, k, p->probe, p->interval);
+    return 0;
+}
+
+int bmx_mix_create_data(bmx_mix **out, const char *spec, int k, const double *weights,
+                        const bmx_mix_data *data, uint64_t seed, bmx_err *err)
+{
     const struct mix_policy *pol;
     mix_params p;
     double wsum = 0.0;
@@ -223,11 +328,24 @@ int bmx_mix_create(bmx_mix **out, const char *spec, int k, const double *weights
                                "mix policy %s: the weights sum to infinity; scale them down",
                                pol->name);
     }
+    if (k >= 1 && k <= BMX_MIX_MAX_ARMS && (rc = check_data(pol, &p, k, data, err)))
+        return rc;
     if ((rc = mix_alloc(&m, pol, k, err)))
         return rc;
     m->p = p;
     m->t = 1;
     bmx_rng_seed(&m->rng, seed, 0);
+    if (data && data->tokens) {
+        if (!(m->tok = malloc((size_t)k * sizeof *m->tok))) {
+            bmx_mix_free(m);
+            return bmx_err_set(err, BMX_ENOMEM, "mix: out of memory");
+        }
+        memcpy(m->tok, data->tokens, (size_t)k * sizeof *m->tok);
+    }
+    if (data && data->draw_tokens > 0.0)
+        m->draw_tokens = data->draw_tokens;
+    if (data && data->draw_seqs > 0.0)
+        m->draw_seqs = data->draw_seqs;
 
     double *pi = m->arr[ARR_PI];
     switch (pol->kind) {
@@ -255,6 +373,25 @@ int bmx_mix_create(bmx_mix **out, const char *spec, int k, const double *weights
             m->arr[ARR_LAM][i] = log((double)p.vocab);
         }
         memcpy(m->arr[ARR_AUX], m->arr[ARR_EST], (size_t)k * sizeof(double));
+        break;
+    case MIX_TEMPERATURE:
+        pi_temperature(m, weights);
+        break;
+    case MIX_ADO:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights[i] / wsum;
+        if ((rc = mix_ado_init(m, err))) {
+            bmx_mix_free(m);
+            return rc;
+        }
+        break;
+    case MIX_AIOLI:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
+        if ((rc = mix_aioli_init(m, m->arr[ARR_BASE], err))) {
+            bmx_mix_free(m);
+            return rc;
+        }
         break;
     default: /* uniform, explore-only, exploit-only while scoring */
         pi_fill(m, 1.0 / k);
@@ -305,21 +442,93 @@ const double *bmx_mix_counts(const bmx_mix *m)
 
 const double *bmx_mix_average(const bmx_mix *m)
 {
-    return m->pol->kind == MIX_DOREMI ? m->arr[ARR_AUX] : NULL;
+    return m->pol->kind == MIX_DOREMI || m->pol->kind == MIX_ADO ? m->arr[ARR_AUX] : NULL;
+}
+
+void bmx_mix_set_parallel(bmx_mix *m, bmx_mix_parallel_fn fn, void *ctx)
+{
+    m->par = fn;
+    m->par_ctx = ctx;
+}
+
+const double *bmx_mix_draw_probs(const bmx_mix *m)
+{
+    return m->dpi;
+}
+
+const double *bmx_mix_drawn(const bmx_mix *m)
+{
+    return m->drawn;
+}
+
+int bmx_mix_exhausted(const bmx_mix *m)
+{
+    return m->exhausted;
+}
+
+const double *bmx_mix_fit(const bmx_mix *m)
+{
+    return m->pol->kind == MIX_ADO ? mix_ado_theta(m) : NULL;
+}
+
+int bmx_mix_needs_validation(const bmx_mix *m)
+{
+    return m->pol->kind == MIX_AIOLI && mix_aioli_needs(m);
+}
+
+int bmx_mix_probing(const bmx_mix *m)
+{
+    return m->pol->kind == MIX_AIOLI && mix_aioli_probing(m);
+}
+
+int bmx_mix_observe_validation(bmx_mix *m, const double *loss, bmx_err *err)
+{
+    if (m->pol->kind != MIX_AIOLI || !mix_aioli_needs(m))
+        return bmx_err_set(err, BMX_ESTATE,
+                           "mix policy %s: no validation losses are due now (only aioli takes "
+                           "them, when bmx_mix_needs_validation says so)",
+                           m->pol->name);
+    if (!loss)
+        return bmx_err_set(err, BMX_EINVAL, "mix policy aioli: loss must be k = %d values", m->k);
+    for (int i = 0; i < m->k; i++)
+        if (!isfinite(loss[i]))
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy aioli: validation loss %g of group %d is not finite; "
+                               "check the validation pass",
+                               loss[i], i);
+    int rc = mix_aioli_validation(m, loss, err);
+    if (!rc)
+        mix_cdf_update(m);
+    return rc;
+}
+
+/* One draw from rng with every count a draw makes (max-epochs, Aioli's probes). */
+static int draw_from(bmx_mix *m, bmx_rng *rng)
+{
+    int arm;
+
+    if (m->exhausted)
+        return -1;
+    if (m->det >= 0 && !constrained(m))
+        arm = m->det;
+    else
+        arm = (int)bmx_rng_categorical_cdf(rng, m->cdf, (size_t)m->k);
+    m->drawn[arm] += m->draw_tokens;
+    if (capped(m, arm))
+        mix_cdf_update(m);
+    if (m->pol->kind == MIX_AIOLI)
+        mix_aioli_drawn(m, arm);
+    return arm;
 }
 
 int bmx_mix_draw(bmx_mix *m)
 {
-    if (m->det >= 0)
-        return m->det;
-    return (int)bmx_rng_categorical_cdf(&m->rng, m->cdf, (size_t)m->k);
+    return draw_from(m, &m->rng);
 }
 
-int bmx_mix_draw_rng(const bmx_mix *m, bmx_rng *rng)
+int bmx_mix_draw_rng(bmx_mix *m, bmx_rng *rng)
 {
-    if (m->det >= 0)
-        return m->det;
-    return (int)bmx_rng_categorical_cdf(rng, m->cdf, (size_t)m->k);
+    return draw_from(m, rng);
 }
 
 static bmx_mix_obs kind_observes(mix_kind kind)
@@ -327,6 +536,8 @@ static bmx_mix_obs kind_observes(mix_kind kind)
     switch (kind) {
     case MIX_ODM:
     case MIX_ODM_SM:
+    case MIX_ADO:
+    case MIX_AIOLI:
         return BMX_MIX_OBS_LOSS;
     case MIX_EXP3:
     case MIX_UCB1:
@@ -401,6 +612,7 @@ int bmx_mix_observe(bmx_mix *m, int arm, double value, bmx_err *err)
                                "losses must be <= %g",
                                name, value, arm, ODM_SM_MAX_LOSS);
         /* fall through */
+    case MIX_ADO:
     case MIX_ODM: {
         double s = acc[arm] + value;
         if (!isfinite(s))
@@ -620,6 +832,12 @@ int bmx_mix_step(bmx_mix *m, bmx_err *err)
     case MIX_DOREMI:
         rc = step_doremi(m, err);
         break;
+    case MIX_ADO:
+        rc = mix_ado_step(m, err);
+        break;
+    case MIX_AIOLI:
+        rc = mix_aioli_step(m, err);
+        break;
     default:
         m->t++;
         break;
@@ -727,9 +945,34 @@ int mix_derive(bmx_mix *m, bmx_err *err)
             if (!isfinite(m->p.eta * m->arr[ARR_LAM][i]))
                 return bmx_err_set(err, BMX_ECORRUPT, "mix state: eta * lambda[%d] overflows", i);
         break;
+    case MIX_ADO:
+        if ((rc = check_dist(m, m->arr[ARR_BASE], "mu", err)) ||
+            (rc = check_dist(m, m->arr[ARR_EST], "h", err)) ||
+            (rc = check_dist(m, m->arr[ARR_AUX], "pibar", err)) ||
+            (rc = check_finite(m, ARR_ACC, -INFINITY, 0, "pending loss sum", err)) ||
+            (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)) ||
+            (rc = mix_ado_check(m, err)))
+            return rc;
+        break;
+    case MIX_AIOLI:
+        if ((rc = check_dist(m, m->arr[ARR_BASE], "prior", err)) ||
+            (rc = check_dist(m, m->arr[ARR_EST], "p", err)) ||
+            (rc = check_finite(m, ARR_CNT, 0.0, 1, "probe draws", err)) ||
+            (rc = mix_aioli_check(m, err)))
+            return rc;
+        break;
     default:
         break;
     }
+    for (int i = 0; i < k; i++)
+        if (!isfinite(m->drawn[i]) || m->drawn[i] < 0.0 || (m->tok && !(m->tok[i] >= 0.0)))
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: drawn/training tokens of arm %d", i);
+    if (!(m->draw_tokens > 0.0 && isfinite(m->draw_tokens)) ||
+        !(m->draw_seqs > 0.0 && isfinite(m->draw_seqs)))
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: draw_tokens %g, draw_seqs %g",
+                           m->draw_tokens, m->draw_seqs);
+    if (m->p.max_epochs > 0.0 && !m->tok)
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: max-epochs without token counts");
     if (m->touched) {
         m->ntouched = 0;
         for (int i = 0; i < k; i++) {

@@ -8,42 +8,89 @@
 #include <string.h>
 
 #define A(x) (1u << (x))
-/* defaults: alpha, beta, eta, c, warmup, vocab, tscale */
-#define DEF(alpha, beta)                                                                           \
-    {                                                                                              \
-        alpha, beta, 1.0, 1e-3, 0, 8192, 1.0                                                       \
-    }
 
 static const struct mix_policy policies[] = {
-    {"uniform", MIX_UNIFORM, 0, A(ARR_PI), 0, DEF(0.9, 0.1)},
-    {"natural", MIX_NATURAL, 0, A(ARR_PI), 1, DEF(0.9, 0.1)},
-    {"weights", MIX_WEIGHTS, 0, A(ARR_PI), 1, DEF(0.9, 0.1)},
-    {"odm", MIX_ODM, KEY_ALPHA | KEY_TSCALE, A(ARR_PI) | A(ARR_EST) | A(ARR_ACC) | A(ARR_CNT), 0,
-     DEF(0.9, 0.1)},
+    {"uniform", MIX_UNIFORM, 0, A(ARR_PI), 0},
+    {"natural", MIX_NATURAL, 0, A(ARR_PI), 1},
+    {"weights", MIX_WEIGHTS, 0, A(ARR_PI), 1},
+    {"odm", MIX_ODM, KEY_ALPHA | KEY_TSCALE, A(ARR_PI) | A(ARR_EST) | A(ARR_ACC) | A(ARR_CNT), 0},
     {"odm-smoothed-mean", MIX_ODM_SM, KEY_ALPHA | KEY_WARMUP,
-     A(ARR_PI) | A(ARR_BASE) | A(ARR_EST) | A(ARR_ACC) | A(ARR_CNT), 0, DEF(0.5, 0.1)},
-    {"exp3", MIX_EXP3, KEY_BETA | KEY_TSCALE, A(ARR_PI) | A(ARR_EST) | A(ARR_AUX), 0,
-     DEF(0.9, 1.0)},
-    {"ucb1", MIX_UCB1, KEY_BETA, A(ARR_PI) | A(ARR_EST) | A(ARR_AUX), 0, DEF(0.9, 0.1)},
-    {"explore-only", MIX_EXPLORE, 0, A(ARR_PI), 0, DEF(0.9, 0.1)},
-    {"exploit-only", MIX_EXPLOIT, 0, A(ARR_PI) | A(ARR_EST) | A(ARR_CNT), 0, DEF(0.9, 0.1)},
+     A(ARR_PI) | A(ARR_BASE) | A(ARR_EST) | A(ARR_ACC) | A(ARR_CNT), 0},
+    {"exp3", MIX_EXP3, KEY_BETA | KEY_TSCALE, A(ARR_PI) | A(ARR_EST) | A(ARR_AUX), 0},
+    {"ucb1", MIX_UCB1, KEY_BETA, A(ARR_PI) | A(ARR_EST) | A(ARR_AUX), 0},
+    {"explore-only", MIX_EXPLORE, 0, A(ARR_PI), 0},
+    {"exploit-only", MIX_EXPLOIT, 0, A(ARR_PI) | A(ARR_EST) | A(ARR_CNT), 0},
     {"doremi", MIX_DOREMI, KEY_ETA | KEY_C | KEY_VOCAB,
-     A(ARR_PI) | A(ARR_EST) | A(ARR_AUX) | A(ARR_LAM) | A(ARR_ACC) | A(ARR_CNT), 0, DEF(0.9, 0.1)},
+     A(ARR_PI) | A(ARR_EST) | A(ARR_AUX) | A(ARR_LAM) | A(ARR_ACC) | A(ARR_CNT), 0},
+    {"temperature", MIX_TEMPERATURE, KEY_TAU, A(ARR_PI), 1},
+    {"ado", MIX_ADO, KEY_WARMUP | KEY_INTERVAL,
+     A(ARR_PI) | A(ARR_BASE) | A(ARR_EST) | A(ARR_AUX) | A(ARR_ACC) | A(ARR_CNT), 1},
+    {"aioli", MIX_AIOLI,
+     KEY_ETA | KEY_WARMUP | KEY_INTERVAL | KEY_ROUNDS | KEY_PROBE | KEY_F | KEY_GAMMA,
+     A(ARR_PI) | A(ARR_BASE) | A(ARR_EST) | A(ARR_CNT), 0},
 };
 #define NPOLICIES ((int)(sizeof policies / sizeof policies[0]))
 
-static const char *const key_names[] = {"alpha", "beta", "eta", "c", "warmup", "vocab", "tscale"};
-#define NKEYS 7
+#define KEY_ANY (KEY_MINPROB | KEY_MAXEP) /* every policy takes these */
 
-/* warmup and vocab are integers; every other key is a double. */
+static const char *const key_names[MIX_NKEYS] = {
+    "alpha",    "beta",   "eta",   "c", "warmup", "vocab",    "tscale",    "tau",
+    "interval", "rounds", "probe", "f", "gamma",  "min-prob", "max-epochs"};
+#define NKEYS MIX_NKEYS
+
+void mix_defaults(const struct mix_policy *pol, mix_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->alpha = 0.9;
+    p->beta = 0.1;
+    p->eta = 1.0;
+    p->c = 1e-3;
+    p->vocab = 8192;
+    p->tscale = 1.0;
+    p->tau = 1.0;
+    p->interval = 1000;
+    p->rounds = 4;
+    p->probe = 4;
+    p->f = 0.625;
+    p->gamma = 0.1;
+    switch (pol->kind) {
+    case MIX_ODM_SM:
+        p->alpha = 0.5;
+        break;
+    case MIX_EXP3:
+        p->beta = 1.0;
+        break;
+    case MIX_ADO: /* W = 500, U = 1000 */
+        p->warmup = 500;
+        break;
+    case MIX_AIOLI: /* the released two-group setting */
+        p->eta = 0.2;
+        p->interval = 250;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Integer keys: warmup, vocab, interval, rounds, probe. */
 static int key_is_int(int ki)
 {
-    return ki == 4 || ki == 5;
+    return ki == 4 || ki == 5 || ki == 8 || ki == 9 || ki == 10;
+}
+
+static long *key_long(mix_params *p, int ki)
+{
+    long *dst[NKEYS] = {NULL,      NULL, NULL, NULL,         &p->warmup,
+                        &p->vocab, NULL, NULL, &p->interval, &p->rounds,
+                        &p->probe, NULL, NULL, NULL,         NULL};
+    return dst[ki];
 }
 
 static double *key_double(mix_params *p, int ki)
 {
-    double *dst[NKEYS] = {&p->alpha, &p->beta, &p->eta, &p->c, NULL, NULL, &p->tscale};
+    double *dst[NKEYS] = {&p->alpha, &p->beta,   &p->eta,   &p->c,        NULL,
+                          NULL,      &p->tscale, &p->tau,   NULL,         NULL,
+                          NULL,      &p->f,      &p->gamma, &p->min_prob, &p->max_epochs};
     return dst[ki];
 }
 
@@ -76,11 +123,9 @@ static void policy_keys(const struct mix_policy *pol, char *buf, size_t cap)
 
     buf[0] = '\0';
     for (int i = 0; i < NKEYS && used < cap; i++)
-        if (pol->keys & (1u << i))
+        if ((pol->keys | KEY_ANY) & (1u << i))
             used +=
                 (size_t)snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", key_names[i]);
-    if (!used)
-        snprintf(buf, cap, "none");
 }
 
 int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err *err)
@@ -115,6 +160,33 @@ int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err 
                            "mix policy %s: tscale = %g is out of range; use %g <= tscale <= %g "
                            "(1: the paper's eps_t; the released FLAD code's is 10 G)",
                            n, p->tscale, BMX_MIX_MIN_TSCALE, BMX_MIX_MAX_TSCALE);
+    if (!(p->tau > 0.0 && isfinite(p->tau)))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: tau = %g is out of range; use a finite tau > 0 (1: "
+                           "natural; larger: closer to uniform)",
+                           n, p->tau);
+    if (p->interval < 1 || p->rounds < 1 || p->probe < 1)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: interval = %ld, rounds = %ld, probe = %ld; each must "
+                           "be >= 1",
+                           n, p->interval, p->rounds, p->probe);
+    if (!(p->f > 0.0 && p->f <= 1.0))
+        return bmx_err_set(err, BMX_EINVAL, "mix policy %s: f = %g is out of range; use 0 < f <= 1",
+                           n, p->f);
+    if (!(p->gamma >= 0.0 && p->gamma < 1.0))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: gamma = %g is out of range; use 0 <= gamma < 1", n,
+                           p->gamma);
+    if (!(p->min_prob >= 0.0 && p->min_prob <= 1.0))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: min-prob = %g is out of range; use 0 <= min-prob <= 1 "
+                           "(0: no floor)",
+                           n, p->min_prob);
+    if (!(p->max_epochs >= 0.0 && isfinite(p->max_epochs)))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: max-epochs = %g is out of range; use a finite value "
+                           ">= 0 (0: no cap)",
+                           n, p->max_epochs);
     return 0;
 }
 
@@ -138,10 +210,7 @@ static int parse_value(int ki, const char *s, size_t len, mix_params *p, bmx_err
             return bmx_err_set(err, BMX_EINVAL,
                                "mix spec: %s=%s is not an integer; write e.g. %s=100",
                                key_names[ki], buf, key_names[ki]);
-        if (ki == 4)
-            p->warmup = v;
-        else
-            p->vocab = v;
+        *key_long(p, ki) = v;
     } else {
         double v = strtod(buf, &end);
         if (*end != '\0' || end == buf || !isfinite(v))
@@ -173,7 +242,7 @@ int mix_spec_parse(const char *spec, const struct mix_policy **pol_out, mix_para
         return bmx_err_set(err, BMX_EINVAL,
                            "mix spec \"%.100s\": unknown policy; valid policies: %s", spec, names);
     }
-    p = pol->defaults;
+    mix_defaults(pol, &p);
     policy_keys(pol, keys, sizeof keys);
     s = colon ? colon + 1 : NULL;
     if (s && !*s)
@@ -195,7 +264,7 @@ int mix_spec_parse(const char *spec, const struct mix_policy **pol_out, mix_para
             if (strlen(key_names[i]) == (size_t)(eq - s) &&
                 memcmp(key_names[i], s, (size_t)(eq - s)) == 0)
                 ki = i;
-        if (ki < 0 || !(pol->keys & (1u << ki)))
+        if (ki < 0 || !((pol->keys | KEY_ANY) & (1u << ki)))
             return bmx_err_set(
                 err, BMX_EINVAL,
                 "mix spec \"%.100s\": unknown key \"%.*s\" for policy %s; its keys: %s", spec,
@@ -240,10 +309,11 @@ void mix_spec_format(const struct mix_policy *pol, const mix_params *p, char *bu
     char v[40];
 
     for (int i = 0; i < NKEYS && used < cap; i++) {
-        if (!(pol->keys & (1u << i)))
+        if (!(pol->keys & (1u << i)) &&
+            !((KEY_ANY & (1u << i)) && *key_double(&q, i) != 0.0)) /* constraints when set */
             continue;
         if (key_is_int(i))
-            snprintf(v, sizeof v, "%ld", i == 4 ? p->warmup : p->vocab);
+            snprintf(v, sizeof v, "%ld", *key_long(&q, i));
         else
             fmt_double(v, sizeof v, *key_double(&q, i));
         used += (size_t)snprintf(buf + used, cap - used, "%c%s=%s",

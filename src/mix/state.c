@@ -1,6 +1,18 @@
 /* Saving and restoring a policy's whole state (bmx/mix.h).
  *
- * Format, version 2, every integer little-endian, doubles as their IEEE-754 bits:
+ * Format, version 3, every integer little-endian, doubles as their IEEE-754 bits:
+ *   "BMXM", u32 version 3, u32 n + n bytes of name, u32 k, u32 arrays
+ *   f64 alpha, beta, eta, c, tscale, tau, f, gamma, min_prob, max_epochs
+ *   i64 warmup, vocab, interval, rounds, probe, t
+ *   u64 s[4]        the generator
+ *   f64 draw_tokens, draw_seqs; u32 has_tokens (0 or 1)
+ *   f64 [k] ...     each array of the mask in bit order
+ *   f64 [k]         tokens drawn per arm; then f64 [k] training tokens if has_tokens
+ *   u64 n, f64 [n]  the policy's variable state (ado's history, aioli's round)
+ *   u32 crc         CRC-32 of every byte before it
+ * Versions 1 and 2 (below) still load: no constraints, nothing drawn counted.
+ *
+ * Version 2:
  *   "BMXM"          magic (4 bytes)
  *   u32 version     2
  *   u32 n, n bytes  the policy's name (no NUL), n <= 64
@@ -17,10 +29,12 @@
  */
 #include "mix_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MIX_MAGIC      "BMXM"
-#define MIX_VERSION    2u
+#define MIX_VERSION    3u
+#define MIX_V3_PARAMS  (10 * 8 + 6 * 8 + 4 * 8 + 2 * 8 + 4)
 #define MIX_NAME_MAX   64u
 #define MIX_FIXED_HEAD (4 + 4 + 4) /* magic, version, name length */
 /* k .. rng: version 1 has 4 f64 parameters, version 2 has 5 */
@@ -92,10 +106,16 @@ static double get_f64(const unsigned char **p)
     return v;
 }
 
+static size_t state_size_v3(size_t name_len, int k, unsigned arrays, int has_tok, size_t next)
+{
+    return MIX_FIXED_HEAD + name_len + 4 + 4 + MIX_V3_PARAMS +
+           (size_t)(popcount(arrays) + 1 + has_tok) * (size_t)k * 8 + 8 + next * 8 + 4;
+}
+
 int bmx_mix_save(const bmx_mix *m, void *buf, size_t cap, size_t *len, bmx_err *err)
 {
     size_t nlen = strlen(m->pol->name);
-    size_t need = state_size(MIX_VERSION, nlen, m->k, m->pol->arrays);
+    size_t need = state_size_v3(nlen, m->k, m->pol->arrays, m->tok != NULL, m->next);
     unsigned char *p = buf, *start = buf;
 
     if (!len)
@@ -114,20 +134,29 @@ int bmx_mix_save(const bmx_mix *m, void *buf, size_t cap, size_t *len, bmx_err *
     memcpy(p, m->pol->name, nlen);
     p = put_u32(p + nlen, (uint32_t)m->k);
     p = put_u32(p, m->pol->arrays);
-    p = put_f64(p, m->p.alpha);
-    p = put_f64(p, m->p.beta);
-    p = put_f64(p, m->p.eta);
-    p = put_f64(p, m->p.c);
-    p = put_f64(p, m->p.tscale);
-    p = put_u64(p, (uint64_t)(int64_t)m->p.warmup);
-    p = put_u64(p, (uint64_t)(int64_t)m->p.vocab);
-    p = put_u64(p, (uint64_t)(int64_t)m->t);
+    const double dv[10] = {m->p.alpha, m->p.beta, m->p.eta,   m->p.c,        m->p.tscale,
+                           m->p.tau,   m->p.f,    m->p.gamma, m->p.min_prob, m->p.max_epochs};
+    for (int i = 0; i < 10; i++)
+        p = put_f64(p, dv[i]);
+    const long lv[6] = {m->p.warmup, m->p.vocab, m->p.interval, m->p.rounds, m->p.probe, m->t};
+    for (int i = 0; i < 6; i++)
+        p = put_u64(p, (uint64_t)(int64_t)lv[i]);
     for (int i = 0; i < 4; i++)
         p = put_u64(p, m->rng.s[i]);
+    p = put_f64(p, m->draw_tokens);
+    p = put_f64(p, m->draw_seqs);
+    p = put_u32(p, m->tok != NULL);
     for (int a = 0; a < ARR_COUNT; a++)
         if (m->pol->arrays & (1u << a))
             for (int i = 0; i < m->k; i++)
                 p = put_f64(p, m->arr[a][i]);
+    for (int i = 0; i < m->k; i++)
+        p = put_f64(p, m->drawn[i]);
+    for (int i = 0; m->tok && i < m->k; i++)
+        p = put_f64(p, m->tok[i]);
+    p = put_u64(p, (uint64_t)m->next);
+    for (size_t i = 0; i < m->next; i++)
+        p = put_f64(p, m->ext[i]);
     p = put_u32(p, bmx_crc32(0, start, (size_t)(p - start)));
     return 0;
 }
@@ -136,12 +165,13 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
 {
     const unsigned char *p = buf, *start = buf;
     const struct mix_policy *pol;
-    uint32_t version, nlen, k, arrays, crc;
+    uint32_t version, nlen, k, arrays, crc, has_tok = 0;
     mix_params prm;
     int64_t t;
     bmx_rng rng;
     bmx_mix *m;
-    size_t need;
+    size_t need, next = 0;
+    double draw_tokens = 1.0, draw_seqs = 1.0;
     int rc;
 
     if (!out)
@@ -156,15 +186,17 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
                            "mix state: bad magic (not a bmx mix state, or corrupted)");
     p += 4;
     version = get_u32(&p);
-    if (version != 1 && version != MIX_VERSION)
+    if (version < 1 || version > MIX_VERSION)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "mix state: version %u is not supported; this build reads versions 1 "
-                           "and %u (a newer bmx wrote it, or it is corrupted)",
+                           "to %u (a newer bmx wrote it, or it is corrupted)",
                            version, MIX_VERSION);
     nlen = get_u32(&p);
     if (nlen == 0 || nlen > MIX_NAME_MAX)
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: policy name length %u is invalid", nlen);
-    if (len < MIX_FIXED_HEAD + nlen + MIX_FIXED_BODY(version))
+    size_t fixed = version >= 3 ? MIX_FIXED_HEAD + nlen + 8 + MIX_V3_PARAMS
+                                : MIX_FIXED_HEAD + nlen + MIX_FIXED_BODY(version);
+    if (len < fixed)
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: truncated (%zu bytes)", len);
     pol = mix_policy_find((const char *)p, nlen);
     if (!pol)
@@ -179,7 +211,29 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "mix state: array mask 0x%x does not match policy %s (0x%x)", arrays,
                            pol->name, pol->arrays);
-    need = state_size(version, nlen, (int)k, arrays);
+    if (version >= 3) {
+        const unsigned char *q = start + fixed - 4;
+        has_tok = get_u32(&q);
+        if (has_tok > 1)
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: token flag %u", has_tok);
+        size_t at = fixed + (size_t)(popcount(arrays) + 1 + (int)has_tok) * k * 8;
+        if (len < at + 8)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "mix state: %zu bytes, but policy %s over %u arms needs more than "
+                               "%zu (truncated)",
+                               len, pol->name, k, at + 8);
+        q = start + at;
+        uint64_t n = get_u64(&q);
+        if (n > (len - at - 8) / 8)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "mix state: %zu bytes, too few for %llu values of policy state "
+                               "(truncated)",
+                               len, (unsigned long long)n);
+        next = (size_t)n;
+        need = state_size_v3(nlen, (int)k, arrays, (int)has_tok, next);
+    } else {
+        need = state_size(version, nlen, (int)k, arrays);
+    }
     if (len != need)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "mix state: %zu bytes, but policy %s over %u arms needs %zu (%s)", len,
@@ -191,22 +245,44 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
     if (crc != bmx_crc32(0, start, need - 4))
         return bmx_err_set(err, BMX_ECORRUPT,
                            "mix state: checksum mismatch (the state is corrupted)");
+    mix_defaults(pol, &prm);
     prm.alpha = get_f64(&p);
     prm.beta = get_f64(&p);
     prm.eta = get_f64(&p);
     prm.c = get_f64(&p);
     prm.tscale = version >= 2 ? get_f64(&p) : 1.0;
+    if (version >= 3) {
+        prm.tau = get_f64(&p);
+        prm.f = get_f64(&p);
+        prm.gamma = get_f64(&p);
+        prm.min_prob = get_f64(&p);
+        prm.max_epochs = get_f64(&p);
+    }
     prm.warmup = (long)(int64_t)get_u64(&p);
     prm.vocab = (long)(int64_t)get_u64(&p);
+    if (version >= 3) {
+        prm.interval = (long)(int64_t)get_u64(&p);
+        prm.rounds = (long)(int64_t)get_u64(&p);
+        prm.probe = (long)(int64_t)get_u64(&p);
+    }
     t = (int64_t)get_u64(&p);
     for (int i = 0; i < 4; i++)
         rng.s[i] = get_u64(&p);
+    if (version >= 3) {
+        draw_tokens = get_f64(&p);
+        draw_seqs = get_f64(&p);
+        p += 4; /* has_tok, read above */
+    }
+    if (version < 3 &&
+        (pol->kind == MIX_ADO || pol->kind == MIX_AIOLI || pol->kind == MIX_TEMPERATURE))
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: version %u cannot hold policy %s",
+                           version, pol->name);
     if (mix_params_check(pol, &prm, err)) {
         if (err)
             err->code = BMX_ECORRUPT;
         return BMX_ECORRUPT;
     }
-    if (t < 1)
+    if (t < 1 || t > ((int64_t)1 << 53))
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: round %lld is invalid", (long long)t);
     if (!(rng.s[0] | rng.s[1] | rng.s[2] | rng.s[3]))
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: the generator state is all zero");
@@ -215,10 +291,30 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
     m->p = prm;
     m->t = (long)t;
     m->rng = rng;
+    m->draw_tokens = draw_tokens;
+    m->draw_seqs = draw_seqs;
     for (int a = 0; a < ARR_COUNT; a++)
         if (arrays & (1u << a))
             for (uint32_t i = 0; i < k; i++)
                 m->arr[a][i] = get_f64(&p);
+    if (version >= 3) {
+        for (uint32_t i = 0; i < k; i++)
+            m->drawn[i] = get_f64(&p);
+        if (has_tok && !(m->tok = malloc((size_t)k * sizeof *m->tok))) {
+            bmx_mix_free(m);
+            return bmx_err_set(err, BMX_ENOMEM, "mix state: out of memory");
+        }
+        for (uint32_t i = 0; has_tok && i < k; i++)
+            m->tok[i] = get_f64(&p);
+        p += 8;
+        if ((rc = mix_ext_reserve(m, next, err))) {
+            bmx_mix_free(m);
+            return rc;
+        }
+        for (size_t i = 0; i < next; i++)
+            m->ext[i] = get_f64(&p);
+        m->next = next;
+    }
     if ((rc = mix_derive(m, err))) {
         bmx_mix_free(m);
         return rc;
@@ -245,6 +341,8 @@ int bmx_mix_load(bmx_mix *m, const void *buf, size_t len, bmx_err *err)
     tmp = *m;
     *m = *n;
     *n = tmp;
+    m->par = n->par; /* the caller's hook is not part of the state */
+    m->par_ctx = n->par_ctx;
     bmx_mix_free(n);
     return 0;
 }

@@ -442,7 +442,8 @@ int bmx_run_config_check(const bmx_run_config *c, bmx_err *err)
     /* ALGORITHMS.md section 1: odm* and doremi take the loss itself, no reward transform */
     int obs = bmx_mix_spec_observes(c->policy);
     if ((obs == BMX_MIX_OBS_LOSS || obs == BMX_MIX_OBS_EXCESS) && strcmp(c->reward, "loss") != 0)
-        BAD("reward = '%s' with policy %.*s: odm, odm-smoothed-mean and doremi observe the "
+        BAD("reward = '%s' with policy %.*s: odm, odm-smoothed-mean, ado, aioli and doremi observe "
+            "the "
             "loss itself, no reward transform (ALGORITHMS.md section 1); leave --reward "
             "out (it is for exp3, ucb1 and exploit-only)",
             c->reward, (int)strcspn(c->policy, ":"), c->policy);

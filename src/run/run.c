@@ -139,6 +139,15 @@ static const char *ckpt_note(const struct run *r, char *buf, size_t cap)
     return buf;
 }
 
+/* The policy's independent work (ado's refits) over the run's threads. */
+static void parallel_for(void *ctx, int n, bmx_mix_task task, void *arg)
+{
+    (void)ctx;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int i = 0; i < n; i++)
+        task(arg, i);
+}
+
 /* ---- weights ---- */
 
 static int parse_weights(const char *s, int K, double *w, bmx_err *err)
@@ -217,15 +226,15 @@ static int write_header(struct run *r, bmx_err *err)
 
 static int together(struct run *r, int rc, bmx_err *err);
 
-static int evaluate(struct run *r, bmx_err *err)
+/* Per-domain mean loss over the fixed validation windows into r->vloss. Batch k of every
+ * domain's windows runs on rank k mod N; the losses are summed over the ranks (each slot from
+ * one rank) and added up in window order, so one rank sums exactly as N do. */
+static int val_losses(struct run *r, bmx_err *err)
 {
     int B = r->cfg.batch, T = r->cfg.seq;
-    double avg_loss = 0, avg_ppl = 0;
     double *seq = r->vbuf;
     size_t nv = 0, base = 0;
     int rc = 0;
-    /* batch k of every domain's windows on rank k mod N; the losses summed over the ranks
-     * (each slot from one rank) and added up in window order: the 1-rank sums exactly */
     for (int d = 0; d < r->K; d++)
         nv += r->nval[d];
     memset(seq, 0, nv * sizeof *seq);
@@ -253,6 +262,17 @@ static int evaluate(struct run *r, bmx_err *err)
         for (size_t w = 0; w < r->nval[d]; w++)
             sum += *seq++;
         r->vloss[d] = sum / (double)r->nval[d];
+    }
+    return 0;
+}
+
+static int evaluate(struct run *r, bmx_err *err)
+{
+    double avg_loss = 0, avg_ppl = 0;
+    int rc = val_losses(r, err);
+    if (rc)
+        return rc;
+    for (int d = 0; d < r->K; d++) {
         avg_loss += r->vloss[d];
         avg_ppl += exp(r->vloss[d]);
     }
@@ -636,6 +656,7 @@ static int restore(struct run *r, const unsigned char *buf, size_t n, const char
     }
     bmx_mix_free(r->mix);
     r->mix = m;
+    bmx_mix_set_parallel(r->mix, parallel_for, NULL);
     if (r->rank == 0 && (rc = cut_file(path, loglen, err)))
         return rc;
     path_in(r, path, sizeof path, "timing.jsonl");
@@ -728,19 +749,31 @@ static int make_policy(struct run *r, bmx_err *err)
     }
     snprintf(spec, sizeof spec, "%s", r->cfg.policy);
     size_t nl = strcspn(spec, ":");
-    if (nl == 7 && strncmp(spec, "natural", 7) == 0) { /* always the training tokens */
-        for (int i = 0; i < K; i++)
-            w[i] = (double)r->train_tokens[i];
+    double *tok = calloc((size_t)K, sizeof *tok);
+    if (!tok) {
+        free(w);
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < K; i++)
+        tok[i] = (double)r->train_tokens[i];
+    if ((nl == 7 && strncmp(spec, "natural", 7) == 0) ||
+        (nl == 11 && strncmp(spec, "temperature", 11) == 0) ||
+        (nl == 3 && strncmp(spec, "ado", 3) == 0)) { /* always the training tokens */
+        memcpy(w, tok, (size_t)K * sizeof *w);
         wp = w;
     }
+    /* a draw is one micro-batch: batch sequences of seq tokens (max-epochs, ado's n) */
+    bmx_mix_data data = {tok, (double)r->cfg.batch * r->cfg.seq, (double)r->cfg.batch};
     /* doremi's vocab defaults to the shards' vocabulary (a parameter, not what it observes) */
     if (nl == 6 && strncmp(spec, "doremi", 6) == 0 && !strstr(spec, "vocab="))
         snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%svocab=%u",
                  strchr(spec, ':') ? "," : ":", r->train[0]->vocab_size);
-    rc = bmx_mix_create(&r->mix, spec, K, wp, r->cfg.seed, err);
+    rc = bmx_mix_create_data(&r->mix, spec, K, wp, &data, r->cfg.seed, err);
     free(w);
+    free(tok);
     if (rc)
         return rc;
+    bmx_mix_set_parallel(r->mix, parallel_for, NULL);
     r->doremi = bmx_mix_observes(r->mix) == BMX_MIX_OBS_EXCESS;
     r->mean_obs = bmx_mix_round_mean(r->mix);
     if (r->nranks > 1 && strcmp(bmx_mix_name(r->mix), "exploit-only") == 0)
@@ -862,8 +895,13 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
     int GT = G * r->nranks, g0 = r->rank * G;
     size_t N = (size_t)B * T;
     const double *alpha = r->doremi ? bmx_mix_estimates(r->mix) : NULL;
-    const double *q = bmx_mix_probs(r->mix);
     double wsum = 0, *obs = r->obs, *exg = r->obs + GT, lsum = 0;
+    if (bmx_mix_needs_validation(r->mix)) { /* aioli: per-group validation on demand */
+        if ((rc = val_losses(r, err)) || (rc = bmx_mix_observe_validation(r->mix, r->vloss, err)))
+            return rc;
+    }
+    int probe = bmx_mix_probing(r->mix);
+    const double *q = bmx_mix_probs(r->mix);
     memcpy(r->probs, q, (size_t)K * sizeof *r->probs);
     for (int d = 0; d < K; d++) {
         r->dloss[d] = 0;
@@ -877,10 +915,20 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
      * drawing the step's domains first draws the same ones) */
     for (int g = 0; r->doremi && g < GT; g++) {
         r->dseq[g] = bmx_mix_draw(r->mix);
+        if (r->dseq[g] < 0)
+            break; /* every domain capped: the loop below stops */
         wsum += alpha[r->dseq[g]] / r->probs[r->dseq[g]];
     }
     for (int g = 0; !rc && g < GT; g++) {
         int d = r->doremi ? r->dseq[g] : bmx_mix_draw(r->mix);
+        if (d < 0) {
+            char note[PATH_MAX + 100];
+            return bmx_err_set(err, BMX_ESTATE,
+                               "step %ld: every domain has been drawn max-epochs times its "
+                               "training tokens in the middle of the step; stopped (%s): raise "
+                               "max-epochs or shorten --steps",
+                               r->step + 1, ckpt_note(r, note, sizeof note));
+        }
         r->dseq[g] = d;
         if (g < g0 || g >= g0 + G) { /* another rank's: the same generator draws, no copy */
             for (int b = 0; b < B; b++)
@@ -931,6 +979,8 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
     bmx_json_obj(j);
     bmx_json_kv_str(j, "type", "step");
     bmx_json_kv_int(j, "step", r->step);
+    if (probe)
+        bmx_json_kv_int(j, "probe", 1);
     bmx_json_kv_num(j, "loss", info.loss);
     bmx_json_kv_num(j, "lr", info.lr);
     bmx_json_kv_num(j, "grad_norm", info.grad_norm);
@@ -1205,6 +1255,13 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
             if (!rc)
                 rc = 1;
             goto done;
+        }
+        if (bmx_mix_exhausted(r.mix)) {
+            bmx_log(opts ? &opts->log : NULL, BMX_LOG_WARN,
+                    "step %ld of %ld: every domain has been drawn max-epochs times its training "
+                    "tokens; the run stops here",
+                    r.step, r.cfg.steps);
+            break;
         }
         double t0 = now_s(), loss = 0, c0 = bmx_dist_comm_seconds(r.dist);
         if ((rc = train_step(&r, &loss, err)))

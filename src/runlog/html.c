@@ -420,6 +420,11 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
                             "'s distribution was exactly uniform (max |pi - 1/K| &le; 1e-12) in "
                             "%zu of its %zu steps.",
                             u, l->nsteps);
+        if (l->nprobe)
+            bmx_sbuf_printf(o,
+                            " %zu of its %zu steps were probe steps (fixed compositions that "
+                            "estimate the mixing law; they count against the step budget).",
+                            l->nprobe, l->nsteps);
         bmx_sbuf_puts(o, "</p>\n");
     }
 

@@ -200,6 +200,9 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                 bad = 1;
             else {
                 l->step[i] = (long)x;
+                double pr;
+                if (num(v, "probe", &pr) == 0 && pr != 0.0)
+                    l->nprobe++;
                 for (int k = 0; k < K; k++)
                     l->dcount[i * (size_t)K + (size_t)k] = (int)cnt[k];
                 l->nsteps++;

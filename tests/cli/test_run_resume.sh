@@ -18,9 +18,9 @@ t=$(mktemp -d /tmp/bmx_cli_resume_XXXXXX)
 trap 'rm -rf "$t"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
-args=(--data "$t/d/corpus" --steps 60 --layers 1 --width 32 --heads 2 --seq 16 --batch 4
+common=(--data "$t/d/corpus" --steps 60 --layers 1 --width 32 --heads 2 --seq 16 --batch 4
       --accum 3 --eval-every 10 --ckpt-every 7 --eval-windows 8 --threads 1 --warmup 5
-      --policy odm --seed 7)
+      --seed 7)
 
 # the kill points library, built here (not a product of `make`)
 ${CC:-cc} -std=c11 -O1 -Wall -Wextra -Werror -shared -fPIC -o "$t/killpoint.so" \
@@ -31,10 +31,16 @@ if ldd "$bmx" 2>/dev/null | grep -q libasan; then
     kp_env+=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 fi
 
+# the SIGKILL part runs with each policy whose state grows or waits on the engine: ado (a
+# history and refits at t = 40: W = 10, U = 20) and aioli (validation on demand, probe
+# rounds of 3 domains x 2 steps in rounds of 20 steps); the rest with odm
+for pol in ado:warmup=10,interval=20 aioli:interval=20,rounds=1,probe=2 odm; do
+args=("${common[@]}" --policy "$pol")
+
 # the uninterrupted run, tracing every point it passes
 env "${kp_env[@]}" BMX_KILLPOINT_TRACE="$t/points" "$bmx" train "${args[@]}" --out "$t/a" \
     2>"$t/a.err" || fail "uninterrupted run: $(cat "$t/a.err")"
-grep -q '^policy *= odm' "$t/a/config.txt" || fail "config.txt"
+grep -q "^policy *= ${pol%%:*}" "$t/a/config.txt" || fail "config.txt"
 [ "$(grep -c '"type":"step"' "$t/a/log.jsonl")" = 60 ] || fail "60 step records"
 mapfile -t points <"$t/points"
 for kind in step eval ckpt commit; do
@@ -82,11 +88,20 @@ for p in "${schedule[@]}" ""; do # the last round runs to the end
         [ $rc = 0 ] || fail "resumed run failed (exit $rc): $(cat "$t/b.err")"
     fi
 done
-echo "killed $kills times"
-[ $kills -ge 1 ] || fail "no kill landed inside the run"
-[ -f "$t/b/checkpoint.bin" ] || fail "no final checkpoint"
-cmp "$t/a/log.jsonl" "$t/b/log.jsonl" || fail "logs differ after SIGKILL + resume"
-cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "weights differ after SIGKILL + resume"
+echo "$pol: killed $kills times"
+[ $kills -ge 1 ] || fail "$pol: no kill landed inside the run"
+[ -f "$t/b/checkpoint.bin" ] || fail "$pol: no final checkpoint"
+cmp "$t/a/log.jsonl" "$t/b/log.jsonl" || fail "$pol: logs differ after SIGKILL + resume"
+cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "$pol: weights differ after SIGKILL + resume"
+case $pol in
+aioli*)
+    [ "$(grep -c '"probe":1' "$t/a/log.jsonl")" = 18 ] || fail "aioli: 3 rounds x 6 probe steps logged"
+    "$bmx" report "$t/a" --out "$t/r.html" 2>/dev/null || fail "aioli: bmx report"
+    grep -q "18 of its 60 steps were probe steps" "$t/r.html" || fail "aioli: the report does not count the probe steps"
+    ;;
+esac
+[ $pol = odm ] || rm -rf "$t/a" "$t/b" "$t/points"
+done
 
 # SIGTERM during a step (drawn from the seed, before the last): a checkpoint at that step's
 # end, exit 143, then resume to the end
@@ -122,4 +137,18 @@ good=$(sed -E 's/.*checkpoint, step ([0-9]+),.*/\1/' <(tail -1 "$t/n.err"))
 if [ "$good" -gt 0 ]; then
     "$bmx" train --resume --out "$t/n" --steps "$good" 2>"$t/n2.err" || fail "the last good checkpoint does not load: $(cat "$t/n2.err")"
 fi
+
+# max-epochs: the drawn-token counts live in the checkpoint. Training tokens 26189, 22405,
+# 20079, 64 tokens a draw, E = 0.02: caps after 9, 8 and 7 draws, so every domain is capped
+# after 24 one-draw steps and the run stops there; stopped at step 10 and resumed, it stops
+# at the same step with the same log.
+cap=("${common[@]}" --policy uniform:max-epochs=0.02 --accum 1 --steps 200 --schedule 200)
+"$bmx" train "${cap[@]}" --out "$t/cap1" 2>"$t/cap1.err" || fail "max-epochs run: $(cat "$t/cap1.err")"
+grep -q "step 24 of 200: every domain has been drawn max-epochs times" "$t/cap1.err" ||
+    fail "max-epochs stop message: $(cat "$t/cap1.err")"
+"$bmx" train "${cap[@]}" --steps 10 --out "$t/cap2" 2>"$t/cap2.err" || fail "max-epochs, 10 steps"
+"$bmx" train --resume --out "$t/cap2" --steps 200 2>"$t/cap2.err" || fail "max-epochs resume"
+[ "$(grep -c '"type":"step"' "$t/cap2/log.jsonl")" = 24 ] || fail "max-epochs: resumed run did not stop at 24"
+cmp <(grep '"type":"step"' "$t/cap1/log.jsonl") <(grep '"type":"step"' "$t/cap2/log.jsonl") ||
+    fail "max-epochs: the resumed run's steps differ"
 echo "resume exactness: ok"

@@ -9,7 +9,7 @@
 #             folder left as it was
 #   house     stale temporaries go on resume; the NaN stop says when no checkpoint exists
 #   memory    a model no machine holds fails at once with the estimate; runs print theirs
-#   reward    a reward transform is refused for odm, odm-smoothed-mean and doremi
+#   reward    a reward transform is refused for odm, odm-smoothed-mean, ado, aioli and doremi
 # `bash test_run_safety.sh SECTION...` runs only those sections.
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
@@ -178,8 +178,8 @@ memory)
         fail "no memory estimate printed: $(cat "$t/err")"
     ;;
 reward)
-    for p in odm odm-smoothed-mean:alpha=0.5; do
-        expect 2 "reward = 'exp-loss' with policy ${p%%:*}: odm, odm-smoothed-mean and doremi" \
+    for p in odm odm-smoothed-mean:alpha=0.5 ado aioli; do
+        expect 2 "reward = 'exp-loss' with policy ${p%%:*}: odm, odm-smoothed-mean, ado, aioli and doremi observe" \
             "$bmx" train --data "$data" --out "$t/w" --policy $p --reward exp-loss "${tiny[@]}" --steps 2
     done
     expect 2 "reward = 'exp-loss' with policy doremi" \

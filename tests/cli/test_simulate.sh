@@ -260,6 +260,43 @@ assert B["exp3"] < 0.6 * B["uniform"] and B["ucb1"] < 0.6 * B["uniform"], B
 assert B["odm"] > 0.9 * B["uniform"], B
 PY
 
+# --- ado and aioli on the learnable environment (aioli's validation losses are the
+# environment's expected losses), plotted in the report --------------------------------------
+"$bmx" simulate --env learnable --arms 4 --rounds 400 --batches 4 --seed 5 \
+    --policies uniform,ado:warmup=50,interval=100,aioli:interval=50,rounds=1,probe=4 \
+    --out "$tmp/online" >"$tmp/online.out" 2>&1 || fail "ado/aioli run: $(cat "$tmp/online.out")"
+for f in probs-ado-warmup50-interval100.svg probs-aioli-interval50-rounds1-probe4.svg; do
+    [ -s "$tmp/online/$f" ] || fail "missing $f"
+    grep -q "$f" "$tmp/online/index.html" || fail "index.html does not show $f"
+done
+python3 - "$tmp/online" <<'PY'
+import json, sys
+d = sys.argv[1]
+def rounds(name):
+    return [r for r in map(json.loads, open(d + "/" + name)) if r["type"] == "round"]
+ado = rounds("ado-warmup50-interval100.jsonl")
+w = json.loads(open(d + "/ado-warmup50-interval100.jsonl").readline())["weights"]
+mu = [x / sum(w) for x in w]
+# pi = mu until the first fit at step t = 200 (W + U = 150, t % U == 0): round 201 is the
+# first to use a new pi
+for r in ado[:201]:
+    assert max(abs(a - b) for a, b in zip(r["probs"], mu)) < 1e-12, r["t"]
+assert max(abs(a - b) for a, b in zip(ado[201]["probs"], mu)) > 1e-6, "ado never moved"
+ai = rounds("aioli-interval50-rounds1-probe4.jsonl")
+# rounds of 50 steps: 4 probes of 4 steps (pi = 0.625 on the probed group, 0.125 elsewhere),
+# each group probed once per round, then 34 steps of the fitted p
+for start in (0, 50, 100):
+    probed = []
+    for p in range(4):
+        for s in range(4):
+            pi = ai[start + 4 * p + s]["probs"]
+            assert sorted(round(x, 12) for x in pi) == [0.125, 0.125, 0.125, 0.625], pi
+        probed.append(pi.index(max(pi)))
+    assert sorted(probed) == [0, 1, 2, 3], probed
+    rest = [tuple(ai[start + t]["probs"]) for t in range(16, 50)]
+    assert len(set(rest)) == 1 and max(rest[0]) < 0.625, rest[0]
+PY
+
 # --- several seeds, and the bandit environments run --------------------------------------
 for env in gaussian drifting; do
     "$bmx" simulate --env $env --arms 4 --rounds 50 --batches 2 --seeds 2 --seed 3 \

@@ -47,11 +47,12 @@ for lib in ("libbmx.so", "openblas", "libgomp"):
 
 # 2. every policy of ALGORITHMS.md, in the library's order
 names = ["uniform", "natural", "weights", "odm", "odm-smoothed-mean", "exp3", "ucb1",
-         "explore-only", "exploit-only", "doremi"]
+         "explore-only", "exploit-only", "doremi", "temperature", "ado", "aioli"]
 check(bmx.policies() == names, "policies() = %r" % bmx.policies())
 want_obs = {"uniform": "none", "natural": "none", "weights": "none", "odm": "loss",
             "odm-smoothed-mean": "loss", "exp3": "reward", "ucb1": "reward",
-            "explore-only": "none", "exploit-only": "reward", "doremi": "excess"}
+            "explore-only": "none", "exploit-only": "reward", "doremi": "excess",
+            "temperature": "none", "ado": "loss", "aioli": "loss"}
 
 # 3. each policy (with parameters, keyword form) driven with the same calls as the reference
 cases = [
@@ -154,6 +155,40 @@ for spec, k in (("odm:alpha=0.9", 6), ("exp3", 5), ("ucb1", 4)):
             r.observe(a, v)
         c.step()
         r.step()
+
+# 5b. aioli with its validation losses on demand, and ado's pi, draw distribution (min-prob)
+#     and fit, against the reference (keyword keys: min_prob becomes min-prob)
+c = bmx.Policy("aioli", 3, seed=4, interval=20, rounds=1, probe=2)
+r = mix_ref.make_policy("aioli:interval=20,rounds=1,probe=2", 3, None, 4)
+check(c.observes == want_obs["aioli"], "aioli observes %s" % c.observes)
+for t in range(70):
+    check(c.needs_validation() == r.need, "aioli needs validation, round %d" % t)
+    if r.need:
+        v = [2.0 + 0.1 * i + 1.0 / (t + 1) for i in range(3)]
+        c.observe_validation(v)
+        r.validation(v)
+    check(c.probing() == r.probing(), "aioli probing, round %d" % t)
+    same(c.probs(), r.probs, "aioli probs, round %d" % t, tol=0)
+    check(c.draw() == r.draw(), "aioli draw, round %d" % t)
+    c.step()
+    r.step()
+raises(lambda: c.observe_validation([1.0, 2.0]), "3 domains")
+w = [3.0, 1.0, 2.0]
+c = bmx.Policy("ado", 3, weights=w, seed=6, tokens=w, warmup=5, interval=10, min_prob=0.2)
+r = mix_ref.make_policy("ado:warmup=5,interval=10,min-prob=0.2", 3, w, 6, w)
+check(c.fit() is None, "ado: no fit before the first refit")
+for t in range(25):
+    for g in range(2):
+        a = c.draw()
+        check(a == r.draw(), "ado draw, round %d" % t)
+        c.observe(a, 2.0 + a + 3.0 / (t + 1))
+        r.observe(a, 2.0 + a + 3.0 / (t + 1))
+    c.step()
+    r.step()
+    same(c.probs(), r.probs, "ado probs, round %d" % t, tol=0)
+    same(c.draw_probs(), r.draw_probs(), "ado draw probs, round %d" % t, tol=0)
+check(c.fit() is not None, "ado fitted after 25 rounds")
+same(c.fit(), r.fitted(), "ado fit", tol=0)
 
 # 6. errors: the library's message, the policy unchanged
 pol = bmx.Policy("odm", 3, seed=1)

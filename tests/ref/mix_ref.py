@@ -22,6 +22,7 @@ subtract the maximum first; draws use the cumulative sum of pi in arm order (bmx
 import math
 
 from bmx_rng import Rng, cumulative
+from online_ref import Ado, Aioli, Constrained, temperature_probs
 
 # ---------------------------------------------------------------------------------------
 # helpers
@@ -427,14 +428,40 @@ POLICIES = {
 }
 
 
-def make_policy(spec, k, weights=None, seed=0):
+class Temperature(Weights):
+    """5: pi ~ n^(1/tau), n = the weights (training tokens); online_ref.temperature_probs."""
+
+    name = "temperature"
+    takes = {"tau": 1.0}
+
+    def __init__(self, k, weights, seed, params):
+        Policy.__init__(self, k, weights, seed, params)
+        self.probs = temperature_probs(self.weights, self.p["tau"])
+
+
+POLICIES["temperature"] = Temperature
+
+
+def make_policy(spec, k, weights=None, seed=0, tokens=None, draw_tokens=1.0, draw_seqs=1.0):
+    """A policy from its spec; tokens, draw_tokens, draw_seqs are bmx_mix_data's fields.
+    min-prob and max-epochs wrap any policy in online_ref.Constrained."""
     name, params = parse_spec(spec)
-    if name not in POLICIES:
-        raise ValueError("unknown policy %r" % name)
-    cls = POLICIES[name]
-    if cls in (Natural, Weights) and weights is None:
-        raise ValueError("%s needs weights" % name)
-    return cls(k, weights, seed, params)
+    d = params.pop("min-prob", 0.0)
+    e = params.pop("max-epochs", 0.0)
+    if name == "ado":
+        pol = Ado(k, weights, seed, params, Rng(seed, 0), draw_seqs)
+    elif name == "aioli":
+        pol = Aioli(k, weights, seed, params, Rng(seed, 0))
+    else:
+        if name not in POLICIES:
+            raise ValueError("unknown policy %r" % name)
+        cls = POLICIES[name]
+        if cls in (Natural, Weights, Temperature) and weights is None:
+            raise ValueError("%s needs weights" % name)
+        pol = cls(k, weights, seed, params)
+    if d > 0.0 or e > 0.0:
+        pol = Constrained(pol, d, e, tokens, draw_tokens)
+    return pol
 
 
 # ---------------------------------------------------------------------------------------
