@@ -180,8 +180,12 @@ int bmx_model_create(const bmx_gpt_config *cfg, int dtype, int blas, bmx_model *
     m->params = calloc(m->nparams, m->esz);
     m->grads = calloc(m->nparams, m->esz);
     if (!m->params || !m->grads) {
+        size_t np = m->nparams; /* read before m is freed */
         bmx_model_free(m);
-        return bmx_err_set(err, BMX_ENOMEM, "out of memory for %zu parameters", m->nparams);
+        return bmx_err_set(err, BMX_ENOMEM,
+                           "out of memory for %zu parameters (%zu bytes with their gradients): "
+                           "choose fewer layers or a smaller width",
+                           np, 2 * np * (dtype == BMX_F32 ? sizeof(float) : sizeof(double)));
     }
     *out = m;
     return BMX_OK;
