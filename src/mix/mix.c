@@ -523,6 +523,12 @@ int bmx_mix_step(bmx_mix *m, bmx_err *err)
 {
     int rc = 0;
 
+    if (m->t >= BMX_MIX_MAX_ROUND)
+        return bmx_err_set(err, BMX_ESTATE,
+                           "mix policy %s: round %ld is the last one a policy counts (%ld); "
+                           "start a new policy",
+                           m->pol->name, m->t, BMX_MIX_MAX_ROUND);
+
     switch (m->pol->kind) {
     case MIX_ODM:
         rc = step_odm(m, err);

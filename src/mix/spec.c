@@ -88,14 +88,14 @@ int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err 
     if (!(p->c >= 0.0 && p->c <= 1.0))
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: c = %g is out of range; use 0 <= c <= 1", n, p->c);
-    if (p->warmup < 0)
+    if (p->warmup < 0 || p->warmup > BMX_MIX_MAX_ROUND)
         return bmx_err_set(err, BMX_EINVAL,
-                           "mix policy %s: warmup = %ld is out of range; use warmup >= 0", n,
-                           p->warmup);
-    if (p->vocab < 2)
+                           "mix policy %s: warmup = %ld is out of range; use 0 <= warmup <= %ld",
+                           n, p->warmup, BMX_MIX_MAX_ROUND);
+    if (p->vocab < 2 || p->vocab > BMX_MIX_MAX_VOCAB)
         return bmx_err_set(err, BMX_EINVAL,
-                           "mix policy %s: vocab = %ld is out of range; use vocab >= 2", n,
-                           p->vocab);
+                           "mix policy %s: vocab = %ld is out of range; use 2 <= vocab <= %ld", n,
+                           p->vocab, BMX_MIX_MAX_VOCAB);
     return 0;
 }
 
