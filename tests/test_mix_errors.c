@@ -89,7 +89,7 @@ static void test_create_spec_errors(void)
     create_fails("doremi:c=1.5", 3, NULL, BMX_EINVAL, "c = 1.5", "0 <= c <= 1");
     create_fails("doremi:vocab=1", 3, NULL, BMX_EINVAL, "vocab = 1", "2 <= vocab");
     create_fails("doremi:vocab=2.5", 3, NULL, BMX_EINVAL, "vocab=2.5", "integer");
-    create_fails("odm-smoothed-mean:warmup=-1", 3, NULL, BMX_EINVAL, "warmup", ">= 0");
+    create_fails("odm-smoothed-mean:warmup=-1", 3, NULL, BMX_EINVAL, "warmup", "0 <= warmup");
     create_fails("odm:alpha=0.1,alpha=0.2", 3, NULL, BMX_EINVAL, "alpha", "twice");
     create_fails("odm:alpha=0.1,", 3, NULL, BMX_EINVAL, "trailing", NULL);
     create_fails("odm:", 3, NULL, BMX_EINVAL, "nothing after", "odm:key=value");
