@@ -80,7 +80,8 @@ static const char *split_entry(const bmx_jval *x, bmx_corpus_entry *e)
         return "\"documents\" is missing or not a non-negative integer";
     if (bmx_jval_as_u64(bmx_jval_get(x, "bytes"), &e->bytes))
         return "\"bytes\" is missing or not a non-negative integer";
-    if (!crc || crc->t != BMX_JSTR || strlen(crc->s) != 8 || strspn(crc->s, "0123456789abcdefABCDEF") != 8)
+    if (!crc || crc->t != BMX_JSTR || strlen(crc->s) != 8 ||
+        strspn(crc->s, "0123456789abcdefABCDEF") != 8)
         return "\"crc32\" is missing or not 8 hexadecimal digits";
     e->crc32 = (uint32_t)strtoul(crc->s, &end, 16);
     snprintf(e->file, sizeof e->file, "%s", file->s);
@@ -109,13 +110,15 @@ int bmx_corpus_manifest_list(const char *corpus_dir, bmx_corpus_entry **out, siz
     for (size_t i = 0; i < doms->n; i++) {
         bmx_jval *splits = bmx_jval_get(doms->items[i], "splits");
         for (int s = 0; s < BMX_NSPLITS; s++) {
-            const char *bad = strlen(doms->keys[i]) >= sizeof e[k].domain
-                                  ? "the domain's name is too long"
-                                  : split_entry(bmx_jval_get(splits, bmx_corpus_split_name(s)),
-                                                &e[k]);
+            const char *bad =
+                strlen(doms->keys[i]) >= sizeof e[k].domain
+                    ? "the domain's name is too long"
+                    : split_entry(bmx_jval_get(splits, bmx_corpus_split_name(s)), &e[k]);
             if (bad) {
                 /* the message is made before the tree it quotes is freed */
-                rc = bmx_err_set(err, BMX_ECORRUPT, "%s: domain \"%.64s\", split %s: %s; rebuild the corpus with 'bmx corpus build'",
+                rc = bmx_err_set(err, BMX_ECORRUPT,
+                                 "%s: domain \"%.64s\", split %s: %s; rebuild the corpus with 'bmx "
+                                 "corpus build'",
                                  path, doms->keys[i], bmx_corpus_split_name(s), bad);
                 free(e);
                 bmx_jval_free(m);

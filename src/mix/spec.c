@@ -90,8 +90,8 @@ int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err 
                            "mix policy %s: c = %g is out of range; use 0 <= c <= 1", n, p->c);
     if (p->warmup < 0 || p->warmup > BMX_MIX_MAX_ROUND)
         return bmx_err_set(err, BMX_EINVAL,
-                           "mix policy %s: warmup = %ld is out of range; use 0 <= warmup <= %ld",
-                           n, p->warmup, BMX_MIX_MAX_ROUND);
+                           "mix policy %s: warmup = %ld is out of range; use 0 <= warmup <= %ld", n,
+                           p->warmup, BMX_MIX_MAX_ROUND);
     if (p->vocab < 2 || p->vocab > BMX_MIX_MAX_VOCAB)
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: vocab = %ld is out of range; use 2 <= vocab <= %ld", n,

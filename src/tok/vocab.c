@@ -244,8 +244,7 @@ int bmx_tok_save(const bmx_tok *t, const char *path, bmx_err *err)
 }
 
 /* Read a whole file (a regular file of at most max bytes); *size its length. */
-static int read_file(const char *path, size_t max, unsigned char **data, size_t *size,
-                     bmx_err *err)
+static int read_file(const char *path, size_t max, unsigned char **data, size_t *size, bmx_err *err)
 {
     return bmx_file_read_all(path, max, (char **)data, size, err);
 }
