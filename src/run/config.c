@@ -194,12 +194,11 @@ static char *keep(bmx_run_strings *s, const char *v, size_t n)
 
 int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f;
     char line[4096];
-    int lineno = 0, rc = 0;
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot open the config file %s: %s", path,
-                           strerror(errno));
+    int lineno = 0, rc = bmx_file_fopen_regular(path, &f, err);
+    if (rc < 0)
+        return rc;
     while (!rc && fgets(line, sizeof line, f)) {
         lineno++;
         size_t n = strlen(line);

@@ -153,10 +153,10 @@ int bmx_checkpoint_load(const char *path, int blas, bmx_model **model, bmx_train
                         void **extra, size_t *extra_len, bmx_err *err)
 {
     unsigned char h[CKPT_HEADER] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot open checkpoint %s: %s", path, strerror(errno));
-    int rc = BMX_OK;
+    FILE *f;
+    int rc = bmx_file_fopen_regular(path, &f, err);
+    if (rc < 0)
+        return rc;
     bmx_model *m = NULL;
     bmx_trainer *t = NULL;
     void *ex = NULL;
