@@ -37,7 +37,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test bench demo deps format clean fuzz fuzz-build
+.PHONY: all test bench demo deps format clean fuzz fuzz-build fuzz-seeds
 all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so
 
 $(BUILD)/obj/%.o: %.c
@@ -103,6 +103,12 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libbmx
 		-fopenmp=libgomp -lopenblas -lm -lpthread
 
 fuzz-build: $(FUZZ_BIN)
+
+# the binary seeds of tests/fuzz/corpus, written by the library's own writers
+fuzz-seeds: $(BUILD)/libbmx.a
+	$(CC) $(CFLAGS) -o $(BUILD)/make_seeds tests/fuzz/make_seeds.c $(BUILD)/libbmx.a $(LDFLAGS) $(LDLIBS)
+	mkdir -p $(addprefix tests/fuzz/corpus/,mixstate shard vocab checkpoint task config)
+	$(BUILD)/make_seeds tests/fuzz/corpus
 
 fuzz: $(BUILD)/.deps-ok fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)

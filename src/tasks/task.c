@@ -560,6 +560,14 @@ int bmx_task_load(bmx_task **out, const char *path, bmx_err *err)
                            "%s: impossible header values (%u examples, %u labels)", path, nex,
                            nlab);
     }
+    struct stat st; /* the payload the header promises must be in the file before it is
+                       allocated */
+    if (fstat(fileno(f), &st) != 0 || (uint64_t)st.st_size != HDR + plen) {
+        fclose(f);
+        return bmx_err_set(err, BMX_ECORRUPT, "%s: payload is %s than the header says (%llu bytes)",
+                           path, (uint64_t)st.st_size < HDR + plen ? "shorter" : "longer",
+                           (unsigned long long)plen);
+    }
     unsigned char *p = malloc(plen ? plen : 1);
     if (!p) {
         fclose(f);

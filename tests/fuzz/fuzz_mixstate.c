@@ -4,17 +4,22 @@
 #include "bmx/mix.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
+    unsigned char *data = fuzz_copy(in, size), *again;
     bmx_mix *m = NULL;
     bmx_err err = {0};
-    int rc = bmx_mix_restore(&m, data, size, &err);
     size_t len = 0;
-    unsigned char *again;
+    int rc;
 
+    if (size >= 4 && fuzz_fix_crc(size)) /* CRC-32 of every byte before it */
+        fuzz_put32(data + size - 4, bmx_crc32(0, data, size - 4));
+    rc = bmx_mix_restore(&m, data, size, &err);
     fuzz_check_err(rc, &err);
-    if (rc)
+    if (rc) {
+        free(data);
         return 0;
+    }
     if (bmx_mix_save(m, NULL, 0, &len, &err) || len != size)
         fuzz_fail("restored state saves to %zu bytes, read %zu", len, size);
     again = malloc(len);
@@ -49,5 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
     }
     bmx_mix_free(m);
+    free(data);
     return 0;
 }
