@@ -79,7 +79,7 @@ demo: $(BUILD)/.deps-ok all
 	bash scripts/demo.sh $(BUILD)
 
 # ---- fuzzing: every library source again, built by clang with coverage for libFuzzer ----
-FUZZ_CC      ?= clang
+FUZZ_CC      ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     = -fsanitize=address,undefined,float-cast-overflow \
