@@ -439,6 +439,23 @@ static void test_load_bad_values(void)
     memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){-1.0}, 8);
     recrc(buf, len);
     load_fails(into, buf, len, BMX_ECORRUPT, "R[1] = -1");
+    memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){1.0}, 8);
+    /* found by fuzz_mixstate: a pending loss sum whose mean is past the bound on a loss
+     * loaded, and the next step made R infinite and pi NaN (arrays pi, base, R, L, n) */
+    memcpy(buf + o_pi + 3 * 4 * 8 + 8, (double[]){4.7e154}, 8);
+    memcpy(buf + o_pi + 4 * 4 * 8 + 8, (double[]){1.0}, 8);
+    recrc(buf, len);
+    load_fails(into, buf, len, BMX_ECORRUPT, "the pending losses of arm 1 average 4.7e+154");
+    memcpy(buf + o_pi + 3 * 4 * 8 + 8, (double[]){690.0}, 8); /* at the bound: loads */
+    recrc(buf, len);
+    {
+        bmx_mix *r = NULL;
+        CHECK_MSG(bmx_mix_restore(&r, buf, len, &e) == 0, "%s", e.msg);
+        CHECK_EQ_INT(bmx_mix_step(r, &e), 0);
+        for (int i = 0; i < 4; i++)
+            CHECK(isfinite(bmx_mix_probs(r)[i]));
+        bmx_mix_free(r);
+    }
     free(buf);
     bmx_mix_free(m);
     bmx_mix_free(into);

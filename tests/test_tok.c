@@ -682,6 +682,28 @@ static void test_gpt2_load_errors(void)
     CHECK_CONTAINS(err.msg, P_none_json);
 }
 
+/* Found by fuzz_gpt2: an empty key in encoder.json (the first one) copied zero bytes from a
+ * NULL buffer (undefined behaviour); an empty key is now refused by name. Input committed
+ * as tests/fuzz/corpus/gpt2/regress-empty-key.bin. */
+static void test_gpt2_empty_key(void)
+{
+    bmx_tok *t = NULL;
+    bmx_err err = {0};
+    char pbuf[512], bbuf[512];
+    const char *p = tmp_path(pbuf, sizeof pbuf, "test-tok-empty.json");
+    const char *b = tmp_path(bbuf, sizeof bbuf, "test-tok-empty.bpe");
+    static const char enc[] = "{\"\": 0, \"<|endoftext|>\": 1}";
+
+    write_bytes(p, (const unsigned char *)enc, sizeof enc - 1);
+    write_bytes(b, (const unsigned char *)"#version: 0.2\n", 14);
+    CHECK_EQ_INT(bmx_tok_load_gpt2(&t, p, b, &err), BMX_ECORRUPT);
+    CHECK(t == NULL);
+    CHECK_CONTAINS(err.msg, p);
+    CHECK_CONTAINS(err.msg, "empty key near byte 5");
+    remove(p);
+    remove(b);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {{"pretokenizer_cases", test_pretokenizer_cases},
@@ -697,6 +719,7 @@ int main(int argc, char **argv)
                                               {"gpt2_known_ids", test_gpt2_known_ids},
                                               {"encode_many", test_encode_many},
                                               {"gpt2_load_errors", test_gpt2_load_errors},
+                                              {"gpt2_empty_key", test_gpt2_empty_key},
                                               {0}};
     return check_main(argc, argv, cases);
 }

@@ -604,10 +604,17 @@ int mix_derive(bmx_mix *m, bmx_err *err)
         if (kind == MIX_ODM_SM) {
             if ((rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
                 return rc;
-            for (int i = 0; i < k; i++) /* R is a mean of exp(loss), loss <= the bound */
+            for (int i = 0; i < k; i++) { /* R is a mean of exp(loss), loss <= the bound */
                 if (m->arr[ARR_EST][i] > exp(ODM_SM_MAX_LOSS))
                     return bmx_err_set(err, BMX_ECORRUPT, "mix state: R[%d] = %g is too large", i,
                                        m->arr[ARR_EST][i]);
+                /* and so is the mean of the pending losses (else exp makes R infinite) */
+                if (cnt[i] > 0.0 && acc[i] / cnt[i] > ODM_SM_MAX_LOSS)
+                    return bmx_err_set(err, BMX_ECORRUPT,
+                                       "mix state: the pending losses of arm %d average %g, more "
+                                       "than the %g a loss may be",
+                                       i, acc[i] / cnt[i], ODM_SM_MAX_LOSS);
+            }
         }
         break;
     case MIX_EXP3:

@@ -367,6 +367,8 @@ static int strtab_find(const struct strtab *st, const unsigned char *k, size_t k
 
 static int push_bytes(struct strtab *st, const unsigned char *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (st->len + n > st->cap) {
         size_t nc = st->cap ? st->cap : 1 << 16;
         unsigned char *nb;
@@ -541,6 +543,8 @@ static int parse_encoder(const char *path, const unsigned char *s, size_t n,
             st->e = ne;
             st->ecap = nc;
         }
+        if (ncp == 0)
+            return bmx_err_set(err, BMX_ECORRUPT, "%s: empty key near byte %zu", path, start);
         if (ncp == 13 && cps[0] == '<' && cps[1] == '|' && cps[12] == '>') {
             /* <|endoftext|>: a special token, not a byte string */
             *eot = (uint32_t)v;
