@@ -35,4 +35,20 @@ refused "$t/dir.bin" "a directory" "$bmx" train --config "$t/dir.bin"
 refused /dev/zero "a character device" "$bmx" train --config /dev/zero
 mkfifo "$t/run2/config.txt"
 refused "$t/run2/config.txt" "$fifo" "$bmx" train --resume --out "$t/run2"
+# --resume of a real run whose checkpoint.bin or timing.jsonl became a FIFO
+bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
+"$bmx" train --data "$t/d/corpus" --out "$t/r" --steps 2 --layers 1 --width 16 --heads 2 \
+    --seq 8 --batch 2 --accum 1 --eval-every 2 --eval-windows 2 --threads 1 --warmup 1 \
+    2>"$t/train.err" || fail "train: $(cat "$t/train.err")"
+mv "$t/r/timing.jsonl" "$t/timing.jsonl"
+mkfifo "$t/r/timing.jsonl"
+refused "$t/r/timing.jsonl" "$fifo" "$bmx" train --resume --out "$t/r" --steps 3
+rm "$t/r/timing.jsonl"
+mv "$t/timing.jsonl" "$t/r/timing.jsonl"
+mv "$t/r/checkpoint.bin" "$t/ckpt.bin"
+mkfifo "$t/r/checkpoint.bin"
+refused "$t/r/checkpoint.bin" "$fifo" "$bmx" train --resume --out "$t/r" --steps 3
+rm "$t/r/checkpoint.bin"
+mkdir "$t/r/checkpoint.bin"
+refused "$t/r/checkpoint.bin" "a directory" "$bmx" train --resume --out "$t/r" --steps 3
 echo "ok: FIFOs, directories and devices refused by name"
