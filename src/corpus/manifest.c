@@ -42,7 +42,9 @@ static int load(const char *dir, bmx_jval **out, char *path, size_t plen, bmx_er
 
     snprintf(path, plen, "%s/manifest.json", dir);
     if ((rc = bmx_file_read_all(path, MANIFEST_MAX, &buf, &n, &why)) < 0)
-        return bmx_err_set(err, rc, "%s (build the corpus first: bmx corpus build)", why.msg);
+        return bmx_err_set(err, rc, "%s%s", why.msg,
+                           access(path, F_OK) != 0 ? " (build the corpus first: bmx corpus build)"
+                                                   : "");
     bmx_jval_parse(buf, n, &m, &why);
     free(buf);
     if (!m)
