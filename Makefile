@@ -8,6 +8,8 @@
 #   make demo       the main job on the built-in default
 #   make deps       install the Debian/npm packages bmx needs (scripts/install-deps.sh)
 #   make SAN=1 ...  the same in build-san/, with AddressSanitizer and UBSan
+#   make fuzz       build the libFuzzer targets (tests/fuzz/, clang, ASan+UBSan) in build-fuzz/
+#                   and run each FUZZ_SECONDS (default 60) from its seed corpus
 #   make format     clang-format every C file in place
 #   make CUDA=1     also build the CUDA trainer (src/cuda/*.cu with nvcc); automatic when nvcc
 #                   is on PATH or in /usr/local/cuda/bin, never with SAN=1; CUDA=0 builds the
@@ -19,8 +21,9 @@ CC      ?= cc
 SAN     ?= 0
 ifeq ($(SAN),1)
 BUILD   ?= build-san
-OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-SANLD   = -fsanitize=address,undefined
+OPT     ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow \
+           -fno-sanitize-recover=undefined,float-cast-overflow
+SANLD   = -fsanitize=address,undefined,float-cast-overflow
 else
 BUILD   ?= build
 OPT     ?= -O2 -g
@@ -78,7 +81,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-stress bench demo deps format clean
+.PHONY: all test test-stress bench demo deps format clean fuzz fuzz-build fuzz-seeds
 all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so $(BUILD)/libbmx_mix.a $(BUILD)/libbmx_mix.so
 
 # a switch between CUDA=0 and CUDA=1 (or MPI=0 and MPI=1) rebuilds every object (stale stubs or defines otherwise)
@@ -141,10 +144,46 @@ bench: $(BUILD)/.deps-ok all $(BENCH_BIN)
 demo: $(BUILD)/.deps-ok all
 	bash scripts/demo.sh $(BUILD)
 
+# ---- fuzzing: every library source again, built by clang with coverage for libFuzzer ----
+FUZZ_CC      ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     = -fsanitize=address,undefined,float-cast-overflow \
+               -fno-sanitize-recover=undefined,float-cast-overflow
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(ARCH) $(WARN) \
+               -fopenmp=libgomp -Iinclude -MMD -MP
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libbmx.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libbmx.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_BUILD)/libbmx.a \
+		-fopenmp=libgomp -lopenblas -lm -lpthread
+
+fuzz-build: $(FUZZ_BIN)
+
+# the binary seeds of tests/fuzz/corpus, written by the library's own writers
+fuzz-seeds: $(BUILD)/libbmx.a
+	$(CC) $(CFLAGS) -o $(BUILD)/make_seeds tests/fuzz/make_seeds.c $(BUILD)/libbmx.a $(LDFLAGS) $(LDLIBS)
+	mkdir -p $(addprefix tests/fuzz/corpus/,mixstate shard vocab checkpoint task config)
+	$(BUILD)/make_seeds tests/fuzz/corpus
+
+fuzz: $(BUILD)/.deps-ok fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 format:
-	clang-format -i $(wildcard src/*/*.c src/*/*.h include/bmx/*.h tests/*.c tests/*.h bench/*.c)
+	clang-format -i $(wildcard src/*/*.c src/*/*.h include/bmx/*.h tests/*.c tests/*.h bench/*.c \
+		tests/fuzz/*.c tests/fuzz/*.h)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -580,6 +580,34 @@ static void test_manifest_tokens(void)
     free(lb);
 }
 
+/* Issue 11 item 2: a split entry whose file, documents, bytes or crc32 is missing or of the
+ * wrong type is refused with a message naming the manifest, the domain, the split and the
+ * field (it read the domain's name from the freed JSON tree: a use-after-free under ASan). */
+static void test_manifest_bad_fields(void)
+{
+    static const struct {
+        const char *dir, *what;
+    } cases[] = {
+        {"manifest-file-null", "\"file\" is missing or not a non-empty string"},
+        {"manifest-documents-missing", "\"documents\" is missing"},
+        {"manifest-bytes-string", "\"bytes\" is missing or not a non-negative integer"},
+        {"manifest-crc32-number", "\"crc32\" is missing or not 8 hexadecimal digits"},
+        {"manifest-crc32-not-hex", "\"crc32\" is missing or not 8 hexadecimal digits"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char dir[256];
+        bmx_corpus_entry *e = (bmx_corpus_entry *)&e;
+        size_t n = 7;
+        bmx_err err = {0};
+        snprintf(dir, sizeof dir, "tests/fixtures/hostile/%s", cases[i].dir);
+        CHECK_EQ_INT(bmx_corpus_manifest_list(dir, &e, &n, &err), BMX_ECORRUPT);
+        CHECK(e == NULL && n == 0);
+        CHECK_CONTAINS(err.msg, dir);
+        CHECK_CONTAINS(err.msg, "domain \"web\", split train");
+        CHECK_CONTAINS(err.msg, cases[i].what);
+    }
+}
+
 static void test_bad_options(void)
 {
     bmx_corpus_result res;
@@ -617,6 +645,7 @@ int main(int argc, char **argv)
         {"missing_script", test_missing_script},
         {"normalised_and_capped", test_normalised_and_capped},
         {"manifest_tokens", test_manifest_tokens},
+        {"manifest_bad_fields", test_manifest_bad_fields},
         {"bad_options", test_bad_options},
         {0},
     };

@@ -268,13 +268,80 @@ static void test_round_trip(void)
     bmx_jval_free(v);
 }
 
+/* Issue 11 item 9: objects with many keys (the key index). Insertion order, a repeated key
+ * keeping its first place and its last value, lookups of present and absent keys, through
+ * bmx_jval_set and through the parser; the index is rebuilt as the object grows, so sizes
+ * around every doubling are crossed. (Its speed is measured by bench/bench_jval.) */
+static void test_many_keys(void)
+{
+    enum { N = 20000 };
+    bmx_jval *o = bmx_jval_obj(), *p = NULL;
+    char key[32];
+    bmx_err err = {0};
+    uint64_t x;
+
+    CHECK(o);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK(bmx_jval_set(o, key, bmx_jval_u64((uint64_t)i)) == 0);
+        if (i % 3 == 0) { /* set an earlier key again: replaced in place */
+            snprintf(key, sizeof key, "k%d", i / 2);
+            CHECK(bmx_jval_set(o, key, bmx_jval_u64(1000000u + (uint64_t)i)) == 0);
+        }
+    }
+    CHECK_EQ_INT(o->n, N);
+    for (int i = 0; i < N; i++) {
+        uint64_t want = (uint64_t)i;
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_EQ_STR(o->keys[i], key);
+        /* the last set of k(i) was at j = the largest multiple of 3 with j / 2 = i, if any */
+        for (int j = 2 * i + 1; j >= 2 * i; j--)
+            if (j % 3 == 0 && j < N && j >= i) {
+                want = 1000000u + (uint64_t)j;
+                break;
+            }
+        CHECK(bmx_jval_as_u64(bmx_jval_get(o, key), &x) == 0);
+        CHECK_MSG(x == want, "%s = %llu, want %llu", key, (unsigned long long)x,
+                  (unsigned long long)want);
+        CHECK(o->items[i] == bmx_jval_get(o, key));
+    }
+    CHECK(bmx_jval_get(o, "k20000") == NULL);
+    CHECK(bmx_jval_get(o, "") == NULL);
+    CHECK(bmx_jval_get(o, "k-1") == NULL);
+    bmx_jval_free(o);
+
+    /* the parser: {"a0": 0, "a1": 1, ..., "a0": "last"} */
+    {
+        size_t cap = (size_t)N * 16 + 64, len = 0;
+        char *text = malloc(cap);
+        CHECK(text);
+        len += (size_t)snprintf(text + len, cap - len, "{");
+        for (int i = 0; i < N; i++)
+            len += (size_t)snprintf(text + len, cap - len, "\"a%d\": %d, ", i, i);
+        len += (size_t)snprintf(text + len, cap - len, "\"a0\": \"last\"}");
+        CHECK_MSG(bmx_jval_parse(text, len, &p, &err) == 0, "%s", err.msg);
+        CHECK_EQ_INT(p->n, N);
+        CHECK_EQ_STR(p->keys[0], "a0");
+        CHECK_EQ_STR(bmx_jval_get(p, "a0")->s, "last");
+        CHECK(bmx_jval_as_u64(bmx_jval_get(p, "a19999"), &x) == 0 && x == 19999);
+        CHECK_EQ_STR(p->keys[N - 1], "a19999");
+        bmx_jval_free(p);
+        free(text);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
-        {"document", test_document},     {"escapes", test_escapes},
-        {"surrogates", test_surrogates}, {"nesting", test_nesting},
-        {"integers", test_integers},     {"errors", test_errors},
-        {"round_trip", test_round_trip}, {0},
+        {"document", test_document},
+        {"escapes", test_escapes},
+        {"surrogates", test_surrogates},
+        {"nesting", test_nesting},
+        {"integers", test_integers},
+        {"errors", test_errors},
+        {"round_trip", test_round_trip},
+        {"many_keys", test_many_keys},
+        {0},
     };
     return check_main(argc, argv, cases);
 }

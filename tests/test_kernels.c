@@ -256,6 +256,28 @@ static void test_forward_errors(void)
     bmx_model_free(m);
 }
 
+/* Under ASan a request past its limit returns NULL like malloc does, so that the test below
+ * sees the library's own handling of an allocation failure. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+
+/* Issue 11 item 3: when the parameters cannot be allocated, the message read m->nparams
+ * after free(m) (a use-after-free under ASan). 2^31 x 2^16 embedding entries are 512 TiB in
+ * f32, more than any address space gives: (2^31 - 64) x 2^16 + 3 x 2^16 parameters. */
+static void test_model_alloc_failure(void)
+{
+    bmx_gpt_config cfg = {2147483647 - 64, 1, 0, 1, 65536};
+    bmx_model *m = (bmx_model *)&cfg;
+    bmx_err err = {0};
+    CHECK_EQ_INT(bmx_model_create(&cfg, BMX_F32, 0, &m, &err), BMX_ENOMEM);
+    CHECK_MSG(strstr(err.msg, "out of memory for 140737484357632 parameters"), "message: %s",
+              err.msg);
+    CHECK_MSG(strstr(err.msg, "smaller width"), "message: %s", err.msg);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -265,6 +287,7 @@ int main(int argc, char **argv)
         {"attention_paths_agree", test_attention_paths_agree},
         {"model_paths_agree_odd_shapes", test_model_paths_agree_odd_shapes},
         {"forward_errors", test_forward_errors},
+        {"model_alloc_failure", test_model_alloc_failure},
         {0}};
     return check_main(argc, argv, cases);
 }

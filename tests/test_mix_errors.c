@@ -95,9 +95,9 @@ static void test_create_spec_errors(void)
     create_fails("ucb1:beta=1.5", 3, NULL, BMX_EINVAL, "beta", "out of range");
     create_fails("doremi:eta=0", 3, NULL, BMX_EINVAL, "eta", "eta > 0");
     create_fails("doremi:c=1.5", 3, NULL, BMX_EINVAL, "c = 1.5", "0 <= c <= 1");
-    create_fails("doremi:vocab=1", 3, NULL, BMX_EINVAL, "vocab = 1", "vocab >= 2");
+    create_fails("doremi:vocab=1", 3, NULL, BMX_EINVAL, "vocab = 1", "2 <= vocab");
     create_fails("doremi:vocab=2.5", 3, NULL, BMX_EINVAL, "vocab=2.5", "integer");
-    create_fails("odm-smoothed-mean:warmup=-1", 3, NULL, BMX_EINVAL, "warmup", ">= 0");
+    create_fails("odm-smoothed-mean:warmup=-1", 3, NULL, BMX_EINVAL, "warmup", "0 <= warmup");
     create_fails("odm:alpha=0.1,alpha=0.2", 3, NULL, BMX_EINVAL, "alpha", "twice");
     create_fails("odm:alpha=0.1,", 3, NULL, BMX_EINVAL, "trailing", NULL);
     create_fails("odm:", 3, NULL, BMX_EINVAL, "nothing after", "odm:key=value");
@@ -486,6 +486,23 @@ static void test_load_bad_values(void)
     memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){-1.0}, 8);
     recrc(buf, len);
     load_fails(into, buf, len, BMX_ECORRUPT, "R[1] = -1");
+    memcpy(buf + o_pi + 2 * 4 * 8 + 8, (double[]){1.0}, 8);
+    /* found by fuzz_mixstate: a pending loss sum whose mean is past the bound on a loss
+     * loaded, and the next step made R infinite and pi NaN (arrays pi, base, R, L, n) */
+    memcpy(buf + o_pi + 3 * 4 * 8 + 8, (double[]){4.7e154}, 8);
+    memcpy(buf + o_pi + 4 * 4 * 8 + 8, (double[]){1.0}, 8);
+    recrc(buf, len);
+    load_fails(into, buf, len, BMX_ECORRUPT, "the pending losses of arm 1 average 4.7e+154");
+    memcpy(buf + o_pi + 3 * 4 * 8 + 8, (double[]){690.0}, 8); /* at the bound: loads */
+    recrc(buf, len);
+    {
+        bmx_mix *r = NULL;
+        CHECK_MSG(bmx_mix_restore(&r, buf, len, &e) == 0, "%s", e.msg);
+        CHECK_EQ_INT(bmx_mix_step(r, &e), 0);
+        for (int i = 0; i < 4; i++)
+            CHECK(isfinite(bmx_mix_probs(r)[i]));
+        bmx_mix_free(r);
+    }
     free(buf);
     bmx_mix_free(m);
     bmx_mix_free(into);
@@ -555,6 +572,63 @@ static void test_load_version1(void)
     bmx_mix_free(r);
 }
 
+static void put_i64(unsigned char *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)((uint64_t)v >> (8 * i));
+}
+
+/* Issue 11 item 4: a state whose round counter is INT64_MAX loaded, and the next step
+ * overflowed the signed counter. Every counter is bounded on restore (round, warm-up,
+ * vocab), and a step at the last round fails and changes nothing. For every policy. */
+static void test_load_counter_bounds(void)
+{
+    for (int si = 0; si < NSPECS; si++) {
+        bmx_mix *m = mid_round(specs[si]), *r = NULL;
+        unsigned char *buf, *b2;
+        size_t len, o_t;
+        bmx_err e;
+
+        save_buf(m, &buf, &len);
+        b2 = malloc(len);
+        o_t = body(m) + 8 + 80 + 40; /* warmup at o_t - 40, vocab at o_t - 32 */
+        static const struct {
+            int off; /* from o_t */
+            int64_t v;
+            const char *what;
+        } bad[] = {{0, INT64_MAX, "round 9223372036854775807 is out of range"},
+                   {0, ((int64_t)1 << 50) + 1, "round 1125899906842625 is out of range"},
+                   {0, -5, "round -5 is out of range"},
+                   {-40, INT64_MAX, "warmup = 9223372036854775807 is out of range"},
+                   {-40, -1, "warmup = -1 is out of range"},
+                   {-32, (int64_t)1 << 40, "vocab = 1099511627776 is out of range"}};
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            memcpy(b2, buf, len);
+            put_i64(b2 + o_t + bad[i].off, bad[i].v);
+            recrc(b2, len);
+            load_fails(m, b2, len, BMX_ECORRUPT, bad[i].what);
+        }
+        /* the last round loads, and its step fails without changing anything */
+        memcpy(b2, buf, len);
+        put_i64(b2 + o_t, ((int64_t)1 << 50) - 1);
+        recrc(b2, len);
+        CHECK_MSG(bmx_mix_restore(&r, b2, len, &e) == 0, "%s: %s", specs[si], e.msg);
+        CHECK_EQ_INT(bmx_mix_round(r), ((int64_t)1 << 50) - 1);
+        CHECK_MSG(bmx_mix_step(r, &e) == 0, "%s: %s", specs[si], e.msg);
+        CHECK_EQ_INT(bmx_mix_round(r), BMX_MIX_MAX_ROUND);
+        {
+            struct snap sn = snap_take(r);
+            CHECK_EQ_INT(bmx_mix_step(r, &e), BMX_ESTATE);
+            CHECK_CONTAINS(e.msg, "round 1125899906842624 is the last one");
+            snap_same(r, &sn);
+        }
+        bmx_mix_free(r);
+        free(b2);
+        free(buf);
+        bmx_mix_free(m);
+    }
+}
+
 static void test_load_mismatch(void)
 {
     bmx_mix *a = mid_round("odm"), *b = mid_round("exp3"), *c = make("odm", 5, NULL);
@@ -583,6 +657,7 @@ int main(int argc, char **argv)
         {"load_bad_values", test_load_bad_values},
         {"load_version1", test_load_version1},
         {"load_mismatch", test_load_mismatch},
+        {"load_counter_bounds", test_load_counter_bounds},
         {0},
     };
     return check_main(argc, argv, cases);

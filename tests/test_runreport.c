@@ -203,12 +203,100 @@ static void test_recorded(void)
     bmx_runlog_free(runs[1]);
 }
 
+/* Issue 11 item 8: impossible values in a log are refused with the file, the line and the
+ * field (a final mean perplexity of -5 made a "21.7% fewer steps" headline; infinity, step
+ * 1e19 or -5 and seed -1e300 were accepted, and their double -> integer casts were undefined
+ * behaviour). Each case edits one field of a hand-made log. */
+static void test_impossible_values(void)
+{
+    static const struct {
+        const char *from, *to, *what;
+    } cases[] = {
+        {"\"avg_ppl\":100.0", "\"avg_ppl\":-5",
+         ":2: impossible eval record: \"avg_ppl\" = -5 is out of range"},
+        {"\"avg_ppl\":100.0", "\"avg_ppl\":1e999",
+         ":2: impossible eval record: \"avg_ppl\" = 1e999"},
+        {"\"avg_ppl\":100.0", "\"avg_ppl\":0.5", "\"avg_ppl\" = 0.5 is out of range (a perplexity"},
+        {"\"step\":1,", "\"step\":1e19,",
+         ":3: impossible step record: \"step\" = 1e19 is out of range"},
+        {"\"step\":1,", "\"step\":-5,", ":3: impossible step record: \"step\" = -5"},
+        {"\"step\":1,", "\"step\":1.5,", "\"step\" = 1.5 is out of range"},
+        {"\"step\":2,", "\"step\":1,", ":4: impossible step record: step 1 after step 1"},
+        {"\"seed\":1", "\"seed\":-1e300", ":1: impossible header record: \"seed\" = -1e300"},
+        {"\"seed\":1", "\"seed\":18446744073709551616", "\"seed\" = 18446744073709551616"},
+        {"\"steps\":20", "\"steps\":-1", "\"steps\" = -1 is out of range"},
+        {"\"loss\":4.9", "\"loss\":-0.1", ":3: impossible step record: \"loss\" = -0.1"},
+        {"\"domain_count\":[1,0]", "\"domain_count\":[1e10,0]", "\"domain_count\"[0] = 1e10"},
+        {"\"probs\":[0.5,0.5]", "\"probs\":[1.5,-0.5]", "\"probs\"[0] = 1.5"},
+        {"\"domain_loss\":[4.0,null]", "\"domain_loss\":[-4.0,null]", "\"domain_loss\"[0] = -4.0"},
+    };
+    const char *src = "tests/fixtures/run/hand/uniform-s1/log.jsonl";
+    const char *p = "/tmp/bmx_test_runreport_bad.jsonl";
+    FILE *f = fopen(src, "rb");
+    char *text = calloc(1, 1 << 16), *out = calloc(1, 1 << 16);
+    size_t n;
+    bmx_runlog *l = NULL;
+    bmx_err err = {0};
+
+    CHECK(f && text && out);
+    n = fread(text, 1, (1 << 16) - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *at = strstr(text, cases[i].from);
+        CHECK_MSG(at, "case %zu: %s not in %s", i, cases[i].from, src);
+        snprintf(out, 1 << 16, "%.*s%s%s", (int)(at - text), text, cases[i].to,
+                 at + strlen(cases[i].from));
+        f = fopen(p, "wb");
+        fputs(out, f);
+        fclose(f);
+        l = (bmx_runlog *)&l;
+        CHECK_EQ_INT(bmx_runlog_load(p, &l, &err), BMX_ECORRUPT);
+        CHECK(l == NULL);
+        CHECK_CONTAINS(err.msg, p);
+        CHECK_CONTAINS(err.msg, cases[i].what);
+    }
+    /* a seed written as the signed reading of a 64-bit seed is that seed */
+    {
+        const char *at = strstr(text, "\"seed\":1");
+        snprintf(out, 1 << 16, "%.*s\"seed\":-1%s", (int)(at - text), text, at + 8);
+        f = fopen(p, "wb");
+        fputs(out, f);
+        fclose(f);
+        CHECK_MSG(bmx_runlog_load(p, &l, &err) == 0, "%s", err.msg);
+        CHECK(l->seed == UINT64_MAX);
+        CHECK_EQ_INT(l->nevals, 3);
+        bmx_runlog_free(l);
+    }
+    CHECK(n > 0);
+    remove(p);
+    free(text);
+    free(out);
+
+    /* runs filled by other code: the headline refuses an impossible perplexity */
+    {
+        bmx_runlog *runs[2] = {load("tests/fixtures/run/hand/uniform-s1"),
+                               load("tests/fixtures/run/hand/odm-s1")};
+        bmx_headline *rows = NULL;
+        size_t nr = 0;
+        const char *base = NULL;
+        double target = 0;
+        CHECK(runs[0] && runs[1]);
+        runs[0]->eval_avg_ppl[runs[0]->nevals - 1] = -5;
+        CHECK_EQ_INT(bmx_report_headline(runs, 2, &rows, &nr, &base, &target, &err), BMX_EINVAL);
+        CHECK_CONTAINS(err.msg, "impossible evaluation (mean perplexity -5 at step 20)");
+        CHECK(rows == NULL);
+        bmx_runlog_free(runs[0]);
+        bmx_runlog_free(runs[1]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {{"load", test_load},
                                               {"bad_logs", test_bad_logs},
                                               {"headline_hand", test_headline_hand},
                                               {"recorded", test_recorded},
+                                              {"impossible_values", test_impossible_values},
                                               {0}};
     return check_main(argc, argv, cases);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -348,10 +349,51 @@ static void test_build_manifest(void)
     CHECK_CONTAINS(err.msg, "expected 'fx-color'");
 }
 
+/* Issue 11 item 10: a task file or raw file that is a FIFO (it blocked forever) or a
+ * directory is refused at once by name; bmx_task_open (tasks show, flad) too. */
+static void hang(int sig)
+{
+    (void)sig;
+    _exit(2); /* a reader blocked on the FIFO */
+}
+
+static void test_not_regular(void)
+{
+    char dir[200], fifo[300], sub[300];
+    bmx_task *t = NULL;
+    bmx_err err = {0};
+    const char *paths[2] = {fifo, sub}, *kinds[2] = {"is a FIFO (named pipe)", "is a directory"};
+
+    snprintf(dir, sizeof dir, "/tmp/bmx_test_tasks_nr_%ld", (long)getpid());
+    snprintf(fifo, sizeof fifo, "%s/f.task", dir);
+    snprintf(sub, sizeof sub, "%s/d.task", dir);
+    CHECK(mkdir(dir, 0700) == 0);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(mkdir(sub, 0700) == 0);
+    signal(SIGALRM, hang);
+    alarm(20);
+    for (int i = 0; i < 2; i++) {
+        CHECK(bmx_task_load(&t, paths[i], &err) < 0 && t == NULL);
+        CHECK_CONTAINS(err.msg, paths[i]);
+        CHECK_CONTAINS(err.msg, kinds[i]);
+        CHECK(bmx_task_read_raw(&t, paths[i], &err) < 0 && t == NULL);
+        CHECK_CONTAINS(err.msg, paths[i]);
+        CHECK_CONTAINS(err.msg, kinds[i]);
+        CHECK(bmx_task_open(&t, dir, i ? "d" : "f", &err) < 0 && t == NULL);
+        CHECK_CONTAINS(err.msg, paths[i]);
+        CHECK_CONTAINS(err.msg, kinds[i]);
+    }
+    alarm(0);
+    unlink(fifo);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
         {"raw_read", test_raw_read},
+        {"not_regular", test_not_regular},
         {"raw_errors", test_raw_errors},
         {"split_groups", test_split_groups},
         {"save_load_roundtrip", test_save_load_roundtrip},

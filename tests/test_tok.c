@@ -468,6 +468,12 @@ static void test_train_deterministic(void)
     bmx_tok_free(c);
 }
 
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int q = 0; q < 4; q++)
+        p[q] = (unsigned char)(v >> (8 * q));
+}
+
 static void write_bytes(const char *path, const unsigned char *d, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -550,6 +556,61 @@ static void test_vocab_file_errors(void)
     bmx_tok_free(t);
 }
 
+/* Issue 11 item 1: a crafted vocabulary whose merges double a token's length each time. The
+ * uint64 sum of the lengths wrapped and the build wrote far past a tiny buffer (SIGSEGV);
+ * now the token over the per-token bound is refused, naming the file and the merge. A chain
+ * of tokens each under that bound but together over the total bound is refused as well. */
+static void test_vocab_crafted_lengths(void)
+{
+    char pbuf[512];
+    const char *p = tmp_path(pbuf, sizeof pbuf, "test-tok-total.vocab");
+    enum { NM = 15 + 8300 };
+    size_t len = 1048 + 12 * (size_t)NM + 4;
+    unsigned char *d = calloc(1, len);
+    uint32_t crc;
+
+    expect_load_error("tests/fixtures/hostile/vocab-doubling.vocab", "merge 16 makes a token");
+    /* 'a' doubled 15 times (32768 bytes), then 8300 merges each adding one 'b': every token
+     * is under 64 KB, all of them together over 256 MB */
+    CHECK(d != NULL);
+    memcpy(d, "BMXTOK\r\n", 8);
+    put_le32(d + 8, 1);
+    put_le32(d + 12, 256 + NM + 1);
+    put_le32(d + 16, NM);
+    put_le32(d + 20, 256 + NM);
+    for (uint32_t b = 0; b < 256; b++)
+        put_le32(d + 24 + 4 * b, b);
+    for (uint32_t r = 0; r < NM; r++) {
+        uint32_t prev = r ? 256 + r - 1 : 'a';
+        put_le32(d + 1048 + 12 * r, prev);
+        put_le32(d + 1048 + 12 * r + 4, r < 15 ? prev : 'b');
+        put_le32(d + 1048 + 12 * r + 8, 256 + r);
+    }
+    crc = bmx_crc32(0, d, len - 4);
+    put_le32(d + len - 4, crc);
+    write_bytes(p, d, len);
+    expect_load_error(p, "tokens take");
+    /* the same chain cut before the total bound loads, its longest token 32768 + 2000 bytes */
+    {
+        enum { NS = 15 + 2000 };
+        size_t ls = 1048 + 12 * (size_t)NS + 4;
+        bmx_tok *t = NULL;
+        bmx_err err = {0};
+        size_t tl = 0;
+        put_le32(d + 12, 256 + NS + 1);
+        put_le32(d + 16, NS);
+        put_le32(d + 20, 256 + NS);
+        put_le32(d + ls - 4, bmx_crc32(0, d, ls - 4));
+        write_bytes(p, d, ls);
+        CHECK_MSG(bmx_tok_load(&t, p, &err) == 0, "%s", err.msg);
+        CHECK(bmx_tok_token_bytes(t, 256 + NS - 1, &tl) != NULL);
+        CHECK_EQ_INT(tl, 32768 + 2000);
+        bmx_tok_free(t);
+    }
+    remove(p);
+    free(d);
+}
+
 static void test_decode_errors(void)
 {
     bmx_tok *t = small_trained();
@@ -621,6 +682,28 @@ static void test_gpt2_load_errors(void)
     CHECK_CONTAINS(err.msg, P_none_json);
 }
 
+/* Found by fuzz_gpt2: an empty key in encoder.json (the first one) copied zero bytes from a
+ * NULL buffer (undefined behaviour); an empty key is now refused by name. Input committed
+ * as tests/fuzz/corpus/gpt2/regress-empty-key.bin. */
+static void test_gpt2_empty_key(void)
+{
+    bmx_tok *t = NULL;
+    bmx_err err = {0};
+    char pbuf[512], bbuf[512];
+    const char *p = tmp_path(pbuf, sizeof pbuf, "test-tok-empty.json");
+    const char *b = tmp_path(bbuf, sizeof bbuf, "test-tok-empty.bpe");
+    static const char enc[] = "{\"\": 0, \"<|endoftext|>\": 1}";
+
+    write_bytes(p, (const unsigned char *)enc, sizeof enc - 1);
+    write_bytes(b, (const unsigned char *)"#version: 0.2\n", 14);
+    CHECK_EQ_INT(bmx_tok_load_gpt2(&t, p, b, &err), BMX_ECORRUPT);
+    CHECK(t == NULL);
+    CHECK_CONTAINS(err.msg, p);
+    CHECK_CONTAINS(err.msg, "empty key near byte 5");
+    remove(p);
+    remove(b);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {{"pretokenizer_cases", test_pretokenizer_cases},
@@ -628,6 +711,7 @@ int main(int argc, char **argv)
                                               {"train_matches_naive", test_train_matches_naive},
                                               {"train_deterministic", test_train_deterministic},
                                               {"vocab_file_errors", test_vocab_file_errors},
+                                              {"vocab_crafted_lengths", test_vocab_crafted_lengths},
                                               {"decode_errors", test_decode_errors},
                                               {"roundtrip_trained", test_roundtrip_trained},
                                               {"roundtrip_gpt2", test_roundtrip_gpt2},
@@ -635,6 +719,7 @@ int main(int argc, char **argv)
                                               {"gpt2_known_ids", test_gpt2_known_ids},
                                               {"encode_many", test_encode_many},
                                               {"gpt2_load_errors", test_gpt2_load_errors},
+                                              {"gpt2_empty_key", test_gpt2_empty_key},
                                               {0}};
     return check_main(argc, argv, cases);
 }

@@ -305,6 +305,33 @@ static void trailing(const char *path)
     fclose(f);
 }
 
+/* Issue 11 item 3: a crafted header (its CRC recomputed) with a huge but valid configuration,
+ * 4096 layers of width 65536 and the matching parameter count: the loader allocated the
+ * model before looking at the file's size (ENOMEM, or a use-after-free in its message). */
+static void huge_config(const char *path)
+{
+    unsigned char h[176];
+    int32_t ints[6];
+    uint64_t np;
+    uint32_t crc;
+    FILE *f = fopen(path, "rb");
+    CHECK(f && fread(h, 1, sizeof h, f) == sizeof h);
+    fclose(f);
+    memcpy(ints, h + 16, sizeof ints);
+    ints[2] = 4096;  /* layers */
+    ints[3] = 1;     /* heads */
+    ints[4] = 65536; /* width */
+    bmx_gpt_config c = {ints[0], ints[1], ints[2], ints[3], ints[4]};
+    CHECK(bmx_gpt_config_check(&c, NULL) == 0);
+    np = bmx_gpt_num_params(&c);
+    CHECK(np > ((uint64_t)1 << 45));
+    memcpy(h + 16, ints, sizeof ints);
+    memcpy(h + 48, &np, 8);
+    crc = bmx_crc32(0, h, 172);
+    memcpy(h + 172, &crc, 4);
+    patch(path, 0, h, sizeof h);
+}
+
 static void test_corrupt_refused(void)
 {
     expect_refusal(flip_payload, "checksum");
@@ -314,6 +341,7 @@ static void test_corrupt_refused(void)
     expect_refusal(bad_magic, "not a bmx checkpoint");
     expect_refusal(flip_header, "header");
     expect_refusal(trailing, "trailing");
+    expect_refusal(huge_config, "truncated");
 }
 
 static void test_missing_file(void)

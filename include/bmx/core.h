@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,24 @@ uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len);
 
 /* CRC-32 of a whole file's bytes into *crc; BMX_EIO with the file's name on failure. */
 int bmx_crc32_file(const char *path, uint32_t *crc, bmx_err *err);
+
+/* ---- files that must be regular files ----
+ * Every reader of a file the user names goes through these: a FIFO, directory, socket or
+ * device is refused at once (BMX_EIO, "PATH is a FIFO (named pipe), not a regular file")
+ * instead of blocking on it or failing later with a misleading message. The file is opened
+ * with O_NONBLOCK (so a FIFO without a writer does not block), checked with fstat, and
+ * O_NONBLOCK is cleared again. Messages name the path. */
+
+/* A read-only descriptor (O_CLOEXEC) of the regular file at path into *fd. */
+int bmx_file_open_regular(const char *path, int *fd, bmx_err *err);
+
+/* The same as a stdio stream for reading ("rb") into *f. */
+int bmx_file_fopen_regular(const char *path, FILE **f, bmx_err *err);
+
+/* The whole regular file at path into a malloc'd buffer (a NUL appended, not counted in
+ * *size). A file over max bytes (max < SIZE_MAX) is refused with BMX_ECORRUPT: max is a
+ * bound no valid file of its kind reaches. */
+int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, bmx_err *err);
 
 #ifdef __cplusplus
 }

@@ -130,6 +130,11 @@ extern "C" {
 #define BMX_MIX_MAX_ARMS   (1 << 24)
 #define BMX_MIX_MIN_TSCALE 1e-3
 #define BMX_MIX_MAX_TSCALE 1e6
+/* Rounds, warm-up and vocab are at most these (2^50 and 2^31 - 1): far past any run, and
+ * small enough that no counter or its use as a double can overflow or lose precision. A
+ * step at round BMX_MIX_MAX_ROUND fails with BMX_ESTATE and changes nothing. */
+#define BMX_MIX_MAX_ROUND ((long)1 << 50)
+#define BMX_MIX_MAX_VOCAB 2147483647L
 
 typedef struct bmx_mix bmx_mix;
 

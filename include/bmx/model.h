@@ -71,6 +71,9 @@ int bmx_gpt_config_check(const bmx_gpt_config *cfg, bmx_err *err);
 bmx_gpt_config bmx_gpt_config_gpt2(void);
 /* Vocabulary rounded up to a multiple of 64. */
 int bmx_gpt_vocab_padded(int vocab);
+/* Parameters of a model of a checked configuration (what bmx_model_num_params will say),
+ * without allocating it. */
+size_t bmx_gpt_num_params(const bmx_gpt_config *cfg);
 
 /* Create a model with zeroed parameters and gradients. With blas != 0, the BLAS in use is
  * checked (bmx_kernels_check_blas) and a slow or mismatched one is refused. */

@@ -119,6 +119,8 @@ typedef struct bmx_jval {
     size_t n, cap; /* BMX_JARR / BMX_JOBJ: number of items */
     char **keys;   /* BMX_JOBJ */
     struct bmx_jval **items;
+    void *index; /* BMX_JOBJ, private: a hash index of the keys, built once an object has
+                    more than a few, so that set and get take constant time */
 } bmx_jval;
 
 /* Parse text[0..len) as exactly one JSON value (nesting at most 64 deep). On error

@@ -248,8 +248,8 @@ int cmd_train(int argc, char **argv)
         }
         char path[4200];
         snprintf(path, sizeof path, "%s/config.txt", cfg.out);
-        FILE *f = cli_rank() == 0 ? fopen(path, "r") : NULL;
-        if (f) {
+        FILE *f = NULL; /* not a regular file: the run's own load says so */
+        if (cli_rank() == 0 && bmx_file_fopen_regular(path, &f, NULL) == 0) {
             char line[1024];
             fprintf(stderr, "bmx train: resuming %s with its configuration\n", cfg.out);
             while (fgets(line, sizeof line, f))

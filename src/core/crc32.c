@@ -58,13 +58,13 @@ uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len)
 int bmx_crc32_file(const char *path, uint32_t *crc, bmx_err *err)
 {
     unsigned char buf[1 << 16];
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     uint32_t c = 0;
     size_t k;
     int bad;
 
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot open %s: %s", path, strerror(errno));
+    if ((bad = bmx_file_fopen_regular(path, &f, err)) < 0)
+        return bad;
     while ((k = fread(buf, 1, sizeof buf, f)) > 0)
         c = bmx_crc32(c, buf, k);
     bad = ferror(f);

@@ -30,34 +30,21 @@ int corpus_write_manifest(const char *dir, const bmx_jval *m, bmx_err *err)
     return BMX_OK;
 }
 
+#define MANIFEST_MAX ((size_t)64 << 20) /* a manifest lists files: a few KB in practice */
+
 static int load(const char *dir, bmx_jval **out, char *path, size_t plen, bmx_err *err)
 {
-    FILE *f;
     char *buf = NULL;
     bmx_err why;
-    size_t n = 0, cap = 0, k;
+    size_t n = 0;
     bmx_jval *m;
+    int rc;
 
     snprintf(path, plen, "%s/manifest.json", dir);
-    f = fopen(path, "rb");
-    if (!f)
-        return bmx_err_set(err, BMX_EIO,
-                           "cannot open %s: %s (build the corpus first: bmx corpus build)", path,
-                           strerror(errno));
-    do {
-        if (cap - n < 65536) {
-            char *t = realloc(buf, cap = cap ? 2 * cap : 65536 * 2);
-            if (!t) {
-                free(buf);
-                fclose(f);
-                return bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", path);
-            }
-            buf = t;
-        }
-        k = fread(buf + n, 1, cap - n, f);
-        n += k;
-    } while (k > 0);
-    fclose(f);
+    if ((rc = bmx_file_read_all(path, MANIFEST_MAX, &buf, &n, &why)) < 0)
+        return bmx_err_set(err, rc, "%s%s", why.msg,
+                           access(path, F_OK) != 0 ? " (build the corpus first: bmx corpus build)"
+                                                   : "");
     bmx_jval_parse(buf, n, &m, &why);
     free(buf);
     if (!m)
@@ -77,6 +64,30 @@ static int load(const char *dir, bmx_jval **out, char *path, size_t plen, bmx_er
     }
     *out = m;
     return BMX_OK;
+}
+
+/* What is wrong with one split entry x (NULL when it is fine): its fields into e. */
+static const char *split_entry(const bmx_jval *x, bmx_corpus_entry *e)
+{
+    const bmx_jval *file = bmx_jval_get(x, "file"), *crc = bmx_jval_get(x, "crc32");
+    char *end = NULL;
+
+    if (!x || x->t != BMX_JOBJ)
+        return "the split is missing or not an object";
+    if (!file || file->t != BMX_JSTR || !file->s[0])
+        return "\"file\" is missing or not a non-empty string";
+    if (strlen(file->s) >= sizeof e->file)
+        return "\"file\" is too long";
+    if (bmx_jval_as_u64(bmx_jval_get(x, "documents"), &e->documents))
+        return "\"documents\" is missing or not a non-negative integer";
+    if (bmx_jval_as_u64(bmx_jval_get(x, "bytes"), &e->bytes))
+        return "\"bytes\" is missing or not a non-negative integer";
+    if (!crc || crc->t != BMX_JSTR || strlen(crc->s) != 8 ||
+        strspn(crc->s, "0123456789abcdefABCDEF") != 8)
+        return "\"crc32\" is missing or not 8 hexadecimal digits";
+    e->crc32 = (uint32_t)strtoul(crc->s, &end, 16);
+    snprintf(e->file, sizeof e->file, "%s", file->s);
+    return NULL;
 }
 
 int bmx_corpus_manifest_list(const char *corpus_dir, bmx_corpus_entry **out, size_t *n,
@@ -101,31 +112,22 @@ int bmx_corpus_manifest_list(const char *corpus_dir, bmx_corpus_entry **out, siz
     for (size_t i = 0; i < doms->n; i++) {
         bmx_jval *splits = bmx_jval_get(doms->items[i], "splits");
         for (int s = 0; s < BMX_NSPLITS; s++) {
-            bmx_jval *x = bmx_jval_get(splits, bmx_corpus_split_name(s)),
-                     *file = bmx_jval_get(x, "file"), *crc = bmx_jval_get(x, "crc32");
-            uint64_t docs, bytes;
-            char *end = NULL;
-            unsigned long c = 0;
-            if (crc && crc->t == BMX_JSTR)
-                c = strtoul(crc->s, &end, 16);
-            if (!file || file->t != BMX_JSTR || strlen(file->s) >= sizeof e[k].file ||
-                strlen(doms->keys[i]) >= sizeof e[k].domain ||
-                bmx_jval_as_u64(bmx_jval_get(x, "documents"), &docs) ||
-                bmx_jval_as_u64(bmx_jval_get(x, "bytes"), &bytes) || !end || *end ||
-                strlen(crc->s) != 8) {
+            const char *bad =
+                strlen(doms->keys[i]) >= sizeof e[k].domain
+                    ? "the domain's name is too long"
+                    : split_entry(bmx_jval_get(splits, bmx_corpus_split_name(s)), &e[k]);
+            if (bad) {
+                /* the message is made before the tree it quotes is freed */
+                rc = bmx_err_set(err, BMX_ECORRUPT,
+                                 "%s: domain \"%.64s\", split %s: %s; rebuild the corpus with 'bmx "
+                                 "corpus build'",
+                                 path, doms->keys[i], bmx_corpus_split_name(s), bad);
                 free(e);
                 bmx_jval_free(m);
-                return bmx_err_set(err, BMX_ECORRUPT,
-                                   "%s: domain %s, split %s lacks file, documents, bytes or "
-                                   "crc32; rebuild the corpus",
-                                   path, doms->keys[i], bmx_corpus_split_name(s));
+                return rc;
             }
             snprintf(e[k].domain, sizeof e[k].domain, "%s", doms->keys[i]);
-            snprintf(e[k].file, sizeof e[k].file, "%s", file->s);
             e[k].split = s;
-            e[k].documents = docs;
-            e[k].bytes = bytes;
-            e[k].crc32 = (uint32_t)c;
             k++;
         }
     }

@@ -109,14 +109,15 @@ void bmx_corpus_docs_free(bmx_corpus_docs *d)
 
 int bmx_corpus_docs_load(const char *path, bmx_corpus_docs **out, bmx_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     bmx_corpus_docs *d = NULL;
     size_t cap = 0, pos, mlen = strlen(CORPUS_FILE_MAGIC);
     long sz;
+    int rc;
 
     *out = NULL;
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot open corpus file %s: %s", path, strerror(errno));
+    if ((rc = bmx_file_fopen_regular(path, &f, err)) < 0)
+        return rc;
     d = calloc(1, sizeof *d);
     if (!d || fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);

@@ -239,13 +239,14 @@ int bmx_shard_open(bmx_shard **out, const char *path, bmx_err *err)
         free(s);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (bmx_file_open_regular(path, &fd, err) < 0 || fstat(fd, &st) != 0) {
         int e = errno;
-        if (fd >= 0)
+        if (fd >= 0) {
             close(fd);
+            bmx_err_set(err, BMX_EIO, "cannot read shard %s: %s", path, strerror(e));
+        }
         bmx_shard_free(s);
-        return bmx_err_set(err, BMX_EIO, "cannot open shard %s: %s", path, strerror(e));
+        return BMX_EIO;
     }
     if ((uint64_t)st.st_size < BMX_SHARD_HEADER) {
         close(fd);

@@ -279,7 +279,7 @@ static int check_data(const struct mix_policy *pol, const mix_params *p, int k,
                            "mix policy aioli needs at least 2 groups (k = %d); use uniform for "
                            "one",
                            k);
-    if (pol->kind == MIX_AIOLI && p->rounds * p->probe * (long)k >= p->interval)
+    if (pol->kind == MIX_AIOLI && (double)p->rounds * (double)p->probe * k >= (double)p->interval)
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy aioli: rounds * k * probe = %ld * %d * %ld is not below "
                            "interval = %ld; raise interval or lower rounds or probe",
@@ -814,6 +814,12 @@ int bmx_mix_step(bmx_mix *m, bmx_err *err)
 {
     int rc = 0;
 
+    if (m->t >= BMX_MIX_MAX_ROUND)
+        return bmx_err_set(err, BMX_ESTATE,
+                           "mix policy %s: round %ld is the last one a policy counts (%ld); "
+                           "start a new policy",
+                           m->pol->name, m->t, BMX_MIX_MAX_ROUND);
+
     switch (m->pol->kind) {
     case MIX_ODM:
         rc = step_odm(m, err);
@@ -895,10 +901,17 @@ int mix_derive(bmx_mix *m, bmx_err *err)
         if (kind == MIX_ODM_SM) {
             if ((rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
                 return rc;
-            for (int i = 0; i < k; i++) /* R is a mean of exp(loss), loss <= the bound */
+            for (int i = 0; i < k; i++) { /* R is a mean of exp(loss), loss <= the bound */
                 if (m->arr[ARR_EST][i] > exp(ODM_SM_MAX_LOSS))
                     return bmx_err_set(err, BMX_ECORRUPT, "mix state: R[%d] = %g is too large", i,
                                        m->arr[ARR_EST][i]);
+                /* and so is the mean of the pending losses (else exp makes R infinite) */
+                if (cnt[i] > 0.0 && acc[i] / cnt[i] > ODM_SM_MAX_LOSS)
+                    return bmx_err_set(err, BMX_ECORRUPT,
+                                       "mix state: the pending losses of arm %d average %g, more "
+                                       "than the %g a loss may be",
+                                       i, acc[i] / cnt[i], ODM_SM_MAX_LOSS);
+            }
         }
         break;
     case MIX_EXP3:

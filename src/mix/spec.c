@@ -147,14 +147,14 @@ int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err 
     if (!(p->c >= 0.0 && p->c <= 1.0))
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: c = %g is out of range; use 0 <= c <= 1", n, p->c);
-    if (p->warmup < 0)
+    if (p->warmup < 0 || p->warmup > BMX_MIX_MAX_ROUND)
         return bmx_err_set(err, BMX_EINVAL,
-                           "mix policy %s: warmup = %ld is out of range; use warmup >= 0", n,
-                           p->warmup);
-    if (p->vocab < 2)
+                           "mix policy %s: warmup = %ld is out of range; use 0 <= warmup <= %ld", n,
+                           p->warmup, BMX_MIX_MAX_ROUND);
+    if (p->vocab < 2 || p->vocab > BMX_MIX_MAX_VOCAB)
         return bmx_err_set(err, BMX_EINVAL,
-                           "mix policy %s: vocab = %ld is out of range; use vocab >= 2", n,
-                           p->vocab);
+                           "mix policy %s: vocab = %ld is out of range; use 2 <= vocab <= %ld", n,
+                           p->vocab, BMX_MIX_MAX_VOCAB);
     if (!(p->tscale >= BMX_MIX_MIN_TSCALE && p->tscale <= BMX_MIX_MAX_TSCALE))
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: tscale = %g is out of range; use %g <= tscale <= %g "
@@ -165,10 +165,11 @@ int mix_params_check(const struct mix_policy *pol, const mix_params *p, bmx_err 
                            "mix policy %s: tau = %g is out of range; use a finite tau > 0 (1: "
                            "natural; larger: closer to uniform)",
                            n, p->tau);
-    if (p->interval < 1 || p->rounds < 1 || p->probe < 1)
+    if (p->interval < 1 || p->rounds < 1 || p->probe < 1 || p->interval > BMX_MIX_MAX_ROUND ||
+        p->rounds > BMX_MIX_MAX_ARMS || p->probe > BMX_MIX_MAX_ARMS)
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: interval = %ld, rounds = %ld, probe = %ld; each must "
-                           "be >= 1",
+                           "be >= 1 (interval <= 2^50, rounds and probe <= 2^24)",
                            n, p->interval, p->rounds, p->probe);
     if (!(p->f > 0.0 && p->f <= 1.0))
         return bmx_err_set(err, BMX_EINVAL, "mix policy %s: f = %g is out of range; use 0 < f <= 1",

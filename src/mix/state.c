@@ -282,8 +282,11 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
             err->code = BMX_ECORRUPT;
         return BMX_ECORRUPT;
     }
-    if (t < 1 || t > ((int64_t)1 << 53))
-        return bmx_err_set(err, BMX_ECORRUPT, "mix state: round %lld is invalid", (long long)t);
+    if (t < 1 || t > BMX_MIX_MAX_ROUND)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: round %lld is out of range (1 to %ld; the state is "
+                           "corrupted)",
+                           (long long)t, BMX_MIX_MAX_ROUND);
     if (!(rng.s[0] | rng.s[1] | rng.s[2] | rng.s[3]))
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: the generator state is all zero");
     if ((rc = mix_alloc(&m, pol, (int)k, err)))

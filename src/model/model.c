@@ -72,26 +72,43 @@ int bmx_gpt_config_check(const bmx_gpt_config *c, bmx_err *err)
     return BMX_OK;
 }
 
+/* Elements of each parameter tensor of a model of configuration c. */
+static void param_counts(const bmx_gpt_config *c, size_t counts[BMX_NTENSORS])
+{
+    size_t C = (size_t)c->width, L = (size_t)c->layers;
+    size_t n[BMX_NTENSORS] = {(size_t)bmx_gpt_vocab_padded(c->vocab) * C,
+                              (size_t)c->ctx * C,
+                              L * C,
+                              L * C,
+                              L * 3 * C * C,
+                              L * 3 * C,
+                              L * C * C,
+                              L * C,
+                              L * C,
+                              L * C,
+                              L * 4 * C * C,
+                              L * 4 * C,
+                              L * 4 * C * C,
+                              L * C,
+                              C,
+                              C};
+    memcpy(counts, n, sizeof n);
+}
+
+size_t bmx_gpt_num_params(const bmx_gpt_config *cfg)
+{
+    size_t counts[BMX_NTENSORS], n = 0;
+    param_counts(cfg, counts);
+    for (int i = 0; i < BMX_NTENSORS; i++)
+        n += counts[i];
+    return n;
+}
+
 static void layout_params(bmx_model *m)
 {
-    size_t C = (size_t)m->cfg.width, L = (size_t)m->cfg.layers;
-    size_t counts[BMX_NTENSORS] = {(size_t)m->Vp * C,
-                                   (size_t)m->cfg.ctx * C,
-                                   L * C,
-                                   L * C,
-                                   L * 3 * C * C,
-                                   L * 3 * C,
-                                   L * C * C,
-                                   L * C,
-                                   L * C,
-                                   L * C,
-                                   L * 4 * C * C,
-                                   L * 4 * C,
-                                   L * 4 * C * C,
-                                   L * C,
-                                   C,
-                                   C};
+    size_t counts[BMX_NTENSORS];
     size_t off = 0;
+    param_counts(&m->cfg, counts);
     for (int i = 0; i < BMX_NTENSORS; i++) {
         m->t[i].name = tensor_names[i];
         m->t[i].offset = off;
@@ -180,8 +197,12 @@ int bmx_model_create(const bmx_gpt_config *cfg, int dtype, int blas, bmx_model *
     m->params = calloc(m->nparams, m->esz);
     m->grads = calloc(m->nparams, m->esz);
     if (!m->params || !m->grads) {
+        size_t np = m->nparams; /* read before m is freed */
         bmx_model_free(m);
-        return bmx_err_set(err, BMX_ENOMEM, "out of memory for %zu parameters", m->nparams);
+        return bmx_err_set(err, BMX_ENOMEM,
+                           "out of memory for %zu parameters (%zu bytes with their gradients): "
+                           "choose fewer layers or a smaller width",
+                           np, 2 * np * (dtype == BMX_F32 ? sizeof(float) : sizeof(double)));
     }
     *out = m;
     return BMX_OK;

@@ -78,6 +78,7 @@ void bmx_jval_free(bmx_jval *v)
     free(v->keys);
     free(v->items);
     free(v->s);
+    free(v->index);
     free(v);
 }
 
@@ -113,26 +114,92 @@ int bmx_jval_push(bmx_jval *arr, bmx_jval *v)
     return 0;
 }
 
+/* ---- the key index of large objects ----
+ * Open addressing over a power-of-two table of item positions + 1 (0: empty), at most half
+ * full. Objects of up to JIDX_MIN keys are scanned (cheaper than hashing). */
+#define JIDX_MIN 8
+
+struct jidx {
+    size_t cap; /* slots, a power of two */
+    size_t slot[];
+};
+
+static uint64_t key_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static void jidx_put(struct jidx *x, const char *key, size_t pos)
+{
+    size_t i = (size_t)key_hash(key) & (x->cap - 1);
+    while (x->slot[i])
+        i = (i + 1) & (x->cap - 1);
+    x->slot[i] = pos + 1;
+}
+
+/* Make the index hold every key of obj with room for one more; -1 when out of memory. */
+static int jidx_fit(bmx_jval *obj)
+{
+    struct jidx *x = obj->index, *nx;
+    size_t cap = 16;
+
+    if (x && 2 * (obj->n + 1) <= x->cap)
+        return 0;
+    while (cap < 2 * (obj->n + 1))
+        cap *= 2;
+    nx = calloc(1, sizeof *nx + cap * sizeof nx->slot[0]);
+    if (!nx)
+        return -1;
+    nx->cap = cap;
+    for (size_t i = 0; i < obj->n; i++)
+        jidx_put(nx, obj->keys[i], i);
+    free(x);
+    obj->index = nx;
+    return 0;
+}
+
+/* Position of key in obj, or -1. */
+static long find_key(const bmx_jval *obj, const char *key)
+{
+    const struct jidx *x = obj->index;
+
+    if (!x) {
+        for (size_t i = 0; i < obj->n; i++)
+            if (strcmp(obj->keys[i], key) == 0)
+                return (long)i;
+        return -1;
+    }
+    for (size_t i = (size_t)key_hash(key) & (x->cap - 1); x->slot[i]; i = (i + 1) & (x->cap - 1))
+        if (strcmp(obj->keys[x->slot[i] - 1], key) == 0)
+            return (long)(x->slot[i] - 1);
+    return -1;
+}
+
 int bmx_jval_set(bmx_jval *obj, const char *key, bmx_jval *v)
 {
     char *k;
+    long at;
 
-    if (!obj || !v || obj->t != BMX_JOBJ) {
+    if (!obj || !v || !key || obj->t != BMX_JOBJ) {
         bmx_jval_free(v);
         return -1;
     }
-    for (size_t i = 0; i < obj->n; i++)
-        if (strcmp(obj->keys[i], key) == 0) {
-            bmx_jval_free(obj->items[i]);
-            obj->items[i] = v;
-            return 0;
-        }
+    if ((at = find_key(obj, key)) >= 0) {
+        bmx_jval_free(obj->items[at]);
+        obj->items[at] = v;
+        return 0;
+    }
     k = strdup(key);
-    if (!k || grow(obj) < 0) {
+    if (!k || grow(obj) < 0 || (obj->n >= JIDX_MIN && jidx_fit(obj) < 0)) {
         free(k);
         bmx_jval_free(v);
         return -1;
     }
+    if (obj->index)
+        jidx_put(obj->index, k, obj->n);
     obj->keys[obj->n] = k;
     obj->items[obj->n++] = v;
     return 0;
@@ -140,12 +207,12 @@ int bmx_jval_set(bmx_jval *obj, const char *key, bmx_jval *v)
 
 bmx_jval *bmx_jval_get(const bmx_jval *obj, const char *key)
 {
-    if (!obj || obj->t != BMX_JOBJ)
+    long at;
+
+    if (!obj || !key || obj->t != BMX_JOBJ)
         return NULL;
-    for (size_t i = 0; i < obj->n; i++)
-        if (strcmp(obj->keys[i], key) == 0)
-            return obj->items[i];
-    return NULL;
+    at = find_key(obj, key);
+    return at >= 0 ? obj->items[at] : NULL;
 }
 
 int bmx_jval_as_u64(const bmx_jval *v, uint64_t *out)

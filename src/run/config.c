@@ -308,13 +308,12 @@ int bmx_run_config_parse(bmx_run_config *c, const char *text, size_t len, const 
 
 int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot open the config file %s: %s", path,
-                           strerror(errno));
+    FILE *f;
+    int rc = bmx_file_fopen_regular(path, &f, err);
+    if (rc < 0)
+        return rc;
     char *buf = malloc(BMX_RUN_CONFIG_MAX + 1);
     size_t n = buf ? fread(buf, 1, BMX_RUN_CONFIG_MAX + 1, f) : 0;
-    int rc = 0;
     if (!buf)
         rc = bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", path);
     else if (ferror(f))

@@ -432,11 +432,13 @@ static int cut_file(const char *path, uint64_t len, bmx_err *err)
  * step `step` ({"step":N,...} each). */
 static int cut_timing(const char *path, long step, bmx_err *err)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f;
     char line[512];
     long keep = 0;
-    if (!f)
+    if (access(path, F_OK) != 0)
         return 0; /* written again from here */
+    if (bmx_file_fopen_regular(path, &f, err) < 0)
+        return BMX_EIO;
     while (fgets(line, sizeof line, f)) {
         long s = -1;
         if (sscanf(line, "{\"step\":%ld", &s) != 1 || s > step || !strchr(line, '\n'))

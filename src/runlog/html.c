@@ -52,6 +52,18 @@ static int group(bmx_runlog *const *runs, size_t n, struct method **out, size_t 
             methods_free(ms, k);
             return bmx_err_set(err, BMX_EINVAL, "the run %s has no evaluation yet", l->path);
         }
+        /* the headline is never built from impossible values (bmx_runlog_load refuses them;
+         * runs filled by other code are checked here) */
+        for (size_t e = 0; e < l->nevals; e++)
+            if (!(isfinite(l->eval_avg_ppl[e]) && l->eval_avg_ppl[e] >= 1.0) ||
+                l->eval_step[e] < 0 || (e > 0 && l->eval_step[e] <= l->eval_step[e - 1])) {
+                methods_free(ms, k);
+                return bmx_err_set(err, BMX_EINVAL,
+                                   "the run %s has an impossible evaluation (mean perplexity "
+                                   "%g at step %ld): perplexities are finite and >= 1, steps "
+                                   ">= 0 and increasing",
+                                   l->path, l->eval_avg_ppl[e], l->eval_step[e]);
+            }
         size_t j = 0;
         while (j < k && strcmp(ms[j].name, l->method) != 0)
             j++;

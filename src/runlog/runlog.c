@@ -63,24 +63,89 @@ static char *dup(const char *s)
     return d;
 }
 
-/* K numbers (nulls as NAN when allow_null) from an array member. */
-static int nums(const bmx_jval *o, const char *key, int K, double *out, int allow_null)
+/* Bounds of what a real run logs: steps and token counts up to 1e15 (a million times any
+ * run), losses finite and >= 0, perplexities finite and >= 1, probabilities in [0, 1]. */
+#define LOG_MAX_COUNT 1e15
+
+/* A value check: finite, within [lo, hi]; integral when asked. */
+struct range {
+    double lo, hi;
+    int integral;
+};
+
+static const struct range R_LOSS = {0.0, INFINITY, 0}, R_PPL = {1.0, INFINITY, 0},
+                          R_PROB = {0.0, 1.0, 0}, R_COUNT = {0.0, LOG_MAX_COUNT, 1},
+                          R_DCOUNT = {0.0, INT_MAX, 1};
+
+static int in_range(double x, struct range r)
+{
+    return isfinite(x) && x >= r.lo && x <= r.hi && (!r.integral || x == floor(x));
+}
+
+/* Why a field is bad, for the message: "\"key\" = VALUE is out of range" etc. */
+static void why_field(char *why, size_t cap, const bmx_jval *o, const char *key, int idx,
+                      const char *want)
+{
+    const bmx_jval *v = bmx_jval_get(o, key);
+    char at[24] = "";
+    if (idx >= 0) {
+        snprintf(at, sizeof at, "[%d]", idx);
+        v = v && v->t == BMX_JARR && (size_t)idx < v->n ? v->items[idx] : NULL;
+    }
+    if (!v)
+        snprintf(why, cap, "\"%s\"%s is missing (%s)", key, at, want);
+    else if (v->t != BMX_JNUM)
+        snprintf(why, cap, "\"%s\"%s is not a number (%s)", key, at, want);
+    else
+        snprintf(why, cap, "\"%s\"%s = %.40s is out of range (%s)", key, at, v->s, want);
+}
+
+/* K numbers within r (nulls as NAN when allow_null) from an array member. */
+static int nums(const bmx_jval *o, const char *key, int K, double *out, int allow_null,
+                struct range r, const char *want, char *why, size_t wcap)
 {
     const bmx_jval *a = bmx_jval_get(o, key);
-    if (!a || a->t != BMX_JARR || a->n != (size_t)K)
+    if (!a || a->t != BMX_JARR || a->n != (size_t)K) {
+        snprintf(why, wcap, "\"%s\" is not an array of %d numbers (%s)", key, K, want);
         return -1;
+    }
     for (int i = 0; i < K; i++) {
         if (a->items[i]->t == BMX_JNULL && allow_null)
             out[i] = NAN;
-        else if (bmx_jval_as_double(a->items[i], &out[i]))
+        else if (bmx_jval_as_double(a->items[i], &out[i]) || !in_range(out[i], r)) {
+            why_field(why, wcap, o, key, i, want);
             return -1;
+        }
     }
     return 0;
 }
 
-static int num(const bmx_jval *o, const char *key, double *out)
+/* One number within r. */
+static int num(const bmx_jval *o, const char *key, double *out, struct range r, const char *want,
+               char *why, size_t wcap)
 {
-    return bmx_jval_as_double(bmx_jval_get(o, key), out);
+    if (bmx_jval_as_double(bmx_jval_get(o, key), out) || !in_range(*out, r)) {
+        why_field(why, wcap, o, key, -1, want);
+        return -1;
+    }
+    return 0;
+}
+
+/* The header's seed: an integer of 64 bits, written unsigned or as its signed reading. */
+static int seed_of(const bmx_jval *v, uint64_t *out)
+{
+    uint64_t u;
+    if (!v || v->t != BMX_JNUM)
+        return -1;
+    if (v->s[0] == '-') {
+        bmx_jval neg = *v;
+        neg.s = v->s + 1;
+        if (bmx_jval_as_u64(&neg, &u) || u > (uint64_t)1 << 63)
+            return -1;
+        *out = (uint64_t)0 - u;
+        return 0;
+    }
+    return bmx_jval_as_u64(v, out);
 }
 
 static int grow(void **p, size_t n, size_t esz)
@@ -96,6 +161,7 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
 {
     char file[PATH_MAX + 16];
     struct stat st;
+    bmx_err oerr;
     FILE *f;
     char *line = NULL;
     size_t lcap = 0;
@@ -116,17 +182,16 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
     else
         snprintf(file, sizeof file, "%s", path);
     l->path = dup(path);
-    f = fopen(file, "r");
-    if (!f) {
+    if ((rc = bmx_file_fopen_regular(file, &f, &oerr)) < 0) {
         bmx_runlog_free(l);
-        return bmx_err_set(err, BMX_EIO,
-                           "cannot open the run log %s: %s (give a run folder "
-                           "of 'bmx train' or its log.jsonl)",
-                           file, strerror(errno));
+        return bmx_err_set(err, rc,
+                           "cannot open the run log: %s (give a run folder of 'bmx train' or "
+                           "its log.jsonl)",
+                           oerr.msg);
     }
     while ((len = getline(&line, &lcap, f)) > 0) {
         bmx_jval *v;
-        bmx_err why;
+        bmx_err jerr;
         lineno++;
         if (line[len - 1] != '\n') {
             rc = bmx_err_set(err, BMX_ECORRUPT,
@@ -135,8 +200,8 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                              file, lineno);
             break;
         }
-        if (bmx_jval_parse(line, (size_t)len - 1, &v, &why)) {
-            rc = bmx_err_set(err, why.code, "%s:%ld: not JSON: %s", file, lineno, why.msg);
+        if (bmx_jval_parse(line, (size_t)len - 1, &v, &jerr)) {
+            rc = bmx_err_set(err, jerr.code, "%s:%ld: not JSON: %s", file, lineno, jerr.msg);
             break;
         }
         const bmx_jval *type = bmx_jval_get(v, "type");
@@ -144,6 +209,7 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
         snprintf(t, sizeof t, "%s", type && type->t == BMX_JSTR ? type->s : "");
         int K = l->K, bad = 0;
         double x;
+        char why[200] = "";
         if (lineno == 1) {
             const bmx_jval *m = bmx_jval_get(v, "method"), *p = bmx_jval_get(v, "policy"),
                            *d = bmx_jval_get(v, "domains");
@@ -167,14 +233,25 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                     else if (!(l->domains[i] = dup(d->items[i]->s)))
                         bad = 1;
                 }
-                if (!bad && nums(v, "train_tokens", K, l->train_tokens, 0))
+                if (!bad && nums(v, "train_tokens", K, l->train_tokens, 0, R_COUNT,
+                                 "a token count, 0 to 1e15", why, sizeof why))
                     bad = 1;
-                if (!bad && num(v, "seed", &x) == 0)
-                    l->seed = (uint64_t)x;
-                if (!bad && num(v, "steps", &x) == 0)
-                    l->steps_planned = (long)x;
-                if (!bad && num(v, "tokens_per_step", &x) == 0)
-                    l->tokens_per_step = (long)x;
+                if (!bad && bmx_jval_get(v, "seed") && seed_of(bmx_jval_get(v, "seed"), &l->seed)) {
+                    why_field(why, sizeof why, v, "seed", -1, "an integer of 64 bits");
+                    bad = 1;
+                }
+                if (!bad && bmx_jval_get(v, "steps")) {
+                    if (num(v, "steps", &x, R_COUNT, "0 to 1e15", why, sizeof why))
+                        bad = 1;
+                    else
+                        l->steps_planned = (long)x;
+                }
+                if (!bad && bmx_jval_get(v, "tokens_per_step")) {
+                    if (num(v, "tokens_per_step", &x, R_COUNT, "0 to 1e15", why, sizeof why))
+                        bad = 1;
+                    else
+                        l->tokens_per_step = (long)x;
+                }
             }
         } else if (strcmp(t, "step") == 0) {
             size_t i = l->nsteps;
@@ -192,16 +269,31 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                 }
             }
             double *cnt = malloc((size_t)K * sizeof *cnt);
-            if (!cnt || num(v, "step", &x) || num(v, "loss", &l->loss[i]) ||
-                num(v, "grad_norm", &l->grad_norm[i]) ||
-                nums(v, "probs", K, l->probs + i * (size_t)K, 0) ||
-                nums(v, "domain_loss", K, l->dloss + i * (size_t)K, 1) ||
-                nums(v, "domain_count", K, cnt, 0))
+            if (!cnt) {
+                bmx_jval_free(v);
+                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+                break;
+            }
+            if (num(v, "step", &x, R_COUNT, "a step number, 0 to 1e15", why, sizeof why) ||
+                num(v, "loss", &l->loss[i], R_LOSS, "a loss, finite and >= 0", why, sizeof why) ||
+                num(v, "grad_norm", &l->grad_norm[i], R_LOSS, "a norm, finite and >= 0", why,
+                    sizeof why) ||
+                nums(v, "probs", K, l->probs + i * (size_t)K, 0, R_PROB, "probabilities in [0, 1]",
+                     why, sizeof why) ||
+                nums(v, "domain_loss", K, l->dloss + i * (size_t)K, 1, R_LOSS,
+                     "losses, finite and >= 0, or null", why, sizeof why) ||
+                nums(v, "domain_count", K, cnt, 0, R_DCOUNT, "counts, 0 to 2^31 - 1", why,
+                     sizeof why))
                 bad = 1;
-            else {
+            else if (i > 0 && (long)x <= l->step[i - 1]) {
+                snprintf(why, sizeof why, "step %ld after step %ld (steps must increase)", (long)x,
+                         l->step[i - 1]);
+                bad = 1;
+            } else {
                 l->step[i] = (long)x;
+                const bmx_jval *pv = bmx_jval_get(v, "probe");
                 double pr;
-                if (num(v, "probe", &pr) == 0 && pr != 0.0)
+                if (pv && bmx_jval_as_double(pv, &pr) == 0 && pr != 0.0)
                     l->nprobe++;
                 for (int k = 0; k < K; k++)
                     l->dcount[i * (size_t)K + (size_t)k] = (int)cnt[k];
@@ -220,10 +312,19 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                     break;
                 }
             }
-            if (num(v, "step", &x) || nums(v, "loss", K, l->eval_loss + i * (size_t)K, 0) ||
-                num(v, "avg_ppl", &l->eval_avg_ppl[i]))
+            if (num(v, "step", &x, R_COUNT, "a step number, 0 to 1e15", why, sizeof why) ||
+                nums(v, "loss", K, l->eval_loss + i * (size_t)K, 0, R_LOSS,
+                     "losses, finite and >= 0", why, sizeof why) ||
+                num(v, "avg_ppl", &l->eval_avg_ppl[i], R_PPL, "a perplexity, finite and >= 1", why,
+                    sizeof why))
                 bad = 1;
-            else {
+            else if (i > 0 && (long)x <= l->eval_step[i - 1]) {
+                snprintf(why, sizeof why,
+                         "evaluation at step %ld after one at step %ld (steps "
+                         "must increase)",
+                         (long)x, l->eval_step[i - 1]);
+                bad = 1;
+            } else {
                 l->eval_step[i] = (long)x;
                 l->nevals++;
             }
@@ -231,6 +332,13 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
             bad = 1;
         }
         bmx_jval_free(v);
+        if (bad && why[0]) {
+            rc = bmx_err_set(err, BMX_ECORRUPT,
+                             "%s:%ld: impossible %s record: %s; the log is damaged or was "
+                             "edited (give the log of a 'bmx train' run)",
+                             file, lineno, lineno == 1 ? "header" : t, why);
+            break;
+        }
         if (bad) {
             rc = bmx_err_set(err, BMX_ECORRUPT,
                              "%s:%ld: not a bmx run record (%s): the log must start with a "

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bmx/rng.h"
 #include "bmx/tasks.h"
@@ -277,9 +278,10 @@ static int raw_line(bmx_task *t, char *line, const char *path, long ln, bmx_err 
 int bmx_task_read_raw(bmx_task **out, const char *path, bmx_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int orc = bmx_file_fopen_regular(path, &f, err);
+    if (orc < 0)
+        return orc;
     bmx_task *t = calloc(1, sizeof *t);
     char *line = NULL;
     size_t cap = 0;
@@ -524,9 +526,10 @@ static char *rdstr(rbuf *b)
 int bmx_task_load(bmx_task **out, const char *path, bmx_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int orc = bmx_file_fopen_regular(path, &f, err);
+    if (orc < 0)
+        return orc;
     unsigned char h[HDR];
     if (fread(h, 1, HDR, f) != HDR) {
         fclose(f);
@@ -556,6 +559,14 @@ int bmx_task_load(bmx_task **out, const char *path, bmx_err *err)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "%s: impossible header values (%u examples, %u labels)", path, nex,
                            nlab);
+    }
+    struct stat st; /* the payload the header promises must be in the file before it is
+                       allocated */
+    if (fstat(fileno(f), &st) != 0 || (uint64_t)st.st_size != HDR + plen) {
+        fclose(f);
+        return bmx_err_set(err, BMX_ECORRUPT, "%s: payload is %s than the header says (%llu bytes)",
+                           path, (uint64_t)st.st_size < HDR + plen ? "shorter" : "longer",
+                           (unsigned long long)plen);
     }
     unsigned char *p = malloc(plen ? plen : 1);
     if (!p) {
@@ -648,11 +659,9 @@ int bmx_task_open(bmx_task **out, const char *dir, const char *name, bmx_err *er
         return bmx_err_set(err, BMX_EINVAL, "bad task name '%s'", name);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.task", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        fclose(f);
+    struct stat st;
+    if (stat(path, &st) == 0) /* whatever it is: the loader opens it or says what it is */
         return bmx_task_load(out, path, err);
-    }
     /* list what there is */
     char list[400] = "";
     DIR *d = opendir(dir);

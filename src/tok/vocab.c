@@ -9,6 +9,11 @@
 #define TOK_MAGIC     "BMXTOK\r\n"
 #define TOK_VERSION   1u
 #define TOK_MAX_VOCAB (1u << 24)
+/* No real vocabulary comes near these: GPT-2's longest token is 128 bytes and all its
+ * tokens together take about 0.4 MB; encoder.json and vocab.bpe are about 1 MB each. */
+#define TOK_MAX_TOKEN_LEN (64u << 10)
+#define TOK_MAX_TOTAL     ((uint64_t)256 << 20)
+#define GPT2_FILE_MAX     ((size_t)256 << 20)
 
 int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *merges,
                   uint32_t n_merges, uint32_t eot, uint32_t vocab_size, const char *what,
@@ -67,8 +72,25 @@ int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *me
             goto fail;
         }
         seen[c] = 1;
+        /* lengths are at most TOK_MAX_TOKEN_LEN, so the sum cannot wrap */
         t->tok_off[c + 1] = t->tok_off[a + 1] + t->tok_off[b + 1];
+        if (t->tok_off[c + 1] > TOK_MAX_TOKEN_LEN) {
+            bmx_err_set(err, rc,
+                        "%s: merge %u makes a token of %llu bytes, more than the %u any real "
+                        "vocabulary needs (a crafted or corrupt file)",
+                        what, r, (unsigned long long)t->tok_off[c + 1], TOK_MAX_TOKEN_LEN);
+            goto fail;
+        }
+        total += t->tok_off[c + 1];
+        if (total > TOK_MAX_TOTAL) {
+            bmx_err_set(err, rc,
+                        "%s: at merge %u the tokens take %llu bytes together, more than the "
+                        "%llu any real vocabulary needs (a crafted or corrupt file)",
+                        what, r, (unsigned long long)total, (unsigned long long)TOK_MAX_TOTAL);
+            goto fail;
+        }
     }
+    total = 0;
     for (uint32_t i = 0; i < vocab_size; i++)
         total += t->tok_off[i + 1], t->tok_off[i + 1] = total;
     rc = BMX_ENOMEM;
@@ -221,44 +243,10 @@ int bmx_tok_save(const bmx_tok *t, const char *path, bmx_err *err)
     return BMX_OK;
 }
 
-/* Read a whole file; *size its length. */
-static int read_file(const char *path, unsigned char **data, size_t *size, bmx_err *err)
+/* Read a whole file (a regular file of at most max bytes); *size its length. */
+static int read_file(const char *path, size_t max, unsigned char **data, size_t *size, bmx_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-
-    *data = NULL;
-    *size = 0;
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "%s: cannot open: %s", path, strerror(errno));
-    for (;;) {
-        if (n == cap) {
-            unsigned char *nb;
-            cap = cap ? cap * 2 : 1 << 16;
-            nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory reading it", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        return bmx_err_set(err, BMX_EIO, "%s: read error", path);
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *data = buf;
-    *size = n;
-    return BMX_OK;
+    return bmx_file_read_all(path, max, (char **)data, size, err);
 }
 
 int bmx_tok_load(bmx_tok **out, const char *path, bmx_err *err)
@@ -269,7 +257,7 @@ int bmx_tok_load(bmx_tok **out, const char *path, bmx_err *err)
     int rc;
 
     *out = NULL;
-    if ((rc = read_file(path, &d, &size, err)) < 0)
+    if ((rc = read_file(path, TOK_HDR + (size_t)TOK_MAX_VOCAB * 12 + 4, &d, &size, err)) < 0)
         return rc;
     rc = BMX_ECORRUPT;
     if (size < 8 || memcmp(d, TOK_MAGIC, 8) != 0) {
@@ -379,6 +367,8 @@ static int strtab_find(const struct strtab *st, const unsigned char *k, size_t k
 
 static int push_bytes(struct strtab *st, const unsigned char *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (st->len + n > st->cap) {
         size_t nc = st->cap ? st->cap : 1 << 16;
         unsigned char *nb;
@@ -553,6 +543,8 @@ static int parse_encoder(const char *path, const unsigned char *s, size_t n,
             st->e = ne;
             st->ecap = nc;
         }
+        if (ncp == 0)
+            return bmx_err_set(err, BMX_ECORRUPT, "%s: empty key near byte %zu", path, start);
         if (ncp == 13 && cps[0] == '<' && cps[1] == '|' && cps[12] == '>') {
             /* <|endoftext|>: a special token, not a byte string */
             *eot = (uint32_t)v;
@@ -612,8 +604,8 @@ int bmx_tok_load_gpt2(bmx_tok **out, const char *encoder_json, const char *vocab
 
     *out = NULL;
     gpt2_byte_chars(cp_of);
-    if ((rc = read_file(encoder_json, &ej, &ejn, err)) < 0 ||
-        (rc = read_file(vocab_bpe, &vb, &vbn, err)) < 0 ||
+    if ((rc = read_file(encoder_json, GPT2_FILE_MAX, &ej, &ejn, err)) < 0 ||
+        (rc = read_file(vocab_bpe, GPT2_FILE_MAX, &vb, &vbn, err)) < 0 ||
         (rc = parse_encoder(encoder_json, ej, ejn, cp_of, &st, &eot, err)) < 0)
         goto done;
     rc = BMX_ECORRUPT;

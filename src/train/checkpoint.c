@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bmx/train.h"
@@ -153,10 +154,10 @@ int bmx_checkpoint_load(const char *path, int blas, bmx_model **model, bmx_train
                         void **extra, size_t *extra_len, bmx_err *err)
 {
     unsigned char h[CKPT_HEADER] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot open checkpoint %s: %s", path, strerror(errno));
-    int rc = BMX_OK;
+    FILE *f;
+    int rc = bmx_file_fopen_regular(path, &f, err);
+    if (rc < 0)
+        return rc;
     bmx_model *m = NULL;
     bmx_trainer *t = NULL;
     void *ex = NULL;
@@ -201,6 +202,30 @@ int bmx_checkpoint_load(const char *path, int blas, bmx_model **model, bmx_train
     if (bmx_gpt_config_check(&mc, NULL) || bmx_train_config_check(&tc, NULL)) {
         rc = bmx_err_set(err, BMX_ECORRUPT, "checkpoint %s holds an invalid configuration", path);
         goto fail;
+    }
+    /* the sizes the header gives must be those of its configuration and of the file before
+     * anything is allocated: a crafted header cannot make the loader allocate more than 3x
+     * the bytes the file really holds */
+    {
+        struct stat st;
+        uint64_t want = bmx_gpt_num_params(&mc);
+        if (np != want || ints[5] != bmx_gpt_vocab_padded(mc.vocab) || step < 0 ||
+            exl > ((uint64_t)1 << 40)) {
+            rc = bmx_err_set(err, BMX_ECORRUPT,
+                             "checkpoint %s: header sizes do not match its configuration", path);
+            goto fail;
+        }
+        if (fstat(fileno(f), &st) != 0 ||
+            (uint64_t)st.st_size != CKPT_HEADER + 3 * np * sizeof(float) + exl) {
+            rc = bmx_err_set(err, BMX_ECORRUPT,
+                             "checkpoint %s is %s: %lld bytes, its header says %llu", path,
+                             (uint64_t)st.st_size < CKPT_HEADER + 3 * np * sizeof(float) + exl
+                                 ? "truncated"
+                                 : "longer than its header says (trailing bytes)",
+                             (long long)st.st_size,
+                             (unsigned long long)(CKPT_HEADER + 3 * np * sizeof(float) + exl));
+            goto fail;
+        }
     }
     rc = bmx_model_create(&mc, BMX_F32, blas, &m, err);
     if (!rc)

@@ -1,0 +1,127 @@
+/* Opening and reading files that must be regular files (bmx/core.h). */
+#include "bmx/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *kind_of(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISFIFO(m))
+        return "a FIFO (named pipe)";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    return "not a regular file";
+}
+
+int bmx_file_open_regular(const char *path, int *fd, bmx_err *err)
+{
+    struct stat st;
+    int d, fl;
+
+    *fd = -1;
+    /* O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting */
+    d = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (d < 0)
+        return bmx_err_set(err, BMX_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (fstat(d, &st) != 0) {
+        int e = errno;
+        close(d);
+        return bmx_err_set(err, BMX_EIO, "cannot read %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(d);
+        return bmx_err_set(err, BMX_EIO, "%s is %s, not a regular file: give the path of a file",
+                           path, kind_of(st.st_mode));
+    }
+    if ((fl = fcntl(d, F_GETFL)) < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(d);
+        return bmx_err_set(err, BMX_EIO, "cannot read %s: %s", path, strerror(e));
+    }
+    *fd = d;
+    return BMX_OK;
+}
+
+int bmx_file_fopen_regular(const char *path, FILE **f, bmx_err *err)
+{
+    int fd, rc;
+
+    *f = NULL;
+    if ((rc = bmx_file_open_regular(path, &fd, err)) < 0)
+        return rc;
+    if (!(*f = fdopen(fd, "rb"))) {
+        int e = errno;
+        close(fd);
+        return bmx_err_set(err, BMX_EIO, "cannot read %s: %s", path, strerror(e));
+    }
+    return BMX_OK;
+}
+
+int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, bmx_err *err)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *data = NULL;
+    *size = 0;
+    if ((rc = bmx_file_fopen_regular(path, &f, err)) < 0)
+        return rc;
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            char *nb;
+            if (cap > max) {
+                free(buf);
+                fclose(f);
+                return bmx_err_set(err, BMX_ECORRUPT,
+                                   "%s is larger than %zu bytes, more than any valid file of its "
+                                   "kind: check the path",
+                                   path, max);
+            }
+            cap = cap ? 2 * cap : 1 << 16;
+            if (cap > max + 1)
+                cap = max + 1; /* one byte past max tells a file over the limit */
+            nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", path);
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    rc = ferror(f);
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return bmx_err_set(err, BMX_EIO, "cannot read %s", path);
+    }
+    if (n > max) {
+        free(buf);
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "%s is larger than %zu bytes, more than any valid file of its kind: "
+                           "check the path",
+                           path, max);
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *size = n;
+    return BMX_OK;
+}
