@@ -153,7 +153,9 @@ FUZZ_SAN     = -fsanitize=address,undefined,float-cast-overflow \
 FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(ARCH) $(WARN) \
                -fopenmp=libgomp -Iinclude -MMD -MP
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+# the library as a plain build has it without CUDA or MPI: the no-CUDA stub, no BMX_WITH_*
+FUZZ_LIB     := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+FUZZ_OBJ     := $(FUZZ_LIB:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
@@ -166,7 +168,7 @@ $(FUZZ_BUILD)/libbmx.a: $(FUZZ_OBJ)
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libbmx.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_BUILD)/libbmx.a \
-		-fopenmp=libgomp -lopenblas -lm -lpthread
+		-fopenmp=libgomp -lopenblas -lzstd -lz -lm -lpthread
 
 fuzz-build: $(FUZZ_BIN)
 

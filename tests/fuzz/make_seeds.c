@@ -45,9 +45,20 @@ static void put(const char *sub, const char *name, const void *d, size_t n)
 
 static void mixstates(void)
 {
-    static const char *specs[] = {"uniform",           "natural", "weights", "odm",
-                                  "odm-smoothed-mean", "exp3",    "ucb1",    "explore-only",
-                                  "exploit-only",      "doremi"};
+    static const char *specs[] = {"uniform",
+                                  "natural",
+                                  "weights",
+                                  "odm",
+                                  "odm-smoothed-mean",
+                                  "exp3",
+                                  "ucb1",
+                                  "explore-only",
+                                  "exploit-only",
+                                  "doremi",
+                                  "temperature:tau=2",
+                                  "ado:warmup=1,interval=2",
+                                  "aioli:interval=20,rounds=1,probe=2",
+                                  "exp3:min-prob=0.1,tscale=10"};
     const double w[3] = {1, 2, 3};
     for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
         const char *spec = specs[i];
@@ -59,6 +70,11 @@ static void mixstates(void)
         if (bmx_mix_create(&m, spec, 3, w, 1, &err))
             die(spec, &err);
         for (int r = 0; r < 3; r++) {
+            if (bmx_mix_needs_validation(m)) {
+                const double vl[3] = {2.0, 2.5, 3.0};
+                if (bmx_mix_observe_validation(m, vl, &err))
+                    die("observe_validation", &err);
+            }
             if (!strcmp(spec, "doremi")) {
                 double ex[3] = {0.5, 0.1, 0}, tok[3] = {10, 10, 0};
                 if (bmx_mix_observe_excess(m, ex, tok, &err))
@@ -71,6 +87,9 @@ static void mixstates(void)
         if (bmx_mix_save(m, buf, sizeof buf, &len, &err))
             die("save", &err);
         snprintf(name, sizeof name, "%s.state", spec);
+        for (char *c = name; *c; c++)
+            if (*c == ':' || *c == ',' || *c == '=')
+                *c = '_';
         put("mixstate", name, buf, len);
         bmx_mix_free(m);
     }
