@@ -240,6 +240,7 @@ int main()
     attention(2, 130, 128, 2, 0.5f);
     attention(1, 64, 64, 1, 0.5f);
     attention(2, 17, 128, 2, 0.5f);
+    attention(1, 1024, 64, 1, 0.5f); /* GPT-2's T and head size */
     printf("%d failures\n", fails);
     return fails != 0;
 }
