@@ -297,9 +297,10 @@ extern "C" int bmx_backend_cuda(bmx_trainer *t, int precision, int device, int B
                            "not enough GPU memory: the CUDA trainer needs %.0f MiB (model and "
                            "activations for micro-batches of %d x %d tokens, %s, plus %.0f MiB "
                            "of AdamW moments) but device %d has %.0f MiB free of %.0f MiB: "
-                           "lower --batch or --seq, or use bf16",
+                           "lower --batch or --seq%s",
                            need / 1048576.0, B, T, precision == BMX_CUDA_BF16 ? "bf16" : "fp32",
-                           mom / 1048576.0, device, fr / 1048576.0, tot / 1048576.0);
+                           mom / 1048576.0, device, fr / 1048576.0, tot / 1048576.0,
+                           precision == BMX_CUDA_BF16 ? "" : ", or use --precision bf16");
     cuda_be *b = (cuda_be *)calloc(1, sizeof *b);
     if (!b)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory for the CUDA trainer");
@@ -311,16 +312,16 @@ extern "C" int bmx_backend_cuda(bmx_trainer *t, int precision, int device, int B
         free(b);
         return rc;
     }
-    if ((rc = cuda_status(cudaMalloc(&b->m1, b->n * sizeof(float)), "allocating AdamW moments",
-                          err)) ||
-        (rc = cuda_status(cudaMalloc(&b->m2, b->n * sizeof(float)), "allocating AdamW moments",
-                          err)) ||
-        (rc = cuda_status(cudaMalloc(&b->part, NORM_BLOCKS * sizeof(double)),
+    if ((rc = cuda_status(cudaMalloc((void **)&b->m1, b->n * sizeof(float)),
+                          "allocating AdamW moments", err)) ||
+        (rc = cuda_status(cudaMalloc((void **)&b->m2, b->n * sizeof(float)),
+                          "allocating AdamW moments", err)) ||
+        (rc = cuda_status(cudaMalloc((void **)&b->part, NORM_BLOCKS * sizeof(double)),
                           "allocating the norm buffer", err)) ||
-        (rc = cuda_status(cudaMalloc(&b->norm, sizeof(double)), "allocating the norm buffer",
-                          err)) ||
-        (rc = cuda_status(cudaMallocHost(&b->norm_host, sizeof(double)), "allocating pinned memory",
-                          err)) ||
+        (rc = cuda_status(cudaMalloc((void **)&b->norm, sizeof(double)),
+                          "allocating the norm buffer", err)) ||
+        (rc = cuda_status(cudaMallocHost((void **)&b->norm_host, sizeof(double)),
+                          "allocating pinned memory", err)) ||
         (rc = be_from_host(b, err)) || (rc = bmx_backend_create(&cuda_ops, b, t, out, err))) {
         be_free(b);
         return rc;
