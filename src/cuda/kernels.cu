@@ -1,8 +1,38 @@
 /* src/cuda/kernels.cu - the GPT-2 layers on the GPU other than attention and the matrix
  * products (see kernels.cuh). Fixed-order reductions throughout: no atomics. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "kernels.cuh"
+
+/* 16 bytes of T (8 bf16 or 4 floats), moved by one 128-bit load or store. */
+template <typename T> struct alignas(16) Pack {
+    T v[16 / sizeof(T)];
+};
+template <typename T> __device__ __forceinline__ Pack<T> ld16(const T *p)
+{
+    Pack<T> r;
+#ifdef __CUDA_ARCH__
+    *reinterpret_cast<uint4 *>(&r) = *reinterpret_cast<const uint4 *>(p);
+#else
+    memcpy(&r, p, 16);
+#endif
+    return r;
+}
+template <typename T> __device__ __forceinline__ void st16(T *p, const Pack<T> &v)
+{
+#ifdef __CUDA_ARCH__
+    *reinterpret_cast<uint4 *>(p) = *reinterpret_cast<const uint4 *>(&v);
+#else
+    memcpy(p, &v, 16);
+#endif
+}
+/* Whether p may be moved in 16-byte packs. */
+static inline bool al16(const void *p)
+{
+    return ((uintptr_t)p & 15) == 0;
+}
 
 /* Sum / max over a warp by xor shuffles: every lane ends with the same value, computed in the
  * same order every time. */
@@ -31,6 +61,24 @@ __device__ float block_reduce(float v, float *red, bool is_max)
     __syncthreads();
     float r = lane < nw ? red[lane] : (is_max ? -INFINITY : 0.0f);
     return is_max ? warp_max(r) : warp_sum(r);
+}
+
+/* tof for a value held in registers across phases: on the GPU an opaque conversion, so that
+ * the compiler keeps the packed 16-bit values rather than all their float copies (fewer
+ * registers); the same value as tof. */
+__device__ __forceinline__ float tof_fresh(float x)
+{
+    return x;
+}
+__device__ __forceinline__ float tof_fresh(bf16 x)
+{
+#ifdef __CUDA_ARCH__
+    unsigned u = (unsigned)__bfloat16_as_ushort(x);
+    asm volatile("shl.b32 %0, %0, 16;" : "+r"(u));
+    return __uint_as_float(u);
+#else
+    return tof(x);
+#endif
 }
 
 /* ---- encoder ---- */
@@ -160,6 +208,60 @@ __global__ void layernorm_backward_k(T *dinp, const T *dout, const T *inp, const
     }
 }
 
+/* The same, in 16-byte packs (C a multiple of 16 / sizeof(T), every row 16-byte aligned): lane
+ * owns packs lane, lane + 32, ... (K at most) of its row, kept in registers between the two
+ * passes. */
+template <typename T, int K>
+__global__ void __launch_bounds__(256)
+    layernorm_backward_vec_k(T *dinp, const T *dout, const T *inp, const float *w,
+                             const float *mean, const float *rstd, int N, int C)
+{
+    constexpr int VW = 16 / sizeof(T);
+    int row = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32), lane = threadIdx.x % 32;
+    if (row >= N)
+        return;
+    int nch = C / VW;
+    const T *x = inp + (size_t)row * C, *d = dout + (size_t)row * C;
+    T *di = dinp + (size_t)row * C;
+    Pack<T> xv[K], dv[K];
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int ch = lane + 32 * k;
+        if (ch < nch) {
+            xv[k] = ld16(x + (size_t)ch * VW);
+            dv[k] = ld16(d + (size_t)ch * VW);
+        }
+    }
+    float m = mean[row], r = rstd[row], sd = 0, sdn = 0;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int ch = lane + 32 * k;
+        if (ch < nch) {
+#pragma unroll
+            for (int j = 0; j < VW; j++) {
+                float dn = tof(dv[k].v[j]) * w[ch * VW + j];
+                sd += dn;
+                sdn += dn * ((tof(xv[k].v[j]) - m) * r);
+            }
+        }
+    }
+    float md = warp_sum(sd) / C, mdn = warp_sum(sdn) / C;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int ch = lane + 32 * k;
+        if (ch < nch) {
+            Pack<T> o = ld16(di + (size_t)ch * VW);
+#pragma unroll
+            for (int j = 0; j < VW; j++) {
+                float xn = (tof_fresh(xv[k].v[j]) - m) * r;
+                o.v[j] = fromf<T>(tof(o.v[j]) +
+                                  (tof_fresh(dv[k].v[j]) * w[ch * VW + j] - md - xn * mdn) * r);
+            }
+            st16(di + (size_t)ch * VW, o);
+        }
+    }
+}
+
 /* ---- column sums (bias and LayerNorm parameter gradients), in two fixed-order stages ---- */
 
 #define COLSUM_ROWS 256
@@ -223,8 +325,24 @@ void k_layernorm_backward(cudaStream_t st, T *dinp, float *dw, float *db, float 
                           const T *dout, const T *inp, const float *w, const float *mean,
                           const float *rstd, int N, int C, int acc)
 {
-    layernorm_backward_k<T>
-        <<<cdiv((size_t)N * 32, 256), 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    const int VW = 16 / sizeof(T);
+    int K = (int)cdiv((size_t)(C / VW), 32);
+    bool vec = C % VW == 0 && al16(dinp) && al16(dout) && al16(inp);
+    unsigned g = cdiv((size_t)N * 32, 256);
+    if (vec && K <= 1)
+        layernorm_backward_vec_k<T, 1><<<g, 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    else if (vec && K <= 2)
+        layernorm_backward_vec_k<T, 2><<<g, 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    else if (vec && K <= 3)
+        layernorm_backward_vec_k<T, 3><<<g, 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    else if (vec && K <= 4)
+        layernorm_backward_vec_k<T, 4><<<g, 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    else if (vec && K <= 6)
+        layernorm_backward_vec_k<T, 6><<<g, 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    else if (vec && K <= 8)
+        layernorm_backward_vec_k<T, 8><<<g, 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
+    else
+        layernorm_backward_k<T><<<g, 256, 0, st>>>(dinp, dout, inp, w, mean, rstd, N, C);
     int ns = k_colsum_splits(N);
     colsum_part_k<T, true><<<dim3(cdiv(C, 32), (unsigned)ns), dim3(32, 8), 0, st>>>(
         part, dout, inp, mean, rstd, N, C);
