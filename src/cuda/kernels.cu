@@ -379,16 +379,28 @@ void k_bias_fill(cudaStream_t st, T *out, const T *resid, const T *bias, int N, 
 
 #define GELU_K2 1.5957691216057308f /* 2 sqrt(2 / pi) */
 
+__device__ __forceinline__ float gelu_f(float x)
+{
+    float u2 = GELU_K2 * (x + 0.044715f * x * x * x);
+    u2 = fminf(fmaxf(u2, -80.0f), 80.0f);
+    float s = 1.0f / (1.0f + expf(-u2));
+    return x * s;
+}
+__device__ __forceinline__ float gelu_b(float x, float d)
+{
+    float u2 = GELU_K2 * (x + 0.044715f * x * x * x);
+    u2 = fminf(fmaxf(u2, -80.0f), 80.0f);
+    float s = 1.0f / (1.0f + expf(-u2));
+    float du2 = GELU_K2 * (1.0f + (float)(3 * 0.044715) * x * x);
+    return (s + x * s * (1.0f - s) * du2) * d;
+}
+
 template <typename T> __global__ void gelu_forward_k(T *out, const T *inp, size_t n)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n)
         return;
-    float x = tof(inp[i]);
-    float u2 = GELU_K2 * (x + 0.044715f * x * x * x);
-    u2 = fminf(fmaxf(u2, -80.0f), 80.0f);
-    float s = 1.0f / (1.0f + expf(-u2));
-    out[i] = fromf<T>(x * s);
+    out[i] = fromf<T>(gelu_f(tof(inp[i])));
 }
 
 template <typename T>
@@ -397,23 +409,64 @@ __global__ void gelu_backward_k(T *dinp, const T *inp, const T *dout, size_t n)
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n)
         return;
-    float x = tof(inp[i]);
-    float u2 = GELU_K2 * (x + 0.044715f * x * x * x);
-    u2 = fminf(fmaxf(u2, -80.0f), 80.0f);
-    float s = 1.0f / (1.0f + expf(-u2));
-    float du2 = GELU_K2 * (1.0f + (float)(3 * 0.044715) * x * x);
-    dinp[i] = fromf<T>((s + x * s * (1.0f - s) * du2) * tof(dout[i]));
+    dinp[i] = fromf<T>(gelu_b(tof(inp[i]), tof(dout[i])));
+}
+
+/* The same over np 16-byte packs, grid-stride. */
+template <typename T> __global__ void gelu_forward_vec_k(T *out, const T *inp, size_t np)
+{
+    constexpr int VW = 16 / sizeof(T);
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < np;
+         i += (size_t)gridDim.x * blockDim.x) {
+        Pack<T> p = ld16(inp + i * VW);
+#pragma unroll
+        for (int j = 0; j < VW; j++)
+            p.v[j] = fromf<T>(gelu_f(tof(p.v[j])));
+        st16(out + i * VW, p);
+    }
+}
+
+template <typename T>
+__global__ void gelu_backward_vec_k(T *dinp, const T *inp, const T *dout, size_t np)
+{
+    constexpr int VW = 16 / sizeof(T);
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < np;
+         i += (size_t)gridDim.x * blockDim.x) {
+        Pack<T> x = ld16(inp + i * VW), d = ld16(dout + i * VW);
+#pragma unroll
+        for (int j = 0; j < VW; j++)
+            d.v[j] = fromf<T>(gelu_b(tof(x.v[j]), tof(d.v[j])));
+        st16(dinp + i * VW, d);
+    }
+}
+
+static unsigned vec_blocks(size_t np)
+{
+    unsigned b = cdiv(np, 256);
+    return b < 65536 ? b : 65536;
 }
 
 template <typename T> void k_gelu_forward(cudaStream_t st, T *out, const T *inp, size_t n)
 {
-    gelu_forward_k<T><<<cdiv(n, 256), 256, 0, st>>>(out, inp, n);
+    const size_t VW = 16 / sizeof(T);
+    if (n % VW == 0 && al16(out) && al16(inp)) {
+        size_t np = n / VW;
+        gelu_forward_vec_k<T><<<vec_blocks(np), 256, 0, st>>>(out, inp, np);
+    } else {
+        gelu_forward_k<T><<<cdiv(n, 256), 256, 0, st>>>(out, inp, n);
+    }
 }
 
 template <typename T>
 void k_gelu_backward(cudaStream_t st, T *dinp, const T *inp, const T *dout, size_t n)
 {
-    gelu_backward_k<T><<<cdiv(n, 256), 256, 0, st>>>(dinp, inp, dout, n);
+    const size_t VW = 16 / sizeof(T);
+    if (n % VW == 0 && al16(dinp) && al16(inp) && al16(dout)) {
+        size_t np = n / VW;
+        gelu_backward_vec_k<T><<<vec_blocks(np), 256, 0, st>>>(dinp, inp, dout, np);
+    } else {
+        gelu_backward_k<T><<<cdiv(n, 256), 256, 0, st>>>(dinp, inp, dout, n);
+    }
 }
 
 /* ---- fused softmax cross-entropy: one block per row ---- */
