@@ -503,12 +503,111 @@ __global__ void crossentropy_k(T *logits, float *losses, const int *targets, int
     }
 }
 
+#define XENT_MAXT 704 /* threads a block at most (88 registers each) */
+
+/* The same with the row in registers: read once in 16-byte packs (Vp a multiple of
+ * 16 / sizeof(T), rows 16-byte aligned), thread t holding packs t, t + blockDim.x, ... (K at
+ * most), then written once. Same arithmetic as crossentropy_k (max, then sum of exp). */
+template <typename T, int K>
+__global__ void __launch_bounds__(XENT_MAXT)
+    crossentropy_vec_k(T *logits, float *losses, const int *targets, int V, int Vp, float dscale)
+{
+    constexpr int VW = 16 / sizeof(T);
+    __shared__ float red[32];
+    __shared__ float tlogit;
+    int n = blockIdx.x, tg = targets[n], nch = Vp / VW;
+    T *l = logits + (size_t)n * Vp;
+    if (threadIdx.x == 0)
+        tlogit = tg >= 0 ? tof(l[tg]) : 0.0f; /* read before the row is overwritten below */
+    Pack<T> p[K];
+    float mx = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int ch = threadIdx.x + k * blockDim.x;
+        if (ch < nch)
+            p[k] = ld16(l + (size_t)ch * VW);
+    }
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int ch = threadIdx.x + k * blockDim.x;
+        if (ch < nch) {
+#pragma unroll
+            for (int j = 0; j < VW; j++)
+                if (ch * VW + j < V)
+                    mx = fmaxf(mx, tof_fresh(p[k].v[j]));
+        }
+    }
+    mx = block_reduce(mx, red, true);
+    float s = 0;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int ch = threadIdx.x + k * blockDim.x;
+        if (ch < nch) {
+#pragma unroll
+            for (int j = 0; j < VW; j++)
+                if (ch * VW + j < V)
+                    s += expf(tof_fresh(p[k].v[j]) - mx);
+        }
+    }
+    float lse = mx + logf(block_reduce(s, red, false)); /* its barriers order tlogit too */
+    if (threadIdx.x == 0)
+        losses[n] = tg >= 0 ? lse - tlogit : 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        int ch = threadIdx.x + k * blockDim.x;
+        if (ch < nch) {
+#pragma unroll
+            for (int j = 0; j < VW; j++) {
+                int v = ch * VW + j;
+                float g = 0;
+                if (tg >= 0 && v < V) {
+                    g = expf(tof_fresh(p[k].v[j]) - lse);
+                    if (v == tg)
+                        g -= 1.0f;
+                    g *= dscale;
+                }
+                p[k].v[j] = fromf<T>(g);
+            }
+            st16(l + (size_t)ch * VW, p[k]);
+        }
+    }
+}
+
 template <typename T>
 void k_crossentropy(cudaStream_t st, T *logits, float *losses, const int *targets, int N, int V,
                     int Vp, float dscale)
 {
-    int bs = V >= 4096 ? 512 : 128;
-    crossentropy_k<T><<<(unsigned)N, bs, 0, st>>>(logits, losses, targets, V, Vp, dscale);
+    const int VW = 16 / sizeof(T);
+    int nch = Vp / VW, K = (int)cdiv((size_t)nch, XENT_MAXT);
+    /* the fewest threads (a multiple of 32) that hold the row in K packs each */
+    unsigned bs = 32 * cdiv(cdiv((size_t)nch, (size_t)K), 32), g = (unsigned)N;
+#define XENT_VEC(KK)                                                                               \
+    case KK:                                                                                       \
+        crossentropy_vec_k<T, KK><<<g, bs, 0, st>>>(logits, losses, targets, V, Vp, dscale);       \
+        return;
+    if (Vp % VW == 0 && al16(logits) && K >= 1 && K <= 16) {
+        switch (K) {
+            XENT_VEC(1)
+            XENT_VEC(2)
+            XENT_VEC(3)
+            XENT_VEC(4)
+            XENT_VEC(5)
+            XENT_VEC(6)
+            XENT_VEC(7)
+            XENT_VEC(8)
+            XENT_VEC(9)
+            XENT_VEC(10)
+            XENT_VEC(11)
+            XENT_VEC(12)
+            XENT_VEC(13)
+            XENT_VEC(14)
+            XENT_VEC(15)
+            XENT_VEC(16)
+        }
+    }
+#undef XENT_VEC
+    bs = V >= 4096 ? 512 : 128;
+    crossentropy_k<T><<<g, bs, 0, st>>>(logits, losses, targets, V, Vp, dscale);
 }
 
 __global__ void seq_sums_k(double *seqsum, const float *losses, int Tn)
