@@ -185,7 +185,7 @@ __global__ void __launch_bounds__(128)
         }
         __syncwarp();
         for (int j = 0; j < 16; j++) {
-            int c = half * 16 + j;
+            int c = 2 * j + half;
             float p = u0 + c <= tq ? expf(S[r * 36 + c] * scale - L) : 0.0f;
             P[r * 40 + c] = __float2bfloat16(p * (Dp[r * 36 + c] - Dt) * scale);
         }
@@ -271,7 +271,7 @@ __global__ void __launch_bounds__(128)
         }
         __syncwarp();
         for (int j = 0; j < 16; j++) {
-            int c = half * 16 + j, tt = t0 + c;
+            int c = 2 * j + half, tt = t0 + c;
             float p = tt >= u && tt < Tn ? expf(S[r * 36 + c] * scale - Lq[c]) : 0.0f;
             P[r * 40 + c] = __float2bfloat16(p);
             Dp[r * 36 + c] = p * (Dp[r * 36 + c] - Dq[c]) * scale;
@@ -288,7 +288,7 @@ __global__ void __launch_bounds__(128)
             }
         __syncwarp(); /* P^T read: it now takes dS^T */
         for (int j = 0; j < 16; j++) {
-            int c = half * 16 + j;
+            int c = 2 * j + half;
             P[r * 40 + c] = __float2bfloat16(Dp[r * 36 + c]);
         }
         __syncwarp();
