@@ -724,14 +724,14 @@ void k_crossentropy(cudaStream_t st, T *logits, float *losses, const int *target
                     int Vp, float dscale)
 {
     const int VW = 16 / sizeof(T);
-    int nch = Vp / VW, K = (int)cdiv((size_t)nch, XENT_MAXT);
+    int nch = Vp / VW, K = nch > 0 ? (int)cdiv((size_t)nch, XENT_MAXT) : 1;
     /* the fewest threads (a multiple of 32) that hold the row in K packs each */
     unsigned bs = 32 * cdiv(cdiv((size_t)nch, (size_t)K), 32), g = (unsigned)N;
 #define XENT_VEC(KK)                                                                               \
     case KK:                                                                                       \
         crossentropy_vec_k<T, KK><<<g, bs, 0, st>>>(logits, losses, targets, V, Vp, dscale);       \
         return;
-    if (Vp % VW == 0 && al16(logits) && K >= 1 && K <= 16) {
+    if (nch > 0 && Vp % VW == 0 && al16(logits) && K <= 16) {
         switch (K) {
             XENT_VEC(1)
             XENT_VEC(2)
