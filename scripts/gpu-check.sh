@@ -6,7 +6,7 @@
 # stage, the figures), build.log, tests.log, compare.log, bench.log (the benchmark's table and
 # JSON), report.html (the compare's).
 #
-# Carried (ignored, named in the run's `carry`): .gpu/blas.tar.xz (OpenBLAS-openmp, its
+# Carried (ignored, named in the run's `carry`; scripts/gpu-carry.sh makes the first): .gpu/blas.tar.xz (OpenBLAS-openmp, its
 # libgfortran and cblas.h, for machines without libopenblas) and .gpu/shards/ (a data folder of
 # <domain>/{train,val}.bin). Without shards the compare uses tiny ones made from the test
 # fixtures (tests/cli/rundata.sh).
