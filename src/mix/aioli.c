@@ -44,6 +44,14 @@ static long in_rounds(const bmx_mix *m)
     return s < m->p.warmup ? -1 : (s - m->p.warmup) % m->p.interval;
 }
 
+/* 1 when round t is one where validation losses are due: a round's start (r = 0) or the end
+ * of one of its R*K probes (r = S, 2S, ..., R*K*S) */
+static int due(const bmx_mix *m)
+{
+    long r = in_rounds(m), S = m->p.probe;
+    return r == 0 || (r > 0 && r <= m->p.rounds * m->k * S && r % S == 0);
+}
+
 int mix_aioli_needs(const bmx_mix *m)
 {
     return m->ext[0] != 0.0;
@@ -81,6 +89,11 @@ int mix_aioli_check(bmx_mix *m, bmx_err *err)
     if ((m->ext[0] != 0.0 && m->ext[0] != 1.0) || (m->ext[1] != 0.0 && m->ext[1] != 1.0))
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: aioli's flags are %g, %g", m->ext[0],
                            m->ext[1]);
+    if (m->ext[0] != 0.0 && !due(m))
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: aioli says validation losses are due at round %ld, where "
+                           "none are",
+                           m->t);
     for (long i = 0; i < v.RK; i++)
         if (!(v.perm[i] >= 0.0 && v.perm[i] < m->k && v.perm[i] == floor(v.perm[i])))
             return bmx_err_set(err, BMX_ECORRUPT, "mix state: aioli's probe order[%ld] = %g", i,
@@ -235,6 +248,11 @@ int mix_aioli_validation(bmx_mix *m, const double *L, bmx_err *err)
     double *cnt = m->arr[ARR_CNT];
     size_t kk = (size_t)K * (size_t)K;
 
+    if (!due(m))
+        return bmx_err_set(err, BMX_ESTATE,
+                           "mix policy aioli: no validation losses are due at round %ld; give "
+                           "them only when bmx_mix_needs_validation says so",
+                           m->t);
     if (r == 0) { /* a round starts: L0, the probe order */
         memcpy(v.prev, L, (size_t)K * sizeof *L);
         memset(v.M, 0, kk * sizeof *v.M);
@@ -282,8 +300,6 @@ int mix_aioli_validation(bmx_mix *m, const double *L, bmx_err *err)
 
 int mix_aioli_step(bmx_mix *m, bmx_err *err)
 {
-    long r, RKS = m->p.rounds * m->k * m->p.probe;
-
     if (m->ext[0] != 0.0)
         return bmx_err_set(err, BMX_ESTATE,
                            "mix policy aioli: per-group validation losses are due before round "
@@ -291,8 +307,7 @@ int mix_aioli_step(bmx_mix *m, bmx_err *err)
                            "bmx_mix_needs_validation says so",
                            m->t);
     m->t++;
-    r = in_rounds(m);
-    if (r == 0 || (r > 0 && r <= RKS && r % m->p.probe == 0))
+    if (due(m))
         m->ext[0] = 1.0;
     return 0;
 }
