@@ -74,6 +74,9 @@ int bmx_gpt_vocab_padded(int vocab);
 /* Parameters of a model of a checked configuration (what bmx_model_num_params will say),
  * without allocating it. */
 size_t bmx_gpt_num_params(const bmx_gpt_config *cfg);
+/* Elements of each parameter tensor (enum bmx_tensor_id order) of a checked configuration:
+ * the flat layout every trainer (CPU, CUDA) shares. */
+void bmx_gpt_param_counts(const bmx_gpt_config *cfg, size_t counts[BMX_NTENSORS]);
 
 /* Create a model with zeroed parameters and gradients. With blas != 0, the BLAS in use is
  * checked (bmx_kernels_check_blas) and a slow or mismatched one is refused. */

@@ -53,37 +53,6 @@ struct bmx_cuda_model {
     long n_counted;
 };
 
-static void param_counts(const bmx_gpt_config *c, size_t cnt[BMX_NTENSORS])
-{
-    size_t C = (size_t)c->width, L = (size_t)c->layers;
-    size_t v[BMX_NTENSORS] = {(size_t)bmx_gpt_vocab_padded(c->vocab) * C,
-                              (size_t)c->ctx * C,
-                              L * C,
-                              L * C,
-                              L * 3 * C * C,
-                              L * 3 * C,
-                              L * C * C,
-                              L * C,
-                              L * C,
-                              L * C,
-                              L * 4 * C * C,
-                              L * 4 * C,
-                              L * 4 * C * C,
-                              L * C,
-                              C,
-                              C};
-    memcpy(cnt, v, sizeof v);
-}
-
-static size_t num_params(const bmx_gpt_config *c)
-{
-    size_t cnt[BMX_NTENSORS], n = 0;
-    param_counts(c, cnt);
-    for (int i = 0; i < BMX_NTENSORS; i++)
-        n += cnt[i];
-    return n;
-}
-
 static struct act_layout layout_acts(const bmx_gpt_config *cfg, int B, int T)
 {
     struct act_layout a;
@@ -180,7 +149,7 @@ extern "C" size_t bmx_cuda_model_bytes(const bmx_gpt_config *cfg, int prec, int 
 {
     if (!cfg || bmx_gpt_config_check(cfg, NULL) || B < 1 || T < 1)
         return 0;
-    size_t P = num_params(cfg), N = (size_t)B * T;
+    size_t P = bmx_gpt_num_params(cfg), N = (size_t)B * T;
     struct act_layout a = layout_acts(cfg, B, T);
     size_t bytes = 2 * P * sizeof(float);
     if (prec == BMX_CUDA_BF16)
@@ -333,7 +302,7 @@ extern "C" int bmx_cuda_model_create(const bmx_gpt_config *cfg, int prec, int de
     m->Tmax = T;
     m->esz = esz_of(prec);
     size_t cnt[BMX_NTENSORS], o = 0;
-    param_counts(cfg, cnt);
+    bmx_gpt_param_counts(cfg, cnt);
     for (int i = 0; i < BMX_NTENSORS; i++) {
         m->off[i] = o;
         o += cnt[i];

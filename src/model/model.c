@@ -73,7 +73,7 @@ int bmx_gpt_config_check(const bmx_gpt_config *c, bmx_err *err)
 }
 
 /* Elements of each parameter tensor of a model of configuration c. */
-static void param_counts(const bmx_gpt_config *c, size_t counts[BMX_NTENSORS])
+void bmx_gpt_param_counts(const bmx_gpt_config *c, size_t counts[BMX_NTENSORS])
 {
     size_t C = (size_t)c->width, L = (size_t)c->layers;
     size_t n[BMX_NTENSORS] = {(size_t)bmx_gpt_vocab_padded(c->vocab) * C,
@@ -98,7 +98,7 @@ static void param_counts(const bmx_gpt_config *c, size_t counts[BMX_NTENSORS])
 size_t bmx_gpt_num_params(const bmx_gpt_config *cfg)
 {
     size_t counts[BMX_NTENSORS], n = 0;
-    param_counts(cfg, counts);
+    bmx_gpt_param_counts(cfg, counts);
     for (int i = 0; i < BMX_NTENSORS; i++)
         n += counts[i];
     return n;
@@ -108,7 +108,7 @@ static void layout_params(bmx_model *m)
 {
     size_t counts[BMX_NTENSORS];
     size_t off = 0;
-    param_counts(&m->cfg, counts);
+    bmx_gpt_param_counts(&m->cfg, counts);
     for (int i = 0; i < BMX_NTENSORS; i++) {
         m->t[i].name = tensor_names[i];
         m->t[i].offset = off;
