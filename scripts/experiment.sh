@@ -6,7 +6,8 @@
 # interrupted study exactly (each run resumes from its last checkpoint).
 #   BMX_EXP_OUT      output folder (default runs/exp-cpu)
 #   BMX_EXP_SEEDS    seeds (default 1,2,3); one `bmx compare` per seed, all at once
-#   BMX_EXP_METHODS  methods (default uniform,natural,odm,odm-smoothed-mean,doremi)
+#   BMX_EXP_METHODS  methods, in the order each seed trains them (default
+#                    uniform,odm,natural,odm-smoothed-mean,doremi: the key pair first)
 #   BMX_EXP_NICE     nice level of the training processes (default 0)
 set -euo pipefail
 build=${1:-build}
@@ -16,7 +17,7 @@ corpus=data/exp-corpus
 vocab=data/exp.tok
 out=${BMX_EXP_OUT:-runs/exp-cpu}
 seeds=${BMX_EXP_SEEDS:-1,2,3}
-methods=${BMX_EXP_METHODS:-uniform,natural,odm,odm-smoothed-mean,doremi}
+methods=${BMX_EXP_METHODS:-uniform,odm,natural,odm-smoothed-mean,doremi}
 nice=${BMX_EXP_NICE:-0}
 conf=experiments/cpu.conf
 t0=$(date +%s)
