@@ -7,8 +7,8 @@
  * bmx_report_html builds one self-contained HTML page (inline SVG, no scripts) from loaded
  * runs, grouped by method (the header's "method"; runs of one method differ by seed):
  *  1. mean validation perplexity (the mean over domains of exp(loss)) against steps, one
- *     line per method: the mean over its seeds, with min and max over seeds as thin lines
- *     when it has several;
+ *     line per method: the mean over its seeds with its 95% t-band, and min and max over
+ *     seeds as thin lines when it has several;
  *  2. the headline figure of the ODM paper: the best static baseline (lowest final mean
  *     perplexity among the methods whose policy is uniform, natural or weights - DoReMi's
  *     final run is a `weights` run) sets a target, its final mean perplexity; for every
