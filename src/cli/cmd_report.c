@@ -107,9 +107,10 @@ int cmd_report(int argc, char **argv)
     const char *out = "report.html", *title = "bmx: data mixing comparison";
     char *pos[256];
     int npos = 0;
-    const struct cli_opt opts[] = {{"out", CLI_STR, &out, "the HTML file to write"},
-                                   {"title", CLI_STR, &title, "the report's title"},
-                                   {0}};
+    const struct cli_opt opts[] = {
+        {"out", CLI_STR, &out, "the HTML file X.html to write (X.json, X.md beside it)"},
+        {"title", CLI_STR, &title, "the report's title"},
+        {0}};
     const char *usage =
         "usage: bmx report RUN [RUN...] [--out FILE]\n\n"
         "Build one HTML report (inline SVG) from the logs of training runs (folders of\n"
