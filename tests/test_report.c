@@ -285,6 +285,54 @@ static void test_svg_lines(void)
     bmx_sbuf_free(&out);
 }
 
+/* Bands under lines: one polygon per run of finite bounds (a NaN bound leaves a gap), the
+ * band widens the y range, and the zero line brings 0 into it. */
+static void test_svg_lines_band(void)
+{
+    double x[10], y[10], lo[10], hi[10], y2[10];
+    bmx_plot_series s[2] = {{"odm", x, y, 10}, {"no band", x, y2, 10}};
+    bmx_plot_band b[2] = {{lo, hi}, {NULL, NULL}};
+    bmx_plot p = {"band", "step", "%", 0, 0};
+    bmx_sbuf out = {0};
+    bmx_err err = {0};
+
+    for (int i = 0; i < 10; i++) {
+        x[i] = i;
+        y[i] = 10 + i;
+        lo[i] = i == 4 ? NAN : y[i] - 5; /* a gap at 4: two polygons, 0-3 and 5-9 */
+        hi[i] = y[i] + 30;               /* up to 49: the y range reaches 40 */
+        y2[i] = 12;
+    }
+    CHECK_EQ_INT(bmx_svg_lines_band(&out, &p, s, b, 2, 1, &err), BMX_OK);
+    const char *t = bmx_sbuf_str(&out);
+    check_xml(t);
+    CHECK_EQ_INT(count_of(t, "<polygon class=\"ci-band\""), 2);
+    CHECK_EQ_INT(count_of(t, "<path class=\"series\""), 2);
+    CHECK_EQ_INT(count_of(t, "<line class=\"zero\""), 1);
+    /* the zero line and 40 are within the y ticks (the lines alone span 10 .. 19) */
+    CHECK_CONTAINS(t, "text-anchor=\"end\">0</text>");
+    CHECK_CONTAINS(t, "text-anchor=\"end\">40</text>");
+    /* the first polygon: 4 points along hi, 4 back along lo */
+    {
+        const char *pg = strstr(t, "points=\""), *end = strstr(pg, "\"/>");
+        int commas = 0;
+        for (const char *c = pg; c < end; c++)
+            commas += *c == ',';
+        CHECK_EQ_INT(commas, 8);
+    }
+    /* bands drawn first, under the lines */
+    CHECK(strstr(t, "ci-band") < strstr(t, "class=\"series\""));
+    /* no bands and no zero line: bmx_svg_lines' very bytes */
+    bmx_sbuf plain = {0};
+    bmx_sbuf_clear(&out);
+    CHECK_EQ_INT(bmx_svg_lines_band(&out, &p, s, NULL, 2, 0, &err), BMX_OK);
+    CHECK_EQ_INT(bmx_svg_lines(&plain, &p, s, 2, &err), BMX_OK);
+    CHECK_EQ_STR(bmx_sbuf_str(&out), bmx_sbuf_str(&plain));
+    CHECK(!strstr(bmx_sbuf_str(&plain), "ci-band") && !strstr(bmx_sbuf_str(&plain), "zero"));
+    bmx_sbuf_free(&plain);
+    bmx_sbuf_free(&out);
+}
+
 /* 5000 points are reduced to at most BMX_SVG_MAX_POINTS. */
 static void test_svg_lines_reduce(void)
 {
@@ -411,6 +459,7 @@ int main(int argc, char **argv)
         {"xml_checker", test_xml_checker},
         {"svg_lines", test_svg_lines},
         {"svg_lines_reduce", test_svg_lines_reduce},
+        {"svg_lines_band", test_svg_lines_band},
         {"svg_lines_errors", test_svg_lines_errors},
         {"svg_stacked_top", test_svg_stacked_top},
         {"svg_stacked_small", test_svg_stacked_small},

@@ -171,6 +171,18 @@ typedef struct bmx_plot_series {
 int bmx_svg_lines(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *series, size_t ns,
                   bmx_err *err);
 
+/* A shaded band around a series, lo[i] to hi[i] at the series' x[i] (a confidence band); a
+ * non-finite bound leaves a gap. */
+typedef struct bmx_plot_band {
+    const double *lo, *hi; /* the series' n values each; NULL: no band */
+} bmx_plot_band;
+
+/* bmx_svg_lines with bands (bands: ns entries, or NULL for none) drawn under the lines in
+ * each series' colour (class "ci-band"), and when zero_line a dashed line at y = 0 (class
+ * "zero"; 0 is then always within the y range). */
+int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *series,
+                       const bmx_plot_band *bands, size_t ns, int zero_line, bmx_err *err);
+
 /* Append a stacked-area plot of n rows of k values (v[i * k + a] = share of arm a at x[i];
  * x NULL = 1..n) to out. names: k legend names or NULL ("arm 0", "arm 1", ...). top: arms
  * shown on their own (0 = 12); when k > top + 1 the others are summed into "other".

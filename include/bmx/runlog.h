@@ -7,8 +7,8 @@
  * bmx_report_html builds one self-contained HTML page (inline SVG, no scripts) from loaded
  * runs, grouped by method (the header's "method"; runs of one method differ by seed):
  *  1. mean validation perplexity (the mean over domains of exp(loss)) against steps, one
- *     line per method: the mean over its seeds, with min and max over seeds as thin lines
- *     when it has several;
+ *     line per method: the mean over its seeds with its 95% t-band, and min and max over
+ *     seeds as thin lines when it has several;
  *  2. the headline figure of the ODM paper: the best static baseline (lowest final mean
  *     perplexity among the methods whose policy is uniform, natural or weights - DoReMi's
  *     final run is a `weights` run) sets a target, its final mean perplexity; for every
@@ -21,6 +21,24 @@
  *     runs table gives that count for every run; a run with probe steps (aioli) says how
  *     many of its steps were probes (they count against its step budget).
  * Every run must have the same domains in the same order.
+ *
+ * The evidence over seeds (bmx_report_summary, src/runlog/summary.c) adds, per method:
+ *  - the final mean validation perplexity and each domain's final perplexity (at the last
+ *    step every seed of the method evaluated), as the mean over seeds with a 95% Student
+ *    t-interval (mean +- t_{0.975,n-1} s / sqrt(n), s the sample standard deviation); one
+ *    seed has no interval;
+ *  - steps to reach the target of 2. per seed (each seed's own curve, interpolated): how
+ *    many seeds reach it, and the mean and t-interval over those that do;
+ *  - a paired comparison against uniform (the method whose policy is uniform) on the seeds
+ *    both have: per seed the difference method - uniform of the mean perplexity at the last
+ *    step both runs evaluated (and 100 (method / uniform - 1), in %), the mean difference
+ *    with its paired t-interval, the seeds the method wins (lower perplexity), and the same
+ *    difference per domain;
+ *  - the curve of 1. with a t-band at every step, and the paired relative difference to
+ *    uniform over steps with its band.
+ * bmx_report_html shows them (bands on the perplexity plot; the plot relative to uniform is
+ * the paired difference with its band and a zero line; tables with intervals);
+ * bmx_summary_json and bmx_summary_markdown write them for machines and for docs.
  */
 #ifndef BMX_RUNLOG_H
 #define BMX_RUNLOG_H
@@ -81,6 +99,92 @@ typedef struct bmx_headline {
  * with different domains. *rows is malloc'd. */
 int bmx_report_headline(bmx_runlog *const *runs, size_t n, bmx_headline **rows, size_t *nrows,
                         const char **baseline, double *target, bmx_err *err);
+
+/* ---- statistics over seeds (src/runlog/stats.c) ---- */
+
+/* Degrees of freedom the t functions take: 1 to BMX_T_MAX_DF (NAN outside). */
+#define BMX_T_MAX_DF 100000
+
+/* Student's t distribution with df degrees of freedom (an integer): its CDF, and its
+ * quantile (the t with CDF p, 0 < p < 1; bmx_t_quantile(0.975, 4) = 2.7764...). Exact series
+ * of elementary functions (Abramowitz and Stegun 26.7.3-4), the quantile by bisection to
+ * double precision. NAN for a df or p out of range. */
+double bmx_t_cdf(double t, long df);
+double bmx_t_quantile(double p, long df);
+
+/* The mean of n values with its 95% Student t-interval. */
+typedef struct bmx_ci {
+    size_t n;      /* values */
+    double mean;   /* NAN when n == 0 */
+    double sd;     /* sample standard deviation (divisor n - 1); NAN when n < 2 */
+    double half;   /* t_{0.975,n-1} sd / sqrt(n); NAN when n < 2 (no interval) */
+    double lo, hi; /* mean -+ half; NAN when n < 2 */
+} bmx_ci;
+
+bmx_ci bmx_ci95(const double *x, size_t n);
+/* "MEAN +- HALF" with prec decimals, "MEAN (1 seed, no interval)", or "-" when n == 0;
+ * returns buf. */
+char *bmx_ci_text(char *buf, size_t cap, const bmx_ci *c, int prec);
+/* Does the interval exclude 0 (n >= 2 and lo > 0 or hi < 0)? */
+int bmx_ci_excludes_zero(const bmx_ci *c);
+
+/* ---- the evidence over seeds (src/runlog/summary.c) ---- */
+
+typedef struct bmx_method_summary {
+    const char *method, *policy; /* borrowed from its first run */
+    int is_static;
+    int is_reference; /* the uniform method the others are paired with */
+    size_t nseeds;
+    uint64_t *seeds;   /* nseeds, in the order the runs were given */
+    long final_step;   /* the last step every seed evaluated; -1 when none is common */
+    double *final_ppl; /* nseeds: each seed's mean validation perplexity at final_step */
+    bmx_ci final_ci;
+    double *domain_ppl; /* nseeds * K: each seed's perplexity of each domain at final_step */
+    bmx_ci *domain_ci;  /* K */
+    /* steps to reach bmx_summary.target, each seed on its own curve */
+    double *reach; /* nseeds, NAN where the seed never reaches it */
+    size_t nreached;
+    bmx_ci reach_ci; /* over the seeds that reach it */
+    /* paired with the reference on the seeds both have (none for the reference itself) */
+    size_t npaired;
+    uint64_t *paired_seeds; /* npaired */
+    long *paired_step;      /* npaired: the last step both runs evaluated */
+    double *diff;           /* npaired: method - uniform, mean perplexity */
+    double *rel_pct;        /* npaired: 100 (method / uniform - 1) */
+    bmx_ci diff_ci, rel_ci;
+    size_t wins;            /* pairs where the method's perplexity is lower */
+    double *domain_diff;    /* npaired * K */
+    bmx_ci *domain_diff_ci; /* K */
+    /* over the evaluation steps every seed has: the mean perplexity with its t-band, and the
+     * paired relative difference to uniform (%) where the paired uniform runs have the step */
+    size_t ncurve;
+    double *curve_step;
+    bmx_ci *curve;
+    size_t nrel;
+    double *rel_step;
+    bmx_ci *rel_curve;
+} bmx_method_summary;
+
+typedef struct bmx_summary {
+    int K;
+    char **domains; /* borrowed from the first run */
+    size_t nmethods;
+    bmx_method_summary *methods; /* in the order methods first appear */
+    const char *baseline;        /* the best static method (2. above), NULL when none */
+    double target;               /* its seed-mean final perplexity, NAN when none */
+    const char *reference;       /* the uniform method, NULL when none */
+} bmx_summary;
+
+/* The summary of loaded runs (they must outlive it). Errors as bmx_report_headline's, except
+ * that a missing static baseline or uniform method only leaves those figures out. */
+int bmx_report_summary(bmx_runlog *const *runs, size_t n, bmx_summary **out, bmx_err *err);
+void bmx_summary_free(bmx_summary *s);
+
+/* The summary as one JSON document (every figure, per-seed values included, the curves;
+ * intervals as {"n","mean","sd","half","lo","hi"} with nulls where there is none). */
+int bmx_summary_json(const bmx_summary *s, bmx_sbuf *out, bmx_err *err);
+/* The tables as GitHub Markdown, for docs/EXPERIMENTS.md. */
+int bmx_summary_markdown(const bmx_summary *s, bmx_sbuf *out, bmx_err *err);
 
 /* The whole HTML report into out. */
 int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sbuf *out,

@@ -4,6 +4,50 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* X.html -> X.json and X.md beside it (ext: ".json" or ".md"). */
+static void sibling(char *buf, size_t cap, const char *html, const char *ext)
+{
+    size_t n = strlen(html);
+    if (n > 5 && strcmp(html + n - 5, ".html") == 0)
+        n -= 5;
+    snprintf(buf, cap, "%.*s%s", (int)n, html, ext);
+}
+
+/* The summary over seeds: X.json, X.md, and a few lines on stderr. */
+static int write_summary(const char *cmd, bmx_runlog **runs, int n, const char *out)
+{
+    bmx_summary *s = NULL;
+    bmx_err err = {0};
+    bmx_sbuf j = {0}, m = {0};
+    char pj[4096], pm[4096], b[160];
+    int rc = 0;
+    sibling(pj, sizeof pj, out, ".json");
+    sibling(pm, sizeof pm, out, ".md");
+    if (bmx_report_summary(runs, (size_t)n, &s, &err) < 0 || bmx_summary_json(s, &j, &err) < 0 ||
+        bmx_sbuf_save(&j, pj, &err) < 0 || bmx_summary_markdown(s, &m, &err) < 0 ||
+        bmx_sbuf_save(&m, pm, &err) < 0) {
+        fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
+        rc = 1;
+    }
+    for (size_t i = 0; !rc && i < s->nmethods; i++) {
+        const bmx_method_summary *x = &s->methods[i];
+        fprintf(stderr, "  %-24s %zu seeds, final %s", x->method, x->nseeds,
+                bmx_ci_text(b, sizeof b, &x->final_ci, 3));
+        if (s->reference && !x->is_reference && x->npaired)
+            fprintf(stderr, ", vs %s %s%% (wins %zu of %zu)", s->reference,
+                    bmx_ci_text(b, sizeof b, &x->rel_ci, 2), x->wins, x->npaired);
+        fputc('\n', stderr);
+    }
+    if (!rc)
+        fprintf(stderr, "bmx %s: summary over seeds (95%% t-intervals) written to %s and %s\n", cmd,
+                pj, pm);
+    bmx_summary_free(s);
+    bmx_sbuf_free(&j);
+    bmx_sbuf_free(&m);
+    return rc;
+}
 
 /* Load the runs and write the report; prints errors; exit status. */
 int report_write(const char *cmd, char **dirs, int n, const char *out, const char *title)
@@ -49,6 +93,7 @@ int report_write(const char *cmd, char **dirs, int n, const char *out, const cha
             free(rows);
         }
         fprintf(stderr, "bmx %s: report written to %s\n", cmd, out);
+        rc = write_summary(cmd, runs, n, out);
     }
     for (int i = 0; i < k; i++)
         bmx_runlog_free(runs[i]);
@@ -62,16 +107,25 @@ int cmd_report(int argc, char **argv)
     const char *out = "report.html", *title = "bmx: data mixing comparison";
     char *pos[256];
     int npos = 0;
-    const struct cli_opt opts[] = {{"out", CLI_STR, &out, "the HTML file to write"},
-                                   {"title", CLI_STR, &title, "the report's title"},
-                                   {0}};
+    const struct cli_opt opts[] = {
+        {"out", CLI_STR, &out, "the HTML file X.html to write (X.json, X.md beside it)"},
+        {"title", CLI_STR, &title, "the report's title"},
+        {0}};
     const char *usage =
         "usage: bmx report RUN [RUN...] [--out FILE]\n\n"
         "Build one HTML report (inline SVG) from the logs of training runs (folders of\n"
         "'bmx train' or 'bmx compare'): mean validation perplexity against steps per method\n"
         "(mean and spread over seeds), steps each method needs to reach the best static\n"
         "baseline's final perplexity, final perplexity per domain, and the distribution over\n"
-        "time of each adaptive method. Runs of one method (the log's \"method\") are seeds.";
+        "time of each adaptive method. Runs of one method (the log's \"method\") are seeds.\n\n"
+        "Over seeds, per method: final mean validation perplexity, each domain's final\n"
+        "perplexity and the steps to reach the target, as mean and 95% Student t-interval\n"
+        "(mean +- t_{0.975,n-1} s/sqrt(n); 1 seed: no interval); a paired comparison with\n"
+        "uniform on the seeds both have (difference, in %, wins; per domain); the perplexity\n"
+        "curves with t-bands and the paired difference to uniform over steps with its band.\n"
+        "Beside FILE (X.html) it writes X.json (every figure, per-seed values and curves) and\n"
+        "X.md (the tables in Markdown, for docs/EXPERIMENTS.md); bmx compare does the same\n"
+        "with OUT/report.html, OUT/report.json and OUT/report.md.";
     int rc = cli_parse(argc, argv, usage, opts, pos, 256, &npos);
     if (rc)
         return rc > 0 ? 0 : 2;

@@ -188,12 +188,33 @@ static size_t reduce_points(const double *x, const double *y, size_t n, double *
     return m;
 }
 
+/* The band of one series between i0 and i1 (exclusive), hi forward then lo back. */
+static void band_poly(bmx_sbuf *out, const frame *f, const double *x, const double *lo,
+                      const double *hi, size_t i0, size_t i1, const char *color)
+{
+    bmx_sbuf_printf(out,
+                    "<polygon class=\"ci-band\" clip-path=\"url(#plotarea)\" fill=\"%s\" "
+                    "fill-opacity=\"0.18\" stroke=\"none\" points=\"",
+                    color);
+    for (size_t i = i0; i < i1; i++)
+        bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(f, x[i]), map_y(f, hi[i]));
+    for (size_t i = i1; i-- > i0;)
+        bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(f, x[i]), map_y(f, lo[i]));
+    bmx_sbuf_puts(out, "\"/>\n");
+}
+
 int bmx_svg_lines(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *series, size_t ns,
                   bmx_err *err)
 {
+    return bmx_svg_lines_band(out, plot, series, NULL, ns, 0, err);
+}
+
+int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *series,
+                       const bmx_plot_band *bands, size_t ns, int zero_line, bmx_err *err)
+{
     static const bmx_plot none = {0};
     const bmx_plot *p = plot ? plot : &none;
-    double **rx, **ry;
+    double **rx, **ry, **rlo = NULL, **rhi = NULL;
     size_t *rn;
     frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0, 0, 0, 0};
     int w, h, rc = BMX_OK, rows;
@@ -213,7 +234,9 @@ int bmx_svg_lines(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *se
     rx = calloc(ns, sizeof *rx);
     ry = calloc(ns, sizeof *ry);
     rn = calloc(ns, sizeof *rn);
-    if (!rx || !ry || !rn) {
+    rlo = calloc(ns, sizeof *rlo);
+    rhi = calloc(ns, sizeof *rhi);
+    if (!rx || !ry || !rn || !rlo || !rhi) {
         rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
         goto done;
     }
@@ -234,10 +257,29 @@ int bmx_svg_lines(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *se
                 f.y1 = fmax(f.y1, ry[s][i]);
             }
         }
+        if (bands && bands[s].lo && bands[s].hi) {
+            rlo[s] = malloc(m * sizeof **rlo);
+            rhi[s] = malloc(m * sizeof **rhi);
+            if (!rlo[s] || !rhi[s]) {
+                rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
+                goto done;
+            }
+            reduce_points(series[s].x, bands[s].lo, series[s].n, rx[s], rlo[s]);
+            reduce_points(series[s].x, bands[s].hi, series[s].n, rx[s], rhi[s]);
+            for (size_t i = 0; i < rn[s]; i++)
+                if (isfinite(rlo[s][i]) && isfinite(rhi[s][i])) {
+                    f.y0 = fmin(f.y0, fmin(rlo[s][i], rhi[s][i]));
+                    f.y1 = fmax(f.y1, fmax(rlo[s][i], rhi[s][i]));
+                }
+        }
     }
     if (!isfinite(f.y0)) {
         rc = bmx_err_set(err, BMX_EINVAL, "line plot: no finite y value in any series");
         goto done;
+    }
+    if (zero_line) {
+        f.y0 = fmin(f.y0, 0.0);
+        f.y1 = fmax(f.y1, 0.0);
     }
     pad_range(&f.x0, &f.x1);
     pad_range(&f.y0, &f.y1);
@@ -254,6 +296,23 @@ int bmx_svg_lines(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *se
                     "<clipPath id=\"plotarea\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
                     "height=\"%.2f\"/></clipPath>\n",
                     f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
+    /* bands under every line: one polygon per run of points with finite bounds */
+    for (size_t s = 0; s < ns; s++) {
+        size_t i0 = 0;
+        for (size_t i = 0; rlo[s] && i <= rn[s]; i++) {
+            int ok = i < rn[s] && isfinite(rlo[s][i]) && isfinite(rhi[s][i]);
+            if (ok)
+                continue;
+            if (i > i0)
+                band_poly(out, &f, rx[s], rlo[s], rhi[s], i0, i, palette[s % NPALETTE]);
+            i0 = i + 1;
+        }
+    }
+    if (zero_line)
+        bmx_sbuf_printf(out,
+                        "<line class=\"zero\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
+                        "stroke=\"#333\" stroke-width=\"1\" stroke-dasharray=\"5 4\"/>\n",
+                        f.px0, map_y(&f, 0.0), f.px1, map_y(&f, 0.0));
     for (size_t s = 0; s < ns; s++) {
         int pen = 0;
         bmx_sbuf_printf(out,
@@ -290,9 +349,15 @@ done:
         free(rx[s]);
         free(ry[s]);
     }
+    for (size_t s = 0; rlo && rhi && s < ns; s++) {
+        free(rlo[s]);
+        free(rhi[s]);
+    }
     free(rx);
     free(ry);
     free(rn);
+    free(rlo);
+    free(rhi);
     return rc;
 }
 

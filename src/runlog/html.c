@@ -1,194 +1,9 @@
 /* src/runlog/html.c - the comparison report: headline, curves, tables, distributions. */
-#include "bmx/runlog.h"
+#include "runlog_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct method {
-    const char *name;
-    bmx_runlog **runs;
-    size_t n;
-    /* seed-mean curve over the first run's eval steps */
-    double *x, *mean, *lo, *hi;
-    size_t m;
-};
-
-static void methods_free(struct method *ms, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(ms[i].runs);
-        free(ms[i].x);
-        free(ms[i].mean);
-        free(ms[i].lo);
-        free(ms[i].hi);
-    }
-    free(ms);
-}
-
-/* The eval index of step s in run l, or -1. */
-static long eval_at(const bmx_runlog *l, long s)
-{
-    for (size_t i = 0; i < l->nevals; i++)
-        if (l->eval_step[i] == s)
-            return (long)i;
-    return -1;
-}
-
-static int group(bmx_runlog *const *runs, size_t n, struct method **out, size_t *nm, bmx_err *err)
-{
-    struct method *ms = calloc(n ? n : 1, sizeof *ms);
-    size_t k = 0;
-    if (!ms)
-        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const bmx_runlog *l = runs[i];
-        if (l->K != runs[0]->K)
-            goto differ;
-        for (int d = 0; d < l->K; d++)
-            if (strcmp(l->domains[d], runs[0]->domains[d]) != 0)
-                goto differ;
-        if (l->nevals == 0) {
-            methods_free(ms, k);
-            return bmx_err_set(err, BMX_EINVAL, "the run %s has no evaluation yet", l->path);
-        }
-        /* the headline is never built from impossible values (bmx_runlog_load refuses them;
-         * runs filled by other code are checked here) */
-        for (size_t e = 0; e < l->nevals; e++)
-            if (!(isfinite(l->eval_avg_ppl[e]) && l->eval_avg_ppl[e] >= 1.0) ||
-                l->eval_step[e] < 0 || (e > 0 && l->eval_step[e] <= l->eval_step[e - 1])) {
-                methods_free(ms, k);
-                return bmx_err_set(err, BMX_EINVAL,
-                                   "the run %s has an impossible evaluation (mean perplexity "
-                                   "%g at step %ld): perplexities are finite and >= 1, steps "
-                                   ">= 0 and increasing",
-                                   l->path, l->eval_avg_ppl[e], l->eval_step[e]);
-            }
-        size_t j = 0;
-        while (j < k && strcmp(ms[j].name, l->method) != 0)
-            j++;
-        if (j == k)
-            ms[k++].name = l->method;
-        bmx_runlog **nr = realloc(ms[j].runs, (ms[j].n + 1) * sizeof *nr);
-        if (!nr) {
-            methods_free(ms, k);
-            return bmx_err_set(err, BMX_ENOMEM, "out of memory");
-        }
-        ms[j].runs = nr;
-        ms[j].runs[ms[j].n++] = runs[i];
-    }
-    for (size_t j = 0; j < k; j++) {
-        struct method *m = &ms[j];
-        const bmx_runlog *f = m->runs[0];
-        m->x = malloc(f->nevals * sizeof *m->x);
-        m->mean = malloc(f->nevals * sizeof *m->mean);
-        m->lo = malloc(f->nevals * sizeof *m->lo);
-        m->hi = malloc(f->nevals * sizeof *m->hi);
-        if (!m->x || !m->mean || !m->lo || !m->hi) {
-            methods_free(ms, k);
-            return bmx_err_set(err, BMX_ENOMEM, "out of memory");
-        }
-        for (size_t e = 0; e < f->nevals; e++) {
-            long s = f->eval_step[e];
-            double sum = 0, lo = INFINITY, hi = -INFINITY;
-            size_t c = 0;
-            for (size_t r = 0; r < m->n; r++) {
-                long i = eval_at(m->runs[r], s);
-                if (i < 0)
-                    continue;
-                double v = m->runs[r]->eval_avg_ppl[i];
-                sum += v;
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-                c++;
-            }
-            /* a step not evaluated by every seed is left out of the mean curve */
-            if (c != m->n)
-                continue;
-            m->x[m->m] = (double)s;
-            m->mean[m->m] = sum / (double)c;
-            m->lo[m->m] = lo;
-            m->hi[m->m] = hi;
-            m->m++;
-        }
-    }
-    *out = ms;
-    *nm = k;
-    return 0;
-differ:
-    methods_free(ms, k);
-    return bmx_err_set(err, BMX_EINVAL,
-                       "the runs %s and %s have different domains: compare runs on one data "
-                       "folder",
-                       runs[0]->path, runs[n - 1]->path);
-}
-
-static int is_static(const struct method *m)
-{
-    return bmx_runlog_is_static(m->runs[0]);
-}
-
-static int headline(struct method *ms, size_t nm, bmx_headline *rows, const char **baseline,
-                    double *target, bmx_err *err)
-{
-    long b = -1;
-    for (size_t j = 0; j < nm; j++)
-        if (is_static(&ms[j]) && ms[j].m > 0 &&
-            (b < 0 || ms[j].mean[ms[j].m - 1] < ms[b].mean[ms[b].m - 1]))
-            b = (long)j;
-    if (b < 0)
-        return bmx_err_set(err, BMX_EINVAL,
-                           "no static baseline among the runs (uniform, natural or weights): "
-                           "the headline needs one to compare against");
-    *baseline = ms[b].name;
-    *target = ms[b].mean[ms[b].m - 1];
-    double bsteps = ms[b].x[ms[b].m - 1];
-    for (size_t j = 0; j < nm; j++) {
-        struct method *m = &ms[j];
-        rows[j].method = m->name;
-        rows[j].final_ppl = m->m ? m->mean[m->m - 1] : NAN;
-        rows[j].reach_step = NAN;
-        rows[j].fewer_pct = NAN;
-        for (size_t e = 0; e < m->m; e++) {
-            if (!(m->mean[e] <= *target))
-                continue;
-            double s = m->x[e];
-            if (e > 0 && m->mean[e - 1] > m->mean[e])
-                s = m->x[e - 1] + (m->mean[e - 1] - *target) / (m->mean[e - 1] - m->mean[e]) *
-                                      (m->x[e] - m->x[e - 1]);
-            rows[j].reach_step = s;
-            rows[j].fewer_pct = bsteps > 0 ? 100.0 * (1.0 - s / bsteps) : NAN;
-            break;
-        }
-    }
-    return 0;
-}
-
-int bmx_report_headline(bmx_runlog *const *runs, size_t n, bmx_headline **rows, size_t *nrows,
-                        const char **baseline, double *target, bmx_err *err)
-{
-    struct method *ms;
-    size_t nm;
-    if (n == 0)
-        return bmx_err_set(err, BMX_EINVAL, "no runs to report on");
-    int rc = group(runs, n, &ms, &nm, err);
-    if (rc)
-        return rc;
-    *rows = calloc(nm, sizeof **rows);
-    if (!*rows) {
-        methods_free(ms, nm);
-        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
-    }
-    rc = headline(ms, nm, *rows, baseline, target, err);
-    methods_free(ms, nm);
-    if (rc) {
-        free(*rows);
-        *rows = NULL;
-        return rc;
-    }
-    *nrows = nm;
-    return 0;
-}
 
 static void cell(bmx_sbuf *o, const char *fmt, double v)
 {
@@ -200,22 +15,29 @@ static void cell(bmx_sbuf *o, const char *fmt, double v)
 
 int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sbuf *o, bmx_err *err)
 {
-    struct method *ms;
+    struct bmx_rl_method *ms;
     size_t nm;
     int rc;
     if (n == 0)
         return bmx_err_set(err, BMX_EINVAL, "no runs to report on");
-    if ((rc = group(runs, n, &ms, &nm, err)))
+    if ((rc = bmx_rl_group(runs, n, &ms, &nm, err)))
         return rc;
     int K = runs[0]->K;
     bmx_headline *rows = calloc(nm, sizeof *rows);
     const char *base = NULL;
     double target = NAN;
     if (!rows) {
-        methods_free(ms, nm);
+        bmx_rl_methods_free(ms, nm);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
     }
-    int have_head = headline(ms, nm, rows, &base, &target, err) == 0;
+    int have_head = bmx_rl_headline(ms, nm, rows, &base, &target, err) == 0;
+    bmx_err serr = {0};
+    bmx_summary *sum = NULL;
+    if (bmx_report_summary(runs, n, &sum, &serr)) {
+        free(rows);
+        bmx_rl_methods_free(ms, nm);
+        return bmx_err_set(err, serr.code, "%s", serr.msg);
+    }
 
     bmx_sbuf_puts(o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
     bmx_sbuf_xml(o, title);
@@ -237,7 +59,7 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
         bmx_sbuf_xml(o, base);
         bmx_sbuf_printf(o, "</b>'s final mean validation perplexity, <b>%.3f</b>.", target);
         for (size_t j = 0; j < nm; j++)
-            if (!is_static(&ms[j]) && isfinite(rows[j].fewer_pct)) {
+            if (!bmx_rl_is_static(&ms[j]) && isfinite(rows[j].fewer_pct)) {
                 bmx_sbuf_puts(o, " <b>");
                 bmx_sbuf_xml(o, rows[j].method);
                 bmx_sbuf_printf(o, "</b> reaches it in <b>%.1f%%</b> %s steps.",
@@ -272,11 +94,19 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
         bmx_err_clear(err);
     }
 
-    /* 2. curves */
+    bmx_rl_html_seeds(o, sum);
+
+    /* 2. curves, the mean over seeds with its t-band (sum's curves are ms's) */
     size_t ns = 0;
     bmx_plot_series *series = calloc(3 * nm, sizeof *series);
+    bmx_plot_band *bands = calloc(3 * nm, sizeof *bands);
+    double *bv = NULL;
+    size_t nbv = 0, used = 0;
+    for (size_t j = 0; j < nm; j++)
+        nbv += 2 * ms[j].m;
+    bv = malloc((nbv + 1) * sizeof *bv);
     char(*names)[160] = calloc(3 * nm, sizeof *names);
-    if (!series || !names) {
+    if (!series || !names || !bands || !bv) {
         rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
         goto done;
     }
@@ -285,6 +115,15 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
             continue;
         snprintf(names[ns], sizeof names[ns], "%s%s", ms[j].name, ms[j].n > 1 ? " (mean)" : "");
         series[ns] = (bmx_plot_series){names[ns], ms[j].x, ms[j].mean, ms[j].m};
+        if (ms[j].n > 1 && sum->methods[j].ncurve == ms[j].m) {
+            double *lo = bv + used, *hi = bv + used + ms[j].m;
+            used += 2 * ms[j].m;
+            for (size_t e = 0; e < ms[j].m; e++) {
+                lo[e] = sum->methods[j].curve[e].lo;
+                hi[e] = sum->methods[j].curve[e].hi;
+            }
+            bands[ns] = (bmx_plot_band){lo, hi};
+        }
         ns++;
         if (ms[j].n > 1) {
             snprintf(names[ns], sizeof names[ns], "%s min", ms[j].name);
@@ -296,14 +135,25 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
         }
     }
     bmx_sbuf_puts(o, "<h2>Mean validation perplexity</h2>\n");
-    bmx_plot plot = {"mean validation perplexity over domains (mean over seeds; min and max "
-                     "when several)",
+    bmx_plot plot = {"mean validation perplexity over domains (mean over seeds with its 95% "
+                     "t-band; min and max when several)",
                      "optimizer step", "perplexity", 900, 460};
-    if ((rc = bmx_svg_lines(o, &plot, series, ns, err)))
+    if ((rc = bmx_svg_lines_band(o, &plot, series, bands, ns, 0, err)))
         goto done;
+    bmx_sbuf_puts(o, "<p class=\"note\">The shaded band around each method's mean is the 95% "
+                     "Student t-interval over its seeds at that step (none with one seed); the "
+                     "thin min and max lines are the extremes over seeds, not an "
+                     "interval.</p>\n");
 
-    /* 2b. relative to the baseline: 100 (mean / baseline's mean at the same step - 1) */
-    if (have_head) {
+    /* 2b. relative to uniform, paired by seed, with its band */
+    if (sum->reference) {
+        if ((rc = bmx_rl_html_rel(o, sum, err)))
+            goto done;
+    }
+
+    /* 2c. without uniform: relative to the baseline, 100 (mean / baseline's mean at the same
+     * step - 1) */
+    else if (have_head) {
         size_t bi = 0;
         while (bi < nm && strcmp(ms[bi].name, base) != 0)
             bi++;
@@ -394,11 +244,12 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
     bmx_sbuf_puts(o, "</table>\n<p class=\"note\">Mean over seeds of exp(mean token loss) on "
                      "each domain's fixed validation windows at the last step; &plusmn; half "
                      "the range over seeds; the lowest per row in bold.</p>\n");
+    bmx_rl_html_domains(o, sum);
 
     /* 4. distributions */
     for (size_t j = 0; j < nm; j++) {
         const bmx_runlog *l = ms[j].runs[0];
-        if (is_static(&ms[j]) || l->nsteps == 0)
+        if (bmx_rl_is_static(&ms[j]) || l->nsteps == 0)
             continue;
         double *x = malloc(l->nsteps * sizeof *x);
         if (!x) {
@@ -459,9 +310,12 @@ int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sb
     if (o->oom)
         rc = bmx_err_set(err, BMX_ENOMEM, "out of memory building the report");
 done:
+    bmx_summary_free(sum);
+    free(bands);
+    free(bv);
     free(series);
     free(names);
     free(rows);
-    methods_free(ms, nm);
+    bmx_rl_methods_free(ms, nm);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* Fuzz target: a run's log.jsonl (bmx_runlog_load, src/runlog/runlog.c), as `bmx report`
- * reads it; a log that loads is made into the HTML report (headline, plots, tables) next to
- * a committed uniform run, so that the report code sees what the loader lets through. */
+ * reads it; a log that loads is made into the HTML report (headline, plots, tables) and the
+ * summary over seeds (JSON, Markdown), so that the report code sees what the loader lets
+ * through. */
 #include "bmx/runlog.h"
 #include "fuzz.h"
 
@@ -24,6 +25,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = bmx_report_html(runs, 1, "fuzz", &out, &err);
         fuzz_check_err(rc, &err);
         bmx_sbuf_free(&out);
+        /* the summary over seeds, as JSON and Markdown (bmx report's X.json and X.md) */
+        bmx_summary *s = NULL;
+        rc = bmx_report_summary(runs, 1, &s, &err);
+        fuzz_check_err(rc, &err);
+        if (!rc) {
+            bmx_sbuf j = {0}, m = {0};
+            fuzz_check_err(bmx_summary_json(s, &j, &err), &err);
+            fuzz_check_err(bmx_summary_markdown(s, &m, &err), &err);
+            bmx_sbuf_free(&j);
+            bmx_sbuf_free(&m);
+            bmx_summary_free(s);
+        }
     }
     bmx_runlog_free(l);
     return 0;
