@@ -1,7 +1,6 @@
 /* bmx flad-compare - every FLAD method on every target task and few-shot split, then a table
  * shaped like the FLAD paper's and an HTML report with plots. */
 #include "cli.h"
-#include "flad_run.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bmx/flad.h"
 #include "bmx/mix.h"
 #include "bmx/report.h"
 #include "bmx/tasks.h"
@@ -97,14 +97,19 @@ static void cell(bmx_sbuf *b, const double *v, int n)
     bmx_sbuf_printf(b, "%.1f ± %.1f", 100 * m, 100 * s);
 }
 
+static void log_warn(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level >= BMX_LOG_WARN)
+        fprintf(stderr, "bmx flad-compare: %s\n", msg);
+}
+
 int cmd_flad_compare(int argc, char **argv)
 {
-    struct flad_opts o;
-    flad_opts_default(&o);
+    bmx_flad_run_config o = bmx_flad_run_config_default();
     const char *targets = "spam,genre,sotu-party,language", *mlist = NULL;
     int splits = 5;
     double tscale = 1;
-    o.quiet = 1;
     bmx_err err = {0};
     struct cli_opt opts[] = {
         {"tasks", CLI_STR, &o.tasks, "task folder from 'bmx tasks build'"},
@@ -118,7 +123,7 @@ int cmd_flad_compare(int argc, char **argv)
         {"tok", CLI_STR, &o.tok, "the model's vocabulary file"},
         {"out", CLI_STR, &o.out, "output folder (one run folder per target/split/method)"},
         {"batch", CLI_INT, &o.batch, "examples per batch"},
-        {"seq", CLI_INT, &o.T, "tokens per row"},
+        {"seq", CLI_INT, &o.seq, "tokens per row"},
         {"rounds", CLI_INT, &o.rounds, "maximum rounds per run"},
         {"eval-every", CLI_INT, &o.eval_every, "rounds between validation evaluations"},
         {"patience", CLI_INT, &o.patience, "evaluations without improvement before stopping"},
@@ -143,7 +148,7 @@ int cmd_flad_compare(int argc, char **argv)
     int npos, r = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
     if (r)
         return r > 0 ? 0 : 2;
-    if (!o.out)
+    if (!*o.out)
         return cli_fail("flad-compare", "no output folder: give --out DIR");
     if (splits < 1 || splits > BMX_TASK_FEWSHOT_SPLITS)
         return cli_fail("flad-compare", "--splits %d: give 1..%d", splits, BMX_TASK_FEWSHOT_SPLITS);
@@ -177,7 +182,8 @@ int cmd_flad_compare(int argc, char **argv)
     }
     o.tscale = tscale;
     o.holdout = targets;
-    mkdir(o.out, 0777);
+    if (bmx_file_mkdir_p(o.out, &err))
+        return fprintf(stderr, "bmx flad-compare: %s\n", err.msg), 1;
     double acc[NM][MAX_T][BMX_TASK_FEWSHOT_SPLITS];
     long nonuni[NM][MAX_T][BMX_TASK_FEWSHOT_SPLITS], nrounds[NM][MAX_T][BMX_TASK_FEWSHOT_SPLITS];
     long min_used = 0;
@@ -192,24 +198,23 @@ int cmd_flad_compare(int argc, char **argv)
                 if (!use[k])
                     continue;
                 char dir[2048], ck[2300];
-                snprintf(dir, sizeof dir, "%s/%s", o.out, tn[t]);
-                mkdir(dir, 0777);
-                snprintf(dir, sizeof dir, "%s/%s/s%d", o.out, tn[t], s);
-                mkdir(dir, 0777);
                 snprintf(dir, sizeof dir, "%s/%s/s%d/%s", o.out, tn[t], s, methods[k]);
-                snprintf(ck, sizeof ck, "%s/ckpt.bin", dir);
-                struct flad_opts ro = o;
+                snprintf(ck, sizeof ck, "%s/config.txt", dir);
+                bmx_flad_run_config ro = o;
                 ro.target = tn[t];
                 ro.split = s;
                 ro.policy = k == 3 ? exp3spec : methods[k];
                 ro.out = dir;
                 struct stat st;
-                ro.resume = stat(ck, &st) == 0;
-                struct flad_result res;
+                bmx_flad_run_opts ropts = {0};
+                ropts.resume = stat(ck, &st) == 0; /* a run started before: resumed or done */
+                ropts.log = (bmx_logger){log_warn, NULL};
+                bmx_flad_result res;
                 fprintf(stderr, "%s split %d %s ...", tn[t], s, methods[k]);
-                rc = flad_run(&ro, &res);
+                rc = bmx_flad_run(&ro, &ropts, &res, &err);
                 if (rc) {
-                    flad_result_free(&res);
+                    fprintf(stderr, "\nbmx flad-compare: %s\n", err.msg);
+                    rc = rc == BMX_EINVAL ? 2 : 1;
                     break;
                 }
                 fprintf(stderr, " test %.3f (rounds %ld)\n", res.test_sum, res.rounds);
@@ -252,7 +257,7 @@ int cmd_flad_compare(int argc, char **argv)
                     }
                     free(pr);
                 }
-                flad_result_free(&res);
+                bmx_flad_result_free(&res);
             }
         if (agg) {
             bmx_sbuf_printf(&usage_tbl, "<tr><td>%s</td><td>", tn[t]);
