@@ -232,6 +232,44 @@ int bmx_flad_run(const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
                  bmx_flad_result *res, bmx_err *err);
 void bmx_flad_result_free(bmx_flad_result *r);
 
+/* ---- every method on every target and split (src/flad/compare.c) ----
+ * Run folders OUT/TARGET/sSPLIT/METHOD (bmx_flad_run; one with a config.txt is resumed, so a
+ * finished one is only scored again and an interrupted one continues), every target held out
+ * of every pool, EXP3-FLAD as exp3:tscale=S; then OUT/table.md (rows target-only,
+ * explore-only, exploit-only, EXP3-FLAD, UCB1-FLAD; a column per target and the mean; test
+ * accuracy mean ± sample std over the splits, in %; an EXP3-FLAD cell whose runs never left
+ * uniform says so instead of a figure), OUT/results.jsonl (one line a run) and OUT/report.html
+ * (the table, the auxiliary datasets EXP3 + UCB1 drew most, EXP3-FLAD's arm probabilities over
+ * split 0's rounds), each written atomically. */
+
+#define BMX_FLAD_COMPARE_MAX_TARGETS 16
+
+typedef struct bmx_flad_compare_config {
+    bmx_flad_run_config run; /* every run's settings; target, split, policy, holdout, tscale
+                                and out are set per run (out: the comparison's folder) */
+    const char *targets;     /* comma list, 2..BMX_FLAD_COMPARE_MAX_TARGETS */
+    int splits;              /* the first 1..5 few-shot splits */
+    const char *methods;     /* a comma subset of target-only,explore-only,exploit-only,exp3,
+                                ucb1; NULL or "": all */
+    double tscale;           /* EXP3-FLAD's S (1: plain exp3) */
+} bmx_flad_compare_config;
+
+/* Before a run (res NULL) and after it. */
+typedef void (*bmx_flad_compare_progress_fn)(void *ctx, const char *target, int split,
+                                             const char *method, const bmx_flad_result *res);
+
+typedef struct bmx_flad_compare_opts {
+    bmx_flad_compare_progress_fn progress; /* may be NULL */
+    void *ctx;
+    volatile const int *stop; /* as bmx_flad_run's: the run in progress checkpoints, returns 1 */
+    bmx_logger log;           /* every run's notes and warnings */
+} bmx_flad_compare_opts;
+
+/* Returns 0 with *table_md the table's markdown (malloc'd), 1 when stopped, or a negative
+ * BMX_E* (BMX_EINVAL: the settings, naming the option and the fix). */
+int bmx_flad_compare(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
+                     char **table_md, bmx_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -108,6 +108,14 @@ grep -q "fx-color/s0 1 of 4" "$tmp/cmp/table.md" || fail "table.md: $(cat "$tmp/
 [ "$(grep -c '"min_rounds":4,' "$tmp/cmp/results.jsonl")" -eq 10 ] ||
     fail "every method (target-only too) should wait for round 4: $(cat "$tmp/cmp/results.jsonl")"
 
+$bmx flad-compare "${cmp_args[@]}" --targets fx-color,fx-count --methods exp3,exp4 --out "$tmp/cmp3" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "unknown method 'exp4'" "$tmp/err" || fail "--methods exp4: $(cat "$tmp/err")"
+[ -e "$tmp/cmp3" ] && fail "--methods exp4: refused, yet it made $tmp/cmp3"
+# a run folder of the older bmx flad (config.json, ckpt.bin) is named as such
+mkdir -p "$tmp/old" && echo '{}' >"$tmp/old/config.json" && echo x >"$tmp/old/ckpt.bin"
+$bmx flad "${common[@]}" --target fx-color --out "$tmp/old" --resume 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "older bmx flad" "$tmp/err" || fail "old run folder: $(cat "$tmp/err")"
+
 # G = 2 auxiliary draws per round: both in the log, 2 batches a round; bad values refused
 $bmx flad "${common[@]}" --target fx-color --rounds 3 --aux-draws 2 --out "$tmp/g2" >/dev/null \
     2>"$tmp/log" || fail "flad --aux-draws 2: $(cat "$tmp/log")"
