@@ -51,57 +51,40 @@ static int prescan(int argc, char **argv, bmx_flad_run_config *c, bmx_run_string
     return 0;
 }
 
+/* Options from the configuration table (flags: keys with '-' for '_'), then the others. */
+static int flad_opts(struct run_cli *rc, bmx_flad_run_config *c)
+{
+    static const enum cli_type map[] = {CLI_STR, CLI_INT, CLI_LONG, CLI_U64, CLI_DOUBLE};
+    const bmx_run_key *k = bmx_flad_run_keys();
+    int n = 0;
+    for (; k[n].name && n < RUN_CLI_MAX - 8; n++) {
+        snprintf(rc->names[n], sizeof rc->names[n], "%s", k[n].name);
+        for (char *p = rc->names[n]; *p; p++)
+            *p = *p == '_' ? '-' : *p;
+        rc->opts[n] =
+            (struct cli_opt){rc->names[n], map[k[n].type], (char *)c + k[n].offset, k[n].help};
+    }
+    return n;
+}
+
 int cmd_flad(int argc, char **argv)
 {
     bmx_flad_run_config c = bmx_flad_run_config_default();
     bmx_run_strings st = {0};
+    struct run_cli rcli;
     int resume = 0, quiet = 0;
     const char *device = "cpu", *config = NULL;
-    int r = prescan(argc, argv, &c, &st);
-    struct cli_opt opts[] = {
-        {"tasks", CLI_STR, &c.tasks, "task folder from 'bmx tasks build'"},
-        {"target", CLI_STR, &c.target, "target task name"},
-        {"split", CLI_INT, &c.split, "few-shot split of the target (0..4)"},
-        {"aux", CLI_STR, &c.aux,
-         "auxiliary tasks: all, or a comma list (each with every template)"},
-        {"holdout", CLI_STR, &c.holdout,
-         "tasks kept out of the auxiliary pool (the target always is)"},
-        {"policy", CLI_STR, &c.policy,
-         "exp3[:beta=B,tscale=S], ucb1[:beta=B], explore-only, exploit-only or target-only "
-         "(tscale: eps at S t; the released FLAD code's S is 10 G)"},
-        {"reward", CLI_STR, &c.reward, "ga, gms or agg"},
-        {"params", CLI_STR, &c.params, "reward parameter subset: final, all, or tensor names"},
-        {"init", CLI_STR, &c.init, "pre-trained checkpoint (bmx train / bmx_checkpoint_save)"},
-        {"init-random", CLI_STR, &c.init_random, "or a random model LAYERS,HEADS,WIDTH,CTX"},
-        {"tok", CLI_STR, &c.tok, "the model's vocabulary file (bmx tok train)"},
-        {"out", CLI_STR, &c.out,
-         "run folder (config.txt, log.jsonl, checkpoint.bin, result.json, lock)"},
-        {"config", CLI_STR, &config, "configuration file of 'key = value' lines (flags win)"},
-        {"resume", CLI_FLAG, &resume,
-         "continue the run in --out from its checkpoint (its config.txt holds; --rounds, "
-         "--ckpt-every and --threads may change)"},
-        {"batch", CLI_INT, &c.batch, "examples per target and per auxiliary batch"},
-        {"seq", CLI_INT, &c.seq, "tokens per example row"},
-        {"rounds", CLI_INT, &c.rounds, "maximum rounds"},
-        {"eval-every", CLI_INT, &c.eval_every, "rounds between validation evaluations"},
-        {"patience", CLI_INT, &c.patience,
-         "evaluations without improvement before stopping (0: never)"},
-        {"min-rounds", CLI_LONG, &c.min_rounds,
-         "no early stop before this round; -1: the first round EXP3 can leave uniform, "
-         "floor(K ln K / S) + 1 (K = 45, S = 1: 172)"},
-        {"aux-draws", CLI_INT, &c.aux_draws,
-         "G: auxiliary draws per round, each its own pull; the step uses the mean of the target "
-         "and the G auxiliary gradients"},
-        {"ckpt-every", CLI_INT, &c.ckpt_every, "rounds between checkpoints"},
-        {"lr", CLI_DOUBLE, &c.lr, "AdamW learning rate (constant)"},
-        {"weight-decay", CLI_DOUBLE, &c.weight_decay, "AdamW weight decay"},
-        {"seed", CLI_U64, &c.seed, "batches, policy and --init-random"},
-        {"blas", CLI_INT, &c.blas, "1: BLAS matrix products, 0: plain C"},
-        {"threads", CLI_INT, &c.threads, "OpenMP/BLAS threads (0: the default)"},
-        {"quiet", CLI_FLAG, &quiet, "no configuration or progress lines"},
-        {"device", CLI_STR, &device, "cpu (cuda: not yet for flad)"},
-        {0},
-    };
+    int r = prescan(argc, argv, &c, &st), n = flad_opts(&rcli, &c);
+    rcli.opts[n++] = (struct cli_opt){"config", CLI_STR, &config,
+                                      "configuration file of 'key = value' lines (flags win)"};
+    rcli.opts[n++] = (struct cli_opt){"resume", CLI_FLAG, &resume,
+                                      "continue the run in --out from its checkpoint (its "
+                                      "config.txt holds; --rounds, --ckpt-every and --threads "
+                                      "may change)"};
+    rcli.opts[n++] =
+        (struct cli_opt){"quiet", CLI_FLAG, &quiet, "no configuration or progress lines"};
+    rcli.opts[n++] = (struct cli_opt){"device", CLI_STR, &device, "cpu (cuda: not yet for flad)"};
+    rcli.opts[n] = (struct cli_opt){0};
     const char *usage =
         "usage: bmx flad --tasks DIR --target TASK --tok VOCAB (--init CKPT | --init-random "
         "L,H,C,CTX) --out DIR [options]\n"
@@ -111,7 +94,7 @@ int cmd_flad(int argc, char **argv)
         "SIGTERM writes a checkpoint and stops; --resume continues exactly.";
     int npos;
     if (!r)
-        r = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
+        r = cli_parse(argc, argv, usage, rcli.opts, NULL, 0, &npos);
     if (r) {
         bmx_run_strings_free(&st);
         return r > 0 ? 0 : 2;

@@ -61,7 +61,8 @@ static const bmx_run_key keys[] = {
     K("holdout", BMX_RK_STR, holdout,
       "tasks kept out of the auxiliary pool (the target always is)"),
     K("policy", BMX_RK_STR, policy,
-      "exp3[:beta=B,tscale=S], ucb1[:beta=B], explore-only, exploit-only or target-only"),
+      "exp3[:beta=B,tscale=S], ucb1[:beta=B], explore-only, exploit-only or target-only "
+      "(tscale: eps at S t; the released FLAD code's S is 10 G)"),
     K("reward", BMX_RK_STR, reward, "ga, gms or agg"),
     K("params", BMX_RK_STR, params, "reward parameter subset: final, all, or tensor names"),
     K("init", BMX_RK_STR, init, "pre-trained checkpoint (bmx train / bmx_checkpoint_save)"),
@@ -75,9 +76,13 @@ static const bmx_run_key keys[] = {
     K("patience", BMX_RK_INT, patience,
       "evaluations without improvement before stopping (0: never)"),
     K("min_rounds", BMX_RK_LONG, min_rounds,
-      "no early stop before this round; -1: the first round EXP3 can leave uniform"),
-    K("tscale", BMX_RK_DOUBLE, tscale, "S of the default min_rounds (0: the policy's own)"),
-    K("aux_draws", BMX_RK_INT, aux_draws, "G: auxiliary draws per round"),
+      "no early stop before this round; -1: the first round EXP3 can leave uniform, "
+      "floor(K ln K / S) + 1 (K = 45, S = 1: 172)"),
+    K("tscale", BMX_RK_DOUBLE, tscale,
+      "S of the default --min-rounds (0: the policy's own; exp3's tscale, else 1)"),
+    K("aux_draws", BMX_RK_INT, aux_draws,
+      "G: auxiliary draws per round, each its own pull; the step uses the mean of the target "
+      "and the G auxiliary gradients"),
     K("ckpt_every", BMX_RK_INT, ckpt_every, "rounds between checkpoints"),
     K("lr", BMX_RK_DOUBLE, lr, "AdamW learning rate (constant)"),
     K("weight_decay", BMX_RK_DOUBLE, weight_decay, "AdamW weight decay"),

@@ -69,6 +69,10 @@ grep -q "other settings" "$tmp/err" && grep -q "in: seed" "$tmp/err" || fail "me
 # a resume from the folder alone takes config.txt: the finished run ends with the same result
 $bmx flad --resume --out "$tmp/b" --quiet >/dev/null 2>"$tmp/log" || fail "resume from config.txt: $(cat "$tmp/log")"
 cmp -s "$tmp/a/result.json" "$tmp/b/result.json" || fail "resume from config.txt: result differs"
+# config.txt read back by --config makes the same run, byte for byte
+$bmx flad --config "$tmp/a/config.txt" --out "$tmp/cfg" --quiet >/dev/null 2>"$tmp/log" || fail "--config: $(cat "$tmp/log")"
+cmp -s "$tmp/a/log.jsonl" "$tmp/cfg/log.jsonl" && cmp -s "$tmp/a/checkpoint.bin" "$tmp/cfg/checkpoint.bin" ||
+    fail "the run from config.txt differs"
 # a second process on the same folder is refused while the lock is held
 flock "$tmp/b/lock" $bmx flad --resume --out "$tmp/b" --quiet 2>"$tmp/err" >/dev/null && fail "locked folder accepted"
 grep -q "in use by another" "$tmp/err" || fail "lock message: $(cat "$tmp/err")"
