@@ -11,6 +11,7 @@
 #include "bmx/flad.h"
 #include "bmx/mix.h"
 #include "bmx/report.h"
+#include "flad_int.h"
 
 #define MAX_T BMX_FLAD_COMPARE_MAX_TARGETS
 #define NS    BMX_TASK_FEWSHOT_SPLITS
@@ -368,16 +369,18 @@ static int save(const char *dir, const char *name, const bmx_sbuf *b, bmx_err *e
     return bmx_file_write_atomic(path, b->p ? b->p : "", b->len, err);
 }
 
-int bmx_flad_compare(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
+int bmx_flad_compare(const bmx_flad_compare_config *cfg, const bmx_flad_compare_opts *o,
                      char **table_md, bmx_err *err)
 {
+    bmx_flad_compare_config cc = *cfg, *c = &cc;
     struct grid *g = calloc(1, sizeof *g);
+    flad_run_config_fill(&cc.run);
     bmx_sbuf md = {0}, html = {0}, pg = {0};
     int rc;
     *table_md = NULL;
     if (!g)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
-    if (!c->run.out || !*c->run.out)
+    if (!*c->run.out)
         rc = bmx_err_set(err, BMX_EINVAL, "no output folder: give --out DIR");
     else
         rc = parse(c, g, err);

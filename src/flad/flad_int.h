@@ -1,11 +1,19 @@
-/* src/flad/flad_int.h - the little-endian byte writer and reader of FLAD's saved states
- * (flad.c: the loop's state; run.c: the run state in checkpoint.bin). */
+/* src/flad/flad_int.h - inside src/flad: the run configuration's checks (run_config.c), and
+ * the little-endian byte writer and reader of FLAD's saved states (flad.c: the loop's state;
+ * run.c: the run state in checkpoint.bin). */
 #ifndef BMX_FLAD_INT_H
 #define BMX_FLAD_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "bmx/flad.h"
+
+/* run_config.c: NULL strings of c made "" (so a caller may leave them NULL); c checked,
+ * naming the option and the fix (resume: --init or --init-random may be left out). */
+void flad_run_config_fill(bmx_flad_run_config *c);
+int flad_run_config_check(const bmx_flad_run_config *c, int resume, bmx_err *err);
 
 /* A writer into p[0..cap): len counts every byte put, written or not (p NULL: a dry run). */
 typedef struct flad_le_w {
