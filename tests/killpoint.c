@@ -5,7 +5,8 @@
  * the library.
  *
  * The points, in the order a run passes them after step S (S = 0: before the first step):
- *   step S      before the log record of step S is written (the state of a kill during step S)
+ *   step S      before the log record of step S is written (the state of a kill during step S;
+ *               bmx flad: of round S, tests/cli/test_flad_resume.sh)
  *   eval S      before the log record of the validation at step S (a kill during validation)
  *   ckpt S W    in the W-th write() to the temporary file of the checkpoint written after step
  *               S: half of that write's bytes reach the file, then the signal (a kill during a
@@ -69,14 +70,16 @@ static void point(const char *kind, long s, long w)
         raise(sig);
 }
 
-/* The step S of a run log record {"type":"step","step":S,...} or {"type":"eval",...}. */
+/* The step S of a run log record {"type":"step","step":S,...} or {"type":"eval",...}, or the
+ * round S of a bmx flad log record {"type":"round","round":S,...} (point "step S"). */
 static void record(const char *p, size_t n)
 {
-    static const char *kinds[] = {"step", "eval"};
-    for (int i = 0; i < 2; i++) {
-        char pre[40];
-        int m = snprintf(pre, sizeof pre, "{\"type\":\"%s\",\"step\":", kinds[i]);
-        if (n > (size_t)m && memcmp(p, pre, (size_t)m) == 0) {
+    static const char *pres[] = {"{\"type\":\"step\",\"step\":", "{\"type\":\"eval\",\"step\":",
+                                 "{\"type\":\"round\",\"round\":"};
+    static const char *kinds[] = {"step", "eval", "step"};
+    for (int i = 0; i < 3; i++) {
+        size_t m = strlen(pres[i]);
+        if (n > m && memcmp(p, pres[i], m) == 0) {
             last_step = strtol(p + m, NULL, 10);
             point(kinds[i], last_step, 0);
         }

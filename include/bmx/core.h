@@ -84,6 +84,13 @@ int bmx_file_fopen_regular(const char *path, FILE **f, bmx_err *err);
  * bound no valid file of its kind reaches. */
 int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, bmx_err *err);
 
+/* Replace the file at path by data[0..len) atomically: written to PATH.tmp, synced, renamed
+ * over path, the folder synced. A reader sees the old file or the new one, never a part. */
+int bmx_file_write_atomic(const char *path, const void *data, size_t len, bmx_err *err);
+
+/* mkdir -p: dir and every missing folder above it (0777 less the umask). */
+int bmx_file_mkdir_p(const char *dir, bmx_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,6 +41,7 @@
 #include "bmx/core.h"
 #include "bmx/mix.h"
 #include "bmx/rng.h"
+#include "bmx/run.h"
 #include "bmx/tasks.h"
 #include "bmx/tok.h"
 #include "bmx/train.h"
@@ -131,9 +132,143 @@ const size_t *bmx_flad_last_target(const bmx_flad *f, const int **inputs, const 
 int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bmx_err *err);
 
 /* Run state (round, generator, policy, early-stopping state, best parameters) for a
- * checkpoint's extra bytes: versioned, CRC-checked. buf NULL: only *len. */
+ * checkpoint's extra bytes: little-endian, versioned, CRC-checked. buf NULL: only *len. */
 int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err *err);
 int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err);
+
+/* ---- a FLAD run in a run folder (src/flad/run.c) ----
+ *
+ * The run folder is laid out and kept as bmx train's (bmx/run.h):
+ *   config.txt      the configuration, `key = value` lines (bmx_flad_run_keys; written
+ *                   atomically; bmx flad --config reads it back). min_rounds is stored resolved.
+ *   lock            flock(2)ed by the process running the run (bmx_run_lock)
+ *   log.jsonl       deterministic records, one a line, through the JSON writer of bmx/report.h:
+ *     {"type":"header","version":1,"method":"flad","target":..,"split":..,"policy":..,
+ *      "reward":..,"seed":..,"aux":["task/template",..],"params":N}
+ *     {"type":"round","round":r,"arm":a,"aux":"task/template","reward":x,
+ *      ["arms":[..],"rewards":[..] when G > 1,] "target_loss":..,"aux_loss":..,
+ *      ["pi_uniform":b,"probs":[..] with a policy,] ["val_acc":.. when evaluated,] "best_val":..}
+ *       (target-only: "arm":-1, no "aux"; pi_uniform: this round's pi was exactly uniform;
+ *       probs: pi after the round's update)
+ *   checkpoint.bin  bmx_checkpoint_save (model, AdamW moments, step = rounds) with the run state
+ *                   as its extra bytes, little-endian: "BMXFRUN1", u32 version 1, u32 0,
+ *                   u64 round, u64 bytes of log.jsonl, u64 C, C bytes of the configuration text,
+ *                   u64 S, S bytes of bmx_flad_save (policy, generator, round and
+ *                   early-stopping state, best parameters), u32 CRC-32 of all before.
+ *   result.json     at the end (atomically): test accuracy, best validation, rounds, arm counts.
+ * Checkpoints every ckpt_every rounds, at an early stop, at the last round and when *stop
+ * becomes non-zero. Resume (opts->resume): the folder is locked, stale temporaries removed, the
+ * configuration compared with config.txt and with the checkpoint's (every key but out,
+ * rounds, ckpt_every and threads must agree, else BMX_EINVAL naming the keys), the checkpoint's
+ * step, round and optimizer checked against its run state and the configuration, log.jsonl
+ * checked (the header this run would write, then round records 1..round ending exactly at the
+ * checkpoint's length) and cut back to that length; the run then continues byte for byte as one
+ * that never stopped (same threads). A resume with no checkpoint yet starts over. */
+
+typedef struct bmx_flad_run_config {
+    const char *tasks;   /* task folder (bmx tasks build) */
+    const char *target;  /* target task name */
+    int split;           /* few-shot split 0..4 */
+    const char *aux;     /* auxiliary tasks: "all" (every DIR/NAME.task) or a comma list */
+    const char *holdout; /* comma list kept out of the pool (the target always is) */
+    const char *policy;  /* exp3 | ucb1 | explore-only | exploit-only | target-only (+ params) */
+    const char *reward;  /* ga | gms | agg */
+    const char *params;  /* reward parameter subset: final | all | tensor names */
+    const char *init;    /* a pre-trained checkpoint, or "" */
+    const char *init_random; /* or "LAYERS,HEADS,WIDTH,CTX" (a model from seed) */
+    const char *tok;         /* the model's vocabulary file */
+    const char *out;         /* run folder */
+    int batch, seq;          /* examples per batch, tokens per row */
+    int rounds;              /* maximum rounds */
+    int eval_every, patience;
+    long min_rounds; /* no early stop before; -1: bmx_mix_uniform_rounds(K, S) + 1 (resolved) */
+    double tscale;   /* S of that default; 0: the policy's own (exp3's, else 1) */
+    int aux_draws;   /* G auxiliary draws per round */
+    int ckpt_every;  /* rounds between checkpoints */
+    double lr, weight_decay; /* AdamW, constant learning rate */
+    uint64_t seed;           /* batches, policy and the random model */
+    int blas;                /* 1: BLAS matrix products, 0: plain C */
+    int threads;             /* 0: OpenMP's default */
+} bmx_flad_run_config;
+
+/* tasks "tasks", aux "all", holdout "spam,genre,sotu-party,language", policy exp3, reward agg,
+ * params final, batch 4, seq 64, rounds 200, eval_every 10, patience 5, min_rounds -1,
+ * aux_draws 1, ckpt_every 50, lr 1e-4, seed 1, blas 1; every other string "", number 0. */
+bmx_flad_run_config bmx_flad_run_config_default(void);
+/* The keys of config.txt, in print order, ended by {NULL} (bmx/run.h's bmx_config_* read and
+ * write them). */
+const bmx_run_key *bmx_flad_run_keys(void);
+
+typedef void (*bmx_flad_progress_fn)(void *ctx, const bmx_flad_info *round);
+
+typedef struct bmx_flad_run_opts {
+    int resume;                    /* continue the run in cfg->out */
+    volatile const int *stop;      /* when non-zero at a round's end: checkpoint and return 1 */
+    bmx_flad_progress_fn progress; /* after every round (may be NULL) */
+    void *progress_ctx;
+    bmx_logger log; /* notes (INFO) and warnings (WARN) */
+} bmx_flad_run_opts;
+
+#define BMX_FLAD_TOP 5
+
+typedef struct bmx_flad_result {
+    double test_sum, test_mean, best_val;
+    long best_round, rounds, aux_batches;
+    long nonuniform; /* rounds whose pi differed from uniform */
+    long min_rounds; /* as used (the default resolved) */
+    int stopped;
+    int ntop;
+    char top[BMX_FLAD_TOP][96]; /* most-used auxiliary datasets */
+    long top_count[BMX_FLAD_TOP];
+    int naux;         /* every arm: */
+    char **arm_names; /* "task/template" (bmx_flad_result_free) */
+    long *arm_counts; /* batches drawn from it */
+} bmx_flad_result;
+
+/* Run (or resume) cfg to its end (rounds done or stopped early), then bmx_flad_finish and
+ * result.json. Returns 0 done, 1 stopped by *stop (checkpoint written), or a negative BMX_E*
+ * (BMX_EINVAL: the configuration, naming the key and the fix). *res is filled when 0. */
+int bmx_flad_run(const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
+                 bmx_flad_result *res, bmx_err *err);
+void bmx_flad_result_free(bmx_flad_result *r);
+
+/* ---- every method on every target and split (src/flad/compare.c) ----
+ * Run folders OUT/TARGET/sSPLIT/METHOD (bmx_flad_run; one with a config.txt is resumed, so a
+ * finished one is only scored again and an interrupted one continues), every target held out
+ * of every pool, EXP3-FLAD as exp3:tscale=S; then OUT/table.md (rows target-only,
+ * explore-only, exploit-only, EXP3-FLAD, UCB1-FLAD; a column per target and the mean; test
+ * accuracy mean ± sample std over the splits, in %; an EXP3-FLAD cell whose runs never left
+ * uniform says so instead of a figure), OUT/results.jsonl (one line a run) and OUT/report.html
+ * (the table, the auxiliary datasets EXP3 + UCB1 drew most, EXP3-FLAD's arm probabilities over
+ * split 0's rounds), each written atomically. */
+
+#define BMX_FLAD_COMPARE_MAX_TARGETS 16
+
+typedef struct bmx_flad_compare_config {
+    bmx_flad_run_config run; /* every run's settings; target, split, policy, holdout, tscale
+                                and out are set per run (out: the comparison's folder) */
+    const char *targets;     /* comma list, 2..BMX_FLAD_COMPARE_MAX_TARGETS */
+    int splits;              /* the first 1..5 few-shot splits */
+    const char *methods;     /* a comma subset of target-only,explore-only,exploit-only,exp3,
+                                ucb1; NULL or "": all */
+    double tscale;           /* EXP3-FLAD's S (1: plain exp3) */
+} bmx_flad_compare_config;
+
+/* Before a run (res NULL) and after it. */
+typedef void (*bmx_flad_compare_progress_fn)(void *ctx, const char *target, int split,
+                                             const char *method, const bmx_flad_result *res);
+
+typedef struct bmx_flad_compare_opts {
+    bmx_flad_compare_progress_fn progress; /* may be NULL */
+    void *ctx;
+    volatile const int *stop; /* as bmx_flad_run's: the run in progress checkpoints, returns 1 */
+    bmx_logger log;           /* every run's notes and warnings */
+} bmx_flad_compare_opts;
+
+/* Returns 0 with *table_md the table's markdown (malloc'd), 1 when stopped, or a negative
+ * BMX_E* (BMX_EINVAL: the settings, naming the option and the fix). */
+int bmx_flad_compare(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
+                     char **table_md, bmx_err *err);
 
 #ifdef __cplusplus
 }

@@ -158,6 +158,20 @@ char *bmx_run_config_text(const bmx_run_config *c);
  * `loss` is an error for odm, odm-smoothed-mean and doremi (ALGORITHMS.md section 1). */
 int bmx_run_config_check(const bmx_run_config *c, bmx_err *err);
 
+/* The same config-file machinery over any key table (ended by a {NULL} entry) and the struct
+ * it describes at base (bmx flad's configuration uses it too, bmx/flad.h). */
+int bmx_config_set(const bmx_run_key *keys, void *base, const char *key, const char *value,
+                   bmx_err *err);
+int bmx_config_parse(const bmx_run_key *keys, void *base, const char *text, size_t len,
+                     const char *name, bmx_run_strings *store, bmx_err *err);
+int bmx_config_load(const bmx_run_key *keys, void *base, const char *path, bmx_run_strings *store,
+                    bmx_err *err);
+char *bmx_config_text(const bmx_run_key *keys, const void *base);
+/* The number of keys whose values differ between the structs a and b, the keys named in
+ * skip (a NULL-ended list, may be NULL) left out; their names, comma-separated, in buf. */
+int bmx_config_diff(const bmx_run_key *keys, const void *a, const void *b, const char *const *skip,
+                    char *buf, size_t cap);
+
 /* ---- the run ---- */
 
 typedef struct bmx_run_progress {
@@ -224,7 +238,8 @@ char *bmx_run_fmt_bytes(char *buf, uint64_t bytes);
 int bmx_run_lock(const char *dir, int *fd, bmx_err *err);
 void bmx_run_unlock(int fd);
 /* Remove what a killed run or a full disk left in dir: files named exactly
- * checkpoint.bin.tmp.XXXXXX (six letters or digits) or config.txt.tmp, nothing else; each
+ * checkpoint.bin.tmp.XXXXXX (six letters or digits), config.txt.tmp or result.json.tmp
+ * (bmx flad's), nothing else; each
  * removal is logged at BMX_LOG_INFO. Call it only while holding dir's lock. Returns the
  * number removed. */
 int bmx_run_clean_temporaries(const char *dir, const bmx_logger *log);

@@ -125,3 +125,81 @@ int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, b
     *size = n;
     return BMX_OK;
 }
+
+int bmx_file_write_atomic(const char *path, const void *data, size_t len, bmx_err *err)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 5), *dir = malloc(n + 1);
+    int rc = BMX_OK, fd = -1;
+    if (!tmp || !dir) {
+        free(tmp);
+        free(dir);
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory writing %s", path);
+    }
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        rc = bmx_err_set(err, BMX_EIO,
+                         "cannot create %s: %s (check that the folder exists and is writable)", tmp,
+                         strerror(errno));
+    for (const char *p = data; !rc && len > 0;) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = bmx_err_set(err, BMX_EIO, "cannot write %s: %s (disk full?)", tmp,
+                             strerror(w < 0 ? errno : ENOSPC));
+        else
+            p += w, len -= (size_t)w;
+    }
+    if (!rc && fsync(fd) != 0)
+        rc = bmx_err_set(err, BMX_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = bmx_err_set(err, BMX_EIO, "cannot write %s: %s (disk full?)", tmp, strerror(errno));
+    if (!rc && rename(tmp, path) != 0)
+        rc = bmx_err_set(err, BMX_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc && fd >= 0)
+        unlink(tmp);
+    if (!rc) { /* the rename itself made durable */
+        memcpy(dir, path, n + 1);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+            slash[1] = 0;
+        else if (slash)
+            *slash = 0;
+        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    free(tmp);
+    free(dir);
+    return rc;
+}
+
+int bmx_file_mkdir_p(const char *dir, bmx_err *err)
+{
+    size_t n = strlen(dir);
+    char *p = malloc(n + 1);
+    int rc = BMX_OK;
+    if (!p)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory creating %s", dir);
+    memcpy(p, dir, n + 1);
+    for (char *s = p + 1; !rc && *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                rc = bmx_err_set(err, BMX_EIO, "cannot create the folder %s: %s", p,
+                                 strerror(errno));
+            *s = '/';
+        }
+    if (!rc && n && mkdir(p, 0777) != 0 && errno != EEXIST)
+        rc = bmx_err_set(err, BMX_EIO, "cannot create the folder %s: %s", p, strerror(errno));
+    struct stat st;
+    if (!rc && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = bmx_err_set(err, BMX_EIO, "%s exists and is not a folder: give another path", p);
+    free(p);
+    return rc;
+}

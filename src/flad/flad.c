@@ -6,6 +6,7 @@
 
 #include "bmx/eval.h"
 #include "bmx/flad.h"
+#include "flad_int.h"
 
 enum { P_TARGET_ONLY, P_EXPLORE, P_EXPLOIT, P_EXP3, P_UCB1 };
 
@@ -399,6 +400,93 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
     return 0;
 }
 
+/* Target-only: one target batch through the trainer (its gradient is the step's). */
+static int target_only_grad(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
+{
+    int rc = target_batch(f, err);
+    return rc ? rc
+              : bmx_trainer_micro(f->tr, f->tin, f->ttg, f->cfg.batch, f->cfg.T, &in->target_loss,
+                                  NULL, NULL, err);
+}
+
+/* Auxiliary draw j of the round: a_j ~ pi, its batch's gradient in the model's buffer (the
+ * last draw through the trainer: its gradient becomes the step's), its reward observed. */
+static int aux_draw(bmx_flad *f, int j, double *loss, bmx_err *err)
+{
+    int last = j + 1 == f->cfg.aux_draws;
+    f->arms[j] = bmx_mix_draw(f->mix);
+    f->rewards[j] = NAN;
+    int rc = aux_batch(f, f->arms[j], err);
+    if (!rc)
+        rc = last ? bmx_trainer_micro(f->tr, f->ain, f->atg, f->cfg.batch, f->cfg.T, loss, NULL,
+                                      NULL, err)
+                  : batch_grad(f, f->ain, f->atg, loss, err);
+    if (!rc && (f->kind == P_EXP3 || f->kind == P_UCB1)) {
+        f->rewards[j] =
+            bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, bmx_model_grads(f->m), f->gt);
+        rc = bmx_mix_observe(f->mix, f->arms[j], f->rewards[j], err);
+    }
+    return rc;
+}
+
+/* With a pool: target gradient g_T, then G auxiliary draws, then the step's gradient
+ * (g_T + g_1 + ... + g_G) / (G + 1) in the model's buffer (summed in that order in float). */
+static int pooled_grad(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
+{
+    int G = f->cfg.aux_draws;
+    float *g = bmx_model_grads(f->m), *acc = G > 1 ? f->gacc : f->gt;
+    double lsum = 0;
+    int rc = target_grad(f, &in->target_loss, err);
+    in->nonuniform = nonuniform(bmx_mix_probs(f->mix), f->naux);
+    if (!rc && G > 1)
+        memcpy(f->gacc, f->gt, f->nparams * sizeof(float));
+    for (int j = 0; j < G && !rc; j++) {
+        double l = 0;
+        rc = aux_draw(f, j, &l, err);
+        lsum += l;
+        if (!rc && j + 1 < G)
+            for (size_t i = 0; i < f->nparams; i++)
+                f->gacc[i] += g[i];
+    }
+    if (!rc)
+        for (size_t i = 0; i < f->nparams; i++)
+            g[i] = (acc[i] + g[i]) / (float)(G + 1);
+    in->arm = f->arms[0];
+    in->reward = f->rewards[0];
+    in->draws = G;
+    in->arms = f->arms;
+    in->rewards = f->rewards;
+    in->aux_loss = lsum / G;
+    return rc;
+}
+
+/* The round is counted; validation when due, the best parameters kept, early stopping. */
+static int end_round(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
+{
+    f->round++;
+    f->nonuniform += in->nonuniform;
+    in->round = f->round;
+    if (f->round % f->cfg.eval_every == 0) {
+        int rc = validate(f, &in->val_acc, err);
+        if (rc)
+            return rc;
+        in->evaluated = 1;
+        if (in->val_acc > f->best_val) {
+            f->best_val = in->val_acc;
+            f->best_round = f->round;
+            f->bad_evals = 0;
+            memcpy(f->best, bmx_model_params(f->m), f->nparams * sizeof(float));
+        } else if (f->cfg.patience && ++f->bad_evals >= f->cfg.patience &&
+                   f->round >= f->cfg.min_rounds) {
+            f->stopped = 1;
+        }
+    }
+    in->best_val = f->best_val;
+    in->best_round = f->best_round;
+    in->stopped = f->stopped;
+    return 0;
+}
+
 int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
 {
     bmx_flad_info in = {0};
@@ -408,81 +496,19 @@ int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
     if (f->stopped)
         return bmx_err_set(err, BMX_ESTATE, "the run stopped early at round %ld", f->round);
     int rc = 0;
-    if (f->kind == P_EXPLOIT && !f->scored)
+    if (f->kind == P_EXPLOIT && !f->scored) /* once, before round 1 */
         rc = scoring_pass(f, err);
-    if (rc)
-        return rc;
-    if (f->kind == P_TARGET_ONLY) {
-        rc = target_batch(f, err);
-        if (!rc)
-            rc = bmx_trainer_micro(f->tr, f->tin, f->ttg, f->cfg.batch, f->cfg.T, &in.target_loss,
-                                   NULL, NULL, err);
-    } else {
-        int G = f->cfg.aux_draws;
-        float *g = bmx_model_grads(f->m), *acc = G > 1 ? f->gacc : f->gt;
-        double lsum = 0;
-        rc = target_grad(f, &in.target_loss, err);
-        in.nonuniform = nonuniform(bmx_mix_probs(f->mix), f->naux);
-        if (!rc && G > 1)
-            memcpy(f->gacc, f->gt, f->nparams * sizeof(float));
-        for (int j = 0; j < G && !rc; j++) {
-            double l = 0;
-            f->arms[j] = bmx_mix_draw(f->mix);
-            f->rewards[j] = NAN;
-            rc = aux_batch(f, f->arms[j], err);
-            if (!rc) /* the last draw through the trainer: its gradient becomes the step's */
-                rc = j + 1 < G ? batch_grad(f, f->ain, f->atg, &l, err)
-                               : bmx_trainer_micro(f->tr, f->ain, f->atg, f->cfg.batch, f->cfg.T,
-                                                   &l, NULL, NULL, err);
-            lsum += l;
-            if (!rc && (f->kind == P_EXP3 || f->kind == P_UCB1)) {
-                f->rewards[j] = bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, g, f->gt);
-                rc = bmx_mix_observe(f->mix, f->arms[j], f->rewards[j], err);
-            }
-            if (!rc && j + 1 < G)
-                for (size_t i = 0; i < f->nparams; i++)
-                    f->gacc[i] += g[i];
-        }
-        if (!rc)
-            for (size_t i = 0; i < f->nparams; i++)
-                g[i] = (acc[i] + g[i]) / (float)(G + 1);
-        in.arm = f->arms[0];
-        in.reward = f->rewards[0];
-        in.draws = G;
-        in.arms = f->arms;
-        in.rewards = f->rewards;
-        in.aux_loss = lsum / G;
-    }
-    if (!rc)
+    if (!rc) /* the step's gradient: target (and auxiliary draws, rewards, observations) */
+        rc = f->kind == P_TARGET_ONLY ? target_only_grad(f, &in, err) : pooled_grad(f, &in, err);
+    if (!rc) /* the optimizer */
         rc = bmx_trainer_apply(f->tr, NULL, err);
-    if (!rc && f->mix)
+    if (!rc && f->mix) /* the policy's round ends */
         rc = bmx_mix_step(f->mix, err);
-    if (rc)
-        return rc;
-    f->round++;
-    f->nonuniform += in.nonuniform;
-    in.round = f->round;
-    if (f->round % f->cfg.eval_every == 0) {
-        rc = validate(f, &in.val_acc, err);
-        if (rc)
-            return rc;
-        in.evaluated = 1;
-        if (in.val_acc > f->best_val) {
-            f->best_val = in.val_acc;
-            f->best_round = f->round;
-            f->bad_evals = 0;
-            memcpy(f->best, bmx_model_params(f->m), f->nparams * sizeof(float));
-        } else if (f->cfg.patience && ++f->bad_evals >= f->cfg.patience &&
-                   f->round >= f->cfg.min_rounds) {
-            f->stopped = 1;
-        }
-    }
-    in.best_val = f->best_val;
-    in.best_round = f->best_round;
-    in.stopped = f->stopped;
-    if (info)
+    if (!rc)
+        rc = end_round(f, &in, err);
+    if (!rc && info)
         *info = in;
-    return 0;
+    return rc;
 }
 
 int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bmx_err *err)
@@ -498,130 +524,123 @@ int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bm
     return rc;
 }
 
-/* ---- state ---- */
+/* ---- state ----
+ * Little-endian throughout (version 3; versions 1 and 2 wrote native-endian longs):
+ *   "BMXFLAD1", u32 version, u32 naux, u64 nparams, i64 round, aux_batches, best_round,
+ *   nonuniform, f64 best_val, i32 bad_evals, stopped, scored, u64 rng[4], i64 arm_counts[naux],
+ *   u64 policy bytes M, M bytes of bmx_mix_save, f32 best[nparams], u32 CRC-32 of all before. */
 
-#define MAGIC "BMXFLAD1"
-/* Version 2 adds the count of non-uniform rounds after best_round. */
-#define FLAD_STATE_VERSION 2u
+#define MAGIC              "BMXFLAD1"
+#define FLAD_STATE_VERSION 3u
+#define FLAD_FIXED         (8 + 4 + 4 + 8 + 4 * 8 + 8 + 3 * 4 + 4 * 8)
 
-typedef struct sw {
-    unsigned char *p;
-    size_t len, cap;
-} sw;
-
-static void put(sw *w, const void *s, size_t n)
+static void put_f64(flad_le_w *w, double d)
 {
-    if (w->p && w->len + n <= w->cap)
-        memcpy(w->p + w->len, s, n);
-    w->len += n;
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    flad_le_put(w, u, 8);
 }
 
 int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err *err)
 {
-    size_t mlen = 0;
+    size_t mlen = 0, need;
     int rc = f->mix ? bmx_mix_save(f->mix, NULL, 0, &mlen, err) : 0;
     if (rc)
         return rc;
-    sw w = {buf, 0, cap};
-    uint32_t ver = FLAD_STATE_VERSION, naux = (uint32_t)f->naux;
-    uint64_t np = f->nparams, ml = mlen;
-    int32_t flags[3] = {f->bad_evals, f->stopped, f->scored};
-    put(&w, MAGIC, 8);
-    put(&w, &ver, 4);
-    put(&w, &naux, 4);
-    put(&w, &np, 8);
-    put(&w, &f->round, sizeof(long));
-    put(&w, &f->aux_batches, sizeof(long));
-    put(&w, &f->best_round, sizeof(long));
-    put(&w, &f->nonuniform, sizeof(long));
-    put(&w, &f->best_val, 8);
-    put(&w, flags, sizeof flags);
-    put(&w, &f->rng, sizeof f->rng);
-    put(&w, f->arm_counts, sizeof(long) * f->naux);
-    put(&w, &ml, 8);
-    size_t at = w.len;
-    w.len += mlen;
-    put(&w, f->best, f->nparams * sizeof(float));
-    uint32_t crc = 0;
-    size_t need = w.len + 4;
+    need = FLAD_FIXED + (size_t)f->naux * 8 + 8 + mlen + f->nparams * 4 + 4;
     *len = need;
     if (!buf)
         return 0;
     if (cap < need)
         return bmx_err_set(err, BMX_EINVAL, "FLAD state needs %zu bytes, buffer has %zu", need,
                            cap);
+    flad_le_w w = {buf, 0, cap};
+    flad_le_bytes(&w, MAGIC, 8);
+    flad_le_put(&w, FLAD_STATE_VERSION, 4);
+    flad_le_put(&w, (uint32_t)f->naux, 4);
+    flad_le_put(&w, f->nparams, 8);
+    flad_le_put(&w, (uint64_t)(int64_t)f->round, 8);
+    flad_le_put(&w, (uint64_t)(int64_t)f->aux_batches, 8);
+    flad_le_put(&w, (uint64_t)(int64_t)f->best_round, 8);
+    flad_le_put(&w, (uint64_t)(int64_t)f->nonuniform, 8);
+    put_f64(&w, f->best_val);
+    flad_le_put(&w, (uint32_t)f->bad_evals, 4);
+    flad_le_put(&w, (uint32_t)f->stopped, 4);
+    flad_le_put(&w, (uint32_t)f->scored, 4);
+    for (int i = 0; i < 4; i++)
+        flad_le_put(&w, f->rng.s[i], 8);
+    for (int a = 0; a < f->naux; a++)
+        flad_le_put(&w, (uint64_t)(int64_t)f->arm_counts[a], 8);
+    flad_le_put(&w, mlen, 8);
     size_t ml2;
-    if (f->mix && (rc = bmx_mix_save(f->mix, w.p + at, mlen, &ml2, err)))
+    if (f->mix && (rc = bmx_mix_save(f->mix, w.p + w.len, mlen, &ml2, err)))
         return rc;
-    crc = bmx_crc32(0, buf, w.len);
-    memcpy(w.p + w.len, &crc, 4);
+    w.len += mlen;
+    for (size_t i = 0; i < f->nparams; i++) {
+        uint32_t u;
+        memcpy(&u, &f->best[i], 4);
+        flad_le_put(&w, u, 4);
+    }
+    flad_le_put(&w, bmx_crc32(0, buf, w.len), 4);
     return 0;
 }
 
 int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
 {
-    const unsigned char *p = buf;
-    size_t fixed = 8 + 4 + 4 + 8 + 4 * sizeof(long) + 8 + 12 + sizeof(bmx_rng);
-    if (len < fixed + 12 || memcmp(p, MAGIC, 8))
+    const unsigned char *p = buf, *start = buf;
+    if (len < FLAD_FIXED + 12 || memcmp(p, MAGIC, 8))
         return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: bad magic or too short");
-    uint32_t crc;
-    memcpy(&crc, p + len - 4, 4);
-    if (crc != bmx_crc32(0, p, len - 4))
+    p += 8;
+    uint32_t ver = (uint32_t)flad_le_get(&p, 4), naux = (uint32_t)flad_le_get(&p, 4);
+    uint64_t np = flad_le_get(&p, 8);
+    const unsigned char *cp = start + len - 4;
+    if ((uint32_t)flad_le_get(&cp, 4) != bmx_crc32(0, start, len - 4))
         return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: checksum mismatch");
-    uint32_t ver, naux;
-    uint64_t np, ml;
-    memcpy(&ver, p + 8, 4);
-    memcpy(&naux, p + 12, 4);
-    memcpy(&np, p + 16, 8);
     if (ver != FLAD_STATE_VERSION)
         return bmx_err_set(err, BMX_EINVAL,
-                           "FLAD state version %u; this build reads version %u (version 1 "
-                           "predates the count of non-uniform rounds): start the run again in a "
-                           "new run folder",
+                           "FLAD state version %u; this build reads version %u (versions 1 and 2 "
+                           "were written native-endian): start the run again in a new run folder",
                            ver, FLAD_STATE_VERSION);
     if (naux != (uint32_t)f->naux || np != f->nparams)
         return bmx_err_set(err, BMX_EINVAL,
                            "FLAD state is for %u auxiliary datasets and %llu parameters, this "
                            "run has %d and %zu (resume with the same settings)",
                            naux, (unsigned long long)np, f->naux, f->nparams);
-    size_t o = 24;
-    long round, auxb, bestr, nonuni;
-    double bestv;
-    int32_t flags[3];
-    bmx_rng rng;
-    memcpy(&round, p + o, sizeof(long));
-    o += sizeof(long);
-    memcpy(&auxb, p + o, sizeof(long));
-    o += sizeof(long);
-    memcpy(&bestr, p + o, sizeof(long));
-    o += sizeof(long);
-    memcpy(&nonuni, p + o, sizeof(long));
-    o += sizeof(long);
-    memcpy(&bestv, p + o, 8);
-    o += 8;
-    memcpy(flags, p + o, 12);
-    o += 12;
-    memcpy(&rng, p + o, sizeof rng);
-    o += sizeof rng;
-    size_t ac = sizeof(long) * naux;
-    if (len < o + ac + 8 + 4)
+    if (len < FLAD_FIXED + (size_t)naux * 8 + 12)
         return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: truncated");
-    const unsigned char *arms = p + o;
-    o += ac;
-    memcpy(&ml, p + o, 8);
-    o += 8;
-    if (ml > len || len - o - 4 != ml + np * sizeof(float))
-        return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: sizes do not add up");
+    long round = (long)(int64_t)flad_le_get(&p, 8), auxb = (long)(int64_t)flad_le_get(&p, 8);
+    long bestr = (long)(int64_t)flad_le_get(&p, 8), nonuni = (long)(int64_t)flad_le_get(&p, 8);
+    uint64_t bv = flad_le_get(&p, 8);
+    double bestv;
+    memcpy(&bestv, &bv, 8);
+    int32_t flags[3];
+    for (int i = 0; i < 3; i++)
+        flags[i] = (int32_t)flad_le_get(&p, 4);
+    bmx_rng rng;
+    for (int i = 0; i < 4; i++)
+        rng.s[i] = flad_le_get(&p, 8);
+    const unsigned char *arms = p;
+    p += (size_t)naux * 8;
+    uint64_t ml = flad_le_get(&p, 8);
+    size_t o = (size_t)(p - start);
+    if (ml > len || len - o - 4 != ml + np * 4 || round < 0 || auxb < 0 || bestr < 0 ||
+        bestr > round || nonuni < 0 || nonuni > round || flags[0] < 0 || (flags[1] & ~1) ||
+        (flags[2] & ~1))
+        return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: sizes or counters do not add up");
     if ((ml != 0) != (f->mix != NULL))
         return bmx_err_set(err, BMX_EINVAL, "FLAD state: saved with another policy");
     if (f->mix) {
-        int rc = bmx_mix_load(f->mix, p + o, ml, err);
+        int rc = bmx_mix_load(f->mix, p, ml, err);
         if (rc)
             return rc;
     }
-    o += ml;
-    memcpy(f->best, p + o, np * sizeof(float));
-    memcpy(f->arm_counts, arms, ac);
+    p += ml;
+    for (size_t i = 0; i < f->nparams; i++) {
+        uint32_t u = (uint32_t)flad_le_get(&p, 4);
+        memcpy(&f->best[i], &u, 4);
+    }
+    for (int a = 0; a < f->naux; a++)
+        f->arm_counts[a] = (long)(int64_t)flad_le_get(&arms, 8);
     f->round = round;
     f->aux_batches = auxb;
     f->best_round = bestr;

@@ -54,7 +54,7 @@ bmx_run_config bmx_run_config_default(void)
     {                                                                                              \
         name, type, offsetof(bmx_run_config, field), help                                          \
     }
-static const bmx_run_key keys[] = {
+static const bmx_run_key run_keys[] = {
     K("data", BMX_RK_STR, data, "folder of <domain>/train.bin + val.bin (a sharded corpus)"),
     K("out", BMX_RK_STR, out, "run folder (config.txt, log.jsonl, checkpoint.bin)"),
     K("policy", BMX_RK_STR, policy, "mixing policy spec (bmx/mix.h), e.g. odm:alpha=0.9,tscale=1"),
@@ -91,10 +91,10 @@ static const bmx_run_key keys[] = {
 
 const bmx_run_key *bmx_run_keys(void)
 {
-    return keys;
+    return run_keys;
 }
 
-static const bmx_run_key *find_key(const char *name, size_t len)
+static const bmx_run_key *find_key(const bmx_run_key *keys, const char *name, size_t len)
 {
     for (const bmx_run_key *k = keys; k->name; k++) {
         size_t i = 0;
@@ -109,11 +109,10 @@ static const bmx_run_key *find_key(const char *name, size_t len)
     return NULL;
 }
 
-static int set_key(bmx_run_config *c, const bmx_run_key *k, const char *v, const char *where,
-                   bmx_err *err)
+static int set_key(void *base, const bmx_run_key *k, const char *v, const char *where, bmx_err *err)
 {
     char *end;
-    void *p = (char *)c + k->offset;
+    void *p = (char *)base + k->offset;
     errno = 0;
     switch (k->type) {
     case BMX_RK_STR:
@@ -152,7 +151,7 @@ static int set_key(bmx_run_config *c, const bmx_run_key *k, const char *v, const
     return BMX_EINVAL;
 }
 
-static void unknown_key(char *buf, size_t cap)
+static void unknown_key(const bmx_run_key *keys, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = 0;
@@ -160,16 +159,22 @@ static void unknown_key(char *buf, size_t cap)
         n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", k->name);
 }
 
-int bmx_run_config_set(bmx_run_config *c, const char *key, const char *value, bmx_err *err)
+int bmx_config_set(const bmx_run_key *keys, void *base, const char *key, const char *value,
+                   bmx_err *err)
 {
-    const bmx_run_key *k = find_key(key, strlen(key));
+    const bmx_run_key *k = find_key(keys, key, strlen(key));
     if (!k) {
         char list[400];
-        unknown_key(list, sizeof list);
+        unknown_key(keys, list, sizeof list);
         return bmx_err_set(err, BMX_EINVAL, "unknown configuration key '%s'; the keys are: %s", key,
                            list);
     }
-    return set_key(c, k, value, "", err);
+    return set_key(base, k, value, "", err);
+}
+
+int bmx_run_config_set(bmx_run_config *c, const char *key, const char *value, bmx_err *err)
+{
+    return bmx_config_set(run_keys, c, key, value, err);
 }
 
 void bmx_run_strings_free(bmx_run_strings *s)
@@ -200,8 +205,8 @@ static char *keep(bmx_run_strings *s, size_t n)
 /* One `key = value` line (line[0..n), no NUL inside) into c. A value in double quotes is
  * read with the escapes \\ \" \n \r \t \xHH and may be followed by a # comment; any other
  * value ends at the first '#' and loses its surrounding spaces. */
-static int parse_line(bmx_run_config *c, const char *line, size_t n, const char *where,
-                      bmx_run_strings *store, bmx_err *err)
+static int parse_line(const bmx_run_key *keys, void *c, const char *line, size_t n,
+                      const char *where, bmx_run_strings *store, bmx_err *err)
 {
     const char *s = line, *end = line + n;
     while (s < end && isspace((unsigned char)*s))
@@ -221,10 +226,10 @@ static int parse_line(bmx_run_config *c, const char *line, size_t n, const char 
     const char *ke = eq;
     while (ke > s && isspace((unsigned char)ke[-1]))
         ke--;
-    const bmx_run_key *k = find_key(s, (size_t)(ke - s));
+    const bmx_run_key *k = find_key(keys, s, (size_t)(ke - s));
     if (!k) {
         char list[400];
-        unknown_key(list, sizeof list);
+        unknown_key(keys, list, sizeof list);
         return bmx_err_set(err, BMX_EINVAL, "%sunknown key '%.*s'; the keys are: %s", where,
                            (int)(ke - s), s, list);
     }
@@ -283,8 +288,8 @@ static int parse_line(bmx_run_config *c, const char *line, size_t n, const char 
     return set_key(c, k, val, where, err);
 }
 
-int bmx_run_config_parse(bmx_run_config *c, const char *text, size_t len, const char *name,
-                         bmx_run_strings *store, bmx_err *err)
+int bmx_config_parse(const bmx_run_key *keys, void *c, const char *text, size_t len,
+                     const char *name, bmx_run_strings *store, bmx_err *err)
 {
     size_t pos = 0;
     int lineno = 0, rc = 0;
@@ -301,12 +306,19 @@ int bmx_run_config_parse(bmx_run_config *c, const char *text, size_t len, const 
                                "%sa NUL byte at column %d: a config file is text of 'key = "
                                "value' lines; remove the byte (or give the right file)",
                                where, (int)(z - line) + 1);
-        rc = parse_line(c, line, n, where, store, err);
+        rc = parse_line(keys, c, line, n, where, store, err);
     }
     return rc;
 }
 
-int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err)
+int bmx_run_config_parse(bmx_run_config *c, const char *text, size_t len, const char *name,
+                         bmx_run_strings *store, bmx_err *err)
+{
+    return bmx_config_parse(run_keys, c, text, len, name, store, err);
+}
+
+int bmx_config_load(const bmx_run_key *keys, void *c, const char *path, bmx_run_strings *store,
+                    bmx_err *err)
 {
     FILE *f;
     int rc = bmx_file_fopen_regular(path, &f, err);
@@ -324,10 +336,15 @@ int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *st
                          "(a config.txt takes about 1 KB); give the right file",
                          path, BMX_RUN_CONFIG_MAX);
     else
-        rc = bmx_run_config_parse(c, buf, n, path, store, err);
+        rc = bmx_config_parse(keys, c, buf, n, path, store, err);
     free(buf);
     fclose(f);
     return rc;
+}
+
+int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err)
+{
+    return bmx_config_load(run_keys, c, path, store, err);
 }
 
 /* A string value as the parser reads it back: bare when that is exact, else quoted. */
@@ -361,7 +378,7 @@ static void put_value(bmx_sbuf *b, const char *s)
     bmx_sbuf_puts(b, "\"");
 }
 
-char *bmx_run_config_text(const bmx_run_config *c)
+char *bmx_config_text(const bmx_run_key *keys, const void *c)
 {
     bmx_sbuf b = {0};
     char num[40];
@@ -392,6 +409,51 @@ char *bmx_run_config_text(const bmx_run_config *c)
         return NULL;
     }
     return b.p;
+}
+
+char *bmx_run_config_text(const bmx_run_config *c)
+{
+    return bmx_config_text(run_keys, c);
+}
+
+int bmx_config_diff(const bmx_run_key *keys, const void *a, const void *b, const char *const *skip,
+                    char *buf, size_t cap)
+{
+    size_t m = 0;
+    int n = 0;
+    if (cap)
+        buf[0] = 0;
+    for (const bmx_run_key *k = keys; k->name; k++) {
+        const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+        int differ = 0, skipped = 0;
+        for (const char *const *s = skip; s && *s && !skipped; s++)
+            skipped = strcmp(*s, k->name) == 0;
+        if (skipped)
+            continue;
+        switch (k->type) {
+        case BMX_RK_STR: {
+            const char *sa = *(const char *const *)pa, *sb = *(const char *const *)pb;
+            differ = strcmp(sa ? sa : "", sb ? sb : "") != 0;
+            break;
+        }
+        case BMX_RK_INT:
+            differ = *(const int *)pa != *(const int *)pb;
+            break;
+        case BMX_RK_LONG:
+            differ = *(const long *)pa != *(const long *)pb;
+            break;
+        case BMX_RK_U64:
+            differ = *(const uint64_t *)pa != *(const uint64_t *)pb;
+            break;
+        case BMX_RK_DOUBLE:
+            differ = *(const double *)pa != *(const double *)pb;
+            break;
+        }
+        if (differ && m < cap)
+            m += (size_t)snprintf(buf + m, cap - m, "%s%s", n ? ", " : "", k->name);
+        n += differ;
+    }
+    return n;
 }
 
 int bmx_run_config_check(const bmx_run_config *c, bmx_err *err)

@@ -61,11 +61,12 @@ void bmx_run_unlock(int fd)
         close(fd); /* releases the flock; the file stays (removing it would race) */
 }
 
-/* checkpoint.bin.tmp.XXXXXX (mkstemp's six letters and digits) or config.txt.tmp exactly */
+/* checkpoint.bin.tmp.XXXXXX (mkstemp's six letters and digits), config.txt.tmp or
+ * result.json.tmp (bmx flad's) exactly */
 static int is_stale_name(const char *n)
 {
     static const char ck[] = "checkpoint.bin.tmp.";
-    if (strcmp(n, "config.txt.tmp") == 0)
+    if (strcmp(n, "config.txt.tmp") == 0 || strcmp(n, "result.json.tmp") == 0)
         return 1;
     if (strncmp(n, ck, sizeof ck - 1) != 0 || strlen(n) != sizeof ck - 1 + 6)
         return 0;

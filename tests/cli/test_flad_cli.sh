@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bmx tasks build|show, bmx flad and bmx flad-compare on the fixture tasks (tests/fixtures/
-# tasks) with a tiny random model: help, task-file checks, a run and its files, resume that
-# reproduces an uninterrupted run byte for byte, errors that name what was wrong, the
-# comparison table and report.
+# tasks) with a tiny random model: help, task-file checks, a run and its files (the run folder
+# of bmx train), resume that reproduces an uninterrupted run byte for byte, errors that name
+# what was wrong, the comparison table and report. SIGKILL resume: test_flad_resume.sh.
 set -u
 cd "${BMX_ROOT:-$(dirname "$0")/../..}"
 bmx=${BMX_BUILD:-build}/bmx
@@ -41,25 +41,44 @@ cmp_args=(--tasks "$tmp/t" --tok "$tmp/tok" --init-random 1,2,16,48 --batch 2 --
 common=("${cmp_args[@]}" --quiet --holdout fx-count)
 $bmx flad "${common[@]}" --target fx-color --rounds 6 --out "$tmp/a" >"$tmp/out" 2>"$tmp/log" ||
     fail "flad: $(cat "$tmp/log")"
-for f in config.json log.jsonl ckpt.bin result.json; do
+# the run folder of bmx train: config.txt, lock, log.jsonl (a header, then one record a round),
+# checkpoint.bin; and result.json
+for f in config.txt lock log.jsonl checkpoint.bin result.json; do
     [ -s "$tmp/a/$f" ] || fail "run folder lacks $f"
 done
-[ "$(wc -l <"$tmp/a/log.jsonl")" -eq 6 ] || fail "log.jsonl should have 6 rounds"
+[ "$(grep -c '^{"type":"round","round":' "$tmp/a/log.jsonl")" -eq 6 ] || fail "log.jsonl should have 6 rounds"
+head -1 "$tmp/a/log.jsonl" | grep -q '^{"type":"header",.*"aux":\["fx-sound/0","fx-sound/1","fx-sound/2"\]' ||
+    fail "log header: $(head -1 "$tmp/a/log.jsonl")"
+grep -q '^target *= fx-color$' "$tmp/a/config.txt" && grep -q '^min_rounds *= 4$' "$tmp/a/config.txt" ||
+    fail "config.txt: $(cat "$tmp/a/config.txt")"
 grep -q '"aux":"fx-sound/' "$tmp/a/log.jsonl" || fail "log names no auxiliary dataset"
-grep -q 'fx-count' "$tmp/a/config.json" && fail "held-out fx-count is in the auxiliary pool"
+head -1 "$tmp/a/log.jsonl" | grep -q 'fx-count' && fail "held-out fx-count is in the auxiliary pool"
 grep -q "test accuracy" "$tmp/out" || fail "no summary line"
 
 # resume: 3 rounds, then on to 6, equals the straight run byte for byte
 $bmx flad "${common[@]}" --target fx-color --rounds 3 --out "$tmp/b" >/dev/null 2>&1 || fail "flad 3"
 $bmx flad "${common[@]}" --target fx-color --rounds 6 --out "$tmp/b" --resume >/dev/null 2>"$tmp/log" ||
     fail "resume: $(cat "$tmp/log")"
-cmp -s "$tmp/a/ckpt.bin" "$tmp/b/ckpt.bin" || fail "resumed checkpoint differs from the straight run"
+cmp -s "$tmp/a/checkpoint.bin" "$tmp/b/checkpoint.bin" || fail "resumed checkpoint differs from the straight run"
 cmp -s "$tmp/a/log.jsonl" "$tmp/b/log.jsonl" || fail "resumed log differs from the straight run"
 cmp -s "$tmp/a/result.json" "$tmp/b/result.json" || fail "resumed result differs"
 # resume with other settings is refused
 $bmx flad "${common[@]}" --target fx-color --rounds 6 --out "$tmp/b" --resume --seed 9 2>"$tmp/err"
 [ $? -eq 2 ] || fail "resume with another seed should exit 2"
-grep -q "other settings" "$tmp/err" || fail "message: $(cat "$tmp/err")"
+grep -q "other settings" "$tmp/err" && grep -q "in: seed" "$tmp/err" || fail "message: $(cat "$tmp/err")"
+# a resume from the folder alone takes config.txt: the finished run ends with the same result
+$bmx flad --resume --out "$tmp/b" --quiet >/dev/null 2>"$tmp/log" || fail "resume from config.txt: $(cat "$tmp/log")"
+cmp -s "$tmp/a/result.json" "$tmp/b/result.json" || fail "resume from config.txt: result differs"
+# config.txt read back by --config makes the same run, byte for byte
+$bmx flad --config "$tmp/a/config.txt" --out "$tmp/cfg" --quiet >/dev/null 2>"$tmp/log" || fail "--config: $(cat "$tmp/log")"
+cmp -s "$tmp/a/log.jsonl" "$tmp/cfg/log.jsonl" && cmp -s "$tmp/a/checkpoint.bin" "$tmp/cfg/checkpoint.bin" ||
+    fail "the run from config.txt differs"
+# a second process on the same folder is refused while the lock is held
+flock "$tmp/b/lock" $bmx flad --resume --out "$tmp/b" --quiet 2>"$tmp/err" >/dev/null && fail "locked folder accepted"
+grep -q "in use by another" "$tmp/err" || fail "lock message: $(cat "$tmp/err")"
+# a fresh run into a folder that holds one is refused
+$bmx flad "${common[@]}" --target fx-color --rounds 6 --out "$tmp/b" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "already holds a run" "$tmp/err" || fail "fresh run over a run: $(cat "$tmp/err")"
 
 # errors
 $bmx flad "${common[@]}" --target nosuch --out "$tmp/c" 2>"$tmp/err"
@@ -92,6 +111,14 @@ grep -q "identical to explore-only" "$tmp/cmp/table.md" && fail "K = 3, 4 rounds
 grep -q "fx-color/s0 1 of 4" "$tmp/cmp/table.md" || fail "table.md: $(cat "$tmp/cmp/table.md")"
 [ "$(grep -c '"min_rounds":4,' "$tmp/cmp/results.jsonl")" -eq 10 ] ||
     fail "every method (target-only too) should wait for round 4: $(cat "$tmp/cmp/results.jsonl")"
+
+$bmx flad-compare "${cmp_args[@]}" --targets fx-color,fx-count --methods exp3,exp4 --out "$tmp/cmp3" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "unknown method 'exp4'" "$tmp/err" || fail "--methods exp4: $(cat "$tmp/err")"
+[ -e "$tmp/cmp3" ] && fail "--methods exp4: refused, yet it made $tmp/cmp3"
+# a run folder of the older bmx flad (config.json, ckpt.bin) is named as such
+mkdir -p "$tmp/old" && echo '{}' >"$tmp/old/config.json" && echo x >"$tmp/old/ckpt.bin"
+$bmx flad "${common[@]}" --target fx-color --out "$tmp/old" --resume 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "older bmx flad" "$tmp/err" || fail "old run folder: $(cat "$tmp/err")"
 
 # G = 2 auxiliary draws per round: both in the log, 2 batches a round; bad values refused
 $bmx flad "${common[@]}" --target fx-color --rounds 3 --aux-draws 2 --out "$tmp/g2" >/dev/null \
@@ -131,7 +158,7 @@ for tg in fx-color fx-count; do
     grep -o '"arm":[0-9]*' "$d/explore-only/log.jsonl" >"$tmp/a.explore"
     [ "$(wc -l <"$tmp/a.exp3")" -eq 150 ] || fail "$tg: exp3 ran $(wc -l <"$tmp/a.exp3") rounds, not 150"
     cmp -s "$tmp/a.exp3" "$tmp/a.explore" || fail "$tg: EXP3-FLAD drew other arms than explore-only"
-    cmp -s "$d/exp3/ckpt.bin" "$d/explore-only/ckpt.bin" && fail "$tg: the checkpoints hold the policy too"
+    cmp -s "$d/exp3/checkpoint.bin" "$d/explore-only/checkpoint.bin" && fail "$tg: the checkpoints hold the policy too"
     grep -q '"pi_uniform":false' "$d/exp3/log.jsonl" && fail "$tg: exp3 left uniform"
     grep -q '"min_rounds":172,"nonuniform_rounds":0' "$d/exp3/result.json" ||
         fail "$tg result: $(cat "$d/exp3/result.json")"
@@ -142,9 +169,9 @@ grep -q "^| EXP3-FLAD | identical to explore-only: never left uniform in 150 rou
 $bmx flad-compare "${k45[@]}" --methods exp3 --tscale 10 --rounds 20 --out "$tmp/c45s" \
     >/dev/null 2>"$tmp/log" || fail "flad-compare --tscale 10: $(cat "$tmp/log")"
 d=$tmp/c45s/fx-color/s0/exp3
-first=$(grep -n '"pi_uniform":false' "$d/log.jsonl" | head -1 | cut -d: -f1)
+first=$(grep '^{"type":"round"' "$d/log.jsonl" | grep -n '"pi_uniform":false' | head -1 | cut -d: -f1)
 [ "$first" = "$(first_round 10)" ] || fail "tscale 10 left uniform in round $first, not $(first_round 10)"
-grep -q '"policy":"exp3:tscale=10"' "$d/config.json" || fail "config: $(cat "$d/config.json")"
+grep -q '^policy *= exp3:tscale=10$' "$d/config.txt" || fail "config: $(cat "$d/config.txt")"
 grep -q '"min_rounds":18,"nonuniform_rounds":3' "$d/result.json" || fail "result: $(cat "$d/result.json")"
 grep -q "identical to explore-only" "$tmp/c45s/table.md" && fail "tscale 10: marked as never leaving uniform"
 grep -q "fx-color/s0 3 of 20" "$tmp/c45s/table.md" || fail "table.md: $(cat "$tmp/c45s/table.md")"

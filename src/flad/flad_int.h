@@ -1,0 +1,48 @@
+/* src/flad/flad_int.h - inside src/flad: the run configuration's checks (run_config.c), and
+ * the little-endian byte writer and reader of FLAD's saved states (flad.c: the loop's state;
+ * run.c: the run state in checkpoint.bin). */
+#ifndef BMX_FLAD_INT_H
+#define BMX_FLAD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bmx/flad.h"
+
+/* run_config.c: NULL strings of c made "" (so a caller may leave them NULL); c checked,
+ * naming the option and the fix (resume: --init or --init-random may be left out). */
+void flad_run_config_fill(bmx_flad_run_config *c);
+int flad_run_config_check(const bmx_flad_run_config *c, int resume, bmx_err *err);
+
+/* A writer into p[0..cap): len counts every byte put, written or not (p NULL: a dry run). */
+typedef struct flad_le_w {
+    unsigned char *p;
+    size_t len, cap;
+} flad_le_w;
+
+static inline void flad_le_put(flad_le_w *w, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++, w->len++)
+        if (w->p && w->len < w->cap)
+            w->p[w->len] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void flad_le_bytes(flad_le_w *w, const void *s, size_t n)
+{
+    if (w->p && w->len + n <= w->cap && n)
+        memcpy(w->p + w->len, s, n);
+    w->len += n;
+}
+
+/* n bytes little-endian at *p; *p moves past them (the caller checked the length). */
+static inline uint64_t flad_le_get(const unsigned char **p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)(*p)[i] << (8 * i);
+    *p += n;
+    return v;
+}
+
+#endif

@@ -1,0 +1,455 @@
+/* tests/test_flad_run.c - a FLAD run in its run folder (bmx_flad_run, src/flad/run.c): the
+ * folder's files, a run stopped and resumed equals one that never stopped byte for byte (also
+ * from an older checkpoint with log records past it, as a SIGKILL leaves it), and a resume
+ * refuses other settings, a corrupt or foreign checkpoint and a log changed by hand, naming
+ * the file. Also the FLAD state's little-endian layout and its version check, and the
+ * table-generic config text (bmx_config_text / parse / diff) on FLAD's keys.
+ * The fixture tasks of tests/fixtures/tasks and a tiny random model (1 layer, width 16). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bmx/flad.h"
+#include "bmx/report.h"
+#include "check.h"
+
+#define FX "tests/fixtures/tasks"
+
+static char root[64];
+static char tasks[128], tokp[128];
+
+static void run_cmd(const char *fmt, const char *arg)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, fmt, arg);
+    if (system(cmd) != 0)
+        abort();
+}
+
+static void cleanup(void)
+{
+    if (root[0])
+        run_cmd("rm -rf '%s'", root);
+}
+
+/* The task folder and a tokenizer trained on the fixtures' prompts, once. */
+static void setup(void)
+{
+    if (root[0])
+        return;
+    snprintf(root, sizeof root, "/tmp/bmx_test_flad_run_XXXXXX");
+    if (!mkdtemp(root))
+        abort();
+    atexit(cleanup);
+    snprintf(tasks, sizeof tasks, "%s/tasks", root);
+    snprintf(tokp, sizeof tokp, "%s/tok", root);
+    static const char *const names[] = {"fx-color", "fx-sound", "fx-count"};
+    bmx_tasks_build_opts o = bmx_tasks_build_defaults();
+    bmx_err err = {0};
+    if (bmx_file_mkdir_p(tasks, &err) ||
+        bmx_tasks_build(FX, tasks, names, 3, NULL, &o, NULL, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
+    bmx_sbuf text = {0};
+    for (int k = 0; k < 3; k++) {
+        bmx_task *t;
+        if (bmx_task_open(&t, tasks, names[k], &err))
+            abort();
+        for (size_t i = 0; i < bmx_task_count(t); i++) {
+            char *p;
+            const bmx_task_example *e = bmx_task_example_at(t, i);
+            if (bmx_task_prompt(t, i, 2, &p, &err))
+                abort();
+            bmx_sbuf_printf(&text, "%s %s\n", p, e->choices[e->correct]);
+            free(p);
+        }
+        bmx_task_free(t);
+    }
+    bmx_tok *tok;
+    if (bmx_tok_train(&tok, text.p, text.len, 300, &err) || bmx_tok_save(tok, tokp, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
+    bmx_tok_free(tok);
+    bmx_sbuf_free(&text);
+}
+
+static bmx_flad_run_config config(const char *out)
+{
+    bmx_flad_run_config c = bmx_flad_run_config_default();
+    c.tasks = tasks;
+    c.tok = tokp;
+    c.target = "fx-color";
+    c.holdout = "fx-count";
+    c.init_random = "1,2,16,48";
+    c.batch = 2;
+    c.seq = 40;
+    c.rounds = 12;
+    c.eval_every = 3;
+    c.patience = 0;
+    c.ckpt_every = 5;
+    c.aux_draws = 2;
+    c.lr = 3e-3;
+    c.threads = 1;
+    c.blas = 0;
+    c.seed = 5;
+    c.out = out;
+    return c;
+}
+
+static char *slurp(const char *dir, const char *name, size_t *n)
+{
+    char path[256], *data;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    bmx_err err = {0};
+    CHECK_MSG(bmx_file_read_all(path, 1 << 26, &data, n, &err) == 0, "%s", err.msg);
+    return data;
+}
+
+static int same_file(const char *a, const char *b, const char *name)
+{
+    size_t na, nb;
+    char *x = slurp(a, name, &na), *y = slurp(b, name, &nb);
+    int same = na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    char *d = slurp(from, "checkpoint.bin", &n);
+    bmx_err err = {0};
+    CHECK_MSG(bmx_file_write_atomic(to, d, n, &err) == 0, "%s", err.msg);
+    free(d);
+}
+
+/* The progress callback: at round stop_at, ask the run to stop; at round save_at, keep a copy
+ * of checkpoint.bin as it is then (the checkpoint of an earlier round). */
+struct ctl {
+    long stop_at, save_at;
+    volatile int stop;
+    const char *dir;
+    char saved[256];
+};
+
+static void on_round(void *ctx, const bmx_flad_info *in)
+{
+    struct ctl *c = ctx;
+    if (in->round == c->save_at) {
+        snprintf(c->saved, sizeof c->saved, "%s.older", c->dir);
+        copy_file(c->dir, c->saved);
+    }
+    if (in->round == c->stop_at)
+        c->stop = 1;
+}
+
+static void straight_run(const char *dir, bmx_flad_result *res)
+{
+    bmx_flad_run_config c = config(dir);
+    bmx_err err = {0};
+    CHECK_MSG(bmx_flad_run(&c, NULL, res, &err) == 0, "%s", err.msg);
+}
+
+static void test_folder(void)
+{
+    setup();
+    char a[128];
+    snprintf(a, sizeof a, "%s/folder", root);
+    bmx_flad_result res;
+    straight_run(a, &res);
+    static const char *const files[] = {"config.txt", "lock", "log.jsonl", "checkpoint.bin",
+                                        "result.json"};
+    for (int i = 0; i < 5; i++) {
+        char p[256];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", a, files[i]);
+        CHECK_MSG(stat(p, &st) == 0 && st.st_size > 0, "%s missing", p);
+    }
+    /* K = 3 (fx-sound's templates): the default min_rounds is floor(3 ln 3) + 1 = 4 */
+    CHECK_EQ_INT((int)res.min_rounds, 4);
+    CHECK_EQ_INT((int)res.rounds, 12);
+    CHECK_EQ_INT(res.naux, 3);
+    CHECK_EQ_INT((int)res.aux_batches, 24); /* G = 2 a round */
+    CHECK_EQ_INT((int)(res.arm_counts[0] + res.arm_counts[1] + res.arm_counts[2]), 24);
+    CHECK(!strcmp(res.arm_names[2], "fx-sound/2"));
+    size_t n;
+    char *log = slurp(a, "log.jsonl", &n);
+    int lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += log[i] == '\n';
+    CHECK_EQ_INT(lines, 13); /* the header and 12 rounds */
+    CHECK(!strncmp(
+        log, "{\"type\":\"header\",\"version\":1,\"method\":\"flad\",\"target\":\"fx-color\"", 62));
+    CHECK(strstr(log, "\"aux\":[\"fx-sound/0\",\"fx-sound/1\",\"fx-sound/2\"]") != NULL);
+    CHECK(strstr(log, "\n{\"type\":\"round\",\"round\":12,") != NULL);
+    free(log);
+    char *cfg = slurp(a, "config.txt", &n);
+    CHECK(strstr(cfg, "\nmin_rounds   = 4\n") && strstr(cfg, "\nout          = \n"));
+    free(cfg);
+    /* the checkpoint's step is the round count */
+    bmx_model *m;
+    bmx_trainer *t;
+    void *extra;
+    size_t elen;
+    bmx_err err = {0};
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/checkpoint.bin", a);
+    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, &extra, &elen, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT((int)bmx_trainer_step_count(t), 12);
+    CHECK(elen > 40 && !memcmp(extra, "BMXFRUN1\1\0\0\0\0\0\0\0\14\0\0\0\0\0\0\0", 24));
+    free(extra);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+    bmx_flad_result_free(&res);
+}
+
+static void test_resume_exact(void)
+{
+    setup();
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/straight", root);
+    snprintf(b, sizeof b, "%s/stopped", root);
+    bmx_flad_result ra, rb;
+    straight_run(a, &ra);
+    /* stopped at round 7 (a checkpoint there), then the checkpoint of round 5 put back: a
+     * log with two records past the checkpoint, as a SIGKILL after round 7 leaves it */
+    struct ctl ctl = {7, 6, 0, b, ""};
+    bmx_flad_run_config c = config(b);
+    bmx_flad_run_opts o = {0};
+    bmx_err err = {0};
+    o.stop = &ctl.stop;
+    o.progress = on_round;
+    o.progress_ctx = &ctl;
+    CHECK_MSG(bmx_flad_run(&c, &o, &rb, &err) == 1, "%s", err.msg);
+    size_t n;
+    char *log = slurp(b, "log.jsonl", &n);
+    CHECK(strstr(log, "{\"type\":\"round\",\"round\":7,") && !strstr(log, "\"round\":8,"));
+    free(log);
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/checkpoint.bin", b);
+    CHECK(rename(ctl.saved, ck) == 0);
+    o = (bmx_flad_run_opts){0};
+    o.resume = 1;
+    CHECK_MSG(bmx_flad_run(&c, &o, &rb, &err) == 0, "%s", err.msg);
+    CHECK(same_file(a, b, "log.jsonl"));
+    CHECK(same_file(a, b, "checkpoint.bin"));
+    CHECK(same_file(a, b, "result.json"));
+    CHECK(ra.test_sum == rb.test_sum && ra.best_val == rb.best_val);
+    CHECK(ra.best_round == rb.best_round && ra.nonuniform == rb.nonuniform);
+    CHECK(!memcmp(ra.arm_counts, rb.arm_counts, 3 * sizeof *ra.arm_counts));
+    bmx_flad_result_free(&ra);
+    bmx_flad_result_free(&rb);
+}
+
+/* A resume of dir with c that must fail with code, its message holding want (and the path). */
+static void refused(const bmx_flad_run_config *c, int code, const char *want, const char *path)
+{
+    bmx_flad_run_opts o = {0};
+    bmx_flad_result r;
+    bmx_err err = {0};
+    o.resume = 1;
+    int rc = bmx_flad_run(c, &o, &r, &err);
+    CHECK_MSG(rc == code, "rc %d, want %d: %s", rc, code, err.msg);
+    CHECK_MSG(strstr(err.msg, want) != NULL, "'%s' not in: %s", want, err.msg);
+    CHECK_MSG(!path || strstr(err.msg, path) != NULL, "'%s' not named in: %s", path, err.msg);
+}
+
+static void test_refused(void)
+{
+    setup();
+    char d[128], ck[256], lp[256];
+    snprintf(d, sizeof d, "%s/refuse", root);
+    snprintf(ck, sizeof ck, "%s/checkpoint.bin", d);
+    snprintf(lp, sizeof lp, "%s/log.jsonl", d);
+    bmx_flad_result r;
+    straight_run(d, &r);
+    bmx_flad_result_free(&r);
+    bmx_flad_run_config c = config(d);
+    size_t n, ln;
+    char *good = slurp(d, "checkpoint.bin", &n), *log = slurp(d, "log.jsonl", &ln);
+    bmx_err err = {0};
+
+    /* other settings: named */
+    c.seed = 6;
+    refused(&c, BMX_EINVAL, "other settings", NULL);
+    refused(&c, BMX_EINVAL, "in: seed", NULL);
+    c = config(d);
+    c.policy = "ucb1";
+    refused(&c, BMX_EINVAL, "in: policy", NULL);
+    c = config(d);
+    c.rounds = 10; /* past it */
+    refused(&c, BMX_EINVAL, "past --rounds 10", d);
+    c = config(d);
+
+    /* a flipped byte in the parameters: the checkpoint's checksum */
+    char *bad = malloc(n);
+    memcpy(bad, good, n);
+    bad[1000] ^= 1;
+    CHECK(bmx_file_write_atomic(ck, bad, n, &err) == 0);
+    refused(&c, BMX_ECORRUPT, "corrupt", ck);
+
+    /* a foreign checkpoint: same model and optimizer, another run's state as its extra */
+    bmx_model *m;
+    bmx_trainer *t;
+    void *extra;
+    size_t elen;
+    CHECK(bmx_file_write_atomic(ck, good, n, &err) == 0);
+    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, &extra, &elen, &err) == 0, "%s", err.msg);
+    memcpy(extra, "BMXRUN01", 8);
+    CHECK(bmx_checkpoint_save(ck, t, extra, elen, &err) == 0);
+    refused(&c, BMX_ECORRUPT, "no bmx flad run state", ck);
+    /* the run state altered under a valid checkpoint checksum: the run state's CRC-32 */
+    memcpy(extra, "BMXFRUN1", 8);
+    ((unsigned char *)extra)[elen / 2] ^= 0x10;
+    CHECK(bmx_checkpoint_save(ck, t, extra, elen, &err) == 0);
+    refused(&c, BMX_ECORRUPT, "CRC-32", ck);
+    free(extra);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+
+    /* the log cut short by hand, then one with a record changed */
+    CHECK(bmx_file_write_atomic(ck, good, n, &err) == 0);
+    CHECK(bmx_file_write_atomic(lp, log, ln / 2, &err) == 0);
+    refused(&c, BMX_ECORRUPT, "changed by hand", lp);
+    char *log2 = malloc(ln);
+    memcpy(log2, log, ln);
+    char *r5 = strstr(log2, "\"round\":5,");
+    CHECK(r5 != NULL);
+    r5[8] = '6';
+    CHECK(bmx_file_write_atomic(lp, log2, ln, &err) == 0);
+    refused(&c, BMX_ECORRUPT, "is not the record of round 5", lp);
+    /* a header of another pool */
+    memcpy(log2, log, ln);
+    char *h = strstr(log2, "fx-sound/2");
+    CHECK(h != NULL);
+    h[9] = '1';
+    CHECK(bmx_file_write_atomic(lp, log2, ln, &err) == 0);
+    refused(&c, BMX_EINVAL, "is not this run's", lp);
+    free(log2);
+
+    /* everything put back: the resume goes through to the same result */
+    CHECK(bmx_file_write_atomic(lp, log, ln, &err) == 0);
+    bmx_flad_run_opts o = {0};
+    o.resume = 1;
+    CHECK_MSG(bmx_flad_run(&c, &o, &r, &err) == 0, "%s", err.msg);
+    bmx_flad_result_free(&r);
+    /* no config.txt: not a run folder */
+    char cp[256];
+    snprintf(cp, sizeof cp, "%s/config.txt", d);
+    CHECK(unlink(cp) == 0);
+    refused(&c, BMX_EINVAL, "holds no config.txt", d);
+    /* a new run into a folder that holds one */
+    CHECK(bmx_file_write_atomic(cp, "# x\n", 4, &err) == 0);
+    CHECK(bmx_flad_run(&c, NULL, &r, &err) == BMX_EINVAL && strstr(err.msg, "already holds a run"));
+    free(good);
+    free(bad);
+    free(log);
+}
+
+/* bmx_flad_save's layout is little-endian with fixed widths whatever the host's long. */
+static void test_state_layout(void)
+{
+    setup();
+    char d[128];
+    snprintf(d, sizeof d, "%s/layout", root);
+    bmx_flad_result r;
+    straight_run(d, &r);
+    bmx_flad_result_free(&r);
+    bmx_model *m;
+    bmx_trainer *t;
+    unsigned char *x;
+    size_t elen;
+    bmx_err err = {0};
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/checkpoint.bin", d);
+    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, (void **)&x, &elen, &err) == 0, "%s", err.msg);
+    /* the run state: magic, version, 0, round 12, the log's length, the config text */
+    size_t ln;
+    char *log = slurp(d, "log.jsonl", &ln);
+    free(log);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)x[24 + i] << (8 * i);
+    CHECK(v == ln);
+    uint64_t cl = 0;
+    for (int i = 0; i < 8; i++)
+        cl |= (uint64_t)x[32 + i] << (8 * i);
+    CHECK(!memcmp(x + 40, "tasks        = ", 15));
+    unsigned char *s = x + 40 + cl + 8; /* the FLAD state */
+    uint64_t sl = 0;
+    for (int i = 0; i < 8; i++)
+        sl |= (uint64_t)x[40 + cl + i] << (8 * i);
+    CHECK(40 + cl + 8 + sl + 4 == elen);
+    CHECK(!memcmp(s, "BMXFLAD1\3\0\0\0\3\0\0\0", 16)); /* version 3, 3 arms */
+    size_t np = bmx_model_num_params(m);
+    for (int i = 0; i < 8; i++)
+        CHECK(s[16 + i] == (unsigned char)(np >> (8 * i)));
+    CHECK(!memcmp(s + 24, "\14\0\0\0\0\0\0\0", 8)); /* round 12 */
+    CHECK(!memcmp(s + 32, "\30\0\0\0\0\0\0\0", 8)); /* 24 auxiliary batches */
+    uint64_t ml = 0;                                /* the policy's bytes: */
+    size_t at = 8 + 4 + 4 + 8 + 4 * 8 + 8 + 3 * 4 + 4 * 8 + 3 * 8;
+    for (int i = 0; i < 8; i++)
+        ml |= (uint64_t)s[at + i] << (8 * i);
+    CHECK(at + 8 + ml + np * 4 + 4 == sl);
+    /* an older version of the state (2, native-endian) is refused by its number */
+    s[8] = 2;
+    uint32_t crc = bmx_crc32(0, s, sl - 4);
+    for (int i = 0; i < 4; i++)
+        s[sl - 4 + i] = (unsigned char)(crc >> (8 * i));
+    /* through a resume: the checkpoint rewritten with the run state's CRC fixed too */
+    crc = bmx_crc32(0, x, elen - 4);
+    for (int i = 0; i < 4; i++)
+        x[elen - 4 + i] = (unsigned char)(crc >> (8 * i));
+    CHECK(bmx_checkpoint_save(ck, t, x, elen, &err) == 0);
+    bmx_flad_run_config c = config(d);
+    refused(&c, BMX_EINVAL, "FLAD state version 2", ck);
+    free(x);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+}
+
+/* FLAD's keys through the generic config text: written, read back, no difference; a value
+ * that needs quoting survives; a changed key is named. */
+static void test_config_text(void)
+{
+    bmx_flad_run_config a = bmx_flad_run_config_default(), b = bmx_flad_run_config_default();
+    a.target = "fx-color";
+    a.holdout = " a#b, c ";
+    a.lr = 0.1;
+    a.seed = 18446744073709551615ull;
+    a.min_rounds = 172;
+    char *text = bmx_config_text(bmx_flad_run_keys(), &a);
+    CHECK(text && strstr(text, "holdout      = \" a#b, c \"\n"));
+    bmx_run_strings st = {0};
+    bmx_err err = {0};
+    CHECK_MSG(bmx_config_parse(bmx_flad_run_keys(), &b, text, strlen(text), "t", &st, &err) == 0,
+              "%s", err.msg);
+    char diff[200];
+    CHECK_EQ_INT(bmx_config_diff(bmx_flad_run_keys(), &a, &b, NULL, diff, sizeof diff), 0);
+    b.seed = 1;
+    b.aux_draws = 3;
+    CHECK_EQ_INT(bmx_config_diff(bmx_flad_run_keys(), &a, &b, NULL, diff, sizeof diff), 2);
+    CHECK(!strcmp(diff, "aux_draws, seed"));
+    static const char *const skip[] = {"seed", NULL};
+    CHECK_EQ_INT(bmx_config_diff(bmx_flad_run_keys(), &a, &b, skip, diff, sizeof diff), 1);
+    CHECK(bmx_config_parse(bmx_flad_run_keys(), &b, "steps = 3\n", 10, "f.txt", &st, &err) ==
+              BMX_EINVAL &&
+          strstr(err.msg, "f.txt:1: unknown key 'steps'"));
+    bmx_run_strings_free(&st);
+    free(text);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct check_case cases[] = {
+        {"config_text", test_config_text},   {"folder", test_folder},
+        {"resume_exact", test_resume_exact}, {"refused", test_refused},
+        {"state_layout", test_state_layout}, {0},
+    };
+    return check_main(argc, argv, cases);
+}
