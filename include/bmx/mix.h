@@ -102,8 +102,11 @@
  * pibar, bmx_mix_fit = theta. Savitzky-Golay weights are v(j0)' G^-1 v(j) (v(j) = (1, j, j^2, j^3),
  * G = sum over the window of v v', offsets j from the window's centre); a history shorter than 5
  * steps skips the fit. The starts run in the order a (outer), e, alpha (alpha_j = j / 10); L-BFGS
- * as src/mix/lbfgs.c says. rho: g_k mu_k h_k^0.5 (pow), divided by its sum, floored at 0.01 and
- * divided again; a sum that is not > 0 and finite leaves pi unchanged that round.
+ * as src/mix/lbfgs.c says. The objective adds its terms point by point, in point order, from one
+ * exp and one log1p per point (src/mix/ado_obj.c): the fit's winner among the starts moves
+ * with any single rounding, so this order is part of the result. rho: g_k mu_k h_k^0.5 (pow),
+ * divided by its sum, floored at 0.01 and divided again; a sum that is not > 0 and finite leaves pi
+ * unchanged that round.
  *  - aioli (section 7): pi is the distribution of the current step: the prior for the P
  *    first steps, q_j during probe j, p afterwards. bmx_mix_needs_validation says when
  *    the caller must pass per-arm validation losses (bmx_mix_observe_validation) before

@@ -15,7 +15,6 @@
 #define ADO_ORDER   3
 #define ADO_STARTS  512
 #define ADO_EVERY   10
-#define ADO_DELTA   1e-3
 #define ADO_TOL     1e-5
 #define ADO_MAXITER 200
 
@@ -162,64 +161,16 @@ struct fit_ctx {
     double *res;      /* k * ADO_STARTS * 4: objective, a, e, alpha */
 };
 
-struct obj_ctx {
-    int np;
-    const double *lx, *ly;
-};
-
-static double objective(void *vc, const double *x, double *g)
-{
-    const struct obj_ctx *c = vc;
-    double a = x[0], e = x[1], al = x[2], f = 0.0, ga = 0.0, ge = 0.0, gal = 0.0;
-
-    for (int i = 0; i < c->np; i++) {
-        /* logsumexp(u, e) = max + log1p(z), z = exp(-|u - e|); its weights on u and e are
-         * 1 / (1 + z) and z / (1 + z), the larger one on the larger argument */
-        double u = a - al * c->lx[i];
-        double z = exp(u > e ? e - u : u - e);
-        double l = (u > e ? u : e) + log1p(z);
-        double big = 1.0 / (1.0 + z), small = z / (1.0 + z);
-        double wu = u > e ? big : small, we = u > e ? small : big;
-        double r = c->ly[i] - l, dr;
-        if (fabs(r) <= ADO_DELTA) {
-            f += r * r / 2.0;
-            dr = r;
-        } else {
-            f += ADO_DELTA * (fabs(r) - 5e-4);
-            dr = r > 0.0 ? ADO_DELTA : -ADO_DELTA;
-        }
-        ga -= dr * wu;
-        ge -= dr * we;
-        gal += dr * wu * c->lx[i];
-    }
-    f += (al - 0.8 > 0.0 ? al - 0.8 : 0.0);
-    f -= (al < 0.001 ? al : 0.001);
-    f += (a - 6.5 > 0.0 ? a - 6.5 : 0.0);
-    f -= (e - 0.5 < 0.0 ? e - 0.5 : 0.0);
-    if (al > 0.8)
-        gal += 1.0;
-    if (al < 0.001)
-        gal -= 1.0;
-    if (a > 6.5)
-        ga += 1.0;
-    if (e < 0.5)
-        ge -= 1.0;
-    g[0] = ga;
-    g[1] = ge;
-    g[2] = gal;
-    return f;
-}
-
 static void fit_task(void *arg, int i)
 {
     struct fit_ctx *c = arg;
     int k = i / ADO_STARTS, s = i % ADO_STARTS;
-    struct obj_ctx oc = {c->np, c->lx, c->ly + (size_t)k * (size_t)c->np};
+    struct mix_ado_obj oc = {c->np, c->lx, c->ly + (size_t)k * (size_t)c->np};
     double x[3] = {-2.0 + (double)(s / 64), -2.0 + 0.5 * (double)((s / 8) % 8),
                    (double)(s % 8) / 10.0};
     double fx;
 
-    mix_lbfgs(objective, &oc, 3, x, &fx, ADO_MAXITER, ADO_TOL);
+    mix_lbfgs(mix_ado_objective, &oc, 3, x, &fx, ADO_MAXITER, ADO_TOL);
     double *r = c->res + (size_t)i * 4;
     r[0] = fx;
     r[1] = x[0];

@@ -1,6 +1,6 @@
 /* A small L-BFGS for ADO's fits (ALGORITHMS.md section 6: tolerance 1e-5, at most 200
  * iterations). n <= 8 parameters, memory 10 pairs, a strong-Wolfe line search. The exact
- * method (tests/ref/ado_ref.py follows the same text):
+ * method (tests/ref/online_ref.py follows the same text):
  *   stop when |g|_2 <= tol, after max_iter iterations, or when the line search fails;
  *   direction d = -H g by the two-loop recursion over the stored pairs, newest first, with
  *   H0 = (s'y / y'y) I of the newest pair (d = -g without pairs); if g'd >= 0 the pairs are

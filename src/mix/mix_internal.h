@@ -127,6 +127,14 @@ int mix_ado_step(bmx_mix *m, bmx_err *err);
 int mix_ado_check(const bmx_mix *m, bmx_err *err);
 const double *mix_ado_theta(const bmx_mix *m);
 
+/* ado_obj.c: the fit's objective at x = (a, e, alpha) over np points (log x_i, log y_i);
+ * returns f and fills g[0..2]; a mix_objective with ctx = struct mix_ado_obj * */
+struct mix_ado_obj {
+    int np;
+    const double *lx, *ly;
+};
+double mix_ado_objective(void *ctx, const double *x, double *g);
+
 /* aioli.c (section 7) */
 int mix_aioli_init(bmx_mix *m, const double *prior, bmx_err *err);
 void mix_aioli_drawn(bmx_mix *m, int arm);
