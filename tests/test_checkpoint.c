@@ -233,7 +233,7 @@ static void test_writer_refusals(void)
     CHECK(bmx_ckpt_add(w, "x", "x", 1, &err) == 0);
     CHECK(bmx_ckpt_add(w, "x", "y", 1, &err) == BMX_EINVAL);
     CHECK_CONTAINS(err.msg, "section 'x' is added twice");
-    char tag[8];
+    char tag[16];
     for (int i = 1; i < BMX_CKPT_MAX_SECTIONS; i++) {
         snprintf(tag, sizeof tag, "s%d", i);
         CHECK(bmx_ckpt_add(w, tag, NULL, 0, &err) == 0);
