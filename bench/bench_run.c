@@ -3,14 +3,15 @@
  * 1. policy + sampler share: the time per optimizer step spent in the mixing policy
  *    (bmx_mix_probs, accum draws, observations, bmx_mix_step) and in drawing the windows of
  *    the step (bmx_shard_sample, batch * accum windows), measured alone in a loop of the same
- *    shape as the run's, divided by the time of one whole training step of bmx_run_train.
+ *    shape as the run's, divided by the time of one whole training step (bmx_run_step).
  *    Goal: below 0.01% for the policy alone; the sampler (copying tokens) is reported apart.
- * 2. tokens/s of bmx_run_train (odm, 22 domains) against the bare trainer (bmx_trainer_step
- *    on pre-drawn batches: no policy, no sampling, no log) on the same model and batch, one
- *    thread. Main figure: process CPU time per step: for the run, the difference between
- *    runs of STEPS + 10 and 10 steps divided by STEPS (so set-up, the evaluations at start
- *    and end and the final checkpoint cancel out), against the bare steps; also the run's
- *    loop wall time (timing.jsonl), which load from other processes inflates.
+ * 2. tokens/s of the run's step (bmx_run_step of the stepwise API, bmx/run.h: odm, 22
+ *    domains) against the bare trainer (bmx_trainer_step on pre-drawn batches: no policy, no
+ *    sampling, no log) on the same model and batch, one thread. Main figure: process CPU time
+ *    per step: for the run, the CPU time of its STEPS calls of bmx_run_step alone (set-up,
+ *    the evaluations at start and end and the final checkpoint are outside the clock),
+ *    against the bare steps; also the run's loop wall time (timing.jsonl), which load from
+ *    other processes inflates.
  *    Goal: within 2%.
  * The two trainers alternate, 3 rounds; medians, and the best (minimum) time of each, which
  * load from other processes disturbs least. Synthetic shards (random tokens) of 22
@@ -113,8 +114,17 @@ static double bare(void)
     return dt;
 }
 
-/* Seconds per step of bmx_run_train: loop (sum of timing.jsonl step_s) and end to end. */
-static void run(int round, long steps, double *loop, double *total)
+static void eval_and_log(bmx_run *r)
+{
+    bmx_err err;
+    bmx_run_eval ev;
+    if (bmx_run_evaluate(r, &ev, &err) || bmx_run_log_eval(r, &ev, &err))
+        die("evaluate", &err);
+}
+
+/* Seconds per step of a run driven through the stepwise API with bmx_run_train's schedule:
+ * the wall time of the loop (sum of timing.jsonl step_s) and the CPU time of bmx_run_step. */
+static void run(int round, long steps, double *loop, double *cpu)
 {
     char out[300], p[400], cmd[400];
     bmx_err err;
@@ -139,10 +149,23 @@ static void run(int round, long steps, double *loop, double *total)
     c.ckpt_every = 0;
     c.threads = 1;
     bmx_run_opts o = {0};
-    double t0 = bench_cpu_s();
-    if (bmx_run_train(&c, &o, &err))
-        die("run", &err);
-    *total = bench_cpu_s() - t0;
+    bmx_run *r;
+    if (bmx_run_open(&r, &c, &o, &err))
+        die("open", &err);
+    eval_and_log(r); /* step 0 */
+    double t = 0;
+    while (!bmx_run_done(r)) {
+        double t0 = bench_cpu_s();
+        if (bmx_run_step(r, &err))
+            die("step", &err);
+        t += bench_cpu_s() - t0;
+        if (bmx_run_eval_due(r))
+            eval_and_log(r);
+        if (bmx_run_ckpt_due(r) && bmx_run_checkpoint(r, &err))
+            die("checkpoint", &err);
+    }
+    bmx_run_close(r);
+    *cpu = t / (double)steps;
     char tp[400];
     snprintf(tp, sizeof tp, "%s/timing.jsonl", out);
     FILE *f = fopen(tp, "r");
@@ -217,17 +240,11 @@ int main(void)
     make_shards();
     double b[ROUNDS], lo[ROUNDS], to[ROUNDS];
     for (int r = 0; r < ROUNDS; r++) {
-        double l1, t1, l2, t2;
         b[r] = bare();
-        /* per-step CPU of the run = (cpu(STEPS + 10) - cpu(10)) / STEPS: set-up, the
-         * evaluations and the final checkpoint cancel out */
-        run(r, 10, &l1, &t1);
-        run(r, STEPS + 10, &l2, &t2);
-        lo[r] = l2;
-        to[r] = (t2 - t1) / STEPS;
+        run(r, STEPS, &lo[r], &to[r]);
         fprintf(stderr,
-                "round %d: bare %.2f ms/step, run loop %.2f ms/step, run end to end %.2f "
-                "ms/step\n",
+                "round %d: bare %.2f ms/step, run loop %.2f ms/step (wall), bmx_run_step "
+                "%.2f ms/step (CPU)\n",
                 r, 1e3 * b[r], 1e3 * lo[r], 1e3 * to[r]);
     }
     double bmin = b[0], lmin = to[0];

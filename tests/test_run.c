@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bmx/checkpoint.h"
 #include "bmx/data.h"
 #include "bmx/kernels.h"
 #include "bmx/mix.h"
@@ -749,48 +750,43 @@ static void test_lock(void)
     bmx_runlog_free(l);
 }
 
-/* Rewrite the run state of out's checkpoint with field (byte offset) set to v, or the state
- * as it was when off < 0; the state's and the file's checksums are recomputed, as anyone
- * can. */
+/* Rewrite the "run" section of out's checkpoint (bmx/checkpoint.h: u32 version, u32 domains,
+ * u64 step, tokens, log length) with field (byte offset) set to v, every other section as it
+ * was; the checksums are recomputed, as anyone can. */
 static void craft_state(const char *out, int off, uint64_t v)
 {
     bmx_err err = {0};
-    bmx_model *m = NULL;
-    bmx_trainer *t = NULL;
-    unsigned char *ex = NULL;
-    size_t n = 0;
+    bmx_ckpt_reader *rd = NULL;
+    bmx_ckpt_writer *w = NULL;
     char *ck = run_path(out, "checkpoint.bin");
-    CHECK_MSG(bmx_checkpoint_load(ck, 1, &m, &t, (void **)&ex, &n, &err) == 0, "%s", err.msg);
-    CHECK(n > 48 && memcmp(ex, "BMXRUN01", 8) == 0);
-    if (off >= 0) {
-        for (int i = 0; i < 8; i++)
-            ex[off + i] = (unsigned char)(v >> (8 * i));
-        uint32_t crc = bmx_crc32(0, ex, n - 4);
-        for (int i = 0; i < 4; i++)
-            ex[n - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    const char *tag;
+    CHECK_MSG(bmx_ckpt_open(ck, &rd, &err) == 0, "%s", err.msg);
+    CHECK(bmx_ckpt_writer_create(&w, &err) == 0);
+    for (int i = 0; (tag = bmx_ckpt_tag(rd, i)); i++) {
+        unsigned char *b = NULL;
+        size_t n = 0;
+        CHECK_MSG(bmx_ckpt_read_alloc(rd, tag, (void **)&b, &n, &err) == 0, "%s", err.msg);
+        if (strcmp(tag, "run") == 0) {
+            CHECK(n == 32 && bmx_le_get32(b) == 1);
+            bmx_le_put64(b + off, v);
+        }
+        CHECK(bmx_ckpt_add(w, tag, b, n, &err) == 0);
+        free(b);
     }
-    CHECK_MSG(bmx_checkpoint_save(ck, t, ex, n, &err) == 0, "%s", err.msg);
-    free(ex);
-    bmx_trainer_free(t);
-    bmx_model_free(m);
+    bmx_ckpt_close(rd);
+    CHECK_MSG(bmx_ckpt_save(w, ck, &err) == 0, "%s", err.msg);
+    bmx_ckpt_writer_free(w);
 }
 
 static uint64_t state_field(const char *out, int off)
 {
     bmx_err err = {0};
-    bmx_model *m = NULL;
-    bmx_trainer *t = NULL;
-    unsigned char *ex = NULL;
-    size_t n = 0;
-    uint64_t v = 0;
-    CHECK(bmx_checkpoint_load(run_path(out, "checkpoint.bin"), 1, &m, &t, (void **)&ex, &n, &err) ==
-          0);
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)ex[off + i] << (8 * i);
-    free(ex);
-    bmx_trainer_free(t);
-    bmx_model_free(m);
-    return v;
+    bmx_ckpt_reader *rd = NULL;
+    unsigned char b[32];
+    CHECK(bmx_ckpt_open(run_path(out, "checkpoint.bin"), &rd, &err) == 0);
+    CHECK(bmx_ckpt_read(rd, "run", b, sizeof b, &err) == 0);
+    bmx_ckpt_close(rd);
+    return bmx_le_get64(b + off);
 }
 
 static void append_line(const char *path, const char *line)
@@ -818,7 +814,7 @@ static void test_resume_checks(void)
     snprintf(cmd, sizeof cmd, "cp '%s' '%s.orig' && cp '%s' '%s.orig'", logp, logp, cfgp, cfgp);
     CHECK(system(cmd) == 0);
     long len = file_size(logp);
-    CHECK(len > 0 && (uint64_t)len == state_field("rs", 32));
+    CHECK(len > 0 && (uint64_t)len == state_field("rs", 24));
     /* the byte offset of the end of step 5's record */
     FILE *f = fopen(logp, "r");
     char line[8192];
@@ -834,14 +830,14 @@ static void test_resume_checks(void)
         uint64_t v;
         const char *msg;
     } cases[] = {
-        {32, 0, "says log.jsonl held 0 bytes at step 6"},
-        {32, 1u << 30, "says log.jsonl held 1073741824 bytes at step 6"},
-        {16, (uint64_t)-1, "its run state says step -1, its header step 6"},
-        {16, (uint64_t)INT64_MIN, "its run state says step -9223372036854775808, its header"},
-        {16, 5, "its run state says step 5, its header step 6"},
-        {24, 5 * tps, "its run state says 640 tokens after 6 steps of 128 tokens"},
-        {32, 0 /* end5 */, "holds 5 step records up to the checkpoint's length"},
-        {32, 1 /* len - 1 */, "which is not the end of a line"},
+        {24, 0, "says log.jsonl held 0 bytes at step 6"},
+        {24, 1u << 30, "says log.jsonl held 1073741824 bytes at step 6"},
+        {8, (uint64_t)-1, "its run state says step -1, its header step 6"},
+        {8, (uint64_t)INT64_MIN, "its run state says step -9223372036854775808, its header"},
+        {8, 5, "its run state says step 5, its header step 6"},
+        {16, 5 * tps, "its run state says 640 tokens after 6 steps of 128 tokens"},
+        {24, 0 /* end5 */, "holds 5 step records up to the checkpoint's length"},
+        {24, 1 /* len - 1 */, "which is not the end of a line"},
     };
     o.resume = 1;
     c.steps = 8;
@@ -858,8 +854,8 @@ static void test_resume_checks(void)
         CHECK_CONTAINS(err.msg, "checkpoint.bin");
         CHECK_MSG(file_size(logp) == len, "case %zu: log.jsonl changed", i); /* not cut */
         craft_state("rs", cases[i].off,
-                    cases[i].off == 16   ? 6
-                    : cases[i].off == 24 ? 6 * tps
+                    cases[i].off == 8    ? 6
+                    : cases[i].off == 16 ? 6 * tps
                                          : (uint64_t)len);
     }
     /* hand edits of config.txt (a later line wins): optimizer values against the checkpoint,
@@ -995,6 +991,155 @@ static void cleanup(void)
     }
 }
 
+static int same_file(const char *a, const char *b)
+{
+    size_t na = 0, nb = 0;
+    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* The stepwise API driven by hand with bmx_run_train's schedule, closed and reopened (resume)
+ * after step `cut`, writes the log and checkpoint of bmx_run_train byte for byte. */
+static void stepwise(const char *policy, const char *reference, long cut)
+{
+    bmx_err err = {0};
+    char a_out[600], b_out[600], pa[700], pb[700];
+    bmx_run_config c = tiny("sw-a");
+    snprintf(a_out, sizeof a_out, "%s", c.out);
+    snprintf(b_out, sizeof b_out, "%s/sw-b", dir);
+    rmrun("sw-a");
+    rmrun("sw-b");
+    c.policy = policy;
+    c.reference = reference;
+    c.ckpt_every = 4;
+    bmx_run_opts o = {0};
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+
+    c.out = b_out;
+    bmx_run *r = NULL;
+    bmx_run_eval ev = {0};
+    CHECK_MSG(bmx_run_open(&r, &c, &o, &err) == 0, "%s", err.msg);
+    CHECK(!bmx_run_resumed(r) && bmx_run_step_count(r) == 0 && bmx_run_steps(r) == 6);
+    CHECK(bmx_run_eval_due(r) && !bmx_run_ckpt_due(r) && !bmx_run_done(r));
+    int nd = 0;
+    CHECK_EQ_STR(bmx_run_domain_names(r, &nd)[1], "legal");
+    CHECK_EQ_INT(nd, 3);
+    for (int pass = 0; pass < 2; pass++) {
+        while (!bmx_run_done(r) && (pass || bmx_run_step_count(r) < cut)) {
+            if (bmx_run_eval_due(r)) {
+                CHECK_MSG(bmx_run_evaluate(r, &ev, &err) == 0, "%s", err.msg);
+                CHECK(ev.step == bmx_run_step_count(r) && ev.ndomains == 3);
+                CHECK_NEAR(ev.avg_loss, (ev.loss[0] + ev.loss[1] + ev.loss[2]) / 3, 1e-12);
+                CHECK_MSG(bmx_run_log_eval(r, &ev, &err) == 0, "%s", err.msg);
+                CHECK(!bmx_run_eval_due(r));
+            }
+            if (bmx_run_ckpt_due(r))
+                CHECK_MSG(bmx_run_checkpoint(r, &err) == 0, "%s", err.msg);
+            if (!bmx_run_done(r) && (pass || bmx_run_step_count(r) < cut))
+                CHECK_MSG(bmx_run_step(r, &err) == 0, "%s", err.msg);
+            CHECK(isfinite(bmx_run_loss(r)));
+        }
+        if (!pass) { /* stop here: a checkpoint, then resume in a new handle */
+            CHECK_EQ_INT(bmx_run_step_count(r), cut);
+            if (bmx_run_eval_due(r)) {
+                CHECK(bmx_run_evaluate(r, &ev, &err) == 0 && bmx_run_log_eval(r, &ev, &err) == 0);
+            }
+            CHECK_MSG(bmx_run_checkpoint(r, &err) == 0, "%s", err.msg);
+            CHECK(bmx_run_ckpt_current(r));
+            bmx_run_close(r);
+            bmx_run_opts ro = o;
+            ro.resume = 1;
+            CHECK_MSG(bmx_run_open(&r, &c, &ro, &err) == 0, "%s", err.msg);
+            CHECK(bmx_run_resumed(r) && bmx_run_step_count(r) == cut && !bmx_run_eval_due(r));
+        }
+    }
+    if (bmx_run_eval_due(r)) {
+        CHECK(bmx_run_evaluate(r, &ev, &err) == 0 && bmx_run_log_eval(r, &ev, &err) == 0);
+    }
+    if (bmx_run_ckpt_due(r) || !bmx_run_ckpt_current(r))
+        CHECK_MSG(bmx_run_checkpoint(r, &err) == 0, "%s", err.msg);
+    CHECK(bmx_run_done(r) && bmx_run_step_count(r) == 6);
+    /* the last evaluation's losses are those of the log's last eval record */
+    bmx_runlog *l = load_log("sw-b");
+    CHECK(l && l->nevals == 3 && l->nsteps == 6);
+    for (int d = 0; d < 3; d++)
+        CHECK(l->eval_loss[2 * 3 + (size_t)d] == ev.loss[d]);
+    bmx_runlog_free(l);
+    bmx_run_close(r);
+    snprintf(pa, sizeof pa, "%s/log.jsonl", a_out);
+    snprintf(pb, sizeof pb, "%s/log.jsonl", b_out);
+    CHECK_MSG(same_file(pa, pb), "%s: log.jsonl differs from bmx_run_train's", policy);
+    snprintf(pa, sizeof pa, "%s/checkpoint.bin", a_out);
+    snprintf(pb, sizeof pb, "%s/checkpoint.bin", b_out);
+    CHECK_MSG(same_file(pa, pb), "%s: checkpoint.bin differs from bmx_run_train's", policy);
+}
+
+static void test_stepwise_equals_train(void)
+{
+    char refdir[600];
+    CHECK(make_data() == 0);
+    stepwise("odm", "", 2);
+    stepwise("exp3", "", 5);
+    stepwise("aioli:interval=4,rounds=1,probe=1", "", 3);
+    /* doremi: the per-micro-batch loss weights and the reference forward */
+    bmx_err err = {0};
+    rmrun("swref");
+    bmx_run_config r = tiny("swref");
+    r.policy = "uniform";
+    r.steps = 2;
+    bmx_run_opts o = {0};
+    CHECK_MSG(bmx_run_train(&r, &o, &err) == 0, "%s", err.msg);
+    snprintf(refdir, sizeof refdir, "%s/swref", dir);
+    stepwise("doremi", refdir, 3);
+}
+
+/* A run's checkpoint holds the sections of bmx/run.h, the policy restored by
+ * bmx_run_policy_load from "policy"; a checkpoint without it is refused naming the file. */
+static void test_checkpoint_sections(void)
+{
+    bmx_err err = {0};
+    CHECK(make_data() == 0);
+    rmrun("sec");
+    bmx_run_config c = tiny("sec");
+    bmx_run_opts o = {0};
+    CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
+    bmx_ckpt_reader *rd = NULL;
+    static const char *const tags[] = {"model",  "params", "optim", "adam.m",
+                                       "adam.v", "run",    "rng",   "policy"};
+    CHECK_MSG(bmx_ckpt_open(run_path("sec", "checkpoint.bin"), &rd, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ_STR(bmx_ckpt_tag(rd, i), tags[i]);
+    CHECK(bmx_ckpt_tag(rd, 8) == NULL);
+    size_t n = 0;
+    CHECK(bmx_ckpt_has(rd, "rng", &n) && n == 3 * 32);
+    unsigned char run[32];
+    CHECK(bmx_ckpt_read(rd, "run", run, 32, &err) == 0);
+    CHECK(bmx_le_get32(run) == 1 && bmx_le_get32(run + 4) == 3);
+    CHECK_EQ_INT(bmx_le_get64(run + 8), 6);
+    CHECK_EQ_INT(bmx_le_get64(run + 16), 6 * 2 * 16 * 4);
+    bmx_ckpt_close(rd);
+    char rundir[600];
+    snprintf(rundir, sizeof rundir, "%s/sec", dir);
+    bmx_mix *m = NULL;
+    CHECK_MSG(bmx_run_policy_load(rundir, &m, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(bmx_mix_arms(m), 3);
+    CHECK_EQ_STR(bmx_mix_name(m), "odm");
+    bmx_mix_free(m);
+    /* a plain trainer checkpoint has no policy */
+    bmx_model *mo = NULL;
+    bmx_trainer *t = NULL;
+    CHECK(bmx_checkpoint_load(run_path("sec", "checkpoint.bin"), 1, &mo, &t, NULL, NULL, &err) ==
+          0);
+    CHECK(bmx_checkpoint_save(run_path("sec", "checkpoint.bin"), t, NULL, 0, &err) == 0);
+    bmx_trainer_free(t);
+    bmx_model_free(mo);
+    CHECK(bmx_run_policy_load(rundir, &m, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "checkpoint.bin has no section 'policy'");
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -1009,6 +1154,8 @@ int main(int argc, char **argv)
         {"resume_checks", test_resume_checks},
         {"nan_message", test_nan_message},
         {"memory", test_memory},
+        {"stepwise_equals_train", test_stepwise_equals_train},
+        {"checkpoint_sections", test_checkpoint_sections},
         {0}};
     bmx_kernels_set_threads(1);
     int rc = check_main(argc, argv, cases);

@@ -31,8 +31,10 @@
  *   log.jsonl       deterministic records, one per line (format below)
  *   timing.jsonl    {"step":s,"tok_s":..,"elapsed_s":..} per step (wall-clock, so kept out of
  *                   log.jsonl, which a resumed run reproduces byte for byte)
- *   checkpoint.bin  bmx_checkpoint_save with the run state as `extra`: policy state, every
- *                   generator, step, tokens, the byte length of log.jsonl
+ *   checkpoint.bin  bmx/checkpoint.h sections: the trainer's (model, params, optim, adam.m,
+ *                   adam.v), "run" (u32 version 1, u32 domains, u64 step, tokens and the byte
+ *                   length of log.jsonl), "rng" (every domain generator, 4 x u64 each) and
+ *                   "policy" (bmx_mix_save)
  * log.jsonl records:
  *   {"type":"header","version":1,"method":..,"policy":..,"seed":..,"domains":[..],
  *    "train_tokens":[..],"val_windows":[..],"params":N,"tokens_per_step":N,"steps":N}
@@ -217,6 +219,69 @@ typedef struct bmx_run_opts {
  * must not change). */
 int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err);
 
+/* ---- the stepwise run: what bmx_run_train does, one call at a time ----
+ * bmx_run_train(cfg, opts) is exactly
+ *     bmx_run_open(&r, cfg, opts)                  new (config.txt, log header) or resumed
+ *     if bmx_run_eval_due(r): evaluate and log      step 0 of a new run
+ *     until bmx_run_done(r):
+ *         stop requested (bmx_run_stop_requested): bmx_run_checkpoint, return 1
+ *         bmx_run_exhausted(r): warn, leave the loop
+ *         bmx_run_step(r)                           one optimizer step, its log records
+ *         if bmx_run_eval_due(r): bmx_run_evaluate, bmx_run_log_eval
+ *         if bmx_run_ckpt_due(r): bmx_run_checkpoint
+ *     unless bmx_run_ckpt_current(r): bmx_run_checkpoint
+ *     bmx_run_close(r)
+ * with opts->progress called after every step and evaluation. A driver that keeps this
+ * schedule writes the same files byte for byte. Data-parallel runs: every rank makes the same
+ * calls (each is collective where bmx_run_train's steps are). */
+typedef struct bmx_run bmx_run;
+struct bmx_backend;
+struct bmx_mix;
+
+/* Everything bmx_run_train does before its first step: the folder and its lock, the
+ * configuration (config.txt on resume) and its checks, data, policy, model or checkpoint,
+ * backend, doremi's reference, config.txt written, the logs opened (a new run: its header).
+ * Resume checks as bmx_run_train says. */
+int bmx_run_open(bmx_run **out, const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err);
+/* One optimizer step: draw -> batch -> forward/backward -> observe -> optimizer step ->
+ * policy step -> its records in log.jsonl and timing.jsonl. A non-finite micro-batch loss
+ * is BMX_ESTATE. */
+int bmx_run_step(bmx_run *r, bmx_err *err);
+
+/* A validation: per-domain mean losses over the fixed windows (loss points into the run,
+ * valid until its next call), their mean and the mean perplexity. Computes only. */
+typedef struct bmx_run_eval {
+    long step;
+    int ndomains;
+    const double *loss;
+    double avg_loss, avg_ppl;
+} bmx_run_eval;
+int bmx_run_evaluate(bmx_run *r, bmx_run_eval *ev, bmx_err *err);
+/* Its record in log.jsonl; a non-finite avg_loss stops the run instead (BMX_ESTATE, nothing
+ * written; the message says which checkpoint is intact). */
+int bmx_run_log_eval(bmx_run *r, const bmx_run_eval *ev, bmx_err *err);
+/* checkpoint.bin now (logs flushed and synced first; data-parallel: the lockstep check). */
+int bmx_run_checkpoint(bmx_run *r, bmx_err *err);
+void bmx_run_close(bmx_run *r);
+
+long bmx_run_step_count(const bmx_run *r);  /* optimizer steps taken */
+long bmx_run_steps(const bmx_run *r);       /* the run's --steps */
+int bmx_run_done(const bmx_run *r);         /* every step taken */
+int bmx_run_resumed(const bmx_run *r);      /* opened from a checkpoint */
+int bmx_run_exhausted(const bmx_run *r);    /* every domain drawn max-epochs times */
+int bmx_run_eval_due(const bmx_run *r);     /* step 0 (new run), every eval_every, the last */
+int bmx_run_ckpt_due(const bmx_run *r);     /* every ckpt_every steps and the last */
+int bmx_run_ckpt_current(const bmx_run *r); /* the last checkpoint is of this step */
+double bmx_run_loss(const bmx_run *r);      /* the last step's loss */
+double bmx_run_tok_s(const bmx_run *r);     /* the last step's tokens per second */
+const bmx_run_config *bmx_run_cfg(const bmx_run *r); /* as resolved (resume: config.txt) */
+const char *const *bmx_run_domain_names(const bmx_run *r, int *n);
+const double *bmx_run_probs(const bmx_run *r); /* the policy's pi for the next step */
+const struct bmx_mix *bmx_run_policy(const bmx_run *r);
+struct bmx_backend *bmx_run_backend(bmx_run *r);
+/* *stop = *opts->stop (data-parallel: the maximum over the ranks, a collective). */
+int bmx_run_stop_requested(bmx_run *r, int *stop, bmx_err *err);
+
 /* The bytes a run of c needs with a vocabulary of `vocab` tokens, counted as bmx/model.h and
  * bmx/train.h lay them out (float32): parameters, their gradients, the two AdamW moments,
  * the activations of one micro-batch of batch x seq tokens (forward values kept for
@@ -246,7 +311,6 @@ int bmx_run_clean_temporaries(const char *dir, const bmx_logger *log);
 
 /* The policy of a run folder as its checkpoint holds it (e.g. doremi's alpha_bar through
  * bmx_mix_average); free with bmx_mix_free. */
-struct bmx_mix;
 int bmx_run_policy_load(const char *run_dir, struct bmx_mix **out, bmx_err *err);
 
 /* Domain names and token counts of a data folder (as a run would use them); *names is a

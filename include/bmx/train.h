@@ -14,12 +14,13 @@
  * [warmup, total): min_lr + (lr - min_lr) * (1 + cos(pi * (s - warmup) / (total - warmup))) / 2;
  * min_lr from s >= total on.
  *
- * Checkpoint file (little-endian, version 1): a 176-byte header (magic "BMXCKPT1", version,
- * model and training configuration, step, counts, CRC-32 of the payload, CRC-32 of the header)
- * then the payload: parameters, first moments, second moments (float each, in the flat
- * layout), then `extra` bytes the caller owns (policy state, generator states, data cursors).
- * Written to PATH.tmp.XXXXXX, synced, renamed over PATH, directory synced. Loading checks
- * magic, version, sizes and both checksums, and refuses a bad file naming it.
+ * Checkpoint file: bmx/checkpoint.h (version 2: tagged sections with their CRC-32 behind a
+ * table of contents, little-endian): the trainer's sections (model configuration, parameters,
+ * optimizer configuration and step, first and second moments) and, from
+ * bmx_checkpoint_save, the caller's `extra` bytes as section "extra" (policy state, generator
+ * states, data cursors). Written to PATH.tmp.XXXXXX, synced, renamed over PATH, directory
+ * synced. Loading checks magic, version, the table, sizes and every checksum, and refuses a
+ * bad file naming it.
  */
 #ifndef BMX_TRAIN_H
 #define BMX_TRAIN_H
@@ -89,7 +90,8 @@ int bmx_trainer_step(bmx_trainer *t, const int *inputs, const int *targets, int 
 int bmx_checkpoint_save(const char *path, const bmx_trainer *t, const void *extra, size_t extra_len,
                         bmx_err *err);
 /* Load a checkpoint into a new model (blas as bmx_model_create) and trainer; *extra gets a
- * malloc'd copy of the extra bytes (free it; NULL if none) when extra is not NULL. */
+ * malloc'd copy of the extra bytes (free it; NULL if none) when extra is not NULL. Other
+ * sections (a training run's) are left alone: bmx/checkpoint.h reads them. */
 int bmx_checkpoint_load(const char *path, int blas, bmx_model **model, bmx_trainer **trainer,
                         void **extra, size_t *extra_len, bmx_err *err);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bmx/backend.h"
+#include "bmx/checkpoint.h"
 #include "bmx/cuda.h"
 #include "bmx/data.h"
 #include "bmx/dist.h"
@@ -21,63 +22,11 @@
 #include "bmx/report.h"
 #include "bmx/rng.h"
 #include "bmx/train.h"
+#include "run_int.h"
 
-#define STATE_MAGIC   "BMXRUN01"
-#define STATE_VERSION 1u
-#define VAL_SEED      0
+#define VAL_SEED 0
 
-struct run {
-    bmx_run_config cfg;
-    bmx_run_strings strs;
-    char *cfg_text;
-    char dir[PATH_MAX];
-    int K;
-    char **names;
-    uint64_t *train_tokens;
-    bmx_shard **train, **val;
-    uint64_t **vstart;
-    size_t *nval;
-    bmx_rng *drng;
-    bmx_mix *mix;
-    int doremi, mean_obs;
-    bmx_reward reward;
-    bmx_model *model, *ref;
-    bmx_trainer *tr, *reftr;
-    bmx_backend *be, *refbe; /* the trainer's and the reference's backends */
-    int device, precision;
-    int *dseq; /* doremi: the step's domains, drawn first */
-    int *inp, *tgt;
-    uint32_t *win;
-    double *tok, *rtok;
-    double *probs, *dloss, *exsum, *extok, *vloss;
-    int *dcount;
-    FILE *log, *timing;
-    long step;
-    uint64_t tokens;
-    long last_ckpt;
-    int have_ckpt; /* a checkpoint of this run exists (written or resumed from) */
-    int lock_fd;
-    bmx_json j;
-    bmx_dist *dist;   /* data-parallel: the ranks (NULL = this process alone) */
-    int rank, nranks; /* 0 and 1 alone */
-    int synced;       /* every rank passed set-up (collectives from here on) */
-    double *obs;      /* the step's micro-batch losses, slot g (then excess sums, N*G more) */
-    double *vbuf;     /* validation: every domain's window losses */
-};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void path_in(const struct run *r, char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", r->dir, name);
-}
-
-static void run_free(struct run *r)
+static void run_free(bmx_run *r)
 {
     for (int i = 0; i < r->K; i++) {
         if (r->train)
@@ -114,6 +63,7 @@ static void run_free(struct run *r)
     free(r->vloss);
     free(r->dcount);
     free(r->obs);
+    free(r->wt);
     free(r->vbuf);
     if (r->log)
         fclose(r->log);
@@ -123,29 +73,6 @@ static void run_free(struct run *r)
     free(r->cfg_text);
     bmx_run_strings_free(&r->strs);
     bmx_run_unlock(r->lock_fd);
-}
-
-/* What a stop on a non-finite loss leaves behind, for its message. */
-static const char *ckpt_note(const struct run *r, char *buf, size_t cap)
-{
-    if (r->have_ckpt)
-        snprintf(buf, cap, "the last good checkpoint, step %ld, is intact in %s/checkpoint.bin",
-                 r->last_ckpt, r->dir);
-    else
-        snprintf(buf, cap,
-                 "no checkpoint was written yet, the first was due at step %ld; log.jsonl "
-                 "holds the steps so far",
-                 r->cfg.ckpt_every ? r->cfg.ckpt_every : r->cfg.steps);
-    return buf;
-}
-
-/* The policy's independent work (ado's refits) over the run's threads. */
-static void parallel_for(void *ctx, int n, bmx_mix_task task, void *arg)
-{
-    (void)ctx;
-#pragma omp parallel for schedule(dynamic, 16)
-    for (int i = 0; i < n; i++)
-        task(arg, i);
 }
 
 /* ---- weights ---- */
@@ -182,12 +109,12 @@ static int parse_weights(const char *s, int K, double *w, bmx_err *err)
 
 /* ---- log records ---- */
 
-static int put_line(struct run *r, FILE *f, const char *what, bmx_err *err)
+static int put_line(bmx_run *r, FILE *f, const char *what, bmx_err *err)
 {
     return bmx_json_line(&r->j, f, what, err);
 }
 
-static int write_header(struct run *r, bmx_err *err)
+static int write_header(bmx_run *r, bmx_err *err)
 {
     bmx_json *j = &r->j;
     bmx_json_obj(j);
@@ -224,12 +151,10 @@ static int write_header(struct run *r, bmx_err *err)
 
 /* ---- evaluation ---- */
 
-static int together(struct run *r, int rc, bmx_err *err);
-
 /* Per-domain mean loss over the fixed validation windows into r->vloss. Batch k of every
  * domain's windows runs on rank k mod N; the losses are summed over the ranks (each slot from
  * one rank) and added up in window order, so one rank sums exactly as N do. */
-static int val_losses(struct run *r, bmx_err *err)
+static int val_losses(bmx_run *r, bmx_err *err)
 {
     int B = r->cfg.batch, T = r->cfg.seq;
     double *seq = r->vbuf;
@@ -266,64 +191,67 @@ static int val_losses(struct run *r, bmx_err *err)
     return 0;
 }
 
-static int evaluate(struct run *r, bmx_err *err)
+int bmx_run_evaluate(bmx_run *r, bmx_run_eval *ev, bmx_err *err)
 {
-    double avg_loss = 0, avg_ppl = 0;
     int rc = val_losses(r, err);
     if (rc)
         return rc;
+    ev->step = r->step;
+    ev->ndomains = r->K;
+    ev->loss = r->vloss;
+    ev->avg_loss = 0;
+    ev->avg_ppl = 0;
     for (int d = 0; d < r->K; d++) {
-        avg_loss += r->vloss[d];
-        avg_ppl += exp(r->vloss[d]);
+        ev->avg_loss += r->vloss[d];
+        ev->avg_ppl += exp(r->vloss[d]);
     }
-    avg_loss /= r->K;
-    avg_ppl /= r->K;
+    ev->avg_loss /= r->K;
+    ev->avg_ppl /= r->K;
+    return BMX_OK;
+}
+
+/* A non-finite validation loss stops the run (every rank: the losses are reduced). */
+static int eval_verdict(bmx_run *r, const bmx_run_eval *ev, bmx_err *err)
+{
+    char note[PATH_MAX + 100];
+    if (isfinite(ev->avg_loss))
+        return BMX_OK;
+    return together(r,
+                    bmx_err_set(err, BMX_ESTATE,
+                                "step %ld: the validation loss is not finite; stopped (%s): "
+                                "lower --lr",
+                                ev->step, ckpt_note(r, note, sizeof note)),
+                    err);
+}
+
+int bmx_run_log_eval(bmx_run *r, const bmx_run_eval *ev, bmx_err *err)
+{
+    int rc = eval_verdict(r, ev, err);
+    if (rc)
+        return rc;
     bmx_json *j = &r->j;
     bmx_json_obj(j);
     bmx_json_kv_str(j, "type", "eval");
-    bmx_json_kv_int(j, "step", r->step);
+    bmx_json_kv_int(j, "step", ev->step);
     bmx_json_key(j, "loss");
-    bmx_json_nums(j, r->vloss, (size_t)r->K);
+    bmx_json_nums(j, ev->loss, (size_t)ev->ndomains);
     bmx_json_key(j, "ppl");
     bmx_json_arr(j);
-    for (int d = 0; d < r->K; d++)
-        bmx_json_num(j, exp(r->vloss[d]));
+    for (int d = 0; d < ev->ndomains; d++)
+        bmx_json_num(j, exp(ev->loss[d]));
     bmx_json_end_arr(j);
-    bmx_json_kv_num(j, "avg_loss", avg_loss);
-    bmx_json_kv_num(j, "avg_ppl", avg_ppl);
+    bmx_json_kv_num(j, "avg_loss", ev->avg_loss);
+    bmx_json_kv_num(j, "avg_ppl", ev->avg_ppl);
     bmx_json_end_obj(j);
-    if (!isfinite(avg_loss)) {
-        char note[PATH_MAX + 100];
-        return together(r,
-                        bmx_err_set(err, BMX_ESTATE,
-                                    "step %ld: the validation loss is not finite; stopped (%s): "
-                                    "lower --lr",
-                                    r->step, ckpt_note(r, note, sizeof note)),
-                        err);
-    }
-    return put_line(r, r->log, "log.jsonl", err);
-}
-
-/* ---- run state (the checkpoint's extra bytes) ---- */
-
-static void put64(unsigned char **p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *(*p)++ = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char **p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)(*p)[i] << (8 * i);
-    *p += 8;
-    return v;
+    if ((rc = put_line(r, r->log, "log.jsonl", err)))
+        return rc;
+    r->evaluated = ev->step;
+    return BMX_OK;
 }
 
 /* Data-parallel: the run state's digest (policy state, generators, step, tokens) and the
  * parameters' digest against rank 0's; a mismatch stops every rank. */
-static int check_lockstep(struct run *r, bmx_err *err)
+static int check_lockstep(bmx_run *r, bmx_err *err)
 {
     size_t mlen = 0, np = bmx_backend_num_params(r->be);
     int rc = bmx_mix_save(r->mix, NULL, 0, &mlen, err);
@@ -354,16 +282,14 @@ static int check_lockstep(struct run *r, bmx_err *err)
     return bmx_dist_check_digest(r->dist, hp, what, err);
 }
 
-static int write_checkpoint(struct run *r, bmx_err *err);
-
 /* Every rank: the lockstep check, then rank 0 writes; every rank learns how that went. */
-static int checkpoint(struct run *r, bmx_err *err)
+int bmx_run_checkpoint(bmx_run *r, bmx_err *err)
 {
     int rc = 0;
     if (r->nranks > 1 && (rc = check_lockstep(r, err)))
         return rc;
     if (r->rank == 0)
-        rc = write_checkpoint(r, err);
+        rc = bmx_run_state_save(r, err);
     if (r->nranks > 1)
         rc = bmx_dist_agree(r->dist, rc, err);
     if (!rc) {
@@ -371,302 +297,6 @@ static int checkpoint(struct run *r, bmx_err *err)
         r->have_ckpt = 1;
     }
     return rc;
-}
-
-static int write_checkpoint(struct run *r, bmx_err *err)
-{
-    char path[PATH_MAX + 32];
-    size_t mlen = 0;
-    int rc;
-    if (fflush(r->log) || fflush(r->timing) || fsync(fileno(r->log)) || fsync(fileno(r->timing)))
-        return bmx_err_set(err, BMX_EIO, "cannot write the logs of %s: %s", r->dir,
-                           strerror(errno));
-    if ((rc = bmx_mix_save(r->mix, NULL, 0, &mlen, err)))
-        return rc;
-    size_t n = 8 + 4 * 8 + (size_t)r->K * 32 + mlen + 4;
-    unsigned char *buf = malloc(n), *p = buf;
-    if (!buf)
-        return bmx_err_set(err, BMX_ENOMEM, "out of memory for the run state");
-    memcpy(p, STATE_MAGIC, 8);
-    p += 8;
-    put64(&p, STATE_VERSION | ((uint64_t)r->K << 32));
-    put64(&p, (uint64_t)r->step);
-    put64(&p, r->tokens);
-    put64(&p, (uint64_t)ftell(r->log));
-    for (int i = 0; i < r->K; i++)
-        for (int k = 0; k < 4; k++)
-            put64(&p, r->drng[i].s[k]);
-    if ((rc = bmx_mix_save(r->mix, p, mlen, &mlen, err))) {
-        free(buf);
-        return rc;
-    }
-    p += mlen;
-    uint32_t crc = bmx_crc32(0, buf, (size_t)(p - buf));
-    for (int i = 0; i < 4; i++)
-        *p++ = (unsigned char)(crc >> (8 * i));
-    path_in(r, path, sizeof path, "checkpoint.bin");
-    rc = bmx_backend_sync_to_host(r->be, err);
-    if (!rc)
-        rc = bmx_checkpoint_save(path, r->tr, buf, (size_t)(p - buf), err);
-    free(buf);
-    return rc;
-}
-
-static int cut_file(const char *path, uint64_t len, bmx_err *err)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return bmx_err_set(err, BMX_EIO, "cannot resume: %s is missing: %s", path, strerror(errno));
-    if ((uint64_t)st.st_size < len)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "cannot resume: %s holds %lld bytes but the checkpoint wrote %llu; "
-                           "the run folder was changed by hand",
-                           path, (long long)st.st_size, (unsigned long long)len);
-    if (truncate(path, (off_t)len) != 0)
-        return bmx_err_set(err, BMX_EIO, "cannot cut %s back to the checkpoint: %s", path,
-                           strerror(errno));
-    return 0;
-}
-
-/* timing.jsonl is wall-clock, so its length is not in the checkpoint: keep its lines up to
- * step `step` ({"step":N,...} each). */
-static int cut_timing(const char *path, long step, bmx_err *err)
-{
-    FILE *f;
-    char line[512];
-    long keep = 0;
-    if (access(path, F_OK) != 0)
-        return 0; /* written again from here */
-    if (bmx_file_fopen_regular(path, &f, err) < 0)
-        return BMX_EIO;
-    while (fgets(line, sizeof line, f)) {
-        long s = -1;
-        if (sscanf(line, "{\"step\":%ld", &s) != 1 || s > step || !strchr(line, '\n'))
-            break;
-        keep = ftell(f);
-    }
-    fclose(f);
-    if (truncate(path, (off_t)keep) != 0)
-        return bmx_err_set(err, BMX_EIO, "cannot cut %s back to the checkpoint: %s", path,
-                           strerror(errno));
-    return 0;
-}
-
-/* The configuration the run started with (the "config" of the log's header line) against
- * config.txt now: every key but steps, threads and data must be the same; the corpus (which
- * may have moved) must hold the same domains with the same token counts. */
-static int check_header(struct run *r, const char *line, size_t n, const char *path, bmx_err *err)
-{
-    bmx_jval *h = NULL;
-    int rc = bmx_jval_parse(line, n, &h, err);
-    if (rc) {
-        char why[BMX_ERR_LEN];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return bmx_err_set(err, BMX_ECORRUPT, "cannot resume: the header line of %s: %s", path,
-                           why);
-    }
-    bmx_jval *t = bmx_jval_get(h, "type"), *cf = bmx_jval_get(h, "config");
-    bmx_jval *dn = bmx_jval_get(h, "domains"), *tt = bmx_jval_get(h, "train_tokens");
-    bmx_jval *rk = bmx_jval_get(h, "ranks");
-    uint64_t ranks = 1;
-    if (rk && (bmx_jval_as_u64(rk, &ranks) != 0 || ranks < 1 || ranks > INT_MAX)) {
-        bmx_jval_free(h);
-        return bmx_err_set(err, BMX_ECORRUPT, "cannot resume: the header of %s has a bad ranks",
-                           path);
-    }
-    if (ranks != (uint64_t)r->nranks) {
-        bmx_jval_free(h);
-        return bmx_err_set(err, BMX_EINVAL,
-                           "cannot resume %s: it was started on %llu rank%s and this is %d; an "
-                           "exact resume needs the same number: run it again with %s%llu%s",
-                           r->dir, (unsigned long long)ranks, ranks > 1 ? "s" : "", r->nranks,
-                           ranks > 1 ? "mpirun -np " : "one process (", (unsigned long long)ranks,
-                           ranks > 1 ? " bmx train --resume ..." : ", no mpirun)");
-    }
-    if (!t || t->t != BMX_JSTR || strcmp(t->s, "header") != 0) {
-        bmx_jval_free(h);
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "cannot resume: %s does not start with the run's header record", path);
-    }
-    int same = dn && tt && dn->t == BMX_JARR && tt->t == BMX_JARR && dn->n == (size_t)r->K &&
-               tt->n == (size_t)r->K;
-    for (int i = 0; same && i < r->K; i++) {
-        uint64_t x;
-        same = dn->items[i]->t == BMX_JSTR && strcmp(dn->items[i]->s, r->names[i]) == 0 &&
-               bmx_jval_as_u64(tt->items[i], &x) == 0 && x == r->train_tokens[i];
-    }
-    if (!same) {
-        bmx_jval_free(h);
-        return bmx_err_set(err, BMX_EINVAL,
-                           "cannot resume: the domains or token counts of %s differ from those "
-                           "in the header of %s: give the corpus the run started on",
-                           r->cfg.data, path);
-    }
-    bmx_run_config hc = bmx_run_config_default();
-    bmx_run_strings st = {0};
-    char name[PATH_MAX + 32], diff[300] = "";
-    size_t m = 0;
-    snprintf(name, sizeof name, "the header of %s", path);
-    if (cf && cf->t == BMX_JSTR)
-        rc = bmx_run_config_parse(&hc, cf->s, strlen(cf->s), name, &st, err);
-    for (const bmx_run_key *k = bmx_run_keys(); !rc && cf && k->name; k++) {
-        const char *a = (const char *)&hc + k->offset, *b = (const char *)&r->cfg + k->offset;
-        int differ = 0;
-        if (!strcmp(k->name, "steps") || !strcmp(k->name, "threads") || !strcmp(k->name, "data") ||
-            !strcmp(k->name, "out") || !strcmp(k->name, "device") || !strcmp(k->name, "precision"))
-            continue;
-        switch (k->type) {
-        case BMX_RK_STR:
-            differ = strcmp(*(const char *const *)a, *(const char *const *)b) != 0;
-            break;
-        case BMX_RK_INT:
-            differ = *(const int *)a != *(const int *)b;
-            break;
-        case BMX_RK_LONG:
-            differ = *(const long *)a != *(const long *)b;
-            break;
-        case BMX_RK_U64:
-            differ = *(const uint64_t *)a != *(const uint64_t *)b;
-            break;
-        case BMX_RK_DOUBLE:
-            differ = *(const double *)a != *(const double *)b;
-            break;
-        }
-        if (differ && m < sizeof diff)
-            m += (size_t)snprintf(diff + m, sizeof diff - m, "%s%s", m ? ", " : "", k->name);
-    }
-    bmx_run_strings_free(&st);
-    bmx_jval_free(h);
-    if (rc)
-        return rc;
-    if (m)
-        return bmx_err_set(err, BMX_EINVAL,
-                           "cannot resume %s: config.txt differs from the configuration the run "
-                           "started with (in the header of %s) in: %s. An exact resume cannot "
-                           "change them: restore them, or start a new run from this config.txt",
-                           r->dir, path, diff);
-    return 0;
-}
-
-/* log.jsonl up to the checkpoint's length loglen must be the header, then step records
- * 1..step (evaluations between them), ending at a line's end. */
-static int check_log(struct run *r, const char *path, uint64_t loglen, const char *ck, bmx_err *err)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return bmx_err_set(err, BMX_EIO, "cannot resume: %s is missing: %s", path, strerror(errno));
-    if (loglen == 0 || (uint64_t)st.st_size < loglen)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "cannot resume: %s says log.jsonl held %llu bytes at step %ld, but %s "
-                           "holds %lld%s; the run folder was changed by hand",
-                           ck, (unsigned long long)loglen, r->step, path, (long long)st.st_size,
-                           loglen ? "" : " (a log always starts with its header)");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot resume: cannot open %s: %s", path,
-                           strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    uint64_t pos = 0;
-    long steps = 0, lineno = 0;
-    int rc = 0;
-    static const char step_rec[] = "{\"type\":\"step\",\"step\":";
-    while (!rc && pos < loglen) {
-        ssize_t n = getline(&line, &cap, f);
-        if (n <= 0 || (pos += (uint64_t)n) > loglen || line[n - 1] != '\n') {
-            rc = bmx_err_set(err, BMX_ECORRUPT,
-                             "cannot resume: %s says log.jsonl held %llu bytes, which is not "
-                             "the end of a line of %s; the run folder was changed by hand",
-                             ck, (unsigned long long)loglen, path);
-            break;
-        }
-        if (++lineno == 1) {
-            rc = check_header(r, line, (size_t)n - 1, path, err);
-        } else if (strncmp(line, step_rec, sizeof step_rec - 1) == 0) {
-            if (strtol(line + sizeof step_rec - 1, NULL, 10) != ++steps)
-                rc = bmx_err_set(err, BMX_ECORRUPT,
-                                 "cannot resume: %s:%ld is not the record of step %ld; the log "
-                                 "was changed by hand",
-                                 path, lineno, steps);
-        }
-    }
-    free(line);
-    fclose(f);
-    if (!rc && steps != r->step)
-        rc = bmx_err_set(err, BMX_ECORRUPT,
-                         "cannot resume: %s says step %ld, but %s holds %ld step records up to "
-                         "the checkpoint's length; refusing to resume",
-                         ck, r->step, path, steps);
-    return rc;
-}
-
-static int restore(struct run *r, const unsigned char *buf, size_t n, const char *ck, bmx_err *err)
-{
-    const unsigned char *p = buf;
-    size_t fixed = 8 + 4 * 8 + (size_t)r->K * 32 + 4;
-    if (n < fixed || memcmp(buf, STATE_MAGIC, 8) != 0)
-        return bmx_err_set(err, BMX_ECORRUPT, "%s: no bmx run state in the checkpoint", ck);
-    uint32_t crc = 0;
-    for (int i = 0; i < 4; i++)
-        crc |= (uint32_t)buf[n - 4 + (size_t)i] << (8 * i);
-    if (crc != bmx_crc32(0, buf, n - 4))
-        return bmx_err_set(err, BMX_ECORRUPT, "%s: the run state fails its CRC-32", ck);
-    p += 8;
-    uint64_t vk = get64(&p);
-    if ((vk & 0xffffffffu) != STATE_VERSION || (int)(vk >> 32) != r->K)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "%s: run state version %u with %d domains; this run has %d domains "
-                           "(version %u)",
-                           ck, (unsigned)(vk & 0xffffffffu), (int)(vk >> 32), r->K, STATE_VERSION);
-    int64_t step = (int64_t)get64(&p);
-    r->tokens = get64(&p);
-    uint64_t loglen = get64(&p);
-    if (step < 0 || step != (int64_t)bmx_trainer_step_count(r->tr))
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "%s: its run state says step %lld, its header step %ld: the file was "
-                           "altered; refusing to resume from it",
-                           ck, (long long)step, bmx_trainer_step_count(r->tr));
-    r->step = (long)step;
-    /* the log (and the configuration in its header, so batch, seq and accum) first */
-    char path[PATH_MAX + 32];
-    path_in(r, path, sizeof path, "log.jsonl");
-    int rc = check_log(r, path, loglen, ck, err);
-    if (rc)
-        return rc;
-    uint64_t tps = (uint64_t)r->cfg.batch * (uint64_t)r->cfg.seq * (uint64_t)r->cfg.accum *
-                   (uint64_t)r->nranks;
-    if (r->tokens % tps != 0 || r->tokens / tps != (uint64_t)step)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "%s: its run state says %llu tokens after %lld steps of %llu tokens: "
-                           "the file was altered; refusing to resume from it",
-                           ck, (unsigned long long)r->tokens, (long long)step,
-                           (unsigned long long)tps);
-    for (int i = 0; i < r->K; i++)
-        for (int k = 0; k < 4; k++)
-            r->drng[i].s[k] = get64(&p);
-    size_t mlen = n - 4 - (size_t)(p - buf);
-    bmx_mix *m = NULL;
-    if ((rc = bmx_mix_restore(&m, p, mlen, err)))
-        return rc;
-    if (bmx_mix_arms(m) != r->K || strcmp(bmx_mix_spec(m), bmx_mix_spec(r->mix)) != 0) {
-        rc = bmx_err_set(err, BMX_ECORRUPT,
-                         "%s: the policy state is %s over %d arms, the run's "
-                         "is %s over %d",
-                         ck, bmx_mix_spec(m), bmx_mix_arms(m), bmx_mix_spec(r->mix), r->K);
-        bmx_mix_free(m);
-        return rc;
-    }
-    bmx_mix_free(r->mix);
-    r->mix = m;
-    bmx_mix_set_parallel(r->mix, parallel_for, NULL);
-    if (r->rank == 0 && (rc = cut_file(path, loglen, err)))
-        return rc;
-    path_in(r, path, sizeof path, "timing.jsonl");
-    if (r->rank == 0 && (rc = cut_timing(path, r->step, err)))
-        return rc;
-    r->last_ckpt = r->step;
-    r->have_ckpt = 1;
-    return 0;
 }
 
 /* ---- set-up ---- */
@@ -688,7 +318,7 @@ static int mkdirs(const char *dir, bmx_err *err)
     return 0;
 }
 
-static int open_data(struct run *r, bmx_err *err)
+static int open_data(bmx_run *r, bmx_err *err)
 {
     char path[PATH_MAX + 300];
     int rc = bmx_run_domains(r->cfg.data, r->cfg.domains, &r->names, &r->train_tokens, &r->K, err);
@@ -734,7 +364,7 @@ static int open_data(struct run *r, bmx_err *err)
     return 0;
 }
 
-static int make_policy(struct run *r, bmx_err *err)
+static int make_policy(bmx_run *r, bmx_err *err)
 {
     int K = r->K, rc;
     double *w = calloc((size_t)K, sizeof *w);
@@ -796,7 +426,7 @@ static int make_policy(struct run *r, bmx_err *err)
     return 0;
 }
 
-static int make_buffers(struct run *r, bmx_err *err)
+static int make_buffers(bmx_run *r, bmx_err *err)
 {
     size_t N = (size_t)r->cfg.batch * (size_t)r->cfg.seq, K = (size_t)r->K;
     r->inp = malloc(N * sizeof *r->inp);
@@ -815,22 +445,24 @@ static int make_buffers(struct run *r, bmx_err *err)
         nv += r->nval[d];
     r->dseq = calloc(GT, sizeof *r->dseq);
     r->obs = calloc(2 * GT + 1, sizeof *r->obs);
+    r->wt = calloc(GT, sizeof *r->wt);
     r->vbuf = calloc(nv, sizeof *r->vbuf);
     if (!r->inp || !r->tgt || !r->win || !r->tok || !r->rtok || !r->probs || !r->dloss ||
-        !r->exsum || !r->extok || !r->vloss || !r->dcount || !r->dseq || !r->obs || !r->vbuf)
+        !r->exsum || !r->extok || !r->vloss || !r->dcount || !r->dseq || !r->obs || !r->wt ||
+        !r->vbuf)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory for batches of %zu tokens", N);
     return 0;
 }
 
 /* The run's device: the CPU trainer itself, or the CUDA trainer over it. */
-static int make_backend(struct run *r, bmx_trainer *t, bmx_backend **out, bmx_err *err)
+static int make_backend(bmx_run *r, bmx_trainer *t, bmx_backend **out, bmx_err *err)
 {
     if (r->device == BMX_DEVICE_CPU)
         return bmx_backend_cpu(t, out, err);
     return bmx_backend_cuda(t, r->precision, 0, r->cfg.batch, r->cfg.seq, out, err);
 }
 
-static int load_reference(struct run *r, bmx_err *err)
+static int load_reference(bmx_run *r, bmx_err *err)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/checkpoint.bin", r->cfg.reference);
@@ -848,7 +480,7 @@ static int load_reference(struct run *r, bmx_err *err)
 
 /* ---- one step ---- */
 
-static void fill_batch(struct run *r, int d)
+static void fill_batch(bmx_run *r, int d)
 {
     int B = r->cfg.batch, T = r->cfg.seq;
     for (int b = 0; b < B; b++) {
@@ -860,15 +492,8 @@ static void fill_batch(struct run *r, int d)
     }
 }
 
-/* Data-parallel: an error every rank met the same way (after a reduction) is agreed, so
- * every rank knows the others stop too. */
-static int together(struct run *r, int rc, bmx_err *err)
-{
-    return r->nranks > 1 ? bmx_dist_agree(r->dist, rc, err) : rc;
-}
-
 /* One micro-batch's value for the policy (doremi: the excess sum into r->exsum/extok). */
-static int observe(struct run *r, int d, double loss, double ex, bmx_err *err)
+static int observe(bmx_run *r, int d, double loss, double ex, bmx_err *err)
 {
     if (!isfinite(loss)) {
         char note[PATH_MAX + 100];
@@ -887,105 +512,124 @@ static int observe(struct run *r, int d, double loss, double ex, bmx_err *err)
     return bmx_mix_observe(r->mix, d, bmx_reward_value(r->reward, NULL, loss), err);
 }
 
-/* The step's N*G micro-batches in the order of g (bmx/run.h, "Data-parallel runs"): rank R
- * computes g = R*G .. R*G+G-1 and only advances the domain generators for the others. One
- * rank observes each micro-batch at once, as always; N ranks observe them all in the order of
- * g once the values are summed over the ranks. */
-static int train_step(struct run *r, double *loss_out, bmx_err *err)
+/* The step's start: aioli's validation on demand, the round's pi, the accumulators, and the
+ * micro-batch loss weights. A policy that observes excess losses (doremi) trains on
+ * sum_g w_g loss_g / sum_g w_g, w = alpha_d / q_d: the step's domains are drawn first
+ * (nothing between its draws uses the policy's generator, so they are the same ones) and
+ * weight g is GT w_g / sum w; every other policy weighs each micro-batch 1. */
+static int begin_step(bmx_run *r, bmx_err *err)
 {
-    int K = r->K, G = r->cfg.accum, B = r->cfg.batch, T = r->cfg.seq, rc = 0;
-    int GT = G * r->nranks, g0 = r->rank * G;
-    size_t N = (size_t)B * T;
-    const double *alpha = r->doremi ? bmx_mix_estimates(r->mix) : NULL;
-    double wsum = 0, *obs = r->obs, *exg = r->obs + GT, lsum = 0;
-    if (bmx_mix_needs_validation(r->mix)) { /* aioli: per-group validation on demand */
-        if ((rc = val_losses(r, err)) || (rc = bmx_mix_observe_validation(r->mix, r->vloss, err)))
-            return rc;
-    }
-    int probe = bmx_mix_probing(r->mix);
-    const double *q = bmx_mix_probs(r->mix);
-    memcpy(r->probs, q, (size_t)K * sizeof *r->probs);
+    int K = r->K, GT = r->cfg.accum * r->nranks, rc;
+    if (bmx_mix_needs_validation(r->mix) &&
+        ((rc = val_losses(r, err)) || (rc = bmx_mix_observe_validation(r->mix, r->vloss, err))))
+        return rc;
+    r->probe = bmx_mix_probing(r->mix);
+    memcpy(r->probs, bmx_mix_probs(r->mix), (size_t)K * sizeof *r->probs);
     for (int d = 0; d < K; d++) {
         r->dloss[d] = 0;
         r->dcount[d] = 0;
         r->exsum[d] = 0;
         r->extok[d] = 0;
     }
-    memset(obs, 0, 2 * (size_t)GT * sizeof *obs);
-    /* doremi: the gradient of sum_g w_g loss_g / sum_g w_g, w = alpha_d / q_d, as micro-batch
-     * loss weights GT w_g / sum w (nothing between its draws uses the policy's generator, so
-     * drawing the step's domains first draws the same ones) */
-    for (int g = 0; r->doremi && g < GT; g++) {
-        r->dseq[g] = bmx_mix_draw(r->mix);
-        if (r->dseq[g] < 0)
-            break; /* every domain capped: the loop below stops */
+    memset(r->obs, 0, 2 * (size_t)GT * sizeof *r->obs);
+    r->lsum = 0;
+    for (int g = 0; g < GT; g++)
+        r->wt[g] = 1.0;
+    if (!r->doremi)
+        return BMX_OK;
+    const double *alpha = bmx_mix_estimates(r->mix);
+    double wsum = 0;
+    int g = 0;
+    for (; g < GT && (r->dseq[g] = bmx_mix_draw(r->mix)) >= 0; g++)
         wsum += alpha[r->dseq[g]] / r->probs[r->dseq[g]];
+    for (int k = 0; k < g; k++)
+        r->wt[k] = GT * (alpha[r->dseq[k]] / r->probs[r->dseq[k]]) / wsum;
+    return BMX_OK; /* a capped draw (-1) stops the step at slot g */
+}
+
+/* The domain of micro-batch g: drawn now, or in begin_step. */
+static int draw_domain(bmx_run *r, int g, int *d, bmx_err *err)
+{
+    *d = r->doremi ? r->dseq[g] : bmx_mix_draw(r->mix);
+    if (*d < 0) {
+        char note[PATH_MAX + 100];
+        return bmx_err_set(err, BMX_ESTATE,
+                           "step %ld: every domain has been drawn max-epochs times its "
+                           "training tokens in the middle of the step; stopped (%s): raise "
+                           "max-epochs or shorten --steps",
+                           r->step + 1, ckpt_note(r, note, sizeof note));
     }
+    r->dseq[g] = *d;
+    return BMX_OK;
+}
+
+/* Another rank's micro-batch: domain d's generator draws its windows, nothing is copied. */
+static void skip_batch(bmx_run *r, int d)
+{
+    for (int b = 0; b < r->cfg.batch; b++)
+        (void)bmx_rng_below(&r->drng[d], r->train[d]->ntokens - (uint64_t)r->cfg.seq);
+}
+
+/* Forward and backward of micro-batch g with its loss weight; its mean loss into obs[g] and,
+ * with a reference model, its excess-loss sum max(l - l_ref, 0) into obs[GT + g]. */
+static int forward_backward(bmx_run *r, int g, bmx_err *err)
+{
+    int B = r->cfg.batch, T = r->cfg.seq, GT = r->cfg.accum * r->nranks;
+    size_t N = (size_t)B * T;
+    double loss = 0, ex = 0;
+    int rc = bmx_backend_micro(r->be, r->inp, r->tgt, B, T, r->wt[g], &loss, NULL,
+                               r->refbe ? r->tok : NULL, err);
+    if (!rc && r->refbe &&
+        !(rc = bmx_backend_eval(r->refbe, r->inp, r->tgt, B, T, NULL, NULL, r->rtok, err)))
+        for (size_t i = 0; i < N; i++)
+            ex += r->tok[i] > r->rtok[i] ? r->tok[i] - r->rtok[i] : 0.0;
+    r->obs[g] = loss;
+    r->obs[GT + g] = ex;
+    return rc;
+}
+
+/* Data-parallel: the ranks agree on rc, sum the step's observations (each slot from one rank),
+ * observe them all in the order of g, and reduce the gradients. One rank: rc. */
+static int gather_observations(bmx_run *r, int rc, bmx_err *err)
+{
+    int GT = r->cfg.accum * r->nranks;
+    if (r->nranks == 1)
+        return rc;
+    if ((rc = bmx_dist_agree(r->dist, rc, err)) ||
+        (rc =
+             bmx_dist_sum_doubles(r->dist, r->obs, 2 * (size_t)GT, "the step's observations", err)))
+        return rc;
     for (int g = 0; !rc && g < GT; g++) {
-        int d = r->doremi ? r->dseq[g] : bmx_mix_draw(r->mix);
-        if (d < 0) {
-            char note[PATH_MAX + 100];
-            return bmx_err_set(err, BMX_ESTATE,
-                               "step %ld: every domain has been drawn max-epochs times its "
-                               "training tokens in the middle of the step; stopped (%s): raise "
-                               "max-epochs or shorten --steps",
-                               r->step + 1, ckpt_note(r, note, sizeof note));
-        }
-        r->dseq[g] = d;
-        if (g < g0 || g >= g0 + G) { /* another rank's: the same generator draws, no copy */
-            for (int b = 0; b < B; b++)
-                (void)bmx_rng_below(&r->drng[d], r->train[d]->ntokens - (uint64_t)T);
-            continue;
-        }
-        double loss = 0, ex = 0, wt = r->doremi ? GT * (alpha[d] / r->probs[d]) / wsum : 1.0;
-        fill_batch(r, d);
-        rc = bmx_backend_micro(r->be, r->inp, r->tgt, B, T, wt, &loss, NULL,
-                               r->doremi ? r->tok : NULL, err);
-        if (!rc && r->doremi &&
-            !(rc = bmx_backend_eval(r->refbe, r->inp, r->tgt, B, T, NULL, NULL, r->rtok, err)))
-            for (size_t i = 0; i < N; i++)
-                ex += r->tok[i] > r->rtok[i] ? r->tok[i] - r->rtok[i] : 0.0;
-        obs[g] = loss;
-        exg[g] = ex;
-        if (!rc && r->nranks == 1)
-            rc = observe(r, d, loss, ex, err);
+        r->lsum += r->obs[g];
+        rc = observe(r, r->dseq[g], r->obs[g], r->obs[GT + g], err);
     }
-    if (r->nranks > 1) {
-        if ((rc = bmx_dist_agree(r->dist, rc, err)) ||
-            (rc = bmx_dist_sum_doubles(r->dist, obs, 2 * (size_t)GT, "the step's observations",
-                                       err)))
-            return rc;
-        for (int g = 0; !rc && g < GT; g++) {
-            lsum += obs[g];
-            rc = observe(r, r->dseq[g], obs[g], exg[g], err);
-        }
-        if ((rc = together(r, rc, err)) || (rc = bmx_dist_grads(r->dist, r->be, err)))
-            return rc;
-    }
-    if (rc)
+    if ((rc = together(r, rc, err)))
         return rc;
-    bmx_step_info info;
-    if ((rc = together(r, bmx_backend_apply(r->be, &info, err), err)))
-        return rc;
-    if (r->nranks > 1)
-        info.loss = lsum / GT; /* the trainer's mean of G, made the mean of the N*G */
+    return bmx_dist_grads(r->dist, r->be, err);
+}
+
+/* The policy's end of round (doremi: the step's excess losses first). */
+static int policy_step(bmx_run *r, bmx_err *err)
+{
+    int rc;
     if (r->doremi &&
         (rc = together(r, bmx_mix_observe_excess(r->mix, r->exsum, r->extok, err), err)))
         return rc;
-    if ((rc = together(r, bmx_mix_step(r->mix, err), err)))
-        return rc;
-    r->step++;
-    r->tokens += (uint64_t)N * (uint64_t)GT;
-    *loss_out = info.loss;
+    return together(r, bmx_mix_step(r->mix, err), err);
+}
+
+static int write_step_record(bmx_run *r, const bmx_step_info *info, bmx_err *err)
+{
+    int K = r->K;
     bmx_json *j = &r->j;
     bmx_json_obj(j);
     bmx_json_kv_str(j, "type", "step");
     bmx_json_kv_int(j, "step", r->step);
-    if (probe)
+    if (r->probe)
         bmx_json_kv_int(j, "probe", 1);
-    bmx_json_kv_num(j, "loss", info.loss);
-    bmx_json_kv_num(j, "lr", info.lr);
-    bmx_json_kv_num(j, "grad_norm", info.grad_norm);
+    bmx_json_kv_num(j, "loss", info->loss);
+    bmx_json_kv_num(j, "lr", info->lr);
+    bmx_json_kv_num(j, "grad_norm", info->grad_norm);
     bmx_json_kv_int(j, "tokens", (long long)r->tokens);
     bmx_json_key(j, "domain_loss");
     bmx_json_arr(j);
@@ -1004,41 +648,60 @@ static int train_step(struct run *r, double *loss_out, bmx_err *err)
     return put_line(r, r->log, "log.jsonl", err);
 }
 
-/* ---- the run ---- */
-
-/* config.txt's optimizer values (want) against the checkpoint's (have): refuse any edit,
- * naming the keys. */
-static int check_optimizer(const char *ck, const bmx_train_config *have,
-                           const bmx_train_config *want, bmx_err *err)
+/* timing.jsonl: the step's wall-clock seconds (data-parallel: and rank 0's in collectives). */
+static int write_timing(bmx_run *r, double t0, double c0, bmx_err *err)
 {
-    char diff[320] = "";
-    size_t n = 0;
-#define DIFF(cond, key, a, b)                                                                      \
-    if ((cond) && n < sizeof diff)                                                                 \
-    n += (size_t)snprintf(diff + n, sizeof diff - n, "%s%s %.9g (checkpoint %.9g)", n ? ", " : "", \
-                          key, (double)(a), (double)(b))
-    DIFF(want->lr != have->lr, "lr", want->lr, have->lr);
-    DIFF(want->min_lr != have->min_lr, "min_lr", want->min_lr, have->min_lr);
-    DIFF(want->warmup != have->warmup, "warmup", want->warmup, have->warmup);
-    DIFF(want->total != have->total, "schedule", want->total, have->total);
-    DIFF(want->beta1 != have->beta1, "beta1", want->beta1, have->beta1);
-    DIFF(want->beta2 != have->beta2, "beta2", want->beta2, have->beta2);
-    DIFF(want->weight_decay != have->weight_decay, "weight_decay", want->weight_decay,
-         have->weight_decay);
-    DIFF(want->clip != have->clip, "clip", want->clip, have->clip);
-    DIFF(want->accum != have->accum, "accum", want->accum, have->accum);
-#undef DIFF
-    if (n)
-        return bmx_err_set(err, BMX_EINVAL,
-                           "cannot resume: config.txt's optimizer values differ from those %s "
-                           "was saved with: %s. An exact resume continues the checkpoint's "
-                           "optimizer: restore them, or start a new run",
-                           ck, diff);
-    return 0;
+    double dt = now_s() - t0;
+    r->tok_s = dt > 0 ? (double)r->cfg.batch * r->cfg.seq * r->cfg.accum * r->nranks / dt : 0;
+    bmx_json_obj(&r->j);
+    bmx_json_kv_int(&r->j, "step", r->step);
+    bmx_json_kv_num(&r->j, "tok_s", r->tok_s);
+    bmx_json_kv_num(&r->j, "step_s", dt);
+    if (r->nranks > 1)
+        bmx_json_kv_num(&r->j, "comm_s", bmx_dist_comm_seconds(r->dist) - c0);
+    bmx_json_end_obj(&r->j);
+    return put_line(r, r->timing, "timing.jsonl", err);
 }
 
+/* One optimizer step: the step's N*G micro-batches in the order of g (bmx/run.h,
+ * "Data-parallel runs"); rank R computes g = R*G .. R*G+G-1. One rank observes each
+ * micro-batch at once; N ranks observe them all in the order of g once gathered. */
+int bmx_run_step(bmx_run *r, bmx_err *err)
+{
+    int G = r->cfg.accum, GT = G * r->nranks, g0 = r->rank * G, rc, d;
+    double t0 = now_s(), c0 = bmx_dist_comm_seconds(r->dist);
+    bmx_step_info info;
+    if ((rc = begin_step(r, err)))
+        return rc;
+    for (int g = 0; !rc && g < GT; g++) {
+        if ((rc = draw_domain(r, g, &d, err)))
+            return rc;
+        if (g < g0 || g >= g0 + G) {
+            skip_batch(r, d);
+            continue;
+        }
+        fill_batch(r, d);
+        if (!(rc = forward_backward(r, g, err)) && r->nranks == 1)
+            rc = observe(r, d, r->obs[g], r->obs[GT + g], err);
+    }
+    if ((rc = gather_observations(r, rc, err)) ||
+        (rc = together(r, bmx_backend_apply(r->be, &info, err), err)) || (rc = policy_step(r, err)))
+        return rc;
+    r->step++;
+    r->tokens += (uint64_t)r->cfg.batch * (uint64_t)r->cfg.seq * (uint64_t)GT;
+    if (r->nranks > 1)
+        info.loss = r->lsum / GT; /* the trainer's mean of G, made the mean of the N*G */
+    r->loss = info.loss;
+    if ((rc = write_step_record(r, &info, err)) ||
+        (bmx_dist_check_every_step(r->dist) && (rc = check_lockstep(r, err))))
+        return rc;
+    return write_timing(r, t0, c0, err);
+}
+
+/* ---- the run ---- */
+
 /* The memory the run needs against what it may use; logged either way. */
-static int check_memory(struct run *r, const bmx_run_opts *opts, bmx_err *err)
+static int check_memory(bmx_run *r, const bmx_run_opts *opts, bmx_err *err)
 {
     bmx_run_memory m = bmx_run_memory_estimate(&r->cfg, (int)r->train[0]->vocab_size);
     uint64_t avail = opts && opts->mem_limit ? opts->mem_limit : bmx_run_memory_available();
@@ -1067,7 +730,7 @@ static int check_memory(struct run *r, const bmx_run_opts *opts, bmx_err *err)
     return 0;
 }
 
-static int setup(struct run *r, const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err)
+static int setup(bmx_run *r, const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err)
 {
     char path[PATH_MAX + 32];
     int rc, resume = opts && opts->resume;
@@ -1140,7 +803,7 @@ static int setup(struct run *r, const bmx_run_config *cfg, const bmx_run_opts *o
     return 0;
 }
 
-static int write_config(struct run *r, bmx_err *err)
+static int write_config(bmx_run *r, bmx_err *err)
 {
     char path[PATH_MAX + 32];
     bmx_sbuf b = {0};
@@ -1156,193 +819,99 @@ static int write_config(struct run *r, bmx_err *err)
     return rc;
 }
 
-int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err)
+/* The trainer's optimizer configuration of the run's. */
+static bmx_train_config train_config(const bmx_run_config *c)
 {
-    struct run r;
-    char path[PATH_MAX + 32];
-    int rc, fresh = 1;
-    void *extra = NULL;
-    size_t extra_len = 0;
-    struct stat st;
-    memset(&r, 0, sizeof r);
-    r.lock_fd = -1;
-    r.dist = opts ? opts->dist : NULL;
-    r.rank = bmx_dist_rank(r.dist);
-    r.nranks = bmx_dist_size(r.dist);
-    rc = setup(&r, cfg, opts, err);
-    if (rc)
-        goto done;
-    bmx_gpt_config mc = {(int)r.train[0]->vocab_size, r.cfg.seq, r.cfg.layers, r.cfg.heads,
-                         r.cfg.width};
     bmx_train_config tc = bmx_train_config_default();
-    tc.lr = r.cfg.lr;
-    tc.min_lr = r.cfg.min_lr;
-    tc.warmup = r.cfg.warmup;
-    tc.total = r.cfg.schedule;
-    tc.beta1 = r.cfg.beta1;
-    tc.beta2 = r.cfg.beta2;
-    tc.weight_decay = r.cfg.weight_decay;
-    tc.clip = r.cfg.clip;
-    tc.accum = r.cfg.accum;
-    path_in(&r, path, sizeof path, "checkpoint.bin");
-    if (opts && opts->resume && stat(path, &st) == 0) {
-        if ((rc = bmx_checkpoint_load(path, 1, &r.model, &r.tr, &extra, &extra_len, err)))
-            goto done;
-        const bmx_gpt_config *lc = bmx_model_config(r.model);
-        if (memcmp(lc, &mc, sizeof mc) != 0) {
-            rc = bmx_err_set(err, BMX_ECORRUPT,
-                             "%s holds a model V=%d ctx=%d L=%d H=%d C=%d, but config.txt "
-                             "says V=%d ctx=%d L=%d H=%d C=%d",
-                             path, lc->vocab, lc->ctx, lc->layers, lc->heads, lc->width, mc.vocab,
-                             mc.ctx, mc.layers, mc.heads, mc.width);
-            goto done;
-        }
-        if ((rc = check_optimizer(path, bmx_trainer_config(r.tr), &tc, err)))
-            goto done;
-        if ((rc = restore(&r, extra, extra_len, path, err)))
-            goto done;
-        fresh = 0;
-        if (r.step > r.cfg.steps) {
-            rc = bmx_err_set(err, BMX_EINVAL,
-                             "%s is already at step %ld, past --steps %ld: give more steps", r.dir,
-                             r.step, r.cfg.steps);
-            goto done;
-        }
-    } else {
-        bmx_rng ir;
-        if ((rc = bmx_model_create(&mc, BMX_F32, 1, &r.model, err)))
-            goto done;
-        bmx_rng_seed(&ir, r.cfg.seed, 2);
-        bmx_model_init(r.model, &ir);
-        if ((rc = bmx_trainer_create(r.model, &tc, &r.tr, err)))
-            goto done;
-    }
-    if ((rc = make_backend(&r, r.tr, &r.be, err)))
-        goto done;
-    if (r.doremi && (rc = load_reference(&r, err)))
-        goto done;
-    if (r.rank == 0 && (rc = write_config(&r, err))) /* on resume too: --steps may change */
-        goto done;
-    /* rank 0 alone writes the run folder; the others' records go nowhere */
-    path_in(&r, path, sizeof path, "log.jsonl");
-    r.log = fopen(r.rank ? "/dev/null" : path, fresh ? "w" : "a");
-    char tp[PATH_MAX + 32];
-    path_in(&r, tp, sizeof tp, "timing.jsonl");
-    r.timing = fopen(r.rank ? "/dev/null" : tp, fresh ? "w" : "a");
-    if (!r.log || !r.timing) {
-        rc = bmx_err_set(err, BMX_EIO, "cannot open %s for writing: %s", !r.log ? path : tp,
-                         strerror(errno));
-        goto done;
-    }
-    r.synced = 1; /* every rank got here: from now on they meet in collectives */
-    if ((rc = bmx_dist_agree(r.dist, 0, err)))
-        goto done;
-    if (fresh) {
-        if ((rc = write_header(&r, err)) || (rc = evaluate(&r, err)))
-            goto done;
-    }
-    bmx_log(opts ? &opts->log : NULL, BMX_LOG_INFO, "%s %s at step %ld of %ld, %d domains",
-            fresh ? "starting" : "resuming", r.dir, r.step, r.cfg.steps, r.K);
-    double t_start = now_s();
-    bmx_run_progress pg = {0};
-    pg.steps = r.cfg.steps;
-    pg.ndomains = r.K;
-    pg.domains = (const char *const *)r.names;
-    while (r.step < r.cfg.steps) {
-        int stop = opts && opts->stop && *opts->stop;
-        if (r.nranks > 1 && (rc = bmx_dist_max_int(r.dist, stop, &stop, "the stop check", err)))
-            goto done;
-        if (stop) {
-            rc = checkpoint(&r, err);
-            if (!rc)
-                rc = 1;
-            goto done;
-        }
-        if (bmx_mix_exhausted(r.mix)) {
-            bmx_log(opts ? &opts->log : NULL, BMX_LOG_WARN,
-                    "step %ld of %ld: every domain has been drawn max-epochs times its training "
-                    "tokens; the run stops here",
-                    r.step, r.cfg.steps);
-            break;
-        }
-        double t0 = now_s(), loss = 0, c0 = bmx_dist_comm_seconds(r.dist);
-        if ((rc = train_step(&r, &loss, err)))
-            goto done;
-        if (bmx_dist_check_every_step(r.dist) && (rc = check_lockstep(&r, err)))
-            goto done;
-        double dt = now_s() - t0;
-        double tok_s = dt > 0 ? (double)r.cfg.batch * r.cfg.seq * r.cfg.accum * r.nranks / dt : 0;
-        bmx_json_obj(&r.j);
-        bmx_json_kv_int(&r.j, "step", r.step);
-        bmx_json_kv_num(&r.j, "tok_s", tok_s);
-        bmx_json_kv_num(&r.j, "step_s", dt);
-        if (r.nranks > 1)
-            bmx_json_kv_num(&r.j, "comm_s", bmx_dist_comm_seconds(r.dist) - c0);
-        bmx_json_end_obj(&r.j);
-        if ((rc = put_line(&r, r.timing, "timing.jsonl", err)))
-            goto done;
-        pg.step = r.step;
-        pg.loss = loss;
-        pg.tok_s = tok_s;
-        pg.elapsed_s = now_s() - t_start;
-        pg.probs = bmx_mix_probs(r.mix);
-        pg.eval = 0;
-        if (opts && opts->progress && r.rank == 0)
-            opts->progress(opts->progress_ctx, &pg);
-        if ((r.cfg.eval_every && r.step % r.cfg.eval_every == 0) || r.step == r.cfg.steps) {
-            if ((rc = evaluate(&r, err)))
-                goto done;
-            double a = 0;
-            for (int d = 0; d < r.K; d++)
-                a += exp(r.vloss[d]);
-            pg.eval = 1;
-            pg.avg_ppl = a / r.K;
-            if (opts && opts->progress && r.rank == 0)
-                opts->progress(opts->progress_ctx, &pg);
-        }
-        if ((r.cfg.ckpt_every && r.step % r.cfg.ckpt_every == 0) || r.step == r.cfg.steps)
-            if ((rc = checkpoint(&r, err)))
-                goto done;
-    }
-    if (r.last_ckpt != r.step)
-        rc = checkpoint(&r, err);
-done:
-    /* a rank that failed before the others got to set-up's end tells them (they wait there) */
-    if (!r.synced && r.nranks > 1)
-        rc = bmx_dist_agree(r.dist, rc, err);
-    free(extra);
-    run_free(&r);
-    return rc;
+    tc.lr = c->lr;
+    tc.min_lr = c->min_lr;
+    tc.warmup = c->warmup;
+    tc.total = c->schedule;
+    tc.beta1 = c->beta1;
+    tc.beta2 = c->beta2;
+    tc.weight_decay = c->weight_decay;
+    tc.clip = c->clip;
+    tc.accum = c->accum;
+    return tc;
 }
 
-int bmx_run_policy_load(const char *run_dir, bmx_mix **out, bmx_err *err)
+/* The model and trainer: resumed from checkpoint.bin, or new (initialised from the seed). */
+static int make_trainer(bmx_run *r, int resume, bmx_err *err)
 {
     char path[PATH_MAX + 32];
-    bmx_model *m = NULL;
-    bmx_trainer *t = NULL;
-    unsigned char *extra = NULL;
-    size_t n = 0;
-    snprintf(path, sizeof path, "%s/checkpoint.bin", run_dir);
-    int rc = bmx_checkpoint_load(path, 1, &m, &t, (void **)&extra, &n, err);
-    bmx_trainer_free(t);
-    bmx_model_free(m);
-    if (rc)
+    struct stat st;
+    bmx_gpt_config mc = {(int)r->train[0]->vocab_size, r->cfg.seq, r->cfg.layers, r->cfg.heads,
+                         r->cfg.width};
+    bmx_train_config tc = train_config(&r->cfg);
+    bmx_rng ir;
+    int rc;
+    path_in(r, path, sizeof path, "checkpoint.bin");
+    r->fresh = !(resume && stat(path, &st) == 0);
+    if (!r->fresh)
+        return bmx_run_state_resume(r, path, &mc, &tc, err);
+    if ((rc = bmx_model_create(&mc, BMX_F32, 1, &r->model, err)))
         return rc;
-    if (n < 8 + 4 * 8 + 4 || memcmp(extra, STATE_MAGIC, 8) != 0 ||
-        bmx_crc32(0, extra, n - 4) !=
-            ((uint32_t)extra[n - 4] | (uint32_t)extra[n - 3] << 8 | (uint32_t)extra[n - 2] << 16 |
-             (uint32_t)extra[n - 1] << 24)) {
-        free(extra);
-        return bmx_err_set(err, BMX_ECORRUPT, "%s: no valid bmx run state in the checkpoint", path);
+    bmx_rng_seed(&ir, r->cfg.seed, 2);
+    bmx_model_init(r->model, &ir);
+    return bmx_trainer_create(r->model, &tc, &r->tr, err);
+}
+
+/* log.jsonl and timing.jsonl, new or continued; rank 0 alone writes the run folder, the
+ * others' records go nowhere. */
+static int open_logs(bmx_run *r, bmx_err *err)
+{
+    char path[PATH_MAX + 32], tp[PATH_MAX + 32];
+    path_in(r, path, sizeof path, "log.jsonl");
+    path_in(r, tp, sizeof tp, "timing.jsonl");
+    r->log = fopen(r->rank ? "/dev/null" : path, r->fresh ? "w" : "a");
+    r->timing = fopen(r->rank ? "/dev/null" : tp, r->fresh ? "w" : "a");
+    if (!r->log || !r->timing)
+        return bmx_err_set(err, BMX_EIO, "cannot open %s for writing: %s", !r->log ? path : tp,
+                           strerror(errno));
+    return BMX_OK;
+}
+
+int bmx_run_open(bmx_run **out, const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err)
+{
+    bmx_run *r = calloc(1, sizeof *r);
+    int rc;
+    *out = NULL;
+    if (!r)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory for a training run");
+    r->lock_fd = -1;
+    if (opts)
+        r->opts = *opts;
+    r->dist = r->opts.dist;
+    r->rank = bmx_dist_rank(r->dist);
+    r->nranks = bmx_dist_size(r->dist);
+    if (!(rc = setup(r, cfg, opts, err)) && !(rc = make_trainer(r, r->opts.resume, err)) &&
+        !(rc = make_backend(r, r->tr, &r->be, err)) &&
+        !(r->doremi && (rc = load_reference(r, err))))
+        /* on resume too: --steps may change */
+        if (!(r->rank == 0 && (rc = write_config(r, err))))
+            rc = open_logs(r, err);
+    if (!rc) {
+        r->synced = 1; /* every rank got here: from now on they meet in collectives */
+        rc = bmx_dist_agree(r->dist, 0, err);
     }
-    const unsigned char *p = extra + 8;
-    uint64_t vk = get64(&p);
-    size_t K = (size_t)(vk >> 32), off = 8 + 4 * 8 + K * 32;
-    if (off + 4 > n) {
-        free(extra);
-        return bmx_err_set(err, BMX_ECORRUPT, "%s: the run state is cut short", path);
+    r->evaluated = r->fresh ? -1 : r->step;
+    if (!rc && r->fresh)
+        rc = write_header(r, err);
+    /* a rank that failed before the others got to set-up's end tells them (they wait there) */
+    if (rc && !r->synced && r->nranks > 1)
+        rc = bmx_dist_agree(r->dist, rc, err);
+    if (rc) {
+        bmx_run_close(r);
+        return rc;
     }
-    rc = bmx_mix_restore(out, extra + off, n - 4 - off, err);
-    free(extra);
-    return rc;
+    *out = r;
+    return BMX_OK;
+}
+
+void bmx_run_close(bmx_run *r)
+{
+    if (!r)
+        return;
+    run_free(r);
+    free(r);
 }

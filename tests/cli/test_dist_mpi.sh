@@ -80,10 +80,14 @@ for x, y in zip(la, lb):
     else:
         for u, v in zip(x["loss"], y["loss"]):
             worst = max(worst, abs(u - v) / abs(u))
-def params(d):
+def params(d):  # the "params" section (bmx/checkpoint.h)
     b = open(d + "/checkpoint.bin", "rb").read()
-    n = struct.unpack_from("<Q", b, 48)[0]
-    return struct.unpack_from("<%df" % n, b, 176)
+    for i in range(struct.unpack_from("<I", b, 12)[0]):
+        e = 16 + 32 * i
+        if b[e:e + 8].rstrip(b"\0") == b"params":
+            off, n = struct.unpack_from("<QQ", b, e + 8)
+            return struct.unpack_from("<%df" % (n // 4), b, off)
+    raise SystemExit("no params section in " + d)
 pa, pb = params(a_dir), params(b_dir)
 assert len(pa) == len(pb)
 num = math.sqrt(sum((u - v) ** 2 for u, v in zip(pa, pb)))

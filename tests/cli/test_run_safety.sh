@@ -106,30 +106,36 @@ resume)
     cp "$t/s/checkpoint.bin" "$t/s.ck"
     cp "$t/s/log.jsonl" "$t/s.log"
     cp "$t/s/config.txt" "$t/s.cfg"
-    # craft FIELD VALUE: the run state's field (16 step, 24 tokens, 32 log length) set, its
-    # CRC, the payload CRC and the header CRC recomputed
+    # craft FIELD VALUE: the "run" section's field (8 step, 16 tokens, 24 log length; the
+    # layout of bmx/checkpoint.h and bmx/run.h) set, its CRC and the table's CRC recomputed
     craft() {
         python3 - "$t/s.ck" "$t/s/checkpoint.bin" "$1" "$2" <<'PY'
 import struct, sys, zlib
 src, dst, off, val = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 b = bytearray(open(src, "rb").read())
-exl = struct.unpack_from("<Q", b, 56)[0]
-ex = len(b) - exl
-assert b[ex:ex + 8] == b"BMXRUN01"
-struct.pack_into("<q" if val < 0 else "<Q", b, ex + off, val)
-struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[ex:len(b) - 4])))
-struct.pack_into("<I", b, 140, zlib.crc32(bytes(b[176:])))
-struct.pack_into("<I", b, 172, zlib.crc32(bytes(b[:172])))
+assert b[:8] == b"BMXCKPT1" and struct.unpack_from("<I", b, 8)[0] == 2
+n = struct.unpack_from("<I", b, 12)[0]
+for i in range(n):
+    e = 16 + 32 * i
+    if b[e:e + 8].rstrip(b"\0") == b"run":
+        o, ln = struct.unpack_from("<QQ", b, e + 8)
+        assert ln == 32
+        struct.pack_into("<q" if val < 0 else "<Q", b, o + off, val)
+        struct.pack_into("<I", b, e + 24, zlib.crc32(bytes(b[o:o + ln])))
+        break
+else:
+    sys.exit("no run section")
+struct.pack_into("<I", b, 16 + 32 * n, zlib.crc32(bytes(b[:16 + 32 * n])))
 open(dst, "wb").write(b)
 PY
     }
     len=$(stat -c %s "$t/s.log")
     end5=$(grep -b '"type":"step","step":6,' "$t/s.log" | cut -d: -f1)
-    for c in "32 0:log.jsonl held 0 bytes at step 6" "16 -1:its run state says step -1, its header step 6" \
-        "16 -9223372036854775808:its run state says step -9223372036854775808" \
-        "16 5:its run state says step 5, its header step 6" \
-        "32 $end5:holds 5 step records up to the checkpoint's length" \
-        "32 $((len - 1)):is not the end of a line" "32 $((len + 10)):held $((len + 10)) bytes"; do
+    for c in "24 0:log.jsonl held 0 bytes at step 6" "8 -1:its run state says step -1, its header step 6" \
+        "8 -9223372036854775808:its run state says step -9223372036854775808" \
+        "8 5:its run state says step 5, its header step 6" \
+        "24 $end5:holds 5 step records up to the checkpoint's length" \
+        "24 $((len - 1)):is not the end of a line" "24 $((len + 10)):held $((len + 10)) bytes"; do
         craft ${c%%:*}
         expect 1 "${c#*:}" "$bmx" train --resume --out "$t/s" --steps 8
         grep -q "checkpoint.bin" "$t/err" || fail "the message does not name the checkpoint"
