@@ -83,6 +83,8 @@ int bmx_backend_sync_from_host(bmx_backend *be, bmx_err *err);
 
 /* "cpu" / "cuda" and "fp32" / "bf16" as text: parse (naming the bad value) and name. */
 enum bmx_device { BMX_DEVICE_CPU = 0, BMX_DEVICE_CUDA = 1 };
+/* fp32 everywhere, or bf16 matrix products with fp32 master weights (bmx/cuda.h) */
+enum bmx_precision { BMX_PREC_FP32 = 0, BMX_PREC_BF16 = 1 };
 int bmx_device_parse(const char *s, int *device, bmx_err *err);
 /* precision "" means the device's default: fp32 on cpu, bf16 on cuda; bf16 on cpu is refused */
 int bmx_precision_parse(const char *s, int device, int *precision, bmx_err *err);

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "bmx/backend.h"
 #include "bmx/core.h"
 #include "bmx/model.h"
 
@@ -25,7 +26,8 @@
 extern "C" {
 #endif
 
-enum bmx_cuda_precision { BMX_CUDA_FP32 = 0, BMX_CUDA_BF16 = 1 };
+/* the precisions of bmx/backend.h under the names the CUDA module uses */
+enum bmx_cuda_precision { BMX_CUDA_FP32 = BMX_PREC_FP32, BMX_CUDA_BF16 = BMX_PREC_BF16 };
 
 /* 1 when bmx was built with CUDA. */
 int bmx_cuda_built(void);

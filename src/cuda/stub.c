@@ -5,6 +5,7 @@
  */
 #ifndef BMX_WITH_CUDA
 
+#include "bmx/backend.h"
 #include "bmx/cuda.h"
 
 #include "cuda_int.h"
@@ -118,6 +119,16 @@ int bmx_cuda_model_device(const bmx_cuda_model *m)
 {
     (void)m;
     return -1;
+}
+
+/* the CUDA backend of bmx/backend.h */
+int bmx_backend_cuda(bmx_trainer *t, int precision, int device, int B, int T, bmx_backend **out,
+                     bmx_err *err)
+{
+    return bmx_err_set(err, BMX_ESTATE,
+                       "--device cuda: this bmx was built without CUDA; rebuild it with "
+                       "'make CUDA=1' on a machine with the CUDA toolkit (nvcc), or use "
+                       "--device cpu");
 }
 
 #else

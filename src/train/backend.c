@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bmx/cuda.h"
 
 struct bmx_backend {
     const bmx_backend_ops *ops;
@@ -154,16 +153,6 @@ int bmx_backend_cpu(bmx_trainer *t, bmx_backend **out, bmx_err *err)
     return bmx_backend_create(&cpu_ops, t, t, out, err);
 }
 
-#ifndef BMX_WITH_CUDA
-int bmx_backend_cuda(bmx_trainer *t, int precision, int device, int B, int T, bmx_backend **out,
-                     bmx_err *err)
-{
-    return bmx_err_set(err, BMX_ESTATE,
-                       "--device cuda: this bmx was built without CUDA; rebuild it with "
-                       "'make CUDA=1' on a machine with the CUDA toolkit (nvcc), or use "
-                       "--device cpu");
-}
-#endif
 
 /* ---- names ---- */
 
@@ -181,14 +170,14 @@ int bmx_device_parse(const char *s, int *device, bmx_err *err)
 int bmx_precision_parse(const char *s, int device, int *precision, bmx_err *err)
 {
     if (!s || !*s)
-        *precision = device == BMX_DEVICE_CUDA ? BMX_CUDA_BF16 : BMX_CUDA_FP32;
+        *precision = device == BMX_DEVICE_CUDA ? BMX_PREC_BF16 : BMX_PREC_FP32;
     else if (!strcmp(s, "fp32"))
-        *precision = BMX_CUDA_FP32;
+        *precision = BMX_PREC_FP32;
     else if (!strcmp(s, "bf16"))
-        *precision = BMX_CUDA_BF16;
+        *precision = BMX_PREC_BF16;
     else
         return bmx_err_set(err, BMX_EINVAL, "precision '%s': give fp32 or bf16", s);
-    if (device == BMX_DEVICE_CPU && *precision != BMX_CUDA_FP32)
+    if (device == BMX_DEVICE_CPU && *precision != BMX_PREC_FP32)
         return bmx_err_set(err, BMX_EINVAL,
                            "precision bf16 is for --device cuda; the CPU trainer runs fp32 "
                            "(give --precision fp32 or leave it out)");
