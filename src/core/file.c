@@ -125,3 +125,24 @@ int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, b
     *size = n;
     return BMX_OK;
 }
+
+int bmx_file_mkdir_p(const char *dir, bmx_err *err)
+{
+    char p[4096];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof p)
+        return bmx_err_set(err, BMX_EIO, "cannot create directory '%.64s': %s", dir,
+                           len ? "the path is too long" : "the name is empty");
+    memcpy(p, dir, len + 1);
+    for (size_t i = 1; i <= len; i++)
+        if (p[i] == '/' || p[i] == '\0') {
+            char c = p[i];
+            p[i] = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return bmx_err_set(err, BMX_EIO, "cannot create directory %s: %s", dir,
+                                   strerror(errno));
+            p[i] = c;
+        }
+    return BMX_OK;
+}
