@@ -1,6 +1,7 @@
 /* bmx train - train a model with a mixing policy (bmx/run.h). Also the shared pieces of
  * the run commands: options from the configuration table, progress lines, signals. */
 #include "cmd_run.h"
+#include "bmx/pipeline.h"
 #include "dist_cli.h"
 
 #include <errno.h>
@@ -36,20 +37,6 @@ volatile const int *run_stop_ptr(void)
     return &stop_int;
 }
 
-int mkdir_p(const char *dir)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *s = '/';
-        }
-    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* ---- options from the configuration table ---- */
 
 int run_opts_build(struct run_cli *rc, bmx_run_config *cfg)
@@ -70,6 +57,23 @@ int run_opts_build(struct run_cli *rc, bmx_run_config *cfg)
         rc->opts[i].ptr = (char *)cfg + k[i].offset;
         rc->opts[i].help = k[i].help;
     }
+    return n;
+}
+
+int run_opts_drop(struct run_cli *rc, int n, const char *const *names)
+{
+    for (int i = 0; i < n; i++)
+        for (const char *const *d = names; *d; d++)
+            if (!strcmp(rc->names[i], *d)) {
+                for (int k = i; k < n - 1; k++) {
+                    rc->opts[k] = rc->opts[k + 1];
+                    memcpy(rc->names[k], rc->names[k + 1], sizeof rc->names[k]);
+                    rc->opts[k].name = rc->names[k];
+                }
+                n--;
+                i--;
+                break;
+            }
     return n;
 }
 
@@ -192,6 +196,35 @@ int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *
         return 1;
     }
     return 0;
+}
+
+static int pipeline_train(void *ctx, const bmx_run_config *c, int resume, const char *label,
+                          bmx_err *err)
+{
+    return run_one(*(const char **)ctx, c, resume, label);
+}
+
+static void pipeline_log(void *ctx, int level, const char *msg)
+{
+    if (level >= BMX_LOG_INFO && cli_rank() == 0)
+        fprintf(stderr, "bmx %s: %s\n", *(const char **)ctx, msg);
+}
+
+void run_pipeline_opts(const char **cmd, bmx_pipeline_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->run.dist = cli_dist();
+    o->run.log = (bmx_logger){pipeline_log, cmd};
+    o->train = pipeline_train;
+    o->ctx = cmd;
+}
+
+int run_pipeline_status(const char *cmd, int rc, const bmx_err *err)
+{
+    if (rc >= 0)
+        return rc;
+    fprintf(stderr, "bmx %s: %s\n", cmd, err->msg);
+    return 1;
 }
 
 int cmd_train(int argc, char **argv)
