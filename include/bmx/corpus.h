@@ -150,6 +150,16 @@ int bmx_corpus_manifest_set_tokens(const char *corpus_dir, const char *tokenizer
                                    uint32_t vocab_size, const bmx_corpus_tokens *t, size_t n,
                                    bmx_err *err);
 
+/* Tokenize every domain and split of the built corpus in corpus_dir (its manifest.json) into
+ * token shards CORPUS/<domain>/<split>.bin (bmx/data.h), with `threads` encoding threads
+ * (0: one per core), and record the token counts and the tokenizer (its description
+ * `tokenizer` and vocabulary size) in the manifest. Every text file must match the
+ * manifest (CRC-32, document count) and every document must decode back to its exact bytes.
+ * One line per shard is logged at BMX_LOG_INFO; *nshards gets the number written. */
+struct bmx_tok;
+int bmx_corpus_shard(const char *corpus_dir, const struct bmx_tok *t, const char *tokenizer,
+                     int threads, const bmx_logger *log, size_t *nshards, bmx_err *err);
+
 /* ---- import: folders and JSON Lines files (bmx corpus import) ----
  *
  * Inputs, read in the order given (the first copy of a duplicate wins, as in a build):
