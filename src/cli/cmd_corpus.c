@@ -18,40 +18,6 @@ static void log_stderr(void *ctx, int level, const char *msg)
         fprintf(stderr, "%s%s\n", level >= BMX_LOG_WARN ? "warning: " : "", msg);
 }
 
-/* The extractor folder: $BMX_ROOT/scripts/corpus, else next to the program
- * (build/bmx -> scripts/corpus), else ./scripts/corpus. */
-static const char *default_scripts(char *buf, size_t len)
-{
-    const char *root = getenv("BMX_ROOT");
-    char exe[PATH_MAX];
-    ssize_t n;
-
-    if (root) {
-        snprintf(buf, len, "%s/scripts/corpus", root);
-        if (access(buf, F_OK) == 0)
-            return buf;
-    }
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        char *slash;
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, len, "%s/../scripts/corpus", exe);
-            if (access(buf, F_OK) == 0) {
-                char *r = realpath(buf, NULL);
-                if (r && strlen(r) < len)
-                    strcpy(buf, r);
-                free(r);
-                return buf;
-            }
-        }
-    }
-    return "scripts/corpus";
-}
-
-/* Build with o and print the outcome; exit status. */
 static int build(bmx_corpus_opts *o, long cap_mb, int strict)
 {
     bmx_corpus_result res = {0, 0};
@@ -129,7 +95,7 @@ static int corpus_build(int argc, char **argv)
     if (bmx_corpus_parse_split(split, o.split, &err) < 0)
         return cli_fail("corpus build", "--split: %s", err.msg);
     if (!scripts)
-        scripts = default_scripts(sbuf, sizeof sbuf);
+        scripts = cli_scripts_dir("corpus", sbuf, sizeof sbuf);
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "data/corpus-%s", preset);
         out = outbuf;
