@@ -92,6 +92,9 @@ int bmx_file_fopen_regular(const char *path, FILE **f, bmx_err *err);
  * bound no valid file of its kind reaches. */
 int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, bmx_err *err);
 
+/* The same, or with path "-" the whole of standard input (named "standard input"). */
+int bmx_file_read_input(const char *path, size_t max, char **data, size_t *size, bmx_err *err);
+
 /* mkdir -p: dir and every missing parent (mode 0777 before the umask); an existing
  * directory is fine. BMX_EIO naming the directory otherwise. */
 int bmx_file_mkdir_p(const char *dir, bmx_err *err);

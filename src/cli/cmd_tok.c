@@ -4,51 +4,19 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int slurp(const char *path, unsigned char **data, size_t *len)
+/* A whole file or standard input ("-"); 0, or 1 after printing what was wrong. */
+static int slurp(const char *cmd, const char *path, unsigned char **data, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf;
-
-    *data = NULL;
-    *len = 0;
-    if (!f)
-        return -1;
-    buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) {
-            if (ferror(f) || feof(f))
-                break;
-            continue;
-        }
-        unsigned char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    if (!buf || ferror(f)) {
-        int e = buf ? EIO : ENOMEM;
-        free(buf);
-        if (f != stdin)
-            fclose(f);
-        errno = e;
-        return -1;
-    }
-    if (f != stdin)
-        fclose(f);
-    *data = buf;
-    *len = n;
-    return 0;
+    bmx_err err = {0};
+    if (bmx_file_read_input(path, SIZE_MAX / 4, (char **)data, len, &err) == BMX_OK)
+        return 0;
+    fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
+    return 1;
 }
 
 static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
@@ -155,11 +123,8 @@ static int tok_encode(int argc, char **argv)
         size_t len, n = 0, cap = 0;
         uint32_t *ids = NULL;
         bmx_err err = {0};
-        if (slurp(pos[i], &data, &len) < 0) {
-            fprintf(stderr, "bmx tok encode: %s: cannot read: %s\n", pos[i], strerror(errno));
-            rc = 1;
+        if ((rc = slurp("tok encode", pos[i], &data, &len)))
             break;
-        }
         if (bmx_tok_encode(t, data, len, &ids, &n, &cap, &err) < 0) {
             fprintf(stderr, "bmx tok encode: %s: %s\n", pos[i], err.msg);
             rc = 1;
@@ -205,11 +170,8 @@ static int tok_split(int argc, char **argv)
     for (int i = 0; i < npos && !rc; i++) {
         unsigned char *d;
         size_t len, at = 0;
-        if (slurp(pos[i], &d, &len) < 0) {
-            fprintf(stderr, "bmx tok split: %s: cannot read: %s\n", pos[i], strerror(errno));
-            rc = 1;
+        if ((rc = slurp("tok split", pos[i], &d, &len)))
             break;
-        }
         while (at < len) {
             size_t e = bmx_tok_pretoken_end(d, len, at);
             printf(at ? " %zu" : "%zu", e - at);
@@ -248,8 +210,7 @@ static int tok_decode(int argc, char **argv)
     if ((rc = cli_open_vocab("tok decode", vocab, gpt2, gdir, &t)))
         return rc;
     const char *in = npos ? pos[0] : "-";
-    if (slurp(in, &text, &len) < 0) {
-        fprintf(stderr, "bmx tok decode: %s: cannot read: %s\n", in, strerror(errno));
+    if (slurp("tok decode", in, &text, &len)) {
         bmx_tok_free(t);
         return 1;
     }

@@ -1,6 +1,6 @@
 /* A BPE vocabulary learnt from text files and corpus text files (bmx_corpus_tok_train,
  * bmx/corpus.h). */
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,28 +35,6 @@ static int add_doc(input *in, const void *p, size_t len)
     return 0;
 }
 
-/* Standard input, whole, into a malloc'd buffer. */
-static int read_stdin(char **data, size_t *len, bmx_err *err)
-{
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap), *nb;
-
-    while (buf && (got = fread(buf + n, 1, cap - n, stdin)) > 0)
-        if ((n += got) == cap) {
-            if (!(nb = realloc(buf, cap * 2)))
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-    if (!buf || n == cap || ferror(stdin)) {
-        free(buf);
-        return bmx_err_set(err, BMX_EIO, "-: cannot read standard input");
-    }
-    *data = buf;
-    *len = n;
-    return BMX_OK;
-}
-
 static int add_file(input *in, const char *path, bmx_err *err)
 {
     static const char magic[] = "#bmx-corpus ";
@@ -67,8 +45,7 @@ static int add_file(input *in, const char *path, bmx_err *err)
 
     int in_stdin = strcmp(path, "-") == 0;
 
-    if ((rc = in_stdin ? read_stdin(&data, &len, err)
-                       : bmx_file_read_all(path, SIZE_MAX / 4, &data, &len, err)) < 0)
+    if ((rc = bmx_file_read_input(path, SIZE_MAX / 4, &data, &len, err)) < 0)
         return rc;
     if (len < sizeof magic - 1 || memcmp(data, magic, sizeof magic - 1) != 0) {
         in->own[in->nown++] = data;
