@@ -176,6 +176,23 @@ static void test_errors(void)
     CHECK_CONTAINS(err.msg, "--policies is empty");
 }
 
+static void test_weights(void)
+{
+    double *w = NULL;
+    bmx_err err = {0};
+
+    CHECK(bmx_sim_parse_weights("1,2.5,0", 3, &w, &err) == BMX_OK);
+    CHECK(w && w[0] == 1 && w[1] == 2.5 && w[2] == 0);
+    free(w);
+    CHECK_EQ_INT(bmx_sim_parse_weights("1,2", 3, &w, &err), BMX_EINVAL);
+    CHECK(w == NULL);
+    CHECK_CONTAINS(err.msg, "--weights has 2 values but --arms is 3");
+    CHECK_EQ_INT(bmx_sim_parse_weights("1,-1,2", 3, &w, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "'-1' is not a finite number >= 0");
+    CHECK_EQ_INT(bmx_sim_parse_weights("1,inf,2", 3, &w, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "'inf'");
+}
+
 static void test_labels(void)
 {
     bmx_sim_run_config c = {.policies = "odm:alpha=0.8,odm:alpha=0.8,exp3:beta=0.5,tscale=2",
@@ -207,6 +224,7 @@ int main(int argc, char **argv)
         {"same_as_cli_bandit", test_same_as_cli_bandit},
         {"learnable_formula", test_learnable_formula},
         {"errors", test_errors},
+        {"weights", test_weights},
         {"labels", test_labels},
         {0},
     };

@@ -181,6 +181,10 @@ int bmx_sim_run_exec(bmx_sim_run *r, bmx_sim_progress_fn progress, void *ctx, bm
 /* After exec: summary.json, metric.svg, probs-LABEL.svg, index.html under out. */
 int bmx_sim_run_report(const bmx_sim_run *r, bmx_err *err);
 
+/* k comma-separated finite weights >= 0 from s into *out (malloc'd). Errors (BMX_EINVAL) name
+ * the bad value or the count. */
+int bmx_sim_parse_weights(const char *s, int k, double **out, bmx_err *err);
+
 /* What a policy observes as the logs and tables say it: bmx_mix_obs_name, or
  * "loss (checked, ignored)" for BMX_MIX_OBS_NONE. */
 const char *bmx_sim_observes_name(int observes);

@@ -23,40 +23,6 @@ typedef struct opts {
     double period, tau_min, tau_max;
 } opts;
 
-static int parse_weights(const char *s, int k, double **out)
-{
-    double *w = calloc((size_t)k, sizeof *w);
-    const char *p = s;
-    int n = 0;
-
-    if (!w)
-        return cli_fail(CMD, "out of memory for --weights");
-    while (*p) {
-        char *end;
-        double x;
-        errno = 0;
-        x = strtod(p, &end);
-        if (end == p || errno || !isfinite(x) || x < 0 || (*end && *end != ',')) {
-            free(w);
-            return cli_fail(CMD,
-                            "--weights: '%.*s' is not a finite number >= 0; give K = %d "
-                            "comma-separated weights",
-                            (int)strcspn(p, ","), p, k);
-        }
-        if (n < k)
-            w[n] = x;
-        n++;
-        p = *end ? end + 1 : end;
-    }
-    if (n != k) {
-        free(w);
-        return cli_fail(CMD, "--weights has %d values but --arms is %d; give one weight per arm", n,
-                        k);
-    }
-    *out = w;
-    return 0;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -241,9 +207,10 @@ int cmd_simulate(int argc, char **argv)
 
     if (rc)
         return rc > 0 ? 0 : 2;
-    if ((rc = configure(&o, &c)) ||
-        (o.weights && (rc = parse_weights(o.weights, o.arms, &weights))))
+    if ((rc = configure(&o, &c)))
         return rc;
+    if (o.weights && bmx_sim_parse_weights(o.weights, o.arms, &weights, &err) != BMX_OK)
+        return cli_fail(CMD, "%s", err.msg);
     for (int i = 0; i < argc; i++) {
         bmx_sbuf_puts(&cmdline, i ? " " : "bmx ");
         bmx_sbuf_puts(&cmdline, argv[i]);

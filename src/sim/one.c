@@ -70,7 +70,7 @@ static int open_one(one *o, int si, bmx_err *err)
     cfg.seed = o->seed;
     if ((rc = bmx_sim_create(&o->env, &cfg, err)) != BMX_OK)
         return rc;
-    if (!strcmp(name, "natural") || !strcmp(name, "temperature") || !strcmp(name, "ado"))
+    if (sim_sized(name))
         w = bmx_sim_sizes(o->env);
     else if (!strcmp(name, "weights") || !strcmp(name, "aioli"))
         w = c->weights;

@@ -33,6 +33,42 @@ void bmx_sim_mean_sd(const double *v, int n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0.0;
 }
 
+int bmx_sim_parse_weights(const char *s, int k, double **out, bmx_err *err)
+{
+    double *w = calloc((size_t)k, sizeof *w);
+    const char *p = s;
+    int n = 0;
+
+    *out = NULL;
+    if (!w)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory for --weights");
+    while (*p) {
+        char *end;
+        double x;
+        errno = 0;
+        x = strtod(p, &end);
+        if (end == p || errno || !isfinite(x) || x < 0 || (*end && *end != ',')) {
+            free(w);
+            return bmx_err_set(err, BMX_EINVAL,
+                               "--weights: '%.*s' is not a finite number >= 0; give K = %d "
+                               "comma-separated weights",
+                               (int)strcspn(p, ","), p, k);
+        }
+        if (n < k)
+            w[n] = x;
+        n++;
+        p = *end ? end + 1 : end;
+    }
+    if (n != k) {
+        free(w);
+        return bmx_err_set(err, BMX_EINVAL,
+                           "--weights has %d values but --arms is %d; give one weight per arm", n,
+                           k);
+    }
+    *out = w;
+    return BMX_OK;
+}
+
 /* Split "odm:alpha=0.8,exp3,doremi:eta=0.5,c=0.01": a piece holding '=' but no ':' continues
  * the previous spec's parameters. "all" expands to every policy. */
 static int split_policies(const char *list, bmx_sim_policy *ps, int *np, bmx_err *err)
@@ -104,8 +140,7 @@ static void make_labels(bmx_sim_policy *ps, int n)
     }
 }
 
-/* Policies whose weights are the natural sizes. */
-static int sized(const char *name)
+int sim_sized(const char *name)
 {
     return !strcmp(name, "natural") || !strcmp(name, "temperature") || !strcmp(name, "ado");
 }
@@ -125,7 +160,7 @@ static int check_policy(const bmx_sim_run *r, bmx_sim_policy *p, const double *o
                            "policy 'weights' needs --weights with %d comma-separated values "
                            "(one per arm)",
                            k);
-    if (sized(name))
+    if (sim_sized(name))
         w = ones; /* natural runs on the environment's sizes; any valid weights check the spec */
     bmx_mix_data data = {ones, 1, 1};
     if (bmx_mix_create_data(&m, p->spec, k, w, &data, r->c.env.seed, err) != BMX_OK) {

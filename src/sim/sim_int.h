@@ -13,6 +13,10 @@ struct bmx_sim_run {
     int bandit; /* metric: regret (1) or mean loss (0) */
 };
 
+/* 1 for the policies whose weights are the environment's natural sizes (natural,
+ * temperature, ado). */
+int sim_sized(const char *name);
+
 /* One policy, one seed (index si): the run, its log at log_path, its metric curve (added
  * into p->curve) and, for the first seed, the columns of its stacked plot. */
 int sim_run_one(const bmx_sim_run *r, bmx_sim_policy *p, int si, const char *log_path,
