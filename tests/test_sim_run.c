@@ -35,7 +35,7 @@ static void check_same_files(const char *a, const char *b, const char *list)
 
     snprintf(names, sizeof names, "%s", list);
     for (char *f = strtok_r(names, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
-        char pa[512], pb[512];
+        char pa[1100], pb[1100];
         size_t na, nb;
         snprintf(pa, sizeof pa, "%s/%s", a, f);
         snprintf(pb, sizeof pb, "%s/%s", b, f);
