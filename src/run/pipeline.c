@@ -225,11 +225,11 @@ int bmx_pipeline_compare(const bmx_pipeline_grid *g, const bmx_run_config *cfg, 
         bmx_run_config c = *cfg;
         c.seed = g->seeds[s];
         for (int i = 0; i < g->nmethods && !rc; i++, nd++) {
-            char *dir = dirs + (size_t)nd * dir_cap, *q;
+            char *dir = dirs + (size_t)nd * dir_cap;
             snprintf(dir, dir_cap, "%s/%s-s%llu", out, g->methods[i], (unsigned long long)c.seed);
-            for (q = dir + strlen(out) + 1; *q; q++)
-                if (*q == ':' || *q == '=' || *q == ',' || *q == '/')
-                    *q = '_';
+            for (size_t q = strlen(out) + 1; q < strlen(dir); q++) /* the method's part */
+                if (strchr(":=,/", dir[q]))
+                    dir[q] = '_';
             rc = grid_one(g, i, &c, dir, dir_cap, uni, o, err);
         }
     }
