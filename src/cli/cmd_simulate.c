@@ -129,7 +129,13 @@ static int run(const opts *o, bmx_sim_run *r, double est, double t0)
     double last = now_s();
     int tty = isatty(2);
 
-    int rc = bmx_sim_run_exec(r, tty ? progress : NULL, &last, &err);
+    int rc = bmx_file_mkdir_p(o->out, &err);
+
+    if (rc != BMX_OK) {
+        fprintf(stderr, "bmx simulate: %s (check --out)\n", err.msg);
+        return 1;
+    }
+    rc = bmx_sim_run_exec(r, tty ? progress : NULL, &last, &err);
 
     if (rc == BMX_OK && tty)
         fprintf(stderr, "\r%60s\r", "");
