@@ -623,6 +623,41 @@ static void test_bad_options(void)
     free(lb);
 }
 
+/* bmx_corpus_domains: the built-in order, a domains.txt that replaces it, a list kept in the
+ * fixed order, and the errors. */
+static void test_domains_order(void)
+{
+    const char *names[8];
+    char store[256], dir[200], path[260];
+    bmx_err err = {0};
+    int n = -1;
+    FILE *f;
+
+    snprintf(dir, sizeof dir, "%s/domains-none", check_tmpdir("corpus_domains"));
+    CHECK(bmx_corpus_domains(dir, NULL, names, 8, store, sizeof store, &n, &err) == 0);
+    CHECK_EQ_INT(n, 8); /* the first 8 of the 19 built-in ones */
+    CHECK_EQ_STR(names[0], "c-code");
+    CHECK_EQ_STR(names[7], "man-pages");
+    CHECK(bmx_corpus_domains(dir, "man-pages,c-code", names, 8, store, sizeof store, &n, &err) ==
+          0);
+    CHECK(n == 2 && !strcmp(names[0], "c-code") && !strcmp(names[1], "man-pages"));
+    snprintf(dir, sizeof dir, "%s", check_tmpdir("corpus_domains"));
+    snprintf(path, sizeof path, "%s/domains.txt", dir);
+    CHECK((f = fopen(path, "w")) != NULL);
+    fputs("# order\nzeta  \n\nalpha # the second\nmid\n", f);
+    fclose(f);
+    CHECK(bmx_corpus_domains(dir, "mid,zeta", names, 8, store, sizeof store, &n, &err) == 0);
+    CHECK(n == 2 && !strcmp(names[0], "zeta") && !strcmp(names[1], "mid"));
+    CHECK_EQ_INT(bmx_corpus_domains(dir, "mid,beta", names, 8, store, sizeof store, &n, &err),
+                 BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "unknown domain 'beta'; the domains are: zeta,alpha,mid");
+    CHECK_EQ_INT(bmx_corpus_domains(dir, ",", names, 8, store, sizeof store, &n, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "names no domain");
+    CHECK_EQ_INT(bmx_corpus_domains(dir, NULL, names, 2, store, sizeof store, &n, &err),
+                 BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "domains.txt is empty or too long (at most 2 names)");
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -647,6 +682,7 @@ int main(int argc, char **argv)
         {"manifest_tokens", test_manifest_tokens},
         {"manifest_bad_fields", test_manifest_bad_fields},
         {"bad_options", test_bad_options},
+        {"domains_order", test_domains_order},
         {0},
     };
     int rc = check_main(argc, argv, cases);

@@ -188,12 +188,43 @@ static void test_read_all_bound(void)
     teardown();
 }
 
+/* bmx_file_read_input: "-" reads the whole of standard input, a path reads the file (so a
+ * FIFO is refused by name), bmx_file_mkdir_p makes every missing parent. */
+static void test_read_input_and_mkdir(void)
+{
+    char path[300], *data = NULL;
+    size_t n = 0;
+    bmx_err err = {0};
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/in.txt", check_tmpdir("files_input"));
+    CHECK((f = fopen(path, "w")) != NULL);
+    fputs("abc\ndef", f);
+    fclose(f);
+    CHECK(freopen(path, "r", stdin) != NULL);
+    CHECK(bmx_file_read_input("-", 100, &data, &n, &err) == 0);
+    CHECK(n == 7 && memcmp(data, "abc\ndef", 7) == 0 && data[7] == 0);
+    free(data);
+    CHECK(bmx_file_read_input(path, 3, &data, &n, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, path);
+    snprintf(path, sizeof path, "%s/a/b/c", check_tmpdir("files_input"));
+    CHECK(bmx_file_mkdir_p(path, &err) == 0);
+    CHECK(bmx_file_mkdir_p(path, &err) == 0);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    snprintf(path, sizeof path, "%s/in.txt/x", check_tmpdir("files_input"));
+    CHECK(bmx_file_mkdir_p(path, &err) == BMX_EIO);
+    CHECK_CONTAINS(err.msg, "cannot create directory");
+    CHECK_CONTAINS(err.msg, path);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {{"fifo_refused", test_fifo_refused},
                                               {"directory_refused", test_directory_refused},
                                               {"device_refused", test_device_refused},
                                               {"read_all_bound", test_read_all_bound},
+                                              {"read_input_mkdir", test_read_input_and_mkdir},
                                               {0}};
     return check_main(argc, argv, cases);
 }

@@ -389,6 +389,35 @@ static void test_not_regular(void)
     rmdir(dir);
 }
 
+/* bmx_tasks_select: every task by default, a list as given, unknown names refused unless any
+ * name is allowed (prebuilt raw files), an empty list refused. */
+static void test_select(void)
+{
+    const char *names[64];
+    char *copy = NULL;
+    bmx_err err = {0};
+    size_t nall;
+    int n = -1;
+
+    const char *const *all = bmx_tasks_all(&nall);
+    CHECK_EQ_INT(nall, 19);
+    CHECK(bmx_tasks_select(NULL, 0, names, 64, &copy, &n, &err) == 0);
+    CHECK(n == 19 && copy == NULL && names[0] == all[0] && !strcmp(names[18], "review-sentiment"));
+    CHECK(bmx_tasks_select("genre,,spam", 0, names, 64, &copy, &n, &err) == 0);
+    CHECK(n == 2 && !strcmp(names[0], "genre") && !strcmp(names[1], "spam"));
+    free(copy);
+    CHECK_EQ_INT(bmx_tasks_select("spam,nosuch", 0, names, 64, &copy, &n, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "unknown task 'nosuch'; known: spam genre sotu-party");
+    free(copy);
+    CHECK(bmx_tasks_select("spam,nosuch", 1, names, 64, &copy, &n, &err) == 0 && n == 2);
+    free(copy);
+    CHECK_EQ_INT(bmx_tasks_select(",", 0, names, 64, &copy, &n, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "names no tasks");
+    free(copy);
+    CHECK_EQ_INT(bmx_tasks_select("a,b,c", 1, names, 2, &copy, &n, &err), BMX_EINVAL);
+    free(copy);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -402,6 +431,7 @@ int main(int argc, char **argv)
         {"prompts", test_prompts},
         {"fewshot", test_fewshot},
         {"build_manifest", test_build_manifest},
+        {"select", test_select},
         {0},
     };
     return check_main(argc, argv, cases);

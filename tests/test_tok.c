@@ -704,9 +704,32 @@ static void test_gpt2_empty_key(void)
     remove(b);
 }
 
+/* bmx_tok_parse_ids: decimal ids between any white space; bad bytes and overflow named. */
+static void test_parse_ids(void)
+{
+    static const unsigned char ok[] = " 12\t0\r\n4294967295 7", bad[] = "1 2x",
+                               big[] = "4294967296";
+    uint32_t *ids = NULL;
+    size_t n = 0;
+    bmx_err err = {0};
+
+    CHECK(bmx_tok_parse_ids(ok, sizeof ok - 1, &ids, &n, &err) == 0);
+    CHECK(n == 4 && ids[0] == 12 && ids[1] == 0 && ids[2] == 4294967295u && ids[3] == 7);
+    free(ids);
+    CHECK_EQ_INT(bmx_tok_parse_ids(bad, sizeof bad - 1, &ids, &n, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "byte 2: want decimal token ids");
+    free(ids);
+    CHECK_EQ_INT(bmx_tok_parse_ids(big, sizeof big - 1, &ids, &n, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "byte 0:");
+    free(ids);
+    CHECK(bmx_tok_parse_ids(ok, 0, &ids, &n, &err) == 0 && n == 0);
+    free(ids);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct check_case cases[] = {{"pretokenizer_cases", test_pretokenizer_cases},
+    static const struct check_case cases[] = {{"parse_ids", test_parse_ids},
+                                              {"pretokenizer_cases", test_pretokenizer_cases},
                                               {"train_hand_merges", test_train_hand_merges},
                                               {"train_matches_naive", test_train_matches_naive},
                                               {"train_deterministic", test_train_deterministic},

@@ -44,6 +44,14 @@ int bmx_err_set(bmx_err *err, int code, const char *fmt, ...)
 /* Clear err (code 0, empty message). */
 void bmx_err_clear(bmx_err *err);
 
+/* Put a printf-style prefix before err's message (context: "policy odm, round 3: ");
+ * returns err's code. */
+int bmx_err_prefix(bmx_err *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Logging through a caller-given function; a NULL logger drops messages. */
 enum { BMX_LOG_DEBUG = 0, BMX_LOG_INFO = 1, BMX_LOG_WARN = 2, BMX_LOG_ERROR = 3 };
 
@@ -84,11 +92,15 @@ int bmx_file_fopen_regular(const char *path, FILE **f, bmx_err *err);
  * bound no valid file of its kind reaches. */
 int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, bmx_err *err);
 
+/* The same, or with path "-" the whole of standard input (named "standard input"). */
+int bmx_file_read_input(const char *path, size_t max, char **data, size_t *size, bmx_err *err);
+
 /* Replace the file at path by data[0..len) atomically: written to PATH.tmp, synced, renamed
  * over path, the folder synced. A reader sees the old file or the new one, never a part. */
 int bmx_file_write_atomic(const char *path, const void *data, size_t len, bmx_err *err);
 
-/* mkdir -p: dir and every missing folder above it (0777 less the umask). */
+/* mkdir -p: dir and every missing parent (mode 0777 before the umask); an existing
+ * directory is fine. BMX_EIO naming the directory otherwise. */
 int bmx_file_mkdir_p(const char *dir, bmx_err *err);
 
 #ifdef __cplusplus

@@ -150,6 +150,31 @@ int bmx_corpus_manifest_set_tokens(const char *corpus_dir, const char *tokenizer
                                    uint32_t vocab_size, const bmx_corpus_tokens *t, size_t n,
                                    bmx_err *err);
 
+/* The domains of a build in their fixed order (the first wins a duplicate): the names of
+ * SCRIPTS/domains.txt (one a line, '#' comments, blanks trimmed) when that file exists, else
+ * the 19 domains of CORPUS.md; with list ("a,b"; NULL = all) only the listed ones, still in
+ * the fixed order. names[] (room for max) point into store or at static strings; *n gets
+ * the count. Errors (BMX_EINVAL): a domains.txt that is empty or holds more than max names,
+ * a listed name that is not a domain (the message lists the domains), a list naming none. */
+int bmx_corpus_domains(const char *scripts_dir, const char *list, const char **names, int max,
+                       char *store, size_t store_len, int *n, bmx_err *err);
+
+/* Learn a BPE vocabulary (bmx_tok_train_docs) from files: a corpus text file ("#bmx-corpus "
+ * first, from a build) gives each of its documents without the DOC record headers; any
+ * other file is one document. *ndocs gets the number of documents. Errors name the file. */
+struct bmx_tok;
+int bmx_corpus_tok_train(struct bmx_tok **out, const char *const *files, size_t nfiles,
+                         uint32_t vocab_size, int threads, size_t *ndocs, bmx_err *err);
+
+/* Tokenize every domain and split of the built corpus in corpus_dir (its manifest.json) into
+ * token shards CORPUS/<domain>/<split>.bin (bmx/data.h), with `threads` encoding threads
+ * (0: one per core), and record the token counts and the tokenizer (its description
+ * `tokenizer` and vocabulary size) in the manifest. Every text file must match the
+ * manifest (CRC-32, document count) and every document must decode back to its exact bytes.
+ * One line per shard is logged at BMX_LOG_INFO; *nshards gets the number written. */
+int bmx_corpus_shard(const char *corpus_dir, const struct bmx_tok *t, const char *tokenizer,
+                     int threads, const bmx_logger *log, size_t *nshards, bmx_err *err);
+
 /* ---- import: folders and JSON Lines files (bmx corpus import) ----
  *
  * Inputs, read in the order given (the first copy of a duplicate wins, as in a build):

@@ -190,6 +190,46 @@ int bmx_summary_markdown(const bmx_summary *s, bmx_sbuf *out, bmx_err *err);
 int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sbuf *out,
                     bmx_err *err);
 
+/* ---- the FLAD comparison (bmx flad-compare): every method on every target and split ----
+ * Collects each run's outcome, then writes OUT/table.md (test accuracy in %, mean and
+ * sample standard deviation over splits, rows as in the FLAD paper, a column per target and
+ * their mean; an EXP3-FLAD cell whose runs never left uniform says so), OUT/results.jsonl
+ * (one line per run) and OUT/report.html (the table, the auxiliary datasets EXP3 and UCB1
+ * drew most per target, EXP3's arm probabilities over the rounds of split 0). */
+#define BMX_FLAD_CMP_METHODS 5 /* target-only, explore-only, exploit-only, exp3, ucb1 */
+#define BMX_FLAD_CMP_TARGETS 16
+#define BMX_FLAD_CMP_SPLITS  5
+
+typedef struct bmx_flad_outcome {
+    const char *policy; /* the spec the run used */
+    double test_acc, best_val;
+    long rounds, nonuniform; /* rounds, and those whose pi differed from uniform */
+    long min_rounds, aux_batches;
+    int naux; /* arms: */
+    const char *const *arm_names;
+    const long *arm_counts; /* batches drawn from each */
+    const char *log;        /* the run's log.jsonl (its "probs" rows) */
+} bmx_flad_outcome;
+
+typedef struct bmx_flad_cmp bmx_flad_cmp;
+
+/* Method k's name ("target-only" ... "ucb1"), NULL out of range. */
+const char *bmx_flad_cmp_method(int k);
+/* use[k] = method k is in list (comma-separated names; NULL = all). */
+void bmx_flad_cmp_methods(const char *list, int use[BMX_FLAD_CMP_METHODS]);
+/* nt targets (2..16; their names are kept as given), splits 1..5, the methods used, the
+ * reward, EXP3's spec and the auxiliary draws per round (for the table and the results). */
+int bmx_flad_cmp_create(bmx_flad_cmp **out, const char *const *targets, int nt, int splits,
+                        const int *use, const char *reward, const char *exp3spec, int aux_draws,
+                        bmx_err *err);
+void bmx_flad_cmp_free(bmx_flad_cmp *c);
+/* The outcome of method k on target t, split s. */
+int bmx_flad_cmp_add(bmx_flad_cmp *c, int t, int s, int k, const bmx_flad_outcome *r, bmx_err *err);
+/* After every run of target t: its row of most-used auxiliary datasets. */
+void bmx_flad_cmp_end_target(bmx_flad_cmp *c, int t);
+/* Write the three files under out; *table (may be NULL) gets table.md's text. */
+int bmx_flad_cmp_write(bmx_flad_cmp *c, const char *out, const char **table, bmx_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -106,6 +106,91 @@ const double *bmx_sim_counts(const bmx_sim *s);
 const double *bmx_sim_periods(const bmx_sim *s);
 const double *bmx_sim_phases(const bmx_sim *s);
 
+/* ---- the runner: several policies side by side (what `bmx simulate` runs) ----
+ *
+ * For every policy and seed (seed, seed+1, ...): a fresh environment (same seed = same arms)
+ * and a fresh policy (bmx/mix.h, same seed); each round t the policy's pi_t is logged, G
+ * arms are drawn, each pull's observation is routed to the policy by what it observes
+ * (bmx_mix_observes): BMX_MIX_OBS_LOSS the loss, BMX_MIX_OBS_REWARD the reward (learnable:
+ * the loss, as ODM's reward), BMX_MIX_OBS_EXCESS per domain the sum of the round's excesses
+ * with token count 1 a pull (bmx_mix_observe_excess), BMX_MIX_OBS_NONE the loss (checked by
+ * the policy and ignored). aioli, when it asks, gets the expected losses now as its
+ * validation losses (learnable: l_a(n_a); bandits: 1 - mu_a(t)). natural, temperature and
+ * ado get the environment's sizes as weights, `weights` and aioli the config's weights;
+ * every other policy starts from uniform. The sizes are each arm's training tokens (one
+ * token a pull) for max-epochs. Metric: bandits, the cumulative pseudo-regret; learnable,
+ * the mean expected loss over domains after the round.
+ * Files under out (bmx_sim_run_exec): one JSONL log per policy (LABEL.jsonl; with several
+ * seeds LABEL.seedS.jsonl): a header (the policy, the environment's parameters), one
+ * record per round (probs, draws, obs, the metric; doremi: alpha, alpha_bar) and a final
+ * record; bmx_sim_run_report adds summary.json, metric.svg, probs-LABEL.svg per adaptive
+ * policy and index.html. */
+
+#define BMX_SIM_MAX_POLICIES 32
+#define BMX_SIM_ALL_POLICIES                                                                       \
+    "uniform,natural,odm,odm-smoothed-mean,exp3,ucb1,explore-only,exploit-only,doremi"
+
+typedef struct bmx_sim_run_config {
+    bmx_sim_config env;    /* env.seed is the first seed */
+    const char *policies;  /* "odm:alpha=0.8,exp3,doremi:eta=0.5,c=0.01"; "all" = the list above;
+                              a piece with '=' but no ':' continues the previous spec */
+    const double *weights; /* env.arms weights for `weights` (aioli: its prior), or NULL */
+    long rounds;           /* >= 1 */
+    int batches;           /* draws per round G, 1..1000000 */
+    int seeds;             /* 1..10000 */
+    int top;               /* arms with a band of their own in the distribution plots */
+    const char *out;       /* the folder written (created) */
+    const char *command;   /* recorded in the logs and summary.json ("" allowed) */
+} bmx_sim_run_config;
+
+/* One policy of a run and its results (filled by bmx_sim_run_exec). */
+typedef struct bmx_sim_policy {
+    char spec[256];  /* as given */
+    char label[96];  /* file-name-safe, unique: "odm:alpha=0.8" -> "odm-alpha0.8", then -2, -3 */
+    char canon[256]; /* the library's canonical spec */
+    char name[48];   /* the policy's name */
+    int observes;    /* bmx_mix_obs */
+    int adaptive;    /* observes something: gets a distribution plot */
+    double *curve;   /* rounds values: the metric after each round, mean over seeds */
+    double *final;   /* seeds values: the final metric */
+    double *cols;    /* ncols x arms: the first seed's distribution, averaged per column */
+    double *colx;    /* ncols: each column's mean round */
+    int ncols;
+} bmx_sim_policy;
+
+typedef struct bmx_sim_run bmx_sim_run;
+
+/* Check the configuration and every policy spec (nothing is written). Errors name the bad
+ * value: an empty or too long policy list, a parameter without a policy, `weights` without
+ * weights, a spec bmx_mix_create refuses, an environment bmx_sim_create refuses. */
+int bmx_sim_run_create(bmx_sim_run **out, const bmx_sim_run_config *c, bmx_err *err);
+void bmx_sim_run_free(bmx_sim_run *r);
+int bmx_sim_run_npolicies(const bmx_sim_run *r);
+const bmx_sim_policy *bmx_sim_run_policy(const bmx_sim_run *r, int i);
+/* About the bytes the JSONL logs will take (within a factor 2; checked by a test). */
+double bmx_sim_run_log_bytes(const bmx_sim_run *r);
+/* The log's file name of policy i and seed index si (0 .. seeds-1) into buf. */
+void bmx_sim_run_log_name(const bmx_sim_run *r, int i, int si, char *buf, size_t cap);
+
+/* Called every 64 rounds of each policy and seed (may be NULL). */
+typedef void (*bmx_sim_progress_fn)(void *ctx, const char *label, uint64_t seed, long t,
+                                    long rounds);
+/* Create out (mkdir -p) and run every policy and seed, writing the logs and filling each
+ * policy's results. */
+int bmx_sim_run_exec(bmx_sim_run *r, bmx_sim_progress_fn progress, void *ctx, bmx_err *err);
+/* After exec: summary.json, metric.svg, probs-LABEL.svg, index.html under out. */
+int bmx_sim_run_report(const bmx_sim_run *r, bmx_err *err);
+
+/* k comma-separated finite weights >= 0 from s into *out (malloc'd). Errors (BMX_EINVAL) name
+ * the bad value or the count. */
+int bmx_sim_parse_weights(const char *s, int k, double **out, bmx_err *err);
+
+/* What a policy observes as the logs and tables say it: bmx_mix_obs_name, or
+ * "loss (checked, ignored)" for BMX_MIX_OBS_NONE. */
+const char *bmx_sim_observes_name(int observes);
+/* Mean and sample standard deviation (0 for n = 1) of n values. */
+void bmx_sim_mean_sd(const double *v, int n, double *mean, double *sd);
+
 #ifdef __cplusplus
 }
 #endif

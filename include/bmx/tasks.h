@@ -90,6 +90,23 @@ int bmx_task_prompt(const bmx_task *t, size_t i, int tmpl, char **out, bmx_err *
 int bmx_task_fewshot(const bmx_task *t, int s, size_t **train, size_t *ntrain, size_t **val,
                      size_t *nval, bmx_err *err);
 
+/* The tasks of the suite, in their fixed order (*n of them). */
+const char *const *bmx_tasks_all(size_t *n);
+
+/* The task names of list ("spam,genre"; NULL = every task) into names (room for max; they
+ * point into *copy, malloc'd, free it, or at the suite's names); *n gets the count. Errors
+ * (BMX_EINVAL): a list naming no task or more than max, and, unless any_name, a name that
+ * is not a task of the suite (the message lists them). */
+int bmx_tasks_select(const char *list, int any_name, const char **names, int max, char **copy,
+                     int *n, bmx_err *err);
+
+/* Extract the raw tasks: `bash SCRIPTS/extract.sh CACHE RAW NAME` per name (standard output
+ * discarded), RAW created; secs[i] gets each one's seconds, logged at BMX_LOG_INFO. A
+ * failing extractor stops with BMX_EIO naming the task and the command. */
+int bmx_tasks_extract(const char *scripts, const char *cache, const char *raw,
+                      const char *const *names, int n, double *secs, const bmx_logger *lg,
+                      bmx_err *err);
+
 /* Build: convert every RAW_DIR/NAME.raw of names (n names) into OUT_DIR/NAME.task and write
  * OUT_DIR/manifest.json (tasks, sources, how derived tasks were made, counts, templates,
  * few-shot split sizes, the auxiliary datasets, extraction seconds from secs or -1). */

@@ -75,6 +75,12 @@ int bmx_tok_encode_many(const bmx_tok *t, const void *const *docs, const size_t 
 int bmx_tok_decode(const bmx_tok *t, const uint32_t *ids, size_t n, unsigned char **bytes,
                    size_t *len, size_t *cap, bmx_err *err);
 
+/* Token ids written as decimal numbers separated by white space (space, tab, CR, LF) in
+ * text[0..len) into *ids (malloc'd, *n of them). A byte that is neither a digit nor white
+ * space, or a number over UINT32_MAX, is BMX_EINVAL naming its byte offset. */
+int bmx_tok_parse_ids(const unsigned char *text, size_t len, uint32_t **ids, size_t *n,
+                      bmx_err *err);
+
 /* Pre-tokenizer, exposed for tests and tools: the end offset of the pre-token that starts at
  * text[pos] (pos < len); the result is > pos. */
 size_t bmx_tok_pretoken_end(const unsigned char *text, size_t len, size_t pos);

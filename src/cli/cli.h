@@ -2,6 +2,7 @@
 #ifndef BMX_CLI_H
 #define BMX_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* One subcommand: argv[0] is the subcommand's name. Returns the process exit status. */
@@ -44,6 +45,10 @@ int cli_dispatch(int argc, char **argv, const struct cli_sub *subs);
 struct bmx_tok;
 int cli_open_vocab(const char *cmd, const char *vocab, int gpt2, const char *gdir,
                    struct bmx_tok **t);
+
+/* The folder of the extractor scripts scripts/SUB: $BMX_ROOT/scripts/SUB, else next to the
+ * program (build/bmx -> scripts/SUB), else ./scripts/SUB; in buf, returned. */
+const char *cli_scripts_dir(const char *sub, char *buf, size_t len);
 
 /* Print "bmx CMD: message" to stderr; returns 2 (the exit status for bad usage). */
 int cli_fail(const char *cmd, const char *fmt, ...)

@@ -8,15 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The 19 domains of ../shared/CORPUS.md in their fixed order (the first wins a duplicate);
- * SCRIPTS/domains.txt, when it exists, replaces this list. */
-static const char *const default_domains[] = {
-    "c-code",      "python-code", "go-code",   "rust-code",    "lisp-code",
-    "formal-math", "tech-docs",   "man-pages", "dictionary",   "encyclopedic",
-    "legal",       "email",       "speeches",  "scripture",    "fiction",
-    "brown",       "social",      "quotes",    "multilingual",
-};
-
 #define MAX_DOMAINS       64
 #define IMPORT_MAX_INPUTS 100000
 
@@ -27,72 +18,29 @@ static void log_stderr(void *ctx, int level, const char *msg)
         fprintf(stderr, "%s%s\n", level >= BMX_LOG_WARN ? "warning: " : "", msg);
 }
 
-/* The extractor folder: $BMX_ROOT/scripts/corpus, else next to the program
- * (build/bmx -> scripts/corpus), else ./scripts/corpus. */
-static const char *default_scripts(char *buf, size_t len)
+static int build(bmx_corpus_opts *o, long cap_mb, int strict)
 {
-    const char *root = getenv("BMX_ROOT");
-    char exe[PATH_MAX];
-    ssize_t n;
+    bmx_corpus_result res = {0, 0};
+    bmx_err err = {0};
 
-    if (root) {
-        snprintf(buf, len, "%s/scripts/corpus", root);
-        if (access(buf, F_OK) == 0)
-            return buf;
+    o->log = (bmx_logger){log_stderr, NULL};
+    fprintf(stderr, "bmx corpus build: %zu domain(s), cap %ld MB each, into %s (cache %s)\n",
+            o->ndomains, cap_mb, o->out_dir, o->cache_dir);
+    if (bmx_corpus_build(o, &res, &err) < 0) {
+        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
+        return 1;
     }
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        char *slash;
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, len, "%s/../scripts/corpus", exe);
-            if (access(buf, F_OK) == 0) {
-                char *r = realpath(buf, NULL);
-                if (r && strlen(r) < len)
-                    strcpy(buf, r);
-                free(r);
-                return buf;
-            }
-        }
+    fprintf(stderr,
+            "bmx corpus build: %zu domain(s) built, %zu failed; manifest %s/manifest.json\n",
+            res.built, res.failed, o->out_dir);
+    if (res.failed && (strict || !res.built)) {
+        fprintf(stderr,
+                "bmx corpus build: failed domains are listed under \"failed\" in the manifest "
+                "with the reason; fix them (often: run as root, or the apt-get install the "
+                "message names) or leave them out with --domains\n");
+        return 1;
     }
-    return "scripts/corpus";
-}
-
-/* The fixed domain order: SCRIPTS/domains.txt (one name per line, '#' comments) or the
- * built-in list. Names point into store. Returns the count, or -1 on a bad file. */
-static int fixed_order(const char *scripts, const char **names, char *store, size_t store_len)
-{
-    char path[PATH_MAX + 16], line[256];
-    FILE *f;
-    int n = 0;
-    size_t used = 0;
-
-    snprintf(path, sizeof path, "%s/domains.txt", scripts);
-    f = fopen(path, "r");
-    if (!f) {
-        for (size_t i = 0; i < sizeof default_domains / sizeof *default_domains; i++)
-            names[n++] = default_domains[i];
-        return n;
-    }
-    while (fgets(line, sizeof line, f)) {
-        size_t k = strcspn(line, "#\r\n");
-        while (k && (line[k - 1] == ' ' || line[k - 1] == '\t'))
-            k--;
-        line[k] = '\0';
-        if (!k)
-            continue;
-        if (n >= MAX_DOMAINS || used + k + 1 > store_len) {
-            fclose(f);
-            return -1;
-        }
-        memcpy(store + used, line, k + 1);
-        names[n++] = store + used;
-        used += k + 1;
-    }
-    fclose(f);
-    return n;
+    return 0;
 }
 
 static int corpus_build(int argc, char **argv)
@@ -100,11 +48,10 @@ static int corpus_build(int argc, char **argv)
     const char *preset = "small", *out = NULL, *cache = "data/cache", *list = NULL, *split = NULL,
                *scripts = NULL;
     long cap_mb = 0;
-    int strict = 0, npos = 0, rc, nfixed, nsel = 0, jobs = 2;
-    char sbuf[PATH_MAX + 64], outbuf[PATH_MAX], store[8192], *lcopy = NULL;
-    const char *fixed[MAX_DOMAINS], *sel[MAX_DOMAINS];
+    int strict = 0, npos = 0, rc, nsel = 0, jobs = 2;
+    char sbuf[PATH_MAX + 64], outbuf[PATH_MAX], store[8192];
+    const char *sel[MAX_DOMAINS];
     bmx_corpus_opts o;
-    bmx_corpus_result res = {0, 0};
     bmx_err err = {0};
     const struct cli_opt opts[] = {
         {"preset", CLI_STR, &preset, "small (2 MB per domain) or full (150 MB per domain)"},
@@ -148,49 +95,14 @@ static int corpus_build(int argc, char **argv)
     if (bmx_corpus_parse_split(split, o.split, &err) < 0)
         return cli_fail("corpus build", "--split: %s", err.msg);
     if (!scripts)
-        scripts = default_scripts(sbuf, sizeof sbuf);
+        scripts = cli_scripts_dir("corpus", sbuf, sizeof sbuf);
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "data/corpus-%s", preset);
         out = outbuf;
     }
-    nfixed = fixed_order(scripts, fixed, store, sizeof store);
-    if (nfixed <= 0)
-        return cli_fail("corpus build", "%s/domains.txt is empty or too long (at most %d names)",
-                        scripts, MAX_DOMAINS);
-    if (list) {
-        /* keep the fixed order whatever the order of the list */
-        int want[MAX_DOMAINS] = {0};
-        char *save = NULL, *tok;
-        lcopy = strdup(list);
-        if (!lcopy)
-            return cli_fail("corpus build", "out of memory");
-        for (tok = strtok_r(lcopy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            int k;
-            for (k = 0; k < nfixed && strcmp(fixed[k], tok) != 0; k++)
-                ;
-            if (k == nfixed) {
-                char known[2048];
-                size_t u = 0;
-                for (int j = 0; j < nfixed && u < sizeof known; j++)
-                    u += (size_t)snprintf(known + u, sizeof known - u, "%s%s", j ? "," : "",
-                                          fixed[j]);
-                fprintf(stderr, "bmx corpus build: unknown domain '%s'; the domains are: %s\n", tok,
-                        known);
-                free(lcopy);
-                return 2;
-            }
-            want[k] = 1;
-        }
-        for (int k = 0; k < nfixed; k++)
-            if (want[k])
-                sel[nsel++] = fixed[k];
-        if (!nsel) {
-            free(lcopy);
-            return cli_fail("corpus build", "--domains names no domain");
-        }
-    } else {
-        for (int k = 0; k < nfixed; k++)
-            sel[nsel++] = fixed[k];
+    if (bmx_corpus_domains(scripts, list, sel, MAX_DOMAINS, store, sizeof store, &nsel, &err) < 0) {
+        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
+        return 2;
     }
     o.out_dir = out;
     o.cache_dir = cache;
@@ -200,26 +112,7 @@ static int corpus_build(int argc, char **argv)
     o.max_bytes = (uint64_t)cap_mb * 1000000u;
     o.preset = preset;
     o.jobs = jobs;
-    o.log = (bmx_logger){log_stderr, NULL};
-    fprintf(stderr, "bmx corpus build: %d domain(s), cap %ld MB each, into %s (cache %s)\n", nsel,
-            cap_mb, out, cache);
-    rc = bmx_corpus_build(&o, &res, &err);
-    free(lcopy);
-    if (rc < 0) {
-        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
-        return 1;
-    }
-    fprintf(stderr,
-            "bmx corpus build: %zu domain(s) built, %zu failed; manifest %s/manifest.json\n",
-            res.built, res.failed, out);
-    if (res.failed && (strict || !res.built)) {
-        fprintf(stderr,
-                "bmx corpus build: failed domains are listed under \"failed\" in the manifest "
-                "with the reason; fix them (often: run as root, or the apt-get install the "
-                "message names) or leave them out with --domains\n");
-        return 1;
-    }
-    return 0;
+    return build(&o, cap_mb, strict);
 }
 
 /* --dir PATH, --jsonl FILE [FILE...] and --domain NAME are taken out of argv here (they may
@@ -271,6 +164,70 @@ static int import_inputs(int argc, char **argv, bmx_import_src *src, char **rest
     return n;
 }
 
+/* --domains LIST into sel (names point into *copy, malloc'd); 0 or an exit status. */
+static int import_select(const char *list, const char **sel, int *nsel, char **copy)
+{
+    char *save = NULL;
+
+    *copy = strdup(list);
+    for (char *tok = *copy ? strtok_r(*copy, ",", &save) : NULL; tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (*nsel == BMX_IMPORT_MAX_DOMAINS)
+            return cli_fail("corpus import", "--domains names more than %d domains",
+                            BMX_IMPORT_MAX_DOMAINS);
+        sel[(*nsel)++] = tok;
+    }
+    return *nsel ? 0 : cli_fail("corpus import", "--domains names no domain");
+}
+
+/* Import with o and print the outcome; exit status. */
+static int import(bmx_import_opts *o)
+{
+    bmx_import_result res;
+    bmx_err err = {0};
+
+    o->log = (bmx_logger){log_stderr, NULL};
+    fprintf(stderr, "bmx corpus import: %zu input(s) into %s\n", o->nsrc, o->out_dir);
+    if (bmx_corpus_import(o, &res, &err) < 0) {
+        fprintf(stderr, "bmx corpus import: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr,
+            "bmx corpus import: %zu domain(s) written, %zu left out; %llu of %llu documents "
+            "kept, %llu not selected, %llu bad input; %.1f MB of text (%.1f MB as stored) in "
+            "%.1f s (%.1f MB/s); manifest %s/manifest.json\n",
+            res.domains, res.failed, (unsigned long long)res.kept, (unsigned long long)res.records,
+            (unsigned long long)res.not_selected, (unsigned long long)res.bad,
+            (double)res.bytes_text / 1e6, (double)res.bytes_in / 1e6, res.seconds,
+            res.seconds > 0 ? (double)res.bytes_text / 1e6 / res.seconds : 0.0, o->out_dir);
+    if (!res.domains) {
+        fprintf(stderr, "bmx corpus import: no domain kept any document; check --text-key, "
+                        "--domain-key and --domains against the data\n");
+        return 1;
+    }
+    return 0;
+}
+
+static const char import_usage[] =
+    "usage: bmx corpus import --out DIR [--dir PATH]... [[--domain NAME] --jsonl FILE...]...\n"
+    "                         [--text-key PATH] [--domain-key PATH] [--domains LIST]\n"
+    "                         [--max-docs-per-domain N] [--cap-mb N] [--split A/B/C]\n"
+    "                         [--strict]\n\n"
+    "Import your own data into the corpus layout of 'bmx corpus build' (then 'bmx data\n"
+    "shard' and 'bmx train' as usual). Inputs, mixable and repeatable, read in order:\n"
+    "  --dir PATH         one sub-folder per domain; every file below it is one document\n"
+    "  --jsonl FILE...    JSON Lines, one object per line: the text at --text-key, the\n"
+    "                     domain at --domain-key (a dotted path), or --domain NAME given\n"
+    "                     before the files for all their lines\n"
+    "Files may be plain, gzip or zstd (told by their first bytes). Documents are\n"
+    "normalised, filtered, deduplicated across domains and split by hash as in a build;\n"
+    "domain names become safe folder names (the mapping is in the manifest). Bad input\n"
+    "(malformed JSON, missing text or domain, truncated or damaged compressed data) is\n"
+    "counted per file with its first line numbers, reported at the end and in\n"
+    "OUT/manifest.json. Progress goes to standard error. Example (The Pile):\n"
+    "  bmx corpus import --out data/pile --jsonl pile/train/00.jsonl.zst \\\n"
+    "      --domain-key meta.pile_set_name --cap-mb 100";
+
 static int corpus_import(int argc, char **argv)
 {
     const char *out = NULL, *text_key = "text", *domain_key = NULL, *list = NULL, *split = "98/1/1";
@@ -281,7 +238,6 @@ static int corpus_import(int argc, char **argv)
     char **rest = calloc((size_t)argc + 1, sizeof *rest), *lcopy = NULL;
     const char *sel[BMX_IMPORT_MAX_DOMAINS];
     bmx_import_opts o;
-    bmx_import_result res;
     bmx_err err = {0};
     const struct cli_opt opts[] = {
         {"out", CLI_STR, &out, "output folder (required)"},
@@ -295,25 +251,6 @@ static int corpus_import(int argc, char **argv)
         {"split", CLI_STR, &split, "train/val/test weights"},
         {"strict", CLI_FLAG, &strict, "fail on the first bad line or file (default: count it)"},
         {0}};
-    const char *usage =
-        "usage: bmx corpus import --out DIR [--dir PATH]... [[--domain NAME] --jsonl FILE...]...\n"
-        "                         [--text-key PATH] [--domain-key PATH] [--domains LIST]\n"
-        "                         [--max-docs-per-domain N] [--cap-mb N] [--split A/B/C]\n"
-        "                         [--strict]\n\n"
-        "Import your own data into the corpus layout of 'bmx corpus build' (then 'bmx data\n"
-        "shard' and 'bmx train' as usual). Inputs, mixable and repeatable, read in order:\n"
-        "  --dir PATH         one sub-folder per domain; every file below it is one document\n"
-        "  --jsonl FILE...    JSON Lines, one object per line: the text at --text-key, the\n"
-        "                     domain at --domain-key (a dotted path), or --domain NAME given\n"
-        "                     before the files for all their lines\n"
-        "Files may be plain, gzip or zstd (told by their first bytes). Documents are\n"
-        "normalised, filtered, deduplicated across domains and split by hash as in a build;\n"
-        "domain names become safe folder names (the mapping is in the manifest). Bad input\n"
-        "(malformed JSON, missing text or domain, truncated or damaged compressed data) is\n"
-        "counted per file with its first line numbers, reported at the end and in\n"
-        "OUT/manifest.json. Progress goes to standard error. Example (The Pile):\n"
-        "  bmx corpus import --out data/pile --jsonl pile/train/00.jsonl.zst \\\n"
-        "      --domain-key meta.pile_set_name --cap-mb 100";
 
     if (!src || !rest) {
         free(src);
@@ -321,7 +258,7 @@ static int corpus_import(int argc, char **argv)
         return cli_fail("corpus import", "out of memory");
     }
     nsrc = import_inputs(argc, argv, src, rest, &nrest);
-    rc = nsrc < 0 ? -1 : cli_parse(nrest, rest, usage, opts, NULL, 0, &npos);
+    rc = nsrc < 0 ? -1 : cli_parse(nrest, rest, import_usage, opts, NULL, 0, &npos);
     if (rc) {
         free(src);
         free(rest);
@@ -336,21 +273,8 @@ static int corpus_import(int argc, char **argv)
         rc = cli_fail("corpus import", "--cap-mb wants a number of MB >= 0, got %ld", cap_mb);
     else if (bmx_corpus_parse_split(split, o.split, &err) < 0)
         rc = cli_fail("corpus import", "--split: %s", err.msg);
-    if (!rc && list) {
-        char *save = NULL, *tok;
-        lcopy = strdup(list);
-        for (tok = lcopy ? strtok_r(lcopy, ",", &save) : NULL; tok;
-             tok = strtok_r(NULL, ",", &save)) {
-            if (nsel == BMX_IMPORT_MAX_DOMAINS) {
-                rc = cli_fail("corpus import", "--domains names more than %d domains",
-                              BMX_IMPORT_MAX_DOMAINS);
-                break;
-            }
-            sel[nsel++] = tok;
-        }
-        if (!rc && !nsel)
-            rc = cli_fail("corpus import", "--domains names no domain");
-    }
+    if (!rc && list)
+        rc = import_select(list, sel, &nsel, &lcopy);
     if (rc) {
         free(src);
         free(rest);
@@ -367,30 +291,11 @@ static int corpus_import(int argc, char **argv)
     o.max_docs = max_docs;
     o.max_bytes = (uint64_t)cap_mb * 1000000u;
     o.strict = strict;
-    o.log = (bmx_logger){log_stderr, NULL};
-    fprintf(stderr, "bmx corpus import: %d input(s) into %s\n", nsrc, out);
-    rc = bmx_corpus_import(&o, &res, &err);
+    rc = import(&o);
     free(src);
     free(rest);
     free(lcopy);
-    if (rc < 0) {
-        fprintf(stderr, "bmx corpus import: %s\n", err.msg);
-        return 1;
-    }
-    fprintf(stderr,
-            "bmx corpus import: %zu domain(s) written, %zu left out; %llu of %llu documents "
-            "kept, %llu not selected, %llu bad input; %.1f MB of text (%.1f MB as stored) in "
-            "%.1f s (%.1f MB/s); manifest %s/manifest.json\n",
-            res.domains, res.failed, (unsigned long long)res.kept, (unsigned long long)res.records,
-            (unsigned long long)res.not_selected, (unsigned long long)res.bad,
-            (double)res.bytes_text / 1e6, (double)res.bytes_in / 1e6, res.seconds,
-            res.seconds > 0 ? (double)res.bytes_text / 1e6 / res.seconds : 0.0, out);
-    if (!res.domains) {
-        fprintf(stderr, "bmx corpus import: no domain kept any document; check --text-key, "
-                        "--domain-key and --domains against the data\n");
-        return 1;
-    }
-    return 0;
+    return rc;
 }
 
 int cmd_corpus(int argc, char **argv)

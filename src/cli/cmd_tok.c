@@ -4,51 +4,19 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int slurp(const char *path, unsigned char **data, size_t *len)
+/* A whole file or standard input ("-"); 0, or 1 after printing what was wrong. */
+static int slurp(const char *cmd, const char *path, unsigned char **data, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf;
-
-    *data = NULL;
-    *len = 0;
-    if (!f)
-        return -1;
-    buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) {
-            if (ferror(f) || feof(f))
-                break;
-            continue;
-        }
-        unsigned char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    if (!buf || ferror(f)) {
-        int e = buf ? EIO : ENOMEM;
-        free(buf);
-        if (f != stdin)
-            fclose(f);
-        errno = e;
-        return -1;
-    }
-    if (f != stdin)
-        fclose(f);
-    *data = buf;
-    *len = n;
-    return 0;
+    bmx_err err = {0};
+    if (bmx_file_read_input(path, SIZE_MAX / 4, (char **)data, len, &err) == BMX_OK)
+        return 0;
+    fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
+    return 1;
 }
 
 static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
@@ -84,74 +52,12 @@ static int tok_train(int argc, char **argv)
     return rc;
 }
 
-/* The training documents: a corpus text file ("#bmx-corpus 1" first, from `bmx corpus
- * build`) gives each of its documents without the DOC record headers; any other file is one
- * document. */
-struct train_input {
-    const void **docs;
-    size_t *lens, n, cap;
-    void **own; /* buffers to free: slurped files */
-    size_t nown;
-    bmx_corpus_docs **corp; /* loaded corpus files */
-    size_t ncorp;
-};
-
-static int add_doc(struct train_input *in, const void *p, size_t len)
-{
-    if (in->n == in->cap) {
-        size_t cap = in->cap ? in->cap * 2 : 64;
-        const void **d = realloc(in->docs, cap * sizeof *d);
-        if (!d)
-            return -1;
-        in->docs = d;
-        size_t *l = realloc(in->lens, cap * sizeof *l);
-        if (!l)
-            return -1;
-        in->lens = l;
-        in->cap = cap;
-    }
-    in->docs[in->n] = p;
-    in->lens[in->n++] = len;
-    return 0;
-}
-
-static int add_file(struct train_input *in, const char *path)
-{
-    static const char magic[] = "#bmx-corpus ";
-    unsigned char *data;
-    size_t len;
-    if (slurp(path, &data, &len) < 0) {
-        fprintf(stderr, "bmx tok train: %s: cannot read: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (len < sizeof magic - 1 || memcmp(data, magic, sizeof magic - 1) != 0) {
-        in->own[in->nown++] = data;
-        if (add_doc(in, data, len) < 0)
-            return fprintf(stderr, "bmx tok train: out of memory\n"), -1;
-        return 0;
-    }
-    free(data);
-    bmx_corpus_docs *d;
-    bmx_err err = {0};
-    if (strcmp(path, "-") == 0 || bmx_corpus_docs_load(path, &d, &err) < 0) {
-        fprintf(stderr, "bmx tok train: %s\n",
-                err.msg[0] ? err.msg : "a corpus text file cannot come from stdin: give its path");
-        return -1;
-    }
-    in->corp[in->ncorp++] = d;
-    for (size_t i = 0; i < d->n; i++)
-        if (add_doc(in, d->doc[i].text, d->doc[i].len) < 0)
-            return fprintf(stderr, "bmx tok train: out of memory\n"), -1;
-    return 0;
-}
-
 static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
                            int vocab_size, int threads)
 {
-    struct train_input in = {0};
     bmx_tok *t = NULL;
     bmx_err err = {0};
-    int rc;
+    size_t ndocs = 0;
 
     if (input)
         pos[0] = (char *)input;
@@ -166,40 +72,18 @@ static int tok_train_files(const char *input, char **pos, int npos, const char *
                         "--vocab-size %d is too small: at least 257 (256 bytes + "
                         "end-of-text)",
                         vocab_size);
-    in.own = calloc((size_t)nf, sizeof *in.own);
-    in.corp = calloc((size_t)nf, sizeof *in.corp);
-    if (!in.own || !in.corp) {
-        free(in.own);
-        free(in.corp);
-        return fprintf(stderr, "bmx tok train: out of memory\n"), 1;
-    }
-    rc = 0;
-    for (int i = 0; i < nf && !rc; i++)
-        rc = add_file(&in, files[i]) < 0;
-    if (!rc &&
-        bmx_tok_train_docs(&t, in.docs, in.lens, in.n, (uint32_t)vocab_size, threads, &err) < 0) {
+    if (bmx_corpus_tok_train(&t, (const char *const *)files, (size_t)nf, (uint32_t)vocab_size,
+                             threads, &ndocs, &err) < 0 ||
+        bmx_tok_save(t, outp, &err) < 0) {
         fprintf(stderr, "bmx tok train: %s\n", err.msg);
-        rc = 1;
+        bmx_tok_free(t);
+        return 1;
     }
-    if (!rc && bmx_tok_save(t, outp, &err) < 0) {
-        fprintf(stderr, "bmx tok train: %s\n", err.msg);
-        rc = 1;
-    }
-    if (!rc)
-        fprintf(stderr,
-                "bmx tok train: %zu documents; %u ids (%u merges + 256 bytes + end-of-text %u) "
-                "-> %s\n",
-                in.n, bmx_tok_vocab_size(t), bmx_tok_num_merges(t), bmx_tok_eot(t), outp);
-    for (size_t i = 0; i < in.nown; i++)
-        free(in.own[i]);
-    for (size_t i = 0; i < in.ncorp; i++)
-        bmx_corpus_docs_free(in.corp[i]);
-    free(in.own);
-    free(in.corp);
-    free(in.docs);
-    free(in.lens);
+    fprintf(stderr,
+            "bmx tok train: %zu documents; %u ids (%u merges + 256 bytes + end-of-text %u) -> %s\n",
+            ndocs, bmx_tok_vocab_size(t), bmx_tok_num_merges(t), bmx_tok_eot(t), outp);
     bmx_tok_free(t);
-    return rc;
+    return 0;
 }
 
 static int tok_encode(int argc, char **argv)
@@ -239,11 +123,8 @@ static int tok_encode(int argc, char **argv)
         size_t len, n = 0, cap = 0;
         uint32_t *ids = NULL;
         bmx_err err = {0};
-        if (slurp(pos[i], &data, &len) < 0) {
-            fprintf(stderr, "bmx tok encode: %s: cannot read: %s\n", pos[i], strerror(errno));
-            rc = 1;
+        if ((rc = slurp("tok encode", pos[i], &data, &len)))
             break;
-        }
         if (bmx_tok_encode(t, data, len, &ids, &n, &cap, &err) < 0) {
             fprintf(stderr, "bmx tok encode: %s: %s\n", pos[i], err.msg);
             rc = 1;
@@ -289,11 +170,8 @@ static int tok_split(int argc, char **argv)
     for (int i = 0; i < npos && !rc; i++) {
         unsigned char *d;
         size_t len, at = 0;
-        if (slurp(pos[i], &d, &len) < 0) {
-            fprintf(stderr, "bmx tok split: %s: cannot read: %s\n", pos[i], strerror(errno));
-            rc = 1;
+        if ((rc = slurp("tok split", pos[i], &d, &len)))
             break;
-        }
         while (at < len) {
             size_t e = bmx_tok_pretoken_end(d, len, at);
             printf(at ? " %zu" : "%zu", e - at);
@@ -313,7 +191,7 @@ static int tok_decode(int argc, char **argv)
     char *pos[1];
     bmx_tok *t = NULL;
     unsigned char *text, *bytes = NULL;
-    size_t len, nb = 0, cap = 0, nids = 0, idcap = 0;
+    size_t len, nb = 0, cap = 0, nids = 0;
     uint32_t *ids = NULL;
     bmx_err err = {0};
     const struct cli_opt opts[] = {
@@ -332,41 +210,13 @@ static int tok_decode(int argc, char **argv)
     if ((rc = cli_open_vocab("tok decode", vocab, gpt2, gdir, &t)))
         return rc;
     const char *in = npos ? pos[0] : "-";
-    if (slurp(in, &text, &len) < 0) {
-        fprintf(stderr, "bmx tok decode: %s: cannot read: %s\n", in, strerror(errno));
+    if (slurp("tok decode", in, &text, &len)) {
         bmx_tok_free(t);
         return 1;
     }
-    for (size_t i = 0; i < len && !rc;) {
-        unsigned long v = 0;
-        size_t start;
-        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r') {
-            i++;
-            continue;
-        }
-        for (start = i; i < len && text[i] >= '0' && text[i] <= '9' && v <= UINT32_MAX; i++)
-            v = v * 10 + (text[i] - '0');
-        if (i == start || v > UINT32_MAX ||
-            (i < len &&
-             !(text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r'))) {
-            fprintf(stderr,
-                    "bmx tok decode: %s: byte %zu: want decimal token ids separated by "
-                    "white space\n",
-                    in, start);
-            rc = 1;
-            break;
-        }
-        if (nids == idcap) {
-            idcap = idcap ? idcap * 2 : 1024;
-            uint32_t *ni = realloc(ids, idcap * sizeof *ni);
-            if (!ni) {
-                fprintf(stderr, "bmx tok decode: out of memory\n");
-                rc = 1;
-                break;
-            }
-            ids = ni;
-        }
-        ids[nids++] = (uint32_t)v;
+    if (bmx_tok_parse_ids(text, len, &ids, &nids, &err) < 0) {
+        fprintf(stderr, "bmx tok decode: %s: %s\n", in, err.msg);
+        rc = 1;
     }
     if (!rc && bmx_tok_decode(t, ids, nids, &bytes, &nb, &cap, &err) < 0) {
         fprintf(stderr, "bmx tok decode: %s: %s\n", in, err.msg);

@@ -1,11 +1,10 @@
 /* bmx train - train a model with a mixing policy (bmx/run.h). Also the shared pieces of
  * the run commands: options from the configuration table, progress lines, signals. */
 #include "cmd_run.h"
+#include "bmx/pipeline.h"
 #include "dist_cli.h"
 
-#include <errno.h>
 #include <math.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,20 +35,6 @@ volatile const int *run_stop_ptr(void)
     return &stop_int;
 }
 
-int mkdir_p(const char *dir)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *s = '/';
-        }
-    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* ---- options from the configuration table ---- */
 
 int run_opts_build(struct run_cli *rc, bmx_run_config *cfg)
@@ -70,6 +55,23 @@ int run_opts_build(struct run_cli *rc, bmx_run_config *cfg)
         rc->opts[i].ptr = (char *)cfg + k[i].offset;
         rc->opts[i].help = k[i].help;
     }
+    return n;
+}
+
+int run_opts_drop(struct run_cli *rc, int n, const char *const *names)
+{
+    for (int i = 0; i < n; i++)
+        for (const char *const *d = names; *d; d++)
+            if (!strcmp(rc->names[i], *d)) {
+                for (int k = i; k < n - 1; k++) {
+                    rc->opts[k] = rc->opts[k + 1];
+                    memcpy(rc->names[k], rc->names[k + 1], sizeof rc->names[k]);
+                    rc->opts[k].name = rc->names[k];
+                }
+                n--;
+                i--;
+                break;
+            }
     return n;
 }
 
@@ -124,22 +126,17 @@ void run_progress_print(void *ctx, const bmx_run_progress *p)
     double per_step = p->elapsed_s / (double)(p->step - st->first + 1);
     char eta[32], top[256];
     fmt_time(eta, sizeof eta, per_step * (double)(p->steps - p->step));
-    int idx[3] = {-1, -1, -1};
-    for (int r = 0; r < 3 && r < p->ndomains; r++) {
-        int best = -1;
-        for (int d = 0; d < p->ndomains; d++) {
-            if (d == idx[0] || d == idx[1])
-                continue;
-            if (best < 0 || p->probs[d] > p->probs[best])
-                best = d;
-        }
-        idx[r] = best;
-    }
     size_t n = 0;
     top[0] = 0;
-    for (int r = 0; r < 3 && idx[r] >= 0; r++)
-        n += (size_t)snprintf(top + n, sizeof top - n, " %s %.2f", p->domains[idx[r]],
-                              p->probs[idx[r]]);
+    for (int r = 0, prev[3] = {-1, -1, -1}; r < 3 && r < p->ndomains; r++) {
+        int best = -1; /* the r-th most probable domain (ties: the lowest index) */
+        for (int d = 0; d < p->ndomains; d++)
+            if (d != prev[0] && d != prev[1] && (best < 0 || p->probs[d] > p->probs[best]))
+                best = d;
+        prev[r] = best;
+        n +=
+            (size_t)snprintf(top + n, sizeof top - n, " %s %.2f", p->domains[best], p->probs[best]);
+    }
     if (tty) {
         fprintf(stderr, "\r\033[K%s step %ld/%ld loss %.4f %.0f tok/s ETA %s top:%s", st->label,
                 p->step, p->steps, p->loss, st->tok_s, eta, top);
@@ -194,19 +191,77 @@ int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *
     return 0;
 }
 
-int cmd_train(int argc, char **argv)
+static int pipeline_train(void *ctx, const bmx_run_config *c, int resume, const char *label,
+                          bmx_err *err)
 {
-    bmx_run_config cfg = bmx_run_config_default();
-    bmx_run_strings store = {0};
+    return run_one(*(const char **)ctx, c, resume, label);
+}
+
+static void pipeline_log(void *ctx, int level, const char *msg)
+{
+    if (level >= BMX_LOG_INFO && cli_rank() == 0)
+        fprintf(stderr, "bmx %s: %s\n", *(const char **)ctx, msg);
+}
+
+void run_pipeline_opts(const char **cmd, bmx_pipeline_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->run.dist = cli_dist();
+    o->run.log = (bmx_logger){pipeline_log, cmd};
+    o->train = pipeline_train;
+    o->ctx = cmd;
+}
+
+int run_pipeline_status(const char *cmd, int rc, const bmx_err *err)
+{
+    if (rc >= 0)
+        return rc;
+    fprintf(stderr, "bmx %s: %s\n", cmd, err->msg);
+    return 1;
+}
+
+static const char train_usage[] =
+    "usage: bmx train --data DIR --out RUN [--policy SPEC] [--config FILE] [OPTIONS]\n"
+    "       bmx train --resume --out RUN [--steps N]\n\n"
+    "Train a GPT-2 style model on a sharded multi-domain corpus, each micro-batch from\n"
+    "the domain the mixing policy draws; validate every domain on fixed windows; write\n"
+    "RUN/config.txt, RUN/log.jsonl, RUN/timing.jsonl and RUN/checkpoint.bin. Ctrl-C\n"
+    "(SIGINT) or SIGTERM writes a checkpoint and stops; --resume continues exactly.\n"
+    "Configuration keys are the options below without '--' ('-' or '_' alike).";
+
+/* --resume: print the run's stored configuration; only steps (when given) and threads may
+ * change. 0 or an exit status. */
+static int resume_prepare(int argc, char **argv, bmx_run_config *cfg)
+{
+    char path[4200];
+    FILE *f = NULL; /* not a regular file: the run's own load says so */
+    int steps_given = 0;
+
+    if (!*cfg->out)
+        return cli_fail("train", "--resume needs --out RUN, the run folder to continue");
+    snprintf(path, sizeof path, "%s/config.txt", cfg->out);
+    if (cli_rank() == 0 && bmx_file_fopen_regular(path, &f, NULL) == 0) {
+        char line[1024];
+        fprintf(stderr, "bmx train: resuming %s with its configuration\n", cfg->out);
+        while (fgets(line, sizeof line, f))
+            fputs(line, stderr);
+        fclose(f);
+    }
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--steps", 7) == 0)
+            steps_given = 1;
+    if (!steps_given)
+        cfg->steps = 0;
+    return 0;
+}
+
+static int train(int argc, char **argv, bmx_run_config *cfg)
+{
     struct run_cli rcli;
     const char *config = NULL;
-    int resume = 0, npos = 0, rc;
-    rc = run_config_prescan("train", argc, argv, &cfg, &store);
-    if (rc) {
-        bmx_run_strings_free(&store);
-        return rc;
-    }
-    int n = run_opts_build(&rcli, &cfg);
+    int resume = 0, npos = 0, rc, n = run_opts_build(&rcli, cfg);
+    bmx_err err = {0};
+
     rcli.opts[n++] = (struct cli_opt){"config", CLI_STR, &config,
                                       "configuration file of 'key = value' lines (flags win)"};
     rcli.opts[n++] = (struct cli_opt){"resume", CLI_FLAG, &resume,
@@ -214,61 +269,36 @@ int cmd_train(int argc, char **argv)
                                       "config.txt holds; --steps and --threads may change)"};
     n += cli_dist_opts(&rcli.opts[n]);
     rcli.opts[n] = (struct cli_opt){0};
-    const char *usage =
-        "usage: bmx train --data DIR --out RUN [--policy SPEC] [--config FILE] [OPTIONS]\n"
-        "       bmx train --resume --out RUN [--steps N]\n\n"
-        "Train a GPT-2 style model on a sharded multi-domain corpus, each micro-batch from\n"
-        "the domain the mixing policy draws; validate every domain on fixed windows; write\n"
-        "RUN/config.txt, RUN/log.jsonl, RUN/timing.jsonl and RUN/checkpoint.bin. Ctrl-C\n"
-        "(SIGINT) or SIGTERM writes a checkpoint and stops; --resume continues exactly.\n"
-        "Configuration keys are the options below without '--' ('-' or '_' alike).";
-    rc = cli_parse(argc, argv, usage, rcli.opts, NULL, 0, &npos);
-    if (rc) {
-        bmx_run_strings_free(&store);
+    if ((rc = cli_parse(argc, argv, train_usage, rcli.opts, NULL, 0, &npos)))
         return rc > 0 ? 0 : 2;
-    }
-    bmx_err err = {0};
-    if ((rc = cli_dist_apply("train", run_stop_ptr()))) {
-        bmx_run_strings_free(&store);
+    if ((rc = cli_dist_apply("train", run_stop_ptr())))
         return rc;
-    }
+    if (resume && (rc = resume_prepare(argc, argv, cfg)))
+        return rc;
+    if (!resume && bmx_run_config_check(cfg, &err) < 0)
+        return cli_fail("train", "%s", err.msg);
     if (!resume) {
-        if (bmx_run_config_check(&cfg, &err) < 0) {
-            bmx_run_strings_free(&store);
-            return cli_fail("train", "%s", err.msg);
-        }
-        char *text = bmx_run_config_text(&cfg);
+        char *text = bmx_run_config_text(cfg);
         if (cli_rank() == 0)
             fprintf(stderr, "bmx train: configuration\n%s", text ? text : "");
         free(text);
-    } else {
-        if (!*cfg.out) {
-            bmx_run_strings_free(&store);
-            return cli_fail("train", "--resume needs --out RUN, the run folder to continue");
-        }
-        char path[4200];
-        snprintf(path, sizeof path, "%s/config.txt", cfg.out);
-        FILE *f = NULL; /* not a regular file: the run's own load says so */
-        if (cli_rank() == 0 && bmx_file_fopen_regular(path, &f, NULL) == 0) {
-            char line[1024];
-            fprintf(stderr, "bmx train: resuming %s with its configuration\n", cfg.out);
-            while (fgets(line, sizeof line, f))
-                fputs(line, stderr);
-            fclose(f);
-        }
-        /* only steps (when given) and threads may change */
-        int steps_given = 0;
-        for (int i = 1; i < argc; i++)
-            if (strncmp(argv[i], "--steps", 7) == 0)
-                steps_given = 1;
-        if (!steps_given)
-            cfg.steps = 0;
     }
     run_signals_install();
-    rc = run_one("train", &cfg, resume, "");
+    rc = run_one("train", cfg, resume, "");
     if (rc == 0 && cli_rank() == 0)
-        fprintf(stderr, "bmx train: done; log %s/log.jsonl, model %s/checkpoint.bin\n", cfg.out,
-                cfg.out);
+        fprintf(stderr, "bmx train: done; log %s/log.jsonl, model %s/checkpoint.bin\n", cfg->out,
+                cfg->out);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    bmx_run_config cfg = bmx_run_config_default();
+    bmx_run_strings store = {0};
+    int rc;
+
+    if (!(rc = run_config_prescan("train", argc, argv, &cfg, &store)))
+        rc = train(argc, argv, &cfg);
     bmx_run_strings_free(&store);
     return rc;
 }

@@ -128,9 +128,3 @@ int cli_dist_same_flag(int v)
         fprintf(stderr, "bmx: %s\n", err.msg);
     return x;
 }
-
-int cli_lock(const char *dir, int *fd, bmx_err *err)
-{
-    *fd = -1;
-    return cli_rank() == 0 ? bmx_run_lock(dir, fd, err) : 0;
-}

@@ -23,8 +23,5 @@ int cli_dist_apply(const char *cmd, volatile const int *stop);
 int cli_dist_threads(int threads);
 /* Rank 0's v on every rank (one process: v). */
 int cli_dist_same_flag(int v);
-/* bmx_run_lock on rank 0; the other ranks take no lock (*fd = -1). */
-struct bmx_err;
-int cli_lock(const char *dir, int *fd, struct bmx_err *err);
 
 #endif

@@ -2,12 +2,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
@@ -188,4 +190,32 @@ int cli_dispatch(int argc, char **argv, const struct cli_sub *subs)
         fprintf(stderr, " %s", c->name);
     fputc('\n', stderr);
     return 2;
+}
+
+const char *cli_scripts_dir(const char *sub, char *buf, size_t len)
+{
+    const char *root = getenv("BMX_ROOT");
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (root) {
+        snprintf(buf, len, "%s/scripts/%s", root, sub);
+        if (access(buf, F_OK) == 0)
+            return buf;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if (strrchr(exe, '/')) {
+        *strrchr(exe, '/') = '\0';
+        snprintf(buf, len, "%s/../scripts/%s", exe, sub);
+        if (access(buf, F_OK) == 0) {
+            char *r = realpath(buf, NULL);
+            if (r && strlen(r) < len)
+                strcpy(buf, r);
+            free(r);
+            return buf;
+        }
+    }
+    snprintf(buf, len, "scripts/%s", sub);
+    return buf;
 }

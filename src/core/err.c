@@ -25,6 +25,24 @@ void bmx_err_clear(bmx_err *err)
     }
 }
 
+int bmx_err_prefix(bmx_err *err, const char *fmt, ...)
+{
+    char old[BMX_ERR_LEN];
+    size_t n;
+    va_list ap;
+
+    if (!err)
+        return 0;
+    memcpy(old, err->msg, sizeof old);
+    old[sizeof old - 1] = '\0';
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, "%s", old);
+    return err->code;
+}
+
 void bmx_log(const bmx_logger *lg, int level, const char *fmt, ...)
 {
     char buf[1024];

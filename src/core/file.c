@@ -68,36 +68,35 @@ int bmx_file_fopen_regular(const char *path, FILE **f, bmx_err *err)
     return BMX_OK;
 }
 
-int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, bmx_err *err)
+/* The whole stream f (named path in messages; closed unless it is stdin). */
+static int read_stream(FILE *f, const char *path, size_t max, char **data, size_t *size,
+                       bmx_err *err)
 {
-    FILE *f;
     char *buf = NULL;
     size_t n = 0, cap = 0;
     int rc;
 
-    *data = NULL;
-    *size = 0;
-    if ((rc = bmx_file_fopen_regular(path, &f, err)) < 0)
-        return rc;
     for (;;) {
         size_t got;
         if (n == cap) {
             char *nb;
             if (cap > max) {
                 free(buf);
-                fclose(f);
+                if (f != stdin)
+                    fclose(f);
                 return bmx_err_set(err, BMX_ECORRUPT,
                                    "%s is larger than %zu bytes, more than any valid file of its "
                                    "kind: check the path",
                                    path, max);
             }
             cap = cap ? 2 * cap : 1 << 16;
-            if (cap > max + 1)
+            if (max < SIZE_MAX && cap > max + 1)
                 cap = max + 1; /* one byte past max tells a file over the limit */
             nb = realloc(buf, cap + 1);
             if (!nb) {
                 free(buf);
-                fclose(f);
+                if (f != stdin)
+                    fclose(f);
                 return bmx_err_set(err, BMX_ENOMEM, "out of memory reading %s", path);
             }
             buf = nb;
@@ -108,7 +107,8 @@ int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, b
             break;
     }
     rc = ferror(f);
-    fclose(f);
+    if (f != stdin)
+        fclose(f);
     if (rc) {
         free(buf);
         return bmx_err_set(err, BMX_EIO, "cannot read %s", path);
@@ -179,6 +179,27 @@ int bmx_file_write_atomic(const char *path, const void *data, size_t len, bmx_er
     return rc;
 }
 
+int bmx_file_read_all(const char *path, size_t max, char **data, size_t *size, bmx_err *err)
+{
+    FILE *f;
+    int rc;
+
+    *data = NULL;
+    *size = 0;
+    if ((rc = bmx_file_fopen_regular(path, &f, err)) < 0)
+        return rc;
+    return read_stream(f, path, max, data, size, err);
+}
+
+int bmx_file_read_input(const char *path, size_t max, char **data, size_t *size, bmx_err *err)
+{
+    *data = NULL;
+    *size = 0;
+    if (strcmp(path, "-") != 0)
+        return bmx_file_read_all(path, max, data, size, err);
+    return read_stream(stdin, "standard input", max, data, size, err);
+}
+
 int bmx_file_mkdir_p(const char *dir, bmx_err *err)
 {
     size_t n = strlen(dir);
@@ -191,15 +212,15 @@ int bmx_file_mkdir_p(const char *dir, bmx_err *err)
         if (*s == '/') {
             *s = 0;
             if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                rc = bmx_err_set(err, BMX_EIO, "cannot create the folder %s: %s", p,
+                rc = bmx_err_set(err, BMX_EIO, "cannot create directory %s (at %s): %s", dir, p,
                                  strerror(errno));
             *s = '/';
         }
     if (!rc && n && mkdir(p, 0777) != 0 && errno != EEXIST)
-        rc = bmx_err_set(err, BMX_EIO, "cannot create the folder %s: %s", p, strerror(errno));
+        rc = bmx_err_set(err, BMX_EIO, "cannot create directory %s: %s", dir, strerror(errno));
     struct stat st;
     if (!rc && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
-        rc = bmx_err_set(err, BMX_EIO, "%s exists and is not a folder: give another path", p);
+        rc = bmx_err_set(err, BMX_EIO, "cannot create directory %s: it exists and is not a directory (give another path)", p);
     free(p);
     return rc;
 }

@@ -1,0 +1,269 @@
+/* tests/test_pipeline.c - work made of several runs (bmx/pipeline.h), called from C on a tiny
+ * model and two small domains: the compare grid's folders, its resume (a finished run is
+ * resumed to its end, leaving its files as they were; a missing one is trained), a stop that
+ * ends the grid, DoReMi's stages reusing the grid's uniform run as their reference, and the
+ * grid's parsing and checks. */
+#include "check.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bmx/data.h"
+#include "bmx/pipeline.h"
+#include "bmx/run.h"
+#include "bmx/tok.h"
+
+static char dir[256];
+
+static char *slurp(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    char *b = NULL;
+    long len;
+
+    *n = 0;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (b = malloc((size_t)len + 1)) && fread(b, 1, (size_t)len, f) == (size_t)len) {
+        b[len] = 0;
+        *n = (size_t)len;
+    }
+    fclose(f);
+    return b;
+}
+
+/* dir/data/<name>/{train,val}.bin from two fixture texts (80% train, 20% val). */
+static void make_data(void)
+{
+    static const char *names[2] = {"code", "man"};
+    static const char *files[2] = {"tests/fixtures/tok/c-stdio.h",
+                                   "tests/fixtures/tok/man-grep.txt"};
+    const void *docs[2];
+    size_t lens[2];
+    char *text[2], p[400];
+    bmx_err err = {0};
+    bmx_tok *t = NULL;
+
+    if (dir[0])
+        return;
+    snprintf(dir, sizeof dir, "%s", check_tmpdir("pipeline"));
+    snprintf(p, sizeof p, "%s/data", dir);
+    CHECK(mkdir(p, 0777) == 0);
+    for (int i = 0; i < 2; i++) {
+        text[i] = slurp(files[i], &lens[i]);
+        CHECK_MSG(text[i], "cannot read %s (run from the repository root)", files[i]);
+        docs[i] = text[i];
+    }
+    CHECK(bmx_tok_train_docs(&t, docs, lens, 2, 300, 1, &err) == 0);
+    for (int i = 0; i < 2; i++) {
+        uint32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        CHECK(bmx_tok_encode(t, text[i], lens[i], &ids, &n, &cap, &err) == 0);
+        size_t cut = n * 8 / 10;
+        snprintf(p, sizeof p, "%s/data/%s", dir, names[i]);
+        CHECK(mkdir(p, 0777) == 0);
+        for (int s = 0; s < 2; s++) {
+            bmx_shard_writer *w;
+            snprintf(p, sizeof p, "%s/data/%s/%s.bin", dir, names[i], s ? "val" : "train");
+            CHECK(bmx_shard_writer_open(&w, p, bmx_tok_vocab_size(t), bmx_tok_eot(t), &err) == 0);
+            CHECK(bmx_shard_writer_add(w, s ? ids + cut : ids, s ? n - cut : cut, &err) == 0);
+            CHECK(bmx_shard_writer_close(w, &err) == 0);
+        }
+        free(ids);
+        free(text[i]);
+    }
+    bmx_tok_free(t);
+}
+
+static bmx_run_config tiny(void)
+{
+    static char data[400];
+    bmx_run_config c = bmx_run_config_default();
+
+    make_data();
+    snprintf(data, sizeof data, "%s/data", dir);
+    c.data = data;
+    c.steps = 3;
+    c.batch = 2;
+    c.seq = 16;
+    c.accum = 2;
+    c.layers = 1;
+    c.heads = 2;
+    c.width = 16;
+    c.warmup = 1;
+    c.eval_every = 0;
+    c.eval_windows = 2;
+    c.ckpt_every = 0;
+    c.threads = 1;
+    return c;
+}
+
+/* Each run the pipeline starts: its label and resume flag, then bmx_run_train (or a stop
+ * when the count reaches stop_at). */
+struct calls {
+    int n, stop_at;
+    char label[8][64];
+    int resume[8];
+};
+
+static int record(void *ctx, const bmx_run_config *c, int resume, const char *label, bmx_err *err)
+{
+    struct calls *k = ctx;
+    bmx_run_opts o = {0};
+
+    if (k->n < 8) {
+        snprintf(k->label[k->n], sizeof k->label[k->n], "%s", label);
+        k->resume[k->n] = resume;
+    }
+    if (++k->n == k->stop_at)
+        return 1;
+    o.resume = resume;
+    return bmx_run_train(c, &o, err);
+}
+
+static char *run_file(const char *run, const char *name, size_t *n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", run, name);
+    return slurp(p, n);
+}
+
+static void test_grid_resume(void)
+{
+    bmx_pipeline_grid g;
+    bmx_run_config c = tiny();
+    bmx_pipeline_opts o = {0};
+    struct calls k = {0};
+    bmx_err err = {0};
+    char out[400], dirs[2][512], *log1, *log2, *ck1, *ck2;
+    size_t n1, n2, m1, m2;
+
+    snprintf(out, sizeof out, "%s/grid", dir);
+    o.train = record;
+    o.ctx = &k;
+    CHECK_MSG(bmx_pipeline_grid_parse(&g, "uniform,odm:alpha=0.8", "4", &err) == 0, "%s", err.msg);
+    c.out = "per run"; /* checked as set; the grid sets each run's */
+    CHECK_MSG(bmx_pipeline_grid_check(&g, &c, &err) == 0, "%s", err.msg);
+    CHECK_MSG(bmx_pipeline_compare(&g, &c, out, dirs[0], sizeof dirs[0], &o, &err) == 0, "%s",
+              err.msg);
+    CHECK_EQ_INT(k.n, 2);
+    CHECK_EQ_STR(k.label[0], "uniform s4");
+    CHECK_EQ_STR(k.label[1], "odm:alpha=0.8 s4");
+    CHECK(k.resume[0] == 0 && k.resume[1] == 0);
+    CHECK(strstr(dirs[0], "/grid/uniform-s4") && strstr(dirs[1], "/grid/odm_alpha_0.8-s4"));
+    log1 = run_file(dirs[1], "log.jsonl", &n1);
+    ck1 = run_file(dirs[1], "checkpoint.bin", &m1);
+    CHECK(log1 && ck1 && strstr(log1, "\"method\":\"odm:alpha=0.8\""));
+    /* again: every run is resumed to its end, and nothing changes */
+    k.n = 0;
+    CHECK_MSG(bmx_pipeline_compare(&g, &c, out, dirs[0], sizeof dirs[0], &o, &err) == 0, "%s",
+              err.msg);
+    CHECK_EQ_INT(k.n, 2);
+    CHECK(k.resume[0] == 1 && k.resume[1] == 1);
+    log2 = run_file(dirs[1], "log.jsonl", &n2);
+    ck2 = run_file(dirs[1], "checkpoint.bin", &m2);
+    CHECK(log2 && n1 == n2 && memcmp(log1, log2, n1) == 0);
+    CHECK(ck2 && m1 == m2 && memcmp(ck1, ck2, m1) == 0);
+    free(log2);
+    free(ck2);
+    /* a lost run is trained again, from the start, and gives the same log */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dirs[1]);
+    CHECK(system(cmd) == 0);
+    k.n = 0;
+    CHECK_MSG(bmx_pipeline_compare(&g, &c, out, dirs[0], sizeof dirs[0], &o, &err) == 0, "%s",
+              err.msg);
+    CHECK(k.n == 2 && k.resume[0] == 1 && k.resume[1] == 0);
+    log2 = run_file(dirs[1], "log.jsonl", &n2);
+    CHECK(log2 && n1 == n2 && memcmp(log1, log2, n1) == 0);
+    free(log2);
+    /* a run that stops ends the grid with its value; the next runs are not started */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+    CHECK(system(cmd) == 0);
+    k.n = 0;
+    k.stop_at = 1;
+    CHECK_EQ_INT(bmx_pipeline_compare(&g, &c, out, dirs[0], sizeof dirs[0], &o, &err), 1);
+    CHECK_EQ_INT(k.n, 1);
+    free(log1);
+    free(ck1);
+    bmx_pipeline_grid_free(&g);
+}
+
+static void test_grid_doremi(void)
+{
+    bmx_pipeline_grid g;
+    bmx_run_config c = tiny();
+    bmx_pipeline_opts o = {0}; /* train == NULL: bmx_run_train */
+    bmx_err err = {0};
+    char out[400], dirs[2][512], p[700];
+    struct stat st;
+    size_t n;
+
+    snprintf(out, sizeof out, "%s/dor", dir);
+    CHECK(bmx_pipeline_grid_parse(&g, "uniform,doremi", "2", &err) == 0);
+    CHECK_MSG(bmx_pipeline_compare(&g, &c, out, dirs[0], sizeof dirs[0], &o, &err) == 0, "%s",
+              err.msg);
+    CHECK(strstr(dirs[1], "/dor/doremi-s2/final") != NULL);
+    snprintf(p, sizeof p, "%s/doremi-s2/reference", out);
+    CHECK_MSG(stat(p, &st) != 0, "%s: a reference was trained despite uniform's run", p);
+    snprintf(p, sizeof p, "%s/doremi-s2/proxy", out);
+    char *conf = run_file(p, "config.txt", &n);
+    CHECK(conf && strstr(conf, "/dor/uniform-s2"));
+    free(conf);
+    snprintf(p, sizeof p, "%s/doremi-s2", out);
+    char *w = run_file(p, "weights.txt", &n), *end;
+    CHECK(w != NULL);
+    double a = strtod(w, &end), b = strtod(end + 1, &end);
+    CHECK(*end == '\n' && a > 0 && b > 0);
+    CHECK_NEAR(a + b, 1.0, 1e-12);
+    free(w);
+    char *log = run_file(dirs[1], "log.jsonl", &n);
+    CHECK(log && strstr(log, "\"method\":\"doremi\",\"policy\":\"weights\""));
+    free(log);
+    bmx_pipeline_grid_free(&g);
+}
+
+static void test_grid_parse(void)
+{
+    bmx_pipeline_grid g;
+    bmx_run_config c = bmx_run_config_default();
+    bmx_err err = {0};
+    char many[400] = "";
+
+    CHECK(bmx_pipeline_grid_parse(&g, "uniform,ado:warmup=5,interval=10,doremi", "3,1", &err) == 0);
+    CHECK_EQ_INT(g.nmethods, 3);
+    CHECK_EQ_STR(g.methods[1], "ado:warmup=5,interval=10");
+    CHECK(g.nseeds == 2 && g.seeds[0] == 3 && g.seeds[1] == 1);
+    c.data = "d";
+    c.out = "x";
+    CHECK_MSG(bmx_pipeline_grid_check(&g, &c, &err) == 0, "%s", err.msg);
+    bmx_pipeline_grid_free(&g);
+    CHECK(bmx_pipeline_grid_parse(&g, "odmx,uniform", "1", &err) == 0);
+    CHECK(bmx_pipeline_grid_check(&g, &c, &err) < 0);
+    CHECK_CONTAINS(err.msg, "method 'odmx': ");
+    bmx_pipeline_grid_free(&g);
+    CHECK_EQ_INT(bmx_pipeline_grid_parse(&g, "odm", "1,-2", &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "--seeds: '-2' is not a non-negative integer");
+    bmx_pipeline_grid_free(&g);
+    for (int i = 0; i < 33; i++)
+        strcat(many, i ? ",odm" : "odm");
+    CHECK_EQ_INT(bmx_pipeline_grid_parse(&g, many, "1", &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "1..32 comma-separated items");
+    bmx_pipeline_grid_free(&g);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct check_case cases[] = {
+        {"grid_resume", test_grid_resume},
+        {"grid_doremi", test_grid_doremi},
+        {"grid_parse", test_grid_parse},
+        {0},
+    };
+    return check_main(argc, argv, cases);
+}
