@@ -220,7 +220,9 @@ int bmx_file_mkdir_p(const char *dir, bmx_err *err)
         rc = bmx_err_set(err, BMX_EIO, "cannot create directory %s: %s", dir, strerror(errno));
     struct stat st;
     if (!rc && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
-        rc = bmx_err_set(err, BMX_EIO, "cannot create directory %s: it exists and is not a directory (give another path)", p);
+        rc = bmx_err_set(
+            err, BMX_EIO,
+            "cannot create directory %s: it exists and is not a directory (give another path)", p);
     free(p);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* src/flad/compare.c - every FLAD method on every target task and few-shot split, each a run
- * folder of bmx_flad_run, then a table shaped like the FLAD paper's, results.jsonl and an HTML
- * report with plots (bmx/flad.h, bmx_flad_compare). */
+ * folder of bmx_flad_run; the table shaped like the FLAD paper's, results.jsonl and the HTML
+ * report are the report module's (bmx_flad_cmp_*, bmx/runlog.h). bmx/flad.h, bmx_flad_compare. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "bmx/flad.h"
 #include "bmx/mix.h"
 #include "bmx/report.h"
+#include "bmx/runlog.h"
 #include "flad_int.h"
 
 #define MAX_T BMX_FLAD_COMPARE_MAX_TARGETS
@@ -19,102 +20,14 @@
 
 static const char *const methods[NM] = {"target-only", "explore-only", "exploit-only", "exp3",
                                         "ucb1"};
-static const char *const rows[NM] = {"target-only", "explore-only", "exploit-only", "EXP3-FLAD",
-                                     "UCB1-FLAD"};
 
-/* What the runs leave for the table and the report. */
+/* The targets, the methods used and EXP3-FLAD's spec; the table the runs fill. */
 struct grid {
     char tbuf[1024], *tn[MAX_T];
     int nt, use[NM];
     char exp3spec[64];
-    double acc[NM][MAX_T][NS];
-    long nonuni[NM][MAX_T][NS], nrounds[NM][MAX_T][NS];
-    long min_used;
-    bmx_sbuf jl, plots, usage; /* results.jsonl, the probability plots, the usage table rows */
+    bmx_flad_cmp *cmp;
 };
-
-static void grid_free(struct grid *g)
-{
-    bmx_sbuf_free(&g->jl);
-    bmx_sbuf_free(&g->plots);
-    bmx_sbuf_free(&g->usage);
-    free(g);
-}
-
-/* The "probs" arrays of a run's log.jsonl: *n rows of k values (malloc'd). */
-static double *read_probs(const char *log, int k, size_t *n)
-{
-    FILE *f;
-    *n = 0;
-    if (bmx_file_fopen_regular(log, &f, NULL))
-        return NULL;
-    size_t cap = 256;
-    double *v = malloc(cap * (size_t)k * sizeof *v);
-    char *line = NULL;
-    size_t lc = 0;
-    while (v && getline(&line, &lc, f) >= 0) {
-        char *p = strstr(line, "\"probs\":[");
-        if (!p)
-            continue;
-        p += 9;
-        if (*n == cap) {
-            cap *= 2;
-            double *nv = realloc(v, cap * (size_t)k * sizeof *v);
-            if (!nv)
-                break;
-            v = nv;
-        }
-        int a;
-        for (a = 0; a < k; a++) {
-            char *e;
-            v[*n * (size_t)k + (size_t)a] = strtod(p, &e);
-            if (e == p)
-                break;
-            p = e + 1;
-        }
-        if (a == k)
-            (*n)++;
-    }
-    free(line);
-    fclose(f);
-    return v;
-}
-
-/* EXP3-FLAD's cell when none of its n runs left uniform: they were explore-only draw for
- * draw, so the figure is a copy, not a tie. rounds: each run's rounds. */
-static void cell_uniform(bmx_sbuf *b, const long *rounds, int n)
-{
-    long lo = rounds[0], hi = rounds[0];
-    for (int i = 1; i < n; i++) {
-        lo = rounds[i] < lo ? rounds[i] : lo;
-        hi = rounds[i] > hi ? rounds[i] : hi;
-    }
-    bmx_sbuf_puts(b, "identical to explore-only: never left uniform in ");
-    if (lo == hi)
-        bmx_sbuf_printf(b, "%ld rounds", lo);
-    else
-        bmx_sbuf_printf(b, "%ld-%ld rounds", lo, hi);
-}
-
-static int count_zero(const long *v, int n)
-{
-    int z = 0;
-    for (int i = 0; i < n; i++)
-        z += v[i] == 0;
-    return z;
-}
-
-static void cell(bmx_sbuf *b, const double *v, int n)
-{
-    double m = 0, s = 0;
-    for (int i = 0; i < n; i++)
-        m += v[i];
-    m /= n;
-    for (int i = 0; i < n; i++)
-        s += (v[i] - m) * (v[i] - m);
-    s = n > 1 ? sqrt(s / (n - 1)) : 0;
-    bmx_sbuf_printf(b, "%.1f ± %.1f", 100 * m, 100 * s);
-}
 
 /* Targets, methods and EXP3-FLAD's spec from c, checked. */
 static int parse(const bmx_flad_compare_config *c, struct grid *g, bmx_err *err)
@@ -163,11 +76,10 @@ static int parse(const bmx_flad_compare_config *c, struct grid *g, bmx_err *err)
     return 0;
 }
 
-/* Method k on target t, split s: its run folder run (or resumed, or found done), its figures
- * into g; EXP3-FLAD's split 0 plots its probabilities. *agg and *anames: arm usage of exp3 +
- * ucb1 over the splits. */
+/* Method k on target t, split s: its run folder run (or resumed, or found done), its outcome
+ * into the table. */
 static int one_run(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o, struct grid *g,
-                   int t, int s, int k, long **agg, char ***anames, int *naux, bmx_err *err)
+                   int t, int s, int k, bmx_err *err)
 {
     char dir[PATH_MAX], ck[PATH_MAX + 32];
     struct stat st;
@@ -192,181 +104,36 @@ static int one_run(const bmx_flad_compare_config *c, const bmx_flad_compare_opts
         return r;
     if (o && o->progress)
         o->progress(o->ctx, g->tn[t], s, methods[k], &res);
-    g->acc[k][t][s] = res.test_sum;
-    g->nonuni[k][t][s] = res.nonuniform;
-    g->nrounds[k][t][s] = res.rounds;
-    if (k == 3)
-        g->min_used = res.min_rounds;
-    bmx_sbuf_printf(&g->jl,
-                    "{\"target\":\"%s\",\"split\":%d,\"method\":\"%s\",\"policy\":\"%s\","
-                    "\"reward\":\"%s\",\"test_acc\":%.17g,\"best_val\":%.17g,\"rounds\":%ld,"
-                    "\"nonuniform_rounds\":%ld,\"min_rounds\":%ld,\"aux_draws\":%d,"
-                    "\"aux_batches\":%ld}\n",
-                    g->tn[t], s, methods[k], rc.policy, c->run.reward, res.test_sum, res.best_val,
-                    res.rounds, res.nonuniform, res.min_rounds, c->run.aux_draws, res.aux_batches);
-    if ((k == 3 || k == 4) && res.naux) {
-        if (!*agg) {
-            *naux = res.naux;
-            *agg = calloc((size_t)res.naux, sizeof **agg);
-            *anames = calloc((size_t)res.naux, sizeof **anames);
-            for (int a = 0; *agg && *anames && a < res.naux; a++)
-                (*anames)[a] = strdup(res.arm_names[a]);
-        }
-        for (int a = 0; *agg && a < *naux && a < res.naux; a++)
-            (*agg)[a] += res.arm_counts[a];
-    }
-    if (k == 3 && s == 0 && res.naux) {
-        char lp[PATH_MAX + 32], title[256];
-        size_t n;
-        snprintf(lp, sizeof lp, "%s/log.jsonl", dir);
-        double *pr = read_probs(lp, res.naux, &n);
-        if (pr && n) {
-            snprintf(title, sizeof title, "%s: EXP3-FLAD arm probabilities (split 0)", g->tn[t]);
-            bmx_plot pl = {title, "round", "probability", 0, 0};
-            bmx_svg_stacked(&g->plots, &pl, NULL, n, pr, (size_t)res.naux,
-                            (const char *const *)res.arm_names, 8, err);
-        }
-        free(pr);
-    }
+    char log[PATH_MAX + 32];
+    snprintf(log, sizeof log, "%s/log.jsonl", dir);
+    bmx_flad_outcome oc = {rc.policy,
+                           res.test_sum,
+                           res.best_val,
+                           res.rounds,
+                           res.nonuniform,
+                           res.min_rounds,
+                           res.aux_batches,
+                           res.naux,
+                           (const char *const *)res.arm_names,
+                           res.arm_counts,
+                           log};
+    r = bmx_flad_cmp_add(g->cmp, t, s, k, &oc, err);
     bmx_flad_result_free(&res);
-    return 0;
+    return r;
 }
 
-/* The usage row of target t: the five auxiliary datasets EXP3 and UCB1 drew most. */
-static void usage_row(struct grid *g, int t, long *agg, char **anames, int naux)
-{
-    bmx_sbuf_printf(&g->usage, "<tr><td>%s</td><td>", g->tn[t]);
-    for (int top = 0; top < 5; top++) {
-        int b = -1;
-        for (int a = 0; a < naux; a++)
-            if (agg[a] >= 0 && (b < 0 || agg[a] > agg[b]))
-                b = a;
-        if (b < 0 || agg[b] <= 0)
-            break;
-        bmx_sbuf_xml(&g->usage, anames[b] ? anames[b] : "?");
-        bmx_sbuf_printf(&g->usage, " (%ld)%s", agg[b], top < 4 ? "; " : "");
-        agg[b] = -1;
-    }
-    bmx_sbuf_puts(&g->usage, "</td></tr>\n");
-}
-
-/* Every split and method of target t. */
+/* Every split and method of target t, then its row of most-used auxiliary datasets. */
 static int run_target(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
                       struct grid *g, int t, bmx_err *err)
 {
-    int naux = 0, rc = 0;
-    char **anames = NULL;
-    long *agg = NULL;
+    int rc = 0;
     for (int s = 0; s < c->splits && !rc; s++)
         for (int k = 0; k < NM && !rc; k++)
             if (g->use[k])
-                rc = one_run(c, o, g, t, s, k, &agg, &anames, &naux, err);
-    if (!rc && agg && anames)
-        usage_row(g, t, agg, anames, naux);
-    for (int a = 0; anames && a < naux; a++)
-        free(anames[a]);
-    free(anames);
-    free(agg);
+                rc = one_run(c, o, g, t, s, k, err);
+    if (!rc)
+        bmx_flad_cmp_end_target(g->cmp, t);
     return rc;
-}
-
-/* The table (rows methods, columns targets + mean; mean ± sample std over splits, in %) as
- * markdown into md and as HTML into html; EXP3-FLAD's non-uniform rounds after it. */
-static void table(const bmx_flad_compare_config *c, struct grid *g, bmx_sbuf *md, bmx_sbuf *html)
-{
-    int S = c->splits, nt = g->nt;
-    bmx_sbuf_printf(md,
-                    "Test accuracy (%%, rank classification, mean ± std over %d split%s; "
-                    "reward %s)\n\n| method |",
-                    S, S > 1 ? "s" : "", c->run.reward);
-    bmx_sbuf_puts(html, "<table border=\"1\" cellpadding=\"4\"><tr><th>method</th>");
-    for (int t = 0; t < nt; t++) {
-        bmx_sbuf_printf(md, " %s |", g->tn[t]);
-        bmx_sbuf_printf(html, "<th>%s</th>", g->tn[t]);
-    }
-    bmx_sbuf_puts(md, " mean |\n|---|");
-    bmx_sbuf_puts(html, "<th>mean</th></tr>\n");
-    for (int t = 0; t <= nt; t++)
-        bmx_sbuf_puts(md, "---|");
-    bmx_sbuf_puts(md, "\n");
-    for (int k = 0; k < NM; k++) {
-        if (!g->use[k])
-            continue;
-        bmx_sbuf_printf(md, "| %s |", rows[k]);
-        bmx_sbuf_printf(html, "<tr><td>%s</td>", rows[k]);
-        double means[NS] = {0};
-        int all_uniform = k == 3;
-        for (int t = 0; t < nt; t++) {
-            bmx_sbuf b = {0};
-            int z = k == 3 ? count_zero(g->nonuni[k][t], S) : 0;
-            if (z == S) {
-                cell_uniform(&b, g->nrounds[k][t], S);
-            } else {
-                cell(&b, g->acc[k][t], S);
-                if (z)
-                    bmx_sbuf_printf(&b, " (%d of %d splits never left uniform)", z, S);
-            }
-            all_uniform &= z == S;
-            bmx_sbuf_printf(md, " %s |", bmx_sbuf_str(&b));
-            bmx_sbuf_printf(html, "<td>%s</td>", bmx_sbuf_str(&b));
-            bmx_sbuf_free(&b);
-            for (int s = 0; s < S; s++)
-                means[s] += g->acc[k][t][s] / nt;
-        }
-        bmx_sbuf b = {0};
-        if (all_uniform) {
-            long all[MAX_T * NS];
-            for (int t = 0; t < nt; t++)
-                memcpy(all + t * S, g->nrounds[k][t], (size_t)S * sizeof *all);
-            cell_uniform(&b, all, nt * S);
-        } else {
-            cell(&b, means, S);
-        }
-        bmx_sbuf_printf(md, " %s |\n", bmx_sbuf_str(&b));
-        bmx_sbuf_printf(html, "<td>%s</td></tr>\n", bmx_sbuf_str(&b));
-        bmx_sbuf_free(&b);
-    }
-    bmx_sbuf_puts(html, "</table>\n");
-    if (!g->use[3])
-        return;
-    bmx_sbuf_printf(md,
-                    "\nEXP3-FLAD (%s): rounds whose distribution differed from uniform "
-                    "(max |pi - 1/K| > 1e-12), of all its rounds:",
-                    g->exp3spec);
-    for (int t = 0; t < nt; t++)
-        for (int s = 0; s < S; s++)
-            bmx_sbuf_printf(md, "%s %s/s%d %ld of %ld", t || s ? "," : "", g->tn[t], s,
-                            g->nonuni[3][t][s], g->nrounds[3][t][s]);
-    bmx_sbuf_printf(md,
-                    ". Over K auxiliary datasets, EXP3 is exactly uniform - draw for draw "
-                    "explore-only with the same seed - while S t <= K ln K; early stopping "
-                    "could not end a run before round %ld.\n",
-                    g->min_used);
-}
-
-static void page(struct grid *g, const bmx_sbuf *md, const bmx_sbuf *html, bmx_sbuf *out)
-{
-    bmx_sbuf_puts(out, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>bmx "
-                       "flad-compare</title></head><body>\n<h1>FLAD comparison</h1>\n<p>");
-    bmx_sbuf_xml(out, bmx_sbuf_str(md));
-    bmx_sbuf_puts(out, "</pre>\n");
-    bmx_sbuf_puts(out, bmx_sbuf_str(html));
-    bmx_sbuf_puts(out, "<h2>Auxiliary datasets used most (EXP3 + UCB1 batches, all splits)</h2>"
-                       "<table border=\"1\" cellpadding=\"4\"><tr><th>target</th><th>top "
-                       "auxiliary datasets (batches)</th></tr>\n");
-    bmx_sbuf_puts(out, bmx_sbuf_str(&g->usage));
-    bmx_sbuf_puts(out, "</table>\n<h2>Arm probabilities over time</h2>\n");
-    bmx_sbuf_puts(out, bmx_sbuf_str(&g->plots));
-    bmx_sbuf_puts(out, "</body></html>\n");
-}
-
-static int save(const char *dir, const char *name, const bmx_sbuf *b, bmx_err *err)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (b->oom)
-        return bmx_err_set(err, BMX_ENOMEM, "out of memory writing %s", path);
-    return bmx_file_write_atomic(path, b->p ? b->p : "", b->len, err);
 }
 
 int bmx_flad_compare(const bmx_flad_compare_config *cfg, const bmx_flad_compare_opts *o,
@@ -375,7 +142,6 @@ int bmx_flad_compare(const bmx_flad_compare_config *cfg, const bmx_flad_compare_
     bmx_flad_compare_config cc = *cfg, *c = &cc;
     struct grid *g = calloc(1, sizeof *g);
     flad_run_config_fill(&cc.run);
-    bmx_sbuf md = {0}, html = {0}, pg = {0};
     int rc;
     *table_md = NULL;
     if (!g)
@@ -385,25 +151,18 @@ int bmx_flad_compare(const bmx_flad_compare_config *cfg, const bmx_flad_compare_
     else
         rc = parse(c, g, err);
     if (!rc)
+        rc = bmx_flad_cmp_create(&g->cmp, (const char *const *)g->tn, g->nt, c->splits, g->use,
+                                 c->run.reward, g->exp3spec, c->run.aux_draws, err);
+    if (!rc)
         rc = bmx_file_mkdir_p(c->run.out, err);
     for (int t = 0; t < g->nt && !rc; t++)
         rc = run_target(c, o, g, t, err);
-    if (!rc) {
-        table(c, g, &md, &html);
-        page(g, &md, &html, &pg);
-        rc = save(c->run.out, "table.md", &md, err);
-    }
+    const char *md = NULL;
     if (!rc)
-        rc = save(c->run.out, "results.jsonl", &g->jl, err);
-    if (!rc)
-        rc = save(c->run.out, "report.html", &pg, err);
-    if (!rc) {
-        *table_md = md.p;
-        md.p = NULL;
-    }
-    bmx_sbuf_free(&md);
-    bmx_sbuf_free(&html);
-    bmx_sbuf_free(&pg);
-    grid_free(g);
+        rc = bmx_flad_cmp_write(g->cmp, c->run.out, &md, err);
+    if (!rc && !(*table_md = strdup(md ? md : "")))
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    bmx_flad_cmp_free(g->cmp);
+    free(g);
     return rc;
 }

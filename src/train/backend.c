@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 struct bmx_backend {
     const bmx_backend_ops *ops;
     void *impl;
@@ -152,7 +151,6 @@ int bmx_backend_cpu(bmx_trainer *t, bmx_backend **out, bmx_err *err)
 {
     return bmx_backend_create(&cpu_ops, t, t, out, err);
 }
-
 
 /* ---- names ---- */
 
