@@ -303,6 +303,9 @@ static void test_stepwise(void)
         CHECK(bmx_run_step_count(run) == 0 && bmx_run_steps(run) == 12 && !bmx_run_resumed(run));
         CHECK(!bmx_run_eval_due(run) && !bmx_run_exhausted(run) && !bmx_run_ckpt_due(run));
         CHECK(bmx_run_evaluate(run, &ev, &err) == BMX_EINVAL && strstr(err.msg, "round"));
+        int nd = -1; /* the training run's accessors: nothing of a training run's */
+        CHECK(!bmx_run_domain_names(run, &nd) && nd == 0 && !bmx_run_probs(run));
+        CHECK(!bmx_run_policy(run) && !bmx_run_backend(run));
         while (!bmx_run_done(run) && bmx_run_step(run, &err) == 0)
             if (bmx_run_ckpt_due(run))
                 CHECK_MSG(bmx_run_checkpoint(run, &err) == 0, "%s", err.msg);
@@ -310,6 +313,8 @@ static void test_stepwise(void)
         CHECK_EQ_INT((int)bmx_run_step_count(run), (int)ra.rounds);
         CHECK_MSG(bmx_flad_run_finish(run, &rb, &err) == 0, "%s", err.msg);
         bmx_run_close(run);
+        bmx_flad_result rn;
+        CHECK(bmx_flad_run_finish(NULL, &rn, &err) == BMX_EINVAL && strstr(err.msg, "not a FLAD"));
         CHECK(same_file(a, b, "log.jsonl"));
         CHECK(same_file(a, b, "checkpoint.bin"));
         CHECK(same_file(a, b, "result.json"));

@@ -66,7 +66,7 @@ const bmx_run_config *bmx_run_cfg(const bmx_run *r)
 const char *const *bmx_run_domain_names(const bmx_run *r, int *n)
 {
     if (n)
-        *n = r->K;
+        *n = r->kind ? 0 : r->K; /* a kind's K counts its arms, for messages */
     return (const char *const *)r->names;
 }
 
