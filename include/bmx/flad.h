@@ -238,7 +238,9 @@ typedef struct bmx_flad_result {
  * the configuration, the tasks, the model (new or from the checkpoint, checked as above) and
  * the log opened. bmx_run_step is one round (bmx_flad_round, its log record, opts->progress),
  * bmx_run_checkpoint writes checkpoint.bin; bmx_run_drive drives it to its end (its last
- * round, an early stop, or *opts->stop: a checkpoint and 1); bmx_run_close frees it. */
+ * round, an early stop, or *opts->stop: a checkpoint and 1); bmx_run_close frees it. cfg's
+ * strings, opts->stop and opts->progress_ctx must outlive the handle (cfg and opts are
+ * copied). */
 int bmx_flad_open(bmx_run **out, const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
                   bmx_err *err);
 /* The end of a FLAD run opened by bmx_flad_open: bmx_flad_finish (the best parameters on
