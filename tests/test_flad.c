@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bmx/eval.h"
+#include "bmx/checkpoint.h"
 #include "bmx/flad.h"
 #include "bmx/kernels.h"
 #include "bmx/tasks.h"
@@ -446,31 +448,36 @@ static void test_resume_exact(void)
         CHECK(bmx_flad_create(&fb, &c, tb, tok, tcolor, aux, 3, &err) == 0);
         for (int r = 0; r < 3; r++)
             CHECK(bmx_flad_round(fb, NULL, &err) == 0);
-        size_t len;
-        CHECK(bmx_flad_save(fb, NULL, 0, &len, &err) == 0);
-        unsigned char *blob = malloc(len);
-        CHECK(bmx_flad_save(fb, blob, len, &len, &err) == 0);
+        bmx_ckpt_writer *w = NULL;
+        CHECK(bmx_ckpt_writer_create(&w, &err) == 0 && bmx_ckpt_add_trainer(w, tb, &err) == 0);
+        CHECK_MSG(bmx_flad_save_sections(fb, w, &err) == 0, "%s", err.msg);
         char path[] = "/tmp/bmx_test_flad_ckpt_XXXXXX";
         int fd = mkstemp(path);
         CHECK(fd >= 0);
-        CHECK_MSG(bmx_checkpoint_save(path, tb, blob, len, &err) == 0, "%s", err.msg);
+        CHECK_MSG(bmx_ckpt_save(w, path, &err) == 0, "%s", err.msg);
+        bmx_ckpt_writer_free(w);
         bmx_flad_free(fb);
         bmx_trainer_free(tb);
         bmx_model_free(mb);
-        free(blob);
         bmx_model *mc;
         bmx_trainer *tc;
-        void *extra;
-        size_t elen;
-        CHECK_MSG(bmx_checkpoint_load(path, 0, &mc, &tc, &extra, &elen, &err) == 0, "%s", err.msg);
-        remove(path);
+        bmx_ckpt_reader *rd = NULL;
+        CHECK_MSG(bmx_checkpoint_load(path, 0, &mc, &tc, NULL, NULL, &err) == 0, "%s", err.msg);
         bmx_flad *fc;
         CHECK(bmx_flad_create(&fc, &c, tc, tok, tcolor, aux, 3, &err) == 0);
-        CHECK_MSG(bmx_flad_load(fc, extra, elen, &err) == 0, "%s", err.msg);
-        /* a corrupted state is refused */
-        ((unsigned char *)extra)[elen / 2] ^= 1;
-        CHECK(bmx_flad_load(fc, extra, elen, &err) == BMX_ECORRUPT);
-        free(extra);
+        CHECK(bmx_ckpt_open(path, &rd, &err) == 0);
+        CHECK_MSG(bmx_flad_load_sections(fc, rd, &err) == 0, "%s", err.msg);
+        bmx_ckpt_close(rd);
+        /* a corrupted state is refused: a flipped byte in the last section (flad.bst) */
+        FILE *fp = fopen(path, "r+b");
+        CHECK(fp && fseek(fp, -5, SEEK_END) == 0);
+        int byte = fgetc(fp);
+        CHECK(fseek(fp, -5, SEEK_END) == 0 && fputc(byte ^ 1, fp) != EOF && fclose(fp) == 0);
+        CHECK(bmx_ckpt_open(path, &rd, &err) == 0);
+        CHECK(bmx_flad_load_sections(fc, rd, &err) == BMX_ECORRUPT && strstr(err.msg, path));
+        bmx_ckpt_close(rd);
+        remove(path);
+        close(fd);
         CHECK_EQ_INT((int)bmx_flad_rounds(fc), 3);
         for (int r = 0; r < 3; r++)
             CHECK(bmx_flad_round(fc, NULL, &err) == 0);

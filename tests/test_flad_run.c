@@ -2,7 +2,9 @@
  * folder's files, a run stopped and resumed equals one that never stopped byte for byte (also
  * from an older checkpoint with log records past it, as a SIGKILL leaves it), and a resume
  * refuses other settings, a corrupt or foreign checkpoint and a log changed by hand, naming
- * the file. Also the FLAD state's little-endian layout and its version check, and the
+ * the file. Also the FLAD state's sections, their little-endian layout and the version checks
+ * (an older bmx flad's checkpoint, an older FLAD state), a FLAD run stepped through the run
+ * handle (bmx_flad_open / bmx_run_step / bmx_run_checkpoint) against bmx_flad_run, and the
  * table-generic config text (bmx_config_text / parse / diff) on FLAD's keys.
  * The fixture tasks of tests/fixtures/tasks and a tiny random model (1 layer, width 16). */
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bmx/checkpoint.h"
 #include "bmx/flad.h"
 #include "bmx/report.h"
 #include "check.h"
@@ -148,6 +151,33 @@ static void on_round(void *ctx, const bmx_flad_info *in)
         c->stop = 1;
 }
 
+/* Checkpoint ck written again with section tag's bytes replaced by data[0..len) (the other
+ * sections copied as they are); 0 or a BMX_E*. */
+static int rewrite_section(const char *ck, const char *tag, const void *data, size_t len)
+{
+    bmx_err err = {0};
+    bmx_ckpt_reader *rd = NULL;
+    bmx_ckpt_writer *w = NULL;
+    int rc = bmx_ckpt_open(ck, &rd, &err);
+    if (!rc)
+        rc = bmx_ckpt_writer_create(&w, &err);
+    for (int i = 0; !rc && bmx_ckpt_tag(rd, i); i++) {
+        const char *tg = bmx_ckpt_tag(rd, i);
+        void *p = NULL;
+        size_t n = 0;
+        if (!strcmp(tg, tag))
+            rc = bmx_ckpt_add(w, tg, data, len, &err);
+        else if (!(rc = bmx_ckpt_read_alloc(rd, tg, &p, &n, &err)))
+            rc = bmx_ckpt_add(w, tg, p, n, &err);
+        free(p);
+    }
+    bmx_ckpt_close(rd);
+    if (!rc)
+        rc = bmx_ckpt_save(w, ck, &err);
+    bmx_ckpt_writer_free(w);
+    return rc;
+}
+
 static void straight_run(const char *dir, bmx_flad_result *res)
 {
     bmx_flad_run_config c = config(dir);
@@ -194,15 +224,17 @@ static void test_folder(void)
     /* the checkpoint's step is the round count */
     bmx_model *m;
     bmx_trainer *t;
-    void *extra;
-    size_t elen;
+    bmx_ckpt_reader *rd = NULL;
+    unsigned char run[24];
     bmx_err err = {0};
     char ck[256];
     snprintf(ck, sizeof ck, "%s/checkpoint.bin", a);
-    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, &extra, &elen, &err) == 0, "%s", err.msg);
+    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, NULL, NULL, &err) == 0, "%s", err.msg);
     CHECK_EQ_INT((int)bmx_trainer_step_count(t), 12);
-    CHECK(elen > 40 && !memcmp(extra, "BMXFRUN1\1\0\0\0\0\0\0\0\14\0\0\0\0\0\0\0", 24));
-    free(extra);
+    /* the run state: version 2, 3 arms, round 12 */
+    CHECK(bmx_ckpt_open(ck, &rd, &err) == 0 && bmx_ckpt_read(rd, "flad.run", run, 24, &err) == 0 &&
+          !memcmp(run, "\2\0\0\0\3\0\0\0\14\0\0\0\0\0\0\0", 16));
+    bmx_ckpt_close(rd);
     bmx_trainer_free(t);
     bmx_model_free(m);
     bmx_flad_result_free(&res);
@@ -244,6 +276,52 @@ static void test_resume_exact(void)
     CHECK(!memcmp(ra.arm_counts, rb.arm_counts, 3 * sizeof *ra.arm_counts));
     bmx_flad_result_free(&ra);
     bmx_flad_result_free(&rb);
+}
+
+/* A FLAD run stepped through the run handle by hand (bmx_flad_open, bmx_run_step, a
+ * checkpoint when due, bmx_flad_run_finish) writes what bmx_flad_run writes, byte for byte;
+ * with early stopping (patience 1) too, where the handle ends before --rounds. */
+static void test_stepwise(void)
+{
+    setup();
+    for (int early = 0; early < 2; early++) {
+        char a[128], b[128];
+        snprintf(a, sizeof a, "%s/bytheloop%d", root, early);
+        snprintf(b, sizeof b, "%s/byhand%d", root, early);
+        bmx_flad_run_config ca = config(a), cb = config(b);
+        ca.patience = cb.patience = early;
+        ca.min_rounds = cb.min_rounds = 0;
+        bmx_flad_result ra, rb;
+        bmx_err err = {0};
+        CHECK_MSG(bmx_flad_run(&ca, NULL, &ra, &err) == 0, "%s", err.msg);
+        CHECK(ra.stopped == early && (early ? ra.rounds < 12 : ra.rounds == 12));
+        bmx_run *run = NULL;
+        bmx_run_eval ev;
+        CHECK_MSG(bmx_flad_open(&run, &cb, NULL, &err) == 0, "%s", err.msg);
+        if (!run)
+            continue;
+        CHECK(bmx_run_step_count(run) == 0 && bmx_run_steps(run) == 12 && !bmx_run_resumed(run));
+        CHECK(!bmx_run_eval_due(run) && !bmx_run_exhausted(run) && !bmx_run_ckpt_due(run));
+        CHECK(bmx_run_evaluate(run, &ev, &err) == BMX_EINVAL && strstr(err.msg, "round"));
+        int nd = -1; /* the training run's accessors: nothing of a training run's */
+        CHECK(!bmx_run_domain_names(run, &nd) && nd == 0 && !bmx_run_probs(run));
+        CHECK(!bmx_run_policy(run) && !bmx_run_backend(run));
+        while (!bmx_run_done(run) && bmx_run_step(run, &err) == 0)
+            if (bmx_run_ckpt_due(run))
+                CHECK_MSG(bmx_run_checkpoint(run, &err) == 0, "%s", err.msg);
+        CHECK_MSG(bmx_run_done(run) && bmx_run_ckpt_current(run), "%s", err.msg);
+        CHECK_EQ_INT((int)bmx_run_step_count(run), (int)ra.rounds);
+        CHECK_MSG(bmx_flad_run_finish(run, &rb, &err) == 0, "%s", err.msg);
+        bmx_run_close(run);
+        bmx_flad_result rn;
+        CHECK(bmx_flad_run_finish(NULL, &rn, &err) == BMX_EINVAL && strstr(err.msg, "not a FLAD"));
+        CHECK(same_file(a, b, "log.jsonl"));
+        CHECK(same_file(a, b, "checkpoint.bin"));
+        CHECK(same_file(a, b, "result.json"));
+        CHECK(ra.test_sum == rb.test_sum && ra.rounds == rb.rounds && rb.stopped == early);
+        bmx_flad_result_free(&ra);
+        bmx_flad_result_free(&rb);
+    }
 }
 
 /* A resume of dir with c that must fail with code, its message holding want (and the path). */
@@ -293,22 +371,32 @@ static void test_refused(void)
     CHECK(bmx_file_write_atomic(ck, bad, n, &err) == 0);
     refused(&c, BMX_ECORRUPT, "corrupt", ck);
 
-    /* a foreign checkpoint: same model and optimizer, another run's state as its extra */
+    /* a foreign checkpoint: same model and optimizer, another run's state (no flad.run) */
     bmx_model *m;
     bmx_trainer *t;
-    void *extra;
-    size_t elen;
+    bmx_ckpt_reader *rd = NULL;
+    unsigned char run[24];
     CHECK(bmx_file_write_atomic(ck, good, n, &err) == 0);
-    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, &extra, &elen, &err) == 0, "%s", err.msg);
-    memcpy(extra, "BMXRUN01", 8);
-    CHECK(bmx_checkpoint_save(ck, t, extra, elen, &err) == 0);
+    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, NULL, NULL, &err) == 0, "%s", err.msg);
+    CHECK(bmx_checkpoint_save(ck, t, "BMXRUN01", 8, &err) == 0);
     refused(&c, BMX_ECORRUPT, "no bmx flad run state", ck);
-    /* the run state altered under a valid checkpoint checksum: the run state's CRC-32 */
-    memcpy(extra, "BMXFRUN1", 8);
-    ((unsigned char *)extra)[elen / 2] ^= 0x10;
-    CHECK(bmx_checkpoint_save(ck, t, extra, elen, &err) == 0);
-    refused(&c, BMX_ECORRUPT, "CRC-32", ck);
-    free(extra);
+    /* the run state altered under valid checksums (its round 12 made 13): named as altered */
+    CHECK(bmx_file_write_atomic(ck, good, n, &err) == 0);
+    CHECK(bmx_ckpt_open(ck, &rd, &err) == 0 && bmx_ckpt_read(rd, "flad.run", run, 24, &err) == 0);
+    bmx_ckpt_close(rd);
+    run[8] ^= 1;
+    CHECK(rewrite_section(ck, "flad.run", run, sizeof run) == 0);
+    refused(&c, BMX_ECORRUPT, "the file was altered", ck);
+    /* a section's bytes changed under a valid table: the section's CRC-32 */
+    run[8] ^= 1;
+    CHECK(rewrite_section(ck, "flad.run", run, sizeof run) == 0);
+    size_t cn;
+    char *cur = slurp(d, "checkpoint.bin", &cn);
+    CHECK(cn == n && !memcmp(cur, good, n)); /* put back exactly */
+    cur[n - 5] ^= 1;                         /* in the last section, flad.bst */
+    CHECK(bmx_file_write_atomic(ck, cur, n, &err) == 0);
+    refused(&c, BMX_ECORRUPT, "flad.bst", ck);
+    free(cur);
     bmx_trainer_free(t);
     bmx_model_free(m);
 
@@ -351,7 +439,16 @@ static void test_refused(void)
     free(log);
 }
 
-/* bmx_flad_save's layout is little-endian with fixed widths whatever the host's long. */
+static uint64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* The run state's sections are little-endian with fixed widths whatever the host's long; an
+ * older FLAD state and an older bmx flad's checkpoint are refused by their version numbers. */
 static void test_state_layout(void)
 {
     setup();
@@ -362,53 +459,52 @@ static void test_state_layout(void)
     bmx_flad_result_free(&r);
     bmx_model *m;
     bmx_trainer *t;
-    unsigned char *x;
-    size_t elen;
+    bmx_ckpt_reader *rd = NULL;
     bmx_err err = {0};
     char ck[256];
     snprintf(ck, sizeof ck, "%s/checkpoint.bin", d);
-    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, (void **)&x, &elen, &err) == 0, "%s", err.msg);
-    /* the run state: magic, version, 0, round 12, the log's length, the config text */
+    CHECK_MSG(bmx_checkpoint_load(ck, 0, &m, &t, NULL, NULL, &err) == 0, "%s", err.msg);
+    CHECK_MSG(bmx_ckpt_open(ck, &rd, &err) == 0, "%s", err.msg);
+    /* flad.run: version 2, 3 arms, round 12, the log's length; flad.cfg: the config text */
     size_t ln;
     char *log = slurp(d, "log.jsonl", &ln);
     free(log);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)x[24 + i] << (8 * i);
-    CHECK(v == ln);
-    uint64_t cl = 0;
-    for (int i = 0; i < 8; i++)
-        cl |= (uint64_t)x[32 + i] << (8 * i);
-    CHECK(!memcmp(x + 40, "tasks        = ", 15));
-    unsigned char *s = x + 40 + cl + 8; /* the FLAD state */
-    uint64_t sl = 0;
-    for (int i = 0; i < 8; i++)
-        sl |= (uint64_t)x[40 + cl + i] << (8 * i);
-    CHECK(40 + cl + 8 + sl + 4 == elen);
-    CHECK(!memcmp(s, "BMXFLAD1\3\0\0\0\3\0\0\0", 16)); /* version 3, 3 arms */
+    unsigned char run[24];
+    CHECK(bmx_ckpt_read(rd, "flad.run", run, 24, &err) == 0);
+    CHECK(!memcmp(run, "\2\0\0\0\3\0\0\0\14\0\0\0\0\0\0\0", 16));
+    CHECK(le64(run + 16) == ln);
+    char *cfg = NULL;
+    size_t cl = 0;
+    CHECK(bmx_ckpt_read_alloc(rd, "flad.cfg", (void **)&cfg, &cl, &err) == 0);
+    CHECK(cl > 15 && !memcmp(cfg, "tasks        = ", 15));
+    free(cfg);
+    /* flad.st: version 4, 3 arms, the parameter count, round 12, 24 auxiliary batches */
+    unsigned char *s = NULL;
+    size_t sl = 0, ml = 0, bl = 0, gl = 0;
+    CHECK(bmx_ckpt_read_alloc(rd, "flad.st", (void **)&s, &sl, &err) == 0);
+    CHECK(!memcmp(s, "\4\0\0\0\3\0\0\0", 8));
     size_t np = bmx_model_num_params(m);
     for (int i = 0; i < 8; i++)
-        CHECK(s[16 + i] == (unsigned char)(np >> (8 * i)));
-    CHECK(!memcmp(s + 24, "\14\0\0\0\0\0\0\0", 8)); /* round 12 */
-    CHECK(!memcmp(s + 32, "\30\0\0\0\0\0\0\0", 8)); /* 24 auxiliary batches */
-    uint64_t ml = 0;                                /* the policy's bytes: */
-    size_t at = 8 + 4 + 4 + 8 + 4 * 8 + 8 + 3 * 4 + 4 * 8 + 3 * 8;
-    for (int i = 0; i < 8; i++)
-        ml |= (uint64_t)s[at + i] << (8 * i);
-    CHECK(at + 8 + ml + np * 4 + 4 == sl);
-    /* an older version of the state (2, native-endian) is refused by its number */
-    s[8] = 2;
-    uint32_t crc = bmx_crc32(0, s, sl - 4);
-    for (int i = 0; i < 4; i++)
-        s[sl - 4 + i] = (unsigned char)(crc >> (8 * i));
-    /* through a resume: the checkpoint rewritten with the run state's CRC fixed too */
-    crc = bmx_crc32(0, x, elen - 4);
-    for (int i = 0; i < 4; i++)
-        x[elen - 4 + i] = (unsigned char)(crc >> (8 * i));
-    CHECK(bmx_checkpoint_save(ck, t, x, elen, &err) == 0);
+        CHECK(s[8 + i] == (unsigned char)(np >> (8 * i)));
+    CHECK(!memcmp(s + 16, "\14\0\0\0\0\0\0\0", 8)); /* round 12 */
+    CHECK(!memcmp(s + 24, "\30\0\0\0\0\0\0\0", 8)); /* 24 auxiliary batches */
+    CHECK(sl == 4 + 4 + 8 + 4 * 8 + 8 + 4 * 4 + 3 * 8);
+    /* the generator, the policy's bytes, the best parameters */
+    CHECK(bmx_ckpt_has(rd, "flad.rng", &gl) && gl == 32);
+    CHECK(bmx_ckpt_has(rd, "flad.pol", &ml) && ml > 0);
+    CHECK(bmx_ckpt_has(rd, "flad.bst", &bl) && bl == np * 4);
+    bmx_ckpt_close(rd);
+    /* an older version of the FLAD state (3) is refused by its number, naming the file */
     bmx_flad_run_config c = config(d);
-    refused(&c, BMX_EINVAL, "FLAD state version 2", ck);
-    free(x);
+    s[0] = 3;
+    CHECK(rewrite_section(ck, "flad.st", s, sl) == 0);
+    refused(&c, BMX_EINVAL, "FLAD state version 3", ck);
+    refused(&c, BMX_EINVAL, "reads version 4", ck);
+    free(s);
+    /* an older bmx flad's checkpoint: its run state (version 1) in one "extra" section */
+    CHECK(bmx_checkpoint_save(ck, t, "BMXFRUN1\1\0\0\0\0\0\0\0", 12, &err) == 0);
+    refused(&c, BMX_EINVAL, "run state of version 1", ck);
+    refused(&c, BMX_EINVAL, "reads version 2", ck);
     bmx_trainer_free(t);
     bmx_model_free(m);
 }
@@ -447,9 +543,13 @@ static void test_config_text(void)
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
-        {"config_text", test_config_text},   {"folder", test_folder},
-        {"resume_exact", test_resume_exact}, {"refused", test_refused},
-        {"state_layout", test_state_layout}, {0},
+        {"config_text", test_config_text},
+        {"folder", test_folder},
+        {"resume_exact", test_resume_exact},
+        {"refused", test_refused},
+        {"state_layout", test_state_layout},
+        {"stepwise", test_stepwise},
+        {0},
     };
     return check_main(argc, argv, cases);
 }

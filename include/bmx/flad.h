@@ -131,10 +131,18 @@ const size_t *bmx_flad_last_target(const bmx_flad *f, const int **inputs, const 
 /* Put the best parameters into the model and score the full test split (template 0). */
 int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bmx_err *err);
 
-/* Run state (round, generator, policy, early-stopping state, best parameters) for a
- * checkpoint's extra bytes: little-endian, versioned, CRC-checked. buf NULL: only *len. */
-int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err *err);
-int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err);
+/* The loop's state as checkpoint sections (bmx/checkpoint.h; each CRC-checked there),
+ * little-endian: "flad.st" (u32 version 4, u32 naux, u64 nparams, i64 round, aux_batches,
+ * best_round, nonuniform, f64 best_val, i32 bad_evals, stopped, scored, i32 0, i64
+ * arm_counts[naux]), "flad.rng" (the generator, u64 s[4]), "flad.pol" (bmx_mix_save; none for
+ * target-only) and "flad.bst" (the best parameters, f32). The best parameters are not copied:
+ * save the writer before the next round. Loading checks the version (another is BMX_EINVAL
+ * naming the file and both versions), the pool, the model's size, the policy and the
+ * counters; errors name the file. */
+struct bmx_ckpt_writer;
+struct bmx_ckpt_reader;
+int bmx_flad_save_sections(const bmx_flad *f, struct bmx_ckpt_writer *w, bmx_err *err);
+int bmx_flad_load_sections(bmx_flad *f, struct bmx_ckpt_reader *r, bmx_err *err);
 
 /* ---- a FLAD run in a run folder (src/flad/run.c) ----
  *
@@ -150,11 +158,12 @@ int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err);
  *      ["pi_uniform":b,"probs":[..] with a policy,] ["val_acc":.. when evaluated,] "best_val":..}
  *       (target-only: "arm":-1, no "aux"; pi_uniform: this round's pi was exactly uniform;
  *       probs: pi after the round's update)
- *   checkpoint.bin  bmx_checkpoint_save (model, AdamW moments, step = rounds) with the run state
- *                   as its extra bytes, little-endian: "BMXFRUN1", u32 version 1, u32 0,
- *                   u64 round, u64 bytes of log.jsonl, u64 C, C bytes of the configuration text,
- *                   u64 S, S bytes of bmx_flad_save (policy, generator, round and
- *                   early-stopping state, best parameters), u32 CRC-32 of all before.
+ *   checkpoint.bin  bmx/checkpoint.h sections, written by the run handle: the trainer's
+ *                   (model, AdamW moments, step = rounds), "flad.run" (u32 version 2, u32
+ *                   naux, u64 round, u64 bytes of log.jsonl), "flad.cfg" (the configuration
+ *                   text), then bmx_flad_save_sections' (flad.st, flad.rng, flad.pol,
+ *                   flad.bst). An older bmx flad's checkpoint (its run state, version 1, in
+ *                   one "extra" section) is refused naming the file and both versions.
  *   result.json     at the end (atomically): test accuracy, best validation, rounds, arm counts.
  * Checkpoints every ckpt_every rounds, at an early stop, at the last round and when *stop
  * becomes non-zero. Resume (opts->resume): the folder is locked, stale temporaries removed, the
@@ -225,9 +234,22 @@ typedef struct bmx_flad_result {
     long *arm_counts; /* batches drawn from it */
 } bmx_flad_result;
 
-/* Run (or resume) cfg to its end (rounds done or stopped early), then bmx_flad_finish and
- * result.json. Returns 0 done, 1 stopped by *stop (checkpoint written), or a negative BMX_E*
- * (BMX_EINVAL: the configuration, naming the key and the fix). *res is filled when 0. */
+/* A FLAD run as a run handle (bmx/run.h, a kind of run: bmx_run_open_kind): the folder,
+ * the configuration, the tasks, the model (new or from the checkpoint, checked as above) and
+ * the log opened. bmx_run_step is one round (bmx_flad_round, its log record, opts->progress),
+ * bmx_run_checkpoint writes checkpoint.bin; bmx_run_drive drives it to its end (its last
+ * round, an early stop, or *opts->stop: a checkpoint and 1); bmx_run_close frees it. cfg's
+ * strings, opts->stop and opts->progress_ctx must outlive the handle (cfg and opts are
+ * copied). */
+int bmx_flad_open(bmx_run **out, const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
+                  bmx_err *err);
+/* The end of a FLAD run opened by bmx_flad_open: bmx_flad_finish (the best parameters on
+ * the test split), *res and result.json (atomically). */
+int bmx_flad_run_finish(bmx_run *r, bmx_flad_result *res, bmx_err *err);
+/* bmx_flad_open, bmx_run_drive, bmx_flad_run_finish, bmx_run_close: run (or resume) cfg to
+ * its end (rounds done or stopped early). Returns 0 done, 1 stopped by *stop (checkpoint
+ * written), or a negative BMX_E* (BMX_EINVAL: the configuration, naming the key and the fix).
+ * *res is filled when 0. */
 int bmx_flad_run(const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
                  bmx_flad_result *res, bmx_err *err);
 void bmx_flad_result_free(bmx_flad_result *r);

@@ -231,6 +231,7 @@ int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *
  *         if bmx_run_ckpt_due(r): bmx_run_checkpoint
  *     unless bmx_run_ckpt_current(r): bmx_run_checkpoint
  *     bmx_run_close(r)
+ * (the loop is bmx_run_drive, which drives every kind of run: see bmx_run_open_kind below)
  * with opts->progress called after every step and evaluation. A driver that keeps this
  * schedule writes the same files byte for byte. Data-parallel runs: every rank makes the same
  * calls (each is collective where bmx_run_train's steps are). */
@@ -281,6 +282,46 @@ const struct bmx_mix *bmx_run_policy(const bmx_run *r);
 struct bmx_backend *bmx_run_backend(bmx_run *r);
 /* *stop = *opts->stop (data-parallel: the maximum over the ranks, a collective). */
 int bmx_run_stop_requested(bmx_run *r, int *stop, bmx_err *err);
+
+/* The run's schedule over the handle (what bmx_run_train does between open and close, above):
+ * 0 when every step is done (or the run ended early), 1 when stopped by *opts->stop
+ * (checkpoint written), or a negative BMX_E*. Every kind of run is driven by it. */
+int bmx_run_drive(bmx_run *r, bmx_err *err);
+
+/* ---- kinds of run: the same handle over another loop (bmx flad's: bmx_flad_open) ----
+ * A kind brings its step and its state; the handle keeps the schedule (steps taken, the last
+ * one, when a checkpoint is due: every ckpt_every steps, the last step and an early end), the
+ * stop, the checkpoint file (PATH dir/checkpoint.bin through the shared section writer of
+ * bmx/checkpoint.h, atomically) and the driver loop (bmx_run_drive). A kind's validation is
+ * part of its step (FLAD's early stopping decides inside the round), so bmx_run_eval_due is
+ * 0 for it and bmx_run_evaluate refuses; the accessors of the training run's model, policy
+ * and domains give NULL / 0. */
+struct bmx_ckpt_writer;
+typedef struct bmx_run_kind {
+    const char *unit; /* a step's name in messages ("round") */
+    const char *arms; /* what a step draws from ("auxiliary datasets") */
+    /* one step; *ended = 1 when it ends the run before its last step (early stopping) */
+    int (*step)(void *impl, int *ended, bmx_err *err);
+    /* the kind's sections of checkpoint.bin, its logs flushed and synced first */
+    int (*save)(void *impl, struct bmx_ckpt_writer *w, bmx_err *err);
+    void (*close)(void *impl);
+} bmx_run_kind;
+
+typedef struct bmx_run_sched {
+    const char *dir;  /* the run folder */
+    long step, steps; /* steps taken (resumed: the checkpoint's), the run's last */
+    long ckpt_every;  /* >= 1 */
+    int resumed;      /* opened from dir/checkpoint.bin */
+    int ended;        /* the checkpoint's run had already ended early */
+    int narms;        /* for messages */
+} bmx_run_sched;
+
+/* A handle over impl; it owns impl from the call on (kind->close frees it, also when this
+ * fails). opts: stop and log (its progress is the kind's business and left out here). */
+int bmx_run_open_kind(bmx_run **out, const bmx_run_kind *kind, void *impl, const bmx_run_sched *s,
+                      const bmx_run_opts *opts, bmx_err *err);
+/* impl when r is a run of kind, else NULL. */
+void *bmx_run_impl(bmx_run *r, const bmx_run_kind *kind);
 
 /* The bytes a run of c needs with a vocabulary of `vocab` tokens, counted as bmx/model.h and
  * bmx/train.h lay them out (float32): parameters, their gradients, the two AdamW moments,

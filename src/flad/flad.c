@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bmx/checkpoint.h"
 #include "bmx/eval.h"
 #include "bmx/flad.h"
 #include "flad_int.h"
@@ -524,15 +525,18 @@ int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bm
     return rc;
 }
 
-/* ---- state ----
- * Little-endian throughout (version 3; versions 1 and 2 wrote native-endian longs):
- *   "BMXFLAD1", u32 version, u32 naux, u64 nparams, i64 round, aux_batches, best_round,
- *   nonuniform, f64 best_val, i32 bad_evals, stopped, scored, u64 rng[4], i64 arm_counts[naux],
- *   u64 policy bytes M, M bytes of bmx_mix_save, f32 best[nparams], u32 CRC-32 of all before. */
+/* ---- state: sections of checkpoint.bin (bmx/checkpoint.h), little-endian ----
+ *   "flad.st"   u32 version 4, u32 naux, u64 nparams, i64 round, aux_batches, best_round,
+ *               nonuniform, f64 best_val, i32 bad_evals, stopped, scored, i32 0,
+ *               i64 arm_counts[naux]
+ *   "flad.rng"  the batch generator, u64 s[4]
+ *   "flad.pol"  bmx_mix_save's bytes (no section for target-only)
+ *   "flad.bst"  the best parameters, f32 each
+ * (version 3 was one blob with its own magic and CRC, inside the run state's "extra"
+ * section; versions 1 and 2 wrote native-endian longs). */
 
-#define MAGIC              "BMXFLAD1"
-#define FLAD_STATE_VERSION 3u
-#define FLAD_FIXED         (8 + 4 + 4 + 8 + 4 * 8 + 8 + 3 * 4 + 4 * 8)
+#define FLAD_STATE_VERSION 4u
+#define FLAD_ST_FIXED      (4 + 4 + 8 + 4 * 8 + 8 + 4 * 4)
 
 static void put_f64(flad_le_w *w, double d)
 {
@@ -541,114 +545,114 @@ static void put_f64(flad_le_w *w, double d)
     flad_le_put(w, u, 8);
 }
 
-int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err *err)
+int bmx_flad_save_sections(const bmx_flad *f, struct bmx_ckpt_writer *w, bmx_err *err)
 {
-    size_t mlen = 0, need;
+    size_t n = FLAD_ST_FIXED + (size_t)f->naux * 8, mlen = 0;
+    unsigned char *st = malloc(n), rng[32], *pol = NULL;
     int rc = f->mix ? bmx_mix_save(f->mix, NULL, 0, &mlen, err) : 0;
-    if (rc)
-        return rc;
-    need = FLAD_FIXED + (size_t)f->naux * 8 + 8 + mlen + f->nparams * 4 + 4;
-    *len = need;
-    if (!buf)
-        return 0;
-    if (cap < need)
-        return bmx_err_set(err, BMX_EINVAL, "FLAD state needs %zu bytes, buffer has %zu", need,
-                           cap);
-    flad_le_w w = {buf, 0, cap};
-    flad_le_bytes(&w, MAGIC, 8);
-    flad_le_put(&w, FLAD_STATE_VERSION, 4);
-    flad_le_put(&w, (uint32_t)f->naux, 4);
-    flad_le_put(&w, f->nparams, 8);
-    flad_le_put(&w, (uint64_t)(int64_t)f->round, 8);
-    flad_le_put(&w, (uint64_t)(int64_t)f->aux_batches, 8);
-    flad_le_put(&w, (uint64_t)(int64_t)f->best_round, 8);
-    flad_le_put(&w, (uint64_t)(int64_t)f->nonuniform, 8);
-    put_f64(&w, f->best_val);
-    flad_le_put(&w, (uint32_t)f->bad_evals, 4);
-    flad_le_put(&w, (uint32_t)f->stopped, 4);
-    flad_le_put(&w, (uint32_t)f->scored, 4);
-    for (int i = 0; i < 4; i++)
-        flad_le_put(&w, f->rng.s[i], 8);
-    for (int a = 0; a < f->naux; a++)
-        flad_le_put(&w, (uint64_t)(int64_t)f->arm_counts[a], 8);
-    flad_le_put(&w, mlen, 8);
-    size_t ml2;
-    if (f->mix && (rc = bmx_mix_save(f->mix, w.p + w.len, mlen, &ml2, err)))
-        return rc;
-    w.len += mlen;
-    for (size_t i = 0; i < f->nparams; i++) {
-        uint32_t u;
-        memcpy(&u, &f->best[i], 4);
-        flad_le_put(&w, u, 4);
+    if (!rc && (!st || (f->mix && !(pol = malloc(mlen ? mlen : 1)))))
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory for the FLAD state");
+    if (!rc) {
+        flad_le_w s = {st, 0, n}, g = {rng, 0, sizeof rng};
+        flad_le_put(&s, FLAD_STATE_VERSION, 4);
+        flad_le_put(&s, (uint32_t)f->naux, 4);
+        flad_le_put(&s, f->nparams, 8);
+        flad_le_put(&s, (uint64_t)(int64_t)f->round, 8);
+        flad_le_put(&s, (uint64_t)(int64_t)f->aux_batches, 8);
+        flad_le_put(&s, (uint64_t)(int64_t)f->best_round, 8);
+        flad_le_put(&s, (uint64_t)(int64_t)f->nonuniform, 8);
+        put_f64(&s, f->best_val);
+        flad_le_put(&s, (uint32_t)f->bad_evals, 4);
+        flad_le_put(&s, (uint32_t)f->stopped, 4);
+        flad_le_put(&s, (uint32_t)f->scored, 4);
+        flad_le_put(&s, 0, 4);
+        for (int a = 0; a < f->naux; a++)
+            flad_le_put(&s, (uint64_t)(int64_t)f->arm_counts[a], 8);
+        for (int i = 0; i < 4; i++)
+            flad_le_put(&g, f->rng.s[i], 8);
     }
-    flad_le_put(&w, bmx_crc32(0, buf, w.len), 4);
-    return 0;
+    if (!rc && f->mix)
+        rc = bmx_mix_save(f->mix, pol, mlen, &mlen, err);
+    if (!rc && !(rc = bmx_ckpt_add(w, "flad.st", st, n, err)) &&
+        !(rc = bmx_ckpt_add(w, "flad.rng", rng, sizeof rng, err)) &&
+        !(f->mix && (rc = bmx_ckpt_add(w, "flad.pol", pol, mlen, err))))
+        rc = bmx_ckpt_add_f32(w, "flad.bst", f->best, f->nparams, err);
+    free(st);
+    free(pol);
+    return rc;
 }
 
-int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
+/* "flad.st" (n bytes at p) into f, checked against f's pool and model, naming ck. */
+static int load_counters(bmx_flad *f, const unsigned char *p, size_t n, const char *ck,
+                         bmx_err *err)
 {
-    const unsigned char *p = buf, *start = buf;
-    if (len < FLAD_FIXED + 12 || memcmp(p, MAGIC, 8))
-        return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: bad magic or too short");
-    p += 8;
+    if (n < FLAD_ST_FIXED)
+        return bmx_err_set(err, BMX_ECORRUPT, "%s: the FLAD state (flad.st) is %zu bytes, short",
+                           ck, n);
     uint32_t ver = (uint32_t)flad_le_get(&p, 4), naux = (uint32_t)flad_le_get(&p, 4);
     uint64_t np = flad_le_get(&p, 8);
-    const unsigned char *cp = start + len - 4;
-    if ((uint32_t)flad_le_get(&cp, 4) != bmx_crc32(0, start, len - 4))
-        return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: checksum mismatch");
     if (ver != FLAD_STATE_VERSION)
         return bmx_err_set(err, BMX_EINVAL,
-                           "FLAD state version %u; this build reads version %u (versions 1 and 2 "
-                           "were written native-endian): start the run again in a new run folder",
-                           ver, FLAD_STATE_VERSION);
+                           "%s: FLAD state version %u; this build reads version %u: start the run "
+                           "again in a new run folder",
+                           ck, ver, FLAD_STATE_VERSION);
     if (naux != (uint32_t)f->naux || np != f->nparams)
         return bmx_err_set(err, BMX_EINVAL,
-                           "FLAD state is for %u auxiliary datasets and %llu parameters, this "
+                           "%s: FLAD state is for %u auxiliary datasets and %llu parameters, this "
                            "run has %d and %zu (resume with the same settings)",
-                           naux, (unsigned long long)np, f->naux, f->nparams);
-    if (len < FLAD_FIXED + (size_t)naux * 8 + 12)
-        return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: truncated");
+                           ck, naux, (unsigned long long)np, f->naux, f->nparams);
     long round = (long)(int64_t)flad_le_get(&p, 8), auxb = (long)(int64_t)flad_le_get(&p, 8);
     long bestr = (long)(int64_t)flad_le_get(&p, 8), nonuni = (long)(int64_t)flad_le_get(&p, 8);
     uint64_t bv = flad_le_get(&p, 8);
-    double bestv;
-    memcpy(&bestv, &bv, 8);
-    int32_t flags[3];
-    for (int i = 0; i < 3; i++)
-        flags[i] = (int32_t)flad_le_get(&p, 4);
-    bmx_rng rng;
+    int32_t flags[4];
     for (int i = 0; i < 4; i++)
-        rng.s[i] = flad_le_get(&p, 8);
-    const unsigned char *arms = p;
-    p += (size_t)naux * 8;
-    uint64_t ml = flad_le_get(&p, 8);
-    size_t o = (size_t)(p - start);
-    if (ml > len || len - o - 4 != ml + np * 4 || round < 0 || auxb < 0 || bestr < 0 ||
+        flags[i] = (int32_t)flad_le_get(&p, 4);
+    if (n != FLAD_ST_FIXED + (size_t)naux * 8 || round < 0 || auxb < 0 || bestr < 0 ||
         bestr > round || nonuni < 0 || nonuni > round || flags[0] < 0 || (flags[1] & ~1) ||
-        (flags[2] & ~1))
-        return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: sizes or counters do not add up");
-    if ((ml != 0) != (f->mix != NULL))
-        return bmx_err_set(err, BMX_EINVAL, "FLAD state: saved with another policy");
-    if (f->mix) {
-        int rc = bmx_mix_load(f->mix, p, ml, err);
-        if (rc)
-            return rc;
-    }
-    p += ml;
-    for (size_t i = 0; i < f->nparams; i++) {
-        uint32_t u = (uint32_t)flad_le_get(&p, 4);
-        memcpy(&f->best[i], &u, 4);
-    }
+        (flags[2] & ~1) || flags[3])
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "%s: the FLAD state's sizes or counters do not add up", ck);
     for (int a = 0; a < f->naux; a++)
-        f->arm_counts[a] = (long)(int64_t)flad_le_get(&arms, 8);
+        f->arm_counts[a] = (long)(int64_t)flad_le_get(&p, 8);
     f->round = round;
     f->aux_batches = auxb;
     f->best_round = bestr;
     f->nonuniform = nonuni;
-    f->best_val = bestv;
+    memcpy(&f->best_val, &bv, 8);
     f->bad_evals = flags[0];
     f->stopped = flags[1];
     f->scored = flags[2];
-    f->rng = rng;
-    return 0;
+    return BMX_OK;
+}
+
+int bmx_flad_load_sections(bmx_flad *f, struct bmx_ckpt_reader *r, bmx_err *err)
+{
+    const char *ck = bmx_ckpt_path(r);
+    unsigned char rng[32];
+    void *st = NULL, *pol = NULL;
+    size_t n = 0, ml = 0;
+    int haspol = bmx_ckpt_has(r, "flad.pol", NULL), rc;
+    if (haspol != (f->mix != NULL))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "%s: the FLAD state was saved with another policy (%s policy state); "
+                           "resume with the same --policy",
+                           ck, haspol ? "it has a" : "it has no");
+    if (!(rc = bmx_ckpt_read_alloc(r, "flad.st", &st, &n, err)) &&
+        !(rc = load_counters(f, st, n, ck, err)) &&
+        !(rc = bmx_ckpt_read(r, "flad.rng", rng, sizeof rng, err)) &&
+        !(haspol && (rc = bmx_ckpt_read_alloc(r, "flad.pol", &pol, &ml, err))) &&
+        !(rc = bmx_ckpt_read_f32(r, "flad.bst", f->best, f->nparams, err)) && haspol &&
+        (rc = bmx_mix_load(f->mix, pol, ml, err))) {
+        char why[BMX_ERR_LEN];
+        snprintf(why, sizeof why, "%s", err->msg);
+        rc = bmx_err_set(err, rc, "%s: section flad.pol: %s", ck, why);
+    }
+    if (!rc) {
+        const unsigned char *g = rng;
+        for (int i = 0; i < 4; i++)
+            f->rng.s[i] = flad_le_get(&g, 8);
+    }
+    free(st);
+    free(pol);
+    return rc;
 }

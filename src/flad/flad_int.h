@@ -1,6 +1,5 @@
 /* src/flad/flad_int.h - inside src/flad: the run configuration's checks (run_config.c), and
- * the little-endian byte writer and reader of FLAD's saved states (flad.c: the loop's state;
- * run.c: the run state in checkpoint.bin). */
+ * the little-endian byte writer and reader of the loop's state sections (flad.c). */
 #ifndef BMX_FLAD_INT_H
 #define BMX_FLAD_INT_H
 

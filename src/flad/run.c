@@ -1,5 +1,7 @@
-/* src/flad/run.c - a FLAD run in a run folder laid out as bmx train's (bmx/flad.h): the
- * configuration, the lock, the JSONL log, checkpoints with the run state, exact resume. */
+/* src/flad/run.c - a FLAD run as a kind of run of the run handle (bmx/run.h,
+ * bmx_run_open_kind): a step is one round, its state checkpoint sections; in a run folder
+ * laid out as bmx train's (bmx/flad.h): the configuration, the lock, the JSONL log, exact
+ * resume. bmx_flad_run drives it with bmx_run_drive, as bmx_run_train drives a training run. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bmx/checkpoint.h"
 #include "bmx/flad.h"
 #include "bmx/kernels.h"
 #include "bmx/report.h"
@@ -17,8 +20,8 @@
 
 #define MAX_AUX_TASKS 128
 #define MAX_ARMS      (MAX_AUX_TASKS * BMX_TASK_TEMPLATES)
-#define STATE_MAGIC   "BMXFRUN1"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u /* the "flad.run" section's; 1: one "extra" section, "BMXFRUN1" */
+#define RUN_SECTION   24
 
 /* What a resume may change: where the folder is, how far it runs, how often it checkpoints,
  * the threads (the same threads are needed for a byte-identical result). */
@@ -26,7 +29,7 @@ static const char *const free_keys[] = {"out", "rounds", "ckpt_every", "threads"
 
 struct frun {
     bmx_flad_run_config cfg; /* min_rounds resolved */
-    const bmx_flad_run_opts *opts;
+    bmx_flad_run_opts opts;
     char dir[PATH_MAX];
     char *cfg_text; /* config.txt's keys (out left empty: the folder is where it lives) */
     int lock_fd;
@@ -42,7 +45,6 @@ struct frun {
     bmx_flad *f;
     FILE *log;
     bmx_json j;
-    long last_ckpt;
 };
 
 static void path_in(const struct frun *r, char *buf, size_t cap, const char *name)
@@ -50,8 +52,11 @@ static void path_in(const struct frun *r, char *buf, size_t cap, const char *nam
     snprintf(buf, cap, "%s/%s", r->dir, name);
 }
 
-static void frun_free(struct frun *r)
+static void frun_free(void *impl)
 {
+    struct frun *r = impl;
+    if (!r)
+        return;
     if (r->log)
         fclose(r->log);
     bmx_json_free(&r->j);
@@ -68,6 +73,7 @@ static void frun_free(struct frun *r)
     bmx_tok_free(r->tok);
     free(r->cfg_text);
     bmx_run_unlock(r->lock_fd);
+    free(r);
 }
 
 /* ---- the auxiliary pool ---- */
@@ -178,7 +184,7 @@ static int open_tasks(struct frun *r, bmx_err *err)
     if (c->min_rounds < 0)
         c->min_rounds = kpool ? uni + 1 : 0;
     if (!strncmp(c->policy, "exp3", 4) && c->rounds <= uni)
-        bmx_log(&r->opts->log, BMX_LOG_WARN,
+        bmx_log(&r->opts.log, BMX_LOG_WARN,
                 "note: over K = %d auxiliary datasets with tscale %g, EXP3-FLAD is exactly "
                 "uniform (draw for draw explore-only) for its first %ld rounds (S t <= K ln K); "
                 "--rounds %d never gets past them: give --rounds > %ld or exp3:tscale=S",
@@ -226,7 +232,7 @@ static int open_folder(struct frun *r, int resume, bmx_err *err)
         return rc;
     if ((rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
         return rc;
-    bmx_run_clean_temporaries(r->dir, &r->opts->log);
+    bmx_run_clean_temporaries(r->dir, &r->opts.log);
     if (resume) {
         char *text = NULL;
         size_t n = 0;
@@ -368,81 +374,80 @@ static int check_log(struct frun *r, uint64_t loglen, long round, const char *ck
     return rc;
 }
 
-/* ---- checkpoints: the run state as the checkpoint's extra bytes ---- */
+/* ---- checkpoints: the trainer's sections, "flad.run" (u32 version 2, u32 naux, u64 round,
+ * u64 bytes of log.jsonl), "flad.cfg" (the configuration text), then FLAD's (flad.h) ---- */
 
-static int checkpoint(struct frun *r, bmx_err *err)
+static int flad_save(void *impl, bmx_ckpt_writer *w, bmx_err *err)
 {
-    char path[PATH_MAX + 32];
-    size_t sl = 0, cl = strlen(r->cfg_text);
+    struct frun *r = impl;
+    unsigned char run[RUN_SECTION];
     int rc;
     if (fflush(r->log) || fsync(fileno(r->log)))
         return bmx_err_set(err, BMX_EIO, "cannot write %s/log.jsonl: %s", r->dir, strerror(errno));
-    if ((rc = bmx_flad_save(r->f, NULL, 0, &sl, err)))
-        return rc;
-    size_t n = 8 + 4 + 4 + 8 + 8 + 8 + cl + 8 + sl + 4;
-    unsigned char *buf = malloc(n);
-    if (!buf)
-        return bmx_err_set(err, BMX_ENOMEM, "out of memory for the run state");
-    flad_le_w w = {buf, 0, n};
-    flad_le_bytes(&w, STATE_MAGIC, 8);
-    flad_le_put(&w, STATE_VERSION, 4);
-    flad_le_put(&w, 0, 4);
-    flad_le_put(&w, (uint64_t)bmx_flad_rounds(r->f), 8);
-    flad_le_put(&w, (uint64_t)ftell(r->log), 8);
-    flad_le_put(&w, cl, 8);
-    flad_le_bytes(&w, r->cfg_text, cl);
-    flad_le_put(&w, sl, 8);
-    rc = bmx_flad_save(r->f, buf + w.len, sl, &sl, err);
-    w.len += sl;
-    flad_le_put(&w, bmx_crc32(0, buf, w.len), 4);
-    path_in(r, path, sizeof path, "checkpoint.bin");
-    if (!rc)
-        rc = bmx_checkpoint_save(path, r->tr, buf, n, err);
-    free(buf);
-    if (!rc)
-        r->last_ckpt = bmx_flad_rounds(r->f);
+    bmx_le_put32(run, STATE_VERSION);
+    bmx_le_put32(run + 4, (uint32_t)r->naux);
+    bmx_le_put64(run + 8, (uint64_t)bmx_flad_rounds(r->f));
+    bmx_le_put64(run + 16, (uint64_t)ftell(r->log));
+    if (!(rc = bmx_ckpt_add_trainer(w, r->tr, err)) &&
+        !(rc = bmx_ckpt_add(w, "flad.run", run, sizeof run, err)) &&
+        !(rc = bmx_ckpt_add(w, "flad.cfg", r->cfg_text, strlen(r->cfg_text), err)))
+        rc = bmx_flad_save_sections(r->f, w, err);
     return rc;
 }
 
-/* The run state of checkpoint ck (extra[0..n)) into the run: its configuration against this
- * one, its round against the checkpoint's step and the log, then the FLAD state. */
-static int restore(struct frun *r, const unsigned char *extra, size_t n, const char *ck,
-                   bmx_err *err)
+/* No "flad.run" in checkpoint ck: an older bmx flad's (its run state in one "extra" section)
+ * is named by its version, anything else as another kind of checkpoint. */
+static int foreign_state(bmx_ckpt_reader *rd, const char *ck, bmx_err *err)
 {
-    const unsigned char *p = extra, *end = extra + n;
-    if (n < 8 + 4 + 4 + 8 * 4 + 4 || memcmp(p, STATE_MAGIC, 8))
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "%s: no bmx flad run state in the checkpoint (a checkpoint of another "
-                           "kind of run?); give a new --out",
-                           ck);
-    const unsigned char *cp = end - 4;
-    if ((uint32_t)flad_le_get(&cp, 4) != bmx_crc32(0, extra, n - 4))
-        return bmx_err_set(err, BMX_ECORRUPT, "%s: the run state fails its CRC-32", ck);
-    p += 8;
-    uint32_t ver = (uint32_t)flad_le_get(&p, 4);
-    p += 4;
+    unsigned char *x = NULL;
+    size_t n = 0;
+    int old = bmx_ckpt_has(rd, "extra", NULL) &&
+              !bmx_ckpt_read_alloc(rd, "extra", (void **)&x, &n, err) && n >= 12 &&
+              !memcmp(x, "BMXFRUN1", 8);
+    uint32_t ver = old ? bmx_le_get32(x + 8) : 0;
+    free(x);
+    if (old)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "%s: a bmx flad run state of version %u (one \"extra\" section, an "
+                           "older bmx flad); this build reads version %u (sections flad.*): "
+                           "start the run again in a new --out",
+                           ck, ver, STATE_VERSION);
+    return bmx_err_set(err, BMX_ECORRUPT,
+                       "%s: no bmx flad run state in the checkpoint (a checkpoint of another "
+                       "kind of run?); give a new --out",
+                       ck);
+}
+
+/* The run state of checkpoint rd (ck) into the run: its configuration against this one, its
+ * round against the checkpoint's step and the log, then the FLAD state. */
+static int restore(struct frun *r, bmx_ckpt_reader *rd, const char *ck, bmx_err *err)
+{
+    unsigned char run[RUN_SECTION];
+    char *text = NULL, name[PATH_MAX + 64];
+    size_t cl = 0;
+    if (!bmx_ckpt_has(rd, "flad.run", NULL))
+        return foreign_state(rd, ck, err);
+    int rc = bmx_ckpt_read(rd, "flad.run", run, sizeof run, err);
+    if (rc)
+        return rc;
+    uint32_t ver = bmx_le_get32(run), naux = bmx_le_get32(run + 4);
+    uint64_t round = bmx_le_get64(run + 8), loglen = bmx_le_get64(run + 16);
     if (ver != STATE_VERSION)
-        return bmx_err_set(err, BMX_ECORRUPT,
+        return bmx_err_set(err, BMX_EINVAL,
                            "%s: run state version %u; this build reads version %u: start the run "
                            "again in a new --out",
                            ck, ver, STATE_VERSION);
-    uint64_t round = flad_le_get(&p, 8), loglen = flad_le_get(&p, 8), cl = flad_le_get(&p, 8);
-    if (cl > (size_t)(end - p) - 12)
-        return bmx_err_set(err, BMX_ECORRUPT, "%s: the run state is cut short", ck);
-    char name[PATH_MAX + 64];
     snprintf(name, sizeof name, "the configuration in %s", ck);
-    int rc = check_same_config(r, (const char *)p, (size_t)cl, name, err);
-    if (rc)
+    if (!(rc = bmx_ckpt_read_alloc(rd, "flad.cfg", (void **)&text, &cl, err)))
+        rc = check_same_config(r, text ? text : "", cl, name, err);
+    free(text);
+    if (!rc && naux != (uint32_t)r->naux)
+        rc = bmx_err_set(err, BMX_ECORRUPT,
+                         "%s: its run state has %u auxiliary datasets, this run %d: the file was "
+                         "altered; refusing to resume from it",
+                         ck, naux, r->naux);
+    if (rc || (rc = bmx_flad_load_sections(r->f, rd, err)))
         return rc;
-    p += cl;
-    uint64_t sl = flad_le_get(&p, 8);
-    if (sl != (uint64_t)(end - p) - 4)
-        return bmx_err_set(err, BMX_ECORRUPT, "%s: the run state's sizes do not add up", ck);
-    if ((rc = bmx_flad_load(r->f, p, (size_t)sl, err))) {
-        char why[BMX_ERR_LEN];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return bmx_err_set(err, rc, "%s: %s", ck, why);
-    }
     if (round != (uint64_t)bmx_flad_rounds(r->f) ||
         round != (uint64_t)bmx_trainer_step_count(r->tr))
         return bmx_err_set(err, BMX_ECORRUPT,
@@ -450,7 +455,6 @@ static int restore(struct frun *r, const unsigned char *extra, size_t n, const c
                            "step %ld: the file was altered; refusing to resume from it",
                            ck, (unsigned long long)round, bmx_flad_rounds(r->f),
                            bmx_trainer_step_count(r->tr));
-    r->last_ckpt = (long)round;
     return check_log(r, loglen, (long)round, ck, err);
 }
 
@@ -513,17 +517,18 @@ static int make_flad(struct frun *r, bmx_err *err)
 }
 
 /* From the checkpoint (resume) or new; then log.jsonl opened where the run goes on. */
-static int open_run(struct frun *r, int resume, bmx_err *err)
+static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
 {
     char ck[PATH_MAX + 32], path[PATH_MAX + 32];
     struct stat st;
-    void *extra = NULL;
-    size_t extra_len = 0;
+    bmx_ckpt_reader *rd = NULL;
     int rc;
     path_in(r, ck, sizeof ck, "checkpoint.bin");
     int from_ckpt = resume && stat(ck, &st) == 0;
+    *resumed = from_ckpt;
     if (from_ckpt) {
-        rc = bmx_checkpoint_load(ck, r->cfg.blas, &r->m, &r->tr, &extra, &extra_len, err);
+        if (!(rc = bmx_ckpt_open(ck, &rd, err)))
+            rc = bmx_ckpt_load_trainer(rd, r->cfg.blas, &r->m, &r->tr, err);
         bmx_train_config want = train_config(&r->cfg);
         const bmx_train_config *have = rc ? NULL : bmx_trainer_config(r->tr);
         if (!rc && (have->lr != want.lr || have->weight_decay != want.weight_decay ||
@@ -538,8 +543,8 @@ static int open_run(struct frun *r, int resume, bmx_err *err)
     if (!rc)
         rc = make_flad(r, err);
     if (!rc && from_ckpt)
-        rc = restore(r, extra, extra_len, ck, err);
-    free(extra);
+        rc = restore(r, rd, ck, err);
+    bmx_ckpt_close(rd);
     if (!rc)
         rc = write_config(r, err); /* on resume too: --rounds may change */
     if (rc)
@@ -557,19 +562,22 @@ static int open_run(struct frun *r, int resume, bmx_err *err)
 
 /* One round: the FLAD step (target gradient, auxiliary draws, their gradients and rewards,
  * the policy's observations, the optimizer, the policy's round end, validation when due),
- * then its log record, then the checkpoint when due. */
-static int flad_step(struct frun *r, bmx_err *err)
+ * then its log record; the handle checkpoints when due. */
+static int flad_step(void *impl, int *ended, bmx_err *err)
 {
+    struct frun *r = impl;
     bmx_flad_info in;
     int rc = bmx_flad_round(r->f, &in, err);
     if (!rc)
         rc = round_record(r, &in, err);
-    if (!rc && r->opts->progress)
-        r->opts->progress(r->opts->progress_ctx, &in);
-    if (!rc && (in.round % r->cfg.ckpt_every == 0 || in.stopped || in.round == r->cfg.rounds))
-        rc = checkpoint(r, err);
+    if (!rc && r->opts.progress)
+        r->opts.progress(r->opts.progress_ctx, &in);
+    *ended = in.stopped;
     return rc;
 }
+
+static const bmx_run_kind flad_kind = {"round", "auxiliary datasets", flad_step, flad_save,
+                                       frun_free};
 
 static int write_result(struct frun *r, const bmx_flad_result *res, bmx_err *err)
 {
@@ -607,8 +615,13 @@ static int write_result(struct frun *r, const bmx_flad_result *res, bmx_err *err
 }
 
 /* The best parameters scored on the test split; the result and its most-used datasets. */
-static int finish(struct frun *r, bmx_flad_result *res, bmx_err *err)
+int bmx_flad_run_finish(bmx_run *run, bmx_flad_result *res, bmx_err *err)
 {
+    struct frun *r = bmx_run_impl(run, &flad_kind);
+    memset(res, 0, sizeof *res);
+    if (!r)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "bmx_flad_run_finish: not a FLAD run (open it with bmx_flad_open)");
     int rc = bmx_flad_finish(r->f, &res->test_sum, &res->test_mean, err);
     if (rc)
         return rc;
@@ -656,54 +669,63 @@ void bmx_flad_result_free(bmx_flad_result *r)
     r->naux = 0;
 }
 
+int bmx_flad_open(bmx_run **out, const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
+                  bmx_err *err)
+{
+    struct frun *r = calloc(1, sizeof *r);
+    int rc, resume = opts && opts->resume, resumed = 0;
+    *out = NULL;
+    if (!r)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory for a FLAD run");
+    r->lock_fd = -1;
+    r->cfg = *cfg;
+    flad_run_config_fill(&r->cfg);
+    if (opts)
+        r->opts = *opts;
+    snprintf(r->dir, sizeof r->dir, "%s", cfg->out);
+    bmx_flad_run_config stored = r->cfg;
+    stored.out = "";
+    if ((rc = flad_run_config_check(&r->cfg, resume, err)))
+        goto fail;
+    if (r->cfg.threads > 0)
+        bmx_kernels_set_threads(r->cfg.threads);
+    if ((rc = open_tasks(r, err)))
+        goto fail;
+    stored.min_rounds = r->cfg.min_rounds;
+    if (!(r->cfg_text = bmx_config_text(bmx_flad_run_keys(), &stored))) {
+        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = open_folder(r, resume, err)) || (rc = open_run(r, resume, &resumed, err)))
+        goto fail;
+    if (bmx_flad_rounds(r->f) > r->cfg.rounds) {
+        rc = bmx_err_set(err, BMX_EINVAL, "%s is already at round %ld, past --rounds %d: give more",
+                         r->dir, bmx_flad_rounds(r->f), r->cfg.rounds);
+        goto fail;
+    }
+    bmx_run_sched s = {r->dir,  bmx_flad_rounds(r->f),  r->cfg.rounds, r->cfg.ckpt_every,
+                       resumed, bmx_flad_stopped(r->f), r->naux};
+    bmx_run_opts ro = {0};
+    ro.stop = r->opts.stop;
+    ro.log = r->opts.log;
+    return bmx_run_open_kind(out, &flad_kind, r, &s, &ro, err);
+fail:
+    frun_free(r);
+    return rc;
+}
+
 int bmx_flad_run(const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
                  bmx_flad_result *res, bmx_err *err)
 {
-    static const bmx_flad_run_opts none = {0};
-    struct frun r;
-    int rc, resume = opts && opts->resume;
+    bmx_run *run = NULL;
     memset(res, 0, sizeof *res);
-    memset(&r, 0, sizeof r);
-    r.lock_fd = -1;
-    r.cfg = *cfg;
-    flad_run_config_fill(&r.cfg);
-    r.opts = opts ? opts : &none;
-    if ((rc = flad_run_config_check(&r.cfg, resume, err)))
-        return rc;
-    snprintf(r.dir, sizeof r.dir, "%s", cfg->out);
-    if (r.cfg.threads > 0)
-        bmx_kernels_set_threads(r.cfg.threads);
-    if ((rc = open_tasks(&r, err)))
-        goto done;
-    bmx_flad_run_config stored = r.cfg;
-    stored.out = "";
-    if (!(r.cfg_text = bmx_config_text(bmx_flad_run_keys(), &stored))) {
-        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = open_folder(&r, resume, err)) || (rc = open_run(&r, resume, err)))
-        goto done;
-    if (bmx_flad_rounds(r.f) > r.cfg.rounds) {
-        rc = bmx_err_set(err, BMX_EINVAL, "%s is already at round %ld, past --rounds %d: give more",
-                         r.dir, bmx_flad_rounds(r.f), r.cfg.rounds);
-        goto done;
-    }
-    bmx_log(&r.opts->log, BMX_LOG_INFO, "%s %s at round %ld of %d, %d auxiliary datasets",
-            bmx_flad_rounds(r.f) ? "resuming" : "starting", r.dir, bmx_flad_rounds(r.f),
-            r.cfg.rounds, r.naux);
-    while (!rc && !bmx_flad_stopped(r.f) && bmx_flad_rounds(r.f) < r.cfg.rounds) {
-        if (r.opts->stop && *r.opts->stop) {
-            rc = checkpoint(&r, err);
-            rc = rc ? rc : 1;
-            goto done;
-        }
-        rc = flad_step(&r, err);
-    }
+    int rc = bmx_flad_open(&run, cfg, opts, err);
     if (!rc)
-        rc = finish(&r, res, err);
-done:
+        rc = bmx_run_drive(run, err);
+    if (!rc)
+        rc = bmx_flad_run_finish(run, res, err);
     if (rc)
         bmx_flad_result_free(res);
-    frun_free(&r);
+    bmx_run_close(run);
     return rc;
 }

@@ -193,6 +193,11 @@ static int val_losses(bmx_run *r, bmx_err *err)
 
 int bmx_run_evaluate(bmx_run *r, bmx_run_eval *ev, bmx_err *err)
 {
+    if (r->kind)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "bmx_run_evaluate: a run of %ss validates inside each %s (its step); "
+                           "call it on a training run only",
+                           r->kind->unit, r->kind->unit);
     int rc = val_losses(r, err);
     if (rc)
         return rc;
@@ -226,6 +231,8 @@ static int eval_verdict(bmx_run *r, const bmx_run_eval *ev, bmx_err *err)
 
 int bmx_run_log_eval(bmx_run *r, const bmx_run_eval *ev, bmx_err *err)
 {
+    if (r->kind)
+        return bmx_run_evaluate(r, NULL, err);
     int rc = eval_verdict(r, ev, err);
     if (rc)
         return rc;
@@ -286,6 +293,8 @@ static int check_lockstep(bmx_run *r, bmx_err *err)
 int bmx_run_checkpoint(bmx_run *r, bmx_err *err)
 {
     int rc = 0;
+    if (r->kind)
+        return bmx_run_kind_checkpoint(r, err);
     if (r->nranks > 1 && (rc = check_lockstep(r, err)))
         return rc;
     if (r->rank == 0)
@@ -671,6 +680,8 @@ int bmx_run_step(bmx_run *r, bmx_err *err)
     int G = r->cfg.accum, GT = G * r->nranks, g0 = r->rank * G, rc, d;
     double t0 = now_s(), c0 = bmx_dist_comm_seconds(r->dist);
     bmx_step_info info;
+    if (r->kind)
+        return bmx_run_kind_step(r, err);
     if ((rc = begin_step(r, err)))
         return rc;
     for (int g = 0; !rc && g < GT; g++) {
@@ -912,6 +923,8 @@ void bmx_run_close(bmx_run *r)
 {
     if (!r)
         return;
+    if (r->kind)
+        r->kind->close(r->impl);
     run_free(r);
     free(r);
 }

@@ -1,6 +1,7 @@
 /* src/run/run_int.h - the training run's state, shared by the files of src/run/: run.c (set-up,
- * the step, validation), state.c (checkpoint.bin: writing it, resuming from it) and train.c
- * (bmx_run_train over the stepwise API, the accessors). */
+ * the step, validation), state.c (checkpoint.bin: writing it, resuming from it), train.c
+ * (bmx_run_drive and bmx_run_train over the stepwise API, the accessors) and kind.c (the
+ * handle over another kind of run: bmx_run_open_kind). */
 #ifndef BMX_RUN_INT_H
 #define BMX_RUN_INT_H
 
@@ -57,12 +58,19 @@ struct bmx_run {
     double *wt;       /* the step's micro-batch loss weights, slot g */
     double *vbuf;     /* validation: every domain's window losses */
     bmx_run_opts opts;
-    int fresh;          /* a new run (not resumed) */
-    int probe;          /* the step's round is one of aioli's probes */
-    long evaluated;     /* the step of the last logged evaluation (-1: none yet) */
-    double lsum;        /* data-parallel: the step's micro-batch losses summed in order */
-    double loss, tok_s; /* of the last step */
+    int fresh;                /* a new run (not resumed) */
+    int probe;                /* the step's round is one of aioli's probes */
+    long evaluated;           /* the step of the last logged evaluation (-1: none yet) */
+    double lsum;              /* data-parallel: the step's micro-batch losses summed in order */
+    double loss, tok_s;       /* of the last step */
+    const bmx_run_kind *kind; /* another kind of run (kind.c), NULL for a training run */
+    void *impl;               /* the kind's state */
+    int ended;                /* the kind ended the run early */
 };
+
+/* A run of another kind (kind.c): its step, checkpoint and clean-up. */
+int bmx_run_kind_step(bmx_run *r, bmx_err *err);
+int bmx_run_kind_checkpoint(bmx_run *r, bmx_err *err);
 
 /* The checkpoint's sections of the run (state.c): "run" (u32 version 1, u32 domains, u64
  * step, tokens, the byte length of log.jsonl), "rng" (every domain generator, 4 x u64), then

@@ -21,18 +21,18 @@ int bmx_run_resumed(const bmx_run *r)
 
 int bmx_run_done(const bmx_run *r)
 {
-    return r->step >= r->cfg.steps;
+    return r->step >= r->cfg.steps || r->ended;
 }
 
 int bmx_run_exhausted(const bmx_run *r)
 {
-    return bmx_mix_exhausted(r->mix);
+    return r->mix && bmx_mix_exhausted(r->mix);
 }
 
 int bmx_run_eval_due(const bmx_run *r)
 {
     long s = r->step;
-    return r->evaluated != s &&
+    return !r->kind && r->evaluated != s &&
            (s == 0 || (r->cfg.eval_every && s % r->cfg.eval_every == 0) || s == r->cfg.steps);
 }
 
@@ -40,7 +40,7 @@ int bmx_run_ckpt_due(const bmx_run *r)
 {
     long s = r->step;
     return r->last_ckpt != s && s > 0 &&
-           ((r->cfg.ckpt_every && s % r->cfg.ckpt_every == 0) || s == r->cfg.steps);
+           ((r->cfg.ckpt_every && s % r->cfg.ckpt_every == 0) || s == r->cfg.steps || r->ended);
 }
 
 int bmx_run_ckpt_current(const bmx_run *r)
@@ -66,13 +66,13 @@ const bmx_run_config *bmx_run_cfg(const bmx_run *r)
 const char *const *bmx_run_domain_names(const bmx_run *r, int *n)
 {
     if (n)
-        *n = r->K;
+        *n = r->kind ? 0 : r->K; /* a kind's K counts its arms, for messages */
     return (const char *const *)r->names;
 }
 
 const double *bmx_run_probs(const bmx_run *r)
 {
-    return bmx_mix_probs(r->mix);
+    return r->mix ? bmx_mix_probs(r->mix) : NULL;
 }
 
 const bmx_mix *bmx_run_policy(const bmx_run *r)
@@ -116,16 +116,19 @@ static int evaluate_and_log(bmx_run *r, bmx_run_eval *ev, bmx_err *err)
 
 /* The run's schedule over the stepwise API: step 0's evaluation (a new run), then steps with
  * evaluations and checkpoints when due, a checkpoint and 1 on a stop, a last checkpoint. */
-static int drive(bmx_run *r, const bmx_run_opts *o, bmx_err *err)
+int bmx_run_drive(bmx_run *r, bmx_err *err)
 {
+    const bmx_run_opts *o = &r->opts;
+    const char *unit = r->kind ? r->kind->unit : "step",
+               *arms = r->kind ? r->kind->arms : "domains";
     bmx_run_progress pg = {0};
     bmx_run_eval ev;
     int rc = 0, stop;
     double t_start;
     if (bmx_run_eval_due(r) && (rc = evaluate_and_log(r, &ev, err)))
         return rc;
-    bmx_log(&o->log, BMX_LOG_INFO, "%s %s at step %ld of %ld, %d domains",
-            r->fresh ? "starting" : "resuming", r->dir, r->step, r->cfg.steps, r->K);
+    bmx_log(&o->log, BMX_LOG_INFO, "%s %s at %s %ld of %ld, %d %s",
+            r->fresh ? "starting" : "resuming", r->dir, unit, r->step, r->cfg.steps, r->K, arms);
     t_start = now_s();
     pg.steps = r->cfg.steps;
     pg.domains = bmx_run_domain_names(r, &pg.ndomains);
@@ -159,10 +162,9 @@ static int drive(bmx_run *r, const bmx_run_opts *o, bmx_err *err)
 int bmx_run_train(const bmx_run_config *cfg, const bmx_run_opts *opts, bmx_err *err)
 {
     bmx_run *r = NULL;
-    bmx_run_opts none = {0};
     int rc = bmx_run_open(&r, cfg, opts, err);
     if (!rc)
-        rc = drive(r, opts ? opts : &none, err);
+        rc = bmx_run_drive(r, err);
     bmx_run_close(r);
     return rc;
 }
