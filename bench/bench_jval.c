@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include "bench.h"
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "bmx/flad.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "check.h"
 
 #define FX "tests/fixtures/tasks"

@@ -2,7 +2,7 @@
  * (bmx/corpus.h). */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * accounting and the manifest; reading the inputs is import_read.c. */
 #include "bmx/corpus.h"
 #include "import_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* The corpus manifest: write, list, record token counts (bmx/corpus.h). */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -2,7 +2,7 @@
  * domain's output files and the document pipeline of bmx/corpus.h. */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <stdarg.h>

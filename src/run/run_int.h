@@ -13,7 +13,7 @@
 #include "bmx/dist.h"
 #include "bmx/mix.h"
 #include "bmx/model.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "bmx/rng.h"
 #include "bmx/run.h"
 #include "bmx/train.h"
