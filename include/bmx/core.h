@@ -1,5 +1,5 @@
 /* bmx/core.h - the utility layer every module shares: status codes, error messages, logging,
- * CRC-32, regular files (whole-file read with a size cap, atomic
+ * CRC-32, little-endian byte order, regular files (whole-file read with a size cap, atomic
  * write, mkdir -p), the growable string and the JSON writer and reader.
  *
  * Conventions (see ../shared/DESIGN.md):
@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,62 @@ uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len);
 
 /* CRC-32 of a whole file's bytes into *crc; BMX_EIO with the file's name on failure. */
 int bmx_crc32_file(const char *path, uint32_t *crc, bmx_err *err);
+
+/* ---- little-endian byte order: the one codec of every binary format ----
+ * Fixed-width fields at p, least significant byte first, whatever the host's order; the
+ * doubles and floats travel as their IEEE-754 bit patterns. */
+static inline void bmx_le_put16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
+}
+static inline void bmx_le_put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline void bmx_le_put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline uint16_t bmx_le_get16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t bmx_le_get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t bmx_le_get64(const unsigned char *p)
+{
+    return (uint64_t)bmx_le_get32(p) | (uint64_t)bmx_le_get32(p + 4) << 32;
+}
+static inline void bmx_le_put_f32(unsigned char *p, float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    bmx_le_put32(p, u);
+}
+static inline void bmx_le_put_f64(unsigned char *p, double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, 8);
+    bmx_le_put64(p, u);
+}
+static inline float bmx_le_get_f32(const unsigned char *p)
+{
+    uint32_t u = bmx_le_get32(p);
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+static inline double bmx_le_get_f64(const unsigned char *p)
+{
+    uint64_t u = bmx_le_get64(p);
+    double x;
+    memcpy(&x, &u, 8);
+    return x;
+}
 
 /* ---- files that must be regular files ----
  * Every reader of a file the user names goes through these: a FIFO, directory, socket or

@@ -536,9 +536,9 @@ int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bm
 
 static void put_f64(flad_le_w *w, double d)
 {
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    flad_le_put(w, u, 8);
+    unsigned char b[8];
+    bmx_le_put_f64(b, d);
+    flad_le_bytes(w, b, 8);
 }
 
 int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err *err)
@@ -577,9 +577,9 @@ int bmx_flad_save(const bmx_flad *f, void *buf, size_t cap, size_t *len, bmx_err
         return rc;
     w.len += mlen;
     for (size_t i = 0; i < f->nparams; i++) {
-        uint32_t u;
-        memcpy(&u, &f->best[i], 4);
-        flad_le_put(&w, u, 4);
+        unsigned char b[4];
+        bmx_le_put_f32(b, f->best[i]);
+        flad_le_bytes(&w, b, 4);
     }
     flad_le_put(&w, bmx_crc32(0, buf, w.len), 4);
     return 0;
@@ -610,9 +610,8 @@ int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
         return bmx_err_set(err, BMX_ECORRUPT, "FLAD state: truncated");
     long round = (long)(int64_t)flad_le_get(&p, 8), auxb = (long)(int64_t)flad_le_get(&p, 8);
     long bestr = (long)(int64_t)flad_le_get(&p, 8), nonuni = (long)(int64_t)flad_le_get(&p, 8);
-    uint64_t bv = flad_le_get(&p, 8);
-    double bestv;
-    memcpy(&bestv, &bv, 8);
+    double bestv = bmx_le_get_f64(p);
+    p += 8;
     int32_t flags[3];
     for (int i = 0; i < 3; i++)
         flags[i] = (int32_t)flad_le_get(&p, 4);
@@ -635,10 +634,8 @@ int bmx_flad_load(bmx_flad *f, const void *buf, size_t len, bmx_err *err)
             return rc;
     }
     p += ml;
-    for (size_t i = 0; i < f->nparams; i++) {
-        uint32_t u = (uint32_t)flad_le_get(&p, 4);
-        memcpy(&f->best[i], &u, 4);
-    }
+    for (size_t i = 0; i < f->nparams; i++, p += 4)
+        f->best[i] = bmx_le_get_f32(p);
     for (int a = 0; a < f->naux; a++)
         f->arm_counts[a] = (long)(int64_t)flad_le_get(&arms, 8);
     f->round = round;
