@@ -71,6 +71,9 @@ void bmx_log(const bmx_logger *lg, int level, const char *fmt, ...)
 #endif
     ;
 
+/* Seconds on the monotonic clock (for durations: subtract two readings). */
+double bmx_now_s(void);
+
 /* CRC-32 (IEEE 802.3, as zlib's crc32): start with crc = 0, feed chunks in order. */
 uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len);
 
@@ -157,6 +160,11 @@ int bmx_file_read_input(const char *path, size_t max, char **data, size_t *size,
 /* Replace the file at path by data[0..len) atomically: written to PATH.tmp, synced, renamed
  * over path, the folder synced. A reader sees the old file or the new one, never a part. */
 int bmx_file_write_atomic(const char *path, const void *data, size_t len, bmx_err *err);
+
+/* Its last step, for writers that stream into their own temporary file (shards, checkpoints):
+ * rename tmp (written and synced) over path, then sync the folder so that the rename survives
+ * a crash. On failure tmp is removed and BMX_EIO names both paths. */
+int bmx_file_commit(const char *tmp, const char *path, bmx_err *err);
 
 /* mkdir -p: dir and every missing parent (mode 0777 before the umask); an existing
  * directory is fine. BMX_EIO naming the directory otherwise. */

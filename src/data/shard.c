@@ -154,16 +154,11 @@ int bmx_shard_writer_close(bmx_shard_writer *w, bmx_err *err)
         return rc;
     }
     w->f = NULL;
-    if (rename(w->tmp, w->path) != 0) {
-        rc = bmx_err_set(err, BMX_EIO, "cannot rename %s to %s: %s", w->tmp, w->path,
-                         strerror(errno));
-        bmx_shard_writer_abort(w);
-        return rc;
-    }
+    rc = bmx_file_commit(w->tmp, w->path, err); /* removes the temporary file on failure */
     free(w->tmp);
     w->tmp = NULL;
     bmx_shard_writer_abort(w);
-    return BMX_OK;
+    return rc;
 }
 
 /* ---- reader ---- */

@@ -465,24 +465,13 @@ int bmx_task_save(const bmx_task *t, const char *path, bmx_err *err)
     if (!h.oom)
         wu32(&h, bmx_crc32(0, h.p, 40));
     wu32(&h, 0);
+    wput(&h, pl.p, pl.len);
+    free(pl.p);
     if (h.oom) {
-        free(pl.p);
         free(h.p);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory writing %s", path);
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    int rc = 0;
-    if (!f)
-        rc = bmx_err_set(err, BMX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    else {
-        int bad = fwrite(h.p, 1, h.len, f) != h.len || fwrite(pl.p, 1, pl.len, f) != pl.len;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path))
-            rc = bmx_err_set(err, BMX_EIO, "%s: write failed: %s", path, strerror(errno));
-    }
-    free(pl.p);
+    int rc = bmx_file_write_atomic(path, h.p, h.len, err);
     free(h.p);
     return rc;
 }

@@ -196,9 +196,6 @@ int bmx_tok_save(const bmx_tok *t, const char *path, bmx_err *err)
 {
     size_t size = TOK_HDR + (size_t)t->n_merges * 12 + 4, off = TOK_HDR;
     unsigned char *buf = malloc(size);
-    char tmp[4096];
-    FILE *f;
-    int ok;
 
     if (!buf)
         return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
@@ -212,24 +209,9 @@ int bmx_tok_save(const bmx_tok *t, const char *path, bmx_err *err)
     for (size_t i = 0; i < (size_t)t->n_merges * 3; i++, off += 4)
         bmx_le_put32(buf + off, t->merges[i]);
     bmx_le_put32(buf + off, bmx_crc32(0, buf, off));
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
-        free(buf);
-        return bmx_err_set(err, BMX_EINVAL, "%s: path too long", path);
-    }
-    f = fopen(tmp, "wb");
-    if (!f) {
-        free(buf);
-        return bmx_err_set(err, BMX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    ok = fwrite(buf, 1, size, f) == size;
-    ok = (fclose(f) == 0) && ok;
+    int rc = bmx_file_write_atomic(path, buf, size, err);
     free(buf);
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return bmx_err_set(err, BMX_EIO, "%s: cannot write: %s", path, strerror(e));
-    }
-    return BMX_OK;
+    return rc;
 }
 
 /* Read a whole file (a regular file of at most max bytes); *size its length. */

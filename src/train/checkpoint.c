@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,19 +221,15 @@ static int write_file(const bmx_ckpt_writer *w, int fd)
 int bmx_ckpt_save(const bmx_ckpt_writer *w, const char *path, bmx_err *err)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16), *dir = malloc(plen + 1);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory saving checkpoint %s", path);
-    }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        free(dir);
         return bmx_err_set(err, BMX_EIO,
                            "cannot create a temporary file next to checkpoint %s: %s (check that "
                            "the directory exists and is writable)",
@@ -245,27 +240,15 @@ int bmx_ckpt_save(const bmx_ckpt_writer *w, const char *path, bmx_err *err)
         bad = 1;
         e = errno;
     }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        e = errno;
-    }
     if (bad) {
         unlink(tmp);
         free(tmp);
-        free(dir);
         return bmx_err_set(err, BMX_EIO, "cannot write checkpoint %s: %s (disk full?)", path,
                            strerror(e));
     }
-    /* make the rename itself durable */
-    memcpy(dir, path, plen + 1);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    int rc = bmx_file_commit(tmp, path, err);
     free(tmp);
-    free(dir);
-    return BMX_OK;
+    return rc;
 }
 
 /* ---- reading ---- */
