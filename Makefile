@@ -125,6 +125,13 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libbmx.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbmx.a $(LDFLAGS) $(LDLIBS)
 
+# bench_jval measures bmx_jval against Debian's JSON libraries when their -dev packages are
+# installed (libcjson-dev, libjansson-dev; bench/RESULTS.md): the library does not use them
+$(BUILD)/bench/bench_jval: CFLAGS += $(if $(wildcard /usr/include/cjson/cJSON.h),-DBMX_HAVE_CJSON) \
+                                     $(if $(wildcard /usr/include/jansson.h),-DBMX_HAVE_JANSSON)
+$(BUILD)/bench/bench_jval: LDLIBS += $(if $(wildcard /usr/include/cjson/cJSON.h),-lcjson) \
+                                     $(if $(wildcard /usr/include/jansson.h),-ljansson)
+
 $(BUILD)/.deps-ok: scripts/install-deps.sh scripts/deps-apt.txt scripts/deps-npm.txt
 	@mkdir -p $(BUILD)
 	bash scripts/install-deps.sh

@@ -2,7 +2,7 @@
  * committed fixtures (tests/fixtures/import) and of .jsonl.zst / .jsonl.gz files this test
  * writes, good, bad and truncated. */
 #include "bmx/corpus.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "bmx/rng.h"
 #include "check.h"
 

@@ -12,7 +12,7 @@
 #include "bmx/corpus.h"
 #include "bmx/data.h"
 #include "bmx/run.h"
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 #include "bmx/tok.h"
 #include "bmx/train.h"
 #include "check.h"

@@ -1,4 +1,4 @@
-/* The FLAD comparison's table and files (bmx_flad_cmp_*, bmx/runlog.h) on hand-made outcomes:
+/* The FLAD comparison's table and files (bmx_flad_cmp_*, bmx/report.h) on hand-made outcomes:
  * cells are mean ± sample std in %, EXP3-FLAD runs that never left uniform are named as
  * such, results.jsonl has one line per run, the usage table ranks the arms. */
 #include "check.h"
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 
 static char *slurp(const char *path)
 {

@@ -15,7 +15,7 @@
 
 #include "bmx/checkpoint.h"
 #include "bmx/flad.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "check.h"
 
 #define FX "tests/fixtures/tasks"

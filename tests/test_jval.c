@@ -2,7 +2,7 @@
  * integers, errors with byte offsets, and the pretty-printer's byte-exact round trip. */
 #include <stdint.h>
 
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "check.h"
 
 static bmx_jval *parse(const char *text)

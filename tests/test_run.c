@@ -23,7 +23,7 @@
 #include "bmx/mix.h"
 #include "bmx/model.h"
 #include "bmx/run.h"
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 #include "bmx/tok.h"
 #include "bmx/train.h"
 

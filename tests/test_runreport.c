@@ -1,4 +1,4 @@
-/* tests/test_runreport.c - the run log reader and the comparison report (bmx/runlog.h) on
+/* tests/test_runreport.c - the run log reader and the comparison report (bmx/report.h) on
  * committed logs: hand-made ones whose figures are computed by hand below, and logs recorded
  * from a real `bmx compare`.
  *
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 
 static bmx_runlog *load(const char *p)
 {

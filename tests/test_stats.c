@@ -1,4 +1,4 @@
-/* tests/test_stats.c - the statistics over seeds (bmx/runlog.h): Student's t quantile against
+/* tests/test_stats.c - the statistics over seeds (bmx/report.h): Student's t quantile against
  * table values and closed forms, the 95% t-interval, and the summary of synthetic runs (3
  * seeds x 2 methods and a 2-seed third) whose every figure is computed by hand below.
  *
@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 
 #define T1 12.7062047361747
 #define T2 4.30265272974946

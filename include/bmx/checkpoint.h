@@ -82,12 +82,6 @@ int bmx_ckpt_read_f32(bmx_ckpt_reader *r, const char *tag, float *dst, size_t n,
 int bmx_ckpt_load_trainer(bmx_ckpt_reader *r, int blas, bmx_model **model, bmx_trainer **trainer,
                           bmx_err *err);
 
-/* ---- little-endian fields ---- */
-void bmx_le_put32(unsigned char *p, uint32_t v);
-void bmx_le_put64(unsigned char *p, uint64_t v);
-uint32_t bmx_le_get32(const unsigned char *p);
-uint64_t bmx_le_get64(const unsigned char *p);
-
 #ifdef __cplusplus
 }
 #endif

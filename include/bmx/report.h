@@ -1,15 +1,7 @@
-/* bmx/report.h - what runs leave behind: JSONL records and SVG plots; and the project's one
- * JSON reader (bmx_jval, for the run logs and the corpus manifest).
- *
- * Everything is built in memory in a growable string (bmx_sbuf), so the caller decides where
- * it goes (a file, an HTML page, a test). An allocation failure is sticky: the buffer stops
- * growing, sets oom, and the function that writes it out reports BMX_ENOMEM.
- *
- * JSONL: one JSON object per line. Numbers are written so that strtod reads back the very
- * same double: "%.15g" when that round-trips (0.1 stays 0.1), else "%.17g" (always
- * exact), so a log replays bit for bit; a non-finite number is written as null. Strings
- * are escaped (\" \\ \b \f \n \r \t, other bytes below 0x20 as \u00XX; bytes >= 0x80 are
- * passed through, so UTF-8 stays UTF-8).
+/* bmx/report.h - the report module: what runs leave behind, read back and drawn. One HTML/SVG
+ * toolkit (self-contained SVG plots), the run logs and the comparison report, the statistics
+ * over seeds, and the FLAD comparison's table. (The text utilities it builds on - bmx_sbuf,
+ * bmx_json, bmx_jval - are in bmx/core.h.)
  *
  * SVG: self-contained documents (no scripts, no external fonts) that parse as XML:
  *  - bmx_svg_lines: several named series y(x) in one plot, with axes, "nice" ticks (1, 2, 5
@@ -18,135 +10,60 @@
  *  - bmx_svg_stacked: a distribution over time as a stacked area (y from 0 to 1 for a
  *    distribution), one band per arm. With many arms only the `top` arms with the largest
  *    mean share get a band and a legend entry of their own; the rest form one "other" band.
+ *
+ * Run logs: read the logs of training runs (bmx/run.h) and build the comparison report.
+ *
+ * bmx_runlog_load reads RUN/log.jsonl (or the file given) into arrays; every line is checked
+ * (valid JSON, the record's fields with the right types and sizes) and an error names the
+ * file and line. A run killed mid-line (a truncated last line) is an error too: resume it.
+ *
+ * bmx_report_html builds one self-contained HTML page (inline SVG, no scripts) from loaded
+ * runs, grouped by method (the header's "method"; runs of one method differ by seed):
+ *  1. mean validation perplexity (the mean over domains of exp(loss)) against steps, one
+ *     line per method: the mean over its seeds with its 95% t-band, and min and max over
+ *     seeds as thin lines when it has several;
+ *  2. the headline figure of the ODM paper: the best static baseline (lowest final mean
+ *     perplexity among the methods whose policy is uniform, natural or weights - DoReMi's
+ *     final run is a `weights` run) sets a target, its final mean perplexity; for every
+ *     method, the first step its seed-mean curve reaches the target (linear interpolation
+ *     between evaluations) and how many fewer steps that is than the baseline's final step,
+ *     in percent; "not reached" when it never does;
+ *  3. per-domain final perplexity table: mean over seeds (and the spread max - min);
+ *  4. the distribution over time of each adaptive method (first seed), stacked areas, and
+ *     for how many of its steps it was exactly uniform (bmx_runlog_uniform_steps); the
+ *     runs table gives that count for every run; a run with probe steps (aioli) says how
+ *     many of its steps were probes (they count against its step budget).
+ * Every run must have the same domains in the same order.
+ *
+ * The evidence over seeds (bmx_report_summary, src/report/summary.c) adds, per method:
+ *  - the final mean validation perplexity and each domain's final perplexity (at the last
+ *    step every seed of the method evaluated), as the mean over seeds with a 95% Student
+ *    t-interval (mean +- t_{0.975,n-1} s / sqrt(n), s the sample standard deviation); one
+ *    seed has no interval;
+ *  - steps to reach the target of 2. per seed (each seed's own curve, interpolated): how
+ *    many seeds reach it, and the mean and t-interval over those that do;
+ *  - a paired comparison against uniform (the method whose policy is uniform) on the seeds
+ *    both have: per seed the difference method - uniform of the mean perplexity at the last
+ *    step both runs evaluated (and 100 (method / uniform - 1), in %), the mean difference
+ *    with its paired t-interval, the seeds the method wins (lower perplexity), and the same
+ *    difference per domain;
+ *  - the curve of 1. with a t-band at every step, and the paired relative difference to
+ *    uniform over steps with its band.
+ * bmx_report_html shows them (bands on the perplexity plot; the plot relative to uniform is
+ * the paired difference with its band and a zero line; tables with intervals);
+ * bmx_summary_json and bmx_summary_markdown write them for machines and for docs.
  */
 #ifndef BMX_REPORT_H
 #define BMX_REPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "bmx/core.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- growable string ---- */
-
-typedef struct bmx_sbuf {
-    char *p;    /* NUL-terminated text (NULL while empty) */
-    size_t len; /* bytes, without the NUL */
-    size_t cap;
-    int oom; /* an allocation failed; later appends are dropped */
-} bmx_sbuf;
-
-void bmx_sbuf_free(bmx_sbuf *b);
-void bmx_sbuf_clear(bmx_sbuf *b); /* len = 0, keeps the memory */
-void bmx_sbuf_put(bmx_sbuf *b, const char *s, size_t n);
-void bmx_sbuf_puts(bmx_sbuf *b, const char *s);
-void bmx_sbuf_printf(bmx_sbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-/* The text, "" when empty. */
-const char *bmx_sbuf_str(const bmx_sbuf *b);
-/* Append s escaped for XML text and attribute values (& < > " '). */
-void bmx_sbuf_xml(bmx_sbuf *b, const char *s);
-/* Write the whole buffer to f; BMX_ENOMEM if it overflowed, BMX_EIO if the write failed
- * (what names the destination in the message). */
-int bmx_sbuf_fwrite(const bmx_sbuf *b, FILE *f, const char *what, bmx_err *err);
-/* Write the whole buffer to a new file at path (replacing it). */
-int bmx_sbuf_save(const bmx_sbuf *b, const char *path, bmx_err *err);
-
-/* ---- JSON / JSONL ---- */
-
-#define BMX_JSON_MAX_DEPTH 32
-
-typedef struct bmx_json {
-    bmx_sbuf out;
-    int depth;
-    unsigned char count[BMX_JSON_MAX_DEPTH]; /* items so far at each level (0, 1 = some) */
-    int after_key;                           /* a key was written; its value comes next */
-    int bad;                                 /* misuse: unbalanced or too deep */
-} bmx_json;
-
-/* A zeroed bmx_json is ready; bmx_json_free releases its memory. */
-void bmx_json_free(bmx_json *j);
-void bmx_json_obj(bmx_json *j);
-void bmx_json_end_obj(bmx_json *j);
-void bmx_json_arr(bmx_json *j);
-void bmx_json_end_arr(bmx_json *j);
-void bmx_json_key(bmx_json *j, const char *key);
-void bmx_json_num(bmx_json *j, double v);
-void bmx_json_int(bmx_json *j, long long v);
-void bmx_json_str(bmx_json *j, const char *s);
-void bmx_json_bool(bmx_json *j, int v);
-void bmx_json_null(bmx_json *j);
-/* An array of n numbers / ints. */
-void bmx_json_nums(bmx_json *j, const double *v, size_t n);
-void bmx_json_ints(bmx_json *j, const int *v, size_t n);
-/* key + value shorthands. */
-void bmx_json_kv_num(bmx_json *j, const char *key, double v);
-void bmx_json_kv_int(bmx_json *j, const char *key, long long v);
-void bmx_json_kv_str(bmx_json *j, const char *key, const char *s);
-
-/* Write the finished value(s) as one line (text + "\n") to f and start afresh. Errors:
- * BMX_EINVAL for an unbalanced or misused writer, BMX_ENOMEM, BMX_EIO (naming what). */
-int bmx_json_line(bmx_json *j, FILE *f, const char *what, bmx_err *err);
-
-/* Format one number as the writer does (buf of at least 32 bytes); returns buf. */
-char *bmx_json_fmt_num(char *buf, double v);
-
-/* ---- JSON documents: parse, look up, build, pretty-print ---- */
-
-/* The one JSON reader of the project (RFC 8259), used for the corpus manifest and the run
- * log. Objects keep their keys in insertion order (a repeated key keeps its first place and
- * its last value) and numbers keep their text, so a document read and written again comes
- * out byte for byte as it went in (given the same pretty-printing), and integers of any size
- * are exact (bmx_jval_as_u64). Strings are UTF-8 without NUL: every escape is decoded, UTF-16
- * surrogate pairs are joined, a lone surrogate becomes U+FFFD (a high one followed by a
- * \u escape that is not a low one is an error). Constructors return NULL
- * when memory runs out; bmx_jval_set / bmx_jval_push take ownership of the value (freeing
- * it on failure) and return 0 or -1. */
-enum bmx_jtype { BMX_JNULL, BMX_JBOOL, BMX_JNUM, BMX_JSTR, BMX_JARR, BMX_JOBJ };
-
-typedef struct bmx_jval {
-    enum bmx_jtype t;
-    int b;         /* BMX_JBOOL */
-    char *s;       /* BMX_JSTR (UTF-8, NUL-free) or BMX_JNUM (its JSON text) */
-    size_t n, cap; /* BMX_JARR / BMX_JOBJ: number of items */
-    char **keys;   /* BMX_JOBJ */
-    struct bmx_jval **items;
-    void *index; /* BMX_JOBJ, private: a hash index of the keys, built once an object has
-                    more than a few, so that set and get take constant time */
-} bmx_jval;
-
-/* Parse text[0..len) as exactly one JSON value (nesting at most 64 deep). On error
- * BMX_ECORRUPT (BMX_ENOMEM) with a message that names the byte offset, *out = NULL. */
-int bmx_jval_parse(const char *text, size_t len, bmx_jval **out, bmx_err *err);
-void bmx_jval_free(bmx_jval *v);
-/* Member of an object (NULL when obj is not an object or has no such key). */
-bmx_jval *bmx_jval_get(const bmx_jval *obj, const char *key);
-/* The number's exact value when v is a non-negative integer without sign, fraction or
- * exponent that fits 64 bits; -1 otherwise. */
-int bmx_jval_as_u64(const bmx_jval *v, uint64_t *out);
-/* The number's value (nearest double) when v is a number; -1 otherwise. */
-int bmx_jval_as_double(const bmx_jval *v, double *out);
-
-bmx_jval *bmx_jval_null(void);
-bmx_jval *bmx_jval_bool(int b);
-bmx_jval *bmx_jval_u64(uint64_t x);
-bmx_jval *bmx_jval_str(const char *s);
-bmx_jval *bmx_jval_strn(const char *s, size_t n);
-bmx_jval *bmx_jval_arr(void);
-bmx_jval *bmx_jval_obj(void);
-int bmx_jval_push(bmx_jval *arr, bmx_jval *v);
-/* Set key in obj: replaces the value in place when the key exists, else appends. */
-int bmx_jval_set(bmx_jval *obj, const char *key, bmx_jval *v);
-/* Pretty-print (2-space indent, a final newline). Returns 0 or -1 on a write error. */
-int bmx_jval_write(const bmx_jval *v, FILE *f);
 
 /* ---- SVG plots ---- */
 
@@ -189,6 +106,185 @@ int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_serie
  * Errors (BMX_EINVAL): n == 0, k == 0, a negative or non-finite value, non-finite x. */
 int bmx_svg_stacked(bmx_sbuf *out, const bmx_plot *plot, const double *x, size_t n, const double *v,
                     size_t k, const char *const *names, size_t top, bmx_err *err);
+
+/* ---- run logs and the comparison report ---- */
+
+typedef struct bmx_runlog {
+    char *path;
+    char *method, *policy;
+    uint64_t seed;
+    int K;
+    char **domains;
+    double *train_tokens; /* K */
+    long steps_planned, tokens_per_step;
+    /* step records */
+    size_t nsteps;
+    long *step;
+    double *loss;
+    double *grad_norm;
+    double *probs; /* nsteps * K */
+    double *dloss; /* nsteps * K, NAN where the domain was not drawn */
+    int *dcount;   /* nsteps * K */
+    size_t nprobe; /* steps logged as probe steps (aioli) */
+    /* eval records */
+    size_t nevals;
+    long *eval_step;
+    double *eval_loss; /* nevals * K */
+    double *eval_avg_ppl;
+} bmx_runlog;
+
+/* path: a run folder (its log.jsonl is read) or a log file. */
+int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err);
+void bmx_runlog_free(bmx_runlog *l);
+/* Is the policy static (uniform, natural, weights)? */
+int bmx_runlog_is_static(const bmx_runlog *l);
+/* Steps whose distribution was exactly uniform: max_d |pi_d - 1/K| <= 1e-12 (odm and exp3
+ * are, while S t <= K ln K: bmx/mix.h bmx_mix_uniform_rounds). */
+size_t bmx_runlog_uniform_steps(const bmx_runlog *l);
+
+/* One headline row per method (see 2. above); filled by bmx_report_headline. */
+typedef struct bmx_headline {
+    const char *method;
+    double final_ppl;  /* mean over seeds of the final mean perplexity */
+    double reach_step; /* first step at the target (interpolated), NAN if never */
+    double fewer_pct;  /* 100 * (1 - reach_step / baseline's final step) */
+} bmx_headline;
+
+/* The headline rows (one per method, in the order methods first appear) and the baseline
+ * (its method name in *baseline, its target in *target). Errors: no static method, or runs
+ * with different domains. *rows is malloc'd. */
+int bmx_report_headline(bmx_runlog *const *runs, size_t n, bmx_headline **rows, size_t *nrows,
+                        const char **baseline, double *target, bmx_err *err);
+
+/* ---- statistics over seeds (src/report/stats.c) ---- */
+
+/* Degrees of freedom the t functions take: 1 to BMX_T_MAX_DF (NAN outside). */
+#define BMX_T_MAX_DF 100000
+
+/* Student's t distribution with df degrees of freedom (an integer): its CDF, and its
+ * quantile (the t with CDF p, 0 < p < 1; bmx_t_quantile(0.975, 4) = 2.7764...). Exact series
+ * of elementary functions (Abramowitz and Stegun 26.7.3-4), the quantile by bisection to
+ * double precision. NAN for a df or p out of range. */
+double bmx_t_cdf(double t, long df);
+double bmx_t_quantile(double p, long df);
+
+/* The mean of n values with its 95% Student t-interval. */
+typedef struct bmx_ci {
+    size_t n;      /* values */
+    double mean;   /* NAN when n == 0 */
+    double sd;     /* sample standard deviation (divisor n - 1); NAN when n < 2 */
+    double half;   /* t_{0.975,n-1} sd / sqrt(n); NAN when n < 2 (no interval) */
+    double lo, hi; /* mean -+ half; NAN when n < 2 */
+} bmx_ci;
+
+bmx_ci bmx_ci95(const double *x, size_t n);
+/* "MEAN +- HALF" with prec decimals, "MEAN (1 seed, no interval)", or "-" when n == 0;
+ * returns buf. */
+char *bmx_ci_text(char *buf, size_t cap, const bmx_ci *c, int prec);
+/* Does the interval exclude 0 (n >= 2 and lo > 0 or hi < 0)? */
+int bmx_ci_excludes_zero(const bmx_ci *c);
+
+/* ---- the evidence over seeds (src/report/summary.c) ---- */
+
+typedef struct bmx_method_summary {
+    const char *method, *policy; /* borrowed from its first run */
+    int is_static;
+    int is_reference; /* the uniform method the others are paired with */
+    size_t nseeds;
+    uint64_t *seeds;   /* nseeds, in the order the runs were given */
+    long final_step;   /* the last step every seed evaluated; -1 when none is common */
+    double *final_ppl; /* nseeds: each seed's mean validation perplexity at final_step */
+    bmx_ci final_ci;
+    double *domain_ppl; /* nseeds * K: each seed's perplexity of each domain at final_step */
+    bmx_ci *domain_ci;  /* K */
+    /* steps to reach bmx_summary.target, each seed on its own curve */
+    double *reach; /* nseeds, NAN where the seed never reaches it */
+    size_t nreached;
+    bmx_ci reach_ci; /* over the seeds that reach it */
+    /* paired with the reference on the seeds both have (none for the reference itself) */
+    size_t npaired;
+    uint64_t *paired_seeds; /* npaired */
+    long *paired_step;      /* npaired: the last step both runs evaluated */
+    double *diff;           /* npaired: method - uniform, mean perplexity */
+    double *rel_pct;        /* npaired: 100 (method / uniform - 1) */
+    bmx_ci diff_ci, rel_ci;
+    size_t wins;            /* pairs where the method's perplexity is lower */
+    double *domain_diff;    /* npaired * K */
+    bmx_ci *domain_diff_ci; /* K */
+    /* over the evaluation steps every seed has: the mean perplexity with its t-band, and the
+     * paired relative difference to uniform (%) where the paired uniform runs have the step */
+    size_t ncurve;
+    double *curve_step;
+    bmx_ci *curve;
+    size_t nrel;
+    double *rel_step;
+    bmx_ci *rel_curve;
+} bmx_method_summary;
+
+typedef struct bmx_summary {
+    int K;
+    char **domains; /* borrowed from the first run */
+    size_t nmethods;
+    bmx_method_summary *methods; /* in the order methods first appear */
+    const char *baseline;        /* the best static method (2. above), NULL when none */
+    double target;               /* its seed-mean final perplexity, NAN when none */
+    const char *reference;       /* the uniform method, NULL when none */
+} bmx_summary;
+
+/* The summary of loaded runs (they must outlive it). Errors as bmx_report_headline's, except
+ * that a missing static baseline or uniform method only leaves those figures out. */
+int bmx_report_summary(bmx_runlog *const *runs, size_t n, bmx_summary **out, bmx_err *err);
+void bmx_summary_free(bmx_summary *s);
+
+/* The summary as one JSON document (every figure, per-seed values included, the curves;
+ * intervals as {"n","mean","sd","half","lo","hi"} with nulls where there is none). */
+int bmx_summary_json(const bmx_summary *s, bmx_sbuf *out, bmx_err *err);
+/* The tables as GitHub Markdown, for docs/EXPERIMENTS.md. */
+int bmx_summary_markdown(const bmx_summary *s, bmx_sbuf *out, bmx_err *err);
+
+/* The whole HTML report into out. */
+int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sbuf *out,
+                    bmx_err *err);
+
+/* ---- the FLAD comparison (bmx flad-compare): every method on every target and split ----
+ * Collects each run's outcome, then writes OUT/table.md (test accuracy in %, mean and
+ * sample standard deviation over splits, rows as in the FLAD paper, a column per target and
+ * their mean; an EXP3-FLAD cell whose runs never left uniform says so), OUT/results.jsonl
+ * (one line per run) and OUT/report.html (the table, the auxiliary datasets EXP3 and UCB1
+ * drew most per target, EXP3's arm probabilities over the rounds of split 0). */
+#define BMX_FLAD_CMP_METHODS 5 /* target-only, explore-only, exploit-only, exp3, ucb1 */
+#define BMX_FLAD_CMP_TARGETS 16
+#define BMX_FLAD_CMP_SPLITS  5
+
+typedef struct bmx_flad_outcome {
+    const char *policy; /* the spec the run used */
+    double test_acc, best_val;
+    long rounds, nonuniform; /* rounds, and those whose pi differed from uniform */
+    long min_rounds, aux_batches;
+    int naux; /* arms: */
+    const char *const *arm_names;
+    const long *arm_counts; /* batches drawn from each */
+    const char *log;        /* the run's log.jsonl (its "probs" rows) */
+} bmx_flad_outcome;
+
+typedef struct bmx_flad_cmp bmx_flad_cmp;
+
+/* Method k's name ("target-only" ... "ucb1"), NULL out of range. */
+const char *bmx_flad_cmp_method(int k);
+/* use[k] = method k is in list (comma-separated names; NULL = all). */
+void bmx_flad_cmp_methods(const char *list, int use[BMX_FLAD_CMP_METHODS]);
+/* nt targets (2..16; their names are kept as given), splits 1..5, the methods used, the
+ * reward, EXP3's spec and the auxiliary draws per round (for the table and the results). */
+int bmx_flad_cmp_create(bmx_flad_cmp **out, const char *const *targets, int nt, int splits,
+                        const int *use, const char *reward, const char *exp3spec, int aux_draws,
+                        bmx_err *err);
+void bmx_flad_cmp_free(bmx_flad_cmp *c);
+/* The outcome of method k on target t, split s. */
+int bmx_flad_cmp_add(bmx_flad_cmp *c, int t, int s, int k, const bmx_flad_outcome *r, bmx_err *err);
+/* After every run of target t: its row of most-used auxiliary datasets. */
+void bmx_flad_cmp_end_target(bmx_flad_cmp *c, int t);
+/* Write the three files under out; *table (may be NULL) gets table.md's text. */
+int bmx_flad_cmp_write(bmx_flad_cmp *c, const char *out, const char **table, bmx_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /* bmx report - rebuild the comparison report from run logs alone (bmx/runlog.h). */
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 #include "cli.h"
 
 #include <stdio.h>

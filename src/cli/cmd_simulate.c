@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "bmx/mix.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "bmx/sim.h"
 #include "cli.h"
 

@@ -126,16 +126,37 @@ static int read_stream(FILE *f, const char *path, size_t max, char **data, size_
     return BMX_OK;
 }
 
+int bmx_file_commit(const char *tmp, const char *path, bmx_err *err)
+{
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return bmx_err_set(err, BMX_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    /* the rename itself made durable: sync the folder */
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 0;
+    char *dir = malloc(n + 2);
+    if (dir) {
+        memcpy(dir, n ? path : ".", n ? n : 1);
+        dir[n ? n : 1] = 0;
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir);
+    }
+    return BMX_OK;
+}
+
 int bmx_file_write_atomic(const char *path, const void *data, size_t len, bmx_err *err)
 {
     size_t n = strlen(path);
-    char *tmp = malloc(n + 5), *dir = malloc(n + 1);
+    char *tmp = malloc(n + 5);
     int rc = BMX_OK, fd = -1;
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
+    if (!tmp)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory writing %s", path);
-    }
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".tmp", 5);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -157,25 +178,11 @@ int bmx_file_write_atomic(const char *path, const void *data, size_t len, bmx_er
         rc = bmx_err_set(err, BMX_EIO, "cannot sync %s: %s", tmp, strerror(errno));
     if (fd >= 0 && close(fd) != 0 && !rc)
         rc = bmx_err_set(err, BMX_EIO, "cannot write %s: %s (disk full?)", tmp, strerror(errno));
-    if (!rc && rename(tmp, path) != 0)
-        rc = bmx_err_set(err, BMX_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc && fd >= 0)
+    if (!rc)
+        rc = bmx_file_commit(tmp, path, err);
+    else if (fd >= 0)
         unlink(tmp);
-    if (!rc) { /* the rename itself made durable */
-        memcpy(dir, path, n + 1);
-        char *slash = strrchr(dir, '/');
-        if (slash == dir)
-            slash[1] = 0;
-        else if (slash)
-            *slash = 0;
-        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
     free(tmp);
-    free(dir);
     return rc;
 }
 

@@ -2,7 +2,7 @@
  * (bmx/corpus.h). */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,13 +54,6 @@ struct dom {
     char reason[600];
 };
 #define reason(d, ...) fmt((d)->reason, sizeof(d)->reason, __VA_ARGS__)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 #define j_text corpus_j_text
 
@@ -191,7 +184,7 @@ static void dom_start(struct dom *d)
     d->errfd = perr[0];
     d->out_open = 1;
     d->state = DOM_RUNNING;
-    d->t0 = d->last = now_s();
+    d->t0 = d->last = bmx_now_s();
     bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: running %s", d->name, d->script);
 }
 
@@ -232,9 +225,9 @@ static void dom_poll(struct dom *ds, size_t n, int timeout_ms)
         int st;
         if (d->state != DOM_RUNNING)
             continue;
-        if (now_s() - d->last > 10.0) {
+        if (bmx_now_s() - d->last > 10.0) {
             struct stat sb;
-            d->last = now_s();
+            d->last = bmx_now_s();
             if (stat(d->spool, &sb) == 0)
                 bmx_log(&d->o->log, BMX_LOG_INFO, "corpus: %s: %.1f MB extracted, %.0f s", d->name,
                         (double)sb.st_size / 1e6, d->last - d->t0);
@@ -343,7 +336,7 @@ static bmx_jval *dom_finish(struct dom *d, struct hset *global)
 {
     const struct sink *o = &d->out;
     bmx_jval *j;
-    double t0 = now_s();
+    double t0 = bmx_now_s();
 
     sink_init(&d->out, d->o->out_dir, d->name);
     if (d->state == DOM_NOSTART) {
@@ -398,7 +391,8 @@ static bmx_jval *dom_finish(struct dom *d, struct hset *global)
             (double)o->kept_bytes / 1e6, (unsigned long long)o->docs[0],
             (unsigned long long)o->docs[1], (unsigned long long)o->docs[2],
             (unsigned long long)o->n_bin, (unsigned long long)o->n_empty,
-            (unsigned long long)o->n_dup, (unsigned long long)o->n_cap, t0 - d->t0, now_s() - t0);
+            (unsigned long long)o->n_dup, (unsigned long long)o->n_cap, t0 - d->t0,
+            bmx_now_s() - t0);
     if (!o->docs[BMX_SPLIT_VAL] || !o->docs[BMX_SPLIT_TEST])
         bmx_log(&d->o->log, BMX_LOG_WARN, "corpus: %s: the validation or test split is empty",
                 d->name);
@@ -455,12 +449,8 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
             if (strcmp(o->domains[k], n) == 0)
                 return bmx_err_set(err, BMX_EINVAL, "domain '%s' is listed twice", n);
     }
-    if (corpus_mkdir_p(o->out_dir) != 0)
-        return bmx_err_set(err, BMX_EIO, "cannot create the output directory %s: %s", o->out_dir,
-                           strerror(errno));
-    if (corpus_mkdir_p(o->cache_dir) != 0)
-        return bmx_err_set(err, BMX_EIO, "cannot create the cache directory %s: %s", o->cache_dir,
-                           strerror(errno));
+    if ((rc = bmx_file_mkdir_p(o->out_dir, err)) || (rc = bmx_file_mkdir_p(o->cache_dir, err)))
+        return rc;
     ds = calloc(o->ndomains, sizeof *ds);
     man = bmx_jval_obj();
     doms = bmx_jval_obj();

@@ -70,9 +70,6 @@ size_t corpus_normalize_hash(const void *in, size_t n, void *out, bmx_corpus_nor
  * chains of four documents overlap. */
 void corpus_hash_many(const unsigned char *const *p, const size_t *len, uint64_t *h, size_t n);
 
-/* mkdir -p; 0 or -1 with errno. */
-int corpus_mkdir_p(const char *path);
-
 /* A JSON string from bytes that may be invalid UTF-8 (normalised first); "%08x" of x. */
 struct bmx_jval *corpus_j_text(const char *s, size_t n);
 struct bmx_jval *corpus_j_hex32(uint32_t x);

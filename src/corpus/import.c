@@ -3,7 +3,7 @@
  * accounting and the manifest; reading the inputs is import_read.c. */
 #include "bmx/corpus.h"
 #include "import_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,13 +15,6 @@ static const char *const bad_key[NBAD] = {"malformed", "no_text",   "no_domain",
                                           "too_long",  "truncated", "corrupt"};
 static const char *const bad_text[NBAD] = {"malformed JSON", "no text string",   "no domain string",
                                            "too long",       "truncated stream", "damaged stream"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 size_t bmx_corpus_safe_name(const char *name, size_t n, char *out, size_t cap)
 {
@@ -221,7 +214,7 @@ static int all_full(const struct imp *m)
 
 void imp_progress(struct imp *m, const struct input *in, int force)
 {
-    double t = now_s(), dt;
+    double t = bmx_now_s(), dt;
 
     if (!force && t < m->next_progress)
         return;
@@ -588,7 +581,7 @@ int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err 
     m.o = o;
     m.err = err;
     m.progress_s = o->progress_s > 0 ? o->progress_s : 2.0;
-    m.t0 = now_s();
+    m.t0 = bmx_now_s();
     m.next_progress = m.t0 + m.progress_s;
     m.dom = calloc(BMX_IMPORT_MAX_DOMAINS, sizeof *m.dom);
     m.in = calloc(o->nsrc, sizeof *m.in);
@@ -597,10 +590,7 @@ int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err 
         {o->split[0], o->split[1], o->split[2]}, o->max_bytes, o->max_docs, NULL, &m.kept, NULL, 0};
     if (!m.dom || !m.in || !m.sel_hit) {
         rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-    } else if (corpus_mkdir_p(o->out_dir) != 0) {
-        rc = bmx_err_set(err, BMX_EIO, "cannot create the output folder %s: %s", o->out_dir,
-                         strerror(errno));
-    } else {
+    } else if ((rc = bmx_file_mkdir_p(o->out_dir, err)) == BMX_OK) {
         rc = out_not_inside(o, err);
     }
     for (size_t i = 0; !rc && i < o->nsrc; i++) {
@@ -637,7 +627,7 @@ int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err 
         for (int k = 0; k < NBAD; k++)
             for (int j = 0; j < BMX_IMPORT_FIRST_BAD; j++)
                 free(m.in[i].first_file[k][j]);
-    m.r.seconds = now_s() - m.t0;
+    m.r.seconds = bmx_now_s() - m.t0;
     if (res)
         *res = m.r;
     free(m.dom);

@@ -1,7 +1,7 @@
 /* The corpus manifest: write, list, record token counts (bmx/corpus.h). */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,22 +12,21 @@
 
 int corpus_write_manifest(const char *dir, const bmx_jval *m, bmx_err *err)
 {
-    char path[PATH_MAX], tmp[PATH_MAX];
+    char path[PATH_MAX], *text = NULL;
+    size_t len = 0;
     FILE *f;
-    int bad;
+    int rc;
 
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    snprintf(tmp, sizeof tmp, "%s/manifest.json.tmp", dir);
-    f = fopen(tmp, "wbe");
+    f = open_memstream(&text, &len); /* the text in memory, then one atomic write */
     if (!f)
-        return bmx_err_set(err, BMX_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    bad = bmx_jval_write(m, f) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return bmx_err_set(err, BMX_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return BMX_OK;
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory writing %s", path);
+    rc = bmx_jval_write(m, f) != 0;
+    rc |= fclose(f) != 0;
+    rc = rc ? bmx_err_set(err, BMX_ENOMEM, "out of memory writing %s", path)
+            : bmx_file_write_atomic(path, text, len, err);
+    free(text);
+    return rc;
 }
 
 #define MANIFEST_MAX ((size_t)64 << 20) /* a manifest lists files: a few KB in practice */

@@ -13,13 +13,6 @@
 
 #define BATCH 4096 /* documents encoded at once: bounds the memory of the ids */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct enc {
     const void *docs[BATCH];
     size_t lens[BATCH], nout[BATCH];
@@ -69,7 +62,7 @@ static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_to
     bmx_corpus_docs *d = NULL;
     bmx_shard_writer *w = NULL;
     size_t len = strlen(e->file);
-    double t0 = now_s();
+    double t0 = bmx_now_s();
     int rc;
 
     snprintf(txt, sizeof txt, "%s/%s", corpus, e->file);
@@ -100,7 +93,7 @@ static int shard_one(const char *corpus, const bmx_corpus_entry *e, const bmx_to
                 "%s/%s: %zu documents, %llu tokens (%.2f bytes/token), %.1f s -> %s", e->domain,
                 bmx_corpus_split_name(e->split), d->n, (unsigned long long)tk->tokens,
                 tk->tokens > d->n ? (double)e->bytes / (double)(tk->tokens - d->n) : 0.0,
-                now_s() - t0, bin);
+                bmx_now_s() - t0, bin);
     bmx_shard_writer_abort(w);
     bmx_corpus_docs_free(d);
     return rc;

@@ -2,7 +2,7 @@
  * domain's output files and the document pipeline of bmx/corpus.h. */
 #include "bmx/corpus.h"
 #include "corpus_int.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,25 +18,6 @@ void corpus_fmt(char *buf, size_t len, const char *f, ...)
     va_start(ap, f);
     vsnprintf(buf, len, f, ap);
     va_end(ap);
-}
-
-int corpus_mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n >= sizeof buf)
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -1;
-            buf[i] = c;
-        }
-    return 0;
 }
 
 bmx_jval *corpus_j_text(const char *s, size_t n)
@@ -158,8 +139,9 @@ int sink_open(struct sink *s)
     slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    if (corpus_mkdir_p(dir) != 0) {
-        sink_reason(s, "cannot create %s: %s", dir, strerror(errno));
+    bmx_err why;
+    if (bmx_file_mkdir_p(dir, &why) != BMX_OK) {
+        sink_reason(s, "%s", why.msg);
         s->io_error = 1;
         return -1;
     }
@@ -277,10 +259,10 @@ void sink_close(struct sink *s, int keep)
         corpus_fmt(bin, sizeof bin, "%.*s.bin", (int)(n > 4 ? n - 4 : 0), s->path[k]);
         unlink(bin); /* a shard of the old text would be stale */
         if (keep && !s->io_error) {
-            if (rename(s->tmp[k], s->path[k]) != 0) {
+            bmx_err why;
+            if (bmx_file_commit(s->tmp[k], s->path[k], &why) != BMX_OK) {
                 s->io_error = 1;
-                sink_reason(s, "cannot rename %s to %s: %s", s->tmp[k], s->path[k],
-                            strerror(errno));
+                sink_reason(s, "%s", why.msg);
             }
         } else {
             unlink(s->tmp[k]);

@@ -12,28 +12,6 @@
 
 static const char MAGIC[8] = {'B', 'M', 'X', 'S', 'H', 'A', 'R', 'D'};
 
-static void put32(unsigned char *p, uint32_t x)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(x >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t x)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(x >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* ---- writer ---- */
 
 struct bmx_shard_writer {
@@ -98,10 +76,10 @@ static int put_token(bmx_shard_writer *w, uint32_t t, bmx_err *err)
     if (w->len + 4 > sizeof w->buf && flush(w, err))
         return err ? err->code : BMX_EIO;
     if (w->width == 2) {
-        w->buf[w->len++] = (unsigned char)t;
-        w->buf[w->len++] = (unsigned char)(t >> 8);
+        bmx_le_put16(w->buf + w->len, (uint16_t)t);
+        w->len += 2;
     } else {
-        put32(w->buf + w->len, t);
+        bmx_le_put32(w->buf + w->len, t);
         w->len += 4;
     }
     w->ntokens++;
@@ -155,14 +133,14 @@ int bmx_shard_writer_close(bmx_shard_writer *w, bmx_err *err)
         return rc;
     }
     memcpy(h, MAGIC, 8);
-    put32(h + 8, BMX_SHARD_VERSION);
-    put32(h + 12, w->width);
-    put32(h + 16, w->vocab);
-    put32(h + 20, w->eot);
-    put64(h + 24, w->ntokens);
-    put64(h + 32, w->ndocs);
-    put32(h + 40, w->crc);
-    put32(h + 60, bmx_crc32(0, h, 60));
+    bmx_le_put32(h + 8, BMX_SHARD_VERSION);
+    bmx_le_put32(h + 12, w->width);
+    bmx_le_put32(h + 16, w->vocab);
+    bmx_le_put32(h + 20, w->eot);
+    bmx_le_put64(h + 24, w->ntokens);
+    bmx_le_put64(h + 32, w->ndocs);
+    bmx_le_put32(h + 40, w->crc);
+    bmx_le_put32(h + 60, bmx_crc32(0, h, 60));
     if (fseek(w->f, 0, SEEK_SET) != 0 || fwrite(h, 1, sizeof h, w->f) != sizeof h ||
         fflush(w->f) != 0 || fsync(fileno(w->f)) != 0) {
         rc = bmx_err_set(err, BMX_EIO, "cannot write shard %s: %s", w->tmp, strerror(errno));
@@ -176,16 +154,11 @@ int bmx_shard_writer_close(bmx_shard_writer *w, bmx_err *err)
         return rc;
     }
     w->f = NULL;
-    if (rename(w->tmp, w->path) != 0) {
-        rc = bmx_err_set(err, BMX_EIO, "cannot rename %s to %s: %s", w->tmp, w->path,
-                         strerror(errno));
-        bmx_shard_writer_abort(w);
-        return rc;
-    }
+    rc = bmx_file_commit(w->tmp, w->path, err); /* removes the temporary file on failure */
     free(w->tmp);
     w->tmp = NULL;
     bmx_shard_writer_abort(w);
-    return BMX_OK;
+    return rc;
 }
 
 /* ---- reader ---- */
@@ -203,7 +176,7 @@ void bmx_shard_free(bmx_shard *s)
 uint32_t bmx_shard_token(const bmx_shard *s, uint64_t i)
 {
     const unsigned char *p = (const unsigned char *)s->tokens + i * s->width;
-    return s->width == 2 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 : get32(p);
+    return s->width == 2 ? bmx_le_get16(p) : bmx_le_get32(p);
 }
 
 void bmx_shard_copy(const bmx_shard *s, uint64_t start, size_t n, uint32_t *out)
@@ -211,10 +184,10 @@ void bmx_shard_copy(const bmx_shard *s, uint64_t start, size_t n, uint32_t *out)
     const unsigned char *p = (const unsigned char *)s->tokens + start * s->width;
     if (s->width == 2)
         for (size_t k = 0; k < n; k++, p += 2)
-            out[k] = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+            out[k] = bmx_le_get16(p);
     else
         for (size_t k = 0; k < n; k++, p += 4)
-            out[k] = get32(p);
+            out[k] = bmx_le_get32(p);
 }
 
 static int bad(bmx_shard *s, bmx_err *err, const char *path, const char *what)
@@ -265,20 +238,20 @@ int bmx_shard_open(bmx_shard **out, const char *path, bmx_err *err)
     h = s->map;
     if (memcmp(h, MAGIC, 8) != 0)
         return bad(s, err, path, "bad magic (not a bmx token shard)");
-    s->version = get32(h + 8);
+    s->version = bmx_le_get32(h + 8);
     if (s->version != BMX_SHARD_VERSION) {
         snprintf(what, sizeof what, "unsupported version %u (this bmx reads version %d)",
                  s->version, BMX_SHARD_VERSION);
         return bad(s, err, path, what);
     }
-    if (get32(h + 60) != bmx_crc32(0, h, 60))
+    if (bmx_le_get32(h + 60) != bmx_crc32(0, h, 60))
         return bad(s, err, path, "header checksum mismatch (the header is damaged)");
-    s->width = get32(h + 12);
-    s->vocab_size = get32(h + 16);
-    s->eot = get32(h + 20);
-    s->ntokens = get64(h + 24);
-    s->ndocs = get64(h + 32);
-    s->data_crc32 = get32(h + 40);
+    s->width = bmx_le_get32(h + 12);
+    s->vocab_size = bmx_le_get32(h + 16);
+    s->eot = bmx_le_get32(h + 20);
+    s->ntokens = bmx_le_get64(h + 24);
+    s->ndocs = bmx_le_get64(h + 32);
+    s->data_crc32 = bmx_le_get32(h + 40);
     if (s->width != (s->vocab_size <= 65536 ? 2u : 4u) || s->vocab_size == 0 ||
         s->eot >= s->vocab_size) {
         snprintf(what, sizeof what, "inconsistent header: width %u, vocabulary %u, eot %u",

@@ -215,18 +215,11 @@ double bmx_dist_comm_seconds(const bmx_dist *d)
 }
 
 #ifdef BMX_WITH_MPI
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Wait for a non-blocking collective: poll, sleeping a little longer each time (up to 1 ms),
  * until done, an MPI error, the timeout, or STOP_GRACE_S after the stop flag was seen. */
 static int wait_req(bmx_dist *d, MPI_Request *req, const char *what, bmx_err *err)
 {
-    double t0 = now_s(), stop_at = 0;
+    double t0 = bmx_now_s(), stop_at = 0;
     long ns = 1000;
     for (;;) {
         int done = 0;
@@ -235,7 +228,7 @@ static int wait_req(bmx_dist *d, MPI_Request *req, const char *what, bmx_err *er
             char msg[MPI_MAX_ERROR_STRING];
             int len = 0;
             MPI_Error_string(rc, msg, &len);
-            d->comm_s += now_s() - t0;
+            d->comm_s += bmx_now_s() - t0;
             return bmx_err_set(err, BMX_ESTATE,
                                "rank %d: MPI failed in %s: %s; another rank probably died. The "
                                "last checkpoint of the run is intact: resume it with the same "
@@ -244,7 +237,7 @@ static int wait_req(bmx_dist *d, MPI_Request *req, const char *what, bmx_err *er
         }
         if (done)
             break;
-        double t = now_s();
+        double t = bmx_now_s();
         if (d->stop && *d->stop && stop_at == 0)
             stop_at = t;
         if (t - t0 > d->timeout_s || (stop_at > 0 && t - stop_at > STOP_GRACE_S)) {
@@ -262,7 +255,7 @@ static int wait_req(bmx_dist *d, MPI_Request *req, const char *what, bmx_err *er
         if (ns < 1000000)
             ns *= 2;
     }
-    d->comm_s += now_s() - t0;
+    d->comm_s += bmx_now_s() - t0;
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* src/flad/compare.c - every FLAD method on every target task and few-shot split, each a run
  * folder of bmx_flad_run; the table shaped like the FLAD paper's, results.jsonl and the HTML
- * report are the report module's (bmx_flad_cmp_*, bmx/runlog.h). bmx/flad.h, bmx_flad_compare. */
+ * report are the report module's (bmx_flad_cmp_*, bmx/report.h). bmx/flad.h, bmx_flad_compare. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +11,6 @@
 #include "bmx/flad.h"
 #include "bmx/mix.h"
 #include "bmx/report.h"
-#include "bmx/runlog.h"
 #include "flad_int.h"
 
 #define MAX_T BMX_FLAD_COMPARE_MAX_TARGETS

@@ -540,9 +540,9 @@ int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bm
 
 static void put_f64(flad_le_w *w, double d)
 {
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    flad_le_put(w, u, 8);
+    unsigned char b[8];
+    bmx_le_put_f64(b, d);
+    flad_le_bytes(w, b, 8);
 }
 
 int bmx_flad_save_sections(const bmx_flad *f, struct bmx_ckpt_writer *w, bmx_err *err)
@@ -603,7 +603,8 @@ static int load_counters(bmx_flad *f, const unsigned char *p, size_t n, const ch
                            ck, naux, (unsigned long long)np, f->naux, f->nparams);
     long round = (long)(int64_t)flad_le_get(&p, 8), auxb = (long)(int64_t)flad_le_get(&p, 8);
     long bestr = (long)(int64_t)flad_le_get(&p, 8), nonuni = (long)(int64_t)flad_le_get(&p, 8);
-    uint64_t bv = flad_le_get(&p, 8);
+    double bv = bmx_le_get_f64(p);
+    p += 8;
     int32_t flags[4];
     for (int i = 0; i < 4; i++)
         flags[i] = (int32_t)flad_le_get(&p, 4);
@@ -618,7 +619,7 @@ static int load_counters(bmx_flad *f, const unsigned char *p, size_t n, const ch
     f->aux_batches = auxb;
     f->best_round = bestr;
     f->nonuniform = nonuni;
-    memcpy(&f->best_val, &bv, 8);
+    f->best_val = bv;
     f->bad_evals = flags[0];
     f->stopped = flags[1];
     f->scored = flags[2];

@@ -20,13 +20,6 @@ typedef struct flad_le_w {
     size_t len, cap;
 } flad_le_w;
 
-static inline void flad_le_put(flad_le_w *w, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++, w->len++)
-        if (w->p && w->len < w->cap)
-            w->p[w->len] = (unsigned char)(v >> (8 * i));
-}
-
 static inline void flad_le_bytes(flad_le_w *w, const void *s, size_t n)
 {
     if (w->p && w->len + n <= w->cap && n)
@@ -34,12 +27,19 @@ static inline void flad_le_bytes(flad_le_w *w, const void *s, size_t n)
     w->len += n;
 }
 
-/* n bytes little-endian at *p; *p moves past them (the caller checked the length). */
+/* v as n (4 or 8) bytes little-endian (core's codec). */
+static inline void flad_le_put(flad_le_w *w, uint64_t v, int n)
+{
+    unsigned char b[8];
+    bmx_le_put64(b, v);
+    flad_le_bytes(w, b, (size_t)n);
+}
+
+/* n (4 or 8) bytes little-endian at *p (core's codec); *p moves past them (the caller checked
+ * the length). */
 static inline uint64_t flad_le_get(const unsigned char **p, int n)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)(*p)[i] << (8 * i);
+    uint64_t v = n == 8 ? bmx_le_get64(*p) : bmx_le_get32(*p);
     *p += n;
     return v;
 }

@@ -15,7 +15,7 @@
 #include "bmx/checkpoint.h"
 #include "bmx/flad.h"
 #include "bmx/kernels.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "flad_int.h"
 
 #define MAX_AUX_TASKS 128

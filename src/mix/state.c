@@ -55,55 +55,41 @@ static size_t state_size(uint32_t version, size_t name_len, int k, unsigned arra
            (size_t)popcount(arrays) * (size_t)k * 8 + 4;
 }
 
+/* cursors over core's little-endian codec: each writes or reads one field and moves on */
 static unsigned char *put_u32(unsigned char *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    bmx_le_put32(p, v);
     return p + 4;
 }
 
 static unsigned char *put_u64(unsigned char *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    bmx_le_put64(p, v);
     return p + 8;
 }
 
 static unsigned char *put_f64(unsigned char *p, double v)
 {
-    uint64_t u;
-
-    memcpy(&u, &v, 8);
-    return put_u64(p, u);
+    bmx_le_put_f64(p, v);
+    return p + 8;
 }
 
 static uint32_t get_u32(const unsigned char **p)
 {
-    uint32_t v = 0;
-
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)(*p)[i] << (8 * i);
     *p += 4;
-    return v;
+    return bmx_le_get32(*p - 4);
 }
 
 static uint64_t get_u64(const unsigned char **p)
 {
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)(*p)[i] << (8 * i);
     *p += 8;
-    return v;
+    return bmx_le_get64(*p - 8);
 }
 
 static double get_f64(const unsigned char **p)
 {
-    uint64_t u = get_u64(p);
-    double v;
-
-    memcpy(&v, &u, 8);
-    return v;
+    *p += 8;
+    return bmx_le_get_f64(*p - 8);
 }
 
 static size_t state_size_v3(size_t name_len, int k, unsigned arrays, int has_tok, size_t next)

@@ -11,7 +11,7 @@
 
 #include "bmx/backend.h"
 #include "bmx/mix.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 bmx_run_config bmx_run_config_default(void)
 {

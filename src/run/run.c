@@ -19,7 +19,7 @@
 #include "bmx/kernels.h"
 #include "bmx/mix.h"
 #include "bmx/model.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "bmx/rng.h"
 #include "bmx/train.h"
 #include "run_int.h"

@@ -14,7 +14,7 @@
 #include "bmx/dist.h"
 #include "bmx/mix.h"
 #include "bmx/model.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "bmx/rng.h"
 #include "bmx/run.h"
 #include "bmx/train.h"
@@ -85,11 +85,10 @@ int bmx_run_state_save(bmx_run *r, bmx_err *err);
 int bmx_run_state_resume(bmx_run *r, const char *path, const bmx_gpt_config *mc,
                          const bmx_train_config *tc, bmx_err *err);
 
+/* the name run.c and train.c use for core's clock */
 static inline double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return bmx_now_s();
 }
 
 static inline void path_in(const bmx_run *r, char *buf, size_t cap, const char *name)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bmx/mix.h"
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "bmx/sim.h"
 #include "sim_int.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bmx/report.h"
+#include "bmx/core.h"
 #include "bmx/tasks.h"
 
 bmx_tasks_build_opts bmx_tasks_build_defaults(void)

@@ -414,8 +414,8 @@ static void wput(wbuf *b, const void *s, size_t n)
 
 static void wu32(wbuf *b, uint32_t v)
 {
-    unsigned char c[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
+    unsigned char c[4];
+    bmx_le_put32(c, v);
     wput(b, c, 4);
 }
 
@@ -424,11 +424,6 @@ static void wstr(wbuf *b, const char *s)
     size_t n = strlen(s);
     wu32(b, (uint32_t)n);
     wput(b, s, n);
-}
-
-static uint32_t ru32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 #define HDR 48
@@ -470,24 +465,13 @@ int bmx_task_save(const bmx_task *t, const char *path, bmx_err *err)
     if (!h.oom)
         wu32(&h, bmx_crc32(0, h.p, 40));
     wu32(&h, 0);
+    wput(&h, pl.p, pl.len);
+    free(pl.p);
     if (h.oom) {
-        free(pl.p);
         free(h.p);
         return bmx_err_set(err, BMX_ENOMEM, "out of memory writing %s", path);
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    int rc = 0;
-    if (!f)
-        rc = bmx_err_set(err, BMX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    else {
-        int bad = fwrite(h.p, 1, h.len, f) != h.len || fwrite(pl.p, 1, pl.len, f) != pl.len;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path))
-            rc = bmx_err_set(err, BMX_EIO, "%s: write failed: %s", path, strerror(errno));
-    }
-    free(pl.p);
+    int rc = bmx_file_write_atomic(path, h.p, h.len, err);
     free(h.p);
     return rc;
 }
@@ -504,7 +488,7 @@ static uint32_t rd32(rbuf *b)
         b->bad = 1;
         return 0;
     }
-    uint32_t v = ru32(b->p + b->pos);
+    uint32_t v = bmx_le_get32(b->p + b->pos);
     b->pos += 4;
     return v;
 }
@@ -540,19 +524,19 @@ int bmx_task_load(bmx_task **out, const char *path, bmx_err *err)
         fclose(f);
         return bmx_err_set(err, BMX_ECORRUPT, "%s: not a bmx task file (bad magic)", path);
     }
-    if (bmx_crc32(0, h, 40) != ru32(h + 40)) {
+    if (bmx_crc32(0, h, 40) != bmx_le_get32(h + 40)) {
         fclose(f);
         return bmx_err_set(err, BMX_ECORRUPT, "%s: header checksum mismatch (corrupt file)", path);
     }
-    if (ru32(h + 8) != 1) {
+    if (bmx_le_get32(h + 8) != 1) {
         fclose(f);
         return bmx_err_set(err, BMX_ECORRUPT,
                            "%s: task file version %u; this bmx reads version 1 (rebuild with "
                            "'bmx tasks build')",
-                           path, ru32(h + 8));
+                           path, bmx_le_get32(h + 8));
     }
-    uint32_t flags = ru32(h + 12), nex = ru32(h + 16), nlab = ru32(h + 20);
-    uint64_t plen = ru32(h + 24) | (uint64_t)ru32(h + 28) << 32;
+    uint32_t flags = bmx_le_get32(h + 12), nex = bmx_le_get32(h + 16), nlab = bmx_le_get32(h + 20);
+    uint64_t plen = bmx_le_get32(h + 24) | (uint64_t)bmx_le_get32(h + 28) << 32;
     if (flags > 1 || nex == 0 || nex > MAX_EXAMPLES || nlab == 1 || nlab > BMX_TASK_MAX_CHOICES ||
         plen > ((uint64_t)1 << 34)) {
         fclose(f);
@@ -582,7 +566,7 @@ int bmx_task_load(bmx_task **out, const char *path, bmx_err *err)
         return bmx_err_set(err, BMX_ECORRUPT, "%s: payload is %s than the header says (%llu bytes)",
                            path, got != plen ? "shorter" : "longer", (unsigned long long)plen);
     }
-    if (bmx_crc32(0, p, plen) != ru32(h + 32)) {
+    if (bmx_crc32(0, p, plen) != bmx_le_get32(h + 32)) {
         free(p);
         return bmx_err_set(err, BMX_ECORRUPT, "%s: payload checksum mismatch (corrupt file)", path);
     }

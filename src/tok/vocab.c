@@ -190,57 +190,28 @@ const unsigned char *bmx_tok_token_bytes(const bmx_tok *t, uint32_t id, size_t *
  * 1048 12*n   merges: left, right, result
  *  end    4   CRC-32 of every byte before it
  */
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
-    p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 #define TOK_HDR 1048
 
 int bmx_tok_save(const bmx_tok *t, const char *path, bmx_err *err)
 {
     size_t size = TOK_HDR + (size_t)t->n_merges * 12 + 4, off = TOK_HDR;
     unsigned char *buf = malloc(size);
-    char tmp[4096];
-    FILE *f;
-    int ok;
 
     if (!buf)
         return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
     memcpy(buf, TOK_MAGIC, 8);
-    put32(buf + 8, TOK_VERSION);
-    put32(buf + 12, t->vocab_size);
-    put32(buf + 16, t->n_merges);
-    put32(buf + 20, t->eot);
+    bmx_le_put32(buf + 8, TOK_VERSION);
+    bmx_le_put32(buf + 12, t->vocab_size);
+    bmx_le_put32(buf + 16, t->n_merges);
+    bmx_le_put32(buf + 20, t->eot);
     for (int b = 0; b < 256; b++)
-        put32(buf + 24 + 4 * b, t->byte_id[b]);
+        bmx_le_put32(buf + 24 + 4 * b, t->byte_id[b]);
     for (size_t i = 0; i < (size_t)t->n_merges * 3; i++, off += 4)
-        put32(buf + off, t->merges[i]);
-    put32(buf + off, bmx_crc32(0, buf, off));
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
-        free(buf);
-        return bmx_err_set(err, BMX_EINVAL, "%s: path too long", path);
-    }
-    f = fopen(tmp, "wb");
-    if (!f) {
-        free(buf);
-        return bmx_err_set(err, BMX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    ok = fwrite(buf, 1, size, f) == size;
-    ok = (fclose(f) == 0) && ok;
+        bmx_le_put32(buf + off, t->merges[i]);
+    bmx_le_put32(buf + off, bmx_crc32(0, buf, off));
+    int rc = bmx_file_write_atomic(path, buf, size, err);
     free(buf);
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return bmx_err_set(err, BMX_EIO, "%s: cannot write: %s", path, strerror(e));
-    }
-    return BMX_OK;
+    return rc;
 }
 
 /* Read a whole file (a regular file of at most max bytes); *size its length. */
@@ -271,10 +242,10 @@ int bmx_tok_load(bmx_tok **out, const char *path, bmx_err *err)
         bmx_err_set(err, rc, "%s: truncated vocabulary file (%zu bytes)", path, size);
         goto done;
     }
-    version = get32(d + 8);
-    vocab = get32(d + 12);
-    nm = get32(d + 16);
-    eot = get32(d + 20);
+    version = bmx_le_get32(d + 8);
+    vocab = bmx_le_get32(d + 12);
+    nm = bmx_le_get32(d + 16);
+    eot = bmx_le_get32(d + 20);
     if (version != TOK_VERSION) {
         bmx_err_set(err, rc,
                     "%s: vocabulary file version %u, this bmx reads version %u; "
@@ -289,19 +260,19 @@ int bmx_tok_load(bmx_tok **out, const char *path, bmx_err *err)
                     path, size, nm);
         goto done;
     }
-    if (get32(d + size - 4) != bmx_crc32(0, d, size - 4)) {
+    if (bmx_le_get32(d + size - 4) != bmx_crc32(0, d, size - 4)) {
         bmx_err_set(err, rc, "%s: checksum mismatch (corrupt file)", path);
         goto done;
     }
     for (int b = 0; b < 256; b++)
-        byte_id[b] = get32(d + 24 + 4 * b);
+        byte_id[b] = bmx_le_get32(d + 24 + 4 * b);
     merges = malloc(((size_t)nm * 3 + 1) * sizeof *merges);
     if (!merges) {
         rc = bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     for (size_t i = 0; i < (size_t)nm * 3; i++)
-        merges[i] = get32(d + TOK_HDR + 4 * i);
+        merges[i] = bmx_le_get32(d + TOK_HDR + 4 * i);
     rc = bmx_tok_build(out, byte_id, merges, nm, eot, vocab, path, err);
     free(merges);
 done:

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,45 +18,6 @@
 #define CKPT_HEAD  16u /* magic, version, section count */
 #define CKPT_ENTRY 32u
 #define CHUNK      4096 /* floats converted at a time on a big-endian host */
-
-/* ---- little-endian fields ---- */
-
-void bmx_le_put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-void bmx_le_put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-uint32_t bmx_le_get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-uint64_t bmx_le_get64(const unsigned char *p)
-{
-    return (uint64_t)bmx_le_get32(p) | (uint64_t)bmx_le_get32(p + 4) << 32;
-}
-
-static void put_f64(unsigned char *p, double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, 8);
-    bmx_le_put64(p, u);
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t u = bmx_le_get64(p);
-    double x;
-    memcpy(&x, &u, 8);
-    return x;
-}
 
 static int host_le(void)
 {
@@ -177,7 +137,7 @@ int bmx_ckpt_add_trainer(bmx_ckpt_writer *w, const bmx_trainer *t, bmx_err *err)
     for (int i = 0; i < 6; i++)
         bmx_le_put32(m + 4 * i, (uint32_t)ints[i]);
     for (int i = 0; i < 7; i++)
-        put_f64(o + 8 * i, f[i]);
+        bmx_le_put_f64(o + 8 * i, f[i]);
     bmx_le_put64(o + 56, (uint64_t)(int64_t)c->warmup);
     bmx_le_put64(o + 64, (uint64_t)(int64_t)c->total);
     bmx_le_put32(o + 72, (uint32_t)c->accum);
@@ -261,19 +221,15 @@ static int write_file(const bmx_ckpt_writer *w, int fd)
 int bmx_ckpt_save(const bmx_ckpt_writer *w, const char *path, bmx_err *err)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16), *dir = malloc(plen + 1);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory saving checkpoint %s", path);
-    }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        free(dir);
         return bmx_err_set(err, BMX_EIO,
                            "cannot create a temporary file next to checkpoint %s: %s (check that "
                            "the directory exists and is writable)",
@@ -284,27 +240,15 @@ int bmx_ckpt_save(const bmx_ckpt_writer *w, const char *path, bmx_err *err)
         bad = 1;
         e = errno;
     }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        e = errno;
-    }
     if (bad) {
         unlink(tmp);
         free(tmp);
-        free(dir);
         return bmx_err_set(err, BMX_EIO, "cannot write checkpoint %s: %s (disk full?)", path,
                            strerror(e));
     }
-    /* make the rename itself durable */
-    memcpy(dir, path, plen + 1);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    int rc = bmx_file_commit(tmp, path, err);
     free(tmp);
-    free(dir);
-    return BMX_OK;
+    return rc;
 }
 
 /* ---- reading ---- */
@@ -513,15 +457,15 @@ static int read_configs(bmx_ckpt_reader *r, bmx_gpt_config *mc, bmx_train_config
     for (int i = 0; i < 6; i++)
         ints[i] = (int32_t)bmx_le_get32(m + 4 * i);
     *mc = (bmx_gpt_config){ints[0], ints[1], ints[2], ints[3], ints[4]};
-    *tc = (bmx_train_config){get_f64(o),
-                             get_f64(o + 8),
+    *tc = (bmx_train_config){bmx_le_get_f64(o),
+                             bmx_le_get_f64(o + 8),
                              (long)(int64_t)bmx_le_get64(o + 56),
                              (long)(int64_t)bmx_le_get64(o + 64),
-                             get_f64(o + 16),
-                             get_f64(o + 24),
-                             get_f64(o + 32),
-                             get_f64(o + 40),
-                             get_f64(o + 48),
+                             bmx_le_get_f64(o + 16),
+                             bmx_le_get_f64(o + 24),
+                             bmx_le_get_f64(o + 32),
+                             bmx_le_get_f64(o + 40),
+                             bmx_le_get_f64(o + 48),
                              (int)(int32_t)bmx_le_get32(o + 72)};
     int64_t s = (int64_t)bmx_le_get64(o + 80);
     if (bmx_gpt_config_check(mc, NULL) || bmx_train_config_check(tc, NULL) || s < 0 ||

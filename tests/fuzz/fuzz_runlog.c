@@ -1,8 +1,8 @@
-/* Fuzz target: a run's log.jsonl (bmx_runlog_load, src/runlog/runlog.c), as `bmx report`
+/* Fuzz target: a run's log.jsonl (bmx_runlog_load, src/report/runlog.c), as `bmx report`
  * reads it; a log that loads is made into the HTML report (headline, plots, tables) and the
  * summary over seeds (JSON, Markdown), so that the report code sees what the loader lets
  * through. */
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

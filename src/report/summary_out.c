@@ -1,6 +1,6 @@
-/* src/runlog/summary_out.c - the evidence over seeds as JSON and as Markdown tables
- * (bmx/runlog.h). */
-#include "runlog_int.h"
+/* src/report/summary_out.c - the evidence over seeds as JSON and as Markdown tables
+ * (bmx/report.h). */
+#include "report_int.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* JSON documents: parse, look up, build, pretty-print (bmx/report.h). */
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <stdlib.h>
 #include <string.h>

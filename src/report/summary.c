@@ -1,7 +1,7 @@
-/* src/runlog/summary.c - the evidence over seeds: per method the final perplexities with
+/* src/report/summary.c - the evidence over seeds: per method the final perplexities with
  * t-intervals, steps to the target per seed, the paired comparison against uniform and the
- * curves with bands (bmx/runlog.h). */
-#include "runlog_int.h"
+ * curves with bands (bmx/report.h). */
+#include "report_int.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* JSON values, one object per line (bmx/report.h). */
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* src/runlog/stats.c - Student's t distribution and the 95% t-interval of a mean
- * (bmx/runlog.h, "statistics over seeds").
+/* src/report/stats.c - Student's t distribution and the 95% t-interval of a mean
+ * (bmx/report.h, "statistics over seeds").
  *
  * The t distribution with an integer number of degrees of freedom nu has an elementary CDF
  * (Abramowitz and Stegun 26.7.3 and 26.7.4): with theta = atan(t / sqrt(nu)),
@@ -12,7 +12,7 @@
  * Every term is positive and each coefficient is the previous one times a ratio below 1, so
  * the sums are stable. A is increasing in theta on [0, pi/2), so the quantile is found by
  * bisection on theta (no special functions, no lgamma and its global signgam). */
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
-/* src/runlog/group.c - runs grouped by method (their seeds), the seed-mean curves and the
- * headline (bmx/runlog.h). */
-#include "runlog_int.h"
+/* src/report/group.c - runs grouped by method (their seeds), the seed-mean curves and the
+ * headline (bmx/report.h). */
+#include "report_int.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
-/* src/runlog/runlog_int.h - what the report's files share (not installed). */
+/* src/report/report_int.h - what the report's files share (not installed). */
 #ifndef BMX_RUNLOG_INT_H
 #define BMX_RUNLOG_INT_H
 
-#include "bmx/runlog.h"
+#include "bmx/report.h"
 
 /* The runs of one method (its seeds) and its seed-mean curve over the evaluation steps of
  * its first run that every seed evaluated (min and max over seeds beside it). */

@@ -1,5 +1,5 @@
-/* src/runlog/html.c - the comparison report: headline, curves, tables, distributions. */
-#include "runlog_int.h"
+/* src/report/html.c - the comparison report: headline, curves, tables, distributions. */
+#include "report_int.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* The growable string behind every report writer (bmx/report.h). */
-#include "bmx/report.h"
+#include "bmx/core.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,11 +1,10 @@
-/* The FLAD comparison's table, results and report (bmx/runlog.h, bmx flad-compare). */
+/* The FLAD comparison's table, results and report (bmx/report.h, bmx flad-compare). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bmx/report.h"
-#include "bmx/runlog.h"
 
 #define NM BMX_FLAD_CMP_METHODS
 #define NT BMX_FLAD_CMP_TARGETS

@@ -1,6 +1,6 @@
-/* src/runlog/html_seeds.c - the report's evidence over seeds: intervals, the paired
- * comparison against uniform and its plot with a band (bmx/runlog.h). */
-#include "runlog_int.h"
+/* src/report/html_seeds.c - the report's evidence over seeds: intervals, the paired
+ * comparison against uniform and its plot with a band (bmx/report.h). */
+#include "report_int.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
-/* src/runlog/runlog.c - load a run's log.jsonl into arrays. */
-#include "bmx/runlog.h"
+/* src/report/runlog.c - load a run's log.jsonl into arrays. */
 #include "bmx/report.h"
 
 #include <errno.h>
