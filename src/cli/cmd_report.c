@@ -105,8 +105,6 @@ int report_write(const char *cmd, char **dirs, int n, const char *out, const cha
 int cmd_report(int argc, char **argv)
 {
     const char *out = "report.html", *title = "bmx: data mixing comparison";
-    char *pos[256];
-    int npos = 0;
     const struct cli_opt opts[] = {
         {"out", CLI_STR, &out, "the HTML file X.html to write (X.json, X.md beside it)"},
         {"title", CLI_STR, &title, "the report's title"},
@@ -126,10 +124,10 @@ int cmd_report(int argc, char **argv)
         "Beside FILE (X.html) it writes X.json (every figure, per-seed values and curves) and\n"
         "X.md (the tables in Markdown, for docs/EXPERIMENTS.md); bmx compare does the same\n"
         "with OUT/report.html, OUT/report.json and OUT/report.md.";
-    int rc = cli_parse(argc, argv, usage, opts, pos, 256, &npos);
-    if (rc)
-        return rc > 0 ? 0 : 2;
-    if (npos == 0)
+    int n = cli_parse(argc, argv, usage, opts, 256);
+    if (n < 0)
+        return -1 - n;
+    if (n == 0)
         return cli_fail("report", "give at least one RUN folder (of 'bmx train')");
-    return report_write("report", pos, npos, out, title);
+    return report_write("report", argv + 1, n, out, title);
 }

@@ -79,9 +79,9 @@ static int cmd_build(int argc, char **argv)
         {"seed", CLI_U64, &seed, "seed of the split caps"},
         {0},
     };
-    int npos, r = cli_parse(argc, argv, build_usage, opts, NULL, 0, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
+    int r = cli_parse(argc, argv, build_usage, opts, 0);
+    if (r < 0)
+        return -1 - r;
     if (!out)
         return cli_fail("tasks build", "no output folder: give --out DIR");
     if (!(test_frac > 0 && test_frac < 1))
@@ -121,15 +121,14 @@ static int cmd_show(int argc, char **argv)
     };
     const char *usage = "usage: bmx tasks show FILE.task [--examples N]\n\n"
                         "Check a task file and print its summary and a few rendered examples.";
-    char *pos[1];
-    int npos, r = cli_parse(argc, argv, usage, opts, pos, 1, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
-    if (npos != 1)
+    int n = cli_parse(argc, argv, usage, opts, 1);
+    if (n < 0)
+        return -1 - n;
+    if (n != 1)
         return cli_fail("tasks show", "give one task file (DIR/NAME.task)");
     bmx_task *t;
     bmx_err err = {0};
-    if (bmx_task_load(&t, pos[0], &err)) {
+    if (bmx_task_load(&t, argv[1], &err)) {
         fprintf(stderr, "bmx tasks show: %s\n", err.msg);
         return 1;
     }
