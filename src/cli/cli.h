@@ -53,6 +53,8 @@ int cli_open_vocab(const char *cmd, const char *vocab, int gpt2, const char *gdi
  * program (build/bmx -> scripts/SUB), else ./scripts/SUB; in buf, returned. */
 const char *cli_scripts_dir(const char *sub, char *buf, size_t len);
 
+/* Print "bmx CMD: " and err's message to stderr; returns 1 (the exit status of a failure). */
+int cli_error(const char *cmd, const bmx_err *err);
 /* Print "bmx CMD: message" to stderr; returns 2 (the exit status for bad usage). */
 int cli_fail(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -26,10 +26,8 @@ static int build(bmx_corpus_opts *o, long cap_mb, int strict)
     o->log = (bmx_logger){log_stderr, NULL};
     fprintf(stderr, "bmx corpus build: %zu domain(s), cap %ld MB each, into %s (cache %s)\n",
             o->ndomains, cap_mb, o->out_dir, o->cache_dir);
-    if (bmx_corpus_build(o, &res, &err) < 0) {
-        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_corpus_build(o, &res, &err) < 0)
+        return cli_error("corpus build", &err);
     fprintf(stderr,
             "bmx corpus build: %zu domain(s) built, %zu failed; manifest %s/manifest.json\n",
             res.built, res.failed, o->out_dir);
@@ -187,10 +185,8 @@ static int import(bmx_import_opts *o)
 
     o->log = (bmx_logger){log_stderr, NULL};
     fprintf(stderr, "bmx corpus import: %zu input(s) into %s\n", o->nsrc, o->out_dir);
-    if (bmx_corpus_import(o, &res, &err) < 0) {
-        fprintf(stderr, "bmx corpus import: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_corpus_import(o, &res, &err) < 0)
+        return cli_error("corpus import", &err);
     fprintf(stderr,
             "bmx corpus import: %zu domain(s) written, %zu left out; %llu of %llu documents "
             "kept, %llu not selected, %llu bad input; %.1f MB of text (%.1f MB as stored) in "

@@ -147,10 +147,8 @@ static int data_inspect(int argc, char **argv)
         return cli_fail("data inspect", "give the shard FILE to inspect");
     if (ntok < 0 || doc < 0)
         return cli_fail("data inspect", "--tokens and --doc must not be negative");
-    if (bmx_shard_open(&s, argv[1], &err) < 0) {
-        fprintf(stderr, "bmx data inspect: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_shard_open(&s, argv[1], &err) < 0)
+        return cli_error("data inspect", &err);
     if (!(vocab || gpt2) || !(rc = cli_open_vocab("data inspect", vocab, gpt2, gdir, &t)))
         rc = inspect(argv[1], s, t, doc, ntok);
     bmx_tok_free(t);

@@ -226,8 +226,5 @@ void run_pipeline_opts(const char **cmd, bmx_pipeline_opts *o)
 
 int run_pipeline_status(const char *cmd, int rc, const bmx_err *err)
 {
-    if (rc >= 0)
-        return rc;
-    fprintf(stderr, "bmx %s: %s\n", cmd, err->msg);
-    return 1;
+    return rc >= 0 ? rc : cli_error(cmd, err);
 }

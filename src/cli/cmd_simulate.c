@@ -69,28 +69,15 @@ static int configure(const opts *o, bmx_sim_run_config *c)
 static void print_table(const char *env, const bmx_sim_run_config *o, const bmx_sim_run *r,
                         double seconds, double est)
 {
-    int np = bmx_sim_run_npolicies(r), wp = 6;
+    bmx_sbuf t = {0};
 
     printf("bmx simulate: %s, %d arms, %ld rounds x %d batches, seed %llu", env, o->env.arms,
            o->rounds, o->batches, (unsigned long long)o->env.seed);
     if (o->seeds > 1)
         printf(" (+%d more)", o->seeds - 1);
-    printf(", %.2f s\n\n", seconds);
-    for (int i = 0; i < np; i++)
-        if ((int)strlen(bmx_sim_run_policy(r, i)->canon) > wp)
-            wp = (int)strlen(bmx_sim_run_policy(r, i)->canon);
-    printf("  %-*s  %-24s %16s%s\n", wp, "policy", "observes",
-           strcmp(env, "learnable") ? "final regret" : "final mean loss",
-           o->seeds > 1 ? "   sd over seeds" : "");
-    for (int i = 0; i < np; i++) {
-        const bmx_sim_policy *p = bmx_sim_run_policy(r, i);
-        double mean, sd;
-        bmx_sim_mean_sd(p->final, o->seeds, &mean, &sd);
-        printf("  %-*s  %-24s %16.6g", wp, p->canon, bmx_sim_observes_name(p->observes), mean);
-        if (o->seeds > 1)
-            printf(" %16.3g", sd);
-        printf("\n");
-    }
+    bmx_sim_run_table(r, &t);
+    printf(", %.2f s\n\n%s", seconds, bmx_sbuf_str(&t));
+    bmx_sbuf_free(&t);
     printf("\nwrote %s/: index.html (open it), summary.json, metric.svg, probs-*.svg, one "
            "*.jsonl log per policy%s (about %.3g MB of logs estimated)\n",
            o->out, o->seeds > 1 ? " and seed" : "", est / 1e6);
@@ -125,10 +112,8 @@ static int run(const char *env, const bmx_sim_run_config *o, bmx_sim_run *r, dou
     rc = bmx_sim_run_exec(r, tty ? progress : NULL, &last, &err);
     if (rc == BMX_OK && tty)
         fprintf(stderr, "\r%60s\r", "");
-    if (rc != BMX_OK || bmx_sim_run_report(r, &err) != BMX_OK) {
-        fprintf(stderr, "bmx simulate: %s\n", err.msg);
-        return 1;
-    }
+    if (rc != BMX_OK || bmx_sim_run_report(r, &err) != BMX_OK)
+        return cli_error("simulate", &err);
     print_table(env, o, r, now_s() - t0, est);
     return 0;
 }

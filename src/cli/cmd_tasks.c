@@ -42,15 +42,11 @@ static int build(const char *scripts, const char *cache, const char *raw, const 
     for (int i = 0; i < n; i++)
         secs[i] = -1;
     mkdir(out, 0777);
-    if (!skip && bmx_tasks_extract(scripts, cache, raw, names, n, secs, &lg, &err)) {
-        fprintf(stderr, "bmx tasks build: %s\n", err.msg);
-        return 1;
-    }
+    if (!skip && bmx_tasks_extract(scripts, cache, raw, names, n, secs, &lg, &err))
+        return cli_error("tasks build", &err);
     t1 = now();
-    if (bmx_tasks_build(raw, out, names, (size_t)n, secs, o, &lg, &err)) {
-        fprintf(stderr, "bmx tasks build: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_tasks_build(raw, out, names, (size_t)n, secs, o, &lg, &err))
+        return cli_error("tasks build", &err);
     fprintf(stderr,
             "bmx tasks build: %d tasks, %d auxiliary datasets -> %s/manifest.json "
             "(extract %.1f s, build %.1f s)\n",
@@ -128,10 +124,8 @@ static int cmd_show(int argc, char **argv)
         return cli_fail("tasks show", "give one task file (DIR/NAME.task)");
     bmx_task *t;
     bmx_err err = {0};
-    if (bmx_task_load(&t, argv[1], &err)) {
-        fprintf(stderr, "bmx tasks show: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_task_load(&t, argv[1], &err))
+        return cli_error("tasks show", &err);
     printf("task %s (%s)\nquestion: %s\nsource: %s\nhow: %s\ntrain %zu, test %zu\n",
            bmx_task_name(t), bmx_task_derived(t) ? "derived" : "labelled", bmx_task_question(t),
            bmx_task_source(t), bmx_task_how(t), bmx_task_split_count(t, BMX_SPLIT_TRAIN),

@@ -13,10 +13,9 @@
 static int slurp(const char *cmd, const char *path, unsigned char **data, size_t *len)
 {
     bmx_err err = {0};
-    if (bmx_file_read_input(path, SIZE_MAX / 4, (char **)data, len, &err) == BMX_OK)
-        return 0;
-    fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
-    return 1;
+    return bmx_file_read_input(path, SIZE_MAX / 4, (char **)data, len, &err) == BMX_OK
+               ? 0
+               : cli_error(cmd, &err);
 }
 
 /* The vocabulary learnt from files[0..nf) written to outp; exit status. */

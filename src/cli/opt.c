@@ -21,6 +21,12 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
+int cli_error(const char *cmd, const bmx_err *err)
+{
+    fprintf(stderr, "bmx %s: %s\n", cmd, err->msg);
+    return 1;
+}
+
 static void usage_print(const char *usage, const struct cli_opt *opts)
 {
     printf("%s\n", usage);
