@@ -18,14 +18,14 @@ static void log_stderr(void *ctx, int level, const char *msg)
         fprintf(stderr, "%s%s\n", level >= BMX_LOG_WARN ? "warning: " : "", msg);
 }
 
-static int build(bmx_corpus_opts *o, long cap_mb, int strict)
+static int build(bmx_corpus_opts *o, int strict)
 {
     bmx_corpus_result res = {0, 0};
     bmx_err err = {0};
 
     o->log = (bmx_logger){log_stderr, NULL};
     fprintf(stderr, "bmx corpus build: %zu domain(s), cap %ld MB each, into %s (cache %s)\n",
-            o->ndomains, cap_mb, o->out_dir, o->cache_dir);
+            o->ndomains, (long)(o->max_bytes / 1000000u), o->out_dir, o->cache_dir);
     if (bmx_corpus_build(o, &res, &err) < 0)
         return cli_error("corpus build", &err);
     fprintf(stderr,
@@ -49,7 +49,7 @@ static int corpus_build(int argc, char **argv)
     int strict = 0, rc, nsel = 0, jobs = 2;
     char sbuf[PATH_MAX + 64], outbuf[PATH_MAX], store[8192];
     const char *sel[MAX_DOMAINS];
-    bmx_corpus_opts o;
+    bmx_corpus_opts o = {0};
     bmx_err err = {0};
     const struct cli_opt opts[] = {
         {"preset", CLI_STR, &preset, "small (2 MB per domain) or full (150 MB per domain)"},
@@ -80,36 +80,23 @@ static int corpus_build(int argc, char **argv)
         return -1 - rc;
     if (jobs < 1 || jobs > 64)
         return cli_fail("corpus build", "--jobs must be 1..64, got %d", jobs);
-    if (strcmp(preset, "small") != 0 && strcmp(preset, "full") != 0)
-        return cli_fail("corpus build", "--preset must be small or full, got '%s'", preset);
-    if (cap_mb < 0 || cap_mb > 1000000)
-        return cli_fail("corpus build", "--cap-mb wants a positive number of MB, got %ld", cap_mb);
-    if (cap_mb == 0)
-        cap_mb = strcmp(preset, "small") == 0 ? 2 : 150;
-    memset(&o, 0, sizeof o);
-    if (!split)
-        split = strcmp(preset, "small") == 0 ? "90/5/5" : "98/1/1";
-    if (bmx_corpus_parse_split(split, o.split, &err) < 0)
-        return cli_fail("corpus build", "--split: %s", err.msg);
+    if (bmx_corpus_preset(&o, preset, cap_mb, split, &err) < 0)
+        return cli_fail("corpus build", "%s", err.msg);
     if (!scripts)
         scripts = cli_scripts_dir("corpus", sbuf, sizeof sbuf);
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "data/corpus-%s", preset);
         out = outbuf;
     }
-    if (bmx_corpus_domains(scripts, list, sel, MAX_DOMAINS, store, sizeof store, &nsel, &err) < 0) {
-        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
-        return 2;
-    }
+    if (bmx_corpus_domains(scripts, list, sel, MAX_DOMAINS, store, sizeof store, &nsel, &err) < 0)
+        return cli_fail("corpus build", "%s", err.msg);
     o.out_dir = out;
     o.cache_dir = cache;
     o.scripts_dir = scripts;
     o.domains = sel;
     o.ndomains = (size_t)nsel;
-    o.max_bytes = (uint64_t)cap_mb * 1000000u;
-    o.preset = preset;
     o.jobs = jobs;
-    return build(&o, cap_mb, strict);
+    return build(&o, strict);
 }
 
 /* --dir PATH, --jsonl FILE [FILE...] and --domain NAME are taken out of argv here (they may
