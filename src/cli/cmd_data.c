@@ -62,15 +62,10 @@ static int data_shard(int argc, char **argv)
  * when t is given. */
 static void print_sample(const bmx_shard *s, const bmx_tok *t, long doc, long ntok)
 {
-    uint64_t start, end, k, d = 0;
+    uint64_t start, end, k;
     bmx_err err = {0};
 
-    for (k = 0; k < s->ntokens && d < (uint64_t)doc; k++)
-        d += bmx_shard_token(s, k) == s->eot;
-    start = k;
-    for (end = start; end < s->ntokens && end - start < (uint64_t)ntok; end++)
-        if (bmx_shard_token(s, end) == s->eot)
-            break;
+    bmx_shard_doc_span(s, (uint64_t)doc, (uint64_t)ntok, &start, &end);
     printf("sample      document %ld, tokens %llu..%llu:\n", doc, (unsigned long long)start,
            (unsigned long long)end);
     for (k = start; k < end; k++)
