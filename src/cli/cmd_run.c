@@ -13,7 +13,7 @@
 
 #define RUN_CLI_MAX 96
 
-volatile sig_atomic_t run_stop_flag;
+static volatile sig_atomic_t run_stop_flag;
 static volatile int stop_int;
 
 static void on_signal(int sig)

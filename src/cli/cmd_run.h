@@ -2,7 +2,6 @@
 #ifndef BMX_CLI_CMD_RUN_H
 #define BMX_CLI_CMD_RUN_H
 
-#include <signal.h>
 #include <stddef.h>
 
 #include "bmx/run.h"
@@ -25,7 +24,6 @@ struct run_cmd {
 int run_cli_parse(const struct run_cmd *c, void *cfg, bmx_run_strings *store, int argc,
                   char **argv);
 
-extern volatile sig_atomic_t run_stop_flag;
 /* SIGINT and SIGTERM set the flag run_stop_ptr() points to (runs stop at a step boundary). */
 void run_signals_install(void);
 volatile const int *run_stop_ptr(void);
