@@ -178,6 +178,29 @@ static void test_split_rule(void)
     CHECK_EQ_INT(bmx_corpus_parse_split("-1/1/1", v, &err), BMX_EINVAL);
 }
 
+/* The presets of bmx corpus build: caps and splits by hand, overrides, refusals. */
+static void test_preset(void)
+{
+    bmx_corpus_opts o = {0};
+    bmx_err err = {0};
+
+    CHECK_EQ_INT(bmx_corpus_preset(&o, "small", 0, NULL, &err), 0);
+    CHECK_EQ_STR(o.preset, "small");
+    CHECK(o.max_bytes == 2000000u && o.split[0] == 90 && o.split[1] == 5 && o.split[2] == 5);
+    CHECK_EQ_INT(bmx_corpus_preset(&o, "full", 0, NULL, &err), 0);
+    CHECK(o.max_bytes == 150000000u && o.split[0] == 98 && o.split[1] == 1 && o.split[2] == 1);
+    CHECK_EQ_INT(bmx_corpus_preset(&o, "small", 7, "80/10/10", &err), 0);
+    CHECK(o.max_bytes == 7000000u && o.split[0] == 80 && o.split[1] == 10 && o.split[2] == 10);
+    CHECK_EQ_INT(bmx_corpus_preset(&o, "huge", 0, NULL, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--preset must be small or full, got 'huge'");
+    CHECK_EQ_INT(bmx_corpus_preset(&o, "full", -1, NULL, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--cap-mb wants a positive number of MB, got -1");
+    CHECK_EQ_INT(bmx_corpus_preset(&o, "full", 1000001, NULL, &err), BMX_EINVAL);
+    CHECK_EQ_INT(bmx_corpus_preset(&o, "full", 0, "1/2", &err), BMX_EINVAL);
+    CHECK(strncmp(err.msg, "--split: ", 9) == 0);
+    CHECK_CONTAINS(err.msg, "1/2");
+}
+
 /* ---- builds with fake extractors ---- */
 
 struct logbuf {
@@ -668,6 +691,7 @@ int main(int argc, char **argv)
         {"classify", test_classify},
         {"hash_vectors", test_hash_vectors},
         {"split_rule", test_split_rule},
+        {"preset", test_preset},
         {"build_dedup_across_domains", test_build_dedup_across_domains},
         {"split_stable_when_docs_added", test_split_stable_when_docs_added},
         {"stream_unknown_record", test_stream_unknown_record},

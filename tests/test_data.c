@@ -265,6 +265,31 @@ static bmx_shard *open_long(uint32_t vocab)
     return s;
 }
 
+/* Documents of 3, 0 and 5 tokens: tokens 0-2 eot(3), eot(4), 5-9 eot(10). */
+static void test_doc_span(void)
+{
+    static const size_t len[] = {3, 0, 5};
+    char p[128];
+    bmx_shard *s;
+    bmx_err err = {0};
+    uint64_t a, b;
+
+    path_of(p, sizeof p, "docs.bin");
+    write_shard(p, 300, len, 3);
+    CHECK_EQ_INT(bmx_shard_open(&s, p, &err), 0);
+    bmx_shard_doc_span(s, 0, 64, &a, &b);
+    CHECK(a == 0 && b == 3);
+    bmx_shard_doc_span(s, 1, 64, &a, &b);
+    CHECK(a == 4 && b == 4);
+    bmx_shard_doc_span(s, 2, 64, &a, &b);
+    CHECK(a == 5 && b == 10);
+    bmx_shard_doc_span(s, 2, 2, &a, &b);
+    CHECK(a == 5 && b == 7);
+    bmx_shard_doc_span(s, 3, 64, &a, &b);
+    CHECK(a == 11 && b == 11 && s->ntokens == 11);
+    bmx_shard_free(s);
+}
+
 static void test_sample_inside_and_reproducible(void)
 {
     bmx_shard *s = open_long(5000);
@@ -415,6 +440,7 @@ int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
         {"round_trip_16", test_round_trip_16},
+        {"doc_span", test_doc_span},
         {"round_trip_16_edge", test_round_trip_16_edge},
         {"round_trip_32", test_round_trip_32},
         {"round_trip_32_big", test_round_trip_32_big},

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bmx/mix.h"
+#include "bmx/report.h"
 #include "bmx/sim.h"
 #include "check.h"
 
@@ -145,6 +146,28 @@ static void test_learnable_formula(void)
     CHECK_EQ_INT(bmx_sim_run_policy(r, 1)->observes, BMX_MIX_OBS_LOSS);
     CHECK_EQ_INT(bmx_sim_run_policy(r, 2)->observes, BMX_MIX_OBS_REWARD);
     CHECK_EQ_STR(bmx_sim_observes_name(BMX_MIX_OBS_NONE), "loss (checked, ignored)");
+    /* the printed table: a header, then one row per policy with its final loss (one seed: no
+     * sd column), the columns as wide as the longest spec */
+    {
+        bmx_sbuf t = {0}, want = {0};
+        int wp = 6;
+        for (int i = 0; i < 3; i++)
+            if ((int)strlen(bmx_sim_run_policy(r, i)->canon) > wp)
+                wp = (int)strlen(bmx_sim_run_policy(r, i)->canon);
+        bmx_sbuf_printf(&want, "  %-*s  %-24s %16s\n", wp, "policy", "observes", "final mean loss");
+        for (int i = 0; i < 3; i++) {
+            const bmx_sim_policy *p = bmx_sim_run_policy(r, i);
+            bmx_sbuf_printf(&want, "  %-*s  %-24s %16.6g\n", wp, p->canon,
+                            i == 0   ? "loss (checked, ignored)"
+                            : i == 1 ? "loss"
+                                     : "reward",
+                            fl + (st - fl) * exp(-75.0 / tau));
+        }
+        bmx_sim_run_table(r, &t);
+        CHECK_EQ_STR(bmx_sbuf_str(&t), bmx_sbuf_str(&want));
+        bmx_sbuf_free(&t);
+        bmx_sbuf_free(&want);
+    }
     bmx_sim_run_free(r);
 }
 

@@ -159,6 +159,14 @@ int bmx_corpus_manifest_set_tokens(const char *corpus_dir, const char *tokenizer
 int bmx_corpus_domains(const char *scripts_dir, const char *list, const char **names, int max,
                        char *store, size_t store_len, int *n, bmx_err *err);
 
+/* A build's preset into o: "small" (2 MB a domain, split 90/5/5, so that every domain has
+ * validation and test documents) or "full" (150 MB, 98/1/1). Sets o->preset, o->max_bytes
+ * (cap_mb MB of 10^6 bytes, 0: the preset's) and o->split (split as "A/B/C", NULL: the
+ * preset's). Errors (BMX_EINVAL) name the bad preset, cap or split as bmx corpus build's
+ * flags (--preset, --cap-mb 0..1000000, --split). */
+int bmx_corpus_preset(bmx_corpus_opts *o, const char *preset, long cap_mb, const char *split,
+                      bmx_err *err);
+
 /* Learn a BPE vocabulary (bmx_tok_train_docs) from files: a corpus text file ("#bmx-corpus "
  * first, from a build) gives each of its documents without the DOC record headers; any
  * other file is one document. *ndocs gets the number of documents. Errors name the file. */

@@ -69,6 +69,10 @@ void bmx_shard_free(bmx_shard *s);
 uint32_t bmx_shard_token(const bmx_shard *s, uint64_t i);
 /* Copy tokens [start, start + n) into out; start + n <= ntokens. */
 void bmx_shard_copy(const bmx_shard *s, uint64_t start, size_t n, uint32_t *out);
+/* The tokens [*start, *end) of document doc (0 = the first; documents end with eot): at most
+ * max of them, its end-of-text left out. Past the last document: *start = *end = ntokens. */
+void bmx_shard_doc_span(const bmx_shard *s, uint64_t doc, uint64_t max, uint64_t *start,
+                        uint64_t *end);
 
 /* ---- windows ---- */
 

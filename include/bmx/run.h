@@ -169,6 +169,11 @@ int bmx_config_parse(const bmx_run_key *keys, void *base, const char *text, size
 int bmx_config_load(const bmx_run_key *keys, void *base, const char *path, bmx_run_strings *store,
                     bmx_err *err);
 char *bmx_config_text(const bmx_run_key *keys, const void *base);
+/* Set the value of the given type at p from text: what a key or a flag does. name is what the
+ * messages call it ("steps", "--steps", "run.cfg:2: steps"); a string is stored as the given
+ * pointer (keep it alive). */
+int bmx_config_value_set(enum bmx_run_key_type type, void *p, const char *name, const char *v,
+                         bmx_err *err);
 /* The number of keys whose values differ between the structs a and b, the keys named in
  * skip (a NULL-ended list, may be NULL) left out; their names, comma-separated, in buf. */
 int bmx_config_diff(const bmx_run_key *keys, const void *a, const void *b, const char *const *skip,

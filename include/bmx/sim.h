@@ -180,6 +180,11 @@ typedef void (*bmx_sim_progress_fn)(void *ctx, const char *label, uint64_t seed,
 int bmx_sim_run_exec(bmx_sim_run *r, bmx_sim_progress_fn progress, void *ctx, bmx_err *err);
 /* After exec: summary.json, metric.svg, probs-LABEL.svg, index.html under out. */
 int bmx_sim_run_report(const bmx_sim_run *r, bmx_err *err);
+/* After exec: the table of final metrics as text (what bmx simulate prints): a header, then
+ * per policy its canonical spec, what it observes and the mean final metric (regret or mean
+ * loss), with its standard deviation over seeds when there are several. */
+struct bmx_sbuf;
+void bmx_sim_run_table(const bmx_sim_run *r, struct bmx_sbuf *out);
 
 /* k comma-separated finite weights >= 0 from s into *out (malloc'd). Errors (BMX_EINVAL) name
  * the bad value or the count. */

@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const char usage[] =
     "usage: bmx compare --data DIR --out DIR [--methods LIST] [--seeds LIST] [OPTIONS]\n\n"
@@ -27,7 +26,7 @@ static int plan(bmx_run_config *cfg, const struct compare_opts *co, const char *
                 bmx_pipeline_grid *g)
 {
     bmx_err err = {0};
-    char *text;
+    char head[8192];
 
     if (bmx_pipeline_grid_parse(g, co->methods, co->seeds, &err) < 0)
         return cli_fail("compare", "%s", err.msg);
@@ -37,11 +36,9 @@ static int plan(bmx_run_config *cfg, const struct compare_opts *co, const char *
         return cli_fail("compare", "%s", *outdir ? err.msg : "--out DIR is required");
     if (bmx_pipeline_grid_check(g, cfg, &err) < 0)
         return cli_fail("compare", "%s", err.msg);
-    text = bmx_run_config_text(cfg);
-    if (cli_rank() == 0)
-        fprintf(stderr, "bmx compare: methods %s, seeds %s, configuration of every run\n%s",
-                co->methods, co->seeds, text ? text : "");
-    free(text);
+    snprintf(head, sizeof head, "methods %s, seeds %s, configuration of every run", co->methods,
+             co->seeds);
+    run_config_print("compare", head, bmx_run_keys(), cfg);
     return 0;
 }
 
@@ -59,7 +56,6 @@ static int run(const bmx_pipeline_grid *g, const bmx_run_config *cfg, const char
     if (!dirs || !dp) {
         fprintf(stderr, "bmx compare: out of memory\n");
     } else {
-        run_signals_install();
         run_pipeline_opts(&cmd, &po);
         rc = bmx_pipeline_compare(g, cfg, outdir, dirs, PATH_MAX, &po, &err);
         rc = run_pipeline_status("compare", rc, &err);
@@ -75,42 +71,30 @@ static int run(const bmx_pipeline_grid *g, const bmx_run_config *cfg, const char
     return rc;
 }
 
-static int compare(int argc, char **argv, bmx_run_config *cfg)
+int cmd_compare(int argc, char **argv)
 {
     static const char *const per_run[] = {"policy", "method", "seed", "reference", NULL};
     struct compare_opts co = {NULL, "uniform,natural,odm,doremi", "1",
                               "bmx: data mixing comparison"};
-    struct run_cli rcli;
-    bmx_pipeline_grid g = {0};
-    char outdir[PATH_MAX / 2];
-    int npos = 0, rc, n = run_opts_drop(&rcli, run_opts_build(&rcli, cfg), per_run);
-
-    rcli.opts[n++] = (struct cli_opt){"config", CLI_STR, &co.config, "configuration file"};
-    rcli.opts[n++] = (struct cli_opt){"methods", CLI_STR, &co.methods,
-                                      "comma-separated policy specs, and/or doremi"};
-    rcli.opts[n++] = (struct cli_opt){"seeds", CLI_STR, &co.seeds, "comma-separated seeds"};
-    rcli.opts[n++] = (struct cli_opt){"title", CLI_STR, &co.title, "the report's title"};
-    n += cli_dist_opts(&rcli.opts[n]);
-    rcli.opts[n] = (struct cli_opt){0};
-    if ((rc = cli_parse(argc, argv, usage, rcli.opts, NULL, 0, &npos)))
-        return rc > 0 ? 0 : 2;
-    if ((rc = cli_dist_apply("compare", run_stop_ptr())))
-        return rc;
-    snprintf(outdir, sizeof outdir, "%s", cfg->out);
-    if (!(rc = plan(cfg, &co, outdir, &g)))
-        rc = run(&g, cfg, outdir, co.title);
-    bmx_pipeline_grid_free(&g);
-    return rc;
-}
-
-int cmd_compare(int argc, char **argv)
-{
+    const struct cli_opt extra[] = {
+        {"config", CLI_STR, &co.config, "configuration file"},
+        {"methods", CLI_STR, &co.methods, "comma-separated policy specs, and/or doremi"},
+        {"seeds", CLI_STR, &co.seeds, "comma-separated seeds"},
+        {"title", CLI_STR, &co.title, "the report's title"},
+        {0}};
+    const struct run_cmd c = {"compare", usage, bmx_run_keys(), per_run, extra, 1, 0};
     bmx_run_config cfg = bmx_run_config_default();
     bmx_run_strings store = {0};
-    int rc;
+    bmx_pipeline_grid g = {0};
+    char outdir[PATH_MAX / 2];
+    int rc = run_cli_parse(&c, &cfg, &store, argc, argv);
 
-    if (!(rc = run_config_prescan("compare", argc, argv, &cfg, &store)))
-        rc = compare(argc, argv, &cfg);
+    snprintf(outdir, sizeof outdir, "%s", cfg.out);
+    if (rc < 0)
+        rc = -1 - rc;
+    else if (!(rc = plan(&cfg, &co, outdir, &g)))
+        rc = run(&g, &cfg, outdir, co.title);
+    bmx_pipeline_grid_free(&g);
     bmx_run_strings_free(&store);
     return rc;
 }

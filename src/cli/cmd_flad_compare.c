@@ -1,6 +1,5 @@
 /* bmx flad-compare - every FLAD method on every target task and few-shot split, then a table
  * shaped like the FLAD paper's and an HTML report with plots (bmx_flad_compare, bmx/flad.h). */
-#include "cli.h"
 #include "cmd_run.h"
 
 #include <stdio.h>
@@ -66,9 +65,9 @@ int cmd_flad_compare(int argc, char **argv)
                         "Run every method on every target and split (finished runs are kept; "
                         "an interrupted one resumes), then write OUT/table.md, "
                         "OUT/results.jsonl and OUT/report.html.";
-    int npos, r = cli_parse(argc, argv, usage, opts, NULL, 0, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
+    int r = cli_parse(argc, argv, usage, opts, 0);
+    if (r < 0)
+        return -1 - r;
     int line_open = 0;
     bmx_flad_compare_opts co = {progress, &line_open, run_stop_ptr(), {log_warn, NULL}};
     bmx_err err = {0};
@@ -83,7 +82,7 @@ int cmd_flad_compare(int argc, char **argv)
                 "%sbmx flad-compare: stopped by signal at a round boundary; checkpoint written. "
                 "Run the same command again to continue\n",
                 line_open ? "\n" : "");
-        return 128 + (run_stop_flag ? (int)run_stop_flag : 2);
+        return run_stopped_status();
     }
     if (rc < 0)
         fprintf(stderr, "%sbmx flad-compare: %s\n", line_open ? "\n" : "", err.msg);

@@ -27,10 +27,8 @@ static int write_summary(const char *cmd, bmx_runlog **runs, int n, const char *
     sibling(pm, sizeof pm, out, ".md");
     if (bmx_report_summary(runs, (size_t)n, &s, &err) < 0 || bmx_summary_json(s, &j, &err) < 0 ||
         bmx_sbuf_save(&j, pj, &err) < 0 || bmx_summary_markdown(s, &m, &err) < 0 ||
-        bmx_sbuf_save(&m, pm, &err) < 0) {
-        fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
-        rc = 1;
-    }
+        bmx_sbuf_save(&m, pm, &err) < 0)
+        rc = cli_error(cmd, &err);
     for (size_t i = 0; !rc && i < s->nmethods; i++) {
         const bmx_method_summary *x = &s->methods[i];
         fprintf(stderr, "  %-24s %zu seeds, final %s", x->method, x->nseeds,
@@ -49,49 +47,48 @@ static int write_summary(const char *cmd, bmx_runlog **runs, int n, const char *
     return rc;
 }
 
+/* The steps each method needs to reach the best static baseline's final perplexity. */
+static void print_headline(const char *cmd, bmx_runlog **runs, int n)
+{
+    bmx_headline *rows = NULL;
+    size_t nr = 0;
+    const char *base = NULL;
+    double target = 0;
+    bmx_err err = {0};
+
+    if (bmx_report_headline(runs, (size_t)n, &rows, &nr, &base, &target, &err) != 0)
+        return;
+    fprintf(stderr, "bmx %s: target = %s's final mean validation perplexity %.3f\n", cmd, base,
+            target);
+    for (size_t i = 0; i < nr; i++) {
+        if (rows[i].reach_step == rows[i].reach_step)
+            fprintf(stderr,
+                    "  %-24s final %.3f, reaches the target at step %.1f (%.1f%% fewer steps)\n",
+                    rows[i].method, rows[i].final_ppl, rows[i].reach_step, rows[i].fewer_pct);
+        else
+            fprintf(stderr, "  %-24s final %.3f, does not reach the target\n", rows[i].method,
+                    rows[i].final_ppl);
+    }
+    free(rows);
+}
+
 /* Load the runs and write the report; prints errors; exit status. */
 int report_write(const char *cmd, char **dirs, int n, const char *out, const char *title)
 {
     bmx_runlog **runs = calloc((size_t)n + 1, sizeof *runs);
     bmx_err err = {0};
     bmx_sbuf b = {0};
-    int rc = 0, k = 0;
-    if (!runs) {
-        fprintf(stderr, "bmx %s: out of memory\n", cmd);
-        return 1;
-    }
-    for (; k < n; k++)
-        if (bmx_runlog_load(dirs[k], &runs[k], &err) < 0) {
-            fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
-            rc = 1;
-            break;
-        }
-    if (!rc && (bmx_report_html(runs, (size_t)n, title, &b, &err) < 0 ||
-                bmx_sbuf_save(&b, out, &err) < 0)) {
-        fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
-        rc = 1;
-    }
-    if (!rc) {
-        bmx_headline *rows = NULL;
-        size_t nr = 0;
-        const char *base = NULL;
-        double target = 0;
-        if (bmx_report_headline(runs, (size_t)n, &rows, &nr, &base, &target, &err) == 0) {
-            fprintf(stderr, "bmx %s: target = %s's final mean validation perplexity %.3f\n", cmd,
-                    base, target);
-            for (size_t i = 0; i < nr; i++) {
-                if (rows[i].reach_step == rows[i].reach_step)
-                    fprintf(stderr,
-                            "  %-24s final %.3f, reaches the target at step %.1f (%.1f%% "
-                            "fewer steps)\n",
-                            rows[i].method, rows[i].final_ppl, rows[i].reach_step,
-                            rows[i].fewer_pct);
-                else
-                    fprintf(stderr, "  %-24s final %.3f, does not reach the target\n",
-                            rows[i].method, rows[i].final_ppl);
-            }
-            free(rows);
-        }
+    int rc, k = 0;
+
+    if (!runs)
+        return fprintf(stderr, "bmx %s: out of memory\n", cmd), 1;
+    while (k < n && bmx_runlog_load(dirs[k], &runs[k], &err) == 0)
+        k++;
+    if (k < n || bmx_report_html(runs, (size_t)n, title, &b, &err) < 0 ||
+        bmx_sbuf_save(&b, out, &err) < 0) {
+        rc = cli_error(cmd, &err);
+    } else {
+        print_headline(cmd, runs, n);
         fprintf(stderr, "bmx %s: report written to %s\n", cmd, out);
         rc = write_summary(cmd, runs, n, out);
     }
@@ -105,8 +102,6 @@ int report_write(const char *cmd, char **dirs, int n, const char *out, const cha
 int cmd_report(int argc, char **argv)
 {
     const char *out = "report.html", *title = "bmx: data mixing comparison";
-    char *pos[256];
-    int npos = 0;
     const struct cli_opt opts[] = {
         {"out", CLI_STR, &out, "the HTML file X.html to write (X.json, X.md beside it)"},
         {"title", CLI_STR, &title, "the report's title"},
@@ -126,10 +121,10 @@ int cmd_report(int argc, char **argv)
         "Beside FILE (X.html) it writes X.json (every figure, per-seed values and curves) and\n"
         "X.md (the tables in Markdown, for docs/EXPERIMENTS.md); bmx compare does the same\n"
         "with OUT/report.html, OUT/report.json and OUT/report.md.";
-    int rc = cli_parse(argc, argv, usage, opts, pos, 256, &npos);
-    if (rc)
-        return rc > 0 ? 0 : 2;
-    if (npos == 0)
+    int n = cli_parse(argc, argv, usage, opts, 256);
+    if (n < 0)
+        return -1 - n;
+    if (n == 0)
         return cli_fail("report", "give at least one RUN folder (of 'bmx train')");
-    return report_write("report", pos, npos, out, title);
+    return report_write("report", argv + 1, n, out, title);
 }

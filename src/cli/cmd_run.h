@@ -1,46 +1,40 @@
-/* src/cli/cmd_run.h - pieces shared by bmx train, doremi and compare (cmd_train.c). */
+/* src/cli/cmd_run.h - pieces shared by bmx train, doremi, compare and flad (cmd_run.c). */
 #ifndef BMX_CLI_CMD_RUN_H
 #define BMX_CLI_CMD_RUN_H
 
-#include <signal.h>
 #include <stddef.h>
 
 #include "bmx/run.h"
 #include "cli.h"
 
-#define RUN_CLI_MAX 64
-
-/* Options generated from the configuration table (flags: keys with '-' for '_'). */
-struct run_cli {
-    struct cli_opt opts[RUN_CLI_MAX];
-    char names[RUN_CLI_MAX][32];
-    int n;
+/* A run command's options: the keys of its configuration table as flags ('-' for '_'), less
+ * those named in drop, then extra, then (dist) the mpirun options of dist_cli.h. */
+struct run_cmd {
+    const char *name, *usage;
+    const bmx_run_key *keys;
+    const char *const *drop;     /* keys that are not flags of this command (NULL-ended) */
+    const struct cli_opt *extra; /* more options ({0}-ended) */
+    int dist;                    /* 1: the mpirun options, applied after parsing */
+    int resume_config;           /* 1: --resume --out OUT without --config loads OUT/config.txt */
 };
 
-struct run_progress_state {
-    char label[64];
-    double tok_s;
-    int started;
-    long first;
-};
+/* Parse argv into cfg (the struct c->keys describes): every --config FILE first (flags win),
+ * then the options. Returns 0 to go on, or -1 - STATUS as cli_parse does. The files' strings
+ * are kept in *store (bmx_run_strings_free). */
+int run_cli_parse(const struct run_cmd *c, void *cfg, bmx_run_strings *store, int argc,
+                  char **argv);
 
-extern volatile sig_atomic_t run_stop_flag;
-
-/* Fill rc->opts[0..n) from bmx_run_keys() pointing into cfg; returns n (room is left for
- * more options and the {0} end). */
-int run_opts_build(struct run_cli *rc, bmx_run_config *cfg);
-/* Load --config FILE (if any in argv) into cfg; 0 or an exit status. */
-int run_config_prescan(const char *cmd, int argc, char **argv, bmx_run_config *cfg,
-                       bmx_run_strings *store);
+/* SIGINT and SIGTERM set the flag run_stop_ptr() points to (runs stop at a step boundary). */
 void run_signals_install(void);
 volatile const int *run_stop_ptr(void);
-void run_progress_print(void *ctx, const bmx_run_progress *p);
+/* The exit status of a run stopped by a signal: 128 + the signal. */
+int run_stopped_status(void);
+/* Configuration text (bmx_config_text) on stderr after "bmx CMD: head" (rank 0 only). */
+void run_config_print(const char *cmd, const char *head, const bmx_run_key *keys, const void *cfg);
 /* One run with progress lines and signal handling: 0 done, 1 failure (printed), 128+sig
  * stopped by a signal. */
 int run_one(const char *cmd, const bmx_run_config *cfg, int resume, const char *label);
 
-/* Drop the options named in names (a NULL-ended list) from rc->opts[0..n); returns the new n. */
-int run_opts_drop(struct run_cli *rc, int n, const char *const *names);
 /* A pipeline's options (bmx/pipeline.h): each run through run_one with cmd's messages, the
  * pipeline's own messages printed as "bmx CMD: ..." by rank 0. */
 struct bmx_pipeline_opts;

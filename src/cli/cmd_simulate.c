@@ -1,7 +1,5 @@
 /* bmx simulate - several mixing policies side by side on a synthetic environment: parses the
  * options, runs the library's simulate runner (bmx/sim.h: bmx_sim_run_*) and prints its table. */
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +13,10 @@
 
 #define CMD "simulate"
 
+/* The options that are not the runner's configuration. */
 typedef struct opts {
-    const char *env, *policies, *out, *noise, *weights;
-    int arms, batches, seeds, top;
-    long rounds, max_mb;
-    uint64_t seed;
-    double period, tau_min, tau_max;
+    const char *env, *noise, *weights;
+    long max_mb;
 } opts;
 
 static double now_s(void)
@@ -40,110 +36,85 @@ static void progress(void *ctx, const char *label, uint64_t seed, long t, long r
     }
 }
 
-/* The options into the runner's configuration; 0 or an exit status (2, printed). */
+/* The environment's name and noise into c (the rest is parsed into it); 0 or an exit status
+ * (2, printed). */
 static int configure(const opts *o, bmx_sim_run_config *c)
 {
     bmx_sim_env env;
     bmx_err err = {0};
     bmx_sim *probe = NULL;
+    bmx_sim_config defaults;
 
     if (bmx_sim_env_parse(o->env, &env, &err) != BMX_OK)
         return cli_fail(CMD, "--env: %s", err.msg);
-    if (o->arms < 1 || o->arms > BMX_MIX_MAX_ARMS)
-        return cli_fail(CMD, "--arms %d is out of range; use 1 to %d", o->arms, BMX_MIX_MAX_ARMS);
+    if (c->env.arms < 1 || c->env.arms > BMX_MIX_MAX_ARMS)
+        return cli_fail(CMD, "--arms %d is out of range; use 1 to %d", c->env.arms,
+                        BMX_MIX_MAX_ARMS);
     if (o->max_mb < 0)
         return cli_fail(CMD, "--max-output-mb %ld: give a bound in MB, or 0 for none", o->max_mb);
-    bmx_sim_config_init(&c->env, env, o->arms, o->seed);
-    if (strcmp(o->noise, "auto") != 0) {
-        char *end;
-        errno = 0;
-        c->env.noise = strtod(o->noise, &end);
-        if (errno || end == o->noise || *end || !isfinite(c->env.noise) || c->env.noise < 0)
-            return cli_fail(CMD, "--noise wants a finite number >= 0 (or auto), got '%s'",
-                            o->noise);
-    }
-    c->env.period = o->period;
-    c->env.tau_min = o->tau_min;
-    c->env.tau_max = o->tau_max;
+    bmx_sim_config_init(&defaults, env, c->env.arms, c->env.seed);
+    c->env.env = env;
+    c->env.noise = defaults.noise;
+    if (strcmp(o->noise, "auto") != 0 &&
+        (bmx_config_value_set(BMX_RK_DOUBLE, &c->env.noise, "--noise", o->noise, &err) < 0 ||
+         c->env.noise < 0))
+        return cli_fail(CMD, "--noise wants a finite number >= 0 (or auto), got '%s'", o->noise);
     if (bmx_sim_create(&probe, &c->env, &err) != BMX_OK)
         return cli_fail(CMD, "%s (see --period, --tau-min, --tau-max, --noise)", err.msg);
     bmx_sim_free(probe);
-    c->policies = o->policies;
-    c->rounds = o->rounds;
-    c->batches = o->batches;
-    c->seeds = o->seeds;
-    c->top = o->top;
-    c->out = o->out;
     return 0;
 }
 
 /* The table of final metrics on stdout. */
-static void print_table(const opts *o, const bmx_sim_run *r, double seconds, double est)
+static void print_table(const char *env, const bmx_sim_run_config *o, const bmx_sim_run *r,
+                        double seconds, double est)
 {
-    int np = bmx_sim_run_npolicies(r), wp = 6;
+    bmx_sbuf t = {0};
 
-    printf("bmx simulate: %s, %d arms, %ld rounds x %d batches, seed %llu", o->env, o->arms,
-           o->rounds, o->batches, (unsigned long long)o->seed);
+    printf("bmx simulate: %s, %d arms, %ld rounds x %d batches, seed %llu", env, o->env.arms,
+           o->rounds, o->batches, (unsigned long long)o->env.seed);
     if (o->seeds > 1)
         printf(" (+%d more)", o->seeds - 1);
-    printf(", %.2f s\n\n", seconds);
-    for (int i = 0; i < np; i++)
-        if ((int)strlen(bmx_sim_run_policy(r, i)->canon) > wp)
-            wp = (int)strlen(bmx_sim_run_policy(r, i)->canon);
-    printf("  %-*s  %-24s %16s%s\n", wp, "policy", "observes",
-           strcmp(o->env, "learnable") ? "final regret" : "final mean loss",
-           o->seeds > 1 ? "   sd over seeds" : "");
-    for (int i = 0; i < np; i++) {
-        const bmx_sim_policy *p = bmx_sim_run_policy(r, i);
-        double mean, sd;
-        bmx_sim_mean_sd(p->final, o->seeds, &mean, &sd);
-        printf("  %-*s  %-24s %16.6g", wp, p->canon, bmx_sim_observes_name(p->observes), mean);
-        if (o->seeds > 1)
-            printf(" %16.3g", sd);
-        printf("\n");
-    }
+    bmx_sim_run_table(r, &t);
+    printf(", %.2f s\n\n%s", seconds, bmx_sbuf_str(&t));
+    bmx_sbuf_free(&t);
     printf("\nwrote %s/: index.html (open it), summary.json, metric.svg, probs-*.svg, one "
            "*.jsonl log per policy%s (about %.3g MB of logs estimated)\n",
            o->out, o->seeds > 1 ? " and seed" : "", est / 1e6);
 }
 
 /* Refuse a run whose logs would pass --max-output-mb; 0 or 2 (printed). */
-static int check_size(const opts *o, const bmx_sim_run *r, double est)
+static int check_size(long max_mb, const bmx_sim_run_config *o, const bmx_sim_run *r, double est)
 {
     int np = bmx_sim_run_npolicies(r);
-    if (!o->max_mb || est <= (double)o->max_mb * 1e6)
+    if (!max_mb || est <= (double)max_mb * 1e6)
         return 0;
     return cli_fail(CMD,
                     "the logs would take about %.0f MB (%d policies x %d seeds x %ld rounds "
                     "of %d arms: about %.3g MB per round and policy), over --max-output-mb "
                     "%ld: give fewer --rounds, --arms, --policies or --seeds, or raise the "
                     "bound (--max-output-mb %.0f)",
-                    est / 1e6, np, o->seeds, o->rounds, o->arms,
-                    est / 1e6 / np / o->seeds / (double)o->rounds, o->max_mb, est / 1e6 + 1);
+                    est / 1e6, np, o->seeds, o->rounds, o->env.arms,
+                    est / 1e6 / np / o->seeds / (double)o->rounds, max_mb, est / 1e6 + 1);
 }
 
 /* Run and report; 0 or 1 (printed). */
-static int run(const opts *o, bmx_sim_run *r, double est, double t0)
+static int run(const char *env, const bmx_sim_run_config *o, bmx_sim_run *r, double est, double t0)
 {
     bmx_err err = {0};
     double last = now_s();
-    int tty = isatty(2);
-
-    int rc = bmx_file_mkdir_p(o->out, &err);
+    int tty = isatty(2), rc = bmx_file_mkdir_p(o->out, &err);
 
     if (rc != BMX_OK) {
         fprintf(stderr, "bmx simulate: %s (check --out)\n", err.msg);
         return 1;
     }
     rc = bmx_sim_run_exec(r, tty ? progress : NULL, &last, &err);
-
     if (rc == BMX_OK && tty)
         fprintf(stderr, "\r%60s\r", "");
-    if (rc != BMX_OK || bmx_sim_run_report(r, &err) != BMX_OK) {
-        fprintf(stderr, "bmx simulate: %s\n", err.msg);
-        return 1;
-    }
-    print_table(o, r, now_s() - t0, est);
+    if (rc != BMX_OK || bmx_sim_run_report(r, &err) != BMX_OK)
+        return cli_error("simulate", &err);
+    print_table(env, o, r, now_s() - t0, est);
     return 0;
 }
 
@@ -168,54 +139,45 @@ static const char usage[] =
 
 int cmd_simulate(int argc, char **argv)
 {
-    opts o = {
-        .env = "learnable",
-        .policies = "all",
-        .out = "runs/simulate",
-        .noise = "auto",
-        .weights = NULL,
-        .arms = 22,
-        .batches = 8,
-        .seeds = 1,
-        .top = 12,
-        .rounds = 2000,
-        .max_mb = 1024,
-        .seed = 1,
-        .period = 1000,
-        .tau_min = 20,
-        .tau_max = 2000,
-    };
+    opts o = {"learnable", "auto", NULL, 1024};
+    bmx_sim_run_config c = {.policies = "all",
+                            .rounds = 2000,
+                            .batches = 8,
+                            .seeds = 1,
+                            .top = 12,
+                            .out = "runs/simulate"};
+    bmx_sim_config *e = &c.env;
     const struct cli_opt table[] = {
         {"env", CLI_STR, &o.env, "bernoulli, gaussian, drifting or learnable"},
-        {"policies", CLI_STR, &o.policies, "comma-separated policy specs, or all"},
-        {"arms", CLI_INT, &o.arms, "number of arms K"},
-        {"rounds", CLI_LONG, &o.rounds, "rounds (policy steps)"},
-        {"batches", CLI_INT, &o.batches, "draws per round G"},
-        {"seed", CLI_U64, &o.seed, "first seed (environment and policies)"},
-        {"seeds", CLI_INT, &o.seeds, "number of seeds: seed, seed+1, ..."},
-        {"out", CLI_STR, &o.out, "output directory (created)"},
+        {"policies", CLI_STR, &c.policies, "comma-separated policy specs, or all"},
+        {"arms", CLI_INT, &e->arms, "number of arms K"},
+        {"rounds", CLI_LONG, &c.rounds, "rounds (policy steps)"},
+        {"batches", CLI_INT, &c.batches, "draws per round G"},
+        {"seed", CLI_U64, &e->seed, "first seed (environment and policies)"},
+        {"seeds", CLI_INT, &c.seeds, "number of seeds: seed, seed+1, ..."},
+        {"out", CLI_STR, &c.out, "output directory (created)"},
         {"noise", CLI_STR, &o.noise, "noise sd: gaussian reward (0.1), learnable loss (0.02)"},
-        {"period", CLI_DOUBLE, &o.period, "drifting: base period of the means in rounds"},
-        {"tau-min", CLI_DOUBLE, &o.tau_min, "learnable: fastest domain's time constant (pulls)"},
-        {"tau-max", CLI_DOUBLE, &o.tau_max, "learnable: slowest domain's time constant (pulls)"},
+        {"period", CLI_DOUBLE, &e->period, "drifting: base period of the means in rounds"},
+        {"tau-min", CLI_DOUBLE, &e->tau_min, "learnable: fastest domain's time constant (pulls)"},
+        {"tau-max", CLI_DOUBLE, &e->tau_max, "learnable: slowest domain's time constant (pulls)"},
         {"weights", CLI_STR, &o.weights, "K comma-separated weights for the weights policy"},
-        {"top", CLI_INT, &o.top, "arms shown on their own in the distribution plots"},
+        {"top", CLI_INT, &c.top, "arms shown on their own in the distribution plots"},
         {"max-output-mb", CLI_LONG, &o.max_mb,
          "refuse a run whose logs would take more MB than this (0 = no bound)"},
         {0},
     };
-    bmx_sim_run_config c = {0};
     bmx_sim_run *r = NULL;
     bmx_sbuf cmdline = {0};
     bmx_err err = {0};
     double *weights = NULL, t0 = now_s();
-    int rc = cli_parse(argc, argv, usage, table, NULL, 0, NULL);
+    int rc;
 
-    if (rc)
-        return rc > 0 ? 0 : 2;
+    bmx_sim_config_init(e, BMX_SIM_LEARNABLE, 22, 1);
+    if ((rc = cli_parse(argc, argv, usage, table, 0)) < 0)
+        return -1 - rc;
     if ((rc = configure(&o, &c)))
         return rc;
-    if (o.weights && bmx_sim_parse_weights(o.weights, o.arms, &weights, &err) != BMX_OK)
+    if (o.weights && bmx_sim_parse_weights(o.weights, e->arms, &weights, &err) != BMX_OK)
         return cli_fail(CMD, "%s", err.msg);
     for (int i = 0; i < argc; i++) {
         bmx_sbuf_puts(&cmdline, i ? " " : "bmx ");
@@ -225,8 +187,8 @@ int cmd_simulate(int argc, char **argv)
     c.command = bmx_sbuf_str(&cmdline);
     if (bmx_sim_run_create(&r, &c, &err) != BMX_OK)
         rc = cli_fail(CMD, "%s", err.msg);
-    else if (!(rc = check_size(&o, r, bmx_sim_run_log_bytes(r))))
-        rc = run(&o, r, bmx_sim_run_log_bytes(r), t0);
+    else if (!(rc = check_size(o.max_mb, &c, r, bmx_sim_run_log_bytes(r))))
+        rc = run(o.env, &c, r, bmx_sim_run_log_bytes(r), t0);
     bmx_sim_run_free(r);
     free(weights);
     bmx_sbuf_free(&cmdline);

@@ -42,15 +42,11 @@ static int build(const char *scripts, const char *cache, const char *raw, const 
     for (int i = 0; i < n; i++)
         secs[i] = -1;
     mkdir(out, 0777);
-    if (!skip && bmx_tasks_extract(scripts, cache, raw, names, n, secs, &lg, &err)) {
-        fprintf(stderr, "bmx tasks build: %s\n", err.msg);
-        return 1;
-    }
+    if (!skip && bmx_tasks_extract(scripts, cache, raw, names, n, secs, &lg, &err))
+        return cli_error("tasks build", &err);
     t1 = now();
-    if (bmx_tasks_build(raw, out, names, (size_t)n, secs, o, &lg, &err)) {
-        fprintf(stderr, "bmx tasks build: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_tasks_build(raw, out, names, (size_t)n, secs, o, &lg, &err))
+        return cli_error("tasks build", &err);
     fprintf(stderr,
             "bmx tasks build: %d tasks, %d auxiliary datasets -> %s/manifest.json "
             "(extract %.1f s, build %.1f s)\n",
@@ -79,9 +75,9 @@ static int cmd_build(int argc, char **argv)
         {"seed", CLI_U64, &seed, "seed of the split caps"},
         {0},
     };
-    int npos, r = cli_parse(argc, argv, build_usage, opts, NULL, 0, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
+    int r = cli_parse(argc, argv, build_usage, opts, 0);
+    if (r < 0)
+        return -1 - r;
     if (!out)
         return cli_fail("tasks build", "no output folder: give --out DIR");
     if (!(test_frac > 0 && test_frac < 1))
@@ -121,18 +117,15 @@ static int cmd_show(int argc, char **argv)
     };
     const char *usage = "usage: bmx tasks show FILE.task [--examples N]\n\n"
                         "Check a task file and print its summary and a few rendered examples.";
-    char *pos[1];
-    int npos, r = cli_parse(argc, argv, usage, opts, pos, 1, &npos);
-    if (r)
-        return r > 0 ? 0 : 2;
-    if (npos != 1)
+    int n = cli_parse(argc, argv, usage, opts, 1);
+    if (n < 0)
+        return -1 - n;
+    if (n != 1)
         return cli_fail("tasks show", "give one task file (DIR/NAME.task)");
     bmx_task *t;
     bmx_err err = {0};
-    if (bmx_task_load(&t, pos[0], &err)) {
-        fprintf(stderr, "bmx tasks show: %s\n", err.msg);
-        return 1;
-    }
+    if (bmx_task_load(&t, argv[1], &err))
+        return cli_error("tasks show", &err);
     printf("task %s (%s)\nquestion: %s\nsource: %s\nhow: %s\ntrain %zu, test %zu\n",
            bmx_task_name(t), bmx_task_derived(t) ? "derived" : "labelled", bmx_task_question(t),
            bmx_task_source(t), bmx_task_how(t), bmx_task_split_count(t, BMX_SPLIT_TRAIN),

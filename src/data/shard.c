@@ -190,6 +190,19 @@ void bmx_shard_copy(const bmx_shard *s, uint64_t start, size_t n, uint32_t *out)
             out[k] = bmx_le_get32(p);
 }
 
+void bmx_shard_doc_span(const bmx_shard *s, uint64_t doc, uint64_t max, uint64_t *start,
+                        uint64_t *end)
+{
+    uint64_t k = 0, d = 0, e;
+
+    for (; k < s->ntokens && d < doc; k++)
+        d += bmx_shard_token(s, k) == s->eot;
+    for (e = k; e < s->ntokens && e - k < max && bmx_shard_token(s, e) != s->eot; e++)
+        ;
+    *start = k;
+    *end = e;
+}
+
 static int bad(bmx_shard *s, bmx_err *err, const char *path, const char *what)
 {
     bmx_shard_free(s);

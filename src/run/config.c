@@ -109,12 +109,12 @@ static const bmx_run_key *find_key(const bmx_run_key *keys, const char *name, si
     return NULL;
 }
 
-static int set_key(void *base, const bmx_run_key *k, const char *v, const char *where, bmx_err *err)
+int bmx_config_value_set(enum bmx_run_key_type type, void *p, const char *name, const char *v,
+                         bmx_err *err)
 {
     char *end;
-    void *p = (char *)base + k->offset;
     errno = 0;
-    switch (k->type) {
+    switch (type) {
     case BMX_RK_STR:
         *(const char **)p = v;
         return 0;
@@ -122,10 +122,9 @@ static int set_key(void *base, const bmx_run_key *k, const char *v, const char *
     case BMX_RK_LONG: {
         long x = strtol(v, &end, 10);
         if (errno || end == v || *end ||
-            (k->type == BMX_RK_INT && (x < -2147483647L || x > 2147483647L)))
-            return bmx_err_set(err, BMX_EINVAL, "%s%s wants an integer, got '%s'", where, k->name,
-                               v);
-        if (k->type == BMX_RK_INT)
+            (type == BMX_RK_INT && (x < -2147483647L || x > 2147483647L)))
+            return bmx_err_set(err, BMX_EINVAL, "%s wants an integer, got '%s'", name, v);
+        if (type == BMX_RK_INT)
             *(int *)p = (int)x;
         else
             *(long *)p = x;
@@ -134,21 +133,27 @@ static int set_key(void *base, const bmx_run_key *k, const char *v, const char *
     case BMX_RK_U64: {
         unsigned long long x = strtoull(v, &end, 10);
         if (errno || end == v || *end || *v == '-')
-            return bmx_err_set(err, BMX_EINVAL, "%s%s wants a non-negative integer, got '%s'",
-                               where, k->name, v);
+            return bmx_err_set(err, BMX_EINVAL, "%s wants a non-negative integer, got '%s'", name,
+                               v);
         *(uint64_t *)p = (uint64_t)x;
         return 0;
     }
     case BMX_RK_DOUBLE: {
         double x = strtod(v, &end);
         if (errno || end == v || *end || !isfinite(x))
-            return bmx_err_set(err, BMX_EINVAL, "%s%s wants a finite number, got '%s'", where,
-                               k->name, v);
+            return bmx_err_set(err, BMX_EINVAL, "%s wants a finite number, got '%s'", name, v);
         *(double *)p = x;
         return 0;
     }
     }
-    return BMX_EINVAL;
+    return bmx_err_set(err, BMX_EINVAL, "%s: unknown value type %d", name, (int)type);
+}
+
+static int set_key(void *base, const bmx_run_key *k, const char *v, const char *where, bmx_err *err)
+{
+    char name[4400];
+    snprintf(name, sizeof name, "%s%s", where, k->name);
+    return bmx_config_value_set(k->type, (char *)base + k->offset, name, v, err);
 }
 
 static void unknown_key(const bmx_run_key *keys, char *buf, size_t cap)

@@ -189,6 +189,27 @@ static void html_page(bmx_sbuf *b, const bmx_sim_run *r)
     bmx_sbuf_puts(b, "</div>\n</body></html>\n");
 }
 
+void bmx_sim_run_table(const bmx_sim_run *r, bmx_sbuf *b)
+{
+    int wp = 6, seeds = r->c.seeds;
+
+    for (int i = 0; i < r->np; i++)
+        if ((int)strlen(r->ps[i].canon) > wp)
+            wp = (int)strlen(r->ps[i].canon);
+    bmx_sbuf_printf(b, "  %-*s  %-24s %16s%s\n", wp, "policy", "observes",
+                    r->bandit ? "final regret" : "final mean loss",
+                    seeds > 1 ? "   sd over seeds" : "");
+    for (int i = 0; i < r->np; i++) {
+        double mean, sd;
+        bmx_sim_mean_sd(r->ps[i].final, seeds, &mean, &sd);
+        bmx_sbuf_printf(b, "  %-*s  %-24s %16.6g", wp, r->ps[i].canon,
+                        bmx_sim_observes_name(r->ps[i].observes), mean);
+        if (seeds > 1)
+            bmx_sbuf_printf(b, " %16.3g", sd);
+        bmx_sbuf_puts(b, "\n");
+    }
+}
+
 int bmx_sim_run_report(const bmx_sim_run *r, bmx_err *err)
 {
     bmx_sbuf b = {0};
