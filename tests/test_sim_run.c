@@ -240,6 +240,40 @@ static void test_labels(void)
     bmx_sim_run_free(r);
 }
 
+/* The --max-output-mb check: the estimate against the bound, and a message with its factors. */
+static void test_check_size(void)
+{
+    bmx_sim_run_config c = {.policies = "odm,exp3",
+                            .rounds = 1000,
+                            .batches = 2,
+                            .seeds = 3,
+                            .top = 1,
+                            .out = "unused"};
+    bmx_sim_run *r = NULL;
+    bmx_err err = {0};
+    char want[200];
+
+    bmx_sim_config_init(&c.env, BMX_SIM_BERNOULLI, 4, 1);
+    CHECK_MSG(bmx_sim_run_create(&r, &c, &err) == BMX_OK, "%s", err.msg);
+    double est = bmx_sim_run_log_bytes(r);
+    long over = (long)(est / 1e6) + 1, under = (long)(est / 1e6);
+    CHECK(under >= 0 && est > (double)under * 1e6);
+    CHECK_EQ_INT(bmx_sim_run_check_size(r, 0, &err), BMX_OK);
+    CHECK_EQ_INT(bmx_sim_run_check_size(r, over, &err), BMX_OK);
+    CHECK(under > 0);
+    {
+        CHECK_EQ_INT(bmx_sim_run_check_size(r, under, &err), BMX_EINVAL);
+        snprintf(want, sizeof want, "about %.0f MB (2 policies x 3 seeds x 1000 rounds of 4 arms",
+                 est / 1e6);
+        CHECK_CONTAINS(err.msg, want);
+        snprintf(want, sizeof want, "over --max-output-mb %ld", under);
+        CHECK_CONTAINS(err.msg, want);
+        snprintf(want, sizeof want, "(--max-output-mb %.0f)", est / 1e6 + 1);
+        CHECK_CONTAINS(err.msg, want);
+    }
+    bmx_sim_run_free(r);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -249,6 +283,7 @@ int main(int argc, char **argv)
         {"errors", test_errors},
         {"weights", test_weights},
         {"labels", test_labels},
+        {"check_size", test_check_size},
         {0},
     };
     return check_main(argc, argv, cases);

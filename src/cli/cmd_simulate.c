@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bmx/mix.h"
@@ -19,18 +18,11 @@ typedef struct opts {
     long max_mb;
 } opts;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void progress(void *ctx, const char *label, uint64_t seed, long t, long rounds)
 {
     double *last = ctx;
-    if (now_s() - *last > 0.25) {
-        *last = now_s();
+    if (bmx_now_s() - *last > 0.25) {
+        *last = bmx_now_s();
         fprintf(stderr, "\r  %-24s seed %llu  round %ld/%ld ", label, (unsigned long long)seed, t,
                 rounds);
     }
@@ -83,26 +75,11 @@ static void print_table(const char *env, const bmx_sim_run_config *o, const bmx_
            o->out, o->seeds > 1 ? " and seed" : "", est / 1e6);
 }
 
-/* Refuse a run whose logs would pass --max-output-mb; 0 or 2 (printed). */
-static int check_size(long max_mb, const bmx_sim_run_config *o, const bmx_sim_run *r, double est)
-{
-    int np = bmx_sim_run_npolicies(r);
-    if (!max_mb || est <= (double)max_mb * 1e6)
-        return 0;
-    return cli_fail(CMD,
-                    "the logs would take about %.0f MB (%d policies x %d seeds x %ld rounds "
-                    "of %d arms: about %.3g MB per round and policy), over --max-output-mb "
-                    "%ld: give fewer --rounds, --arms, --policies or --seeds, or raise the "
-                    "bound (--max-output-mb %.0f)",
-                    est / 1e6, np, o->seeds, o->rounds, o->env.arms,
-                    est / 1e6 / np / o->seeds / (double)o->rounds, max_mb, est / 1e6 + 1);
-}
-
 /* Run and report; 0 or 1 (printed). */
 static int run(const char *env, const bmx_sim_run_config *o, bmx_sim_run *r, double est, double t0)
 {
     bmx_err err = {0};
-    double last = now_s();
+    double last = bmx_now_s();
     int tty = isatty(2), rc = bmx_file_mkdir_p(o->out, &err);
 
     if (rc != BMX_OK) {
@@ -114,7 +91,7 @@ static int run(const char *env, const bmx_sim_run_config *o, bmx_sim_run *r, dou
         fprintf(stderr, "\r%60s\r", "");
     if (rc != BMX_OK || bmx_sim_run_report(r, &err) != BMX_OK)
         return cli_error("simulate", &err);
-    print_table(env, o, r, now_s() - t0, est);
+    print_table(env, o, r, bmx_now_s() - t0, est);
     return 0;
 }
 
@@ -169,7 +146,7 @@ int cmd_simulate(int argc, char **argv)
     bmx_sim_run *r = NULL;
     bmx_sbuf cmdline = {0};
     bmx_err err = {0};
-    double *weights = NULL, t0 = now_s();
+    double *weights = NULL, t0 = bmx_now_s();
     int rc;
 
     bmx_sim_config_init(e, BMX_SIM_LEARNABLE, 22, 1);
@@ -187,7 +164,9 @@ int cmd_simulate(int argc, char **argv)
     c.command = bmx_sbuf_str(&cmdline);
     if (bmx_sim_run_create(&r, &c, &err) != BMX_OK)
         rc = cli_fail(CMD, "%s", err.msg);
-    else if (!(rc = check_size(o.max_mb, &c, r, bmx_sim_run_log_bytes(r))))
+    else if (bmx_sim_run_check_size(r, o.max_mb, &err) != BMX_OK)
+        rc = cli_fail(CMD, "%s", err.msg);
+    else
         rc = run(o.env, &c, r, bmx_sim_run_log_bytes(r), t0);
     bmx_sim_run_free(r);
     free(weights);

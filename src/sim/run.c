@@ -327,6 +327,21 @@ double bmx_sim_run_log_bytes(const bmx_sim_run *r)
     return total * c->seeds;
 }
 
+int bmx_sim_run_check_size(const bmx_sim_run *r, long max_mb, bmx_err *err)
+{
+    const bmx_sim_run_config *c = &r->c;
+    double est = bmx_sim_run_log_bytes(r);
+    if (!max_mb || est <= (double)max_mb * 1e6)
+        return BMX_OK;
+    return bmx_err_set(err, BMX_EINVAL,
+                       "the logs would take about %.0f MB (%d policies x %d seeds x %ld rounds "
+                       "of %d arms: about %.3g MB per round and policy), over --max-output-mb "
+                       "%ld: give fewer --rounds, --arms, --policies or --seeds, or raise the "
+                       "bound (--max-output-mb %.0f)",
+                       est / 1e6, r->np, c->seeds, c->rounds, c->env.arms,
+                       est / 1e6 / r->np / c->seeds / (double)c->rounds, max_mb, est / 1e6 + 1);
+}
+
 int bmx_sim_run_exec(bmx_sim_run *r, bmx_sim_progress_fn progress, void *ctx, bmx_err *err)
 {
     int rc;
