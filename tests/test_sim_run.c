@@ -240,6 +240,39 @@ static void test_labels(void)
     bmx_sim_run_free(r);
 }
 
+/* bmx simulate's environment options: the default noise per environment, a given one, and
+ * each refusal naming its option. */
+static void test_setup(void)
+{
+    bmx_sim_run_config c = {0};
+    bmx_err err = {0};
+
+    bmx_sim_config_init(&c.env, BMX_SIM_LEARNABLE, 5, 7);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "gaussian", "auto", 0, &err), BMX_OK);
+    CHECK_EQ_INT(c.env.env, BMX_SIM_GAUSSIAN);
+    CHECK_NEAR(c.env.noise, 0.1, 1e-15);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", 1, &err), BMX_OK);
+    CHECK_NEAR(c.env.noise, 0.02, 1e-15);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "0.5", 1, &err), BMX_OK);
+    CHECK_NEAR(c.env.noise, 0.5, 1e-15);
+    CHECK_EQ_INT(c.env.arms, 5);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "nope", "auto", 0, &err), BMX_EINVAL);
+    CHECK(strncmp(err.msg, "--env: ", 7) == 0);
+    CHECK_CONTAINS(err.msg, "nope");
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "-1", 0, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--noise wants a finite number >= 0 (or auto), got '-1'");
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "loud", 0, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--noise wants a finite number >= 0 (or auto), got 'loud'");
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", -1, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--max-output-mb -1: give a bound in MB, or 0 for none");
+    c.env.tau_min = 0;
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", 0, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "(see --period, --tau-min, --tau-max, --noise)");
+    c.env.arms = 0;
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", 0, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "--arms 0 is out of range; use 1 to");
+}
+
 /* The --max-output-mb check: the estimate against the bound, and a message with its factors. */
 static void test_check_size(void)
 {
@@ -284,6 +317,7 @@ int main(int argc, char **argv)
         {"weights", test_weights},
         {"labels", test_labels},
         {"check_size", test_check_size},
+        {"setup", test_setup},
         {0},
     };
     return check_main(argc, argv, cases);

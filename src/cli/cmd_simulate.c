@@ -28,35 +28,6 @@ static void progress(void *ctx, const char *label, uint64_t seed, long t, long r
     }
 }
 
-/* The environment's name and noise into c (the rest is parsed into it); 0 or an exit status
- * (2, printed). */
-static int configure(const opts *o, bmx_sim_run_config *c)
-{
-    bmx_sim_env env;
-    bmx_err err = {0};
-    bmx_sim *probe = NULL;
-    bmx_sim_config defaults;
-
-    if (bmx_sim_env_parse(o->env, &env, &err) != BMX_OK)
-        return cli_fail(CMD, "--env: %s", err.msg);
-    if (c->env.arms < 1 || c->env.arms > BMX_MIX_MAX_ARMS)
-        return cli_fail(CMD, "--arms %d is out of range; use 1 to %d", c->env.arms,
-                        BMX_MIX_MAX_ARMS);
-    if (o->max_mb < 0)
-        return cli_fail(CMD, "--max-output-mb %ld: give a bound in MB, or 0 for none", o->max_mb);
-    bmx_sim_config_init(&defaults, env, c->env.arms, c->env.seed);
-    c->env.env = env;
-    c->env.noise = defaults.noise;
-    if (strcmp(o->noise, "auto") != 0 &&
-        (bmx_config_value_set(BMX_RK_DOUBLE, &c->env.noise, "--noise", o->noise, &err) < 0 ||
-         c->env.noise < 0))
-        return cli_fail(CMD, "--noise wants a finite number >= 0 (or auto), got '%s'", o->noise);
-    if (bmx_sim_create(&probe, &c->env, &err) != BMX_OK)
-        return cli_fail(CMD, "%s (see --period, --tau-min, --tau-max, --noise)", err.msg);
-    bmx_sim_free(probe);
-    return 0;
-}
-
 /* The table of final metrics on stdout. */
 static void print_table(const char *env, const bmx_sim_run_config *o, const bmx_sim_run *r,
                         double seconds, double est)
@@ -152,8 +123,8 @@ int cmd_simulate(int argc, char **argv)
     bmx_sim_config_init(e, BMX_SIM_LEARNABLE, 22, 1);
     if ((rc = cli_parse(argc, argv, usage, table, 0)) < 0)
         return -1 - rc;
-    if ((rc = configure(&o, &c)))
-        return rc;
+    if (bmx_sim_run_setup(&c, o.env, o.noise, o.max_mb, &err) != BMX_OK)
+        return cli_fail(CMD, "%s", err.msg);
     if (o.weights && bmx_sim_parse_weights(o.weights, e->arms, &weights, &err) != BMX_OK)
         return cli_fail(CMD, "%s", err.msg);
     for (int i = 0; i < argc; i++) {
