@@ -44,39 +44,15 @@ int run_stopped_status(void)
 
 /* ---- options ---- */
 
-/* Every --config FILE in argv, else (c->resume_config) OUT/config.txt for --resume --out OUT
- * when it exists: loaded into cfg. 0 or an exit status. */
-static int prescan(const struct run_cmd *c, void *cfg, bmx_run_strings *st, int argc, char **argv)
-{
-    const char *out = NULL, *file = NULL;
-    char path[4200];
-    int resume = 0, given = 0;
-    bmx_err err = {0};
-
-    for (int i = 1; i < argc; i++, file = NULL) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--config") || !strcmp(a, "--out"))
-            *(a[2] == 'c' ? &file : &out) = v;
-        else if (!strncmp(a, "--config=", 9) || !strncmp(a, "--out=", 6))
-            *(a[2] == 'c' ? &file : &out) = strchr(a, '=') + 1;
-        resume |= !strcmp(a, "--resume");
-        given |= file != NULL;
-        if (file && bmx_config_load(c->keys, cfg, file, st, &err) < 0)
-            return cli_fail(c->name, "%s", err.msg);
-    }
-    if (given || !c->resume_config || !resume || !out)
-        return 0;
-    snprintf(path, sizeof path, "%s/config.txt", out);
-    if (access(path, F_OK) == 0 && bmx_config_load(c->keys, cfg, path, st, &err) < 0)
-        return cli_fail(c->name, "%s", err.msg);
-    return 0; /* a folder without one: the run says so */
-}
-
 int run_cli_parse(const struct run_cmd *c, void *cfg, bmx_run_strings *store, int argc, char **argv)
 {
     struct cli_opt opts[RUN_CLI_MAX];
     char names[RUN_CLI_MAX][32];
-    int n = 0, rc = prescan(c, cfg, store, argc, argv);
+    bmx_err err = {0};
+    int n = 0, rc = 0;
+
+    if (bmx_config_load_args(c->keys, cfg, argc, argv, c->resume_config, store, &err) < 0)
+        rc = cli_fail(c->name, "%s", err.msg);
 
     for (const bmx_run_key *k = c->keys; !rc && k->name && n < RUN_CLI_MAX - 16; k++) {
         int skip = 0;
