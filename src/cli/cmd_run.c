@@ -4,7 +4,6 @@
 #include "bmx/pipeline.h"
 #include "dist_cli.h"
 
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,16 +94,6 @@ struct progress {
     long first;
 };
 
-static void fmt_time(char *b, size_t n, double s)
-{
-    if (!(s >= 0) || s > 1e7)
-        snprintf(b, n, "?");
-    else if (s >= 3600)
-        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    else
-        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-}
-
 static void progress_print(void *ctx, const bmx_run_progress *p)
 {
     struct progress *st = ctx;
@@ -122,7 +111,7 @@ static void progress_print(void *ctx, const bmx_run_progress *p)
     }
     double per_step = p->elapsed_s / (double)(p->step - st->first + 1);
     char eta[32], top[256];
-    fmt_time(eta, sizeof eta, per_step * (double)(p->steps - p->step));
+    bmx_fmt_duration(eta, sizeof eta, per_step * (double)(p->steps - p->step));
     size_t n = 0;
     top[0] = 0;
     for (int r = 0, prev[3] = {-1, -1, -1}; r < 3 && r < p->ndomains; r++) {
