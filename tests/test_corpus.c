@@ -178,6 +178,35 @@ static void test_split_rule(void)
     CHECK_EQ_INT(bmx_corpus_parse_split("-1/1/1", v, &err), BMX_EINVAL);
 }
 
+/* corpus import --domains: the names in order, empty names skipped, the bounds. */
+static void test_parse_domains(void)
+{
+    const char *sel[BMX_IMPORT_MAX_DOMAINS];
+    size_t n = 99;
+    char *copy = NULL;
+    bmx_err err = {0};
+    CHECK_EQ_INT(bmx_corpus_parse_domains("Pile-CC,,Github,", sel, &n, &copy, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_STR(sel[0], "Pile-CC");
+    CHECK_EQ_STR(sel[1], "Github");
+    free(copy);
+    CHECK_EQ_INT(bmx_corpus_parse_domains(",,", sel, &n, &copy, &err), BMX_EINVAL);
+    CHECK_EQ_INT(n, 0);
+    CHECK_CONTAINS(err.msg, "--domains names no domain");
+    free(copy);
+    char many[2 * (BMX_IMPORT_MAX_DOMAINS + 1) + 1];
+    for (int i = 0; i <= BMX_IMPORT_MAX_DOMAINS; i++)
+        memcpy(many + 2 * i, "a,", 2);
+    many[2 * (BMX_IMPORT_MAX_DOMAINS + 1)] = 0;
+    CHECK_EQ_INT(bmx_corpus_parse_domains(many, sel, &n, &copy, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "more than 256 domains");
+    free(copy);
+    many[2 * BMX_IMPORT_MAX_DOMAINS] = 0; /* exactly the bound */
+    CHECK_EQ_INT(bmx_corpus_parse_domains(many, sel, &n, &copy, &err), 0);
+    CHECK_EQ_INT(n, BMX_IMPORT_MAX_DOMAINS);
+    free(copy);
+}
+
 /* The presets of bmx corpus build: caps and splits by hand, overrides, refusals. */
 static void test_preset(void)
 {
@@ -691,6 +720,7 @@ int main(int argc, char **argv)
         {"classify", test_classify},
         {"hash_vectors", test_hash_vectors},
         {"split_rule", test_split_rule},
+        {"parse_domains", test_parse_domains},
         {"preset", test_preset},
         {"build_dedup_across_domains", test_build_dedup_across_domains},
         {"split_stable_when_docs_added", test_split_stable_when_docs_added},

@@ -5,6 +5,7 @@
  * the case `ranks` checks every collective across the two ranks with known values. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bmx/backend.h"
 #include "bmx/dist.h"
@@ -47,6 +48,21 @@ static void test_one_process(void)
     CHECK(d != NULL);
     CHECK_EQ_INT(bmx_dist_rank(d), 0);
     CHECK_EQ_INT(bmx_dist_size(d), 1);
+    /* alone: the threads asked for, 0 (OpenMP's default) included */
+    CHECK_EQ_INT(bmx_dist_threads(d, 0), 0);
+    CHECK_EQ_INT(bmx_dist_threads(d, 5), 5);
+    CHECK_EQ_INT(bmx_dist_threads(NULL, 0), 0);
+    /* the command line's settings: applied, or refused naming the option */
+    volatile int stop = 0;
+    CHECK_EQ_INT(bmx_dist_configure(d, "ordered", 30, 1, &stop, NULL, &err), 0);
+    CHECK_EQ_INT(bmx_dist_reduce_mode(d), BMX_DIST_ORDERED);
+    CHECK_EQ_INT(bmx_dist_check_every_step(d), 1);
+    CHECK_EQ_INT(bmx_dist_configure(d, "sum", 30, 0, &stop, NULL, &err), BMX_EINVAL);
+    CHECK(strncmp(err.msg, "--reduce: ", 10) == 0);
+    CHECK_CONTAINS(err.msg, "sum");
+    CHECK_EQ_INT(bmx_dist_configure(NULL, "allreduce", 0, 0, NULL, NULL, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--dist-timeout 0: give seconds > 0");
+    CHECK_EQ_INT(bmx_dist_configure(NULL, "allreduce", 5, 0, NULL, NULL, &err), 0);
     double x[3] = {1.5, -2, 3};
     float f[2] = {0.25f, 4};
     int v = 0;
@@ -109,6 +125,12 @@ static void test_ranks(void)
     int r = bmx_dist_rank(d), v = -1;
     CHECK_EQ_INT(bmx_dist_size(d), 2);
     bmx_dist_set_timeout(d, 60);
+    /* two ranks on this machine: half its cores each (OMP_NUM_THREADS unset) */
+    if (!getenv("OMP_NUM_THREADS")) {
+        long half = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+        CHECK_EQ_INT(bmx_dist_threads(d, 0), half > 0 ? half : 1);
+    }
+    CHECK_EQ_INT(bmx_dist_threads(d, 3), 3);
     /* doubles: the sum */
     double x[2] = {r + 1.0, 10.0 * (r + 1)};
     CHECK_EQ_INT(bmx_dist_sum_doubles(d, x, 2, "test", &err), 0);

@@ -2,8 +2,10 @@
  * FIFO or a directory at once, naming it and what it is, through bmx_file_open_regular. A
  * FIFO blocked the readers forever (open waits for a writer): an alarm turns a hang into a
  * failure. bmx_file_read_all's size bound is checked at and past the limit. (The task
- * readers are checked in test_tasks.c: bmx/tasks.h and bmx/corpus.h share split names.) */
+ * readers are checked in test_tasks.c: bmx/tasks.h and bmx/corpus.h share split names.)
+ * Also core's text of a duration (bmx_fmt_duration). */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -218,9 +220,26 @@ static void test_read_input_and_mkdir(void)
     CHECK_CONTAINS(err.msg, path);
 }
 
+/* The ETA's text (bmx_fmt_duration, bmx/core.h): by hand. */
+static void test_fmt_duration(void)
+{
+    char b[32];
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 0), "0m00s");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 59.9), "0m59s");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 754), "12m34s");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 3599.5), "59m59s");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 3600), "1h00m");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 2 * 3600 + 5 * 60 + 59), "2h05m");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 1e7), "2777h46m");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, 1e7 + 1), "?");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, -1), "?");
+    CHECK_EQ_STR(bmx_fmt_duration(b, sizeof b, NAN), "?");
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {{"fifo_refused", test_fifo_refused},
+                                              {"fmt_duration", test_fmt_duration},
                                               {"directory_refused", test_directory_refused},
                                               {"device_refused", test_device_refused},
                                               {"read_all_bound", test_read_all_bound},

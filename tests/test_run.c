@@ -9,6 +9,7 @@
  *  - bad configuration values and missing data give messages that name the problem. */
 #include "check.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -552,6 +553,59 @@ static char *run_path(const char *out, const char *name)
     i = (i + 1) % 4;
     snprintf(p[i], sizeof p[i], "%s/%s/%s", dir, out, name);
     return p[i];
+}
+
+/* A command line's config files (bmx_config_load_args): --config files in order (the last
+ * wins), --config=FILE, OUT/config.txt on --resume --out OUT only without --config and only
+ * when asked for, an error naming the file. */
+static void test_config_args(void)
+{
+    bmx_err err = {0};
+    bmx_run_strings st = {0};
+    char a[600], b[600], out[600], conf[700], bad[600];
+    snprintf(a, sizeof a, "%s/args-a.cfg", dir);
+    snprintf(b, sizeof b, "%s/args-b.cfg", dir);
+    snprintf(out, sizeof out, "%s/args-out", dir);
+    snprintf(conf, sizeof conf, "%s/config.txt", out);
+    snprintf(bad, sizeof bad, "%s/args-bad.cfg", dir);
+    write_file(a, "steps = 11\nlr = 0.5\n", 20);
+    write_file(b, "steps = 22\n", 11);
+    write_file(bad, "steps = x\n", 10);
+    CHECK(mkdir(out, 0777) == 0 || errno == EEXIST);
+    write_file(conf, "steps = 33\nbatch = 3\n", 21);
+    const bmx_run_key *k = bmx_run_keys();
+
+    bmx_run_config d = bmx_run_config_default();
+    char eq[700];
+    snprintf(eq, sizeof eq, "--config=%s", b);
+    char *v1[] = {"train", "--config", a, "--steps", "5", eq, NULL};
+    CHECK_MSG(bmx_config_load_args(k, &d, 6, v1, 1, &st, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(d.steps, 22); /* b after a; the flag --steps is not read here */
+    CHECK_NEAR(d.lr, 0.5, 1e-15);
+    bmx_run_strings_free(&st);
+
+    d = bmx_run_config_default();
+    long steps0 = d.steps;
+    char *v2[] = {"train", "--resume", "--out", out, NULL};
+    CHECK_EQ_INT(bmx_config_load_args(k, &d, 4, v2, 0, &st, &err), 0);
+    CHECK_EQ_INT(d.steps, steps0); /* not asked for */
+    CHECK_EQ_INT(bmx_config_load_args(k, &d, 4, v2, 1, &st, &err), 0);
+    CHECK_EQ_INT(d.steps, 33);
+    CHECK_EQ_INT(d.batch, 3);
+    bmx_run_strings_free(&st);
+
+    d = bmx_run_config_default();
+    char *v3[] = {"train", "--resume", "--out", out, "--config", a, NULL};
+    CHECK_EQ_INT(bmx_config_load_args(k, &d, 6, v3, 1, &st, &err), 0);
+    CHECK_EQ_INT(d.steps, 11); /* --config wins over OUT/config.txt */
+    char *v4[] = {"train", "--out", out, NULL};
+    d = bmx_run_config_default();
+    CHECK_EQ_INT(bmx_config_load_args(k, &d, 3, v4, 1, &st, &err), 0);
+    CHECK_EQ_INT(d.steps, steps0); /* no --resume */
+    char *v5[] = {"train", "--config", bad, NULL};
+    CHECK_EQ_INT(bmx_config_load_args(k, &d, 3, v5, 1, &st, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "args-bad.cfg:1");
+    bmx_run_strings_free(&st);
 }
 
 /* Every string value comes back exactly from config text: '#', newlines (no key can be
@@ -1149,6 +1203,7 @@ int main(int argc, char **argv)
         {"doremi_proxy", test_doremi_proxy},
         {"bad_config", test_bad_config},
         {"config_roundtrip", test_config_roundtrip},
+        {"config_args", test_config_args},
         {"reward_policy", test_reward_policy},
         {"lock", test_lock},
         {"resume_checks", test_resume_checks},

@@ -290,6 +290,53 @@ static void test_impossible_values(void)
     }
 }
 
+/* bmx_report_write (bmx report, bmx compare): the HTML, X.json and X.md beside it, and the
+ * headline and summary lines, on the hand-made runs (figures in the comment at the top). */
+static void test_write_files(void)
+{
+    char *dirs[] = {"tests/fixtures/run/hand/uniform-s1", "tests/fixtures/run/hand/natural-s1",
+                    "tests/fixtures/run/hand/odm-s1", "tests/fixtures/run/hand/odm-s2"};
+    char html[300], want[300];
+    bmx_report_files f;
+    bmx_err err = {0};
+    snprintf(html, sizeof html, "%s/rep.html", check_tmpdir("runreport"));
+    CHECK_MSG(bmx_report_write(dirs, 4, html, "hand", &f, &err) == 0, "%s", err.msg);
+    CHECK(f.html_written);
+    snprintf(want, sizeof want, "%s/rep.json", check_tmpdir("runreport"));
+    CHECK_MSG(strcmp(f.json, want) == 0, "json %.200s", f.json);
+    snprintf(want, sizeof want, "%s/rep.md", check_tmpdir("runreport"));
+    CHECK_MSG(strcmp(f.md, want) == 0, "md %.200s", f.md);
+    CHECK_EQ_STR(bmx_sbuf_str(&f.headline),
+                 "target = uniform's final mean validation perplexity 40.000\n"
+                 "  uniform                  final 40.000, reaches the target at step 20.0 (0.0% "
+                 "fewer steps)\n"
+                 "  natural                  final 45.000, does not reach the target\n"
+                 "  odm                      final 31.000, reaches the target at step 13.6 (32.1% "
+                 "fewer steps)\n");
+    /* odm's seeds 30 and 32: mean 31, s = sqrt(2), half = t_{0.975,1} s / sqrt(2) = 12.706;
+     * paired with uniform on seed 1: 100 (30 / 40 - 1) = -25% */
+    CHECK_CONTAINS(bmx_sbuf_str(&f.summary),
+                   "  uniform                  1 seeds, final 40.000 (1 seed, no interval)\n");
+    CHECK_CONTAINS(bmx_sbuf_str(&f.summary),
+                   "  odm                      2 seeds, final 31.000 +- 12.706, vs uniform -25.00 "
+                   "(1 seed, no interval)% (wins 1 of 1)\n");
+    FILE *fp = fopen(f.md, "r");
+    CHECK(fp != NULL);
+    if (fp)
+        fclose(fp);
+    fp = fopen(f.json, "r");
+    CHECK(fp != NULL);
+    if (fp)
+        fclose(fp);
+    bmx_report_files_free(&f);
+    /* a folder without a log: nothing written, the error names it */
+    dirs[1] = "tests/fixtures/run/hand/none";
+    CHECK(bmx_report_write(dirs, 2, html, "hand", &f, &err) < 0);
+    CHECK(!f.html_written);
+    CHECK_CONTAINS(err.msg, "tests/fixtures/run/hand/none");
+    bmx_report_files_free(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {{"load", test_load},
@@ -297,6 +344,7 @@ int main(int argc, char **argv)
                                               {"headline_hand", test_headline_hand},
                                               {"recorded", test_recorded},
                                               {"impossible_values", test_impossible_values},
+                                              {"write_files", test_write_files},
                                               {0}};
     return check_main(argc, argv, cases);
 }

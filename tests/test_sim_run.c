@@ -240,6 +240,73 @@ static void test_labels(void)
     bmx_sim_run_free(r);
 }
 
+/* bmx simulate's environment options: the default noise per environment, a given one, and
+ * each refusal naming its option. */
+static void test_setup(void)
+{
+    bmx_sim_run_config c = {0};
+    bmx_err err = {0};
+
+    bmx_sim_config_init(&c.env, BMX_SIM_LEARNABLE, 5, 7);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "gaussian", "auto", 0, &err), BMX_OK);
+    CHECK_EQ_INT(c.env.env, BMX_SIM_GAUSSIAN);
+    CHECK_NEAR(c.env.noise, 0.1, 1e-15);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", 1, &err), BMX_OK);
+    CHECK_NEAR(c.env.noise, 0.02, 1e-15);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "0.5", 1, &err), BMX_OK);
+    CHECK_NEAR(c.env.noise, 0.5, 1e-15);
+    CHECK_EQ_INT(c.env.arms, 5);
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "nope", "auto", 0, &err), BMX_EINVAL);
+    CHECK(strncmp(err.msg, "--env: ", 7) == 0);
+    CHECK_CONTAINS(err.msg, "nope");
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "-1", 0, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--noise wants a finite number >= 0 (or auto), got '-1'");
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "loud", 0, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--noise wants a finite number >= 0 (or auto), got 'loud'");
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", -1, &err), BMX_EINVAL);
+    CHECK_EQ_STR(err.msg, "--max-output-mb -1: give a bound in MB, or 0 for none");
+    c.env.tau_min = 0;
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", 0, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "(see --period, --tau-min, --tau-max, --noise)");
+    c.env.arms = 0;
+    CHECK_EQ_INT(bmx_sim_run_setup(&c, "learnable", "auto", 0, &err), BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "--arms 0 is out of range; use 1 to");
+}
+
+/* The --max-output-mb check: the estimate against the bound, and a message with its factors. */
+static void test_check_size(void)
+{
+    bmx_sim_run_config c = {.policies = "odm,exp3",
+                            .rounds = 1000,
+                            .batches = 2,
+                            .seeds = 3,
+                            .top = 1,
+                            .out = "unused"};
+    bmx_sim_run *r = NULL;
+    bmx_err err = {0};
+    char want[200];
+
+    bmx_sim_config_init(&c.env, BMX_SIM_BERNOULLI, 4, 1);
+    CHECK_MSG(bmx_sim_run_create(&r, &c, &err) == BMX_OK, "%s", err.msg);
+    double est = bmx_sim_run_log_bytes(r);
+    long over = (long)(est / 1e6) + 1, under = (long)(est / 1e6);
+    CHECK(under >= 0 && est > (double)under * 1e6);
+    CHECK_EQ_INT(bmx_sim_run_check_size(r, 0, &err), BMX_OK);
+    CHECK_EQ_INT(bmx_sim_run_check_size(r, over, &err), BMX_OK);
+    CHECK(under > 0);
+    {
+        CHECK_EQ_INT(bmx_sim_run_check_size(r, under, &err), BMX_EINVAL);
+        snprintf(want, sizeof want, "about %.0f MB (2 policies x 3 seeds x 1000 rounds of 4 arms",
+                 est / 1e6);
+        CHECK_CONTAINS(err.msg, want);
+        snprintf(want, sizeof want, "over --max-output-mb %ld", under);
+        CHECK_CONTAINS(err.msg, want);
+        snprintf(want, sizeof want, "(--max-output-mb %.0f)", est / 1e6 + 1);
+        CHECK_CONTAINS(err.msg, want);
+    }
+    bmx_sim_run_free(r);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -249,6 +316,8 @@ int main(int argc, char **argv)
         {"errors", test_errors},
         {"weights", test_weights},
         {"labels", test_labels},
+        {"check_size", test_check_size},
+        {"setup", test_setup},
         {0},
     };
     return check_main(argc, argv, cases);

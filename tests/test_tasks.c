@@ -349,6 +349,38 @@ static void test_build_manifest(void)
     CHECK_CONTAINS(err.msg, "expected 'fx-color'");
 }
 
+/* bmx_tasks_make (bmx tasks build) with the extraction skipped: the output folder created,
+ * the task files and manifest built from the raw files, the extraction's time 0-ish; an
+ * unknown raw task is refused by name. */
+static void test_make(void)
+{
+    const char *names[] = {"fx-color", "fx-count"};
+    bmx_tasks_build_opts o = bmx_tasks_build_defaults();
+    bmx_err err = {0};
+    double took[2] = {-1, -1};
+    char out[300];
+    snprintf(out, sizeof out, "%s", tmp("made"));
+    CHECK_MSG(bmx_tasks_make("nowhere", "nowhere", FX, out, names, 2, 1, &o, NULL, took, &err) == 0,
+              "%s", err.msg);
+    CHECK(took[0] >= 0 && took[0] < 1 && took[1] >= 0);
+    bmx_task *t;
+    CHECK(bmx_task_open(&t, out, "fx-count", &err) == 0);
+    bmx_task_free(t);
+    char mp[400];
+    snprintf(mp, sizeof mp, "%s/manifest.json", out);
+    size_t n;
+    unsigned char *m = slurp(mp, &n);
+    char *s = calloc(n + 1, 1);
+    memcpy(s, m, n);
+    CHECK_CONTAINS(s, "\"name\":\"fx-color\"");
+    CHECK(!strstr(s, "\"name\":\"fx-sound\""));
+    free(s);
+    free(m);
+    const char *missing[] = {"fx-none"};
+    CHECK(bmx_tasks_make("nowhere", "nowhere", FX, out, missing, 1, 1, &o, NULL, took, &err) != 0);
+    CHECK_CONTAINS(err.msg, "fx-none");
+}
+
 /* Issue 11 item 10: a task file or raw file that is a FIFO (it blocked forever) or a
  * directory is refused at once by name; bmx_task_open (tasks show, flad) too. */
 static void hang(int sig)
@@ -431,6 +463,7 @@ int main(int argc, char **argv)
         {"prompts", test_prompts},
         {"fewshot", test_fewshot},
         {"build_manifest", test_build_manifest},
+        {"make", test_make},
         {"select", test_select},
         {0},
     };

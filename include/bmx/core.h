@@ -73,6 +73,9 @@ void bmx_log(const bmx_logger *lg, int level, const char *fmt, ...)
 
 /* Seconds on the monotonic clock (for durations: subtract two readings). */
 double bmx_now_s(void);
+/* A duration for people (an ETA): "MmSSs" under an hour, "HhMMm" from an hour on, "?" when
+ * negative, not a number or over 10^7 s; truncated, not rounded. Returns buf. */
+char *bmx_fmt_duration(char *buf, size_t cap, double s);
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32): start with crc = 0, feed chunks in order. */
 uint32_t bmx_crc32(uint32_t crc, const void *data, size_t len);

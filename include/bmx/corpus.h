@@ -273,6 +273,12 @@ int bmx_corpus_import(const bmx_import_opts *o, bmx_import_result *res, bmx_err 
  * name into out (cap >= 65); returns its length. */
 size_t bmx_corpus_safe_name(const char *name, size_t n, char *out, size_t cap);
 
+/* The domains of `corpus import --domains LIST` (comma-separated) into sel[0..*n) (at most
+ * BMX_IMPORT_MAX_DOMAINS), pointing into *copy (malloc'd; free it, also on an error).
+ * BMX_EINVAL for more names than that or none. */
+int bmx_corpus_parse_domains(const char *list, const char **sel, size_t *n, char **copy,
+                             bmx_err *err);
+
 /* One JSON Lines record. */
 enum {
     BMX_JSONL_OK = 0,

@@ -67,6 +67,15 @@ int bmx_dist_check_every_step(const bmx_dist *d);
 void bmx_dist_set_stop(bmx_dist *d, volatile const int *stop);
 /* Log each digest check (rank, what, digest) at BMX_LOG_INFO through lg (NULL: none). */
 void bmx_dist_set_logger(bmx_dist *d, const bmx_logger *lg);
+/* The command line's settings (--reduce NAME, --dist-timeout SECONDS,
+ * --dist-check-every-step) checked, then applied with the stop flag, and lg as the digest
+ * logger when checking at every step; d NULL (one process): only checked. BMX_EINVAL naming
+ * the option. */
+int bmx_dist_configure(bmx_dist *d, const char *reduce, double timeout, int check_every_step,
+                       volatile const int *stop, const bmx_logger *lg, bmx_err *err);
+/* Threads per rank: `threads` when given (> 0), when d runs alone (NULL or one rank) or when
+ * OMP_NUM_THREADS is set; else the machine's cores divided by the ranks on it (at least 1). */
+int bmx_dist_threads(const bmx_dist *d, int threads);
 
 /* ---- collectives (every rank must call them in the same order) ---- */
 

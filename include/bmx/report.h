@@ -246,6 +246,26 @@ int bmx_summary_markdown(const bmx_summary *s, bmx_sbuf *out, bmx_err *err);
 int bmx_report_html(bmx_runlog *const *runs, size_t n, const char *title, bmx_sbuf *out,
                     bmx_err *err);
 
+/* The files of `bmx report` and `bmx compare` from n run folders (or logs): loads them,
+ * writes the HTML report to html (X.html) and the summary over seeds beside it, X.json and
+ * X.md (their paths in f->json, f->md). For the caller to show: f->headline, the headline as
+ * text ("target = BASE's final mean validation perplexity P\n", then a line per method;
+ * empty without a static baseline), and f->summary, a line per method (final mean
+ * perplexity with its interval, the paired difference to uniform and its wins).
+ * f->html_written says whether the HTML was saved (an error may come after it). Errors: a
+ * run that does not load (naming its file and line), and those of bmx_report_html,
+ * bmx_report_summary and the writes (naming the file). Free f with bmx_report_files_free,
+ * on success or not. */
+typedef struct bmx_report_files {
+    char json[4096], md[4096];
+    int html_written;
+    bmx_sbuf headline, summary;
+} bmx_report_files;
+
+int bmx_report_write(char *const *dirs, size_t n, const char *html, const char *title,
+                     bmx_report_files *f, bmx_err *err);
+void bmx_report_files_free(bmx_report_files *f);
+
 /* ---- the FLAD comparison (bmx flad-compare): every method on every target and split ----
  * Collects each run's outcome, then writes OUT/table.md (test accuracy in %, mean and
  * sample standard deviation over splits, rows as in the FLAD paper, a column per target and

@@ -169,6 +169,12 @@ int bmx_config_parse(const bmx_run_key *keys, void *base, const char *text, size
 int bmx_config_load(const bmx_run_key *keys, void *base, const char *path, bmx_run_strings *store,
                     bmx_err *err);
 char *bmx_config_text(const bmx_run_key *keys, const void *base);
+/* A command line's configuration files, before its flags are parsed (flags win): every
+ * --config FILE (or --config=FILE) in argv[1..argc) loaded in order; with none and
+ * resume_config, --resume --out OUT loads OUT/config.txt when it exists. Errors as
+ * bmx_config_load's (naming the file). */
+int bmx_config_load_args(const bmx_run_key *keys, void *base, int argc, char **argv,
+                         int resume_config, bmx_run_strings *store, bmx_err *err);
 /* Set the value of the given type at p from text: what a key or a flag does. name is what the
  * messages call it ("steps", "--steps", "run.cfg:2: steps"); a string is stored as the given
  * pointer (keep it alive). */

@@ -169,6 +169,16 @@ int bmx_sim_run_npolicies(const bmx_sim_run *r);
 const bmx_sim_policy *bmx_sim_run_policy(const bmx_sim_run *r, int i);
 /* About the bytes the JSONL logs will take (within a factor 2; checked by a test). */
 double bmx_sim_run_log_bytes(const bmx_sim_run *r);
+/* `bmx simulate`'s environment options into c: the environment named env (bmx_sim_env_parse)
+ * and its noise ("auto": the environment's default, else a finite number >= 0), with
+ * c->env.arms, .seed, .period, .tau_min, .tau_max as given, checked by creating the
+ * environment once; max_mb (--max-output-mb) must be >= 0. BMX_EINVAL naming the option
+ * (as --NAME) and what it accepts. */
+int bmx_sim_run_setup(bmx_sim_run_config *c, const char *env, const char *noise, long max_mb,
+                      bmx_err *err);
+/* BMX_OK when the logs fit in max_mb MB (0: no bound), else BMX_EINVAL with a message that
+ * gives the estimate, its factors, the bound (as --max-output-mb) and how to get under it. */
+int bmx_sim_run_check_size(const bmx_sim_run *r, long max_mb, bmx_err *err);
 /* The log's file name of policy i and seed index si (0 .. seeds-1) into buf. */
 void bmx_sim_run_log_name(const bmx_sim_run *r, int i, int si, char *buf, size_t cap);
 

@@ -122,6 +122,13 @@ int bmx_tasks_build(const char *raw_dir, const char *out_dir, const char *const 
                     const double *secs, const bmx_tasks_build_opts *o, const bmx_logger *lg,
                     bmx_err *err);
 
+/* `bmx tasks build`: out created (one level), the raw tasks extracted into raw unless skip
+ * (bmx_tasks_extract), then the task files and manifest built (bmx_tasks_build). took[0]
+ * gets the seconds of the extraction, took[1] those of the build. Errors as theirs. */
+int bmx_tasks_make(const char *scripts, const char *cache, const char *raw, const char *out,
+                   const char *const *names, int n, int skip, const bmx_tasks_build_opts *o,
+                   const bmx_logger *lg, double took[2], bmx_err *err);
+
 #ifdef __cplusplus
 }
 #endif

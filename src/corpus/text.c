@@ -337,3 +337,20 @@ int bmx_corpus_parse_split(const char *s, unsigned w[3], bmx_err *err)
         return bmx_err_set(err, BMX_EINVAL, "bad split '%s': the weights sum to 0", s);
     return BMX_OK;
 }
+
+int bmx_corpus_parse_domains(const char *list, const char **sel, size_t *n, char **copy,
+                             bmx_err *err)
+{
+    char *save = NULL;
+
+    *n = 0;
+    if (!(*copy = strdup(list)))
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    for (char *tok = strtok_r(*copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == BMX_IMPORT_MAX_DOMAINS)
+            return bmx_err_set(err, BMX_EINVAL, "--domains names more than %d domains",
+                               BMX_IMPORT_MAX_DOMAINS);
+        sel[(*n)++] = tok;
+    }
+    return *n ? BMX_OK : bmx_err_set(err, BMX_EINVAL, "--domains names no domain");
+}

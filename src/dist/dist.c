@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bmx/backend.h"
 
@@ -163,6 +164,35 @@ int bmx_dist_size(const bmx_dist *d)
 int bmx_dist_local_size(const bmx_dist *d)
 {
     return d ? d->local_size : 1;
+}
+
+int bmx_dist_threads(const bmx_dist *d, int threads)
+{
+    if (threads > 0 || bmx_dist_size(d) == 1 || getenv("OMP_NUM_THREADS"))
+        return threads;
+    long per = sysconf(_SC_NPROCESSORS_ONLN) / bmx_dist_local_size(d);
+    return per > 0 ? (int)per : 1;
+}
+
+int bmx_dist_configure(bmx_dist *d, const char *reduce, double timeout, int check_every_step,
+                       volatile const int *stop, const bmx_logger *lg, bmx_err *err)
+{
+    int mode = 0;
+    if (bmx_dist_reduce_parse(reduce, &mode, err) < 0) {
+        char why[BMX_ERR_LEN];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return bmx_err_set(err, BMX_EINVAL, "--reduce: %s", why);
+    }
+    if (!(timeout > 0))
+        return bmx_err_set(err, BMX_EINVAL, "--dist-timeout %g: give seconds > 0", timeout);
+    if (!d)
+        return BMX_OK;
+    bmx_dist_set_reduce(d, mode);
+    bmx_dist_set_timeout(d, timeout);
+    bmx_dist_set_check_every_step(d, check_every_step);
+    bmx_dist_set_stop(d, stop);
+    bmx_dist_set_logger(d, check_every_step ? lg : NULL);
+    return BMX_OK;
 }
 
 void bmx_dist_set_reduce(bmx_dist *d, int mode)

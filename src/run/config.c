@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bmx/backend.h"
 #include "bmx/mix.h"
@@ -345,6 +346,32 @@ int bmx_config_load(const bmx_run_key *keys, void *c, const char *path, bmx_run_
     free(buf);
     fclose(f);
     return rc;
+}
+
+int bmx_config_load_args(const bmx_run_key *keys, void *base, int argc, char **argv,
+                         int resume_config, bmx_run_strings *store, bmx_err *err)
+{
+    const char *out = NULL, *file = NULL;
+    char path[4200];
+    int resume = 0, given = 0, rc;
+
+    for (int i = 1; i < argc; i++, file = NULL) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--config") || !strcmp(a, "--out"))
+            *(a[2] == 'c' ? &file : &out) = v;
+        else if (!strncmp(a, "--config=", 9) || !strncmp(a, "--out=", 6))
+            *(a[2] == 'c' ? &file : &out) = strchr(a, '=') + 1;
+        resume |= !strcmp(a, "--resume");
+        given |= file != NULL;
+        if (file && (rc = bmx_config_load(keys, base, file, store, err)) < 0)
+            return rc;
+    }
+    if (given || !resume_config || !resume || !out)
+        return BMX_OK;
+    snprintf(path, sizeof path, "%s/config.txt", out);
+    if (access(path, F_OK) == 0)
+        return bmx_config_load(keys, base, path, store, err);
+    return BMX_OK; /* a folder without one: the run says so */
 }
 
 int bmx_run_config_load(bmx_run_config *c, const char *path, bmx_run_strings *store, bmx_err *err)

@@ -327,6 +327,58 @@ double bmx_sim_run_log_bytes(const bmx_sim_run *r)
     return total * c->seeds;
 }
 
+int bmx_sim_run_setup(bmx_sim_run_config *c, const char *env, const char *noise, long max_mb,
+                      bmx_err *err)
+{
+    bmx_sim_env e;
+    bmx_sim *probe = NULL;
+    bmx_sim_config defaults;
+    char *end = NULL, why[BMX_ERR_LEN];
+
+    if (bmx_sim_env_parse(env, &e, err) != BMX_OK) {
+        snprintf(why, sizeof why, "%s", err->msg);
+        return bmx_err_set(err, BMX_EINVAL, "--env: %s", why);
+    }
+    if (c->env.arms < 1 || c->env.arms > BMX_MIX_MAX_ARMS)
+        return bmx_err_set(err, BMX_EINVAL, "--arms %d is out of range; use 1 to %d", c->env.arms,
+                           BMX_MIX_MAX_ARMS);
+    if (max_mb < 0)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "--max-output-mb %ld: give a bound in MB, or 0 for none", max_mb);
+    bmx_sim_config_init(&defaults, e, c->env.arms, c->env.seed);
+    c->env.env = e;
+    c->env.noise = defaults.noise;
+    if (strcmp(noise, "auto") != 0) {
+        errno = 0;
+        c->env.noise = strtod(noise, &end);
+        if (errno || end == noise || *end || !isfinite(c->env.noise) || c->env.noise < 0)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "--noise wants a finite number >= 0 (or auto), got '%s'", noise);
+    }
+    if (bmx_sim_create(&probe, &c->env, err) != BMX_OK) {
+        snprintf(why, sizeof why, "%s", err->msg);
+        return bmx_err_set(err, BMX_EINVAL, "%s (see --period, --tau-min, --tau-max, --noise)",
+                           why);
+    }
+    bmx_sim_free(probe);
+    return BMX_OK;
+}
+
+int bmx_sim_run_check_size(const bmx_sim_run *r, long max_mb, bmx_err *err)
+{
+    const bmx_sim_run_config *c = &r->c;
+    double est = bmx_sim_run_log_bytes(r);
+    if (!max_mb || est <= (double)max_mb * 1e6)
+        return BMX_OK;
+    return bmx_err_set(err, BMX_EINVAL,
+                       "the logs would take about %.0f MB (%d policies x %d seeds x %ld rounds "
+                       "of %d arms: about %.3g MB per round and policy), over --max-output-mb "
+                       "%ld: give fewer --rounds, --arms, --policies or --seeds, or raise the "
+                       "bound (--max-output-mb %.0f)",
+                       est / 1e6, r->np, c->seeds, c->rounds, c->env.arms,
+                       est / 1e6 / r->np / c->seeds / (double)c->rounds, max_mb, est / 1e6 + 1);
+}
+
 int bmx_sim_run_exec(bmx_sim_run *r, bmx_sim_progress_fn progress, void *ctx, bmx_err *err)
 {
     int rc;

@@ -114,3 +114,26 @@ int bmx_tasks_extract(const char *scripts, const char *cache, const char *raw,
     }
     return BMX_OK;
 }
+
+int bmx_tasks_make(const char *scripts, const char *cache, const char *raw, const char *out,
+                   const char *const *names, int n, int skip, const bmx_tasks_build_opts *o,
+                   const bmx_logger *lg, double took[2], bmx_err *err)
+{
+    double *secs = malloc((size_t)(n > 0 ? n : 1) * sizeof *secs), t0 = bmx_now_s(), t1;
+    int rc = 0;
+
+    if (!secs)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        secs[i] = -1;
+    mkdir(out, 0777);
+    if (!skip)
+        rc = bmx_tasks_extract(scripts, cache, raw, names, n, secs, lg, err);
+    t1 = bmx_now_s();
+    if (rc == 0)
+        rc = bmx_tasks_build(raw, out, names, (size_t)n, secs, o, lg, err);
+    took[0] = t1 - t0;
+    took[1] = bmx_now_s() - t1;
+    free(secs);
+    return rc;
+}
