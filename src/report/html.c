@@ -94,8 +94,8 @@ static void html_headline(bmx_sbuf *o, const struct html_ctx *c, bmx_err *err)
 /* The plotted series of the curves: per method its seed mean (with the t-band of the summary
  * when several seeds), then its min and max; names and band values live in the caller's
  * arrays (3 nm names and series, 2 sum m band values). Returns the number of series. */
-static size_t curve_series(const struct html_ctx *c, bmx_plot_series *series,
-                           bmx_plot_band *bands, char (*names)[160], double *bv)
+static size_t curve_series(const struct html_ctx *c, bmx_plot_series *series, bmx_plot_band *bands,
+                           char (*names)[160], double *bv)
 {
     const struct bmx_rl_method *ms = c->ms;
     size_t ns = 0, used = 0;

@@ -230,8 +230,7 @@ static int step_record(bmx_runlog *l, const bmx_jval *v, size_t *cap, char *why,
     if (num(v, "step", &x, R_COUNT, "a step number, 0 to 1e15", why, wcap) ||
         num(v, "loss", &l->loss[i], R_LOSS, "a loss, finite and >= 0", why, wcap) ||
         num(v, "grad_norm", &l->grad_norm[i], R_LOSS, "a norm, finite and >= 0", why, wcap) ||
-        nums(v, "probs", l->K, l->probs + i * K, 0, R_PROB, "probabilities in [0, 1]", why,
-             wcap) ||
+        nums(v, "probs", l->K, l->probs + i * K, 0, R_PROB, "probabilities in [0, 1]", why, wcap) ||
         nums(v, "domain_loss", l->K, l->dloss + i * K, 1, R_LOSS,
              "losses, finite and >= 0, or null", why, wcap) ||
         nums(v, "domain_count", l->K, cnt, 0, R_DCOUNT, "counts, 0 to 2^31 - 1", why, wcap))
