@@ -883,81 +883,109 @@ static int check_finite(const bmx_mix *m, int a, double lo, int integral, const 
     return 0;
 }
 
-int mix_derive(bmx_mix *m, bmx_err *err)
+/* odm and odm-sm: R, the pending sums and counts; odm-sm's base weights and bounded losses. */
+static int check_odm(const bmx_mix *m, bmx_err *err)
 {
-    const double *pi = m->arr[ARR_PI], *cnt = m->arr[ARR_CNT], *acc = m->arr[ARR_ACC];
-    int rc, k = m->k;
+    const double *cnt = m->arr[ARR_CNT], *acc = m->arr[ARR_ACC];
     mix_kind kind = m->pol->kind;
-
-    if ((rc = check_dist(m, pi, "pi", err)))
+    int rc;
+    if ((rc = check_finite(m, ARR_EST, kind == MIX_ODM ? -INFINITY : 0.0, 0, "R", err)) ||
+        (rc = check_finite(m, ARR_ACC, -INFINITY, 0, "pending loss sum", err)) ||
+        (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)))
         return rc;
-    switch (kind) {
+    if (kind != MIX_ODM_SM)
+        return 0;
+    if ((rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
+        return rc;
+    for (int i = 0; i < m->k; i++) { /* R is a mean of exp(loss), loss <= the bound */
+        if (m->arr[ARR_EST][i] > exp(ODM_SM_MAX_LOSS))
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: R[%d] = %g is too large", i,
+                               m->arr[ARR_EST][i]);
+        /* and so is the mean of the pending losses (else exp makes R infinite) */
+        if (cnt[i] > 0.0 && acc[i] / cnt[i] > ODM_SM_MAX_LOSS)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "mix state: the pending losses of arm %d average %g, more "
+                               "than the %g a loss may be",
+                               i, acc[i] / cnt[i], ODM_SM_MAX_LOSS);
+    }
+    return 0;
+}
+
+/* ucb1: R, counts, and a one-hot pi whose arm is the one drawn (m->det). */
+static int derive_ucb1(bmx_mix *m, bmx_err *err)
+{
+    const double *pi = m->arr[ARR_PI];
+    int rc, k = m->k;
+    if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
+        (rc = check_finite(m, ARR_AUX, 0.0, 1, "n", err)))
+        return rc;
+    m->det = -1;
+    for (int i = 0; i < k; i++) {
+        if (pi[i] == 1.0 && m->det < 0)
+            m->det = i;
+        else if (pi[i] != 0.0)
+            m->det = k; /* a second non-zero entry */
+    }
+    if (m->det < 0 || m->det >= k)
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: ucb1's pi is not one-hot");
+    return 0;
+}
+
+/* exploit-only: scores and 0/1 scored flags; the arms scored, the next to score (m->det). */
+static int derive_exploit(bmx_mix *m, bmx_err *err)
+{
+    const double *cnt = m->arr[ARR_CNT];
+    int rc;
+    if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "score", err)) ||
+        (rc = check_finite(m, ARR_CNT, 0.0, 1, "scored flag", err)))
+        return rc;
+    m->scored = 0;
+    m->det = -1;
+    for (int i = 0; i < m->k; i++) {
+        if (cnt[i] > 1.0)
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: scored flag[%d] = %g", i, cnt[i]);
+        m->scored += cnt[i] != 0.0;
+        if (cnt[i] == 0.0 && m->det < 0)
+            m->det = i;
+    }
+    return 0;
+}
+
+/* doremi: alpha and alpha_bar distributions, lambda, pending sums and tokens, eta lambda. */
+static int check_doremi(const bmx_mix *m, bmx_err *err)
+{
+    int rc;
+    if ((rc = check_dist(m, m->arr[ARR_EST], "alpha", err)) ||
+        (rc = check_dist(m, m->arr[ARR_AUX], "alpha_bar", err)) ||
+        (rc = check_finite(m, ARR_LAM, 0.0, 0, "lambda", err)) ||
+        (rc = check_finite(m, ARR_ACC, 0.0, 0, "pending excess sum", err)) ||
+        (rc = check_finite(m, ARR_CNT, 0.0, 0, "pending tokens", err)))
+        return rc;
+    for (int i = 0; i < m->k; i++)
+        if (!isfinite(m->p.eta * m->arr[ARR_LAM][i]))
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: eta * lambda[%d] overflows", i);
+    return 0;
+}
+
+/* The arrays of the policy's kind, checked (and what derives from them set). */
+static int derive_kind(bmx_mix *m, bmx_err *err)
+{
+    int rc;
+    switch (m->pol->kind) {
     case MIX_ODM:
     case MIX_ODM_SM:
-        if ((rc = check_finite(m, ARR_EST, kind == MIX_ODM ? -INFINITY : 0.0, 0, "R", err)) ||
-            (rc = check_finite(m, ARR_ACC, -INFINITY, 0, "pending loss sum", err)) ||
-            (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)))
-            return rc;
-        if (kind == MIX_ODM_SM) {
-            if ((rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
-                return rc;
-            for (int i = 0; i < k; i++) { /* R is a mean of exp(loss), loss <= the bound */
-                if (m->arr[ARR_EST][i] > exp(ODM_SM_MAX_LOSS))
-                    return bmx_err_set(err, BMX_ECORRUPT, "mix state: R[%d] = %g is too large", i,
-                                       m->arr[ARR_EST][i]);
-                /* and so is the mean of the pending losses (else exp makes R infinite) */
-                if (cnt[i] > 0.0 && acc[i] / cnt[i] > ODM_SM_MAX_LOSS)
-                    return bmx_err_set(err, BMX_ECORRUPT,
-                                       "mix state: the pending losses of arm %d average %g, more "
-                                       "than the %g a loss may be",
-                                       i, acc[i] / cnt[i], ODM_SM_MAX_LOSS);
-            }
-        }
-        break;
+        return check_odm(m, err);
     case MIX_EXP3:
         if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
             (rc = check_finite(m, ARR_AUX, -INFINITY, 0, "s", err)))
             return rc;
-        break;
+        return 0;
     case MIX_UCB1:
-        if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
-            (rc = check_finite(m, ARR_AUX, 0.0, 1, "n", err)))
-            return rc;
-        m->det = -1;
-        for (int i = 0; i < k; i++) {
-            if (pi[i] == 1.0 && m->det < 0)
-                m->det = i;
-            else if (pi[i] != 0.0)
-                m->det = k; /* a second non-zero entry */
-        }
-        if (m->det < 0 || m->det >= k)
-            return bmx_err_set(err, BMX_ECORRUPT, "mix state: ucb1's pi is not one-hot");
-        break;
+        return derive_ucb1(m, err);
     case MIX_EXPLOIT:
-        if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "score", err)) ||
-            (rc = check_finite(m, ARR_CNT, 0.0, 1, "scored flag", err)))
-            return rc;
-        m->scored = 0;
-        m->det = -1;
-        for (int i = 0; i < k; i++) {
-            if (cnt[i] > 1.0)
-                return bmx_err_set(err, BMX_ECORRUPT, "mix state: scored flag[%d] = %g", i, cnt[i]);
-            m->scored += cnt[i] != 0.0;
-            if (cnt[i] == 0.0 && m->det < 0)
-                m->det = i;
-        }
-        break;
+        return derive_exploit(m, err);
     case MIX_DOREMI:
-        if ((rc = check_dist(m, m->arr[ARR_EST], "alpha", err)) ||
-            (rc = check_dist(m, m->arr[ARR_AUX], "alpha_bar", err)) ||
-            (rc = check_finite(m, ARR_LAM, 0.0, 0, "lambda", err)) ||
-            (rc = check_finite(m, ARR_ACC, 0.0, 0, "pending excess sum", err)) ||
-            (rc = check_finite(m, ARR_CNT, 0.0, 0, "pending tokens", err)))
-            return rc;
-        for (int i = 0; i < k; i++)
-            if (!isfinite(m->p.eta * m->arr[ARR_LAM][i]))
-                return bmx_err_set(err, BMX_ECORRUPT, "mix state: eta * lambda[%d] overflows", i);
-        break;
+        return check_doremi(m, err);
     case MIX_ADO:
         if ((rc = check_dist(m, m->arr[ARR_BASE], "mu", err)) ||
             (rc = check_dist(m, m->arr[ARR_EST], "h", err)) ||
@@ -966,18 +994,23 @@ int mix_derive(bmx_mix *m, bmx_err *err)
             (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)) ||
             (rc = mix_ado_check(m, err)))
             return rc;
-        break;
+        return 0;
     case MIX_AIOLI:
         if ((rc = check_dist(m, m->arr[ARR_BASE], "prior", err)) ||
             (rc = check_dist(m, m->arr[ARR_EST], "p", err)) ||
             (rc = check_finite(m, ARR_CNT, 0.0, 1, "probe draws", err)) ||
             (rc = mix_aioli_check(m, err)))
             return rc;
-        break;
+        return 0;
     default:
-        break;
+        return 0;
     }
-    for (int i = 0; i < k; i++)
+}
+
+/* The counts of what was drawn, the size of a draw, max-epochs' token counts. */
+static int check_draws(const bmx_mix *m, bmx_err *err)
+{
+    for (int i = 0; i < m->k; i++)
         if (!isfinite(m->drawn[i]) || m->drawn[i] < 0.0 || (m->tok && !(m->tok[i] >= 0.0)))
             return bmx_err_set(err, BMX_ECORRUPT, "mix state: drawn/training tokens of arm %d", i);
     if (!(m->draw_tokens > 0.0 && isfinite(m->draw_tokens)) ||
@@ -986,6 +1019,17 @@ int mix_derive(bmx_mix *m, bmx_err *err)
                            m->draw_tokens, m->draw_seqs);
     if (m->p.max_epochs > 0.0 && !m->tok)
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: max-epochs without token counts");
+    return 0;
+}
+
+int mix_derive(bmx_mix *m, bmx_err *err)
+{
+    const double *cnt = m->arr[ARR_CNT], *acc = m->arr[ARR_ACC];
+    int rc, k = m->k;
+
+    if ((rc = check_dist(m, m->arr[ARR_PI], "pi", err)) || (rc = derive_kind(m, err)) ||
+        (rc = check_draws(m, err)))
+        return rc;
     if (m->touched) {
         m->ntouched = 0;
         for (int i = 0; i < k; i++) {
