@@ -287,6 +287,100 @@ static int check_data(const struct mix_policy *pol, const mix_params *p, int k,
     return 0;
 }
 
+/* The weights a policy starts from, when given: k finite values >= 0, some positive, with
+ * a finite sum (*wsum). */
+static int check_weights(const struct mix_policy *pol, int k, const double *weights, double *wsum,
+                         bmx_err *err)
+{
+    if (pol->needs_weights && !weights)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s needs weights: pass k = %d non-negative values",
+                           pol->name, k);
+    if (!weights)
+        return 0;
+    for (int i = 0; i < k; i++) {
+        if (!isfinite(weights[i]) || weights[i] < 0.0)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: weight[%d] = %g is invalid; weights must be "
+                               "finite and >= 0",
+                               pol->name, i, weights[i]);
+        *wsum += weights[i];
+    }
+    if (!(*wsum > 0.0))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: all %d weights are zero; give at least one "
+                           "positive weight",
+                           pol->name, k);
+    if (!isfinite(*wsum))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: the weights sum to infinity; scale them down",
+                           pol->name);
+    return 0;
+}
+
+/* The data a policy is given: training tokens and the size of a draw. */
+static int set_data(bmx_mix *m, const bmx_mix_data *data, bmx_err *err)
+{
+    if (data && data->tokens) {
+        if (!(m->tok = malloc((size_t)m->k * sizeof *m->tok)))
+            return bmx_err_set(err, BMX_ENOMEM, "mix: out of memory");
+        memcpy(m->tok, data->tokens, (size_t)m->k * sizeof *m->tok);
+    }
+    if (data && data->draw_tokens > 0.0)
+        m->draw_tokens = data->draw_tokens;
+    if (data && data->draw_seqs > 0.0)
+        m->draw_seqs = data->draw_seqs;
+    return 0;
+}
+
+/* The first state of each kind of policy: pi and the arrays it starts from. */
+static int init_state(bmx_mix *m, const double *weights, double wsum, bmx_err *err)
+{
+    double *pi = m->arr[ARR_PI];
+    int k = m->k;
+    switch (m->pol->kind) {
+    case MIX_NATURAL:
+    case MIX_WEIGHTS:
+        for (int i = 0; i < k; i++)
+            pi[i] = weights[i] / wsum;
+        return 0;
+    case MIX_ODM:
+    case MIX_EXP3:
+        pi_exp3(m);
+        return 0;
+    case MIX_ODM_SM:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
+        memcpy(pi, m->arr[ARR_BASE], (size_t)k * sizeof(double));
+        return 0;
+    case MIX_UCB1:
+        ucb1_choose(m);
+        return 0;
+    case MIX_DOREMI:
+        pi_fill(m, 1.0 / k);
+        for (int i = 0; i < k; i++) {
+            m->arr[ARR_EST][i] = weights ? weights[i] / wsum : 1.0 / k;
+            m->arr[ARR_LAM][i] = log((double)m->p.vocab);
+        }
+        memcpy(m->arr[ARR_AUX], m->arr[ARR_EST], (size_t)k * sizeof(double));
+        return 0;
+    case MIX_TEMPERATURE:
+        pi_temperature(m, weights);
+        return 0;
+    case MIX_ADO:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights[i] / wsum;
+        return mix_ado_init(m, err);
+    case MIX_AIOLI:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
+        return mix_aioli_init(m, m->arr[ARR_BASE], err);
+    default: /* uniform, explore-only, exploit-only while scoring */
+        pi_fill(m, 1.0 / k);
+        return 0;
+    }
+}
+
 int bmx_mix_create_data(bmx_mix **out, const char *spec, int k, const double *weights,
                         const bmx_mix_data *data, uint64_t seed, bmx_err *err)
 {
@@ -305,99 +399,15 @@ int bmx_mix_create_data(bmx_mix **out, const char *spec, int k, const double *we
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: k = %d arms is out of range; use 1 <= k <= %d",
                            pol->name, k, BMX_MIX_MAX_ARMS);
-    if (pol->needs_weights && !weights)
-        return bmx_err_set(err, BMX_EINVAL,
-                           "mix policy %s needs weights: pass k = %d non-negative values",
-                           pol->name, k);
-    if (weights) {
-        for (int i = 0; i < k; i++) {
-            if (!isfinite(weights[i]) || weights[i] < 0.0)
-                return bmx_err_set(err, BMX_EINVAL,
-                                   "mix policy %s: weight[%d] = %g is invalid; weights must be "
-                                   "finite and >= 0",
-                                   pol->name, i, weights[i]);
-            wsum += weights[i];
-        }
-        if (!(wsum > 0.0))
-            return bmx_err_set(err, BMX_EINVAL,
-                               "mix policy %s: all %d weights are zero; give at least one "
-                               "positive weight",
-                               pol->name, k);
-        if (!isfinite(wsum))
-            return bmx_err_set(err, BMX_EINVAL,
-                               "mix policy %s: the weights sum to infinity; scale them down",
-                               pol->name);
-    }
-    if (k >= 1 && k <= BMX_MIX_MAX_ARMS && (rc = check_data(pol, &p, k, data, err)))
-        return rc;
-    if ((rc = mix_alloc(&m, pol, k, err)))
+    if ((rc = check_weights(pol, k, weights, &wsum, err)) ||
+        (rc = check_data(pol, &p, k, data, err)) || (rc = mix_alloc(&m, pol, k, err)))
         return rc;
     m->p = p;
     m->t = 1;
     bmx_rng_seed(&m->rng, seed, 0);
-    if (data && data->tokens) {
-        if (!(m->tok = malloc((size_t)k * sizeof *m->tok))) {
-            bmx_mix_free(m);
-            return bmx_err_set(err, BMX_ENOMEM, "mix: out of memory");
-        }
-        memcpy(m->tok, data->tokens, (size_t)k * sizeof *m->tok);
-    }
-    if (data && data->draw_tokens > 0.0)
-        m->draw_tokens = data->draw_tokens;
-    if (data && data->draw_seqs > 0.0)
-        m->draw_seqs = data->draw_seqs;
-
-    double *pi = m->arr[ARR_PI];
-    switch (pol->kind) {
-    case MIX_NATURAL:
-    case MIX_WEIGHTS:
-        for (int i = 0; i < k; i++)
-            pi[i] = weights[i] / wsum;
-        break;
-    case MIX_ODM:
-    case MIX_EXP3:
-        pi_exp3(m);
-        break;
-    case MIX_ODM_SM:
-        for (int i = 0; i < k; i++)
-            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
-        memcpy(pi, m->arr[ARR_BASE], (size_t)k * sizeof(double));
-        break;
-    case MIX_UCB1:
-        ucb1_choose(m);
-        break;
-    case MIX_DOREMI:
-        pi_fill(m, 1.0 / k);
-        for (int i = 0; i < k; i++) {
-            m->arr[ARR_EST][i] = weights ? weights[i] / wsum : 1.0 / k;
-            m->arr[ARR_LAM][i] = log((double)p.vocab);
-        }
-        memcpy(m->arr[ARR_AUX], m->arr[ARR_EST], (size_t)k * sizeof(double));
-        break;
-    case MIX_TEMPERATURE:
-        pi_temperature(m, weights);
-        break;
-    case MIX_ADO:
-        for (int i = 0; i < k; i++)
-            m->arr[ARR_BASE][i] = weights[i] / wsum;
-        if ((rc = mix_ado_init(m, err))) {
-            bmx_mix_free(m);
-            return rc;
-        }
-        break;
-    case MIX_AIOLI:
-        for (int i = 0; i < k; i++)
-            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
-        if ((rc = mix_aioli_init(m, m->arr[ARR_BASE], err))) {
-            bmx_mix_free(m);
-            return rc;
-        }
-        break;
-    default: /* uniform, explore-only, exploit-only while scoring */
-        pi_fill(m, 1.0 / k);
-        break;
-    }
-    if ((rc = mix_derive(m, err))) { /* cannot fail on a fresh state; kept as a guard */
+    /* mix_derive cannot fail on a fresh state; kept as a guard */
+    if ((rc = set_data(m, data, err)) || (rc = init_state(m, weights, wsum, err)) ||
+        (rc = mix_derive(m, err))) {
         bmx_mix_free(m);
         return rc;
     }
