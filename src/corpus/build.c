@@ -417,15 +417,10 @@ static bmx_jval *params_json(const bmx_corpus_opts *o)
     return p;
 }
 
-int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *err)
+/* The options make a build: directories, domains (valid names, none twice), a byte cap,
+ * split weights and 0..64 jobs. */
+static int check_opts(const bmx_corpus_opts *o, bmx_err *err)
 {
-    struct hset global = {0};
-    struct dom *ds;
-    bmx_jval *man = NULL, *doms = NULL, *failed = NULL;
-    int rc = BMX_OK, jobs;
-    size_t next = 0, i;
-    bmx_corpus_result r = {0, 0};
-
     if (!o || !o->out_dir || !o->cache_dir || !o->scripts_dir || !o->ndomains || !o->domains)
         return bmx_err_set(err, BMX_EINVAL,
                            "corpus build needs an output directory, a cache directory, a "
@@ -436,8 +431,7 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
                            "weights that sum to more than 0");
     if (o->jobs < 0 || o->jobs > 64)
         return bmx_err_set(err, BMX_EINVAL, "corpus build: jobs must be 0..64, got %d", o->jobs);
-    jobs = o->jobs ? o->jobs : 1;
-    for (i = 0; i < o->ndomains; i++) {
+    for (size_t i = 0; i < o->ndomains; i++) {
         const char *n = o->domains[i];
         if (!n[0] || strlen(n) >= 100 ||
             strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(n))
@@ -449,6 +443,91 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
             if (strcmp(o->domains[k], n) == 0)
                 return bmx_err_set(err, BMX_EINVAL, "domain '%s' is listed twice", n);
     }
+    return 0;
+}
+
+/* Start the extractors of domains *next.. up to `jobs` ahead of domain i. */
+static int start_ahead(struct dom *ds, const bmx_corpus_opts *o, size_t i, size_t *next, int jobs,
+                       bmx_err *err)
+{
+    while (*next < o->ndomains && *next < i + (size_t)jobs) {
+        struct dom *d = &ds[*next];
+        bmx_log(&o->log, BMX_LOG_INFO, "corpus: [%zu/%zu] %s", *next + 1, o->ndomains, d->name);
+        dom_start(d);
+        if (d->io_error)
+            return bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", d->name, d->reason);
+        (*next)++;
+    }
+    return 0;
+}
+
+/* Domain d's extractor has ended: finish it (filter, dedupe, split) and record it in the
+ * manifest's domains, or in its failed ones; an I/O error stops the build. */
+static int settle(struct dom *d, struct hset *global, bmx_jval *doms, bmx_jval *failed,
+                  bmx_corpus_result *r, bmx_err *err)
+{
+    const bmx_corpus_opts *o = d->o;
+    d->pkgs = bmx_jval_arr();
+    d->licences = bmx_jval_arr();
+    bmx_jval *j = (d->pkgs && d->licences) ? dom_finish(d, global) : NULL;
+    if (!d->pkgs || !d->licences) {
+        d->io_error = 1;
+        reason(d, "out of memory");
+    }
+    if (d->spool[0])
+        unlink(d->spool);
+    bmx_jval_free(d->pkgs);
+    bmx_jval_free(d->licences);
+    free(d->local.v);
+    free(d->filt.norm);
+    d->pkgs = d->licences = NULL;
+    d->local.v = NULL;
+    d->filt.norm = NULL;
+    if (j) {
+        r->built++;
+        if (bmx_jval_set(doms, d->name, j) < 0)
+            return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    } else if (d->io_error) {
+        return bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", d->name, d->reason);
+    } else {
+        r->failed++;
+        bmx_log(&o->log, BMX_LOG_WARN, "corpus: %s FAILED and is left out: %s", d->name, d->reason);
+        if (bmx_jval_set(failed, d->name, j_text(d->reason, strlen(d->reason))) < 0)
+            return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* After a fatal error (rc): stop the extractors still running, remove their spools. */
+static void stop_all(struct dom *ds, size_t n, int rc)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct dom *d = &ds[i];
+        if (d->state == DOM_RUNNING) {
+            int st;
+            kill(d->pid, SIGKILL);
+            while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            if (d->out_open)
+                close(d->errfd);
+        }
+        if (d->state != DOM_PENDING && d->spool[0] && rc)
+            unlink(d->spool);
+    }
+}
+
+int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *err)
+{
+    struct hset global = {0};
+    struct dom *ds;
+    bmx_jval *man = NULL, *doms = NULL, *failed = NULL;
+    int rc = BMX_OK, jobs;
+    size_t next = 0, i;
+    bmx_corpus_result r = {0, 0};
+
+    if ((rc = check_opts(o, err)))
+        return rc;
+    jobs = o->jobs ? o->jobs : 1;
     if ((rc = bmx_file_mkdir_p(o->out_dir, err)) || (rc = bmx_file_mkdir_p(o->cache_dir, err)))
         return rc;
     ds = calloc(o->ndomains, sizeof *ds);
@@ -472,71 +551,16 @@ int bmx_corpus_build(const bmx_corpus_opts *o, bmx_corpus_result *res, bmx_err *
     }
     /* extractors run up to `jobs` ahead; their output is consumed in the fixed order */
     for (i = 0; i < o->ndomains && !rc;) {
-        struct dom *d = &ds[i];
-        bmx_jval *j;
-
-        while (next < o->ndomains && next < i + (size_t)jobs) {
-            bmx_log(&o->log, BMX_LOG_INFO, "corpus: [%zu/%zu] %s", next + 1, o->ndomains,
-                    ds[next].name);
-            dom_start(&ds[next]);
-            if (ds[next].io_error) {
-                rc = bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", ds[next].name,
-                                 ds[next].reason);
-                break;
-            }
-            next++;
-        }
-        if (rc)
+        if ((rc = start_ahead(ds, o, i, &next, jobs, err)))
             break;
-        if (d->state == DOM_RUNNING) {
+        if (ds[i].state == DOM_RUNNING) {
             dom_poll(ds, o->ndomains, 200);
             continue;
         }
-        d->pkgs = bmx_jval_arr();
-        d->licences = bmx_jval_arr();
-        j = (d->pkgs && d->licences) ? dom_finish(d, &global) : NULL;
-        if (!d->pkgs || !d->licences) {
-            d->io_error = 1;
-            reason(d, "out of memory");
-        }
-        if (d->spool[0])
-            unlink(d->spool);
-        bmx_jval_free(d->pkgs);
-        bmx_jval_free(d->licences);
-        free(d->local.v);
-        free(d->filt.norm);
-        d->pkgs = d->licences = NULL;
-        d->local.v = NULL;
-        d->filt.norm = NULL;
-        if (j) {
-            r.built++;
-            if (bmx_jval_set(doms, d->name, j) < 0)
-                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-        } else if (d->io_error) {
-            rc = bmx_err_set(err, BMX_EIO, "corpus build: domain %s: %s", d->name, d->reason);
-        } else {
-            r.failed++;
-            bmx_log(&o->log, BMX_LOG_WARN, "corpus: %s FAILED and is left out: %s", d->name,
-                    d->reason);
-            if (bmx_jval_set(failed, d->name, j_text(d->reason, strlen(d->reason))) < 0)
-                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-        }
+        rc = settle(&ds[i], &global, doms, failed, &r, err);
         i++;
     }
-    /* after a fatal error: stop the extractors still running */
-    for (i = 0; i < o->ndomains; i++) {
-        struct dom *d = &ds[i];
-        if (d->state == DOM_RUNNING) {
-            int st;
-            kill(d->pid, SIGKILL);
-            while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
-                ;
-            if (d->out_open)
-                close(d->errfd);
-        }
-        if (d->state != DOM_PENDING && d->spool[0] && rc)
-            unlink(d->spool);
-    }
+    stop_all(ds, o->ndomains, rc);
     free(global.v);
     free(ds);
     if (!rc)

@@ -287,6 +287,100 @@ static int check_data(const struct mix_policy *pol, const mix_params *p, int k,
     return 0;
 }
 
+/* The weights a policy starts from, when given: k finite values >= 0, some positive, with
+ * a finite sum (*wsum). */
+static int check_weights(const struct mix_policy *pol, int k, const double *weights, double *wsum,
+                         bmx_err *err)
+{
+    if (pol->needs_weights && !weights)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s needs weights: pass k = %d non-negative values",
+                           pol->name, k);
+    if (!weights)
+        return 0;
+    for (int i = 0; i < k; i++) {
+        if (!isfinite(weights[i]) || weights[i] < 0.0)
+            return bmx_err_set(err, BMX_EINVAL,
+                               "mix policy %s: weight[%d] = %g is invalid; weights must be "
+                               "finite and >= 0",
+                               pol->name, i, weights[i]);
+        *wsum += weights[i];
+    }
+    if (!(*wsum > 0.0))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: all %d weights are zero; give at least one "
+                           "positive weight",
+                           pol->name, k);
+    if (!isfinite(*wsum))
+        return bmx_err_set(err, BMX_EINVAL,
+                           "mix policy %s: the weights sum to infinity; scale them down",
+                           pol->name);
+    return 0;
+}
+
+/* The data a policy is given: training tokens and the size of a draw. */
+static int set_data(bmx_mix *m, const bmx_mix_data *data, bmx_err *err)
+{
+    if (data && data->tokens) {
+        if (!(m->tok = malloc((size_t)m->k * sizeof *m->tok)))
+            return bmx_err_set(err, BMX_ENOMEM, "mix: out of memory");
+        memcpy(m->tok, data->tokens, (size_t)m->k * sizeof *m->tok);
+    }
+    if (data && data->draw_tokens > 0.0)
+        m->draw_tokens = data->draw_tokens;
+    if (data && data->draw_seqs > 0.0)
+        m->draw_seqs = data->draw_seqs;
+    return 0;
+}
+
+/* The first state of each kind of policy: pi and the arrays it starts from. */
+static int init_state(bmx_mix *m, const double *weights, double wsum, bmx_err *err)
+{
+    double *pi = m->arr[ARR_PI];
+    int k = m->k;
+    switch (m->pol->kind) {
+    case MIX_NATURAL:
+    case MIX_WEIGHTS:
+        for (int i = 0; i < k; i++)
+            pi[i] = weights[i] / wsum;
+        return 0;
+    case MIX_ODM:
+    case MIX_EXP3:
+        pi_exp3(m);
+        return 0;
+    case MIX_ODM_SM:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
+        memcpy(pi, m->arr[ARR_BASE], (size_t)k * sizeof(double));
+        return 0;
+    case MIX_UCB1:
+        ucb1_choose(m);
+        return 0;
+    case MIX_DOREMI:
+        pi_fill(m, 1.0 / k);
+        for (int i = 0; i < k; i++) {
+            m->arr[ARR_EST][i] = weights ? weights[i] / wsum : 1.0 / k;
+            m->arr[ARR_LAM][i] = log((double)m->p.vocab);
+        }
+        memcpy(m->arr[ARR_AUX], m->arr[ARR_EST], (size_t)k * sizeof(double));
+        return 0;
+    case MIX_TEMPERATURE:
+        pi_temperature(m, weights);
+        return 0;
+    case MIX_ADO:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights[i] / wsum;
+        return mix_ado_init(m, err);
+    case MIX_AIOLI:
+        for (int i = 0; i < k; i++)
+            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
+        return mix_aioli_init(m, m->arr[ARR_BASE], err);
+    default: /* uniform, explore-only, exploit-only while scoring */
+        pi_fill(m, 1.0 / k);
+        return 0;
+    }
+}
+
 int bmx_mix_create_data(bmx_mix **out, const char *spec, int k, const double *weights,
                         const bmx_mix_data *data, uint64_t seed, bmx_err *err)
 {
@@ -305,99 +399,15 @@ int bmx_mix_create_data(bmx_mix **out, const char *spec, int k, const double *we
         return bmx_err_set(err, BMX_EINVAL,
                            "mix policy %s: k = %d arms is out of range; use 1 <= k <= %d",
                            pol->name, k, BMX_MIX_MAX_ARMS);
-    if (pol->needs_weights && !weights)
-        return bmx_err_set(err, BMX_EINVAL,
-                           "mix policy %s needs weights: pass k = %d non-negative values",
-                           pol->name, k);
-    if (weights) {
-        for (int i = 0; i < k; i++) {
-            if (!isfinite(weights[i]) || weights[i] < 0.0)
-                return bmx_err_set(err, BMX_EINVAL,
-                                   "mix policy %s: weight[%d] = %g is invalid; weights must be "
-                                   "finite and >= 0",
-                                   pol->name, i, weights[i]);
-            wsum += weights[i];
-        }
-        if (!(wsum > 0.0))
-            return bmx_err_set(err, BMX_EINVAL,
-                               "mix policy %s: all %d weights are zero; give at least one "
-                               "positive weight",
-                               pol->name, k);
-        if (!isfinite(wsum))
-            return bmx_err_set(err, BMX_EINVAL,
-                               "mix policy %s: the weights sum to infinity; scale them down",
-                               pol->name);
-    }
-    if (k >= 1 && k <= BMX_MIX_MAX_ARMS && (rc = check_data(pol, &p, k, data, err)))
-        return rc;
-    if ((rc = mix_alloc(&m, pol, k, err)))
+    if ((rc = check_weights(pol, k, weights, &wsum, err)) ||
+        (rc = check_data(pol, &p, k, data, err)) || (rc = mix_alloc(&m, pol, k, err)))
         return rc;
     m->p = p;
     m->t = 1;
     bmx_rng_seed(&m->rng, seed, 0);
-    if (data && data->tokens) {
-        if (!(m->tok = malloc((size_t)k * sizeof *m->tok))) {
-            bmx_mix_free(m);
-            return bmx_err_set(err, BMX_ENOMEM, "mix: out of memory");
-        }
-        memcpy(m->tok, data->tokens, (size_t)k * sizeof *m->tok);
-    }
-    if (data && data->draw_tokens > 0.0)
-        m->draw_tokens = data->draw_tokens;
-    if (data && data->draw_seqs > 0.0)
-        m->draw_seqs = data->draw_seqs;
-
-    double *pi = m->arr[ARR_PI];
-    switch (pol->kind) {
-    case MIX_NATURAL:
-    case MIX_WEIGHTS:
-        for (int i = 0; i < k; i++)
-            pi[i] = weights[i] / wsum;
-        break;
-    case MIX_ODM:
-    case MIX_EXP3:
-        pi_exp3(m);
-        break;
-    case MIX_ODM_SM:
-        for (int i = 0; i < k; i++)
-            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
-        memcpy(pi, m->arr[ARR_BASE], (size_t)k * sizeof(double));
-        break;
-    case MIX_UCB1:
-        ucb1_choose(m);
-        break;
-    case MIX_DOREMI:
-        pi_fill(m, 1.0 / k);
-        for (int i = 0; i < k; i++) {
-            m->arr[ARR_EST][i] = weights ? weights[i] / wsum : 1.0 / k;
-            m->arr[ARR_LAM][i] = log((double)p.vocab);
-        }
-        memcpy(m->arr[ARR_AUX], m->arr[ARR_EST], (size_t)k * sizeof(double));
-        break;
-    case MIX_TEMPERATURE:
-        pi_temperature(m, weights);
-        break;
-    case MIX_ADO:
-        for (int i = 0; i < k; i++)
-            m->arr[ARR_BASE][i] = weights[i] / wsum;
-        if ((rc = mix_ado_init(m, err))) {
-            bmx_mix_free(m);
-            return rc;
-        }
-        break;
-    case MIX_AIOLI:
-        for (int i = 0; i < k; i++)
-            m->arr[ARR_BASE][i] = weights ? weights[i] / wsum : 1.0 / k;
-        if ((rc = mix_aioli_init(m, m->arr[ARR_BASE], err))) {
-            bmx_mix_free(m);
-            return rc;
-        }
-        break;
-    default: /* uniform, explore-only, exploit-only while scoring */
-        pi_fill(m, 1.0 / k);
-        break;
-    }
-    if ((rc = mix_derive(m, err))) { /* cannot fail on a fresh state; kept as a guard */
+    /* mix_derive cannot fail on a fresh state; kept as a guard */
+    if ((rc = set_data(m, data, err)) || (rc = init_state(m, weights, wsum, err)) ||
+        (rc = mix_derive(m, err))) {
         bmx_mix_free(m);
         return rc;
     }
@@ -883,81 +893,109 @@ static int check_finite(const bmx_mix *m, int a, double lo, int integral, const 
     return 0;
 }
 
-int mix_derive(bmx_mix *m, bmx_err *err)
+/* odm and odm-sm: R, the pending sums and counts; odm-sm's base weights and bounded losses. */
+static int check_odm(const bmx_mix *m, bmx_err *err)
 {
-    const double *pi = m->arr[ARR_PI], *cnt = m->arr[ARR_CNT], *acc = m->arr[ARR_ACC];
-    int rc, k = m->k;
+    const double *cnt = m->arr[ARR_CNT], *acc = m->arr[ARR_ACC];
     mix_kind kind = m->pol->kind;
-
-    if ((rc = check_dist(m, pi, "pi", err)))
+    int rc;
+    if ((rc = check_finite(m, ARR_EST, kind == MIX_ODM ? -INFINITY : 0.0, 0, "R", err)) ||
+        (rc = check_finite(m, ARR_ACC, -INFINITY, 0, "pending loss sum", err)) ||
+        (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)))
         return rc;
-    switch (kind) {
+    if (kind != MIX_ODM_SM)
+        return 0;
+    if ((rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
+        return rc;
+    for (int i = 0; i < m->k; i++) { /* R is a mean of exp(loss), loss <= the bound */
+        if (m->arr[ARR_EST][i] > exp(ODM_SM_MAX_LOSS))
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: R[%d] = %g is too large", i,
+                               m->arr[ARR_EST][i]);
+        /* and so is the mean of the pending losses (else exp makes R infinite) */
+        if (cnt[i] > 0.0 && acc[i] / cnt[i] > ODM_SM_MAX_LOSS)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "mix state: the pending losses of arm %d average %g, more "
+                               "than the %g a loss may be",
+                               i, acc[i] / cnt[i], ODM_SM_MAX_LOSS);
+    }
+    return 0;
+}
+
+/* ucb1: R, counts, and a one-hot pi whose arm is the one drawn (m->det). */
+static int derive_ucb1(bmx_mix *m, bmx_err *err)
+{
+    const double *pi = m->arr[ARR_PI];
+    int rc, k = m->k;
+    if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
+        (rc = check_finite(m, ARR_AUX, 0.0, 1, "n", err)))
+        return rc;
+    m->det = -1;
+    for (int i = 0; i < k; i++) {
+        if (pi[i] == 1.0 && m->det < 0)
+            m->det = i;
+        else if (pi[i] != 0.0)
+            m->det = k; /* a second non-zero entry */
+    }
+    if (m->det < 0 || m->det >= k)
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: ucb1's pi is not one-hot");
+    return 0;
+}
+
+/* exploit-only: scores and 0/1 scored flags; the arms scored, the next to score (m->det). */
+static int derive_exploit(bmx_mix *m, bmx_err *err)
+{
+    const double *cnt = m->arr[ARR_CNT];
+    int rc;
+    if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "score", err)) ||
+        (rc = check_finite(m, ARR_CNT, 0.0, 1, "scored flag", err)))
+        return rc;
+    m->scored = 0;
+    m->det = -1;
+    for (int i = 0; i < m->k; i++) {
+        if (cnt[i] > 1.0)
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: scored flag[%d] = %g", i, cnt[i]);
+        m->scored += cnt[i] != 0.0;
+        if (cnt[i] == 0.0 && m->det < 0)
+            m->det = i;
+    }
+    return 0;
+}
+
+/* doremi: alpha and alpha_bar distributions, lambda, pending sums and tokens, eta lambda. */
+static int check_doremi(const bmx_mix *m, bmx_err *err)
+{
+    int rc;
+    if ((rc = check_dist(m, m->arr[ARR_EST], "alpha", err)) ||
+        (rc = check_dist(m, m->arr[ARR_AUX], "alpha_bar", err)) ||
+        (rc = check_finite(m, ARR_LAM, 0.0, 0, "lambda", err)) ||
+        (rc = check_finite(m, ARR_ACC, 0.0, 0, "pending excess sum", err)) ||
+        (rc = check_finite(m, ARR_CNT, 0.0, 0, "pending tokens", err)))
+        return rc;
+    for (int i = 0; i < m->k; i++)
+        if (!isfinite(m->p.eta * m->arr[ARR_LAM][i]))
+            return bmx_err_set(err, BMX_ECORRUPT, "mix state: eta * lambda[%d] overflows", i);
+    return 0;
+}
+
+/* The arrays of the policy's kind, checked (and what derives from them set). */
+static int derive_kind(bmx_mix *m, bmx_err *err)
+{
+    int rc;
+    switch (m->pol->kind) {
     case MIX_ODM:
     case MIX_ODM_SM:
-        if ((rc = check_finite(m, ARR_EST, kind == MIX_ODM ? -INFINITY : 0.0, 0, "R", err)) ||
-            (rc = check_finite(m, ARR_ACC, -INFINITY, 0, "pending loss sum", err)) ||
-            (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)))
-            return rc;
-        if (kind == MIX_ODM_SM) {
-            if ((rc = check_dist(m, m->arr[ARR_BASE], "base weights", err)))
-                return rc;
-            for (int i = 0; i < k; i++) { /* R is a mean of exp(loss), loss <= the bound */
-                if (m->arr[ARR_EST][i] > exp(ODM_SM_MAX_LOSS))
-                    return bmx_err_set(err, BMX_ECORRUPT, "mix state: R[%d] = %g is too large", i,
-                                       m->arr[ARR_EST][i]);
-                /* and so is the mean of the pending losses (else exp makes R infinite) */
-                if (cnt[i] > 0.0 && acc[i] / cnt[i] > ODM_SM_MAX_LOSS)
-                    return bmx_err_set(err, BMX_ECORRUPT,
-                                       "mix state: the pending losses of arm %d average %g, more "
-                                       "than the %g a loss may be",
-                                       i, acc[i] / cnt[i], ODM_SM_MAX_LOSS);
-            }
-        }
-        break;
+        return check_odm(m, err);
     case MIX_EXP3:
         if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
             (rc = check_finite(m, ARR_AUX, -INFINITY, 0, "s", err)))
             return rc;
-        break;
+        return 0;
     case MIX_UCB1:
-        if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "R", err)) ||
-            (rc = check_finite(m, ARR_AUX, 0.0, 1, "n", err)))
-            return rc;
-        m->det = -1;
-        for (int i = 0; i < k; i++) {
-            if (pi[i] == 1.0 && m->det < 0)
-                m->det = i;
-            else if (pi[i] != 0.0)
-                m->det = k; /* a second non-zero entry */
-        }
-        if (m->det < 0 || m->det >= k)
-            return bmx_err_set(err, BMX_ECORRUPT, "mix state: ucb1's pi is not one-hot");
-        break;
+        return derive_ucb1(m, err);
     case MIX_EXPLOIT:
-        if ((rc = check_finite(m, ARR_EST, -INFINITY, 0, "score", err)) ||
-            (rc = check_finite(m, ARR_CNT, 0.0, 1, "scored flag", err)))
-            return rc;
-        m->scored = 0;
-        m->det = -1;
-        for (int i = 0; i < k; i++) {
-            if (cnt[i] > 1.0)
-                return bmx_err_set(err, BMX_ECORRUPT, "mix state: scored flag[%d] = %g", i, cnt[i]);
-            m->scored += cnt[i] != 0.0;
-            if (cnt[i] == 0.0 && m->det < 0)
-                m->det = i;
-        }
-        break;
+        return derive_exploit(m, err);
     case MIX_DOREMI:
-        if ((rc = check_dist(m, m->arr[ARR_EST], "alpha", err)) ||
-            (rc = check_dist(m, m->arr[ARR_AUX], "alpha_bar", err)) ||
-            (rc = check_finite(m, ARR_LAM, 0.0, 0, "lambda", err)) ||
-            (rc = check_finite(m, ARR_ACC, 0.0, 0, "pending excess sum", err)) ||
-            (rc = check_finite(m, ARR_CNT, 0.0, 0, "pending tokens", err)))
-            return rc;
-        for (int i = 0; i < k; i++)
-            if (!isfinite(m->p.eta * m->arr[ARR_LAM][i]))
-                return bmx_err_set(err, BMX_ECORRUPT, "mix state: eta * lambda[%d] overflows", i);
-        break;
+        return check_doremi(m, err);
     case MIX_ADO:
         if ((rc = check_dist(m, m->arr[ARR_BASE], "mu", err)) ||
             (rc = check_dist(m, m->arr[ARR_EST], "h", err)) ||
@@ -966,18 +1004,23 @@ int mix_derive(bmx_mix *m, bmx_err *err)
             (rc = check_finite(m, ARR_CNT, 0.0, 1, "pending count", err)) ||
             (rc = mix_ado_check(m, err)))
             return rc;
-        break;
+        return 0;
     case MIX_AIOLI:
         if ((rc = check_dist(m, m->arr[ARR_BASE], "prior", err)) ||
             (rc = check_dist(m, m->arr[ARR_EST], "p", err)) ||
             (rc = check_finite(m, ARR_CNT, 0.0, 1, "probe draws", err)) ||
             (rc = mix_aioli_check(m, err)))
             return rc;
-        break;
+        return 0;
     default:
-        break;
+        return 0;
     }
-    for (int i = 0; i < k; i++)
+}
+
+/* The counts of what was drawn, the size of a draw, max-epochs' token counts. */
+static int check_draws(const bmx_mix *m, bmx_err *err)
+{
+    for (int i = 0; i < m->k; i++)
         if (!isfinite(m->drawn[i]) || m->drawn[i] < 0.0 || (m->tok && !(m->tok[i] >= 0.0)))
             return bmx_err_set(err, BMX_ECORRUPT, "mix state: drawn/training tokens of arm %d", i);
     if (!(m->draw_tokens > 0.0 && isfinite(m->draw_tokens)) ||
@@ -986,6 +1029,17 @@ int mix_derive(bmx_mix *m, bmx_err *err)
                            m->draw_tokens, m->draw_seqs);
     if (m->p.max_epochs > 0.0 && !m->tok)
         return bmx_err_set(err, BMX_ECORRUPT, "mix state: max-epochs without token counts");
+    return 0;
+}
+
+int mix_derive(bmx_mix *m, bmx_err *err)
+{
+    const double *cnt = m->arr[ARR_CNT], *acc = m->arr[ARR_ACC];
+    int rc, k = m->k;
+
+    if ((rc = check_dist(m, m->arr[ARR_PI], "pi", err)) || (rc = derive_kind(m, err)) ||
+        (rc = check_draws(m, err)))
+        return rc;
     if (m->touched) {
         m->ntouched = 0;
         for (int i = 0; i < k; i++) {

@@ -147,17 +147,205 @@ int bmx_mix_save(const bmx_mix *m, void *buf, size_t cap, size_t *len, bmx_err *
     return 0;
 }
 
-int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
-{
-    const unsigned char *p = buf, *start = buf;
+/* What the framing of a saved state says, once checked: its version, policy, arms, the
+ * optional token array, the length of the variable state, and where the parameters start. */
+struct mix_frame {
+    uint32_t version, nlen, k, arrays, has_tok;
     const struct mix_policy *pol;
-    uint32_t version, nlen, k, arrays, crc, has_tok = 0;
-    mix_params prm;
+    size_t next;
+    const unsigned char *params;
+};
+
+/* The scalars of a saved state, read before anything is allocated. */
+struct mix_scalars {
+    mix_params p;
     int64_t t;
     bmx_rng rng;
+    double draw_tokens, draw_seqs;
+};
+
+/* The head of a state: magic, version, policy name, arms and array mask. */
+static int frame_head(struct mix_frame *fr, const unsigned char *start, size_t len, bmx_err *err)
+{
+    const unsigned char *p = start;
+    if (memcmp(p, MIX_MAGIC, 4) != 0)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: bad magic (not a bmx mix state, or corrupted)");
+    p += 4;
+    uint32_t version = fr->version = get_u32(&p);
+    if (version < 1 || version > MIX_VERSION)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: version %u is not supported; this build reads versions 1 "
+                           "to %u (a newer bmx wrote it, or it is corrupted)",
+                           version, MIX_VERSION);
+    uint32_t nlen = fr->nlen = get_u32(&p);
+    if (nlen == 0 || nlen > MIX_NAME_MAX)
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: policy name length %u is invalid", nlen);
+    if (len < (version >= 3 ? MIX_FIXED_HEAD + nlen + 8 + MIX_V3_PARAMS
+                            : MIX_FIXED_HEAD + nlen + MIX_FIXED_BODY(version)))
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: truncated (%zu bytes)", len);
+    if (!(fr->pol = mix_policy_find((const char *)p, nlen)))
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: unknown policy \"%.*s\"", (int)nlen,
+                           (const char *)p);
+    p += nlen;
+    fr->k = get_u32(&p);
+    fr->arrays = get_u32(&p);
+    fr->params = p;
+    if (fr->k < 1 || fr->k > BMX_MIX_MAX_ARMS)
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: k = %u arms is out of range", fr->k);
+    if (fr->arrays != fr->pol->arrays)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: array mask 0x%x does not match policy %s (0x%x)", fr->arrays,
+                           fr->pol->name, fr->pol->arrays);
+    return 0;
+}
+
+/* Version 3's token flag and variable-state length (fr->has_tok, fr->next), each checked
+ * against len before it is used. */
+static int frame_v3_sizes(struct mix_frame *fr, const unsigned char *start, size_t len,
+                          bmx_err *err)
+{
+    size_t fixed = MIX_FIXED_HEAD + fr->nlen + 8 + MIX_V3_PARAMS;
+    const unsigned char *q = start + fixed - 4;
+    fr->has_tok = get_u32(&q);
+    if (fr->has_tok > 1)
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: token flag %u", fr->has_tok);
+    size_t at = fixed + (size_t)(popcount(fr->arrays) + 1 + (int)fr->has_tok) * fr->k * 8;
+    if (len < at + 8)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: %zu bytes, but policy %s over %u arms needs more than "
+                           "%zu (truncated)",
+                           len, fr->pol->name, fr->k, at + 8);
+    q = start + at;
+    uint64_t n = get_u64(&q);
+    if (n > (len - at - 8) / 8)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: %zu bytes, too few for %llu values of policy state "
+                           "(truncated)",
+                           len, (unsigned long long)n);
+    fr->next = (size_t)n;
+    return 0;
+}
+
+/* The whole framing: head, sizes, total length and checksum. */
+static int frame_check(struct mix_frame *fr, const unsigned char *start, size_t len, bmx_err *err)
+{
+    int rc;
+    size_t need;
+    if ((rc = frame_head(fr, start, len, err)))
+        return rc;
+    if (fr->version >= 3) {
+        if ((rc = frame_v3_sizes(fr, start, len, err)))
+            return rc;
+        need = state_size_v3(fr->nlen, (int)fr->k, fr->arrays, (int)fr->has_tok, fr->next);
+    } else {
+        need = state_size(fr->version, fr->nlen, (int)fr->k, fr->arrays);
+    }
+    if (len != need)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: %zu bytes, but policy %s over %u arms needs %zu (%s)", len,
+                           fr->pol->name, fr->k, need, len < need ? "truncated" : "trailing bytes");
+    const unsigned char *q = start + need - 4;
+    if (get_u32(&q) != bmx_crc32(0, start, need - 4))
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: checksum mismatch (the state is corrupted)");
+    return 0;
+}
+
+/* The scalars after the head: parameters, round, generator and (version 3) the tokens and
+ * sequences of a draw; *p moves past them to the per-arm arrays. */
+static void read_scalars(const struct mix_frame *fr, const unsigned char **p, struct mix_scalars *s)
+{
+    uint32_t version = fr->version;
+    mix_params *prm = &s->p;
+    mix_defaults(fr->pol, prm);
+    prm->alpha = get_f64(p);
+    prm->beta = get_f64(p);
+    prm->eta = get_f64(p);
+    prm->c = get_f64(p);
+    prm->tscale = version >= 2 ? get_f64(p) : 1.0;
+    if (version >= 3) {
+        prm->tau = get_f64(p);
+        prm->f = get_f64(p);
+        prm->gamma = get_f64(p);
+        prm->min_prob = get_f64(p);
+        prm->max_epochs = get_f64(p);
+    }
+    prm->warmup = (long)(int64_t)get_u64(p);
+    prm->vocab = (long)(int64_t)get_u64(p);
+    if (version >= 3) {
+        prm->interval = (long)(int64_t)get_u64(p);
+        prm->rounds = (long)(int64_t)get_u64(p);
+        prm->probe = (long)(int64_t)get_u64(p);
+    }
+    s->t = (int64_t)get_u64(p);
+    for (int i = 0; i < 4; i++)
+        s->rng.s[i] = get_u64(p);
+    s->draw_tokens = 1.0;
+    s->draw_seqs = 1.0;
+    if (version >= 3) {
+        s->draw_tokens = get_f64(p);
+        s->draw_seqs = get_f64(p);
+        *p += 4; /* has_tok, read by frame_v3_sizes */
+    }
+}
+
+/* Whether the scalars read (s) make a state of policy fr->pol. */
+static int check_scalars(const struct mix_frame *fr, const struct mix_scalars *s, bmx_err *err)
+{
+    const struct mix_policy *pol = fr->pol;
+    if (fr->version < 3 &&
+        (pol->kind == MIX_ADO || pol->kind == MIX_AIOLI || pol->kind == MIX_TEMPERATURE))
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: version %u cannot hold policy %s",
+                           fr->version, pol->name);
+    if (mix_params_check(pol, &s->p, err)) {
+        if (err)
+            err->code = BMX_ECORRUPT;
+        return BMX_ECORRUPT;
+    }
+    if (s->t < 1 || s->t > BMX_MIX_MAX_ROUND)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "mix state: round %lld is out of range (1 to %ld; the state is "
+                           "corrupted)",
+                           (long long)s->t, BMX_MIX_MAX_ROUND);
+    if (!(s->rng.s[0] | s->rng.s[1] | s->rng.s[2] | s->rng.s[3]))
+        return bmx_err_set(err, BMX_ECORRUPT, "mix state: the generator state is all zero");
+    return 0;
+}
+
+/* The per-arm arrays and (version 3) the tokens drawn, the training tokens and the variable
+ * state, from p into m. */
+static int read_arrays(const struct mix_frame *fr, const unsigned char *p, bmx_mix *m, bmx_err *err)
+{
+    uint32_t k = fr->k;
+    int rc;
+    for (int a = 0; a < ARR_COUNT; a++)
+        if (fr->arrays & (1u << a))
+            for (uint32_t i = 0; i < k; i++)
+                m->arr[a][i] = get_f64(&p);
+    if (fr->version < 3)
+        return 0;
+    for (uint32_t i = 0; i < k; i++)
+        m->drawn[i] = get_f64(&p);
+    if (fr->has_tok && !(m->tok = malloc((size_t)k * sizeof *m->tok)))
+        return bmx_err_set(err, BMX_ENOMEM, "mix state: out of memory");
+    for (uint32_t i = 0; fr->has_tok && i < k; i++)
+        m->tok[i] = get_f64(&p);
+    p += 8;
+    if ((rc = mix_ext_reserve(m, fr->next, err)))
+        return rc;
+    for (size_t i = 0; i < fr->next; i++)
+        m->ext[i] = get_f64(&p);
+    m->next = fr->next;
+    return 0;
+}
+
+int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
+{
+    const unsigned char *start = buf;
+    struct mix_frame fr = {0};
+    struct mix_scalars s;
     bmx_mix *m;
-    size_t need, next = 0;
-    double draw_tokens = 1.0, draw_seqs = 1.0;
     int rc;
 
     if (!out)
@@ -167,144 +355,18 @@ int bmx_mix_restore(bmx_mix **out, const void *buf, size_t len, bmx_err *err)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "mix state: %zu bytes is too short (truncated or not a mix state)",
                            buf ? len : 0);
-    if (memcmp(p, MIX_MAGIC, 4) != 0)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "mix state: bad magic (not a bmx mix state, or corrupted)");
-    p += 4;
-    version = get_u32(&p);
-    if (version < 1 || version > MIX_VERSION)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "mix state: version %u is not supported; this build reads versions 1 "
-                           "to %u (a newer bmx wrote it, or it is corrupted)",
-                           version, MIX_VERSION);
-    nlen = get_u32(&p);
-    if (nlen == 0 || nlen > MIX_NAME_MAX)
-        return bmx_err_set(err, BMX_ECORRUPT, "mix state: policy name length %u is invalid", nlen);
-    size_t fixed = version >= 3 ? MIX_FIXED_HEAD + nlen + 8 + MIX_V3_PARAMS
-                                : MIX_FIXED_HEAD + nlen + MIX_FIXED_BODY(version);
-    if (len < fixed)
-        return bmx_err_set(err, BMX_ECORRUPT, "mix state: truncated (%zu bytes)", len);
-    pol = mix_policy_find((const char *)p, nlen);
-    if (!pol)
-        return bmx_err_set(err, BMX_ECORRUPT, "mix state: unknown policy \"%.*s\"", (int)nlen,
-                           (const char *)p);
-    p += nlen;
-    k = get_u32(&p);
-    arrays = get_u32(&p);
-    if (k < 1 || k > BMX_MIX_MAX_ARMS)
-        return bmx_err_set(err, BMX_ECORRUPT, "mix state: k = %u arms is out of range", k);
-    if (arrays != pol->arrays)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "mix state: array mask 0x%x does not match policy %s (0x%x)", arrays,
-                           pol->name, pol->arrays);
-    if (version >= 3) {
-        const unsigned char *q = start + fixed - 4;
-        has_tok = get_u32(&q);
-        if (has_tok > 1)
-            return bmx_err_set(err, BMX_ECORRUPT, "mix state: token flag %u", has_tok);
-        size_t at = fixed + (size_t)(popcount(arrays) + 1 + (int)has_tok) * k * 8;
-        if (len < at + 8)
-            return bmx_err_set(err, BMX_ECORRUPT,
-                               "mix state: %zu bytes, but policy %s over %u arms needs more than "
-                               "%zu (truncated)",
-                               len, pol->name, k, at + 8);
-        q = start + at;
-        uint64_t n = get_u64(&q);
-        if (n > (len - at - 8) / 8)
-            return bmx_err_set(err, BMX_ECORRUPT,
-                               "mix state: %zu bytes, too few for %llu values of policy state "
-                               "(truncated)",
-                               len, (unsigned long long)n);
-        next = (size_t)n;
-        need = state_size_v3(nlen, (int)k, arrays, (int)has_tok, next);
-    } else {
-        need = state_size(version, nlen, (int)k, arrays);
-    }
-    if (len != need)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "mix state: %zu bytes, but policy %s over %u arms needs %zu (%s)", len,
-                           pol->name, k, need, len < need ? "truncated" : "trailing bytes");
-    {
-        const unsigned char *q = start + need - 4;
-        crc = get_u32(&q);
-    }
-    if (crc != bmx_crc32(0, start, need - 4))
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "mix state: checksum mismatch (the state is corrupted)");
-    mix_defaults(pol, &prm);
-    prm.alpha = get_f64(&p);
-    prm.beta = get_f64(&p);
-    prm.eta = get_f64(&p);
-    prm.c = get_f64(&p);
-    prm.tscale = version >= 2 ? get_f64(&p) : 1.0;
-    if (version >= 3) {
-        prm.tau = get_f64(&p);
-        prm.f = get_f64(&p);
-        prm.gamma = get_f64(&p);
-        prm.min_prob = get_f64(&p);
-        prm.max_epochs = get_f64(&p);
-    }
-    prm.warmup = (long)(int64_t)get_u64(&p);
-    prm.vocab = (long)(int64_t)get_u64(&p);
-    if (version >= 3) {
-        prm.interval = (long)(int64_t)get_u64(&p);
-        prm.rounds = (long)(int64_t)get_u64(&p);
-        prm.probe = (long)(int64_t)get_u64(&p);
-    }
-    t = (int64_t)get_u64(&p);
-    for (int i = 0; i < 4; i++)
-        rng.s[i] = get_u64(&p);
-    if (version >= 3) {
-        draw_tokens = get_f64(&p);
-        draw_seqs = get_f64(&p);
-        p += 4; /* has_tok, read above */
-    }
-    if (version < 3 &&
-        (pol->kind == MIX_ADO || pol->kind == MIX_AIOLI || pol->kind == MIX_TEMPERATURE))
-        return bmx_err_set(err, BMX_ECORRUPT, "mix state: version %u cannot hold policy %s",
-                           version, pol->name);
-    if (mix_params_check(pol, &prm, err)) {
-        if (err)
-            err->code = BMX_ECORRUPT;
-        return BMX_ECORRUPT;
-    }
-    if (t < 1 || t > BMX_MIX_MAX_ROUND)
-        return bmx_err_set(err, BMX_ECORRUPT,
-                           "mix state: round %lld is out of range (1 to %ld; the state is "
-                           "corrupted)",
-                           (long long)t, BMX_MIX_MAX_ROUND);
-    if (!(rng.s[0] | rng.s[1] | rng.s[2] | rng.s[3]))
-        return bmx_err_set(err, BMX_ECORRUPT, "mix state: the generator state is all zero");
-    if ((rc = mix_alloc(&m, pol, (int)k, err)))
+    if ((rc = frame_check(&fr, start, len, err)))
         return rc;
-    m->p = prm;
-    m->t = (long)t;
-    m->rng = rng;
-    m->draw_tokens = draw_tokens;
-    m->draw_seqs = draw_seqs;
-    for (int a = 0; a < ARR_COUNT; a++)
-        if (arrays & (1u << a))
-            for (uint32_t i = 0; i < k; i++)
-                m->arr[a][i] = get_f64(&p);
-    if (version >= 3) {
-        for (uint32_t i = 0; i < k; i++)
-            m->drawn[i] = get_f64(&p);
-        if (has_tok && !(m->tok = malloc((size_t)k * sizeof *m->tok))) {
-            bmx_mix_free(m);
-            return bmx_err_set(err, BMX_ENOMEM, "mix state: out of memory");
-        }
-        for (uint32_t i = 0; has_tok && i < k; i++)
-            m->tok[i] = get_f64(&p);
-        p += 8;
-        if ((rc = mix_ext_reserve(m, next, err))) {
-            bmx_mix_free(m);
-            return rc;
-        }
-        for (size_t i = 0; i < next; i++)
-            m->ext[i] = get_f64(&p);
-        m->next = next;
-    }
-    if ((rc = mix_derive(m, err))) {
+    const unsigned char *p = fr.params;
+    read_scalars(&fr, &p, &s);
+    if ((rc = check_scalars(&fr, &s, err)) || (rc = mix_alloc(&m, fr.pol, (int)fr.k, err)))
+        return rc;
+    m->p = s.p;
+    m->t = (long)s.t;
+    m->rng = s.rng;
+    m->draw_tokens = s.draw_tokens;
+    m->draw_seqs = s.draw_seqs;
+    if ((rc = read_arrays(&fr, p, m, err)) || (rc = mix_derive(m, err))) {
         bmx_mix_free(m);
         return rc;
     }

@@ -156,18 +156,199 @@ static int grow(void **p, size_t n, size_t esz)
     return 0;
 }
 
+/* What a record handler says: the record is good, impossible (why says why, or nothing: not
+ * a run record at all), or memory ran out. */
+enum { REC_OK, REC_BAD, REC_NOMEM };
+
+/* The header (line 1): method, policy, domains, train tokens, and seed, steps and tokens per
+ * step when present; sets l->K. */
+static int header_record(bmx_runlog *l, const bmx_jval *v, const char *t, char *why, size_t wcap)
+{
+    const bmx_jval *m = bmx_jval_get(v, "method"), *p = bmx_jval_get(v, "policy"),
+                   *d = bmx_jval_get(v, "domains");
+    double x;
+    if (strcmp(t, "header") != 0 || !m || m->t != BMX_JSTR || !p || p->t != BMX_JSTR || !d ||
+        d->t != BMX_JARR || d->n == 0 || d->n > 1000000)
+        return REC_BAD;
+    l->method = dup(m->s);
+    l->policy = dup(p->s);
+    int K = l->K = (int)d->n;
+    l->domains = calloc((size_t)K, sizeof *l->domains);
+    l->train_tokens = calloc((size_t)K, sizeof *l->train_tokens);
+    if (!l->method || !l->policy || !l->domains || !l->train_tokens)
+        return REC_NOMEM;
+    for (int i = 0; i < K; i++)
+        if (d->items[i]->t != BMX_JSTR || !(l->domains[i] = dup(d->items[i]->s)))
+            return REC_BAD;
+    if (nums(v, "train_tokens", K, l->train_tokens, 0, R_COUNT, "a token count, 0 to 1e15", why,
+             wcap))
+        return REC_BAD;
+    if (bmx_jval_get(v, "seed") && seed_of(bmx_jval_get(v, "seed"), &l->seed)) {
+        why_field(why, wcap, v, "seed", -1, "an integer of 64 bits");
+        return REC_BAD;
+    }
+    if (bmx_jval_get(v, "steps")) {
+        if (num(v, "steps", &x, R_COUNT, "0 to 1e15", why, wcap))
+            return REC_BAD;
+        l->steps_planned = (long)x;
+    }
+    if (bmx_jval_get(v, "tokens_per_step")) {
+        if (num(v, "tokens_per_step", &x, R_COUNT, "0 to 1e15", why, wcap))
+            return REC_BAD;
+        l->tokens_per_step = (long)x;
+    }
+    return REC_OK;
+}
+
+/* Room for step record i: the step arrays grow by doubling from 256 (*cap). */
+static int step_room(bmx_runlog *l, size_t i, size_t *cap)
+{
+    size_t K = (size_t)l->K;
+    if (i < *cap)
+        return 0;
+    *cap = *cap ? 2 * *cap : 256;
+    return grow((void **)&l->step, *cap, sizeof *l->step) ||
+           grow((void **)&l->loss, *cap, sizeof *l->loss) ||
+           grow((void **)&l->grad_norm, *cap, sizeof *l->grad_norm) ||
+           grow((void **)&l->probs, *cap * K, sizeof *l->probs) ||
+           grow((void **)&l->dloss, *cap * K, sizeof *l->dloss) ||
+           grow((void **)&l->dcount, *cap * K, sizeof *l->dcount);
+}
+
+/* A step record: step (increasing), loss, gradient norm, probabilities, per-domain losses
+ * and counts, and whether it was a probe step. */
+static int step_record(bmx_runlog *l, const bmx_jval *v, size_t *cap, char *why, size_t wcap)
+{
+    size_t i = l->nsteps, K = (size_t)l->K;
+    double x;
+    if (step_room(l, i, cap))
+        return REC_NOMEM;
+    double *cnt = malloc(K * sizeof *cnt);
+    if (!cnt)
+        return REC_NOMEM;
+    int rc = REC_OK;
+    if (num(v, "step", &x, R_COUNT, "a step number, 0 to 1e15", why, wcap) ||
+        num(v, "loss", &l->loss[i], R_LOSS, "a loss, finite and >= 0", why, wcap) ||
+        num(v, "grad_norm", &l->grad_norm[i], R_LOSS, "a norm, finite and >= 0", why, wcap) ||
+        nums(v, "probs", l->K, l->probs + i * K, 0, R_PROB, "probabilities in [0, 1]", why, wcap) ||
+        nums(v, "domain_loss", l->K, l->dloss + i * K, 1, R_LOSS,
+             "losses, finite and >= 0, or null", why, wcap) ||
+        nums(v, "domain_count", l->K, cnt, 0, R_DCOUNT, "counts, 0 to 2^31 - 1", why, wcap))
+        rc = REC_BAD;
+    else if (i > 0 && (long)x <= l->step[i - 1]) {
+        snprintf(why, wcap, "step %ld after step %ld (steps must increase)", (long)x,
+                 l->step[i - 1]);
+        rc = REC_BAD;
+    } else {
+        l->step[i] = (long)x;
+        const bmx_jval *pv = bmx_jval_get(v, "probe");
+        double pr;
+        if (pv && bmx_jval_as_double(pv, &pr) == 0 && pr != 0.0)
+            l->nprobe++;
+        for (size_t k = 0; k < K; k++)
+            l->dcount[i * K + k] = (int)cnt[k];
+        l->nsteps++;
+    }
+    free(cnt);
+    return rc;
+}
+
+/* An eval record: step (increasing), per-domain losses, mean perplexity. */
+static int eval_record(bmx_runlog *l, const bmx_jval *v, size_t *cap, char *why, size_t wcap)
+{
+    size_t i = l->nevals, K = (size_t)l->K;
+    double x;
+    if (i == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        if (grow((void **)&l->eval_step, *cap, sizeof *l->eval_step) ||
+            grow((void **)&l->eval_loss, *cap * K, sizeof *l->eval_loss) ||
+            grow((void **)&l->eval_avg_ppl, *cap, sizeof *l->eval_avg_ppl))
+            return REC_NOMEM;
+    }
+    if (num(v, "step", &x, R_COUNT, "a step number, 0 to 1e15", why, wcap) ||
+        nums(v, "loss", l->K, l->eval_loss + i * K, 0, R_LOSS, "losses, finite and >= 0", why,
+             wcap) ||
+        num(v, "avg_ppl", &l->eval_avg_ppl[i], R_PPL, "a perplexity, finite and >= 1", why, wcap))
+        return REC_BAD;
+    if (i > 0 && (long)x <= l->eval_step[i - 1]) {
+        snprintf(why, wcap,
+                 "evaluation at step %ld after one at step %ld (steps "
+                 "must increase)",
+                 (long)x, l->eval_step[i - 1]);
+        return REC_BAD;
+    }
+    l->eval_step[i] = (long)x;
+    l->nevals++;
+    return REC_OK;
+}
+
+/* One line of the log (without its newline), number lineno, into l. */
+static int load_line(bmx_runlog *l, const char *file, long lineno, const char *line, size_t len,
+                     size_t caps[2], bmx_err *err)
+{
+    bmx_jval *v;
+    bmx_err jerr;
+    if (bmx_jval_parse(line, len, &v, &jerr))
+        return bmx_err_set(err, jerr.code, "%s:%ld: not JSON: %s", file, lineno, jerr.msg);
+    const bmx_jval *type = bmx_jval_get(v, "type");
+    char t[32], why[200] = "";
+    snprintf(t, sizeof t, "%s", type && type->t == BMX_JSTR ? type->s : "");
+    int r = REC_BAD;
+    if (lineno == 1)
+        r = header_record(l, v, t, why, sizeof why);
+    else if (strcmp(t, "step") == 0)
+        r = step_record(l, v, &caps[0], why, sizeof why);
+    else if (strcmp(t, "eval") == 0)
+        r = eval_record(l, v, &caps[1], why, sizeof why);
+    bmx_jval_free(v);
+    if (r == REC_NOMEM)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    if (r == REC_BAD && why[0])
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "%s:%ld: impossible %s record: %s; the log is damaged or was "
+                           "edited (give the log of a 'bmx train' run)",
+                           file, lineno, lineno == 1 ? "header" : t, why);
+    if (r == REC_BAD)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "%s:%ld: not a bmx run record (%s): the log must start with a "
+                           "header and hold step and eval records of %d domains",
+                           file, lineno, lineno == 1 ? "no header" : t, l->K);
+    return 0;
+}
+
+/* Every line of the open log f (named file) into l. */
+static int load_lines(bmx_runlog *l, FILE *f, const char *file, bmx_err *err)
+{
+    char *line = NULL;
+    size_t lcap = 0, caps[2] = {0, 0};
+    ssize_t len;
+    long lineno = 0;
+    int rc = 0;
+    while (!rc && (len = getline(&line, &lcap, f)) > 0) {
+        lineno++;
+        if (line[len - 1] != '\n')
+            rc = bmx_err_set(err, BMX_ECORRUPT,
+                             "%s:%ld: the last line is cut short (the run was killed while "
+                             "writing): resume it with 'bmx train --resume'",
+                             file, lineno);
+        else
+            rc = load_line(l, file, lineno, line, (size_t)len - 1, caps, err);
+    }
+    if (!rc && ferror(f))
+        rc = bmx_err_set(err, BMX_EIO, "cannot read %s", file);
+    if (!rc && lineno == 0)
+        rc = bmx_err_set(err, BMX_ECORRUPT, "%s is empty: the run never started", file);
+    free(line);
+    return rc;
+}
+
 int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
 {
     char file[PATH_MAX + 16];
     struct stat st;
     bmx_err oerr;
     FILE *f;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    long lineno = 0;
     int rc = 0;
-    size_t scap = 0, ecap = 0;
     bmx_runlog *l = calloc(1, sizeof *l);
 
     *out = NULL;
@@ -188,169 +369,7 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
                            "its log.jsonl)",
                            oerr.msg);
     }
-    while ((len = getline(&line, &lcap, f)) > 0) {
-        bmx_jval *v;
-        bmx_err jerr;
-        lineno++;
-        if (line[len - 1] != '\n') {
-            rc = bmx_err_set(err, BMX_ECORRUPT,
-                             "%s:%ld: the last line is cut short (the run was killed while "
-                             "writing): resume it with 'bmx train --resume'",
-                             file, lineno);
-            break;
-        }
-        if (bmx_jval_parse(line, (size_t)len - 1, &v, &jerr)) {
-            rc = bmx_err_set(err, jerr.code, "%s:%ld: not JSON: %s", file, lineno, jerr.msg);
-            break;
-        }
-        const bmx_jval *type = bmx_jval_get(v, "type");
-        char t[32];
-        snprintf(t, sizeof t, "%s", type && type->t == BMX_JSTR ? type->s : "");
-        int K = l->K, bad = 0;
-        double x;
-        char why[200] = "";
-        if (lineno == 1) {
-            const bmx_jval *m = bmx_jval_get(v, "method"), *p = bmx_jval_get(v, "policy"),
-                           *d = bmx_jval_get(v, "domains");
-            if (strcmp(t, "header") != 0 || !m || m->t != BMX_JSTR || !p || p->t != BMX_JSTR ||
-                !d || d->t != BMX_JARR || d->n == 0 || d->n > 1000000) {
-                bad = 1;
-            } else {
-                l->method = dup(m->s);
-                l->policy = dup(p->s);
-                l->K = K = (int)d->n;
-                l->domains = calloc((size_t)K, sizeof *l->domains);
-                l->train_tokens = calloc((size_t)K, sizeof *l->train_tokens);
-                if (!l->method || !l->policy || !l->domains || !l->train_tokens) {
-                    bmx_jval_free(v);
-                    rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-                    break;
-                }
-                for (int i = 0; i < K && !bad; i++) {
-                    if (d->items[i]->t != BMX_JSTR)
-                        bad = 1;
-                    else if (!(l->domains[i] = dup(d->items[i]->s)))
-                        bad = 1;
-                }
-                if (!bad && nums(v, "train_tokens", K, l->train_tokens, 0, R_COUNT,
-                                 "a token count, 0 to 1e15", why, sizeof why))
-                    bad = 1;
-                if (!bad && bmx_jval_get(v, "seed") && seed_of(bmx_jval_get(v, "seed"), &l->seed)) {
-                    why_field(why, sizeof why, v, "seed", -1, "an integer of 64 bits");
-                    bad = 1;
-                }
-                if (!bad && bmx_jval_get(v, "steps")) {
-                    if (num(v, "steps", &x, R_COUNT, "0 to 1e15", why, sizeof why))
-                        bad = 1;
-                    else
-                        l->steps_planned = (long)x;
-                }
-                if (!bad && bmx_jval_get(v, "tokens_per_step")) {
-                    if (num(v, "tokens_per_step", &x, R_COUNT, "0 to 1e15", why, sizeof why))
-                        bad = 1;
-                    else
-                        l->tokens_per_step = (long)x;
-                }
-            }
-        } else if (strcmp(t, "step") == 0) {
-            size_t i = l->nsteps;
-            if (i == scap) {
-                scap = scap ? 2 * scap : 256;
-                if (grow((void **)&l->step, scap, sizeof *l->step) ||
-                    grow((void **)&l->loss, scap, sizeof *l->loss) ||
-                    grow((void **)&l->grad_norm, scap, sizeof *l->grad_norm) ||
-                    grow((void **)&l->probs, scap * (size_t)K, sizeof *l->probs) ||
-                    grow((void **)&l->dloss, scap * (size_t)K, sizeof *l->dloss) ||
-                    grow((void **)&l->dcount, scap * (size_t)K, sizeof *l->dcount)) {
-                    bmx_jval_free(v);
-                    rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-                    break;
-                }
-            }
-            double *cnt = malloc((size_t)K * sizeof *cnt);
-            if (!cnt) {
-                bmx_jval_free(v);
-                rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-                break;
-            }
-            if (num(v, "step", &x, R_COUNT, "a step number, 0 to 1e15", why, sizeof why) ||
-                num(v, "loss", &l->loss[i], R_LOSS, "a loss, finite and >= 0", why, sizeof why) ||
-                num(v, "grad_norm", &l->grad_norm[i], R_LOSS, "a norm, finite and >= 0", why,
-                    sizeof why) ||
-                nums(v, "probs", K, l->probs + i * (size_t)K, 0, R_PROB, "probabilities in [0, 1]",
-                     why, sizeof why) ||
-                nums(v, "domain_loss", K, l->dloss + i * (size_t)K, 1, R_LOSS,
-                     "losses, finite and >= 0, or null", why, sizeof why) ||
-                nums(v, "domain_count", K, cnt, 0, R_DCOUNT, "counts, 0 to 2^31 - 1", why,
-                     sizeof why))
-                bad = 1;
-            else if (i > 0 && (long)x <= l->step[i - 1]) {
-                snprintf(why, sizeof why, "step %ld after step %ld (steps must increase)", (long)x,
-                         l->step[i - 1]);
-                bad = 1;
-            } else {
-                l->step[i] = (long)x;
-                const bmx_jval *pv = bmx_jval_get(v, "probe");
-                double pr;
-                if (pv && bmx_jval_as_double(pv, &pr) == 0 && pr != 0.0)
-                    l->nprobe++;
-                for (int k = 0; k < K; k++)
-                    l->dcount[i * (size_t)K + (size_t)k] = (int)cnt[k];
-                l->nsteps++;
-            }
-            free(cnt);
-        } else if (strcmp(t, "eval") == 0) {
-            size_t i = l->nevals;
-            if (i == ecap) {
-                ecap = ecap ? 2 * ecap : 64;
-                if (grow((void **)&l->eval_step, ecap, sizeof *l->eval_step) ||
-                    grow((void **)&l->eval_loss, ecap * (size_t)K, sizeof *l->eval_loss) ||
-                    grow((void **)&l->eval_avg_ppl, ecap, sizeof *l->eval_avg_ppl)) {
-                    bmx_jval_free(v);
-                    rc = bmx_err_set(err, BMX_ENOMEM, "out of memory");
-                    break;
-                }
-            }
-            if (num(v, "step", &x, R_COUNT, "a step number, 0 to 1e15", why, sizeof why) ||
-                nums(v, "loss", K, l->eval_loss + i * (size_t)K, 0, R_LOSS,
-                     "losses, finite and >= 0", why, sizeof why) ||
-                num(v, "avg_ppl", &l->eval_avg_ppl[i], R_PPL, "a perplexity, finite and >= 1", why,
-                    sizeof why))
-                bad = 1;
-            else if (i > 0 && (long)x <= l->eval_step[i - 1]) {
-                snprintf(why, sizeof why,
-                         "evaluation at step %ld after one at step %ld (steps "
-                         "must increase)",
-                         (long)x, l->eval_step[i - 1]);
-                bad = 1;
-            } else {
-                l->eval_step[i] = (long)x;
-                l->nevals++;
-            }
-        } else {
-            bad = 1;
-        }
-        bmx_jval_free(v);
-        if (bad && why[0]) {
-            rc = bmx_err_set(err, BMX_ECORRUPT,
-                             "%s:%ld: impossible %s record: %s; the log is damaged or was "
-                             "edited (give the log of a 'bmx train' run)",
-                             file, lineno, lineno == 1 ? "header" : t, why);
-            break;
-        }
-        if (bad) {
-            rc = bmx_err_set(err, BMX_ECORRUPT,
-                             "%s:%ld: not a bmx run record (%s): the log must start with a "
-                             "header and hold step and eval records of %d domains",
-                             file, lineno, lineno == 1 ? "no header" : t, l->K);
-            break;
-        }
-    }
-    if (!rc && ferror(f))
-        rc = bmx_err_set(err, BMX_EIO, "cannot read %s", file);
-    if (!rc && lineno == 0)
-        rc = bmx_err_set(err, BMX_ECORRUPT, "%s is empty: the run never started", file);
-    free(line);
+    rc = load_lines(l, f, file, err);
     fclose(f);
     if (rc) {
         bmx_runlog_free(l);

@@ -209,16 +209,9 @@ int bmx_svg_lines(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *se
     return bmx_svg_lines_band(out, plot, series, NULL, ns, 0, err);
 }
 
-int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *series,
-                       const bmx_plot_band *bands, size_t ns, int zero_line, bmx_err *err)
+/* Every series has points and finite x values. */
+static int check_series(const bmx_plot_series *series, size_t ns, bmx_err *err)
 {
-    static const bmx_plot none = {0};
-    const bmx_plot *p = plot ? plot : &none;
-    double **rx, **ry, **rlo = NULL, **rhi = NULL;
-    size_t *rn;
-    frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0, 0, 0, 0};
-    int w, h, rc = BMX_OK, rows;
-
     if (ns == 0)
         return bmx_err_set(err, BMX_EINVAL, "line plot: no series to draw (pass at least one)");
     for (size_t s = 0; s < ns; s++) {
@@ -231,48 +224,154 @@ int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_serie
                                    "line plot: series %zu (%s) has a non-finite x at %zu", s,
                                    series[s].name ? series[s].name : "unnamed", i);
     }
-    rx = calloc(ns, sizeof *rx);
-    ry = calloc(ns, sizeof *ry);
-    rn = calloc(ns, sizeof *rn);
-    rlo = calloc(ns, sizeof *rlo);
-    rhi = calloc(ns, sizeof *rhi);
-    if (!rx || !ry || !rn || !rlo || !rhi) {
-        rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
-        goto done;
+    return 0;
+}
+
+/* The series reduced to at most BMX_SVG_MAX_POINTS points each (rn[s]), with their bands
+ * (rlo, rhi: NULL where a series has none). */
+typedef struct reduced {
+    double **rx, **ry, **rlo, **rhi;
+    size_t *rn, ns;
+} reduced;
+
+static void reduced_free(reduced *r)
+{
+    for (size_t s = 0; r->rx && r->ry && s < r->ns; s++) {
+        free(r->rx[s]);
+        free(r->ry[s]);
     }
+    for (size_t s = 0; r->rlo && r->rhi && s < r->ns; s++) {
+        free(r->rlo[s]);
+        free(r->rhi[s]);
+    }
+    free(r->rx);
+    free(r->ry);
+    free(r->rn);
+    free(r->rlo);
+    free(r->rhi);
+}
+
+/* Series s (and its band) reduced into r, its range added to f's data range. */
+static int reduce_one(reduced *r, size_t s, const bmx_plot_series *ser, const bmx_plot_band *band,
+                      frame *f, bmx_err *err)
+{
+    size_t m = ser->n < BMX_SVG_MAX_POINTS ? ser->n : BMX_SVG_MAX_POINTS;
+    r->rx[s] = malloc(m * sizeof **r->rx);
+    r->ry[s] = malloc(m * sizeof **r->ry);
+    if (!r->rx[s] || !r->ry[s])
+        return bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
+    double *rx = r->rx[s], *ry = r->ry[s];
+    size_t rn = r->rn[s] = reduce_points(ser->x, ser->y, ser->n, rx, ry);
+    for (size_t i = 0; i < rn; i++) {
+        f->x0 = fmin(f->x0, rx[i]);
+        f->x1 = fmax(f->x1, rx[i]);
+        if (isfinite(ry[i])) {
+            f->y0 = fmin(f->y0, ry[i]);
+            f->y1 = fmax(f->y1, ry[i]);
+        }
+    }
+    if (!band || !band->lo || !band->hi)
+        return 0;
+    double *lo = r->rlo[s] = malloc(m * sizeof **r->rlo);
+    double *hi = r->rhi[s] = malloc(m * sizeof **r->rhi);
+    if (!lo || !hi)
+        return bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
+    reduce_points(ser->x, band->lo, ser->n, rx, lo);
+    reduce_points(ser->x, band->hi, ser->n, rx, hi);
+    for (size_t i = 0; i < rn; i++)
+        if (isfinite(lo[i]) && isfinite(hi[i])) {
+            f->y0 = fmin(f->y0, fmin(lo[i], hi[i]));
+            f->y1 = fmax(f->y1, fmax(lo[i], hi[i]));
+        }
+    return 0;
+}
+
+/* Every series reduced into r (r->ns set), f's data range from them. */
+static int reduce_all(reduced *r, const bmx_plot_series *series, const bmx_plot_band *bands,
+                      size_t ns, frame *f, bmx_err *err)
+{
+    int rc;
+    r->ns = ns;
+    r->rx = calloc(ns, sizeof *r->rx);
+    r->ry = calloc(ns, sizeof *r->ry);
+    r->rn = calloc(ns, sizeof *r->rn);
+    r->rlo = calloc(ns, sizeof *r->rlo);
+    r->rhi = calloc(ns, sizeof *r->rhi);
+    if (!r->rx || !r->ry || !r->rn || !r->rlo || !r->rhi)
+        return bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
+    for (size_t s = 0; s < ns; s++)
+        if ((rc = reduce_one(r, s, &series[s], bands ? &bands[s] : NULL, f, err)))
+            return rc;
+    return 0;
+}
+
+/* The bands under every line: one polygon per run of points with finite bounds. */
+static void draw_bands(bmx_sbuf *out, const frame *f, const reduced *r)
+{
+    for (size_t s = 0; s < r->ns; s++) {
+        size_t i0 = 0;
+        for (size_t i = 0; r->rlo[s] && i <= r->rn[s]; i++) {
+            int ok = i < r->rn[s] && isfinite(r->rlo[s][i]) && isfinite(r->rhi[s][i]);
+            if (ok)
+                continue;
+            if (i > i0)
+                band_poly(out, f, r->rx[s], r->rlo[s], r->rhi[s], i0, i, palette[s % NPALETTE]);
+            i0 = i + 1;
+        }
+    }
+}
+
+/* One path per series, lifting the pen over non-finite y. */
+static void draw_lines(bmx_sbuf *out, const frame *f, const reduced *r)
+{
+    for (size_t s = 0; s < r->ns; s++) {
+        int pen = 0;
+        bmx_sbuf_printf(out,
+                        "<path class=\"series\" clip-path=\"url(#plotarea)\" fill=\"none\" "
+                        "stroke=\"%s\" stroke-width=\"1.8\" d=\"",
+                        palette[s % NPALETTE]);
+        for (size_t i = 0; i < r->rn[s]; i++) {
+            if (!isfinite(r->ry[s][i])) {
+                pen = 0;
+                continue;
+            }
+            bmx_sbuf_printf(out, "%s%.2f %.2f ", pen ? "L" : "M", map_x(f, r->rx[s][i]),
+                            map_y(f, r->ry[s][i]));
+            pen = 1;
+        }
+        bmx_sbuf_puts(out, "\"/>\n");
+    }
+}
+
+/* The legend of a line plot: one row per series, "... and N more" when they do not fit. */
+static void lines_legend(bmx_sbuf *out, const frame *f, const bmx_plot_series *series, size_t ns)
+{
+    int rows = (int)((f->py1 - f->py0 - 8) / LEGEND_ROW);
     for (size_t s = 0; s < ns; s++) {
-        size_t m = series[s].n < BMX_SVG_MAX_POINTS ? series[s].n : BMX_SVG_MAX_POINTS;
-        rx[s] = malloc(m * sizeof **rx);
-        ry[s] = malloc(m * sizeof **ry);
-        if (!rx[s] || !ry[s]) {
-            rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
-            goto done;
+        const char *name = series[s].name ? series[s].name : "series";
+        if ((int)s == rows - 1 && ns > (size_t)rows) {
+            char more[48];
+            snprintf(more, sizeof more, "... and %zu more", ns - s);
+            legend_row(out, f, (int)s, rows, "none", 1, more);
+            break;
         }
-        rn[s] = reduce_points(series[s].x, series[s].y, series[s].n, rx[s], ry[s]);
-        for (size_t i = 0; i < rn[s]; i++) {
-            f.x0 = fmin(f.x0, rx[s][i]);
-            f.x1 = fmax(f.x1, rx[s][i]);
-            if (isfinite(ry[s][i])) {
-                f.y0 = fmin(f.y0, ry[s][i]);
-                f.y1 = fmax(f.y1, ry[s][i]);
-            }
-        }
-        if (bands && bands[s].lo && bands[s].hi) {
-            rlo[s] = malloc(m * sizeof **rlo);
-            rhi[s] = malloc(m * sizeof **rhi);
-            if (!rlo[s] || !rhi[s]) {
-                rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
-                goto done;
-            }
-            reduce_points(series[s].x, bands[s].lo, series[s].n, rx[s], rlo[s]);
-            reduce_points(series[s].x, bands[s].hi, series[s].n, rx[s], rhi[s]);
-            for (size_t i = 0; i < rn[s]; i++)
-                if (isfinite(rlo[s][i]) && isfinite(rhi[s][i])) {
-                    f.y0 = fmin(f.y0, fmin(rlo[s][i], rhi[s][i]));
-                    f.y1 = fmax(f.y1, fmax(rlo[s][i], rhi[s][i]));
-                }
-        }
+        legend_row(out, f, (int)s, rows, palette[s % NPALETTE], 0, name);
     }
+}
+
+int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_series *series,
+                       const bmx_plot_band *bands, size_t ns, int zero_line, bmx_err *err)
+{
+    static const bmx_plot none = {0};
+    const bmx_plot *p = plot ? plot : &none;
+    reduced r = {0};
+    frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0, 0, 0, 0};
+    int w, h, rc;
+
+    if ((rc = check_series(series, ns, err)))
+        return rc;
+    if ((rc = reduce_all(&r, series, bands, ns, &f, err)))
+        goto done;
     if (!isfinite(f.y0)) {
         rc = bmx_err_set(err, BMX_EINVAL, "line plot: no finite y value in any series");
         goto done;
@@ -283,11 +382,9 @@ int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_serie
     }
     pad_range(&f.x0, &f.x1);
     pad_range(&f.y0, &f.y1);
-    {
-        double d = (f.y1 - f.y0) * 0.04;
-        f.y0 -= d;
-        f.y1 += d;
-    }
+    double d = (f.y1 - f.y0) * 0.04;
+    f.y0 -= d;
+    f.y1 += d;
     size_of(p, &w, &h);
     set_box(&f, w, h);
     begin_svg(out, p, w, h);
@@ -296,68 +393,19 @@ int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_serie
                     "<clipPath id=\"plotarea\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
                     "height=\"%.2f\"/></clipPath>\n",
                     f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
-    /* bands under every line: one polygon per run of points with finite bounds */
-    for (size_t s = 0; s < ns; s++) {
-        size_t i0 = 0;
-        for (size_t i = 0; rlo[s] && i <= rn[s]; i++) {
-            int ok = i < rn[s] && isfinite(rlo[s][i]) && isfinite(rhi[s][i]);
-            if (ok)
-                continue;
-            if (i > i0)
-                band_poly(out, &f, rx[s], rlo[s], rhi[s], i0, i, palette[s % NPALETTE]);
-            i0 = i + 1;
-        }
-    }
+    draw_bands(out, &f, &r);
     if (zero_line)
         bmx_sbuf_printf(out,
                         "<line class=\"zero\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
                         "stroke=\"#333\" stroke-width=\"1\" stroke-dasharray=\"5 4\"/>\n",
                         f.px0, map_y(&f, 0.0), f.px1, map_y(&f, 0.0));
-    for (size_t s = 0; s < ns; s++) {
-        int pen = 0;
-        bmx_sbuf_printf(out,
-                        "<path class=\"series\" clip-path=\"url(#plotarea)\" fill=\"none\" "
-                        "stroke=\"%s\" stroke-width=\"1.8\" d=\"",
-                        palette[s % NPALETTE]);
-        for (size_t i = 0; i < rn[s]; i++) {
-            if (!isfinite(ry[s][i])) {
-                pen = 0;
-                continue;
-            }
-            bmx_sbuf_printf(out, "%s%.2f %.2f ", pen ? "L" : "M", map_x(&f, rx[s][i]),
-                            map_y(&f, ry[s][i]));
-            pen = 1;
-        }
-        bmx_sbuf_puts(out, "\"/>\n");
-    }
-    rows = (int)((f.py1 - f.py0 - 8) / LEGEND_ROW);
-    for (size_t s = 0; s < ns; s++) {
-        const char *name = series[s].name ? series[s].name : "series";
-        if ((int)s == rows - 1 && ns > (size_t)rows) {
-            char more[48];
-            snprintf(more, sizeof more, "... and %zu more", ns - s);
-            legend_row(out, &f, (int)s, rows, "none", 1, more);
-            break;
-        }
-        legend_row(out, &f, (int)s, rows, palette[s % NPALETTE], 0, name);
-    }
+    draw_lines(out, &f, &r);
+    lines_legend(out, &f, series, ns);
     bmx_sbuf_puts(out, "</svg>\n");
     if (out->oom)
         rc = bmx_err_set(err, BMX_ENOMEM, "line plot: out of memory");
 done:
-    for (size_t s = 0; rx && ry && s < ns; s++) {
-        free(rx[s]);
-        free(ry[s]);
-    }
-    for (size_t s = 0; rlo && rhi && s < ns; s++) {
-        free(rlo[s]);
-        free(rhi[s]);
-    }
-    free(rx);
-    free(ry);
-    free(rn);
-    free(rlo);
-    free(rhi);
+    reduced_free(&r);
     return rc;
 }
 
@@ -381,16 +429,9 @@ static void pick_top(const double *mean, size_t k, size_t top, size_t *order, un
         }
 }
 
-int bmx_svg_stacked(bmx_sbuf *out, const bmx_plot *plot, const double *x, size_t n, const double *v,
-                    size_t k, const char *const *names, size_t top, bmx_err *err)
+/* Every x finite, every share finite and >= 0. */
+static int check_shares(const double *x, size_t n, const double *v, size_t k, bmx_err *err)
 {
-    static const bmx_plot none = {0};
-    const bmx_plot *p = plot ? plot : &none;
-    size_t per, m, nb, *order = NULL, *band_of = NULL;
-    double *mean = NULL, *bx = NULL, *bv = NULL, *cum = NULL;
-    frame f;
-    int w, h, rc = BMX_OK, rows;
-
     if (n == 0 || k == 0 || !v)
         return bmx_err_set(err, BMX_EINVAL, "stacked plot: nothing to draw (n = %zu, k = %zu)", n,
                            k);
@@ -404,113 +445,169 @@ int bmx_svg_stacked(bmx_sbuf *out, const bmx_plot *plot, const double *x, size_t
                                    "must be finite and >= 0",
                                    a, i, v[i * k + a]);
     }
-    if (top == 0)
-        top = 12;
-    nb = k <= top + 1 ? k : top + 1; /* bands; the last is "other" when k > top + 1 */
-    per = (n + BMX_SVG_MAX_POINTS - 1) / BMX_SVG_MAX_POINTS;
-    m = (n + per - 1) / per;
-    mean = calloc(k, sizeof *mean);
-    order = malloc(k * sizeof *order);
-    band_of = malloc(k * sizeof *band_of);
-    bx = calloc(m, sizeof *bx);
-    bv = calloc(m * nb, sizeof *bv);
-    cum = malloc((nb + 1) * m * sizeof *cum);
-    if (!mean || !order || !band_of || !bx || !bv || !cum) {
-        rc = bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
-        goto done;
-    }
+    return 0;
+}
+
+/* A stacked plot's bands: nb bands (the last is "other" when nb < k, the top arms shown),
+ * band_of[arm], order[band] = the arm it shows; m points (rows averaged in runs of per) at
+ * bx, bv[r nb + b] their shares per band, cum[b m + r] the cumulative stack. */
+typedef struct stack {
+    size_t k, top, nb, per, m;
+    size_t *order, *band_of;
+    double *mean, *bx, *bv, *cum;
+} stack;
+
+static void stack_free(stack *st)
+{
+    free(st->mean);
+    free(st->order);
+    free(st->band_of);
+    free(st->bx);
+    free(st->bv);
+    free(st->cum);
+}
+
+/* Which band each arm goes to: all arms when they fit, else the top arms by mean share (in
+ * their index order) and "other". */
+static int assign_bands(stack *st, size_t n, const double *v, bmx_err *err)
+{
+    size_t k = st->k;
     for (size_t i = 0; i < n; i++)
         for (size_t a = 0; a < k; a++)
-            mean[a] += v[i * k + a];
+            st->mean[a] += v[i * k + a];
     for (size_t a = 0; a < k; a++)
-        order[a] = a;
-    if (nb < k) {
+        st->order[a] = a;
+    if (st->nb < k) {
         unsigned char *taken = calloc(k, 1);
-        if (!taken) {
-            rc = bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
-            goto done;
-        }
-        pick_top(mean, k, top, order, taken); /* the shown arms keep their index order */
+        if (!taken)
+            return bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
+        pick_top(st->mean, k, st->top, st->order, taken); /* the shown arms keep their order */
         free(taken);
     }
     for (size_t a = 0; a < k; a++)
-        band_of[a] = nb - 1;
-    for (size_t b = 0; b < (nb < k ? top : k); b++)
-        band_of[order[b]] = b;
-    /* Rows averaged in runs of `per`, summed into bands. */
+        st->band_of[a] = st->nb - 1;
+    for (size_t b = 0; b < (st->nb < k ? st->top : k); b++)
+        st->band_of[st->order[b]] = b;
+    return 0;
+}
+
+/* Rows averaged in runs of `per`, summed into bands; then the cumulative stack and f's
+ * data range. */
+static void bin_rows(stack *st, const double *x, size_t n, const double *v, frame *f)
+{
+    size_t k = st->k, nb = st->nb, m = st->m, per = st->per;
     for (size_t r = 0; r < m; r++) {
         size_t s = r * per, e = s + per < n ? s + per : n;
         double sx = 0;
         for (size_t i = s; i < e; i++) {
             sx += x ? x[i] : (double)(i + 1);
             for (size_t a = 0; a < k; a++)
-                bv[r * nb + band_of[a]] += v[i * k + a] / (double)(e - s);
+                st->bv[r * nb + st->band_of[a]] += v[i * k + a] / (double)(e - s);
         }
-        bx[r] = sx / (double)(e - s);
+        st->bx[r] = sx / (double)(e - s);
     }
-    f.x0 = bx[0];
-    f.x1 = bx[m - 1];
-    f.y0 = 0;
-    f.y1 = 0;
+    f->x0 = st->bx[0];
+    f->x1 = st->bx[m - 1];
+    f->y0 = 0;
+    f->y1 = 0;
     for (size_t r = 0; r < m; r++) {
-        cum[r] = 0;
+        st->cum[r] = 0;
         for (size_t b = 0; b < nb; b++)
-            cum[(b + 1) * m + r] = cum[b * m + r] + bv[r * nb + b];
-        f.y1 = fmax(f.y1, cum[nb * m + r]);
+            st->cum[(b + 1) * m + r] = st->cum[b * m + r] + st->bv[r * nb + b];
+        f->y1 = fmax(f->y1, st->cum[nb * m + r]);
     }
-    if (!(f.y1 > 0))
-        f.y1 = 1;
+    if (!(f->y1 > 0))
+        f->y1 = 1;
     if (m == 1) {
-        f.x0 -= 0.5;
-        f.x1 += 0.5;
+        f->x0 -= 0.5;
+        f->x1 += 0.5;
     }
-    size_of(p, &w, &h);
-    set_box(&f, w, h);
-    begin_svg(out, p, w, h);
-    axes(out, p, &f, h);
+}
+
+/* One polygon per band, from its lower to its upper edge (a full-width box for one point). */
+static void draw_stack(bmx_sbuf *out, const frame *f, const stack *st)
+{
+    size_t m = st->m, nb = st->nb;
+    const double *cum = st->cum, *bx = st->bx;
     for (size_t b = 0; b < nb; b++) {
-        const char *color = (nb < k && b == nb - 1) ? OTHER_COLOR : palette[b % NPALETTE];
+        const char *color = (nb < st->k && b == nb - 1) ? OTHER_COLOR : palette[b % NPALETTE];
         bmx_sbuf_printf(out, "<polygon class=\"band\" fill=\"%s\" stroke=\"none\" points=\"",
                         color);
         if (m == 1) {
-            bmx_sbuf_printf(out, "%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f", f.px0,
-                            map_y(&f, cum[(b + 1) * m]), f.px1, map_y(&f, cum[(b + 1) * m]), f.px1,
-                            map_y(&f, cum[b * m]), f.px0, map_y(&f, cum[b * m]));
+            bmx_sbuf_printf(out, "%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f", f->px0,
+                            map_y(f, cum[(b + 1) * m]), f->px1, map_y(f, cum[(b + 1) * m]), f->px1,
+                            map_y(f, cum[b * m]), f->px0, map_y(f, cum[b * m]));
         } else {
             for (size_t r = 0; r < m; r++)
-                bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(&f, bx[r]),
-                                map_y(&f, cum[(b + 1) * m + r]));
+                bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(f, bx[r]), map_y(f, cum[(b + 1) * m + r]));
             for (size_t r = m; r-- > 0;)
-                bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(&f, bx[r]), map_y(&f, cum[b * m + r]));
+                bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(f, bx[r]), map_y(f, cum[b * m + r]));
         }
         bmx_sbuf_puts(out, "\"/>\n");
     }
-    /* Legend from the top of the stack down, as the bands appear. */
-    rows = (int)((f.py1 - f.py0 - 8) / LEGEND_ROW);
+}
+
+/* Legend from the top of the stack down, as the bands appear. */
+static void stack_legend(bmx_sbuf *out, const frame *f, const stack *st, const char *const *names)
+{
+    size_t nb = st->nb, k = st->k;
+    int rows = (int)((f->py1 - f->py0 - 8) / LEGEND_ROW);
     for (size_t i = 0; i < nb; i++) {
         size_t b = nb - 1 - i;
         char name[64];
         const char *color = palette[b % NPALETTE];
         if (nb < k && b == nb - 1) {
-            snprintf(name, sizeof name, "other (%zu arms)", k - top);
+            snprintf(name, sizeof name, "other (%zu arms)", k - st->top);
             color = OTHER_COLOR;
-        } else if (names && names[order[b]]) {
-            snprintf(name, sizeof name, "%s", names[order[b]]);
+        } else if (names && names[st->order[b]]) {
+            snprintf(name, sizeof name, "%s", names[st->order[b]]);
         } else {
-            snprintf(name, sizeof name, "arm %zu", order[b]);
+            snprintf(name, sizeof name, "arm %zu", st->order[b]);
         }
-        if (!legend_row(out, &f, (int)i, rows, color, 1, name))
+        if (!legend_row(out, f, (int)i, rows, color, 1, name))
             break;
     }
+}
+
+int bmx_svg_stacked(bmx_sbuf *out, const bmx_plot *plot, const double *x, size_t n, const double *v,
+                    size_t k, const char *const *names, size_t top, bmx_err *err)
+{
+    static const bmx_plot none = {0};
+    const bmx_plot *p = plot ? plot : &none;
+    stack st = {0};
+    frame f;
+    int w, h, rc;
+
+    if ((rc = check_shares(x, n, v, k, err)))
+        return rc;
+    st.k = k;
+    st.top = top == 0 ? 12 : top;
+    st.nb = k <= st.top + 1 ? k : st.top + 1; /* bands; the last is "other" when k > top + 1 */
+    st.per = (n + BMX_SVG_MAX_POINTS - 1) / BMX_SVG_MAX_POINTS;
+    st.m = (n + st.per - 1) / st.per;
+    st.mean = calloc(k, sizeof *st.mean);
+    st.order = malloc(k * sizeof *st.order);
+    st.band_of = malloc(k * sizeof *st.band_of);
+    st.bx = calloc(st.m, sizeof *st.bx);
+    st.bv = calloc(st.m * st.nb, sizeof *st.bv);
+    st.cum = malloc((st.nb + 1) * st.m * sizeof *st.cum);
+    if (!st.mean || !st.order || !st.band_of || !st.bx || !st.bv || !st.cum) {
+        rc = bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
+        goto done;
+    }
+    if ((rc = assign_bands(&st, n, v, err)))
+        goto done;
+    bin_rows(&st, x, n, v, &f);
+    size_of(p, &w, &h);
+    set_box(&f, w, h);
+    begin_svg(out, p, w, h);
+    axes(out, p, &f, h);
+    draw_stack(out, &f, &st);
+    stack_legend(out, &f, &st, names);
     bmx_sbuf_puts(out, "</svg>\n");
     if (out->oom)
         rc = bmx_err_set(err, BMX_ENOMEM, "stacked plot: out of memory");
 done:
-    free(mean);
-    free(order);
-    free(band_of);
-    free(bx);
-    free(bv);
-    free(cum);
+    stack_free(&st);
     return rc;
 }

@@ -507,119 +507,146 @@ static char *rdstr(rbuf *b)
     return s;
 }
 
-int bmx_task_load(bmx_task **out, const char *path, bmx_err *err)
+/* What a task file's header says, once checked. */
+typedef struct task_hdr {
+    uint32_t flags, nex, nlab, crc;
+    uint64_t plen;
+} task_hdr;
+
+/* The header of the open file f: magic, checksum, version, counts in range, and a file
+ * size that holds the payload it promises (before anything is allocated). */
+static int read_header(FILE *f, const char *path, task_hdr *th, bmx_err *err)
 {
-    *out = NULL;
-    FILE *f;
-    int orc = bmx_file_fopen_regular(path, &f, err);
-    if (orc < 0)
-        return orc;
     unsigned char h[HDR];
-    if (fread(h, 1, HDR, f) != HDR) {
-        fclose(f);
+    if (fread(h, 1, HDR, f) != HDR)
         return bmx_err_set(err, BMX_ECORRUPT, "%s: truncated (shorter than the %d-byte header)",
                            path, HDR);
-    }
-    if (memcmp(h, "BMXTASK1", 8)) {
-        fclose(f);
+    if (memcmp(h, "BMXTASK1", 8))
         return bmx_err_set(err, BMX_ECORRUPT, "%s: not a bmx task file (bad magic)", path);
-    }
-    if (bmx_crc32(0, h, 40) != bmx_le_get32(h + 40)) {
-        fclose(f);
+    if (bmx_crc32(0, h, 40) != bmx_le_get32(h + 40))
         return bmx_err_set(err, BMX_ECORRUPT, "%s: header checksum mismatch (corrupt file)", path);
-    }
-    if (bmx_le_get32(h + 8) != 1) {
-        fclose(f);
+    if (bmx_le_get32(h + 8) != 1)
         return bmx_err_set(err, BMX_ECORRUPT,
                            "%s: task file version %u; this bmx reads version 1 (rebuild with "
                            "'bmx tasks build')",
                            path, bmx_le_get32(h + 8));
-    }
-    uint32_t flags = bmx_le_get32(h + 12), nex = bmx_le_get32(h + 16), nlab = bmx_le_get32(h + 20);
-    uint64_t plen = bmx_le_get32(h + 24) | (uint64_t)bmx_le_get32(h + 28) << 32;
-    if (flags > 1 || nex == 0 || nex > MAX_EXAMPLES || nlab == 1 || nlab > BMX_TASK_MAX_CHOICES ||
-        plen > ((uint64_t)1 << 34)) {
-        fclose(f);
+    th->flags = bmx_le_get32(h + 12);
+    th->nex = bmx_le_get32(h + 16);
+    th->nlab = bmx_le_get32(h + 20);
+    th->plen = bmx_le_get32(h + 24) | (uint64_t)bmx_le_get32(h + 28) << 32;
+    th->crc = bmx_le_get32(h + 32);
+    if (th->flags > 1 || th->nex == 0 || th->nex > MAX_EXAMPLES || th->nlab == 1 ||
+        th->nlab > BMX_TASK_MAX_CHOICES || th->plen > ((uint64_t)1 << 34))
         return bmx_err_set(err, BMX_ECORRUPT,
-                           "%s: impossible header values (%u examples, %u labels)", path, nex,
-                           nlab);
-    }
-    struct stat st; /* the payload the header promises must be in the file before it is
-                       allocated */
-    if (fstat(fileno(f), &st) != 0 || (uint64_t)st.st_size != HDR + plen) {
-        fclose(f);
+                           "%s: impossible header values (%u examples, %u labels)", path, th->nex,
+                           th->nlab);
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || (uint64_t)st.st_size != HDR + th->plen)
         return bmx_err_set(err, BMX_ECORRUPT, "%s: payload is %s than the header says (%llu bytes)",
-                           path, (uint64_t)st.st_size < HDR + plen ? "shorter" : "longer",
-                           (unsigned long long)plen);
-    }
+                           path, (uint64_t)st.st_size < HDR + th->plen ? "shorter" : "longer",
+                           (unsigned long long)th->plen);
+    return 0;
+}
+
+/* The payload (th->plen bytes after the header, its checksum checked), malloc'ed into *out. */
+static int read_payload(FILE *f, const char *path, const task_hdr *th, unsigned char **out,
+                        bmx_err *err)
+{
+    uint64_t plen = th->plen;
     unsigned char *p = malloc(plen ? plen : 1);
-    if (!p) {
-        fclose(f);
+    if (!p)
         return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory for %llu bytes", path,
                            (unsigned long long)plen);
-    }
     size_t got = fread(p, 1, plen, f);
     int extra = fgetc(f) != EOF;
-    fclose(f);
     if (got != plen || extra) {
         free(p);
         return bmx_err_set(err, BMX_ECORRUPT, "%s: payload is %s than the header says (%llu bytes)",
                            path, got != plen ? "shorter" : "longer", (unsigned long long)plen);
     }
-    if (bmx_crc32(0, p, plen) != bmx_le_get32(h + 32)) {
+    if (bmx_crc32(0, p, plen) != th->crc) {
         free(p);
         return bmx_err_set(err, BMX_ECORRUPT, "%s: payload checksum mismatch (corrupt file)", path);
     }
-    bmx_task *t = calloc(1, sizeof *t);
-    rbuf b = {p, plen, 0, t ? 0 : 2};
-    if (t) {
-        t->derived = (int)flags;
-        t->name = rdstr(&b);
-        t->question = rdstr(&b);
-        t->source = rdstr(&b);
-        t->how = rdstr(&b);
-        if (nlab && !b.bad && !(t->labels = calloc(nlab, sizeof *t->labels)))
-            b.bad = 2;
-        for (uint32_t i = 0; i < nlab && !b.bad; i++) {
-            t->labels[i] = rdstr(&b);
-            t->nlabels = (int)i + 1;
-        }
-        if (!b.bad && !(t->ex = calloc(nex, sizeof *t->ex)))
-            b.bad = 2;
-        t->cap = nex;
-        for (uint32_t i = 0; i < nex && !b.bad; i++) {
-            bmx_task_example e = {0};
-            uint32_t correct = rd32(&b), split = rd32(&b), nch = rd32(&b);
-            if (b.bad || split > 1 || nch > BMX_TASK_MAX_CHOICES || nch == 1 ||
-                (nch == 0 && nlab == 0) || correct >= (nch ? nch : nlab)) {
-                b.bad = 1;
-                break;
-            }
-            e.correct = (int)correct;
-            e.split = (int)split;
-            e.nchoices = (int)(nch ? nch : nlab);
-            e.text = rdstr(&b);
-            e.group = rdstr(&b);
-            if (nch) {
-                char **c = calloc(nch, sizeof *c);
-                e.choices = (const char *const *)c;
-                if (!c)
-                    b.bad = 2;
-                for (uint32_t k = 0; c && k < nch; k++)
-                    c[k] = rdstr(&b);
-                for (uint32_t k = 0; c && k < nch; k++)
-                    if (!c[k] || !c[k][0])
-                        b.bad = b.bad ? b.bad : 1;
-            } else {
-                e.choices = (const char *const *)t->labels;
-            }
-            t->ex[t->n++] = e;
-            if (!b.bad && (!e.text[0]))
-                b.bad = 1;
-        }
-        if (!b.bad && b.pos != b.len)
-            b.bad = 1;
+    *out = p;
+    return 0;
+}
+
+/* The next example of the payload into t->ex[t->n++] (b->bad: 1 malformed, 2 no memory). */
+static void read_example(rbuf *b, bmx_task *t, uint32_t nlab)
+{
+    bmx_task_example e = {0};
+    uint32_t correct = rd32(b), split = rd32(b), nch = rd32(b);
+    if (b->bad || split > 1 || nch > BMX_TASK_MAX_CHOICES || nch == 1 || (nch == 0 && nlab == 0) ||
+        correct >= (nch ? nch : nlab)) {
+        b->bad = 1;
+        return;
     }
+    e.correct = (int)correct;
+    e.split = (int)split;
+    e.nchoices = (int)(nch ? nch : nlab);
+    e.text = rdstr(b);
+    e.group = rdstr(b);
+    if (nch) {
+        char **c = calloc(nch, sizeof *c);
+        e.choices = (const char *const *)c;
+        if (!c)
+            b->bad = 2;
+        for (uint32_t k = 0; c && k < nch; k++)
+            c[k] = rdstr(b);
+        for (uint32_t k = 0; c && k < nch; k++)
+            if (!c[k] || !c[k][0])
+                b->bad = b->bad ? b->bad : 1;
+    } else {
+        e.choices = (const char *const *)t->labels;
+    }
+    t->ex[t->n++] = e;
+    if (!b->bad && (!e.text[0]))
+        b->bad = 1;
+}
+
+/* The task from its payload: strings, labels, examples, nothing left over. */
+static void read_task(rbuf *b, bmx_task *t, const task_hdr *th)
+{
+    uint32_t nlab = th->nlab, nex = th->nex;
+    t->derived = (int)th->flags;
+    t->name = rdstr(b);
+    t->question = rdstr(b);
+    t->source = rdstr(b);
+    t->how = rdstr(b);
+    if (nlab && !b->bad && !(t->labels = calloc(nlab, sizeof *t->labels)))
+        b->bad = 2;
+    for (uint32_t i = 0; i < nlab && !b->bad; i++) {
+        t->labels[i] = rdstr(b);
+        t->nlabels = (int)i + 1;
+    }
+    if (!b->bad && !(t->ex = calloc(nex, sizeof *t->ex)))
+        b->bad = 2;
+    t->cap = nex;
+    for (uint32_t i = 0; i < nex && !b->bad; i++)
+        read_example(b, t, nlab);
+    if (!b->bad && b->pos != b->len)
+        b->bad = 1;
+}
+
+int bmx_task_load(bmx_task **out, const char *path, bmx_err *err)
+{
+    *out = NULL;
+    FILE *f;
+    task_hdr th = {0, 0, 0, 0, 0};
+    unsigned char *p = NULL;
+    int rc = bmx_file_fopen_regular(path, &f, err);
+    if (rc < 0)
+        return rc;
+    if (!(rc = read_header(f, path, &th, err)))
+        rc = read_payload(f, path, &th, &p, err);
+    fclose(f);
+    if (rc)
+        return rc;
+    bmx_task *t = calloc(1, sizeof *t);
+    rbuf b = {p, th.plen, 0, t ? 0 : 2};
+    if (t)
+        read_task(&b, t, &th);
     free(p);
     if (b.bad) {
         bmx_task_free(t);

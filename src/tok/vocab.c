@@ -15,13 +15,108 @@
 #define TOK_MAX_TOTAL     ((uint64_t)256 << 20)
 #define GPT2_FILE_MAX     ((size_t)256 << 20)
 
+/* Token lengths (t->tok_off[id + 1] holds the length of id), checking each id once: the
+ * bytes' ids and the end-of-text id distinct and in range, each merge joining ids defined
+ * before it into a new one, no token or total length past what a real vocabulary needs.
+ * Returns 0 or BMX_ECORRUPT (err set). */
+static int token_lengths(bmx_tok *t, const uint32_t byte_id[256], const uint32_t *merges,
+                         unsigned char *seen, const char *what, bmx_err *err)
+{
+    uint32_t vocab_size = t->vocab_size, eot = t->eot;
+    uint64_t total = 0;
+    for (int b = 0; b < 256; b++) {
+        uint32_t id = byte_id[b];
+        if (id >= vocab_size || seen[id])
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "%s: byte %d has id %u, out of range or used twice", what, b, id);
+        seen[id] = 1;
+        t->tok_off[id + 1] = 1;
+    }
+    if (eot >= vocab_size || seen[eot])
+        return bmx_err_set(err, BMX_ECORRUPT, "%s: end-of-text id %u out of range or a byte's id",
+                           what, eot);
+    for (uint32_t r = 0; r < t->n_merges; r++) {
+        uint32_t a = merges[3 * r], b = merges[3 * r + 1], c = merges[3 * r + 2];
+        if (a >= vocab_size || b >= vocab_size || !seen[a] || !seen[b] || a == eot || b == eot)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "%s: merge %u joins ids %u and %u, not both defined before it", what,
+                               r, a, b);
+        if (c >= vocab_size || seen[c] || c == eot)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "%s: merge %u gives id %u, out of range or used twice", what, r, c);
+        seen[c] = 1;
+        /* lengths are at most TOK_MAX_TOKEN_LEN, so the sum cannot wrap */
+        t->tok_off[c + 1] = t->tok_off[a + 1] + t->tok_off[b + 1];
+        if (t->tok_off[c + 1] > TOK_MAX_TOKEN_LEN)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "%s: merge %u makes a token of %llu bytes, more than the %u any "
+                               "real vocabulary needs (a crafted or corrupt file)",
+                               what, r, (unsigned long long)t->tok_off[c + 1], TOK_MAX_TOKEN_LEN);
+        total += t->tok_off[c + 1];
+        if (total > TOK_MAX_TOTAL)
+            return bmx_err_set(err, BMX_ECORRUPT,
+                               "%s: at merge %u the tokens take %llu bytes together, more than "
+                               "the %llu any real vocabulary needs (a crafted or corrupt file)",
+                               what, r, (unsigned long long)total,
+                               (unsigned long long)TOK_MAX_TOTAL);
+    }
+    return 0;
+}
+
+/* Lengths into offsets, then every token's bytes: a byte's own, a merge's the bytes of its
+ * two parts. Returns 0 or BMX_ENOMEM. */
+static int token_bytes(bmx_tok *t, const uint32_t byte_id[256], const uint32_t *merges)
+{
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < t->vocab_size; i++)
+        total += t->tok_off[i + 1], t->tok_off[i + 1] = total;
+    t->tok_bytes = malloc(total ? total : 1);
+    if (!t->tok_bytes)
+        return BMX_ENOMEM;
+    for (int b = 0; b < 256; b++)
+        t->tok_bytes[t->tok_off[byte_id[b]]] = (unsigned char)b;
+    for (uint32_t r = 0; r < t->n_merges; r++) {
+        uint32_t a = merges[3 * r], b = merges[3 * r + 1], c = merges[3 * r + 2];
+        uint64_t la = t->tok_off[a + 1] - t->tok_off[a];
+        memcpy(t->tok_bytes + t->tok_off[c], t->tok_bytes + t->tok_off[a], la);
+        memcpy(t->tok_bytes + t->tok_off[c] + la, t->tok_bytes + t->tok_off[b],
+               t->tok_off[b + 1] - t->tok_off[b]);
+    }
+    return 0;
+}
+
+/* The rank map, pair -> (rank, result), at most half full. Returns 0, BMX_ENOMEM, or
+ * BMX_ECORRUPT (err set) for a pair merged twice. */
+static int rank_map(bmx_tok *t, const uint32_t *merges, const char *what, bmx_err *err)
+{
+    uint64_t cap;
+    for (cap = 16, t->rm_shift = 60; cap < 2 * (uint64_t)t->n_merges + 2; cap *= 2)
+        t->rm_shift--;
+    t->rm_mask = cap - 1;
+    t->rm = malloc(cap * sizeof *t->rm);
+    if (!t->rm)
+        return BMX_ENOMEM;
+    memset(t->rm, 0xFF, cap * sizeof *t->rm);
+    for (uint32_t r = 0; r < t->n_merges; r++) {
+        uint64_t key = (uint64_t)merges[3 * r] << 32 | merges[3 * r + 1];
+        uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> t->rm_shift;
+        while (t->rm[i].key != UINT64_MAX && t->rm[i].key != key)
+            i = (i + 1) & t->rm_mask;
+        if (t->rm[i].key == key)
+            return bmx_err_set(err, BMX_ECORRUPT, "%s: merge %u repeats the pair %u %u", what, r,
+                               merges[3 * r], merges[3 * r + 1]);
+        t->rm[i].key = key;
+        t->rm[i].val = (uint64_t)r << 32 | merges[3 * r + 2];
+    }
+    return 0;
+}
+
 int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *merges,
                   uint32_t n_merges, uint32_t eot, uint32_t vocab_size, const char *what,
                   bmx_err *err)
 {
     bmx_tok *t = NULL;
     unsigned char *seen = NULL;
-    uint64_t total = 0, cap;
     int rc = BMX_ENOMEM;
 
     *out = NULL;
@@ -44,89 +139,9 @@ int bmx_tok_build(bmx_tok **out, const uint32_t byte_id[256], const uint32_t *me
         goto fail;
     if (n_merges)
         memcpy(t->merges, merges, (size_t)n_merges * 3 * sizeof *merges);
-    rc = BMX_ECORRUPT;
-    /* lengths first (tok_off[id + 1] holds the length of id), checking each id once */
-    for (int b = 0; b < 256; b++) {
-        uint32_t id = byte_id[b];
-        if (id >= vocab_size || seen[id]) {
-            bmx_err_set(err, rc, "%s: byte %d has id %u, out of range or used twice", what, b, id);
-            goto fail;
-        }
-        seen[id] = 1;
-        t->tok_off[id + 1] = 1;
-    }
-    if (eot >= vocab_size || seen[eot]) {
-        bmx_err_set(err, rc, "%s: end-of-text id %u out of range or a byte's id", what, eot);
+    if ((rc = token_lengths(t, byte_id, merges, seen, what, err)) ||
+        (rc = token_bytes(t, byte_id, merges)) || (rc = rank_map(t, merges, what, err)))
         goto fail;
-    }
-    for (uint32_t r = 0; r < n_merges; r++) {
-        uint32_t a = merges[3 * r], b = merges[3 * r + 1], c = merges[3 * r + 2];
-        if (a >= vocab_size || b >= vocab_size || !seen[a] || !seen[b] || a == eot || b == eot) {
-            bmx_err_set(err, rc, "%s: merge %u joins ids %u and %u, not both defined before it",
-                        what, r, a, b);
-            goto fail;
-        }
-        if (c >= vocab_size || seen[c] || c == eot) {
-            bmx_err_set(err, rc, "%s: merge %u gives id %u, out of range or used twice", what, r,
-                        c);
-            goto fail;
-        }
-        seen[c] = 1;
-        /* lengths are at most TOK_MAX_TOKEN_LEN, so the sum cannot wrap */
-        t->tok_off[c + 1] = t->tok_off[a + 1] + t->tok_off[b + 1];
-        if (t->tok_off[c + 1] > TOK_MAX_TOKEN_LEN) {
-            bmx_err_set(err, rc,
-                        "%s: merge %u makes a token of %llu bytes, more than the %u any real "
-                        "vocabulary needs (a crafted or corrupt file)",
-                        what, r, (unsigned long long)t->tok_off[c + 1], TOK_MAX_TOKEN_LEN);
-            goto fail;
-        }
-        total += t->tok_off[c + 1];
-        if (total > TOK_MAX_TOTAL) {
-            bmx_err_set(err, rc,
-                        "%s: at merge %u the tokens take %llu bytes together, more than the "
-                        "%llu any real vocabulary needs (a crafted or corrupt file)",
-                        what, r, (unsigned long long)total, (unsigned long long)TOK_MAX_TOTAL);
-            goto fail;
-        }
-    }
-    total = 0;
-    for (uint32_t i = 0; i < vocab_size; i++)
-        total += t->tok_off[i + 1], t->tok_off[i + 1] = total;
-    rc = BMX_ENOMEM;
-    t->tok_bytes = malloc(total ? total : 1);
-    if (!t->tok_bytes)
-        goto fail;
-    for (int b = 0; b < 256; b++)
-        t->tok_bytes[t->tok_off[byte_id[b]]] = (unsigned char)b;
-    for (uint32_t r = 0; r < n_merges; r++) {
-        uint32_t a = merges[3 * r], b = merges[3 * r + 1], c = merges[3 * r + 2];
-        uint64_t la = t->tok_off[a + 1] - t->tok_off[a];
-        memcpy(t->tok_bytes + t->tok_off[c], t->tok_bytes + t->tok_off[a], la);
-        memcpy(t->tok_bytes + t->tok_off[c] + la, t->tok_bytes + t->tok_off[b],
-               t->tok_off[b + 1] - t->tok_off[b]);
-    }
-    /* rank map, at most half full */
-    for (cap = 16, t->rm_shift = 60; cap < 2 * (uint64_t)n_merges + 2; cap *= 2)
-        t->rm_shift--;
-    t->rm_mask = cap - 1;
-    t->rm = malloc(cap * sizeof *t->rm);
-    if (!t->rm)
-        goto fail;
-    memset(t->rm, 0xFF, cap * sizeof *t->rm);
-    for (uint32_t r = 0; r < n_merges; r++) {
-        uint64_t key = (uint64_t)merges[3 * r] << 32 | merges[3 * r + 1];
-        uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> t->rm_shift;
-        while (t->rm[i].key != UINT64_MAX && t->rm[i].key != key)
-            i = (i + 1) & t->rm_mask;
-        if (t->rm[i].key == key) {
-            rc = bmx_err_set(err, BMX_ECORRUPT, "%s: merge %u repeats the pair %u %u", what, r,
-                             merges[3 * r], merges[3 * r + 1]);
-            goto fail;
-        }
-        t->rm[i].key = key;
-        t->rm[i].val = (uint64_t)r << 32 | merges[3 * r + 2];
-    }
     free(seen);
     *out = t;
     return BMX_OK;
