@@ -19,8 +19,12 @@ static void progress(void *ctx, const char *target, int split, const char *metho
                      const bmx_flad_result *res)
 {
     *(int *)ctx = !res; /* a line left open */
-    if (!res)
+    if (!res && split < 0)
+        fprintf(stderr, "%s %s (the base model, every split) ...", target, method);
+    else if (!res)
         fprintf(stderr, "%s split %d %s ...", target, split, method);
+    else if (split < 0)
+        fprintf(stderr, " test %.3f\n", res->test_sum);
     else
         fprintf(stderr, " test %.3f (rounds %ld)\n", res->test_sum, res->rounds);
 }

@@ -28,7 +28,8 @@ struct grid {
     int nt, use[NM];
     char exp3spec[64];
     double acc[NM][MAX_T][NS];
-    long nonuni[NM][MAX_T][NS], nrounds[NM][MAX_T][NS];
+    long nonuni[NM][MAX_T][NS], nrounds[NM][MAX_T][NS], best_round[NM][MAX_T][NS];
+    bmx_flad_zero_shot_scores zs[MAX_T]; /* theta_0's scores per target */
     long min_used;
     bmx_sbuf jl, plots, usage; /* results.jsonl, the probability plots, the usage table rows */
 };
@@ -195,15 +196,18 @@ static int one_run(const bmx_flad_compare_config *c, const bmx_flad_compare_opts
     g->acc[k][t][s] = res.test_sum;
     g->nonuni[k][t][s] = res.nonuniform;
     g->nrounds[k][t][s] = res.rounds;
+    g->best_round[k][t][s] = res.best_round;
     if (k == 3)
         g->min_used = res.min_rounds;
     bmx_sbuf_printf(&g->jl,
                     "{\"target\":\"%s\",\"split\":%d,\"method\":\"%s\",\"policy\":\"%s\","
                     "\"reward\":\"%s\",\"test_acc\":%.17g,\"best_val\":%.17g,\"rounds\":%ld,"
                     "\"nonuniform_rounds\":%ld,\"min_rounds\":%ld,\"aux_draws\":%d,"
-                    "\"aux_batches\":%ld}\n",
+                    "\"aux_batches\":%ld,\"best_round\":%ld,\"zero_shot_test_acc\":%.17g,"
+                    "\"zero_shot_val_acc\":%.17g,\"prior_test_acc\":%.17g}\n",
                     g->tn[t], s, methods[k], rc.policy, c->run.reward, res.test_sum, res.best_val,
-                    res.rounds, res.nonuniform, res.min_rounds, c->run.aux_draws, res.aux_batches);
+                    res.rounds, res.nonuniform, res.min_rounds, c->run.aux_draws, res.aux_batches,
+                    res.best_round, g->zs[t].test_sum, g->zs[t].val[s], g->zs[t].prior[s]);
     if ((k == 3 || k == 4) && res.naux) {
         if (!*agg) {
             *naux = res.naux;
@@ -250,11 +254,31 @@ static void usage_row(struct grid *g, int t, long *agg, char **anames, int naux)
     bmx_sbuf_puts(&g->usage, "</td></tr>\n");
 }
 
-/* Every split and method of target t. */
+/* theta_0's scores on target t (every run of it starts there). */
+static int zero_shot(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
+                     struct grid *g, int t, bmx_err *err)
+{
+    bmx_flad_run_config rc = c->run;
+    bmx_flad_result res = {0};
+    rc.target = g->tn[t];
+    if (o && o->progress)
+        o->progress(o->ctx, g->tn[t], -1, "zero-shot", NULL);
+    int r = bmx_flad_zero_shot(&rc, c->splits, &g->zs[t], err);
+    if (r)
+        return r;
+    res.test_sum = g->zs[t].test_sum;
+    res.test_mean = g->zs[t].test_mean;
+    res.best_val = g->zs[t].val[0];
+    if (o && o->progress)
+        o->progress(o->ctx, g->tn[t], -1, "zero-shot", &res);
+    return 0;
+}
+
+/* theta_0's scores, then every split and method of target t. */
 static int run_target(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
                       struct grid *g, int t, bmx_err *err)
 {
-    int naux = 0, rc = 0;
+    int naux = 0, rc = zero_shot(c, o, g, t, err);
     char **anames = NULL;
     long *agg = NULL;
     for (int s = 0; s < c->splits && !rc; s++)
@@ -268,6 +292,66 @@ static int run_target(const bmx_flad_compare_config *c, const bmx_flad_compare_o
     free(anames);
     free(agg);
     return rc;
+}
+
+/* A row of the table into md and html: its cells, then the mean column. */
+static void row(bmx_sbuf *md, bmx_sbuf *html, const char *name, bmx_sbuf *cells, int n)
+{
+    bmx_sbuf_printf(md, "| %s |", name);
+    bmx_sbuf_printf(html, "<tr><td>%s</td>", name);
+    for (int i = 0; i < n; i++) {
+        bmx_sbuf_printf(md, " %s |", bmx_sbuf_str(&cells[i]));
+        bmx_sbuf_printf(html, "<td>%s</td>", bmx_sbuf_str(&cells[i]));
+        bmx_sbuf_free(&cells[i]);
+    }
+    bmx_sbuf_puts(md, "\n");
+    bmx_sbuf_puts(html, "</tr>\n");
+}
+
+/* The rows before the methods': theta_0's test accuracy (zero-shot: the same for every split)
+ * and the label prior's (always the choice most often correct in the split's train set). */
+static void reference_rows(const bmx_flad_compare_config *c, struct grid *g, bmx_sbuf *md,
+                           bmx_sbuf *html)
+{
+    int S = c->splits, nt = g->nt;
+    bmx_sbuf cells[MAX_T + 1];
+    double mean = 0, means[NS] = {0}, v[NS];
+    memset(cells, 0, sizeof cells);
+    for (int t = 0; t < nt; t++) {
+        bmx_sbuf_printf(&cells[t], "%.1f", 100 * g->zs[t].test_sum);
+        mean += g->zs[t].test_sum / nt;
+    }
+    bmx_sbuf_printf(&cells[nt], "%.1f", 100 * mean);
+    row(md, html, "zero-shot (base model)", cells, nt + 1);
+    for (int t = 0; t < nt; t++) {
+        for (int s = 0; s < S; s++) {
+            v[s] = g->zs[t].prior[s];
+            means[s] += v[s] / nt;
+        }
+        cell(&cells[t], v, S);
+    }
+    cell(&cells[nt], means, S);
+    row(md, html, "label prior", cells, nt + 1);
+}
+
+/* How many runs of each method kept theta_0 (best validation at round 0: their test score is
+ * the zero-shot one). */
+static void kept_theta0(const bmx_flad_compare_config *c, const struct grid *g, bmx_sbuf *md)
+{
+    int S = c->splits, first = 1;
+    bmx_sbuf_puts(md, "\nRuns that kept the base model (best validation accuracy at round 0, "
+                      "so their test score is the zero-shot one):");
+    for (int k = 0; k < NM; k++) {
+        if (!g->use[k])
+            continue;
+        int n = 0;
+        for (int t = 0; t < g->nt; t++)
+            for (int s = 0; s < S; s++)
+                n += g->best_round[k][t][s] == 0;
+        bmx_sbuf_printf(md, "%s %s %d of %d", first ? "" : ",", rows[k], n, g->nt * S);
+        first = 0;
+    }
+    bmx_sbuf_puts(md, ".\n");
 }
 
 /* The table (rows methods, columns targets + mean; mean ± sample std over splits, in %) as
@@ -289,6 +373,7 @@ static void table(const bmx_flad_compare_config *c, struct grid *g, bmx_sbuf *md
     for (int t = 0; t <= nt; t++)
         bmx_sbuf_puts(md, "---|");
     bmx_sbuf_puts(md, "\n");
+    reference_rows(c, g, md, html);
     for (int k = 0; k < NM; k++) {
         if (!g->use[k])
             continue;
@@ -327,6 +412,7 @@ static void table(const bmx_flad_compare_config *c, struct grid *g, bmx_sbuf *md
         bmx_sbuf_free(&b);
     }
     bmx_sbuf_puts(html, "</table>\n");
+    kept_theta0(c, g, md);
     if (!g->use[3])
         return;
     bmx_sbuf_printf(md,
