@@ -495,16 +495,39 @@ static void test_zero_shot(void)
     CHECK(bmx_flad_zero_shot(&c, 6, &zs, &err) == BMX_EINVAL && strstr(err.msg, "give 0..5"));
 }
 
+/* By default (patience 0) a run trains every round and keeps its best validation accuracy;
+ * the same run with patience 1 stops at its first evaluation without a new best, so the
+ * default is what lets a run whose accuracy is flat at first go on. */
+static void test_default_patience(void)
+{
+    setup();
+    long rounds[2] = {0, 0};
+    for (int v = 0; v < 2; v++) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/patience%d", root, v);
+        bmx_flad_run_config c = config(dir);
+        bmx_flad_result res;
+        bmx_err err = {0};
+        c.patience = v ? 1 : bmx_flad_run_config_default().patience;
+        c.eval_every = 1;
+        c.rounds = 30;
+        c.aux_draws = 1;
+        CHECK_MSG(bmx_flad_run(&c, NULL, &res, &err) == 0, "%s", err.msg);
+        CHECK_EQ_INT(res.stopped, v);
+        rounds[v] = res.rounds;
+        bmx_flad_result_free(&res);
+    }
+    CHECK_EQ_INT((int)rounds[0], 30);
+    CHECK_MSG(rounds[1] < 30, "patience 1 ran %ld rounds", rounds[1]);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
-        {"config_text", test_config_text},
-        {"folder", test_folder},
-        {"resume_exact", test_resume_exact},
-        {"refused", test_refused},
-        {"state_layout", test_state_layout},
-        {"zero_shot", test_zero_shot},
-        {0},
+        {"config_text", test_config_text},           {"folder", test_folder},
+        {"resume_exact", test_resume_exact},         {"refused", test_refused},
+        {"state_layout", test_state_layout},         {"zero_shot", test_zero_shot},
+        {"default_patience", test_default_patience}, {0},
     };
     return check_main(argc, argv, cases);
 }

@@ -36,7 +36,8 @@ grep -q "mean ± std over 2 splits" "$tmp/study/table.md" || fail "table: $(cat 
 # the study's settings reached every run
 for d in "$tmp"/study/fx-*/s*/*/; do
     grep -q "^seq *= 128$" "$d/config.txt" && grep -q "^lr *= 0.0001$" "$d/config.txt" &&
-        grep -q "^rounds *= 200$" "$d/config.txt" || fail "$d: $(cat "$d/config.txt")"
+        grep -q "^rounds *= 200$" "$d/config.txt" && grep -q "^patience *= 0$" "$d/config.txt" ||
+        fail "$d: $(cat "$d/config.txt")"
 done
 grep -q "^policy *= exp3:tscale=10$" "$tmp/study/fx-color/s1/exp3/config.txt" || fail "exp3 tscale"
 grep -q "zero-shot (the base model, every split)" "$tmp/study/compare.log" ||
