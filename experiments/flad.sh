@@ -36,6 +36,11 @@
 #               paper's 1 it stays exactly uniform (explore-only) for its first 171 rounds at
 #               K = 45.
 #   reward agg  the paper's best (R_AGG) for EXP3-FLAD, UCB1-FLAD and exploit-only.
+# Time (one thread, the 4-layer width-256 base; measured on the 2-core machine at load ~8):
+# target-only on 4 targets x 2 splits took 2173 s wall, 975 s CPU (genre's 15-way scoring
+# is the slowest: 481 s wall a run); a pooled method on spam 190-255 s wall, 86-91 s CPU a
+# run (about 1.5 x target-only). The whole study (100 runs) is about 16000 s CPU: about 4.5 h
+# on an idle core, about 10 h at that load.
 set -euo pipefail
 base=${1:?usage: experiments/flad.sh BASE_CKPT [BUILD_DIR]}
 build=${2:-build}
