@@ -81,7 +81,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-stress bench demo experiment deps format clean fuzz fuzz-build fuzz-seeds
+.PHONY: all test test-stress bench demo experiment experiment-flad deps format clean fuzz fuzz-build fuzz-seeds
 all: $(BUILD)/bmx $(BUILD)/libbmx.a $(BUILD)/libbmx.so $(BUILD)/libbmx_mix.a $(BUILD)/libbmx_mix.so
 
 # a switch between CUDA=0 and CUDA=1 (or MPI=0 and MPI=1) rebuilds every object (stale stubs or defines otherwise)
@@ -154,6 +154,11 @@ demo: $(BUILD)/.deps-ok all
 # the CPU study of issue 16 (docs/EXPERIMENTS.md): hours on 2 cores; run again to resume
 experiment: $(BUILD)/.deps-ok all
 	bash scripts/experiment.sh $(BUILD)
+
+# the FLAD study of issue 16 from a base checkpoint (make experiment-flad BASE=CKPT); hours
+# on 2 cores; run again to resume
+experiment-flad: all
+	bash experiments/flad.sh $(BASE) $(BUILD)
 
 # ---- fuzzing: every library source again, built by clang with coverage for libFuzzer ----
 FUZZ_CC      ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)

@@ -1,6 +1,8 @@
 /* The FLAD comparison's table and files (bmx_flad_cmp_*, bmx/report.h) on hand-made outcomes:
  * cells are mean ± sample std in %, EXP3-FLAD runs that never left uniform are named as
- * such, results.jsonl has one line per run, the usage table ranks the arms. */
+ * such, the zero-shot and label-prior rows and the runs that kept the base model come from
+ * the reference scores and best rounds, results.jsonl has one line per run (with the
+ * reference fields, null without them), the usage table ranks the arms. */
 #include "check.h"
 
 #include <stdio.h>
@@ -41,14 +43,24 @@ static void test_table(void)
     CHECK_EQ_STR(bmx_flad_cmp_method(4), "ucb1");
     CHECK(bmx_flad_cmp_create(&c, targets, 1, 2, use, "ga", "exp3", 3, &err) == BMX_EINVAL);
     CHECK(bmx_flad_cmp_create(&c, targets, 2, 2, use, "ga", "exp3", 3, &err) == 0);
+    /* the base model: 40% on aa, 30% on bb; the label prior: 50% and 20% on aa's splits
+     * (35.0 ± 21.2), 50% twice on bb; their means 50% and 35% (42.5 ± 10.6) */
+    static const bmx_flad_reference refs[2] = {{0.4, {0.3, 0.1}, {0.5, 0.2}},
+                                               {0.3, {0.25, 0.75}, {0.5, 0.5}}};
+    CHECK(bmx_flad_cmp_set_reference(c, 2, &refs[0], &err) == BMX_EINVAL);
+    CHECK_CONTAINS(err.msg, "no target 2");
     for (int t = 0; t < 2; t++) {
+        CHECK(bmx_flad_cmp_set_reference(c, t, &refs[t], &err) == 0);
         for (int s = 0; s < 2; s++) {
-            /* target-only: 0.5 and 0.7 on aa (60.0 ± 14.1), 0.2 twice on bb (20.0 ± 0.0) */
+            /* target-only: 0.5 and 0.7 on aa (60.0 ± 14.1), 0.2 twice on bb (20.0 ± 0.0);
+             * best at round 0 (kept the base model) only on aa split 0 */
             bmx_flad_outcome r = {
-                "target-only", t ? 0.2 : (s ? 0.7 : 0.5), 0.1, 10, 0, 0, 4, 0, NULL, NULL, NULL};
+                "target-only", t ? 0.2 : (s ? 0.7 : 0.5), 0.1, 10, 0, 0, 4, 0, NULL, NULL, NULL,
+                t || s ? 5 : 0};
             CHECK(bmx_flad_cmp_add(c, t, s, 0, &r, &err) == 0);
-            /* exp3: never left uniform on aa (8 and 9 rounds), left it once on bb */
-            bmx_flad_outcome e = {"exp3", 0.25, 0.3, 8 + s, t && s, 5, 6, 3, arms, counts, NULL};
+            /* exp3: never left uniform on aa (8 and 9 rounds), left it once on bb; kept the
+             * base model on split 0 of both */
+            bmx_flad_outcome e = {"exp3", 0.25, 0.3, 8 + s, t && s, 5, 6, 3, arms, counts, NULL, s};
             CHECK(bmx_flad_cmp_add(c, t, s, 3, &e, &err) == 0);
         }
         bmx_flad_cmp_end_target(c, t);
@@ -61,6 +73,12 @@ static void test_table(void)
                          "rounds | 25.0 ± 0.0 (1 of 2 splits never left uniform) | 25.0 ± 0.0 |");
     CHECK_CONTAINS(text, "aa/s0 0 of 8, aa/s1 0 of 9, bb/s0 0 of 8, bb/s1 1 of 9");
     CHECK_CONTAINS(text, "before round 5.");
+    CHECK_CONTAINS(text, "|---|---|---|---|\n| zero-shot (base model) | 40.0 | 30.0 | 35.0 |\n"
+                         "| label prior | 35.0 ± 21.2 | 50.0 ± 0.0 | 42.5 ± 10.6 |\n"
+                         "| target-only |");
+    CHECK_CONTAINS(text, "\nRuns that kept the base model (best validation accuracy at round 0, "
+                         "so their test score is the zero-shot one): target-only 1 of 4, "
+                         "EXP3-FLAD 2 of 4.\n");
     snprintf(path, sizeof path, "%s/results.jsonl", check_tmpdir("flad_cmp"));
     char *jl = slurp(path);
     CHECK(jl != NULL);
@@ -71,7 +89,13 @@ static void test_table(void)
     CHECK_CONTAINS(jl, "{\"target\":\"bb\",\"split\":1,\"method\":\"exp3\",\"policy\":\"exp3\","
                        "\"reward\":\"ga\",\"test_acc\":0.25,\"best_val\":0.29999999999999999,"
                        "\"rounds\":9,\"nonuniform_rounds\":1,\"min_rounds\":5,\"aux_draws\":3,"
-                       "\"aux_batches\":6}");
+                       "\"aux_batches\":6,\"best_round\":1,"
+                       "\"zero_shot_test_acc\":0.29999999999999999,\"zero_shot_val_acc\":0.75,"
+                       "\"prior_test_acc\":0.5}\n");
+    CHECK_CONTAINS(jl, "{\"target\":\"aa\",\"split\":0,\"method\":\"target-only\"");
+    CHECK_CONTAINS(jl,
+                   "\"aux_batches\":4,\"best_round\":0,\"zero_shot_test_acc\":0.4000000000000000"
+                   "2,\"zero_shot_val_acc\":0.29999999999999999,\"prior_test_acc\":0.5}\n");
     free(jl);
     snprintf(path, sizeof path, "%s/report.html", check_tmpdir("flad_cmp"));
     char *html = slurp(path);
@@ -81,8 +105,41 @@ static void test_table(void)
     bmx_flad_cmp_free(c);
 }
 
+/* Without reference scores: no zero-shot or label-prior row, null reference fields. */
+static void test_no_reference(void)
+{
+    static const char *const targets[2] = {"aa", "bb"};
+    int use[BMX_FLAD_CMP_METHODS];
+    bmx_flad_cmp *c = NULL;
+    bmx_err err = {0};
+    const char *text = NULL;
+    char path[300];
+
+    bmx_flad_cmp_methods("target-only", use);
+    CHECK(bmx_flad_cmp_create(&c, targets, 2, 1, use, "ga", "exp3", 1, &err) == 0);
+    for (int t = 0; t < 2; t++) {
+        bmx_flad_outcome r = {"target-only", 0.5, 0.5, 10, 0, 0, 4, 0, NULL, NULL, NULL, 3};
+        CHECK(bmx_flad_cmp_add(c, t, 0, 0, &r, &err) == 0);
+        bmx_flad_cmp_end_target(c, t);
+    }
+    CHECK_MSG(bmx_flad_cmp_write(c, check_tmpdir("flad_cmp"), &text, &err) == 0, "%s", err.msg);
+    CHECK(strstr(text, "zero-shot (base model) |") == NULL);
+    CHECK(strstr(text, "| label prior |") == NULL);
+    CHECK_CONTAINS(text, "|---|---|---|---|\n| target-only | 50.0 ± 0.0 | 50.0 ± 0.0 |");
+    CHECK_CONTAINS(text, "kept the base model (best validation accuracy at round 0, so their "
+                         "test score is the zero-shot one): target-only 0 of 2.\n");
+    snprintf(path, sizeof path, "%s/results.jsonl", check_tmpdir("flad_cmp"));
+    char *jl = slurp(path);
+    CHECK(jl != NULL);
+    CHECK_CONTAINS(jl, "\"best_round\":3,\"zero_shot_test_acc\":null,\"zero_shot_val_acc\":null,"
+                       "\"prior_test_acc\":null}\n");
+    free(jl);
+    bmx_flad_cmp_free(c);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct check_case cases[] = {{"table", test_table}, {0}};
+    static const struct check_case cases[] = {
+        {"table", test_table}, {"no_reference", test_no_reference}, {0}};
     return check_main(argc, argv, cases);
 }

@@ -540,6 +540,83 @@ static void test_config_text(void)
     free(text);
 }
 
+/* theta_0's scores (bmx_flad_zero_shot) are what a run that keeps theta_0 reports: a run of
+ * one round with no evaluation keeps it (best round 0), so its test accuracy and best
+ * validation accuracy must equal the zero-shot ones exactly, split by split. The label prior
+ * from the fixture's test labels, counted by hand: fx-color's 9 test examples are 6 green
+ * (choice 1) and 3 red (choice 2), none blue. */
+static void test_zero_shot(void)
+{
+    setup();
+    bmx_err err = {0};
+    bmx_flad_run_config c = config("");
+    bmx_flad_zero_shot_scores zs;
+    CHECK_MSG(bmx_flad_zero_shot(&c, 2, &zs, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(zs.splits, 2);
+    CHECK(zs.test_sum >= 0 && zs.test_sum <= 1 && zs.test_mean >= 0 && zs.test_mean <= 1);
+    bmx_task *t;
+    CHECK_MSG(bmx_task_open(&t, tasks, "fx-color", &err) == 0, "%s", err.msg);
+    for (int s = 0; s < 2; s++) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/zs%d", root, s);
+        bmx_flad_run_config rc = config(dir);
+        bmx_flad_result res;
+        rc.split = s;
+        rc.rounds = 1;
+        rc.eval_every = 100;
+        CHECK_MSG(bmx_flad_run(&rc, NULL, &res, &err) == 0, "%s", err.msg);
+        CHECK_EQ_INT((int)res.best_round, 0);
+        CHECK(res.test_sum == zs.test_sum && res.test_mean == zs.test_mean);
+        CHECK(res.best_val == zs.val[s]);
+        bmx_flad_result_free(&res);
+        size_t *tr, *va, ntr, nva, cnt[3] = {0};
+        CHECK_MSG(bmx_task_fewshot(t, s, &tr, &ntr, &va, &nva, &err) == 0, "%s", err.msg);
+        for (size_t i = 0; i < ntr; i++)
+            cnt[bmx_task_example_at(t, tr[i])->correct]++;
+        int top = cnt[1] > cnt[0] ? 1 : 0;
+        top = cnt[2] > cnt[top] ? 2 : top;
+        static const double share[3] = {0, 6.0 / 9, 3.0 / 9};
+        CHECK_NEAR(zs.prior[s], share[top], 1e-15);
+        free(tr);
+        free(va);
+    }
+    bmx_task_free(t);
+    /* a checkpoint and a random model both given, a --seq past the context, 6 splits */
+    c.init = "x.bin";
+    CHECK(bmx_flad_zero_shot(&c, 1, &zs, &err) == BMX_EINVAL && strstr(err.msg, "exactly one"));
+    c.init = "";
+    c.seq = 49;
+    CHECK(bmx_flad_zero_shot(&c, 1, &zs, &err) == BMX_EINVAL && strstr(err.msg, "--seq of 2..48"));
+    c.seq = 40;
+    CHECK(bmx_flad_zero_shot(&c, 6, &zs, &err) == BMX_EINVAL && strstr(err.msg, "give 0..5"));
+}
+
+/* By default (patience 0) a run trains every round and keeps its best validation accuracy;
+ * the same run with patience 1 stops at its first evaluation without a new best, so the
+ * default is what lets a run whose accuracy is flat at first go on. */
+static void test_default_patience(void)
+{
+    setup();
+    long rounds[2] = {0, 0};
+    for (int v = 0; v < 2; v++) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/patience%d", root, v);
+        bmx_flad_run_config c = config(dir);
+        bmx_flad_result res;
+        bmx_err err = {0};
+        c.patience = v ? 1 : bmx_flad_run_config_default().patience;
+        c.eval_every = 1;
+        c.rounds = 30;
+        c.aux_draws = 1;
+        CHECK_MSG(bmx_flad_run(&c, NULL, &res, &err) == 0, "%s", err.msg);
+        CHECK_EQ_INT(res.stopped, v);
+        rounds[v] = res.rounds;
+        bmx_flad_result_free(&res);
+    }
+    CHECK_EQ_INT((int)rounds[0], 30);
+    CHECK_MSG(rounds[1] < 30, "patience 1 ran %ld rounds", rounds[1]);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -549,6 +626,8 @@ int main(int argc, char **argv)
         {"refused", test_refused},
         {"state_layout", test_state_layout},
         {"stepwise", test_stepwise},
+        {"zero_shot", test_zero_shot},
+        {"default_patience", test_default_patience},
         {0},
     };
     return check_main(argc, argv, cases);

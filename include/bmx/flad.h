@@ -184,12 +184,16 @@ typedef struct bmx_flad_run_config {
     const char *reward;  /* ga | gms | agg */
     const char *params;  /* reward parameter subset: final | all | tensor names */
     const char *init;    /* a pre-trained checkpoint, or "" */
-    const char *init_random; /* or "LAYERS,HEADS,WIDTH,CTX" (a model from seed) */
-    const char *tok;         /* the model's vocabulary file */
-    const char *out;         /* run folder */
-    int batch, seq;          /* examples per batch, tokens per row */
-    int rounds;              /* maximum rounds */
-    int eval_every, patience;
+    const char *init_random;  /* or "LAYERS,HEADS,WIDTH,CTX" (a model from seed) */
+    const char *tok;          /* the model's vocabulary file */
+    const char *out;          /* run folder */
+    int batch, seq;           /* examples per batch, tokens per row */
+    int rounds;               /* maximum rounds */
+    int eval_every, patience; /* patience 0 (the default): no early stop. Few-shot validation
+                               * accuracy can stay flat (ties) for the first 50 rounds at lr
+                               * 1e-4 and then rise (sotu-party, language from a pre-trained
+                               * base), so a patience of 5 evaluations of 10 rounds ended
+                               * such runs at round 50 with theta_0. */
     long min_rounds; /* no early stop before; -1: bmx_mix_uniform_rounds(K, S) + 1 (resolved) */
     double tscale;   /* S of that default; 0: the policy's own (exp3's, else 1) */
     int aux_draws;   /* G auxiliary draws per round */
@@ -201,7 +205,7 @@ typedef struct bmx_flad_run_config {
 } bmx_flad_run_config;
 
 /* tasks "tasks", aux "all", holdout "spam,genre,sotu-party,language", policy exp3, reward agg,
- * params final, batch 4, seq 64, rounds 200, eval_every 10, patience 5, min_rounds -1,
+ * params final, batch 4, seq 64, rounds 200, eval_every 10, patience 0, min_rounds -1,
  * aux_draws 1, ckpt_every 50, lr 1e-4, seed 1, blas 1; every other string "", number 0. */
 bmx_flad_run_config bmx_flad_run_config_default(void);
 /* The keys of config.txt, in print order, ended by {NULL} (bmx/run.h's bmx_config_* read and
@@ -254,13 +258,37 @@ int bmx_flad_run(const bmx_flad_run_config *cfg, const bmx_flad_run_opts *opts,
                  bmx_flad_result *res, bmx_err *err);
 void bmx_flad_result_free(bmx_flad_result *r);
 
+/* ---- the initial model's scores (src/flad/init.c) ----
+ * theta_0 of cfg (the --init checkpoint's parameters, or the --init-random model of cfg's
+ * seed: every run of cfg starts from it) scored as a run scores its best parameters:
+ * rank classification, template 0, rows of cfg->seq tokens. test_sum / test_mean: accuracy
+ * on cfg->target's test split by summed / mean log-probability (what a run that keeps
+ * theta_0 reports); val[s]: by summed log-probability on the few-shot validation set of
+ * split s (the run's best at round 0); prior[s]: the test accuracy of always answering the
+ * choice most often correct in split s's few-shot train set (ties: the lowest index) - the
+ * score of a model that learned only the label prior. */
+typedef struct bmx_flad_zero_shot_scores {
+    double test_sum, test_mean;
+    int splits; /* the first `splits` few-shot splits scored */
+    double val[BMX_TASK_FEWSHOT_SPLITS], prior[BMX_TASK_FEWSHOT_SPLITS];
+} bmx_flad_zero_shot_scores;
+
+/* Score theta_0 of cfg (tasks, target, tok, init or init_random, seed, seq, blas, threads)
+ * on the test split and the first `splits` (0..5) few-shot splits. */
+int bmx_flad_zero_shot(const bmx_flad_run_config *cfg, int splits, bmx_flad_zero_shot_scores *zs,
+                       bmx_err *err);
+
 /* ---- every method on every target and split (src/flad/compare.c) ----
  * Run folders OUT/TARGET/sSPLIT/METHOD (bmx_flad_run; one with a config.txt is resumed, so a
  * finished one is only scored again and an interrupted one continues), every target held out
- * of every pool, EXP3-FLAD as exp3:tscale=S; then OUT/table.md (rows target-only,
- * explore-only, exploit-only, EXP3-FLAD, UCB1-FLAD; a column per target and the mean; test
- * accuracy mean ± sample std over the splits, in %; an EXP3-FLAD cell whose runs never left
- * uniform says so instead of a figure), OUT/results.jsonl (one line a run) and OUT/report.html
+ * of every pool, EXP3-FLAD as exp3:tscale=S; each target's theta_0 scored first
+ * (bmx_flad_zero_shot) and handed to the report module (bmx_flad_cmp_set_reference, which
+ * writes the files, bmx/report.h); then OUT/table.md (rows zero-shot (base model) and label
+ * prior, then target-only, explore-only, exploit-only, EXP3-FLAD, UCB1-FLAD; a column per
+ * target and the mean; test accuracy mean ± sample std over the splits, in %; an EXP3-FLAD cell
+ * whose runs never left uniform says so instead of a figure; then per method the runs that kept
+ * theta_0), OUT/results.jsonl (one line a run, with its best_round and the target's
+ * zero_shot_test_acc, the split's zero_shot_val_acc and prior_test_acc) and OUT/report.html
  * (the table, the auxiliary datasets EXP3 + UCB1 drew most, EXP3-FLAD's arm probabilities over
  * split 0's rounds), each written atomically. */
 
@@ -276,7 +304,8 @@ typedef struct bmx_flad_compare_config {
     double tscale;           /* EXP3-FLAD's S (1: plain exp3) */
 } bmx_flad_compare_config;
 
-/* Before a run (res NULL) and after it. */
+/* Before a run (res NULL) and after it; also around a target's zero-shot scoring (split -1,
+ * method "zero-shot", res->test_sum and test_mean theta_0's test accuracy). */
 typedef void (*bmx_flad_compare_progress_fn)(void *ctx, const char *target, int split,
                                              const char *method, const bmx_flad_result *res);
 

@@ -267,11 +267,15 @@ int bmx_report_write(char *const *dirs, size_t n, const char *html, const char *
 void bmx_report_files_free(bmx_report_files *f);
 
 /* ---- the FLAD comparison (bmx flad-compare): every method on every target and split ----
- * Collects each run's outcome, then writes OUT/table.md (test accuracy in %, mean and
- * sample standard deviation over splits, rows as in the FLAD paper, a column per target and
- * their mean; an EXP3-FLAD cell whose runs never left uniform says so), OUT/results.jsonl
- * (one line per run) and OUT/report.html (the table, the auxiliary datasets EXP3 and UCB1
- * drew most per target, EXP3's arm probabilities over the rounds of split 0). */
+ * Collects each target's reference scores and each run's outcome, then writes OUT/table.md
+ * (test accuracy in %, mean and sample standard deviation over splits; when every target has
+ * its reference scores, the rows "zero-shot (base model)" and "label prior" first; then the
+ * methods' rows as in the FLAD paper, a column per target and their mean; an EXP3-FLAD cell
+ * whose runs never left uniform says so; then per method the runs that kept the base model),
+ * OUT/results.jsonl (one line per run, with its best_round and its target's zero_shot_test_acc,
+ * its split's zero_shot_val_acc and prior_test_acc, null where no reference was given) and
+ * OUT/report.html (the table, the auxiliary datasets EXP3 and UCB1 drew most per target,
+ * EXP3's arm probabilities over the rounds of split 0). */
 #define BMX_FLAD_CMP_METHODS 5 /* target-only, explore-only, exploit-only, exp3, ucb1 */
 #define BMX_FLAD_CMP_TARGETS 16
 #define BMX_FLAD_CMP_SPLITS  5
@@ -285,7 +289,16 @@ typedef struct bmx_flad_outcome {
     const char *const *arm_names;
     const long *arm_counts; /* batches drawn from each */
     const char *log;        /* the run's log.jsonl (its "probs" rows) */
+    long best_round;        /* the round of its best validation accuracy (0: kept theta_0) */
 } bmx_flad_outcome;
+
+/* A target's reference scores: the base model's (theta_0, where every run starts) test
+ * accuracy, its few-shot validation accuracy per split, and per split the test accuracy of
+ * always answering the choice most often correct in that split's train set (label prior). */
+typedef struct bmx_flad_reference {
+    double test_acc;
+    double val[BMX_FLAD_CMP_SPLITS], prior[BMX_FLAD_CMP_SPLITS];
+} bmx_flad_reference;
 
 typedef struct bmx_flad_cmp bmx_flad_cmp;
 
@@ -299,6 +312,8 @@ int bmx_flad_cmp_create(bmx_flad_cmp **out, const char *const *targets, int nt, 
                         const int *use, const char *reward, const char *exp3spec, int aux_draws,
                         bmx_err *err);
 void bmx_flad_cmp_free(bmx_flad_cmp *c);
+/* Target t's reference scores, before its outcomes (their results.jsonl lines carry them). */
+int bmx_flad_cmp_set_reference(bmx_flad_cmp *c, int t, const bmx_flad_reference *r, bmx_err *err);
 /* The outcome of method k on target t, split s. */
 int bmx_flad_cmp_add(bmx_flad_cmp *c, int t, int s, int k, const bmx_flad_outcome *r, bmx_err *err);
 /* After every run of target t: its row of most-used auxiliary datasets. */

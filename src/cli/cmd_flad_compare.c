@@ -18,8 +18,12 @@ static void progress(void *ctx, const char *target, int split, const char *metho
                      const bmx_flad_result *res)
 {
     *(int *)ctx = !res; /* a line left open */
-    if (!res)
+    if (!res && split < 0)
+        fprintf(stderr, "%s %s (the base model, every split) ...", target, method);
+    else if (!res)
         fprintf(stderr, "%s split %d %s ...", target, split, method);
+    else if (split < 0)
+        fprintf(stderr, " test %.3f\n", res->test_sum);
     else
         fprintf(stderr, " test %.3f (rounds %ld)\n", res->test_sum, res->rounds);
 }
@@ -46,7 +50,8 @@ int cmd_flad_compare(int argc, char **argv)
         {"seq", CLI_INT, &o->seq, "tokens per row"},
         {"rounds", CLI_INT, &o->rounds, "maximum rounds per run"},
         {"eval-every", CLI_INT, &o->eval_every, "rounds between validation evaluations"},
-        {"patience", CLI_INT, &o->patience, "evaluations without improvement before stopping"},
+        {"patience", CLI_INT, &o->patience,
+         "evaluations without improvement before stopping (0, the default: never)"},
         {"min-rounds", CLI_LONG, &o->min_rounds,
          "no early stop before this round, in every run; -1: the first round EXP3-FLAD can "
          "leave uniform, floor(K ln K / S) + 1 (K = 45, S = 1: 172)"},

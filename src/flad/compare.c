@@ -16,6 +16,8 @@
 #define MAX_T BMX_FLAD_COMPARE_MAX_TARGETS
 #define NS    BMX_TASK_FEWSHOT_SPLITS
 #define NM    5
+_Static_assert(NS <= BMX_FLAD_CMP_SPLITS && MAX_T <= BMX_FLAD_CMP_TARGETS,
+               "the report's table holds every split and target");
 
 static const char *const methods[NM] = {"target-only", "explore-only", "exploit-only", "exp3",
                                         "ucb1"};
@@ -115,17 +117,46 @@ static int one_run(const bmx_flad_compare_config *c, const bmx_flad_compare_opts
                            res.naux,
                            (const char *const *)res.arm_names,
                            res.arm_counts,
-                           log};
+                           log,
+                           res.best_round};
     r = bmx_flad_cmp_add(g->cmp, t, s, k, &oc, err);
     bmx_flad_result_free(&res);
     return r;
 }
 
-/* Every split and method of target t, then its row of most-used auxiliary datasets. */
+/* theta_0's scores on target t (every run of it starts there), handed to the table. */
+static int zero_shot(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
+                     struct grid *g, int t, bmx_err *err)
+{
+    bmx_flad_run_config rc = c->run;
+    bmx_flad_zero_shot_scores zs;
+    bmx_flad_result res = {0};
+    bmx_flad_reference ref = {0};
+    rc.target = g->tn[t];
+    if (o && o->progress)
+        o->progress(o->ctx, g->tn[t], -1, "zero-shot", NULL);
+    int r = bmx_flad_zero_shot(&rc, c->splits, &zs, err);
+    if (r)
+        return r;
+    ref.test_acc = zs.test_sum;
+    for (int s = 0; s < c->splits; s++) {
+        ref.val[s] = zs.val[s];
+        ref.prior[s] = zs.prior[s];
+    }
+    res.test_sum = zs.test_sum;
+    res.test_mean = zs.test_mean;
+    res.best_val = zs.val[0];
+    if (o && o->progress)
+        o->progress(o->ctx, g->tn[t], -1, "zero-shot", &res);
+    return bmx_flad_cmp_set_reference(g->cmp, t, &ref, err);
+}
+
+/* theta_0's scores, every split and method of target t, then its row of most-used auxiliary
+ * datasets. */
 static int run_target(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
                       struct grid *g, int t, bmx_err *err)
 {
-    int rc = 0;
+    int rc = zero_shot(c, o, g, t, err);
     for (int s = 0; s < c->splits && !rc; s++)
         for (int k = 0; k < NM && !rc; k++)
             if (g->use[k])

@@ -14,6 +14,10 @@
 void flad_run_config_fill(bmx_flad_run_config *c);
 int flad_run_config_check(const bmx_flad_run_config *c, int resume, bmx_err *err);
 
+/* init.c: theta_0 of c - the --init checkpoint's parameters, or the --init-random model of
+ * c's seed (the vocabulary of tok). */
+int flad_init_model(const bmx_flad_run_config *c, const bmx_tok *tok, bmx_model **m, bmx_err *err);
+
 /* A writer into p[0..cap): len counts every byte put, written or not (p NULL: a dry run). */
 typedef struct flad_le_w {
     unsigned char *p;

@@ -471,31 +471,11 @@ static bmx_train_config train_config(const bmx_flad_run_config *c)
     return tc;
 }
 
-/* A new model: the pre-trained checkpoint's parameters (a fresh optimizer), or a random one. */
+/* A new model: theta_0 (flad_init_model) with a fresh optimizer. */
 static int new_model(struct frun *r, bmx_err *err)
 {
-    const bmx_flad_run_config *c = &r->cfg;
-    bmx_train_config tc = train_config(c);
-    int rc;
-    if (*c->init) {
-        bmx_trainer *t0 = NULL;
-        rc = bmx_checkpoint_load(c->init, c->blas, &r->m, &t0, NULL, NULL, err);
-        bmx_trainer_free(t0);
-    } else {
-        bmx_gpt_config gc = {0};
-        if (sscanf(c->init_random, "%d,%d,%d,%d", &gc.layers, &gc.heads, &gc.width, &gc.ctx) != 4)
-            return bmx_err_set(err, BMX_EINVAL, "--init-random '%s': give LAYERS,HEADS,WIDTH,CTX",
-                               c->init_random);
-        gc.vocab = (int)bmx_tok_vocab_size(r->tok);
-        rc = bmx_gpt_config_check(&gc, err);
-        if (!rc)
-            rc = bmx_model_create(&gc, BMX_F32, c->blas, &r->m, err);
-        if (!rc) {
-            bmx_rng g;
-            bmx_rng_seed(&g, c->seed, 7);
-            bmx_model_init(r->m, &g);
-        }
-    }
+    bmx_train_config tc = train_config(&r->cfg);
+    int rc = flad_init_model(&r->cfg, r->tok, &r->m, err);
     return rc ? rc : bmx_trainer_create(r->m, &tc, &r->tr, err);
 }
 

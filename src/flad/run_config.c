@@ -25,7 +25,7 @@ bmx_flad_run_config bmx_flad_run_config_default(void)
     c.seq = 64;
     c.rounds = 200;
     c.eval_every = 10;
-    c.patience = 5;
+    c.patience = 0; /* train every round, keep the best (see bmx/flad.h) */
     c.min_rounds = -1;
     c.aux_draws = 1;
     c.ckpt_every = 50;
@@ -60,7 +60,8 @@ static const bmx_run_key keys[] = {
     K("rounds", BMX_RK_INT, rounds, "maximum rounds"),
     K("eval_every", BMX_RK_INT, eval_every, "rounds between validation evaluations"),
     K("patience", BMX_RK_INT, patience,
-      "evaluations without improvement before stopping (0: never)"),
+      "evaluations without improvement before stopping (0, the default: never; every run "
+      "trains all --rounds and keeps its best validation accuracy)"),
     K("min_rounds", BMX_RK_LONG, min_rounds,
       "no early stop before this round; -1: the first round EXP3 can leave uniform, "
       "floor(K ln K / S) + 1 (K = 45, S = 1: 172)"),

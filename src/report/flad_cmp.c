@@ -20,7 +20,9 @@ struct bmx_flad_cmp {
     int nt, splits, use[NM], aux_draws;
     char reward[64], exp3spec[96];
     double acc[NM][NT][NS];
-    long nonuni[NM][NT][NS], nrounds[NM][NT][NS], min_used;
+    long nonuni[NM][NT][NS], nrounds[NM][NT][NS], best_round[NM][NT][NS], min_used;
+    bmx_flad_reference ref[NT];
+    int has_ref[NT];
     int naux;
     char **anames; /* arm names of the current target */
     long *agg;     /* its arm usage by exp3 + ucb1 over the splits */
@@ -163,6 +165,25 @@ static int add_usage(bmx_flad_cmp *c, const bmx_flad_outcome *r, bmx_err *err)
     return BMX_OK;
 }
 
+int bmx_flad_cmp_set_reference(bmx_flad_cmp *c, int t, const bmx_flad_reference *r, bmx_err *err)
+{
+    if (t < 0 || t >= c->nt)
+        return bmx_err_set(err, BMX_EINVAL, "flad comparison: no target %d (give 0..%d)", t,
+                           c->nt - 1);
+    c->ref[t] = *r;
+    c->has_ref[t] = 1;
+    return BMX_OK;
+}
+
+/* ,"key":v with %.17g, or null where target t has no reference scores. */
+static void ref_field(bmx_flad_cmp *c, int t, const char *key, double v)
+{
+    if (c->has_ref[t])
+        bmx_sbuf_printf(&c->jl, ",\"%s\":%.17g", key, v);
+    else
+        bmx_sbuf_printf(&c->jl, ",\"%s\":null", key);
+}
+
 int bmx_flad_cmp_add(bmx_flad_cmp *c, int t, int s, int k, const bmx_flad_outcome *r, bmx_err *err)
 {
     if (t < 0 || t >= c->nt || s < 0 || s >= c->splits || k < 0 || k >= NM)
@@ -170,15 +191,21 @@ int bmx_flad_cmp_add(bmx_flad_cmp *c, int t, int s, int k, const bmx_flad_outcom
     c->acc[k][t][s] = r->test_acc;
     c->nonuni[k][t][s] = r->nonuniform;
     c->nrounds[k][t][s] = r->rounds;
+    c->best_round[k][t][s] = r->best_round;
     if (k == 3)
         c->min_used = r->min_rounds;
     bmx_sbuf_printf(&c->jl,
                     "{\"target\":\"%s\",\"split\":%d,\"method\":\"%s\",\"policy\":\"%s\","
                     "\"reward\":\"%s\",\"test_acc\":%.17g,\"best_val\":%.17g,\"rounds\":%ld,"
                     "\"nonuniform_rounds\":%ld,\"min_rounds\":%ld,\"aux_draws\":%d,"
-                    "\"aux_batches\":%ld}\n",
+                    "\"aux_batches\":%ld,\"best_round\":%ld",
                     c->targets[t], s, methods[k], r->policy, c->reward, r->test_acc, r->best_val,
-                    r->rounds, r->nonuniform, r->min_rounds, c->aux_draws, r->aux_batches);
+                    r->rounds, r->nonuniform, r->min_rounds, c->aux_draws, r->aux_batches,
+                    r->best_round);
+    ref_field(c, t, "zero_shot_test_acc", c->ref[t].test_acc);
+    ref_field(c, t, "zero_shot_val_acc", c->ref[t].val[s]);
+    ref_field(c, t, "prior_test_acc", c->ref[t].prior[s]);
+    bmx_sbuf_puts(&c->jl, "}\n");
     if ((k == 3 || k == 4) && r->naux && add_usage(c, r, err) != BMX_OK)
         return err->code;
     if (k == 3 && s == 0 && r->naux && r->log)
@@ -282,7 +309,70 @@ static void table_row(bmx_flad_cmp *c, int k, bmx_sbuf *html)
     bmx_sbuf_free(&m);
 }
 
-/* The table: rows methods, columns targets + mean; mean ± sample std over splits, in %. */
+/* A row of cells[0..n) (freed) into the table and html. */
+static void row(bmx_flad_cmp *c, bmx_sbuf *html, const char *name, bmx_sbuf *cells, int n)
+{
+    bmx_sbuf_printf(&c->md, "| %s |", name);
+    bmx_sbuf_printf(html, "<tr><td>%s</td>", name);
+    for (int i = 0; i < n; i++) {
+        bmx_sbuf_printf(&c->md, " %s |", bmx_sbuf_str(&cells[i]));
+        bmx_sbuf_printf(html, "<td>%s</td>", bmx_sbuf_str(&cells[i]));
+        bmx_sbuf_free(&cells[i]);
+    }
+    bmx_sbuf_puts(&c->md, "\n");
+    bmx_sbuf_puts(html, "</tr>\n");
+}
+
+/* The rows before the methods', when every target has its reference scores: the base model's
+ * test accuracy (the same for every split) and the label prior's (mean ± std over splits). */
+static void reference_rows(bmx_flad_cmp *c, bmx_sbuf *html)
+{
+    int S = c->splits, nt = c->nt;
+    bmx_sbuf cells[NT + 1];
+    double mean = 0, means[NS] = {0};
+
+    for (int t = 0; t < nt; t++)
+        if (!c->has_ref[t])
+            return;
+    memset(cells, 0, sizeof cells);
+    for (int t = 0; t < nt; t++) {
+        bmx_sbuf_printf(&cells[t], "%.1f", 100 * c->ref[t].test_acc);
+        mean += c->ref[t].test_acc / nt;
+    }
+    bmx_sbuf_printf(&cells[nt], "%.1f", 100 * mean);
+    row(c, html, "zero-shot (base model)", cells, nt + 1);
+    for (int t = 0; t < nt; t++) {
+        for (int s = 0; s < S; s++)
+            means[s] += c->ref[t].prior[s] / nt;
+        cell(&cells[t], c->ref[t].prior, S);
+    }
+    cell(&cells[nt], means, S);
+    row(c, html, "label prior", cells, nt + 1);
+}
+
+/* How many runs of each method kept theta_0 (best validation accuracy at round 0, so their
+ * test score is the zero-shot one). */
+static void kept_base(bmx_flad_cmp *c)
+{
+    int first = 1;
+
+    bmx_sbuf_puts(&c->md, "\nRuns that kept the base model (best validation accuracy at round "
+                          "0, so their test score is the zero-shot one):");
+    for (int k = 0; k < NM; k++) {
+        int n = 0;
+        if (!c->use[k])
+            continue;
+        for (int t = 0; t < c->nt; t++)
+            for (int s = 0; s < c->splits; s++)
+                n += c->best_round[k][t][s] == 0;
+        bmx_sbuf_printf(&c->md, "%s %s %d of %d", first ? "" : ",", rows[k], n, c->nt * c->splits);
+        first = 0;
+    }
+    bmx_sbuf_puts(&c->md, ".\n");
+}
+
+/* The table: the reference rows, then rows methods, columns targets + mean; mean ± sample std
+ * over splits, in %; the runs that kept the base model; EXP3-FLAD's non-uniform rounds. */
 static void table(bmx_flad_cmp *c, bmx_sbuf *html)
 {
     bmx_sbuf_printf(&c->md,
@@ -299,10 +389,12 @@ static void table(bmx_flad_cmp *c, bmx_sbuf *html)
     for (int t = 0; t <= c->nt; t++)
         bmx_sbuf_puts(&c->md, "---|");
     bmx_sbuf_puts(&c->md, "\n");
+    reference_rows(c, html);
     for (int k = 0; k < NM; k++)
         if (c->use[k])
             table_row(c, k, html);
     bmx_sbuf_puts(html, "</table>\n");
+    kept_base(c);
     if (!c->use[3])
         return;
     bmx_sbuf_printf(&c->md,

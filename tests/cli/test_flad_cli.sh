@@ -99,6 +99,25 @@ for row in target-only explore-only exploit-only EXP3-FLAD UCB1-FLAD; do
     grep -q "^| $row |" "$tmp/cmp/table.md" || fail "table lacks row $row: $(cat "$tmp/cmp/table.md")"
 done
 grep -q "| fx-color | fx-count | mean |" "$tmp/cmp/table.md" || fail "table columns"
+# the base model's row and the label prior's (fx-color's 9 test examples: 6 green, 3 red; the
+# prior answers one of the three labels); every run's line carries the target's zero-shot
+# score, and a run that kept theta_0 (best_round 0) scored exactly it
+grep -q "^| zero-shot (base model) | [0-9.]* | [0-9.]* | [0-9.]* |$" "$tmp/cmp/table.md" ||
+    fail "table lacks the zero-shot row: $(cat "$tmp/cmp/table.md")"
+grep -Eq "^\| label prior \| (66\.7|33\.3|0\.0) ± 0\.0 \|" "$tmp/cmp/table.md" ||
+    fail "table lacks the label prior row: $(cat "$tmp/cmp/table.md")"
+grep -q "^Runs that kept the base model .*: target-only [0-9] of 2, explore-only [0-9] of 2," \
+    "$tmp/cmp/table.md" || fail "table lacks the kept-theta_0 counts: $(cat "$tmp/cmp/table.md")"
+[ "$(grep -c '"zero_shot_test_acc":' "$tmp/cmp/results.jsonl")" -eq 10 ] || fail "zero-shot in results.jsonl"
+for tg in fx-color fx-count; do
+    [ "$(grep "\"target\":\"$tg\"" "$tmp/cmp/results.jsonl" | grep -o '"zero_shot_test_acc":[^,]*' |
+        sort -u | wc -l)" -eq 1 ] || fail "$tg: the runs disagree on the zero-shot score"
+done
+[ "$(grep -c '"best_round":0,' "$tmp/cmp/results.jsonl")" -gt 0 ] || fail "no run kept theta_0 here"
+grep '"best_round":0,' "$tmp/cmp/results.jsonl" | sed 's/.*"test_acc":\([^,]*\),.*"zero_shot_test_acc":\([^,]*\),.*/\1 \2/' |
+    awk '$1 != $2 { bad = 1 } END { exit bad }' || fail "a run that kept theta_0 scored other than zero-shot"
+grep -q "fx-color zero-shot (the base model, every split) ... test 0\.[0-9]*$" "$tmp/log" ||
+    fail "no zero-shot progress line: $(cat "$tmp/log")"
 [ "$(wc -l <"$tmp/cmp/results.jsonl")" -eq 10 ] || fail "results.jsonl should have 10 runs"
 grep -q "<svg" "$tmp/cmp/report.html" || fail "report has no plot"
 grep -q "fx-sound/" "$tmp/cmp/report.html" || fail "report names no auxiliary dataset"
