@@ -9,7 +9,6 @@
 
 static void log_warn(void *ctx, int level, const char *msg)
 {
-    (void)ctx;
     if (level >= BMX_LOG_WARN)
         fprintf(stderr, "bmx flad-compare: %s\n", msg);
 }
