@@ -74,7 +74,7 @@ static void same_as_cli(const char *tag, bmx_sim_run_config *c, const char *args
     c->command = command;
     CHECK_MSG(bmx_sim_run_create(&r, c, &err) == BMX_OK, "create: %s", err.msg);
     CHECK_MSG(bmx_sim_run_exec(r, NULL, NULL, &err) == BMX_OK, "exec: %s", err.msg);
-    CHECK_MSG(bmx_sim_run_report(r, &err) == BMX_OK, "report: %s", err.msg);
+    CHECK_MSG(bmx_report_sim(r, &err) == BMX_OK, "report: %s", err.msg);
     bmx_sim_run_free(r);
     snprintf(cli + strlen(cli), sizeof cli - strlen(cli), "/s");
     check_same_files(lib, cli, files);
@@ -163,7 +163,7 @@ static void test_learnable_formula(void)
                                      : "reward",
                             fl + (st - fl) * exp(-75.0 / tau));
         }
-        bmx_sim_run_table(r, &t);
+        bmx_report_sim_table(r, &t);
         CHECK_EQ_STR(bmx_sbuf_str(&t), bmx_sbuf_str(&want));
         bmx_sbuf_free(&t);
         bmx_sbuf_free(&want);

@@ -321,6 +321,16 @@ void bmx_flad_cmp_end_target(bmx_flad_cmp *c, int t);
 /* Write the three files under out; *table (may be NULL) gets table.md's text. */
 int bmx_flad_cmp_write(bmx_flad_cmp *c, const char *out, const char **table, bmx_err *err);
 
+/* ---- the simulator's report (src/report/sim_report.c) ---- */
+/* After bmx_sim_run_exec (bmx/sim.h): summary.json, metric.svg, probs-LABEL.svg and index.html
+ * under the run's out folder. */
+struct bmx_sim_run;
+int bmx_report_sim(const struct bmx_sim_run *r, bmx_err *err);
+/* The table of final metrics as text (what bmx simulate prints): a header, then per policy its
+ * canonical spec, what it observes and the mean final metric (regret or mean loss), with its
+ * standard deviation over seeds when there are several. */
+void bmx_report_sim_table(const struct bmx_sim_run *r, bmx_sbuf *out);
+
 #ifdef __cplusplus
 }
 #endif

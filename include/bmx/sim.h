@@ -123,7 +123,7 @@ const double *bmx_sim_phases(const bmx_sim *s);
  * Files under out (bmx_sim_run_exec): one JSONL log per policy (LABEL.jsonl; with several
  * seeds LABEL.seedS.jsonl): a header (the policy, the environment's parameters), one
  * record per round (probs, draws, obs, the metric; doremi: alpha, alpha_bar) and a final
- * record; bmx_sim_run_report adds summary.json, metric.svg, probs-LABEL.svg per adaptive
+ * record; bmx_report_sim (bmx/report.h) adds summary.json, metric.svg, probs-LABEL.svg per adaptive
  * policy and index.html. */
 
 #define BMX_SIM_MAX_POLICIES 32
@@ -188,13 +188,12 @@ typedef void (*bmx_sim_progress_fn)(void *ctx, const char *label, uint64_t seed,
 /* Create out (mkdir -p) and run every policy and seed, writing the logs and filling each
  * policy's results. */
 int bmx_sim_run_exec(bmx_sim_run *r, bmx_sim_progress_fn progress, void *ctx, bmx_err *err);
-/* After exec: summary.json, metric.svg, probs-LABEL.svg, index.html under out. */
-int bmx_sim_run_report(const bmx_sim_run *r, bmx_err *err);
-/* After exec: the table of final metrics as text (what bmx simulate prints): a header, then
- * per policy its canonical spec, what it observes and the mean final metric (regret or mean
- * loss), with its standard deviation over seeds when there are several. */
-struct bmx_sbuf;
-void bmx_sim_run_table(const bmx_sim_run *r, struct bmx_sbuf *out);
+/* After exec, what the runner holds (its report is the report module's: bmx_report_sim in
+ * bmx/report.h): the configuration, the np policies with their results, and whether the
+ * metric is regret (bandit environments) or the mean loss (learnable). */
+const bmx_sim_run_config *bmx_sim_run_cfg(const bmx_sim_run *r);
+const bmx_sim_policy *bmx_sim_run_policies(const bmx_sim_run *r, int *np);
+int bmx_sim_run_is_bandit(const bmx_sim_run *r);
 
 /* k comma-separated finite weights >= 0 from s into *out (malloc'd). Errors (BMX_EINVAL) name
  * the bad value or the count. */

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "bmx/mix.h"
-#include "bmx/core.h"
+#include "bmx/report.h"
 #include "bmx/sim.h"
 #include "cli.h"
 
@@ -38,7 +38,7 @@ static void print_table(const char *env, const bmx_sim_run_config *o, const bmx_
            o->rounds, o->batches, (unsigned long long)o->env.seed);
     if (o->seeds > 1)
         printf(" (+%d more)", o->seeds - 1);
-    bmx_sim_run_table(r, &t);
+    bmx_report_sim_table(r, &t);
     printf(", %.2f s\n\n%s", seconds, bmx_sbuf_str(&t));
     bmx_sbuf_free(&t);
     printf("\nwrote %s/: index.html (open it), summary.json, metric.svg, probs-*.svg, one "
@@ -60,7 +60,7 @@ static int run(const char *env, const bmx_sim_run_config *o, bmx_sim_run *r, dou
     rc = bmx_sim_run_exec(r, tty ? progress : NULL, &last, &err);
     if (rc == BMX_OK && tty)
         fprintf(stderr, "\r%60s\r", "");
-    if (rc != BMX_OK || bmx_sim_run_report(r, &err) != BMX_OK)
+    if (rc != BMX_OK || bmx_report_sim(r, &err) != BMX_OK)
         return cli_error("simulate", &err);
     print_table(env, o, r, bmx_now_s() - t0, est);
     return 0;

@@ -395,3 +395,19 @@ int bmx_sim_run_exec(bmx_sim_run *r, bmx_sim_progress_fn progress, void *ctx, bm
         }
     return BMX_OK;
 }
+
+const bmx_sim_run_config *bmx_sim_run_cfg(const bmx_sim_run *r)
+{
+    return &r->c;
+}
+
+const bmx_sim_policy *bmx_sim_run_policies(const bmx_sim_run *r, int *np)
+{
+    *np = r->np;
+    return r->ps;
+}
+
+int bmx_sim_run_is_bandit(const bmx_sim_run *r)
+{
+    return r->bandit;
+}

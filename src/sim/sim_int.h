@@ -1,4 +1,4 @@
-/* src/sim/sim_int.h - the runner's state, shared by run.c, one.c and report.c. */
+/* src/sim/sim_int.h - the runner's state, shared by run.c and one.c. */
 #ifndef BMX_SIM_INT_H
 #define BMX_SIM_INT_H
 

@@ -1,5 +1,6 @@
-/* The simulate runner's report files (bmx/sim.h): summary.json, metric.svg, probs-LABEL.svg
- * and index.html, drawn with the SVG toolkit of bmx/report.h. */
+/* src/report/sim_report.c - the simulator's report (bmx/report.h): after bmx_sim_run_exec,
+ * summary.json, metric.svg, probs-LABEL.svg and index.html, and the table bmx simulate prints;
+ * what the runner holds is read through bmx/sim.h's accessors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,21 @@
 #include "bmx/mix.h"
 #include "bmx/report.h"
 #include "bmx/sim.h"
-#include "sim_int.h"
+
+/* What the report reads of a finished runner. */
+struct view {
+    const bmx_sim_run *run;
+    const bmx_sim_run_config *c;
+    const bmx_sim_policy *ps;
+    int np, bandit;
+};
+
+static struct view view_of(const bmx_sim_run *run)
+{
+    struct view v = {run, bmx_sim_run_cfg(run), NULL, 0, bmx_sim_run_is_bandit(run)};
+    v.ps = bmx_sim_run_policies(run, &v.np);
+    return v;
+}
 
 static int save(const bmx_sbuf *b, const char *dir, const char *name, bmx_err *err)
 {
@@ -17,13 +32,13 @@ static int save(const bmx_sbuf *b, const char *dir, const char *name, bmx_err *e
     return bmx_sbuf_save(b, path, err);
 }
 
-static void json_policy(bmx_json *j, const bmx_sim_run *r, int i)
+static void json_policy(bmx_json *j, const struct view *r, int i)
 {
     const bmx_sim_policy *p = &r->ps[i];
     char name[256];
     double mean, sd;
 
-    bmx_sim_mean_sd(p->final, r->c.seeds, &mean, &sd);
+    bmx_sim_mean_sd(p->final, r->c->seeds, &mean, &sd);
     bmx_json_obj(j);
     bmx_json_kv_str(j, "label", p->label);
     bmx_json_kv_str(j, "policy", p->canon);
@@ -31,11 +46,11 @@ static void json_policy(bmx_json *j, const bmx_sim_run *r, int i)
     bmx_json_kv_num(j, "mean", mean);
     bmx_json_kv_num(j, "sd", sd);
     bmx_json_key(j, "final");
-    bmx_json_nums(j, p->final, (size_t)r->c.seeds);
+    bmx_json_nums(j, p->final, (size_t)r->c->seeds);
     bmx_json_key(j, "logs");
     bmx_json_arr(j);
-    for (int s = 0; s < r->c.seeds; s++) {
-        bmx_sim_run_log_name(r, i, s, name, sizeof name);
+    for (int s = 0; s < r->c->seeds; s++) {
+        bmx_sim_run_log_name(r->run, i, s, name, sizeof name);
         bmx_json_str(j, name);
     }
     bmx_json_end_arr(j);
@@ -46,9 +61,9 @@ static void json_policy(bmx_json *j, const bmx_sim_run *r, int i)
     bmx_json_end_obj(j);
 }
 
-static int write_summary(const bmx_sim_run *r, bmx_err *err)
+static int write_summary(const struct view *r, bmx_err *err)
 {
-    const bmx_sim_run_config *c = &r->c;
+    const bmx_sim_run_config *c = r->c;
     bmx_json j = {0};
     char path[4096];
     FILE *f;
@@ -88,9 +103,9 @@ static int write_summary(const bmx_sim_run *r, bmx_err *err)
 
 /* metric.svg: every policy's metric curve; probs-LABEL.svg: each adaptive policy's
  * distribution (doremi: its averaged weights) over rounds. */
-static int write_plots(const bmx_sim_run *r, bmx_sbuf *b, bmx_err *err)
+static int write_plots(const struct view *r, bmx_sbuf *b, bmx_err *err)
 {
-    const bmx_sim_run_config *c = &r->c;
+    const bmx_sim_run_config *c = r->c;
     const char *mtitle = r->bandit ? "cumulative regret" : "mean loss over domains";
     bmx_plot_series series[BMX_SIM_MAX_POLICIES];
     char title[256], name[256];
@@ -127,9 +142,9 @@ static int write_plots(const bmx_sim_run *r, bmx_sbuf *b, bmx_err *err)
     return BMX_OK;
 }
 
-static void html_head(bmx_sbuf *b, const bmx_sim_run *r)
+static void html_head(bmx_sbuf *b, const struct view *r)
 {
-    const bmx_sim_run_config *c = &r->c;
+    const bmx_sim_run_config *c = r->c;
 
     bmx_sbuf_puts(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
                      "<title>bmx simulate</title>\n<style>body{font-family:sans-serif;"
@@ -155,21 +170,21 @@ static void html_head(bmx_sbuf *b, const bmx_sim_run *r)
 }
 
 /* index.html: the table of final metrics and every plot. */
-static void html_page(bmx_sbuf *b, const bmx_sim_run *r)
+static void html_page(bmx_sbuf *b, const struct view *r)
 {
     char name[256];
 
     html_head(b, r);
     for (int i = 0; i < r->np; i++) {
         double mean, sd;
-        bmx_sim_mean_sd(r->ps[i].final, r->c.seeds, &mean, &sd);
+        bmx_sim_mean_sd(r->ps[i].final, r->c->seeds, &mean, &sd);
         bmx_sbuf_puts(b, "<tr><td>");
         bmx_sbuf_xml(b, r->ps[i].canon);
         bmx_sbuf_printf(b, "</td><td>%s</td><td>%.6g</td>",
                         bmx_sim_observes_name(r->ps[i].observes), mean);
-        if (r->c.seeds > 1)
+        if (r->c->seeds > 1)
             bmx_sbuf_printf(b, "<td>%.3g</td>", sd);
-        bmx_sim_run_log_name(r, i, 0, name, sizeof name);
+        bmx_sim_run_log_name(r->run, i, 0, name, sizeof name);
         bmx_sbuf_puts(b, "<td><a href=\"");
         bmx_sbuf_xml(b, name);
         bmx_sbuf_puts(b, "\">");
@@ -189,9 +204,10 @@ static void html_page(bmx_sbuf *b, const bmx_sim_run *r)
     bmx_sbuf_puts(b, "</div>\n</body></html>\n");
 }
 
-void bmx_sim_run_table(const bmx_sim_run *r, bmx_sbuf *b)
+void bmx_report_sim_table(const bmx_sim_run *run, bmx_sbuf *b)
 {
-    int wp = 6, seeds = r->c.seeds;
+    struct view V = view_of(run), *r = &V;
+    int wp = 6, seeds = r->c->seeds;
 
     for (int i = 0; i < r->np; i++)
         if ((int)strlen(r->ps[i].canon) > wp)
@@ -210,15 +226,16 @@ void bmx_sim_run_table(const bmx_sim_run *r, bmx_sbuf *b)
     }
 }
 
-int bmx_sim_run_report(const bmx_sim_run *r, bmx_err *err)
+int bmx_report_sim(const bmx_sim_run *run, bmx_err *err)
 {
+    struct view V = view_of(run), *r = &V;
     bmx_sbuf b = {0};
     int rc;
 
     if ((rc = write_summary(r, err)) == BMX_OK && (rc = write_plots(r, &b, err)) == BMX_OK) {
         bmx_sbuf_clear(&b);
         html_page(&b, r);
-        rc = save(&b, r->c.out, "index.html", err);
+        rc = save(&b, r->c->out, "index.html", err);
     }
     bmx_sbuf_free(&b);
     return rc;
