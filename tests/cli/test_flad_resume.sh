@@ -12,6 +12,7 @@ set -euo pipefail
 root=${BMX_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 export BMX_ROOT=$root BMX_BUILD=${BMX_BUILD:-$root/build}
 bmx="$BMX_BUILD/bmx"
+. "$root/tests/cli/killsched.sh"
 t=$(mktemp -d /tmp/bmx_cli_flad_resume_XXXXXX)
 trap 'rm -rf "$t"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -52,15 +53,7 @@ for setting in "exp3 --aux-draws 2 --patience 0" "exploit-only --patience 0" \
         grep -q "^$kind " "$t/points" || fail "$pol: the run passed no '$kind' point: $(head -c 300 "$t/points")"
     done
     echo "$pol: $rounds rounds, ${#points[@]} kill points"
-    pick=()
-    for kind in step ckpt commit; do
-        idx=()
-        for i in "${!points[@]}"; do [[ ${points[$i]} == "$kind "* ]] && idx+=("$i"); done
-        pick+=("${idx[RANDOM % ${#idx[@]}]}")
-    done
-    pick+=($((RANDOM % ${#points[@]})) $((RANDOM % ${#points[@]})))
-    schedule=()
-    for i in $(printf '%s\n' "${pick[@]}" | sort -n -u); do schedule+=("${points[$i]}"); done
+    kill_schedule step ckpt commit
     echo "$pol: kill points: $(printf '%s, ' "${schedule[@]}" | sed 's/, $//')"
     kills=0
     for p in "${schedule[@]}" ""; do # the last one runs to the end

@@ -14,6 +14,7 @@ set -euo pipefail
 root=${BMX_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 export BMX_ROOT=$root BMX_BUILD=${BMX_BUILD:-$root/build}
 bmx="$BMX_BUILD/bmx"
+. "$root/tests/cli/killsched.sh"
 t=$(mktemp -d /tmp/bmx_cli_resume_XXXXXX)
 trap 'rm -rf "$t"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -54,15 +55,7 @@ echo "an uninterrupted run passes ${#points[@]} kill points"
 seed=${BMX_TEST_SEED:-$(((RANDOM << 15 | RANDOM) % 1000000))}
 echo "kill schedule seed $seed (replay: BMX_TEST_SEED=$seed BMX_BUILD=$BMX_BUILD bash tests/cli/test_run_resume.sh)"
 RANDOM=$seed
-pick=()
-for kind in step eval ckpt commit; do
-    idx=()
-    for i in "${!points[@]}"; do [[ ${points[$i]} == "$kind "* ]] && idx+=("$i"); done
-    pick+=("${idx[RANDOM % ${#idx[@]}]}")
-done
-pick+=($((RANDOM % ${#points[@]})) $((RANDOM % ${#points[@]})))
-schedule=()
-for i in $(printf '%s\n' "${pick[@]}" | sort -n -u); do schedule+=("${points[$i]}"); done
+kill_schedule step eval ckpt commit
 echo "kill points: $(printf '%s, ' "${schedule[@]}" | sed 's/, $//')"
 
 kills=0
