@@ -644,6 +644,28 @@ static void test_load_mismatch(void)
     bmx_mix_free(c);
 }
 
+/* The one weights-list reader: counts every value, fills the first cap, points at a bad piece. */
+static void test_parse_weights(void)
+{
+    double w[3] = {-7, -7, -7};
+    const char *bad = NULL;
+
+    CHECK_EQ_INT(bmx_mix_parse_weights("1, 2.5 ,0", w, 3, &bad), 3);
+    CHECK(w[0] == 1.0 && w[1] == 2.5 && w[2] == 0.0);
+    w[2] = -7;
+    CHECK_EQ_INT(bmx_mix_parse_weights("4,5,6,7", w, 2, &bad), 4); /* counted, not stored */
+    CHECK(w[0] == 4.0 && w[1] == 5.0 && w[2] == -7.0);
+    CHECK_EQ_INT(bmx_mix_parse_weights("", w, 3, &bad), 0);
+    CHECK_EQ_INT(bmx_mix_parse_weights("1,2,", w, 3, &bad), 2);
+    static const char *const bads[] = {"1,-1,2", "1,inf,2", "1,nan", "1,x", "1,2z", "1,,2", "1 2"};
+    static const int at[] = {2, 2, 2, 2, 2, 2, 0};
+    for (int i = 0; i < 7; i++) {
+        bad = NULL;
+        CHECK_EQ_INT(bmx_mix_parse_weights(bads[i], w, 3, &bad), -1);
+        CHECK(bad == bads[i] + at[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -658,6 +680,7 @@ int main(int argc, char **argv)
         {"load_version1", test_load_version1},
         {"load_mismatch", test_load_mismatch},
         {"load_counter_bounds", test_load_counter_bounds},
+        {"parse_weights", test_parse_weights},
         {0},
     };
     return check_main(argc, argv, cases);

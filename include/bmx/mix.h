@@ -163,6 +163,11 @@ int bmx_mix_create(bmx_mix **out, const char *spec, int k, const double *weights
 int bmx_mix_create_data(bmx_mix **out, const char *spec, int k, const double *weights,
                         const bmx_mix_data *data, uint64_t seed, bmx_err *err);
 void bmx_mix_free(bmx_mix *m);
+/* Read a weights list "w1,w2,...": comma-separated finite numbers >= 0 (spaces after a value
+ * are allowed). Returns how many values the text holds (the first cap land in w), or -1 with
+ * *bad at the first piece that is not such a number (it ends at the next ',' or the end); the
+ * caller words the message (what the weights are for, how many it needs). */
+int bmx_mix_parse_weights(const char *s, double *w, int cap, const char **bad);
 /* Let the policy run independent work through fn (not saved with the state). */
 void bmx_mix_set_parallel(bmx_mix *m, bmx_mix_parallel_fn fn, void *ctx);
 

@@ -321,3 +321,27 @@ void mix_spec_format(const struct mix_policy *pol, const mix_params *p, char *bu
                                  used == strlen(pol->name) ? ':' : ',', key_names[i], v);
     }
 }
+
+int bmx_mix_parse_weights(const char *s, double *w, int cap, const char **bad)
+{
+    int n = 0;
+    const char *p = s;
+
+    while (*p) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        const char *q = end;
+        while (*q == ' ')
+            q++;
+        if (end == p || errno || !isfinite(x) || x < 0 || (*q && *q != ',')) {
+            *bad = p;
+            return -1;
+        }
+        if (n < cap)
+            w[n] = x;
+        n++;
+        p = *q ? q + 1 : q;
+    }
+    return n;
+}

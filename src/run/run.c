@@ -79,26 +79,13 @@ static void run_free(bmx_run *r)
 
 static int parse_weights(const char *s, int K, double *w, bmx_err *err)
 {
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        double x = strtod(p, &end);
-        if (end == p || errno || !isfinite(x) || x < 0)
-            return bmx_err_set(err, BMX_EINVAL,
-                               "weights '%s': give %d comma-separated finite numbers >= 0", s, K);
-        if (n < K)
-            w[n] = x;
-        n++;
-        p = end;
-        while (*p == ' ')
-            p++;
-        if (*p == ',')
-            p++;
-        else if (*p)
-            return bmx_err_set(err, BMX_EINVAL, "weights '%s': unexpected '%c'", s, *p);
-    }
+    const char *bad = NULL;
+    int n = bmx_mix_parse_weights(s, w, K, &bad);
+    if (n < 0)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "weights '%s': '%.*s' is not a finite number >= 0; give %d "
+                           "comma-separated numbers",
+                           s, (int)strcspn(bad, ","), bad, K);
     if (n != K)
         return bmx_err_set(err, BMX_EINVAL,
                            "weights '%s' has %d values but the run has %d domains (in the order "
@@ -309,23 +296,6 @@ int bmx_run_checkpoint(bmx_run *r, bmx_err *err)
 }
 
 /* ---- set-up ---- */
-
-static int mkdirs(const char *dir, bmx_err *err)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return bmx_err_set(err, BMX_EIO, "cannot create the folder %s: %s", p,
-                                   strerror(errno));
-            *s = '/';
-        }
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-        return bmx_err_set(err, BMX_EIO, "cannot create the run folder %s: %s", p, strerror(errno));
-    return 0;
-}
 
 static int open_data(bmx_run *r, bmx_err *err)
 {
@@ -793,7 +763,7 @@ static int setup(bmx_run *r, const bmx_run_config *cfg, const bmx_run_opts *opts
         (rc = make_policy(r, err)) || (rc = make_buffers(r, err)))
         return rc;
     if (!resume && r->rank == 0) {
-        if ((rc = mkdirs(r->dir, err)) || (rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
+        if ((rc = bmx_file_mkdir_p(r->dir, err)) || (rc = bmx_run_lock(r->dir, &r->lock_fd, err)))
             return rc;
         bmx_run_clean_temporaries(r->dir, log);
         path_in(r, path, sizeof path, "checkpoint.bin");
@@ -821,12 +791,9 @@ static int write_config(bmx_run *r, bmx_err *err)
     bmx_sbuf_puts(&b, "# bmx train configuration (bmx train --config this-file)\n");
     bmx_sbuf_puts(&b, r->cfg_text);
     path_in(r, path, sizeof path, "config.txt");
-    char tmp[PATH_MAX + 64];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = bmx_sbuf_save(&b, tmp, err);
+    int rc = b.oom ? bmx_err_set(err, BMX_ENOMEM, "out of memory for %s", path)
+                   : bmx_file_write_atomic(path, bmx_sbuf_str(&b), b.len, err);
     bmx_sbuf_free(&b);
-    if (!rc && rename(tmp, path) != 0)
-        rc = bmx_err_set(err, BMX_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     return rc;
 }
 

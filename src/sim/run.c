@@ -36,35 +36,23 @@ void bmx_sim_mean_sd(const double *v, int n, double *mean, double *sd)
 int bmx_sim_parse_weights(const char *s, int k, double **out, bmx_err *err)
 {
     double *w = calloc((size_t)k, sizeof *w);
-    const char *p = s;
-    int n = 0;
+    const char *bad = NULL;
 
     *out = NULL;
     if (!w)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory for --weights");
-    while (*p) {
-        char *end;
-        double x;
-        errno = 0;
-        x = strtod(p, &end);
-        if (end == p || errno || !isfinite(x) || x < 0 || (*end && *end != ',')) {
-            free(w);
-            return bmx_err_set(err, BMX_EINVAL,
-                               "--weights: '%.*s' is not a finite number >= 0; give K = %d "
-                               "comma-separated weights",
-                               (int)strcspn(p, ","), p, k);
-        }
-        if (n < k)
-            w[n] = x;
-        n++;
-        p = *end ? end + 1 : end;
-    }
-    if (n != k) {
+    int n = bmx_mix_parse_weights(s, w, k, &bad);
+    if (n != k)
         free(w);
+    if (n < 0)
+        return bmx_err_set(err, BMX_EINVAL,
+                           "--weights: '%.*s' is not a finite number >= 0; give K = %d "
+                           "comma-separated weights",
+                           (int)strcspn(bad, ","), bad, k);
+    if (n != k)
         return bmx_err_set(err, BMX_EINVAL,
                            "--weights has %d values but --arms is %d; give one weight per arm", n,
                            k);
-    }
     *out = w;
     return BMX_OK;
 }
