@@ -210,8 +210,14 @@ static void test_versions(void)
     CHECK_CONTAINS(err.msg, p);
     CHECK_CONTAINS(err.msg, "has format version 1; this build reads version 2");
     CHECK_CONTAINS(err.msg, "older bmx");
-    CHECK(bmx_checkpoint_load(p, 0, &m, &t, NULL, NULL, &err) == BMX_ECORRUPT);
+    void *ex = NULL;
+    size_t exl = 0;
+    CHECK(bmx_checkpoint_load(p, 0, &m, &t, &ex, &exl, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "has format version 1; this build reads version 2");
+    CHECK(m == NULL && t == NULL && ex == NULL);
+    /* without extra bytes wanted, the version-1 reader looks at it: all-zero configuration */
+    CHECK(bmx_checkpoint_load(p, 0, &m, &t, NULL, NULL, &err) == BMX_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "(version 1) holds an invalid configuration");
     CHECK(m == NULL && t == NULL);
     bmx_le_put32(h + 8, 3);
     spill(p, h, sizeof h);
@@ -219,6 +225,71 @@ static void test_versions(void)
     CHECK_CONTAINS(err.msg, p);
     CHECK_CONTAINS(err.msg, "has format version 3; this build reads version 2");
     CHECK_CONTAINS(err.msg, "newer bmx");
+}
+
+/* A real version-1 checkpoint (tests/fixtures/ckpt/README.md: written by bmx b630940, a 1-layer
+ * model after 3 steps) loads its model and AdamW state; the values were read from the file
+ * with Python's struct module. Its run state is not read, and damage is refused. */
+static void test_version1_model(void)
+{
+    const char *fx = "tests/fixtures/ckpt/v1-uniform-s3.bin";
+    bmx_err err = {0};
+    bmx_model *m = NULL;
+    bmx_trainer *t = NULL;
+    CHECK(bmx_checkpoint_load(fx, 0, &m, &t, NULL, NULL, &err) == BMX_OK);
+    if (!m)
+        return;
+    const bmx_gpt_config *mc = bmx_model_config(m);
+    CHECK(mc->vocab == 320 && mc->ctx == 16 && mc->layers == 1 && mc->heads == 2 &&
+          mc->width == 16);
+    const bmx_train_config *tc = bmx_trainer_config(t);
+    CHECK(tc->lr == 0.003 && tc->min_lr == 0.0003 && tc->warmup == 20 && tc->total == 3 &&
+          tc->beta2 == 0.95 && tc->eps == 1e-8 && tc->weight_decay == 0.1 && tc->accum == 1);
+    CHECK(bmx_trainer_step_count(t) == 3);
+    size_t n = bmx_model_num_params(m);
+    CHECK(n == 8688);
+    const float *p = bmx_model_params(m);
+    const float *mv[2] = {bmx_trainer_moment1(t), bmx_trainer_moment2(t)};
+    CHECK(p[0] == (float)-0.00425005005672574 && p[n - 1] == (float)0.0008699528407305479);
+    double sp = 0, sm = 0, sv = 0;
+    for (size_t i = 0; i < n; i++)
+        sp += p[i], sm += mv[0][i], sv += mv[1][i];
+    CHECK_NEAR(sp, 48.016296149686504, 1e-9);
+    CHECK_NEAR(sm, -0.0033747412724609294, 1e-12);
+    CHECK_NEAR(sv, 0.14262486035905034, 1e-12);
+    bmx_trainer_free(t);
+    bmx_model_free(m);
+    m = NULL;
+    t = NULL;
+
+    /* damaged copies: a payload byte, the last byte (run state), a header byte, a cut */
+    size_t len = 0;
+    unsigned char *b = slurp(fx, &len);
+    const char *q = path("v1-bad.bin");
+    static const struct {
+        long at; /* byte flipped; -1: file cut by one byte */
+        const char *msg;
+    } bad[] = {{176 + 4 * 100, "payload checksum mismatch"},
+               {-2, "payload checksum mismatch"},
+               {50, "corrupt header"},
+               {-1, "is truncated"}};
+    for (int i = 0; i < 4; i++) {
+        long at = bad[i].at == -2 ? (long)len - 1 : bad[i].at;
+        if (at >= 0)
+            b[at] ^= 0x10;
+        spill(q, b, bad[i].at == -1 ? len - 1 : len);
+        if (at >= 0)
+            b[at] ^= 0x10;
+        CHECK(bmx_checkpoint_load(q, 0, &m, &t, NULL, NULL, &err) == BMX_ECORRUPT);
+        CHECK_CONTAINS(err.msg, q);
+        CHECK_CONTAINS(err.msg, bad[i].msg);
+        CHECK(m == NULL && t == NULL);
+    }
+    free(b);
+    /* the run-state reader (a resume) still refuses it */
+    bmx_ckpt_reader *r = NULL;
+    CHECK(bmx_ckpt_open(fx, &r, &err) == BMX_ECORRUPT && r == NULL);
+    CHECK_CONTAINS(err.msg, "has format version 1; this build reads version 2");
 }
 
 static void test_writer_refusals(void)
@@ -296,6 +367,7 @@ int main(int argc, char **argv)
                                               {"section_crc", test_section_crc},
                                               {"tiling", test_tiling},
                                               {"versions", test_versions},
+                                              {"version1_model", test_version1_model},
                                               {"writer_refusals", test_writer_refusals},
                                               {"trainer_sections", test_trainer_sections},
                                               {0}};

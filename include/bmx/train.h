@@ -91,7 +91,9 @@ int bmx_checkpoint_save(const char *path, const bmx_trainer *t, const void *extr
                         bmx_err *err);
 /* Load a checkpoint into a new model (blas as bmx_model_create) and trainer; *extra gets a
  * malloc'd copy of the extra bytes (free it; NULL if none) when extra is not NULL. Other
- * sections (a training run's) are left alone: bmx/checkpoint.h reads them. */
+ * sections (a training run's) are left alone: bmx/checkpoint.h reads them. With extra NULL, a
+ * version-1 checkpoint (an older bmx's) loads too: its model and AdamW state, checked against
+ * its header CRC and payload CRC; with extra, it is refused naming both versions. */
 int bmx_checkpoint_load(const char *path, int blas, bmx_model **model, bmx_trainer **trainer,
                         void **extra, size_t *extra_len, bmx_err *err);
 

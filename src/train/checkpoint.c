@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bmx/train.h"
+#include "checkpoint_v1.h"
 #include "trainer_impl.h"
 
 #define CKPT_MAGIC "BMXCKPT1"
@@ -533,15 +534,37 @@ int bmx_checkpoint_save(const char *path, const bmx_trainer *t, const void *extr
     return rc;
 }
 
+/* A version-1 file (magic, then u32 version 1) is read by checkpoint_v1.c when the caller
+ * wants no extra bytes (a base model, a reference); 1 = it was (rc holds the result). */
+static int load_v1(const char *path, int blas, bmx_model **model, bmx_trainer **trainer, int *rc,
+                   bmx_err *err)
+{
+    unsigned char h[12];
+    FILE *f = NULL;
+    if ((*rc = bmx_file_fopen_regular(path, &f, err)) < 0)
+        return 1;
+    int v1 = fread(h, 1, 12, f) == 12 && !memcmp(h, CKPT_MAGIC, 8) && bmx_le_get32(h + 8) == 1;
+    if (v1)
+        *rc = bmx_checkpoint_load_v1(f, path, blas, model, trainer, err);
+    fclose(f);
+    return v1;
+}
+
 int bmx_checkpoint_load(const char *path, int blas, bmx_model **model, bmx_trainer **trainer,
                         void **extra, size_t *extra_len, bmx_err *err)
 {
+    int rc = BMX_OK;
+    if (!extra && load_v1(path, blas, model, trainer, &rc, err)) {
+        if (extra_len)
+            *extra_len = 0;
+        return rc;
+    }
     bmx_ckpt_reader *r = NULL;
     bmx_model *m = NULL;
     bmx_trainer *t = NULL;
     void *ex = NULL;
     size_t exl = 0;
-    int rc = bmx_ckpt_open(path, &r, err);
+    rc = bmx_ckpt_open(path, &r, err);
     if (!rc)
         rc = bmx_ckpt_load_trainer(r, blas, &m, &t, err);
     if (!rc && extra && bmx_ckpt_has(r, "extra", NULL))
