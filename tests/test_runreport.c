@@ -14,9 +14,12 @@
  * between 50 and 40 -> step 20, 0%. natural never reaches 40. */
 #include "check.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "bmx/report.h"
 
@@ -27,6 +30,37 @@ static bmx_runlog *load(const char *p)
     if (bmx_runlog_load(p, &l, &err))
         fprintf(stderr, "%s\n", err.msg);
     return l;
+}
+
+/* A run folder whose lock a process holds is a run still going: its log loads up to the line
+ * being written (here: the first 700 bytes of a fixture, cut inside line 5); once the lock is
+ * free the same cut line is a killed run's, refused. */
+static void live_run(const char *cut)
+{
+    char dir[160], cmd[400], lock[200];
+    bmx_err err = {0};
+    bmx_runlog *l = NULL;
+    snprintf(dir, sizeof dir, "%s/live", check_tmpdir("runreport"));
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/log.jsonl", dir, cut, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    int fd = open(lock, O_RDWR | O_CREAT, 0666);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    CHECK(bmx_runlog_load(dir, &l, &err) == BMX_OK);
+    if (l) {
+        CHECK(l->live == 1);
+        CHECK(l->nsteps + l->nevals == 3); /* line 1 the header, lines 2-4 records */
+        bmx_sbuf o = {0};
+        CHECK(bmx_report_html(&l, 1, "live", &o, &err) == BMX_OK);
+        CHECK_CONTAINS(bmx_sbuf_str(&o), "1 of the runs were still going");
+        CHECK_CONTAINS(bmx_sbuf_str(&o), " (running)</td>");
+        bmx_sbuf_free(&o);
+        bmx_runlog_free(l);
+        l = NULL;
+    }
+    close(fd); /* the run ended (or was killed): the cut line is an error again */
+    CHECK(bmx_runlog_load(dir, &l, &err) == BMX_ECORRUPT && l == NULL);
+    CHECK_CONTAINS(err.msg, "cut short");
 }
 
 static void test_load(void)
@@ -74,6 +108,7 @@ static void test_bad_logs(void)
     CHECK(system(cmd) == 0);
     CHECK(bmx_runlog_load(p, &l, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "cut short");
+    live_run(p);
     f = fopen(p, "w");
     fputs("{\"type\":\"header\",\"method\":\"x\",\"policy\":\"uniform\",\"domains\":[\"a\"],"
           "\"train_tokens\":[1]}\n{\"type\":\"eval\",\"step\":0,\"loss\":[1,2],\"avg_ppl\":3}\n",
@@ -318,8 +353,8 @@ static void test_write_files(void)
     CHECK_CONTAINS(bmx_sbuf_str(&f.summary),
                    "  uniform                  1 seeds, final 40.000 (1 seed, no interval)\n");
     CHECK_CONTAINS(bmx_sbuf_str(&f.summary),
-                   "  odm                      2 seeds, final 31.000 +- 12.706, vs uniform -25.00 "
-                   "(1 seed, no interval)% (wins 1 of 1)\n");
+                   "  odm                      2 seeds, final 31.000 +- 12.706, vs uniform -25.00% "
+                   "(1 seed, no interval) (wins 1 of 1)\n");
     FILE *fp = fopen(f.md, "r");
     CHECK(fp != NULL);
     if (fp)

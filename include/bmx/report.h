@@ -16,6 +16,8 @@
  * bmx_runlog_load reads RUN/log.jsonl (or the file given) into arrays; every line is checked
  * (valid JSON, the record's fields with the right types and sizes) and an error names the
  * file and line. A run killed mid-line (a truncated last line) is an error too: resume it.
+ * A run still going (a run folder whose lock a process holds) loads as far as it has written:
+ * its last line, if the writer is in the middle of it, is left out and `live` is set.
  *
  * bmx_report_html builds one self-contained HTML page (inline SVG, no scripts) from loaded
  * runs, grouped by method (the header's "method"; runs of one method differ by seed):
@@ -131,6 +133,7 @@ typedef struct bmx_runlog {
     long *eval_step;
     double *eval_loss; /* nevals * K */
     double *eval_avg_ppl;
+    int live; /* the run was still going (its folder's lock held) when it was read */
 } bmx_runlog;
 
 /* path: a run folder (its log.jsonl is read) or a log file. */

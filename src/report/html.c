@@ -42,6 +42,14 @@ static void html_top(bmx_sbuf *o, const struct html_ctx *c, const char *title)
                     "</h1>\n<p class=\"note\">%zu runs, %zu methods, %d domains; built from "
                     "the runs' log.jsonl alone.</p>\n",
                     c->n, c->nm, c->K);
+    size_t live = 0;
+    for (size_t i = 0; i < c->n; i++)
+        live += c->runs[i]->live != 0;
+    if (live)
+        bmx_sbuf_printf(o,
+                        "<p class=\"note\">%zu of the runs were still going when this page was "
+                        "built: their curves end where their logs did (see Runs).</p>\n",
+                        live);
 }
 
 /* 1. headline: the target and the steps each method needs to reach it (or why there is none) */
@@ -327,9 +335,13 @@ static void html_runs(bmx_sbuf *o, const struct html_ctx *c)
         bmx_sbuf_xml(o, runs[i]->method);
         bmx_sbuf_puts(o, "</td><td>");
         bmx_sbuf_xml(o, runs[i]->policy);
-        bmx_sbuf_printf(o, "</td><td>%llu</td><td>%zu</td><td>%ld</td><td>%zu</td></tr>\n",
-                        (unsigned long long)runs[i]->seed, runs[i]->nsteps,
-                        runs[i]->tokens_per_step, bmx_runlog_uniform_steps(runs[i]));
+        bmx_sbuf_printf(o, "</td><td>%llu</td><td>%zu", (unsigned long long)runs[i]->seed,
+                        runs[i]->nsteps);
+        if ((long)runs[i]->nsteps < runs[i]->steps_planned) /* unfinished */
+            bmx_sbuf_printf(o, " of %ld%s", runs[i]->steps_planned,
+                            runs[i]->live ? " (running)" : "");
+        bmx_sbuf_printf(o, "</td><td>%ld</td><td>%zu</td></tr>\n", runs[i]->tokens_per_step,
+                        bmx_runlog_uniform_steps(runs[i]));
     }
     bmx_sbuf_puts(o, "</table>\n</body></html>\n");
 }

@@ -2,12 +2,15 @@
 #include "bmx/report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void bmx_runlog_free(bmx_runlog *l)
 {
@@ -53,7 +56,7 @@ size_t bmx_runlog_uniform_steps(const bmx_runlog *l)
     return n;
 }
 
-static char *dup(const char *s)
+static char *str_dup(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
@@ -170,15 +173,15 @@ static int header_record(bmx_runlog *l, const bmx_jval *v, const char *t, char *
     if (strcmp(t, "header") != 0 || !m || m->t != BMX_JSTR || !p || p->t != BMX_JSTR || !d ||
         d->t != BMX_JARR || d->n == 0 || d->n > 1000000)
         return REC_BAD;
-    l->method = dup(m->s);
-    l->policy = dup(p->s);
+    l->method = str_dup(m->s);
+    l->policy = str_dup(p->s);
     int K = l->K = (int)d->n;
     l->domains = calloc((size_t)K, sizeof *l->domains);
     l->train_tokens = calloc((size_t)K, sizeof *l->train_tokens);
     if (!l->method || !l->policy || !l->domains || !l->train_tokens)
         return REC_NOMEM;
     for (int i = 0; i < K; i++)
-        if (d->items[i]->t != BMX_JSTR || !(l->domains[i] = dup(d->items[i]->s)))
+        if (d->items[i]->t != BMX_JSTR || !(l->domains[i] = str_dup(d->items[i]->s)))
             return REC_BAD;
     if (nums(v, "train_tokens", K, l->train_tokens, 0, R_COUNT, "a token count, 0 to 1e15", why,
              wcap))
@@ -326,6 +329,8 @@ static int load_lines(bmx_runlog *l, FILE *f, const char *file, bmx_err *err)
     int rc = 0;
     while (!rc && (len = getline(&line, &lcap, f)) > 0) {
         lineno++;
+        if (line[len - 1] != '\n' && l->live)
+            break; /* the live run's writer is in the middle of this line */
         if (line[len - 1] != '\n')
             rc = bmx_err_set(err, BMX_ECORRUPT,
                              "%s:%ld: the last line is cut short (the run was killed while "
@@ -340,6 +345,20 @@ static int load_lines(bmx_runlog *l, FILE *f, const char *file, bmx_err *err)
         rc = bmx_err_set(err, BMX_ECORRUPT, "%s is empty: the run never started", file);
     free(line);
     return rc;
+}
+
+/* Does a process hold the lock of run folder dir (bmx/run.h's bmx_run_lock: flock on
+ * dir/lock)? Then the run is still going. */
+static int run_is_live(const char *dir)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/lock", dir);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
 }
 
 int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
@@ -361,7 +380,8 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
         snprintf(file, sizeof file, "%s/log.jsonl", path);
     else
         snprintf(file, sizeof file, "%s", path);
-    l->path = dup(path);
+    l->path = str_dup(path);
+    l->live = is_dir && run_is_live(path);
     if ((rc = bmx_file_fopen_regular(file, &f, &oerr)) < 0) {
         bmx_runlog_free(l);
         return bmx_err_set(err, rc,

@@ -1,6 +1,7 @@
 /* bmx_report_write: the comparison report's files from run folders (bmx/report.h). */
 #include "bmx/report.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,18 @@ static void headline_text(bmx_runlog *const *runs, size_t n, bmx_sbuf *out)
 }
 
 /* The summary's files and its lines per method. */
+/* a relative difference in percent with its interval: "-1.20% +- 0.80%" */
+static const char *pct_text(char *buf, size_t cap, const bmx_ci *c)
+{
+    if (c->n == 0 || !isfinite(c->mean))
+        snprintf(buf, cap, "-");
+    else if (c->n == 1)
+        snprintf(buf, cap, "%.2f%% (1 seed, no interval)", c->mean);
+    else
+        snprintf(buf, cap, "%.2f%% +- %.2f%%", c->mean, c->half);
+    return buf;
+}
+
 static int summary_files(bmx_runlog *const *runs, size_t n, bmx_report_files *f, bmx_err *err)
 {
     bmx_summary *s = NULL;
@@ -60,8 +73,8 @@ static int summary_files(bmx_runlog *const *runs, size_t n, bmx_report_files *f,
         bmx_sbuf_printf(&f->summary, "  %-24s %zu seeds, final %s", x->method, x->nseeds,
                         bmx_ci_text(b, sizeof b, &x->final_ci, 3));
         if (s->reference && !x->is_reference && x->npaired)
-            bmx_sbuf_printf(&f->summary, ", vs %s %s%% (wins %zu of %zu)", s->reference,
-                            bmx_ci_text(b, sizeof b, &x->rel_ci, 2), x->wins, x->npaired);
+            bmx_sbuf_printf(&f->summary, ", vs %s %s (wins %zu of %zu)", s->reference,
+                            pct_text(b, sizeof b, &x->rel_ci), x->wins, x->npaired);
         bmx_sbuf_puts(&f->summary, "\n");
     }
     bmx_summary_free(s);
