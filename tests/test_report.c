@@ -329,6 +329,23 @@ static void test_svg_lines_band(void)
     CHECK_EQ_INT(bmx_svg_lines(&plain, &p, s, 2, &err), BMX_OK);
     CHECK_EQ_STR(bmx_sbuf_str(&out), bmx_sbuf_str(&plain));
     CHECK(!strstr(bmx_sbuf_str(&plain), "ci-band") && !strstr(bmx_sbuf_str(&plain), "zero"));
+    /* two plots in one page: each clips to its own area (ids are global in HTML) */
+    size_t second = plain.len;
+    CHECK_EQ_INT(bmx_svg_lines_band(&plain, &p, s, b, 2, 1, &err), BMX_OK);
+    const char *t2 = bmx_sbuf_str(&plain);
+    char id1[64], id2[64], use[80];
+    const char *c1 = strstr(t2, "<clipPath id=\""), *c2 = strstr(t2 + second, "<clipPath id=\"");
+    CHECK(c1 && c2 && c1 < t2 + second);
+    if (c1 && c2) {
+        CHECK(sscanf(c1, "<clipPath id=\"%63[^\"]", id1) == 1);
+        CHECK(sscanf(c2, "<clipPath id=\"%63[^\"]", id2) == 1);
+        CHECK(strcmp(id1, id2) != 0);
+        snprintf(use, sizeof use, "clip-path=\"url(#%s)\"", id2);
+        CHECK(strstr(t2 + second, use) != NULL); /* the second plot's lines and bands */
+        CHECK(strstr(strstr(t2 + second, "ci-band"), use) != NULL);
+        snprintf(use, sizeof use, "url(#%s)", id1);
+        CHECK(strstr(t2 + second, use) == NULL);
+    }
     bmx_sbuf_free(&plain);
     bmx_sbuf_free(&out);
 }

@@ -19,6 +19,7 @@ enum { MARGIN_L = 72, MARGIN_R = 190, MARGIN_T = 40, MARGIN_B = 52, LEGEND_ROW =
 typedef struct frame {
     double x0, x1, y0, y1;
     double px0, px1, py0, py1; /* py0 is the top edge */
+    char clip[32];             /* the plot area's clipPath id, unique within the page */
 } frame;
 
 static double map_x(const frame *f, double x)
@@ -193,9 +194,9 @@ static void band_poly(bmx_sbuf *out, const frame *f, const double *x, const doub
                       const double *hi, size_t i0, size_t i1, const char *color)
 {
     bmx_sbuf_printf(out,
-                    "<polygon class=\"ci-band\" clip-path=\"url(#plotarea)\" fill=\"%s\" "
+                    "<polygon class=\"ci-band\" clip-path=\"url(#%s)\" fill=\"%s\" "
                     "fill-opacity=\"0.18\" stroke=\"none\" points=\"",
-                    color);
+                    f->clip, color);
     for (size_t i = i0; i < i1; i++)
         bmx_sbuf_printf(out, "%.2f,%.2f ", map_x(f, x[i]), map_y(f, hi[i]));
     for (size_t i = i1; i-- > i0;)
@@ -327,9 +328,9 @@ static void draw_lines(bmx_sbuf *out, const frame *f, const reduced *r)
     for (size_t s = 0; s < r->ns; s++) {
         int pen = 0;
         bmx_sbuf_printf(out,
-                        "<path class=\"series\" clip-path=\"url(#plotarea)\" fill=\"none\" "
+                        "<path class=\"series\" clip-path=\"url(#%s)\" fill=\"none\" "
                         "stroke=\"%s\" stroke-width=\"1.8\" d=\"",
-                        palette[s % NPALETTE]);
+                        f->clip, palette[s % NPALETTE]);
         for (size_t i = 0; i < r->rn[s]; i++) {
             if (!isfinite(r->ry[s][i])) {
                 pen = 0;
@@ -365,7 +366,7 @@ int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_serie
     static const bmx_plot none = {0};
     const bmx_plot *p = plot ? plot : &none;
     reduced r = {0};
-    frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0, 0, 0, 0};
+    frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0, 0, 0, 0, {0}};
     int w, h, rc;
 
     if ((rc = check_series(series, ns, err)))
@@ -387,12 +388,14 @@ int bmx_svg_lines_band(bmx_sbuf *out, const bmx_plot *plot, const bmx_plot_serie
     f.y1 += d;
     size_of(p, &w, &h);
     set_box(&f, w, h);
+    /* ids are global in an HTML page: where this plot starts in out names its clip area */
+    snprintf(f.clip, sizeof f.clip, "plotarea%zu", out->len);
     begin_svg(out, p, w, h);
     axes(out, p, &f, h);
     bmx_sbuf_printf(out,
-                    "<clipPath id=\"plotarea\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+                    "<clipPath id=\"%s\"><rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
                     "height=\"%.2f\"/></clipPath>\n",
-                    f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
+                    f.clip, f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0);
     draw_bands(out, &f, &r);
     if (zero_line)
         bmx_sbuf_printf(out,
