@@ -96,14 +96,35 @@ typedef struct bmx_flad bmx_flad;
 
 bmx_flad_config bmx_flad_config_default(void);
 
-/* Create a run. tr: a trainer (accum 1) of a float model; tok, target and the aux tasks are
- * not owned and must outlive the run. naux may be 0 only for target-only. Evaluates the
- * validation accuracy at theta_0 (the first best). */
+/* Create a run. tr: a trainer (accum 1) of a float model, trained through its CPU backend
+ * (bmx/backend.h; made and freed by the run); tok, target and the aux tasks are not owned and
+ * must outlive the run. naux may be 0 only for target-only. Evaluates the validation accuracy
+ * at theta_0 (the first best). */
 int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr, const bmx_tok *tok,
                     const bmx_task *target, const bmx_flad_aux *aux, int naux, bmx_err *err);
+/* The same over a trainer backend (not owned; its host trainer has accum 1): every forward,
+ * backward, optimizer step, gradient and parameter read goes through it (bmx_backend_grad for
+ * a batch's gradient, bmx_backend_micro for the step's last batch, the host gradient buffer or
+ * get_grads/set_grads for rewards and the step's gradient, bmx_backend_eval for scoring). The
+ * CPU backend gives bmx_flad_create's bits. */
+struct bmx_backend;
+int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, struct bmx_backend *be,
+                            const bmx_tok *tok, const bmx_task *target, const bmx_flad_aux *aux,
+                            int naux, bmx_err *err);
 void bmx_flad_free(bmx_flad *f);
 
+/* One round: bmx_flad_step, then bmx_flad_validate when bmx_flad_validation_due. */
 int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
+/* The round without its validation (info: evaluated 0, best_val, best_round and stopped as
+ * they stand); BMX_ESTATE once early stopping fired. */
+int bmx_flad_step(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
+/* Validation at the current parameters (the round just done): the accuracy; a better one keeps
+ * the parameters as the best (ties keep the earlier), else it counts towards patience, and
+ * early stopping fires as the header says. info (may be NULL): evaluated 1, val_acc, best_val,
+ * best_round, stopped. */
+int bmx_flad_validate(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
+/* 1 when the round just done is one to validate (rounds % eval_every == 0). */
+int bmx_flad_validation_due(const bmx_flad *f);
 /* Rounds done, whether early stopping fired, the policy (NULL for target-only). */
 long bmx_flad_rounds(const bmx_flad *f);
 int bmx_flad_stopped(const bmx_flad *f);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bmx/backend.h"
 #include "bmx/checkpoint.h"
 #include "bmx/flad.h"
 #include "bmx/kernels.h"
@@ -42,6 +43,7 @@ struct frun {
     char (*anames)[96]; /* "task/template" per arm */
     bmx_model *m;
     bmx_trainer *tr;
+    bmx_backend *be; /* the trainer's (bmx/backend.h): FLAD reaches the model through it */
     bmx_flad *f;
     FILE *log;
     bmx_json j;
@@ -61,6 +63,7 @@ static void frun_free(void *impl)
         fclose(r->log);
     bmx_json_free(&r->j);
     bmx_flad_free(r->f);
+    bmx_backend_free(r->be);
     bmx_trainer_free(r->tr);
     bmx_model_free(r->m);
     free(r->aux);
@@ -388,7 +391,8 @@ static int flad_save(void *impl, bmx_ckpt_writer *w, bmx_err *err)
     bmx_le_put32(run + 4, (uint32_t)r->naux);
     bmx_le_put64(run + 8, (uint64_t)bmx_flad_rounds(r->f));
     bmx_le_put64(run + 16, (uint64_t)ftell(r->log));
-    if (!(rc = bmx_ckpt_add_trainer(w, r->tr, err)) &&
+    if (!(rc = bmx_backend_sync_to_host(r->be, err)) && /* the model and moments -> r->tr */
+        !(rc = bmx_ckpt_add_trainer(w, r->tr, err)) &&
         !(rc = bmx_ckpt_add(w, "flad.run", run, sizeof run, err)) &&
         !(rc = bmx_ckpt_add(w, "flad.cfg", r->cfg_text, strlen(r->cfg_text), err)))
         rc = bmx_flad_save_sections(r->f, w, err);
@@ -446,7 +450,8 @@ static int restore(struct frun *r, bmx_ckpt_reader *rd, const char *ck, bmx_err 
                          "%s: its run state has %u auxiliary datasets, this run %d: the file was "
                          "altered; refusing to resume from it",
                          ck, naux, r->naux);
-    if (rc || (rc = bmx_flad_load_sections(r->f, rd, err)))
+    if (rc || (rc = bmx_flad_load_sections(r->f, rd, err)) ||
+        (rc = bmx_backend_sync_from_host(r->be, err))) /* r->tr as loaded -> the backend */
         return rc;
     if (round != (uint64_t)bmx_flad_rounds(r->f) ||
         round != (uint64_t)bmx_trainer_step_count(r->tr))
@@ -493,7 +498,13 @@ static int make_flad(struct frun *r, bmx_err *err)
     fc.seed = r->cfg.seed;
     fc.aux_draws = r->cfg.aux_draws;
     fc.min_rounds = r->cfg.min_rounds;
-    return bmx_flad_create(&r->f, &fc, r->tr, r->tok, r->target, r->aux, r->naux, err);
+    return bmx_flad_create_backend(&r->f, &fc, r->be, r->tok, r->target, r->aux, r->naux, err);
+}
+
+/* The trainer's backend: the CPU trainer itself. */
+static int make_backend(struct frun *r, bmx_err *err)
+{
+    return bmx_backend_cpu(r->tr, &r->be, err);
 }
 
 /* From the checkpoint (resume) or new; then log.jsonl opened where the run goes on. */
@@ -520,7 +531,7 @@ static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
     } else {
         rc = new_model(r, err);
     }
-    if (!rc)
+    if (!rc && !(rc = make_backend(r, err)))
         rc = make_flad(r, err);
     if (!rc && from_ckpt)
         rc = restore(r, rd, ck, err);
