@@ -189,11 +189,20 @@ int bmx_flad_load_sections(bmx_flad *f, struct bmx_ckpt_reader *r, bmx_err *err)
  * Checkpoints every ckpt_every rounds, at an early stop, at the last round and when *stop
  * becomes non-zero. Resume (opts->resume): the folder is locked, stale temporaries removed, the
  * configuration compared with config.txt and with the checkpoint's (every key but out,
- * rounds, ckpt_every and threads must agree, else BMX_EINVAL naming the keys), the checkpoint's
+ * rounds, ckpt_every, threads, device and precision must agree, else BMX_EINVAL naming the
+ * keys), the checkpoint's
  * step, round and optimizer checked against its run state and the configuration, log.jsonl
  * checked (the header this run would write, then round records 1..round ending exactly at the
  * checkpoint's length) and cut back to that length; the run then continues byte for byte as one
- * that never stopped (same threads). A resume with no checkpoint yet starts over. */
+ * that never stopped (same threads, same device). A resume with no checkpoint yet starts over.
+ * Device: the model trains through the trainer backend of `device` (bmx/backend.h): cpu, or
+ * cuda with `precision` (fp32, or bf16 by default; a CUDA backend with room for the batch and
+ * for every choice set of the target); without CUDA or a usable GPU the open fails with the
+ * backend's BMX_ESTATE message. config.txt stores the device resolved (cpu when none is given)
+ * and the precision as given ("" = the device's default). The checkpoint holds the host
+ * trainer's state and FLAD's host-side state whatever the device, so a resume may change the
+ * device (and precision): the run continues from the same state, its later records within
+ * that device's arithmetic (not byte for byte the run that never moved). */
 
 typedef struct bmx_flad_run_config {
     const char *tasks;   /* task folder (bmx tasks build) */
@@ -223,11 +232,14 @@ typedef struct bmx_flad_run_config {
     uint64_t seed;           /* batches, policy and the random model */
     int blas;                /* 1: BLAS matrix products, 0: plain C */
     int threads;             /* 0: OpenMP's default */
+    const char *device;      /* cpu | cuda ("" = cpu); resolved in config.txt */
+    const char *precision;   /* fp32 | bf16 | "" (the device's default: bf16 on cuda) */
 } bmx_flad_run_config;
 
 /* tasks "tasks", aux "all", holdout "spam,genre,sotu-party,language", policy exp3, reward agg,
  * params final, batch 4, seq 64, rounds 200, eval_every 10, patience 0, min_rounds -1,
- * aux_draws 1, ckpt_every 50, lr 1e-4, seed 1, blas 1; every other string "", number 0. */
+ * aux_draws 1, ckpt_every 50, lr 1e-4, seed 1, blas 1, device cpu; every other string "",
+ * number 0. */
 bmx_flad_run_config bmx_flad_run_config_default(void);
 /* The keys of config.txt, in print order, ended by {NULL} (bmx/run.h's bmx_config_* read and
  * write them). */

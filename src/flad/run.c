@@ -25,8 +25,10 @@
 #define RUN_SECTION   24
 
 /* What a resume may change: where the folder is, how far it runs, how often it checkpoints,
- * the threads (the same threads are needed for a byte-identical result). */
-static const char *const free_keys[] = {"out", "rounds", "ckpt_every", "threads", NULL};
+ * the threads (the same threads are needed for a byte-identical result), the device and its
+ * precision (the checkpoint holds the host state whatever the device: bmx/flad.h). */
+static const char *const free_keys[] = {"out",    "rounds",    "ckpt_every", "threads",
+                                        "device", "precision", NULL};
 
 struct frun {
     bmx_flad_run_config cfg; /* min_rounds resolved */
@@ -501,10 +503,20 @@ static int make_flad(struct frun *r, bmx_err *err)
     return bmx_flad_create_backend(&r->f, &fc, r->be, r->tok, r->target, r->aux, r->naux, err);
 }
 
-/* The trainer's backend: the CPU trainer itself. */
+/* The trainer's backend: the CPU trainer itself, or the CUDA trainer over it with room for
+ * a batch and for the largest choice set of the target (validation and test scoring). */
 static int make_backend(struct frun *r, bmx_err *err)
 {
-    return bmx_backend_cpu(r->tr, &r->be, err);
+    int dev = BMX_DEVICE_CPU, prec = BMX_PREC_FP32, rows = r->cfg.batch;
+    if (bmx_device_parse(r->cfg.device, &dev, err) ||
+        bmx_precision_parse(r->cfg.precision, dev, &prec, err))
+        return BMX_EINVAL;
+    if (dev == BMX_DEVICE_CPU)
+        return bmx_backend_cpu(r->tr, &r->be, err);
+    for (size_t i = 0; i < bmx_task_count(r->target); i++)
+        if (bmx_task_example_at(r->target, i)->nchoices > rows)
+            rows = bmx_task_example_at(r->target, i)->nchoices;
+    return bmx_backend_cuda(r->tr, prec, 0, rows, r->cfg.seq, &r->be, err);
 }
 
 /* From the checkpoint (resume) or new; then log.jsonl opened where the run goes on. */
@@ -674,10 +686,12 @@ int bmx_flad_open(bmx_run **out, const bmx_flad_run_config *cfg, const bmx_flad_
     if (opts)
         r->opts = *opts;
     snprintf(r->dir, sizeof r->dir, "%s", cfg->out);
-    bmx_flad_run_config stored = r->cfg;
-    stored.out = "";
     if ((rc = flad_run_config_check(&r->cfg, resume, err)))
         goto fail;
+    if (!*r->cfg.device) /* stored resolved */
+        r->cfg.device = "cpu";
+    bmx_flad_run_config stored = r->cfg;
+    stored.out = "";
     if (r->cfg.threads > 0)
         bmx_kernels_set_threads(r->cfg.threads);
     if ((rc = open_tasks(r, err)))
