@@ -3,7 +3,8 @@
  * gradient against a direct computation, an auxiliary set identical to the target, target-only
  * never touching auxiliary data, the exploit-only scoring pass, resume exactness, errors; the
  * loop over a trainer backend without a host gradient buffer (the CUDA backend's path: copies)
- * against the CPU backend, bit for bit, with the backend calls counted.
+ * against the CPU backend, bit for bit, with the backend calls counted; on a GPU (skipped
+ * without one) the loop on the CUDA backend (fp32) against the CPU's.
  * Tiny models (2 layers, width 16) and the fixture tasks of tests/fixtures/tasks. */
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "bmx/backend.h"
+#include "bmx/cuda.h"
 #include "bmx/eval.h"
 #include "bmx/checkpoint.h"
 #include "bmx/flad.h"
@@ -906,6 +908,59 @@ static void test_backend_copy_path(void)
     free(tidx);
 }
 
+/* On the CUDA backend (fp32; skipped without CUDA or a GPU): theta_0 is scored as on the CPU,
+ * and 3 exp3 rounds (G = 2; K = 3 arms: pi is exactly uniform for rounds 1..3, so the draws
+ * cannot depend on the rewards' last bits) draw the same arms with target and auxiliary losses
+ * within 1e-4 relative of the CPU backend's; the test accuracy of the best parameters is a
+ * fraction. */
+static void test_gpu_flad_fp32(void)
+{
+    bmx_err err = {0};
+    if (!bmx_cuda_built())
+        SKIP("bmx was built without CUDA (make CUDA=1 on a machine with nvcc)");
+    if (bmx_cuda_available(&err) != BMX_OK)
+        SKIP("no usable CUDA device: %s", err.msg);
+    setup();
+    bmx_flad_aux aux[3] = {{tsound, 0}, {tcount, 0}, {tcount, 1}};
+    bmx_model *m1 = tiny_model(31), *m2 = tiny_model(31);
+    bmx_trainer *t1 = tiny_trainer(m1), *t2 = tiny_trainer(m2);
+    bmx_flad_config c = tiny_cfg("exp3");
+    c.aux_draws = 2;
+    int rows = c.batch;
+    for (size_t i = 0; i < bmx_task_count(tcolor); i++)
+        if (bmx_task_example_at(tcolor, i)->nchoices > rows)
+            rows = bmx_task_example_at(tcolor, i)->nchoices;
+    bmx_backend *gb = NULL;
+    CHECK_MSG(bmx_backend_cuda(t2, BMX_CUDA_FP32, 0, rows, c.T, &gb, &err) == 0, "%s", err.msg);
+    bmx_flad *f1 = NULL, *f2 = NULL;
+    CHECK(bmx_flad_create(&f1, &c, t1, tok, tcolor, aux, 3, &err) == 0);
+    CHECK_MSG(gb && bmx_flad_create_backend(&f2, &c, gb, tok, tcolor, aux, 3, &err) == 0, "%s",
+              err.msg);
+    if (!f1 || !f2)
+        return;
+    CHECK(bmx_flad_best_val(f1, NULL) == bmx_flad_best_val(f2, NULL));
+    for (int r = 0; r < 3; r++) {
+        bmx_flad_info a, b;
+        CHECK(bmx_flad_round(f1, &a, &err) == 0);
+        CHECK_MSG(bmx_flad_round(f2, &b, &err) == 0, "%s", err.msg);
+        CHECK(!memcmp(a.arms, b.arms, 2 * sizeof *a.arms));
+        CHECK_MSG(fabs(a.target_loss - b.target_loss) <= 1e-4 * a.target_loss &&
+                      fabs(a.aux_loss - b.aux_loss) <= 1e-4 * a.aux_loss,
+                  "round %d: cpu %.9g %.9g, cuda %.9g %.9g", r + 1, a.target_loss, a.aux_loss,
+                  b.target_loss, b.aux_loss);
+    }
+    double s2 = -1, u2 = -1;
+    CHECK_MSG(bmx_flad_finish(f2, &s2, &u2, &err) == 0, "%s", err.msg);
+    CHECK(s2 >= 0 && s2 <= 1 && u2 >= 0 && u2 <= 1);
+    bmx_flad_free(f1);
+    bmx_flad_free(f2);
+    bmx_backend_free(gb);
+    bmx_trainer_free(t1);
+    bmx_trainer_free(t2);
+    bmx_model_free(m1);
+    bmx_model_free(m2);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -923,6 +978,7 @@ int main(int argc, char **argv)
         {"errors", test_errors},
         {"early_stop", test_early_stop},
         {"backend_copy_path", test_backend_copy_path},
+        {"gpu_flad_fp32", test_gpu_flad_fp32},
         {0},
     };
     /* tiny models: one thread is faster than OpenMP's start-up on a shared machine */

@@ -273,8 +273,14 @@ typedef struct bmx_flad_result {
 
 /* A FLAD run as a run handle (bmx/run.h, a kind of run: bmx_run_open_kind): the folder,
  * the configuration, the tasks, the model (new or from the checkpoint, checked as above) and
- * the log opened. bmx_run_step is one round (bmx_flad_round, its log record, opts->progress),
- * bmx_run_checkpoint writes checkpoint.bin; bmx_run_drive drives it to its end (its last
+ * the log opened, the trainer backend made (--device). bmx_run_step is one round
+ * (bmx_flad_step) and its log record with opts->progress; after every eval_every-th round
+ * bmx_run_eval_due says so and bmx_run_evaluate validates (bmx_flad_validate: accuracy on
+ * the few-shot validation set in bmx_run_eval's acc, the best kept in best / best_step, early
+ * stopping decided: the handle then ends), and bmx_run_log_eval writes that round's record
+ * with its val_acc (the record waits for it; a round whose validation is not asked for is
+ * recorded without one at the next step or checkpoint, and nothing is learnt from it).
+ * bmx_run_checkpoint writes checkpoint.bin; bmx_run_drive drives it all to its end (its last
  * round, an early stop, or *opts->stop: a checkpoint and 1); bmx_run_close frees it. cfg's
  * strings, opts->stop and opts->progress_ctx must outlive the handle (cfg and opts are
  * copied). */

@@ -49,6 +49,8 @@ struct frun {
     bmx_flad *f;
     FILE *log;
     bmx_json j;
+    bmx_flad_info in; /* the last round */
+    int pending;      /* its record waits for its validation (bmx_run_evaluate) */
 };
 
 static void path_in(const struct frun *r, char *buf, size_t cap, const char *name)
@@ -379,6 +381,18 @@ static int check_log(struct frun *r, uint64_t loglen, long round, const char *ck
     return rc;
 }
 
+/* The last round's record and its progress report, when still to be written. */
+static int flush_round(struct frun *r, bmx_err *err)
+{
+    if (!r->pending)
+        return BMX_OK;
+    r->pending = 0;
+    int rc = round_record(r, &r->in, err);
+    if (!rc && r->opts.progress)
+        r->opts.progress(r->opts.progress_ctx, &r->in);
+    return rc;
+}
+
 /* ---- checkpoints: the trainer's sections, "flad.run" (u32 version 2, u32 naux, u64 round,
  * u64 bytes of log.jsonl), "flad.cfg" (the configuration text), then FLAD's (flad.h) ---- */
 
@@ -386,7 +400,9 @@ static int flad_save(void *impl, bmx_ckpt_writer *w, bmx_err *err)
 {
     struct frun *r = impl;
     unsigned char run[RUN_SECTION];
-    int rc;
+    int rc = flush_round(r, err);
+    if (rc)
+        return rc;
     if (fflush(r->log) || fsync(fileno(r->log)))
         return bmx_err_set(err, BMX_EIO, "cannot write %s/log.jsonl: %s", r->dir, strerror(errno));
     bmx_le_put32(run, STATE_VERSION);
@@ -564,23 +580,53 @@ static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
 /* ---- the run ---- */
 
 /* One round: the FLAD step (target gradient, auxiliary draws, their gradients and rewards,
- * the policy's observations, the optimizer, the policy's round end, validation when due),
- * then its log record; the handle checkpoints when due. */
+ * the policy's observations, the optimizer, the policy's round end), then its log record;
+ * a round due for validation keeps its record for the validation (flad_log_eval). The record
+ * of a round whose validation was not asked for is written first. The handle validates and
+ * checkpoints when due. */
 static int flad_step(void *impl, int *ended, bmx_err *err)
 {
     struct frun *r = impl;
-    bmx_flad_info in;
-    int rc = bmx_flad_round(r->f, &in, err);
+    int rc = flush_round(r, err);
     if (!rc)
-        rc = round_record(r, &in, err);
-    if (!rc && r->opts.progress)
-        r->opts.progress(r->opts.progress_ctx, &in);
-    *ended = in.stopped;
-    return rc;
+        rc = bmx_flad_step(r->f, &r->in, err);
+    if (rc)
+        return rc;
+    r->pending = 1;
+    *ended = 0; /* only a validation ends a FLAD run early */
+    return bmx_flad_validation_due(r->f) ? BMX_OK : flush_round(r, err);
 }
 
-static const bmx_run_kind flad_kind = {"round", "auxiliary datasets", flad_step, flad_save,
-                                       frun_free};
+/* Validation on the target's few-shot validation set: the best parameters kept, early
+ * stopping decided (bmx_flad_validate). */
+static int flad_evaluate(void *impl, bmx_run_eval *ev, int *ended, bmx_err *err)
+{
+    struct frun *r = impl;
+    int rc = bmx_flad_validate(r->f, &r->in, err);
+    if (rc)
+        return rc;
+    ev->acc = r->in.val_acc;
+    ev->best = r->in.best_val;
+    ev->best_step = r->in.best_round;
+    *ended = r->in.stopped;
+    return BMX_OK;
+}
+
+/* The round's record, with its validation. */
+static int flad_log_eval(void *impl, const bmx_run_eval *ev, bmx_err *err)
+{
+    return flush_round(impl, err);
+}
+
+static const bmx_run_kind flad_kind = {
+    .unit = "round",
+    .arms = "auxiliary datasets",
+    .step = flad_step,
+    .save = flad_save,
+    .close = frun_free,
+    .evaluate = flad_evaluate,
+    .log_eval = flad_log_eval,
+};
 
 static int write_result(struct frun *r, const bmx_flad_result *res, bmx_err *err)
 {
@@ -625,7 +671,9 @@ int bmx_flad_run_finish(bmx_run *run, bmx_flad_result *res, bmx_err *err)
     if (!r)
         return bmx_err_set(err, BMX_EINVAL,
                            "bmx_flad_run_finish: not a FLAD run (open it with bmx_flad_open)");
-    int rc = bmx_flad_finish(r->f, &res->test_sum, &res->test_mean, err);
+    int rc = flush_round(r, err);
+    if (!rc)
+        rc = bmx_flad_finish(r->f, &res->test_sum, &res->test_mean, err);
     if (rc)
         return rc;
     const long *cnt = bmx_flad_arm_counts(r->f);
@@ -709,7 +757,7 @@ int bmx_flad_open(bmx_run **out, const bmx_flad_run_config *cfg, const bmx_flad_
         goto fail;
     }
     bmx_run_sched s = {r->dir,  bmx_flad_rounds(r->f),  r->cfg.rounds, r->cfg.ckpt_every,
-                       resumed, bmx_flad_stopped(r->f), r->naux};
+                       resumed, bmx_flad_stopped(r->f), r->naux,       r->cfg.eval_every};
     bmx_run_opts ro = {0};
     ro.stop = r->opts.stop;
     ro.log = r->opts.log;
