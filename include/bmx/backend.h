@@ -13,6 +13,10 @@
  * micro-batch's loss weight w scales its gradient: the step's gradient is
  *     sum_g w_g grad(loss_g) / accum
  * (w = 1 everywhere gives the plain mean; DoReMi gives each micro-batch its domain weight).
+ * FLAD (bmx/flad.h) needs each batch's gradient on its own: bmx_backend_grad computes one
+ * outside the step's count, and the rewards read it in the host gradient buffer
+ * (bmx_backend_host_grads; the CPU backend's, no copy) or a get_grads copy (CUDA); the step's
+ * last batch is its one micro-batch and set_grads puts the round's mean gradient back.
  */
 #ifndef BMX_BACKEND_H
 #define BMX_BACKEND_H
