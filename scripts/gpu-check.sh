@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh - everything about the CUDA trainer that needs a GPU, in one go, on the
-# lent GPU machine (no network): build with nvcc, the CUDA tests, a short `bmx compare
+# lent GPU machine (no network): build with nvcc, the CUDA tests (FLAD on cuda too), a short `bmx compare
 # --device cuda` (uniform, odm, doremi) on carried token shards, then the benchmark against
 # PyTorch. Everything goes to $OUT (at most 8 files come back): summary.txt (one line per
 # stage, the figures), build.log, tests.log, compare.log, bench.log (the benchmark's table and
@@ -50,10 +50,10 @@ fi
 
 jobs=$(nproc)
 stage build "$OUT/build.log" 400 make -j"$jobs" CUDA=1 all build/tests/test_cuda_model \
-    build/tests/test_backend build/bench/bench_cuda || { note "build failed"; tail -30 "$OUT/build.log"; exit 1; }
+    build/tests/test_backend build/tests/test_flad build/bench/bench_cuda || { note "build failed"; tail -30 "$OUT/build.log"; exit 1; }
 
 export BMX_BUILD=$PWD/build BMX_ROOT=$PWD
-for t in test_cuda_model test_backend; do
+for t in test_cuda_model test_backend test_flad; do
     n0=$(wc -l <"$OUT/tests.log" 2>/dev/null || echo 0)
     stage "$t" "$OUT/tests.log" 120 build/tests/$t
     tail -n +$((n0 + 1)) "$OUT/tests.log" | grep -E "^# $t|^  |^FAIL|^skip" | tail -n 16 >>"$sum"
@@ -62,6 +62,9 @@ n0=$(wc -l <"$OUT/tests.log")
 stage test_cuda_cli.sh "$OUT/tests.log" 180 bash tests/cli/test_cuda_cli.sh
 tail -n +$((n0 + 1)) "$OUT/tests.log" |
     grep -E "^an uninterrupted|^killed|^last 5|^GPU:|^FAIL|skipped" | tail -n 6 >>"$sum"
+n0=$(wc -l <"$OUT/tests.log")
+stage test_flad_device.sh "$OUT/tests.log" 180 bash tests/cli/test_flad_device.sh
+tail -n +$((n0 + 1)) "$OUT/tests.log" | grep -E "^round 1|^GPU:|^FAIL|skipped" | tail -n 4 >>"$sum"
 
 # a short compare of two policies on the GPU
 data=.gpu/shards

@@ -1,15 +1,18 @@
 /* The trainer backend seam (bmx/backend.h) and the CUDA trainer behind it.
  *
  * CPU (always): the CPU backend is the trainer itself (a step through the seam gives the
- * trainer's bits); a micro-batch's loss weight scales its gradient; device and precision names
- * and their errors; --device cuda without CUDA or without a GPU fails saying why.
+ * trainer's bits); a micro-batch's loss weight scales its gradient; a batch's gradient outside
+ * the step (bmx_backend_grad, FLAD's) is the model's and counts no micro-batch, in the host
+ * gradient buffer; device and precision names and their errors; --device cuda without CUDA or
+ * without a GPU fails saying why.
  * GPU (skipped, saying so, without a usable CUDA device):
  *   - one fp32 step against the CPU trainer: every micro-batch loss and per-sequence loss, and
  *     every tensor's gradient within 1e-4 relative (norm of the difference over the norm);
  *     AdamW from the same gradients gives the CPU trainer's parameters within 1e-5 relative
  *     (per element, against max(|p|, 1e-3));
  *   - 50 bf16 steps track the fp32 curve: every step's loss within 2% of the fp32 loss;
- *   - a GPU checkpoint resumes on the CPU and back, and GPU training is deterministic.
+ *   - a GPU checkpoint resumes on the CPU and back, and GPU training is deterministic;
+ *   - bmx_backend_grad (fp32) against the CPU's within 1e-4 relative, no host gradient buffer.
  */
 #include <math.h>
 #include <stdio.h>
@@ -106,6 +109,34 @@ static void test_cpu_backend_is_the_trainer(void)
     CHECK(bmx_model_forward(a.m, a.tok, a.tok + n, a.B, a.T, &l2, s2, NULL, &err) == 0);
     CHECK(l1 == l2 && memcmp(s1, s2, sizeof s1) == 0);
     free(p);
+    bmx_backend_free(be);
+    drop(&a);
+    drop(&b);
+}
+
+/* bmx_backend_grad: the gradient of one batch's mean loss, overwriting, counted as no
+ * micro-batch (apply after it alone is refused); the CPU backend's host gradient buffer is the
+ * model's own. */
+static void test_batch_grad(void)
+{
+    struct setup a = make(1, 5), b = make(1, 5);
+    bmx_backend *be = NULL;
+    bmx_err err = {0};
+    CHECK(bmx_backend_cpu(a.t, &be, &err) == 0);
+    CHECK(bmx_backend_host_grads(be) == bmx_model_grads(a.m));
+    size_t n = (size_t)a.B * a.T, np = bmx_model_num_params(a.m);
+    double l1 = 0, l2 = 0;
+    /* a micro-batch first: grad overwrites its gradient */
+    CHECK(bmx_backend_micro(be, a.tok, a.tok + n, a.B, a.T, 3.0, NULL, NULL, NULL, &err) == 0);
+    bmx_trainer_set_step(a.t, 0);
+    CHECK(bmx_backend_grad(be, a.tok, a.tok + n, a.B, a.T, &l1, &err) == 0);
+    CHECK(bmx_model_forward(b.m, b.tok, b.tok + n, b.B, b.T, &l2, NULL, NULL, &err) == 0);
+    CHECK(bmx_model_backward(b.m, 1.0, 0, &err) == 0);
+    CHECK(l1 == l2 && l1 > 0);
+    CHECK(memcmp(bmx_model_grads(a.m), bmx_model_grads(b.m), np * 4) == 0);
+    /* no micro-batch counted: an optimizer step now is refused */
+    CHECK(bmx_backend_apply(be, NULL, &err) == BMX_ESTATE);
+    CHECK_CONTAINS(err.msg, "after 0 of 1 micro-batches");
     bmx_backend_free(be);
     drop(&a);
     drop(&b);
@@ -402,11 +433,39 @@ static void test_gpu_out_of_memory_says_how_much(void)
     bmx_model_free(m);
 }
 
+/* bmx_backend_grad on the GPU (fp32) against the CPU backend's, one batch; no host buffer. */
+static void test_gpu_batch_grad(void)
+{
+    need_gpu();
+    struct setup a = make(1, 13), h;
+    bmx_backend *gb = gpu_twin(&a, BMX_CUDA_FP32, &h), *cb = NULL;
+    bmx_err err = {0};
+    CHECK(bmx_backend_cpu(a.t, &cb, &err) == 0);
+    CHECK(bmx_backend_host_grads(gb) == NULL);
+    size_t n = (size_t)a.B * a.T, np = bmx_model_num_params(a.m);
+    double lc = 0, lg = 0;
+    float *gg = malloc(np * 4);
+    CHECK(bmx_backend_grad(cb, a.tok, a.tok + n, a.B, a.T, &lc, &err) == 0);
+    CHECK_MSG(bmx_backend_grad(gb, a.tok, a.tok + n, a.B, a.T, &lg, &err) == 0, "%s", err.msg);
+    CHECK(bmx_backend_get_grads(gb, gg, &err) == 0);
+    CHECK_MSG(fabs(lg - lc) <= 1e-4 * fabs(lc), "loss cpu %.9g gpu %.9g", lc, lg);
+    double d = rel_diff(gg, bmx_model_grads(a.m), np);
+    CHECK_MSG(d < 1e-4, "gradient: relative difference %g", d);
+    printf("  (bmx_backend_grad fp32: gradient relative difference %.3g)\n", d);
+    CHECK(bmx_backend_apply(gb, NULL, &err) == BMX_ESTATE); /* no micro-batch counted */
+    free(gg);
+    bmx_backend_free(gb);
+    bmx_backend_free(cb);
+    drop(&h);
+    drop(&a);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
         {"cpu_backend_is_the_trainer", test_cpu_backend_is_the_trainer},
         {"loss_weight", test_loss_weight},
+        {"batch_grad", test_batch_grad},
         {"names", test_names},
         {"run_config_keys", test_run_config_keys},
         {"cuda_refused_without_gpu", test_cuda_refused_without_gpu},
@@ -414,6 +473,7 @@ int main(int argc, char **argv)
         {"gpu_bf16_tracks_fp32", test_gpu_bf16_tracks_fp32},
         {"gpu_checkpoint_both_ways", test_gpu_checkpoint_both_ways},
         {"gpu_out_of_memory_says_how_much", test_gpu_out_of_memory_says_how_much},
+        {"gpu_batch_grad", test_gpu_batch_grad},
         {0},
     };
     return check_main(argc, argv, cases);

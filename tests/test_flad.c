@@ -1,7 +1,10 @@
 /* tests/test_flad.c - rank classification (against log-softmax of the model's logits) and the
  * FLAD loop: rewards on hand-made gradients through the loop's reward function, the target
  * gradient against a direct computation, an auxiliary set identical to the target, target-only
- * never touching auxiliary data, the exploit-only scoring pass, resume exactness, errors.
+ * never touching auxiliary data, the exploit-only scoring pass, resume exactness, errors; the
+ * loop over a trainer backend without a host gradient buffer (the CUDA backend's path: copies)
+ * against the CPU backend, bit for bit, with the backend calls counted; on a GPU (skipped
+ * without one) the loop on the CUDA backend (fp32) against the CPU's.
  * Tiny models (2 layers, width 16) and the fixture tasks of tests/fixtures/tasks. */
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bmx/backend.h"
+#include "bmx/cuda.h"
 #include "bmx/eval.h"
 #include "bmx/checkpoint.h"
 #include "bmx/flad.h"
@@ -747,6 +752,215 @@ static void test_early_stop(void)
     CHECK(stop_at[1] >= 15);
 }
 
+/* ---- the loop over a trainer backend without a host gradient buffer ----
+ * A backend whose operations go to a CPU backend through bmx/backend.h, counted, and with no
+ * host gradient buffer (host_grads NULL), as the CUDA backend: FLAD copies each gradient to the
+ * host (get_grads) and puts the step's back (set_grads). */
+struct copy_be {
+    bmx_backend *in;
+    int grad, micro, apply, eval, getp, getg, setg, to, from;
+};
+
+static int cb_micro(void *p, const int *in, const int *tg, int B, int T, double w, double *loss,
+                    double *sl, double *tl, bmx_err *err)
+{
+    struct copy_be *c = p;
+    c->micro++;
+    return bmx_backend_micro(c->in, in, tg, B, T, w, loss, sl, tl, err);
+}
+static int cb_apply(void *p, bmx_step_info *info, bmx_err *err)
+{
+    ((struct copy_be *)p)->apply++;
+    return bmx_backend_apply(((struct copy_be *)p)->in, info, err);
+}
+static int cb_grad(void *p, const int *in, const int *tg, int B, int T, double *loss, bmx_err *err)
+{
+    ((struct copy_be *)p)->grad++;
+    return bmx_backend_grad(((struct copy_be *)p)->in, in, tg, B, T, loss, err);
+}
+static int cb_eval(void *p, const int *in, const int *tg, int B, int T, double *loss, double *sl,
+                   double *tl, bmx_err *err)
+{
+    ((struct copy_be *)p)->eval++;
+    return bmx_backend_eval(((struct copy_be *)p)->in, in, tg, B, T, loss, sl, tl, err);
+}
+static int cb_getp(void *p, float *h, bmx_err *err)
+{
+    ((struct copy_be *)p)->getp++;
+    return bmx_backend_get_params(((struct copy_be *)p)->in, h, err);
+}
+static int cb_getg(void *p, float *h, bmx_err *err)
+{
+    ((struct copy_be *)p)->getg++;
+    return bmx_backend_get_grads(((struct copy_be *)p)->in, h, err);
+}
+static int cb_setg(void *p, const float *h, bmx_err *err)
+{
+    ((struct copy_be *)p)->setg++;
+    return bmx_backend_set_grads(((struct copy_be *)p)->in, h, err);
+}
+static int cb_to(void *p, bmx_err *err)
+{
+    ((struct copy_be *)p)->to++;
+    return BMX_OK;
+}
+static int cb_from(void *p, bmx_err *err)
+{
+    ((struct copy_be *)p)->from++;
+    return BMX_OK;
+}
+
+static const bmx_backend_ops copy_ops = {
+    .name = "copy",
+    .micro = cb_micro,
+    .apply = cb_apply,
+    .grad = cb_grad,
+    .eval = cb_eval,
+    .get_params = cb_getp,
+    .get_grads = cb_getg,
+    .set_grads = cb_setg,
+    .to_host = cb_to,
+    .from_host = cb_from,
+};
+
+/* exp3 with G = 2 (eval every 2) and exploit-only (its scoring pass), 6 rounds each: the copy
+ * path gives the CPU backend's rewards, losses, validation, parameters and test accuracy bit for
+ * bit, and makes exactly the calls the loop plans: a round = 1 target gradient (grad, get_grads)
+ * + G - 1 auxiliary gradients (grad) + the last as the step's micro-batch, G copies to the host
+ * (get_grads), the step's gradient put back (set_grads), apply; exploit-only's scoring pass
+ * adds 1 + K gradients and K copies; validation: one eval per example of the few-shot
+ * validation set at theta_0 and every 2 rounds; finish: sync to and from the host, one eval per
+ * test example. */
+static void test_backend_copy_path(void)
+{
+    setup();
+    bmx_flad_aux aux[3] = {{tsound, 0}, {tcount, 0}, {tcount, 1}};
+    size_t *ftr, *fva, nt, nv, *tidx, ntest;
+    bmx_err err = {0};
+    CHECK(bmx_task_fewshot(tcolor, 0, &ftr, &nt, &fva, &nv, &err) == 0);
+    CHECK(bmx_task_split_indices(tcolor, BMX_SPLIT_TEST, &tidx, &ntest, &err) == 0);
+    int improvements = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *pol = k ? "exploit-only" : "exp3";
+        int G = k ? 1 : 2, R = 6, K = 3;
+        bmx_model *m1 = tiny_model(21), *m2 = tiny_model(21);
+        bmx_trainer *t1 = tiny_trainer(m1), *t2 = tiny_trainer(m2);
+        bmx_backend *cpu = NULL, *be = NULL;
+        struct copy_be cb = {0};
+        CHECK(bmx_backend_cpu(t2, &cpu, &err) == 0);
+        cb.in = cpu;
+        CHECK(bmx_backend_create(&copy_ops, &cb, t2, &be, &err) == 0);
+        CHECK(bmx_backend_host_grads(be) == NULL &&
+              bmx_backend_host_grads(cpu) == bmx_model_grads(m2));
+        bmx_flad_config c = tiny_cfg(pol);
+        c.aux_draws = G;
+        bmx_flad *f1 = NULL, *f2 = NULL;
+        CHECK_MSG(bmx_flad_create(&f1, &c, t1, tok, tcolor, aux, K, &err) == 0, "%s", err.msg);
+        CHECK_MSG(bmx_flad_create_backend(&f2, &c, be, tok, tcolor, aux, K, &err) == 0, "%s",
+                  err.msg);
+        if (!f1 || !f2)
+            return;
+        CHECK_EQ_INT(cb.eval, (int)nv);
+        CHECK_EQ_INT(cb.getp, 1); /* theta_0, the first best */
+        int improved = 0;
+        for (int r = 0; r < R; r++) {
+            bmx_flad_info a, b;
+            CHECK_MSG(bmx_flad_round(f1, &a, &err) == 0, "%s", err.msg);
+            CHECK_MSG(bmx_flad_round(f2, &b, &err) == 0, "%s", err.msg);
+            CHECK(a.target_loss == b.target_loss && a.aux_loss == b.aux_loss);
+            CHECK(!memcmp(a.arms, b.arms, (size_t)G * sizeof *a.arms));
+            CHECK(!memcmp(a.rewards, b.rewards, (size_t)G * sizeof *a.rewards));
+            CHECK(a.evaluated == b.evaluated && a.evaluated == ((r + 1) % 2 == 0));
+            CHECK(!a.evaluated || (a.val_acc == b.val_acc && a.best_round == b.best_round));
+            improved += a.evaluated && a.best_round == r + 1;
+        }
+        size_t N = bmx_model_num_params(m1);
+        CHECK(!memcmp(bmx_model_params(m1), bmx_model_params(m2), N * sizeof(float)));
+        int scoring = k ? 1 + K : 0;
+        CHECK_EQ_INT(cb.grad, R * G + scoring);
+        CHECK_EQ_INT(cb.micro, R);
+        CHECK_EQ_INT(cb.apply, R);
+        CHECK_EQ_INT(cb.getg, R * (1 + G) + scoring);
+        CHECK_EQ_INT(cb.setg, R);
+        CHECK_EQ_INT(cb.eval, (int)nv * (1 + R / 2));
+        CHECK_EQ_INT(cb.getp, 1 + improved);
+        improvements += improved;
+        double s1, u1, s2, u2;
+        CHECK(bmx_flad_finish(f1, &s1, &u1, &err) == 0 && bmx_flad_finish(f2, &s2, &u2, &err) == 0);
+        CHECK(s1 == s2 && u1 == u2);
+        CHECK_EQ_INT(cb.to, 1);
+        CHECK_EQ_INT(cb.from, 1);
+        CHECK_EQ_INT(cb.eval, (int)nv * (1 + R / 2) + (int)ntest);
+        CHECK(!memcmp(bmx_model_params(m1), bmx_model_params(m2), N * sizeof(float)));
+        bmx_flad_free(f1);
+        bmx_flad_free(f2);
+        bmx_backend_free(be);
+        bmx_backend_free(cpu);
+        bmx_trainer_free(t1);
+        bmx_trainer_free(t2);
+        bmx_model_free(m1);
+        bmx_model_free(m2);
+    }
+    /* the best parameters were copied at least once (exploit-only improves here) */
+    CHECK(improvements >= 1);
+    free(ftr);
+    free(fva);
+    free(tidx);
+}
+
+/* On the CUDA backend (fp32; skipped without CUDA or a GPU): theta_0 is scored as on the CPU,
+ * and 3 exp3 rounds (G = 2; K = 3 arms: pi is exactly uniform for rounds 1..3, so the draws
+ * cannot depend on the rewards' last bits) draw the same arms with target and auxiliary losses
+ * within 1e-4 relative of the CPU backend's; the test accuracy of the best parameters is a
+ * fraction. */
+static void test_gpu_flad_fp32(void)
+{
+    bmx_err err = {0};
+    if (!bmx_cuda_built())
+        SKIP("bmx was built without CUDA (make CUDA=1 on a machine with nvcc)");
+    if (bmx_cuda_available(&err) != BMX_OK)
+        SKIP("no usable CUDA device: %s", err.msg);
+    setup();
+    bmx_flad_aux aux[3] = {{tsound, 0}, {tcount, 0}, {tcount, 1}};
+    bmx_model *m1 = tiny_model(31), *m2 = tiny_model(31);
+    bmx_trainer *t1 = tiny_trainer(m1), *t2 = tiny_trainer(m2);
+    bmx_flad_config c = tiny_cfg("exp3");
+    c.aux_draws = 2;
+    int rows = c.batch;
+    for (size_t i = 0; i < bmx_task_count(tcolor); i++)
+        if (bmx_task_example_at(tcolor, i)->nchoices > rows)
+            rows = bmx_task_example_at(tcolor, i)->nchoices;
+    bmx_backend *gb = NULL;
+    CHECK_MSG(bmx_backend_cuda(t2, BMX_CUDA_FP32, 0, rows, c.T, &gb, &err) == 0, "%s", err.msg);
+    bmx_flad *f1 = NULL, *f2 = NULL;
+    CHECK(bmx_flad_create(&f1, &c, t1, tok, tcolor, aux, 3, &err) == 0);
+    CHECK_MSG(gb && bmx_flad_create_backend(&f2, &c, gb, tok, tcolor, aux, 3, &err) == 0, "%s",
+              err.msg);
+    if (!f1 || !f2)
+        return;
+    CHECK(bmx_flad_best_val(f1, NULL) == bmx_flad_best_val(f2, NULL));
+    for (int r = 0; r < 3; r++) {
+        bmx_flad_info a, b;
+        CHECK(bmx_flad_round(f1, &a, &err) == 0);
+        CHECK_MSG(bmx_flad_round(f2, &b, &err) == 0, "%s", err.msg);
+        CHECK(!memcmp(a.arms, b.arms, 2 * sizeof *a.arms));
+        CHECK_MSG(fabs(a.target_loss - b.target_loss) <= 1e-4 * a.target_loss &&
+                      fabs(a.aux_loss - b.aux_loss) <= 1e-4 * a.aux_loss,
+                  "round %d: cpu %.9g %.9g, cuda %.9g %.9g", r + 1, a.target_loss, a.aux_loss,
+                  b.target_loss, b.aux_loss);
+    }
+    double s2 = -1, u2 = -1;
+    CHECK_MSG(bmx_flad_finish(f2, &s2, &u2, &err) == 0, "%s", err.msg);
+    CHECK(s2 >= 0 && s2 <= 1 && u2 >= 0 && u2 <= 1);
+    bmx_flad_free(f1);
+    bmx_flad_free(f2);
+    bmx_backend_free(gb);
+    bmx_trainer_free(t1);
+    bmx_trainer_free(t2);
+    bmx_model_free(m1);
+    bmx_model_free(m2);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
@@ -763,6 +977,8 @@ int main(int argc, char **argv)
         {"k45_exp3_is_explore_only", test_k45_exp3_is_explore_only},
         {"errors", test_errors},
         {"early_stop", test_early_stop},
+        {"backend_copy_path", test_backend_copy_path},
+        {"gpu_flad_fp32", test_gpu_flad_fp32},
         {0},
     };
     /* tiny models: one thread is faster than OpenMP's start-up on a shared machine */

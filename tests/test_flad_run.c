@@ -278,9 +278,13 @@ static void test_resume_exact(void)
     bmx_flad_result_free(&rb);
 }
 
-/* A FLAD run stepped through the run handle by hand (bmx_flad_open, bmx_run_step, a
- * checkpoint when due, bmx_flad_run_finish) writes what bmx_flad_run writes, byte for byte;
- * with early stopping (patience 1) too, where the handle ends before --rounds. */
+/* A FLAD run stepped through the run handle by hand (bmx_flad_open, bmx_run_step, an explicit
+ * bmx_run_evaluate and bmx_run_log_eval when bmx_run_eval_due, a checkpoint when due,
+ * bmx_flad_run_finish) writes what bmx_flad_run writes, byte for byte; with early stopping
+ * (patience 1) too, where the validation ends the handle before --rounds. Validation is due
+ * after every eval_every-th round (3 here), once; its score is the log's val_acc, the best the
+ * result's. A driver that never validates gets round records without val_acc and keeps
+ * theta_0. */
 static void test_stepwise(void)
 {
     setup();
@@ -306,10 +310,28 @@ static void test_stepwise(void)
         int nd = -1; /* the training run's accessors: nothing of a training run's */
         CHECK(!bmx_run_domain_names(run, &nd) && nd == 0 && !bmx_run_probs(run));
         CHECK(!bmx_run_policy(run) && !bmx_run_backend(run));
-        while (!bmx_run_done(run) && bmx_run_step(run, &err) == 0)
+        int evals = 0;
+        double last_acc = -1, best = -1;
+        while (!bmx_run_done(run) && bmx_run_step(run, &err) == 0) {
+            long s = bmx_run_step_count(run);
+            CHECK_EQ_INT(bmx_run_eval_due(run), s % 3 == 0);
+            if (bmx_run_eval_due(run)) {
+                CHECK_MSG(bmx_run_evaluate(run, &ev, &err) == 0, "%s", err.msg);
+                CHECK(ev.step == s && ev.ndomains == 0 && !ev.loss && ev.acc >= 0 && ev.acc <= 1);
+                CHECK(ev.best >= ev.acc && ev.best_step >= 0 && ev.best_step <= s);
+                CHECK(!bmx_run_eval_due(run)); /* once */
+                CHECK(bmx_run_evaluate(run, &ev, &err) == BMX_EINVAL && strstr(err.msg, "round"));
+                CHECK_MSG(bmx_run_log_eval(run, &ev, &err) == 0, "%s", err.msg);
+                evals++;
+                last_acc = ev.acc;
+                best = ev.best;
+            }
             if (bmx_run_ckpt_due(run))
                 CHECK_MSG(bmx_run_checkpoint(run, &err) == 0, "%s", err.msg);
+        }
         CHECK_MSG(bmx_run_done(run) && bmx_run_ckpt_current(run), "%s", err.msg);
+        CHECK_EQ_INT(evals, (int)ra.rounds / 3);
+        CHECK(best == ra.best_val && last_acc >= 0);
         CHECK_EQ_INT((int)bmx_run_step_count(run), (int)ra.rounds);
         CHECK_MSG(bmx_flad_run_finish(run, &rb, &err) == 0, "%s", err.msg);
         bmx_run_close(run);
@@ -322,6 +344,27 @@ static void test_stepwise(void)
         bmx_flad_result_free(&ra);
         bmx_flad_result_free(&rb);
     }
+    /* never validated: every round recorded, none with val_acc; theta_0 stays the best */
+    char d[128];
+    snprintf(d, sizeof d, "%s/noval", root);
+    bmx_flad_run_config c = config(d);
+    bmx_run *run = NULL;
+    bmx_flad_result rr;
+    bmx_err err = {0};
+    CHECK_MSG(bmx_flad_open(&run, &c, NULL, &err) == 0, "%s", err.msg);
+    if (!run)
+        return;
+    while (!bmx_run_done(run) && bmx_run_step(run, &err) == 0)
+        ;
+    CHECK_MSG(bmx_run_done(run) && bmx_run_checkpoint(run, &err) == 0, "%s", err.msg);
+    CHECK_MSG(bmx_flad_run_finish(run, &rr, &err) == 0, "%s", err.msg);
+    bmx_run_close(run);
+    size_t n;
+    char *log = slurp(d, "log.jsonl", &n);
+    CHECK(strstr(log, "{\"type\":\"round\",\"round\":12,") && !strstr(log, "val_acc"));
+    CHECK(rr.best_round == 0 && rr.rounds == 12);
+    free(log);
+    bmx_flad_result_free(&rr);
 }
 
 /* A resume of dir with c that must fail with code, its message holding want (and the path). */

@@ -13,6 +13,10 @@
  * micro-batch's loss weight w scales its gradient: the step's gradient is
  *     sum_g w_g grad(loss_g) / accum
  * (w = 1 everywhere gives the plain mean; DoReMi gives each micro-batch its domain weight).
+ * FLAD (bmx/flad.h) needs each batch's gradient on its own: bmx_backend_grad computes one
+ * outside the step's count, and the rewards read it in the host gradient buffer
+ * (bmx_backend_host_grads; the CPU backend's, no copy) or a get_grads copy (CUDA); the step's
+ * last batch is its one micro-batch and set_grads puts the round's mean gradient back.
  */
 #ifndef BMX_BACKEND_H
 #define BMX_BACKEND_H
@@ -36,6 +40,12 @@ typedef struct bmx_backend_ops {
                  double *loss, double *seq_loss, double *tok_loss, bmx_err *err);
     /* clip, schedule, AdamW; step count + 1 */
     int (*apply)(void *impl, bmx_step_info *info, bmx_err *err);
+    /* forward + backward of the plain mean loss (scale 1) into the gradient buffer, which it
+     * overwrites, outside the step: no micro-batch counted (FLAD's per-batch gradients; the
+     * step's gradient so far is lost, so call it before a step's micro-batches or between
+     * steps). loss optional. */
+    int (*grad)(void *impl, const int *inputs, const int *targets, int B, int T, double *loss,
+                bmx_err *err);
     /* forward only (no gradient): outputs as micro, each optional */
     int (*eval)(void *impl, const int *inputs, const int *targets, int B, int T, double *loss,
                 double *seq_loss, double *tok_loss, bmx_err *err);
@@ -45,6 +55,9 @@ typedef struct bmx_backend_ops {
     /* replace the gradient of the step in progress (a wrapper that reduces gradients across
      * processes puts the result back; tests) */
     int (*set_grads)(void *impl, const float *host, bmx_err *err);
+    /* the gradient buffer itself when it is host memory (the CPU backend: the model's), to read
+     * and write in place without a copy; NULL when it is not (use get_grads / set_grads) */
+    float *(*host_grads)(void *impl);
     int (*to_host)(void *impl, bmx_err *err);   /* state -> the host trainer */
     int (*from_host)(void *impl, bmx_err *err); /* the host trainer -> state */
     void (*free)(void *impl);
@@ -73,11 +86,15 @@ int bmx_backend_micro(bmx_backend *be, const int *inputs, const int *targets, in
                       double weight, double *loss, double *seq_loss, double *tok_loss,
                       bmx_err *err);
 int bmx_backend_apply(bmx_backend *be, bmx_step_info *info, bmx_err *err);
+int bmx_backend_grad(bmx_backend *be, const int *inputs, const int *targets, int B, int T,
+                     double *loss, bmx_err *err);
 int bmx_backend_eval(bmx_backend *be, const int *inputs, const int *targets, int B, int T,
                      double *loss, double *seq_loss, double *tok_loss, bmx_err *err);
 int bmx_backend_get_params(bmx_backend *be, float *host, bmx_err *err);
 int bmx_backend_get_grads(bmx_backend *be, float *host, bmx_err *err);
 int bmx_backend_set_grads(bmx_backend *be, const float *host, bmx_err *err);
+/* the host gradient buffer (see host_grads above), or NULL: read with get_grads then */
+float *bmx_backend_host_grads(bmx_backend *be);
 int bmx_backend_sync_to_host(bmx_backend *be, bmx_err *err);
 int bmx_backend_sync_from_host(bmx_backend *be, bmx_err *err);
 
@@ -86,6 +103,9 @@ enum bmx_device { BMX_DEVICE_CPU = 0, BMX_DEVICE_CUDA = 1 };
 /* fp32 everywhere, or bf16 matrix products with fp32 master weights (bmx/cuda.h) */
 enum bmx_precision { BMX_PREC_FP32 = 0, BMX_PREC_BF16 = 1 };
 int bmx_device_parse(const char *s, int *device, bmx_err *err);
+/* the help of the device and precision keys (bmx train's and bmx flad's alike) */
+#define BMX_DEVICE_HELP    "trainer: cpu or cuda (an NVIDIA GPU; bmx built with CUDA)"
+#define BMX_PRECISION_HELP "fp32 or bf16 (cuda only; default bf16 on cuda)"
 /* precision "" means the device's default: fp32 on cpu, bf16 on cuda; bf16 on cpu is refused */
 int bmx_precision_parse(const char *s, int device, int *precision, bmx_err *err);
 

@@ -33,6 +33,17 @@ int bmx_eval_pack(const uint32_t *prompt, size_t np, const uint32_t *ans, size_t
 int bmx_eval_pack_text(const bmx_tok *tok, const char *prompt, const char *answer, int T,
                        int *inputs, int *targets, int *counted, bmx_err *err);
 
+/* The forward that scores rows: fn fills tok_loss[B*T], every token's loss over rows [B][T] of
+ * inputs and targets (0 where the target is < 0), as bmx_model_forward does; vocab is the
+ * model's vocabulary. A model (bmx_eval_choices, bmx_eval_task) or a trainer backend's
+ * evaluation forward (bmx/backend.h; FLAD's validation) serve. */
+typedef struct bmx_eval_forward {
+    int (*fn)(void *ctx, const int *inputs, const int *targets, int B, int T, double *tok_loss,
+              bmx_err *err);
+    void *ctx;
+    int vocab;
+} bmx_eval_forward;
+
 /* Score n answer choices after one prompt: sum[c] and mean[c] log-probabilities (either may
  * be NULL), one forward of n rows of T tokens. The model's vocabulary must cover tok's. */
 int bmx_eval_choices(bmx_model *m, const bmx_tok *tok, const char *prompt,
@@ -43,6 +54,14 @@ int bmx_eval_choices(bmx_model *m, const bmx_tok *tok, const char *prompt,
  * *acc_sum by summed, *acc_mean by mean log-probability (either may be NULL). */
 int bmx_eval_task(bmx_model *m, const bmx_tok *tok, const bmx_task *t, const size_t *idx, size_t n,
                   int tmpl, int T, double *acc_sum, double *acc_mean, bmx_err *err);
+
+/* The same two through another forward (each choice set is one call of fw->fn with n rows). */
+int bmx_eval_choices_fw(const bmx_eval_forward *fw, const bmx_tok *tok, const char *prompt,
+                        const char *const *choices, int n, int T, double *sum, double *mean,
+                        bmx_err *err);
+int bmx_eval_task_fw(const bmx_eval_forward *fw, const bmx_tok *tok, const bmx_task *t,
+                     const size_t *idx, size_t n, int tmpl, int T, double *acc_sum,
+                     double *acc_mean, bmx_err *err);
 
 #ifdef __cplusplus
 }

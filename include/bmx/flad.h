@@ -96,14 +96,35 @@ typedef struct bmx_flad bmx_flad;
 
 bmx_flad_config bmx_flad_config_default(void);
 
-/* Create a run. tr: a trainer (accum 1) of a float model; tok, target and the aux tasks are
- * not owned and must outlive the run. naux may be 0 only for target-only. Evaluates the
- * validation accuracy at theta_0 (the first best). */
+/* Create a run. tr: a trainer (accum 1) of a float model, trained through its CPU backend
+ * (bmx/backend.h; made and freed by the run); tok, target and the aux tasks are not owned and
+ * must outlive the run. naux may be 0 only for target-only. Evaluates the validation accuracy
+ * at theta_0 (the first best). */
 int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr, const bmx_tok *tok,
                     const bmx_task *target, const bmx_flad_aux *aux, int naux, bmx_err *err);
+/* The same over a trainer backend (not owned; its host trainer has accum 1): every forward,
+ * backward, optimizer step, gradient and parameter read goes through it (bmx_backend_grad for
+ * a batch's gradient, bmx_backend_micro for the step's last batch, the host gradient buffer or
+ * get_grads/set_grads for rewards and the step's gradient, bmx_backend_eval for scoring). The
+ * CPU backend gives bmx_flad_create's bits. */
+struct bmx_backend;
+int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, struct bmx_backend *be,
+                            const bmx_tok *tok, const bmx_task *target, const bmx_flad_aux *aux,
+                            int naux, bmx_err *err);
 void bmx_flad_free(bmx_flad *f);
 
+/* One round: bmx_flad_step, then bmx_flad_validate when bmx_flad_validation_due. */
 int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
+/* The round without its validation (info: evaluated 0, best_val, best_round and stopped as
+ * they stand); BMX_ESTATE once early stopping fired. */
+int bmx_flad_step(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
+/* Validation at the current parameters (the round just done): the accuracy; a better one keeps
+ * the parameters as the best (ties keep the earlier), else it counts towards patience, and
+ * early stopping fires as the header says. info (may be NULL): evaluated 1, val_acc, best_val,
+ * best_round, stopped. */
+int bmx_flad_validate(bmx_flad *f, bmx_flad_info *info, bmx_err *err);
+/* 1 when the round just done is one to validate (rounds % eval_every == 0). */
+int bmx_flad_validation_due(const bmx_flad *f);
 /* Rounds done, whether early stopping fired, the policy (NULL for target-only). */
 long bmx_flad_rounds(const bmx_flad *f);
 int bmx_flad_stopped(const bmx_flad *f);
@@ -168,11 +189,20 @@ int bmx_flad_load_sections(bmx_flad *f, struct bmx_ckpt_reader *r, bmx_err *err)
  * Checkpoints every ckpt_every rounds, at an early stop, at the last round and when *stop
  * becomes non-zero. Resume (opts->resume): the folder is locked, stale temporaries removed, the
  * configuration compared with config.txt and with the checkpoint's (every key but out,
- * rounds, ckpt_every and threads must agree, else BMX_EINVAL naming the keys), the checkpoint's
+ * rounds, ckpt_every, threads, device and precision must agree, else BMX_EINVAL naming the
+ * keys), the checkpoint's
  * step, round and optimizer checked against its run state and the configuration, log.jsonl
  * checked (the header this run would write, then round records 1..round ending exactly at the
  * checkpoint's length) and cut back to that length; the run then continues byte for byte as one
- * that never stopped (same threads). A resume with no checkpoint yet starts over. */
+ * that never stopped (same threads, same device). A resume with no checkpoint yet starts over.
+ * Device: the model trains through the trainer backend of `device` (bmx/backend.h): cpu, or
+ * cuda with `precision` (fp32, or bf16 by default; a CUDA backend with room for the batch and
+ * for every choice set of the target); without CUDA or a usable GPU the open fails with the
+ * backend's BMX_ESTATE message. config.txt stores the device resolved (cpu when none is given)
+ * and the precision as given ("" = the device's default). The checkpoint holds the host
+ * trainer's state and FLAD's host-side state whatever the device, so a resume may change the
+ * device (and precision): the run continues from the same state, its later records within
+ * that device's arithmetic (not byte for byte the run that never moved). */
 
 typedef struct bmx_flad_run_config {
     const char *tasks;   /* task folder (bmx tasks build) */
@@ -202,11 +232,14 @@ typedef struct bmx_flad_run_config {
     uint64_t seed;           /* batches, policy and the random model */
     int blas;                /* 1: BLAS matrix products, 0: plain C */
     int threads;             /* 0: OpenMP's default */
+    const char *device;      /* cpu | cuda ("" = cpu); resolved in config.txt */
+    const char *precision;   /* fp32 | bf16 | "" (the device's default: bf16 on cuda) */
 } bmx_flad_run_config;
 
 /* tasks "tasks", aux "all", holdout "spam,genre,sotu-party,language", policy exp3, reward agg,
  * params final, batch 4, seq 64, rounds 200, eval_every 10, patience 0, min_rounds -1,
- * aux_draws 1, ckpt_every 50, lr 1e-4, seed 1, blas 1; every other string "", number 0. */
+ * aux_draws 1, ckpt_every 50, lr 1e-4, seed 1, blas 1, device cpu; every other string "",
+ * number 0. */
 bmx_flad_run_config bmx_flad_run_config_default(void);
 /* The keys of config.txt, in print order, ended by {NULL} (bmx/run.h's bmx_config_* read and
  * write them). */
@@ -240,8 +273,14 @@ typedef struct bmx_flad_result {
 
 /* A FLAD run as a run handle (bmx/run.h, a kind of run: bmx_run_open_kind): the folder,
  * the configuration, the tasks, the model (new or from the checkpoint, checked as above) and
- * the log opened. bmx_run_step is one round (bmx_flad_round, its log record, opts->progress),
- * bmx_run_checkpoint writes checkpoint.bin; bmx_run_drive drives it to its end (its last
+ * the log opened, the trainer backend made (--device). bmx_run_step is one round
+ * (bmx_flad_step) and its log record with opts->progress; after every eval_every-th round
+ * bmx_run_eval_due says so and bmx_run_evaluate validates (bmx_flad_validate: accuracy on
+ * the few-shot validation set in bmx_run_eval's acc, the best kept in best / best_step, early
+ * stopping decided: the handle then ends), and bmx_run_log_eval writes that round's record
+ * with its val_acc (the record waits for it; a round whose validation is not asked for is
+ * recorded without one at the next step or checkpoint, and nothing is learnt from it).
+ * bmx_run_checkpoint writes checkpoint.bin; bmx_run_drive drives it all to its end (its last
  * round, an early stop, or *opts->stop: a checkpoint and 1); bmx_run_close frees it. cfg's
  * strings, opts->stop and opts->progress_ctx must outlive the handle (cfg and opts are
  * copied). */

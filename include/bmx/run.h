@@ -261,16 +261,25 @@ int bmx_run_open(bmx_run **out, const bmx_run_config *cfg, const bmx_run_opts *o
 int bmx_run_step(bmx_run *r, bmx_err *err);
 
 /* A validation: per-domain mean losses over the fixed windows (loss points into the run,
- * valid until its next call), their mean and the mean perplexity. Computes only. */
+ * valid until its next call), their mean and the mean perplexity. Computes only.
+ * A run of another kind (below; FLAD's): its own validation, due every eval_every of its steps
+ * (bmx_run_eval_due) and refused (BMX_EINVAL) when not due or already done for this step; it
+ * acts on what it finds (FLAD: the best parameters kept, early stopping decided: the run then
+ * ends, bmx_run_done). ndomains 0, loss NULL, avg_loss and avg_ppl NAN; acc, best and
+ * best_step the kind's score (FLAD: the few-shot validation accuracy), NAN / -1 for a
+ * training run. */
 typedef struct bmx_run_eval {
     long step;
     int ndomains;
     const double *loss;
     double avg_loss, avg_ppl;
+    double acc, best; /* a kind's validation score and the best so far */
+    long best_step;   /* the step of the best (0: the start) */
 } bmx_run_eval;
 int bmx_run_evaluate(bmx_run *r, bmx_run_eval *ev, bmx_err *err);
 /* Its record in log.jsonl; a non-finite avg_loss stops the run instead (BMX_ESTATE, nothing
- * written; the message says which checkpoint is intact). */
+ * written; the message says which checkpoint is intact). A kind's: its step's record with
+ * the validation (FLAD: the round record with val_acc and best_val). */
 int bmx_run_log_eval(bmx_run *r, const bmx_run_eval *ev, bmx_err *err);
 /* checkpoint.bin now (logs flushed and synced first; data-parallel: the lockstep check). */
 int bmx_run_checkpoint(bmx_run *r, bmx_err *err);
@@ -300,22 +309,29 @@ int bmx_run_stop_requested(bmx_run *r, int *stop, bmx_err *err);
 int bmx_run_drive(bmx_run *r, bmx_err *err);
 
 /* ---- kinds of run: the same handle over another loop (bmx flad's: bmx_flad_open) ----
- * A kind brings its step and its state; the handle keeps the schedule (steps taken, the last
- * one, when a checkpoint is due: every ckpt_every steps, the last step and an early end), the
- * stop, the checkpoint file (PATH dir/checkpoint.bin through the shared section writer of
- * bmx/checkpoint.h, atomically) and the driver loop (bmx_run_drive). A kind's validation is
- * part of its step (FLAD's early stopping decides inside the round), so bmx_run_eval_due is
- * 0 for it and bmx_run_evaluate refuses; the accessors of the training run's model, policy
- * and domains give NULL / 0. */
+ * A kind brings its step, its validation and its state; the handle keeps the schedule (steps
+ * taken, the last one, when a validation is due: every eval_every steps, when a checkpoint is
+ * due: every ckpt_every steps, the last step and an early end), the stop, the checkpoint file
+ * (PATH dir/checkpoint.bin through the shared section writer of bmx/checkpoint.h, atomically)
+ * and the driver loop (bmx_run_drive: step, then bmx_run_evaluate and bmx_run_log_eval when
+ * due, as for a training run). A validation may end the run (FLAD's early stopping). The state
+ * at open counts as validated (FLAD scores theta_0 when it is created; a resumed checkpoint's
+ * step was). The accessors of the training run's model, policy, domains and backend give
+ * NULL / 0. */
 struct bmx_ckpt_writer;
 typedef struct bmx_run_kind {
     const char *unit; /* a step's name in messages ("round") */
     const char *arms; /* what a step draws from ("auxiliary datasets") */
-    /* one step; *ended = 1 when it ends the run before its last step (early stopping) */
+    /* one step (a step whose validation is due keeps its record for log_eval) */
     int (*step)(void *impl, int *ended, bmx_err *err);
     /* the kind's sections of checkpoint.bin, its logs flushed and synced first */
     int (*save)(void *impl, struct bmx_ckpt_writer *w, bmx_err *err);
     void (*close)(void *impl);
+    /* the validation of the step just taken into ev (step and the NAN fields set by the
+     * handle); *ended = 1 when it ends the run (early stopping). NULL: the kind has none. */
+    int (*evaluate)(void *impl, bmx_run_eval *ev, int *ended, bmx_err *err);
+    /* the step's record with its validation (may be NULL) */
+    int (*log_eval)(void *impl, const bmx_run_eval *ev, bmx_err *err);
 } bmx_run_kind;
 
 typedef struct bmx_run_sched {
@@ -325,6 +341,7 @@ typedef struct bmx_run_sched {
     int resumed;      /* opened from dir/checkpoint.bin */
     int ended;        /* the checkpoint's run had already ended early */
     int narms;        /* for messages */
+    long eval_every;  /* the kind's validation every eval_every steps (0: none) */
 } bmx_run_sched;
 
 /* A handle over impl; it owns impl from the call on (kind->close frees it, also when this

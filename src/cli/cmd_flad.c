@@ -81,28 +81,18 @@ int cmd_flad(int argc, char **argv)
     bmx_flad_run_config c = bmx_flad_run_config_default();
     bmx_run_strings st = {0};
     int resume = 0, quiet = 0;
-    const char *device = "cpu", *config = NULL;
+    const char *config = NULL;
     const struct cli_opt extra[] = {
         {"config", CLI_STR, &config, "configuration file of 'key = value' lines (flags win)"},
         {"resume", CLI_FLAG, &resume,
          "continue the run in --out from its checkpoint (its config.txt holds; --rounds, "
          "--ckpt-every and --threads may change)"},
         {"quiet", CLI_FLAG, &quiet, "no configuration or progress lines"},
-        {"device", CLI_STR, &device, "cpu (cuda: not yet for flad)"},
         {0}};
     const struct run_cmd cmd = {"flad", usage, bmx_flad_run_keys(), NULL, extra, 0, 1};
     int rc = run_cli_parse(&cmd, &c, &st, argc, argv);
 
-    if (rc < 0)
-        rc = -1 - rc;
-    else if (strcmp(device, "cpu") != 0)
-        rc = cli_fail("flad",
-                      "--device %s: not yet for flad; FLAD runs on the CPU trainer until the "
-                      "run engine's trainer backend serves it (issue 12); use --device cpu, or "
-                      "bmx train/compare/doremi for GPU runs",
-                      device);
-    else
-        rc = flad(&c, resume, quiet);
+    rc = rc < 0 ? -1 - rc : flad(&c, resume, quiet);
     bmx_run_strings_free(&st);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bmx/backend.h"
 #include "bmx/flad.h"
 
 static void log_warn(void *ctx, int level, const char *msg)
@@ -62,6 +63,8 @@ int cmd_flad_compare(int argc, char **argv)
         {"seed", CLI_U64, &o->seed, "seed of every run"},
         {"threads", CLI_INT, &o->threads, "OpenMP/BLAS threads (0: the default)"},
         {"blas", CLI_INT, &o->blas, "1: BLAS, 0: plain C"},
+        {"device", CLI_STR, &o->device, BMX_DEVICE_HELP},
+        {"precision", CLI_STR, &o->precision, BMX_PRECISION_HELP},
         {0},
     };
     const char *usage = "usage: bmx flad-compare --tasks DIR --tok VOCAB (--init CKPT | "

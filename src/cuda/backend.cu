@@ -198,6 +198,14 @@ static int be_micro(void *impl, const int *inputs, const int *targets, int B, in
     return BMX_OK;
 }
 
+static int be_grad(void *impl, const int *inputs, const int *targets, int B, int T, double *loss,
+                   bmx_err *err)
+{
+    cuda_be *b = (cuda_be *)impl;
+    int rc = bmx_cuda_model_forward(b->m, inputs, targets, B, T, loss, NULL, NULL, err);
+    return rc ? rc : bmx_cuda_model_backward(b->m, 1.0, 0, err);
+}
+
 static int be_eval(void *impl, const int *inputs, const int *targets, int B, int T, double *loss,
                    double *seq_loss, double *tok_loss, bmx_err *err)
 {
@@ -275,9 +283,10 @@ static int be_set_grads(void *impl, const float *host, bmx_err *err)
                    cudaMemcpyHostToDevice, "copying gradients to the GPU", err);
 }
 
+/* positional (C++ has no designated initializers before C++20): the order of bmx_backend_ops */
 static const bmx_backend_ops cuda_ops = {
-    "cuda",       be_micro,     be_apply,   be_eval,      be_get_params,
-    be_get_grads, be_set_grads, be_to_host, be_from_host, be_free,
+    "cuda",       be_micro,     be_apply, be_grad,    be_eval,      be_get_params,
+    be_get_grads, be_set_grads, NULL,     be_to_host, be_from_host, be_free,
 };
 
 extern "C" int bmx_backend_cuda(bmx_trainer *t, int precision, int device, int B, int T,

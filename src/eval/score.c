@@ -59,18 +59,38 @@ int bmx_eval_pack_text(const bmx_tok *tok, const char *prompt, const char *answe
     return rc;
 }
 
+static int model_fn(void *ctx, const int *inputs, const int *targets, int B, int T,
+                    double *tok_loss, bmx_err *err)
+{
+    return bmx_model_forward(ctx, inputs, targets, B, T, NULL, NULL, tok_loss, err);
+}
+
+static bmx_eval_forward model_fw(bmx_model *m)
+{
+    bmx_eval_forward fw = {model_fn, m, bmx_model_config(m)->vocab};
+    return fw;
+}
+
 int bmx_eval_choices(bmx_model *m, const bmx_tok *tok, const char *prompt,
                      const char *const *choices, int n, int T, double *sum, double *mean,
                      bmx_err *err)
 {
+    bmx_eval_forward fw = model_fw(m);
+    return bmx_eval_choices_fw(&fw, tok, prompt, choices, n, T, sum, mean, err);
+}
+
+int bmx_eval_choices_fw(const bmx_eval_forward *fw, const bmx_tok *tok, const char *prompt,
+                        const char *const *choices, int n, int T, double *sum, double *mean,
+                        bmx_err *err)
+{
     if (n < 1 || n > BMX_TASK_MAX_CHOICES)
         return bmx_err_set(err, BMX_EINVAL, "%d answer choices: need 1..%d", n,
                            BMX_TASK_MAX_CHOICES);
-    if (bmx_tok_vocab_size(tok) > (uint32_t)bmx_model_config(m)->vocab)
+    if (bmx_tok_vocab_size(tok) > (uint32_t)fw->vocab)
         return bmx_err_set(err, BMX_EINVAL,
                            "the tokenizer has %u ids but the model only %d: use the tokenizer "
                            "the model was trained with",
-                           bmx_tok_vocab_size(tok), bmx_model_config(m)->vocab);
+                           bmx_tok_vocab_size(tok), fw->vocab);
     size_t N = (size_t)n * T;
     int *in = malloc(N * sizeof *in), *tg = malloc(N * sizeof *tg);
     double *tl = malloc(N * sizeof *tl);
@@ -92,7 +112,7 @@ int bmx_eval_choices(bmx_model *m, const bmx_tok *tok, const char *prompt,
     }
     T = Tn;
     if (!rc)
-        rc = bmx_model_forward(m, in, tg, n, T, NULL, NULL, tl, err);
+        rc = fw->fn(fw->ctx, in, tg, n, T, tl, err);
     for (int c = 0; c < n && !rc; c++) {
         double s = 0;
         int k = 0;
@@ -124,6 +144,14 @@ static int argmax(const double *v, int n)
 int bmx_eval_task(bmx_model *m, const bmx_tok *tok, const bmx_task *t, const size_t *idx, size_t n,
                   int tmpl, int T, double *acc_sum, double *acc_mean, bmx_err *err)
 {
+    bmx_eval_forward fw = model_fw(m);
+    return bmx_eval_task_fw(&fw, tok, t, idx, n, tmpl, T, acc_sum, acc_mean, err);
+}
+
+int bmx_eval_task_fw(const bmx_eval_forward *fw, const bmx_tok *tok, const bmx_task *t,
+                     const size_t *idx, size_t n, int tmpl, int T, double *acc_sum,
+                     double *acc_mean, bmx_err *err)
+{
     if (n == 0)
         return bmx_err_set(err, BMX_EINVAL, "task %s: no examples to evaluate", bmx_task_name(t));
     double s[BMX_TASK_MAX_CHOICES], mu[BMX_TASK_MAX_CHOICES];
@@ -133,7 +161,7 @@ int bmx_eval_task(bmx_model *m, const bmx_tok *tok, const bmx_task *t, const siz
         char *prompt;
         int rc = bmx_task_prompt(t, idx[k], tmpl, &prompt, err);
         if (!rc)
-            rc = bmx_eval_choices(m, tok, prompt, e->choices, e->nchoices, T, s, mu, err);
+            rc = bmx_eval_choices_fw(fw, tok, prompt, e->choices, e->nchoices, T, s, mu, err);
         free(prompt);
         if (rc)
             return rc;

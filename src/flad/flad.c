@@ -1,9 +1,15 @@
-/* src/flad/flad.c - the FLAD loop: target and auxiliary gradients, rewards, early stopping. */
+/* src/flad/flad.c - the FLAD loop: target and auxiliary gradients, rewards, early stopping.
+ * The model is reached only through the trainer backend (bmx/backend.h): per-batch gradients
+ * (bmx_backend_grad; the step's last batch through bmx_backend_micro), the step's gradient
+ * (the backend's host gradient buffer in place, or get_grads/set_grads), the optimizer
+ * (bmx_backend_apply), validation and test scoring (bmx_backend_eval), the best parameters
+ * (get_params; put back through the host trainer and bmx_backend_sync_from_host). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bmx/backend.h"
 #include "bmx/checkpoint.h"
 #include "bmx/eval.h"
 #include "bmx/flad.h"
@@ -15,8 +21,10 @@ struct bmx_flad {
     bmx_flad_config cfg;
     char policy[128], params[256];
     int kind;
-    bmx_trainer *tr;
-    bmx_model *m;
+    bmx_backend *be;
+    int own_be;   /* made by bmx_flad_create (the CPU backend of its trainer) */
+    bmx_model *m; /* the backend's host model: its shape (tensors, sizes), never its values */
+    bmx_eval_forward fw; /* validation and test scoring through bmx_backend_eval */
     const bmx_tok *tok;
     const bmx_task *target;
     bmx_flad_aux *aux;
@@ -28,6 +36,7 @@ struct bmx_flad {
     bmx_flad_range *ranges;
     size_t nranges, nparams;
     float *gt, *best, *gacc; /* gacc: g_T + g_1 + ... while G > 1 draws accumulate */
+    float *ga;               /* a gradient's host copy, when the backend has no host buffer */
     int *tin, *ttg, *ain, *atg, *arms;
     double *rewards;
     size_t *tidx;
@@ -179,6 +188,7 @@ void bmx_flad_free(bmx_flad *f)
     free(f->gt);
     free(f->best);
     free(f->gacc);
+    free(f->ga);
     free(f->arms);
     free(f->rewards);
     free(f->tin);
@@ -187,6 +197,8 @@ void bmx_flad_free(bmx_flad *f)
     free(f->atg);
     free(f->tidx);
     free(f->arm_counts);
+    if (f->own_be)
+        bmx_backend_free(f->be);
     free(f);
 }
 
@@ -226,21 +238,31 @@ static int aux_batch(bmx_flad *f, int a, bmx_err *err)
     return pack_batch(f, f->aux[a].task, f->aux[a].tmpl, idx, f->ain, f->atg, err);
 }
 
-/* The gradient of one packed batch at the current parameters into the model's buffer. */
+/* The gradient of one packed batch at the current parameters into the backend's buffer
+ * (outside the optimizer step's count). */
 static int batch_grad(bmx_flad *f, const int *in, const int *tg, double *loss, bmx_err *err)
 {
-    int rc = bmx_model_forward(f->m, in, tg, f->cfg.batch, f->cfg.T, loss, NULL, NULL, err);
-    return rc ? rc : bmx_model_backward(f->m, 1.0, 0, err);
+    return bmx_backend_grad(f->be, in, tg, f->cfg.batch, f->cfg.T, loss, err);
 }
 
-/* Target gradient at the current parameters into f->gt (model gradient buffer overwritten). */
+/* The gradient just computed, on the host: the backend's own buffer (CPU: no copy), or a copy
+ * in f->ga. */
+static int host_grads(bmx_flad *f, float **g, bmx_err *err)
+{
+    if ((*g = bmx_backend_host_grads(f->be)))
+        return BMX_OK;
+    *g = f->ga;
+    return bmx_backend_get_grads(f->be, f->ga, err);
+}
+
+/* Target gradient at the current parameters into f->gt (the backend's gradient overwritten). */
 static int target_grad(bmx_flad *f, double *loss, bmx_err *err)
 {
     int rc = target_batch(f, err);
     if (!rc)
         rc = batch_grad(f, f->tin, f->ttg, loss, err);
     if (!rc)
-        memcpy(f->gt, bmx_model_grads(f->m), f->nparams * sizeof(float));
+        rc = bmx_backend_get_grads(f->be, f->gt, err);
     return rc;
 }
 
@@ -253,24 +275,33 @@ static int nonuniform(const double *pi, int k)
     return 0;
 }
 
+/* rows through the backend's evaluation forward (scoring: validation, test) */
+static int backend_fw(void *ctx, const int *inputs, const int *targets, int B, int T,
+                      double *tok_loss, bmx_err *err)
+{
+    return bmx_backend_eval(ctx, inputs, targets, B, T, NULL, NULL, tok_loss, err);
+}
+
 static int validate(bmx_flad *f, double *acc, bmx_err *err)
 {
-    return bmx_eval_task(f->m, f->tok, f->target, f->fval, f->nfval, 0, f->cfg.T, acc, NULL, err);
+    return bmx_eval_task_fw(&f->fw, f->tok, f->target, f->fval, f->nfval, 0, f->cfg.T, acc, NULL,
+                            err);
 }
 
 static int scoring_pass(bmx_flad *f, bmx_err *err)
 {
     double lt;
+    float *g;
     int rc = target_grad(f, &lt, err);
     for (int a = 0; a < f->naux && !rc; a++) {
         rc = aux_batch(f, a, err);
         if (!rc)
             rc = batch_grad(f, f->ain, f->atg, NULL, err);
         if (!rc)
+            rc = host_grads(f, &g, err);
+        if (!rc)
             rc = bmx_mix_observe(
-                f->mix, a,
-                bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, bmx_model_grads(f->m), f->gt),
-                err);
+                f->mix, a, bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, g, f->gt), err);
     }
     if (!rc)
         f->scored = 1;
@@ -279,6 +310,22 @@ static int scoring_pass(bmx_flad *f, bmx_err *err)
 
 int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr, const bmx_tok *tok,
                     const bmx_task *target, const bmx_flad_aux *aux, int naux, bmx_err *err)
+{
+    bmx_backend *be = NULL;
+    *out = NULL;
+    int rc = bmx_backend_cpu(tr, &be, err);
+    if (!rc)
+        rc = bmx_flad_create_backend(out, cfg, be, tok, target, aux, naux, err);
+    if (rc)
+        bmx_backend_free(be);
+    else
+        (*out)->own_be = 1;
+    return rc;
+}
+
+int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, bmx_backend *be,
+                            const bmx_tok *tok, const bmx_task *target, const bmx_flad_aux *aux,
+                            int naux, bmx_err *err)
 {
     *out = NULL;
     static const char *const names[] = {"target-only", "explore-only", "exploit-only", "exp3",
@@ -306,6 +353,7 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
                            "(>= 0)",
                            cfg->batch, cfg->T, cfg->eval_every, cfg->patience, cfg->aux_draws,
                            BMX_FLAD_MAX_DRAWS, cfg->min_rounds);
+    bmx_trainer *tr = bmx_backend_host(be);
     bmx_model *m = bmx_trainer_model(tr);
     if (bmx_model_dtype(m) != BMX_F32 || bmx_trainer_config(tr)->accum != 1)
         return bmx_err_set(err, BMX_EINVAL, "FLAD needs a float model and a trainer with accum 1");
@@ -330,8 +378,9 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
     f->cfg.policy = f->policy;
     f->cfg.params = f->params;
     f->kind = kind;
-    f->tr = tr;
+    f->be = be;
     f->m = m;
+    f->fw = (bmx_eval_forward){backend_fw, be, bmx_model_config(m)->vocab};
     f->tok = tok;
     f->target = target;
     f->naux = naux;
@@ -355,9 +404,11 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
     f->rewards = calloc((size_t)cfg->aux_draws, sizeof *f->rewards);
     if (cfg->aux_draws > 1)
         f->gacc = malloc(f->nparams * sizeof *f->gacc);
+    if (!bmx_backend_host_grads(be))
+        f->ga = malloc(f->nparams * sizeof *f->ga);
     if (!f->aux || !f->aux_idx || !f->aux_n || !f->arm_counts || !f->gt || !f->best || !f->tin ||
         !f->ttg || !f->ain || !f->atg || !f->tidx || !f->arms || !f->rewards ||
-        (cfg->aux_draws > 1 && !f->gacc))
+        (cfg->aux_draws > 1 && !f->gacc) || (!bmx_backend_host_grads(be) && !f->ga))
         rc = bmx_err_set(err, BMX_ENOMEM, "out of memory for a FLAD run");
     for (int a = 0; a < naux && !rc; a++) {
         if (aux[a].tmpl < 0 || aux[a].tmpl >= BMX_TASK_TEMPLATES)
@@ -390,52 +441,55 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
     double acc = 0;
     if (!rc)
         rc = validate(f, &acc, err);
+    if (!rc)
+        rc = bmx_backend_get_params(be, f->best, err);
     if (rc) {
         bmx_flad_free(f);
         return rc;
     }
     f->best_val = acc;
     f->best_round = 0;
-    memcpy(f->best, bmx_model_params(m), f->nparams * sizeof(float));
     *out = f;
     return 0;
 }
 
-/* Target-only: one target batch through the trainer (its gradient is the step's). */
+/* Target-only: one target batch, the step's one micro-batch. */
 static int target_only_grad(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
 {
     int rc = target_batch(f, err);
     return rc ? rc
-              : bmx_trainer_micro(f->tr, f->tin, f->ttg, f->cfg.batch, f->cfg.T, &in->target_loss,
-                                  NULL, NULL, err);
+              : bmx_backend_micro(f->be, f->tin, f->ttg, f->cfg.batch, f->cfg.T, 1.0,
+                                  &in->target_loss, NULL, NULL, err);
 }
 
-/* Auxiliary draw j of the round: a_j ~ pi, its batch's gradient in the model's buffer (the
- * last draw through the trainer: its gradient becomes the step's), its reward observed. */
-static int aux_draw(bmx_flad *f, int j, double *loss, bmx_err *err)
+/* Auxiliary draw j of the round: a_j ~ pi, its batch's gradient (the last draw is the step's
+ * micro-batch) on the host in *g, its reward observed. */
+static int aux_draw(bmx_flad *f, int j, double *loss, float **g, bmx_err *err)
 {
     int last = j + 1 == f->cfg.aux_draws;
     f->arms[j] = bmx_mix_draw(f->mix);
     f->rewards[j] = NAN;
     int rc = aux_batch(f, f->arms[j], err);
     if (!rc)
-        rc = last ? bmx_trainer_micro(f->tr, f->ain, f->atg, f->cfg.batch, f->cfg.T, loss, NULL,
-                                      NULL, err)
+        rc = last ? bmx_backend_micro(f->be, f->ain, f->atg, f->cfg.batch, f->cfg.T, 1.0, loss,
+                                      NULL, NULL, err)
                   : batch_grad(f, f->ain, f->atg, loss, err);
+    if (!rc)
+        rc = host_grads(f, g, err);
     if (!rc && (f->kind == P_EXP3 || f->kind == P_UCB1)) {
-        f->rewards[j] =
-            bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, bmx_model_grads(f->m), f->gt);
+        f->rewards[j] = bmx_flad_reward(f->cfg.reward, f->ranges, f->nranges, *g, f->gt);
         rc = bmx_mix_observe(f->mix, f->arms[j], f->rewards[j], err);
     }
     return rc;
 }
 
 /* With a pool: target gradient g_T, then G auxiliary draws, then the step's gradient
- * (g_T + g_1 + ... + g_G) / (G + 1) in the model's buffer (summed in that order in float). */
+ * (g_T + g_1 + ... + g_G) / (G + 1) (summed in that order in float) in the backend's buffer:
+ * in place in its host buffer, or computed in the host copy and set. */
 static int pooled_grad(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
 {
     int G = f->cfg.aux_draws;
-    float *g = bmx_model_grads(f->m), *acc = G > 1 ? f->gacc : f->gt;
+    float *g = NULL, *acc = G > 1 ? f->gacc : f->gt;
     double lsum = 0;
     int rc = target_grad(f, &in->target_loss, err);
     in->nonuniform = nonuniform(bmx_mix_probs(f->mix), f->naux);
@@ -443,7 +497,7 @@ static int pooled_grad(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
         memcpy(f->gacc, f->gt, f->nparams * sizeof(float));
     for (int j = 0; j < G && !rc; j++) {
         double l = 0;
-        rc = aux_draw(f, j, &l, err);
+        rc = aux_draw(f, j, &l, &g, err);
         lsum += l;
         if (!rc && j + 1 < G)
             for (size_t i = 0; i < f->nparams; i++)
@@ -452,6 +506,8 @@ static int pooled_grad(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
     if (!rc)
         for (size_t i = 0; i < f->nparams; i++)
             g[i] = (acc[i] + g[i]) / (float)(G + 1);
+    if (!rc && g == f->ga)
+        rc = bmx_backend_set_grads(f->be, g, err);
     in->arm = f->arms[0];
     in->reward = f->rewards[0];
     in->draws = G;
@@ -461,34 +517,55 @@ static int pooled_grad(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
     return rc;
 }
 
-/* The round is counted; validation when due, the best parameters kept, early stopping. */
-static int end_round(bmx_flad *f, bmx_flad_info *in, bmx_err *err)
+/* The round's best-so-far and stop into in. */
+static void round_state(const bmx_flad *f, bmx_flad_info *in)
 {
-    f->round++;
-    f->nonuniform += in->nonuniform;
     in->round = f->round;
-    if (f->round % f->cfg.eval_every == 0) {
-        int rc = validate(f, &in->val_acc, err);
-        if (rc)
-            return rc;
-        in->evaluated = 1;
-        if (in->val_acc > f->best_val) {
-            f->best_val = in->val_acc;
-            f->best_round = f->round;
-            f->bad_evals = 0;
-            memcpy(f->best, bmx_model_params(f->m), f->nparams * sizeof(float));
-        } else if (f->cfg.patience && ++f->bad_evals >= f->cfg.patience &&
-                   f->round >= f->cfg.min_rounds) {
-            f->stopped = 1;
-        }
-    }
     in->best_val = f->best_val;
     in->best_round = f->best_round;
     in->stopped = f->stopped;
-    return 0;
+}
+
+int bmx_flad_validate(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
+{
+    double acc = 0;
+    int rc = validate(f, &acc, err);
+    if (rc)
+        return rc;
+    if (acc > f->best_val) {
+        f->best_val = acc;
+        f->best_round = f->round;
+        f->bad_evals = 0;
+        rc = bmx_backend_get_params(f->be, f->best, err);
+    } else if (f->cfg.patience && ++f->bad_evals >= f->cfg.patience &&
+               f->round >= f->cfg.min_rounds) {
+        f->stopped = 1;
+    }
+    if (info) {
+        info->evaluated = 1;
+        info->val_acc = acc;
+        round_state(f, info);
+    }
+    return rc;
+}
+
+int bmx_flad_validation_due(const bmx_flad *f)
+{
+    return f->round % f->cfg.eval_every == 0;
 }
 
 int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
+{
+    bmx_flad_info in;
+    int rc = bmx_flad_step(f, &in, err);
+    if (!rc && bmx_flad_validation_due(f))
+        rc = bmx_flad_validate(f, &in, err);
+    if (!rc && info)
+        *info = in;
+    return rc;
+}
+
+int bmx_flad_step(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
 {
     bmx_flad_info in = {0};
     in.arm = -1;
@@ -502,25 +579,31 @@ int bmx_flad_round(bmx_flad *f, bmx_flad_info *info, bmx_err *err)
     if (!rc) /* the step's gradient: target (and auxiliary draws, rewards, observations) */
         rc = f->kind == P_TARGET_ONLY ? target_only_grad(f, &in, err) : pooled_grad(f, &in, err);
     if (!rc) /* the optimizer */
-        rc = bmx_trainer_apply(f->tr, NULL, err);
+        rc = bmx_backend_apply(f->be, NULL, err);
     if (!rc && f->mix) /* the policy's round ends */
         rc = bmx_mix_step(f->mix, err);
-    if (!rc)
-        rc = end_round(f, &in, err);
-    if (!rc && info)
+    if (rc)
+        return rc;
+    f->round++;
+    f->nonuniform += in.nonuniform;
+    round_state(f, &in);
+    if (info)
         *info = in;
-    return rc;
+    return BMX_OK;
 }
 
 int bmx_flad_finish(bmx_flad *f, double *test_acc_sum, double *test_acc_mean, bmx_err *err)
 {
-    memcpy(bmx_model_params(f->m), f->best, f->nparams * sizeof(float));
     size_t *idx, n;
-    int rc = bmx_task_split_indices(f->target, BMX_SPLIT_TEST, &idx, &n, err);
+    int rc = bmx_backend_sync_to_host(f->be, err);
     if (rc)
         return rc;
-    rc = bmx_eval_task(f->m, f->tok, f->target, idx, n, 0, f->cfg.T, test_acc_sum, test_acc_mean,
-                       err);
+    memcpy(bmx_model_params(f->m), f->best, f->nparams * sizeof(float));
+    if ((rc = bmx_backend_sync_from_host(f->be, err)) ||
+        (rc = bmx_task_split_indices(f->target, BMX_SPLIT_TEST, &idx, &n, err)))
+        return rc;
+    rc = bmx_eval_task_fw(&f->fw, f->tok, f->target, idx, n, 0, f->cfg.T, test_acc_sum,
+                          test_acc_mean, err);
     free(idx);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bmx/backend.h"
 #include "bmx/checkpoint.h"
 #include "bmx/flad.h"
 #include "bmx/kernels.h"
@@ -24,8 +25,10 @@
 #define RUN_SECTION   24
 
 /* What a resume may change: where the folder is, how far it runs, how often it checkpoints,
- * the threads (the same threads are needed for a byte-identical result). */
-static const char *const free_keys[] = {"out", "rounds", "ckpt_every", "threads", NULL};
+ * the threads (the same threads are needed for a byte-identical result), the device and its
+ * precision (the checkpoint holds the host state whatever the device: bmx/flad.h). */
+static const char *const free_keys[] = {"out",    "rounds",    "ckpt_every", "threads",
+                                        "device", "precision", NULL};
 
 struct frun {
     bmx_flad_run_config cfg; /* min_rounds resolved */
@@ -42,9 +45,12 @@ struct frun {
     char (*anames)[96]; /* "task/template" per arm */
     bmx_model *m;
     bmx_trainer *tr;
+    bmx_backend *be; /* the trainer's (bmx/backend.h): FLAD reaches the model through it */
     bmx_flad *f;
     FILE *log;
     bmx_json j;
+    bmx_flad_info in; /* the last round */
+    int pending;      /* its record waits for its validation (bmx_run_evaluate) */
 };
 
 static void path_in(const struct frun *r, char *buf, size_t cap, const char *name)
@@ -61,6 +67,7 @@ static void frun_free(void *impl)
         fclose(r->log);
     bmx_json_free(&r->j);
     bmx_flad_free(r->f);
+    bmx_backend_free(r->be);
     bmx_trainer_free(r->tr);
     bmx_model_free(r->m);
     free(r->aux);
@@ -374,6 +381,18 @@ static int check_log(struct frun *r, uint64_t loglen, long round, const char *ck
     return rc;
 }
 
+/* The last round's record and its progress report, when still to be written. */
+static int flush_round(struct frun *r, bmx_err *err)
+{
+    if (!r->pending)
+        return BMX_OK;
+    r->pending = 0;
+    int rc = round_record(r, &r->in, err);
+    if (!rc && r->opts.progress)
+        r->opts.progress(r->opts.progress_ctx, &r->in);
+    return rc;
+}
+
 /* ---- checkpoints: the trainer's sections, "flad.run" (u32 version 2, u32 naux, u64 round,
  * u64 bytes of log.jsonl), "flad.cfg" (the configuration text), then FLAD's (flad.h) ---- */
 
@@ -381,14 +400,17 @@ static int flad_save(void *impl, bmx_ckpt_writer *w, bmx_err *err)
 {
     struct frun *r = impl;
     unsigned char run[RUN_SECTION];
-    int rc;
+    int rc = flush_round(r, err);
+    if (rc)
+        return rc;
     if (fflush(r->log) || fsync(fileno(r->log)))
         return bmx_err_set(err, BMX_EIO, "cannot write %s/log.jsonl: %s", r->dir, strerror(errno));
     bmx_le_put32(run, STATE_VERSION);
     bmx_le_put32(run + 4, (uint32_t)r->naux);
     bmx_le_put64(run + 8, (uint64_t)bmx_flad_rounds(r->f));
     bmx_le_put64(run + 16, (uint64_t)ftell(r->log));
-    if (!(rc = bmx_ckpt_add_trainer(w, r->tr, err)) &&
+    if (!(rc = bmx_backend_sync_to_host(r->be, err)) && /* the model and moments -> r->tr */
+        !(rc = bmx_ckpt_add_trainer(w, r->tr, err)) &&
         !(rc = bmx_ckpt_add(w, "flad.run", run, sizeof run, err)) &&
         !(rc = bmx_ckpt_add(w, "flad.cfg", r->cfg_text, strlen(r->cfg_text), err)))
         rc = bmx_flad_save_sections(r->f, w, err);
@@ -446,7 +468,8 @@ static int restore(struct frun *r, bmx_ckpt_reader *rd, const char *ck, bmx_err 
                          "%s: its run state has %u auxiliary datasets, this run %d: the file was "
                          "altered; refusing to resume from it",
                          ck, naux, r->naux);
-    if (rc || (rc = bmx_flad_load_sections(r->f, rd, err)))
+    if (rc || (rc = bmx_flad_load_sections(r->f, rd, err)) ||
+        (rc = bmx_backend_sync_from_host(r->be, err))) /* r->tr as loaded -> the backend */
         return rc;
     if (round != (uint64_t)bmx_flad_rounds(r->f) ||
         round != (uint64_t)bmx_trainer_step_count(r->tr))
@@ -493,7 +516,23 @@ static int make_flad(struct frun *r, bmx_err *err)
     fc.seed = r->cfg.seed;
     fc.aux_draws = r->cfg.aux_draws;
     fc.min_rounds = r->cfg.min_rounds;
-    return bmx_flad_create(&r->f, &fc, r->tr, r->tok, r->target, r->aux, r->naux, err);
+    return bmx_flad_create_backend(&r->f, &fc, r->be, r->tok, r->target, r->aux, r->naux, err);
+}
+
+/* The trainer's backend: the CPU trainer itself, or the CUDA trainer over it with room for
+ * a batch and for the largest choice set of the target (validation and test scoring). */
+static int make_backend(struct frun *r, bmx_err *err)
+{
+    int dev = BMX_DEVICE_CPU, prec = BMX_PREC_FP32, rows = r->cfg.batch;
+    if (bmx_device_parse(r->cfg.device, &dev, err) ||
+        bmx_precision_parse(r->cfg.precision, dev, &prec, err))
+        return BMX_EINVAL;
+    if (dev == BMX_DEVICE_CPU)
+        return bmx_backend_cpu(r->tr, &r->be, err);
+    for (size_t i = 0; i < bmx_task_count(r->target); i++)
+        if (bmx_task_example_at(r->target, i)->nchoices > rows)
+            rows = bmx_task_example_at(r->target, i)->nchoices;
+    return bmx_backend_cuda(r->tr, prec, 0, rows, r->cfg.seq, &r->be, err);
 }
 
 /* From the checkpoint (resume) or new; then log.jsonl opened where the run goes on. */
@@ -520,7 +559,7 @@ static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
     } else {
         rc = new_model(r, err);
     }
-    if (!rc)
+    if (!rc && !(rc = make_backend(r, err)))
         rc = make_flad(r, err);
     if (!rc && from_ckpt)
         rc = restore(r, rd, ck, err);
@@ -541,23 +580,53 @@ static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
 /* ---- the run ---- */
 
 /* One round: the FLAD step (target gradient, auxiliary draws, their gradients and rewards,
- * the policy's observations, the optimizer, the policy's round end, validation when due),
- * then its log record; the handle checkpoints when due. */
+ * the policy's observations, the optimizer, the policy's round end), then its log record;
+ * a round due for validation keeps its record for the validation (flad_log_eval). The record
+ * of a round whose validation was not asked for is written first. The handle validates and
+ * checkpoints when due. */
 static int flad_step(void *impl, int *ended, bmx_err *err)
 {
     struct frun *r = impl;
-    bmx_flad_info in;
-    int rc = bmx_flad_round(r->f, &in, err);
+    int rc = flush_round(r, err);
     if (!rc)
-        rc = round_record(r, &in, err);
-    if (!rc && r->opts.progress)
-        r->opts.progress(r->opts.progress_ctx, &in);
-    *ended = in.stopped;
-    return rc;
+        rc = bmx_flad_step(r->f, &r->in, err);
+    if (rc)
+        return rc;
+    r->pending = 1;
+    *ended = 0; /* only a validation ends a FLAD run early */
+    return bmx_flad_validation_due(r->f) ? BMX_OK : flush_round(r, err);
 }
 
-static const bmx_run_kind flad_kind = {"round", "auxiliary datasets", flad_step, flad_save,
-                                       frun_free};
+/* Validation on the target's few-shot validation set: the best parameters kept, early
+ * stopping decided (bmx_flad_validate). */
+static int flad_evaluate(void *impl, bmx_run_eval *ev, int *ended, bmx_err *err)
+{
+    struct frun *r = impl;
+    int rc = bmx_flad_validate(r->f, &r->in, err);
+    if (rc)
+        return rc;
+    ev->acc = r->in.val_acc;
+    ev->best = r->in.best_val;
+    ev->best_step = r->in.best_round;
+    *ended = r->in.stopped;
+    return BMX_OK;
+}
+
+/* The round's record, with its validation. */
+static int flad_log_eval(void *impl, const bmx_run_eval *ev, bmx_err *err)
+{
+    return flush_round(impl, err);
+}
+
+static const bmx_run_kind flad_kind = {
+    .unit = "round",
+    .arms = "auxiliary datasets",
+    .step = flad_step,
+    .save = flad_save,
+    .close = frun_free,
+    .evaluate = flad_evaluate,
+    .log_eval = flad_log_eval,
+};
 
 static int write_result(struct frun *r, const bmx_flad_result *res, bmx_err *err)
 {
@@ -602,7 +671,9 @@ int bmx_flad_run_finish(bmx_run *run, bmx_flad_result *res, bmx_err *err)
     if (!r)
         return bmx_err_set(err, BMX_EINVAL,
                            "bmx_flad_run_finish: not a FLAD run (open it with bmx_flad_open)");
-    int rc = bmx_flad_finish(r->f, &res->test_sum, &res->test_mean, err);
+    int rc = flush_round(r, err);
+    if (!rc)
+        rc = bmx_flad_finish(r->f, &res->test_sum, &res->test_mean, err);
     if (rc)
         return rc;
     const long *cnt = bmx_flad_arm_counts(r->f);
@@ -663,10 +734,12 @@ int bmx_flad_open(bmx_run **out, const bmx_flad_run_config *cfg, const bmx_flad_
     if (opts)
         r->opts = *opts;
     snprintf(r->dir, sizeof r->dir, "%s", cfg->out);
-    bmx_flad_run_config stored = r->cfg;
-    stored.out = "";
     if ((rc = flad_run_config_check(&r->cfg, resume, err)))
         goto fail;
+    if (!*r->cfg.device) /* stored resolved */
+        r->cfg.device = "cpu";
+    bmx_flad_run_config stored = r->cfg;
+    stored.out = "";
     if (r->cfg.threads > 0)
         bmx_kernels_set_threads(r->cfg.threads);
     if ((rc = open_tasks(r, err)))
@@ -684,7 +757,7 @@ int bmx_flad_open(bmx_run **out, const bmx_flad_run_config *cfg, const bmx_flad_
         goto fail;
     }
     bmx_run_sched s = {r->dir,  bmx_flad_rounds(r->f),  r->cfg.rounds, r->cfg.ckpt_every,
-                       resumed, bmx_flad_stopped(r->f), r->naux};
+                       resumed, bmx_flad_stopped(r->f), r->naux,       r->cfg.eval_every};
     bmx_run_opts ro = {0};
     ro.stop = r->opts.stop;
     ro.log = r->opts.log;

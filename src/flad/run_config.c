@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "bmx/backend.h"
 #include "bmx/flad.h"
 #include "flad_int.h"
 
@@ -32,6 +33,8 @@ bmx_flad_run_config bmx_flad_run_config_default(void)
     c.lr = 1e-4;
     c.seed = 1;
     c.blas = 1;
+    c.device = "cpu";
+    c.precision = "";
     return c;
 }
 
@@ -76,6 +79,8 @@ static const bmx_run_key keys[] = {
     K("seed", BMX_RK_U64, seed, "batches, policy and --init-random"),
     K("blas", BMX_RK_INT, blas, "1: BLAS matrix products, 0: plain C"),
     K("threads", BMX_RK_INT, threads, "OpenMP/BLAS threads (0: the default)"),
+    K("device", BMX_RK_STR, device, BMX_DEVICE_HELP),
+    K("precision", BMX_RK_STR, precision, BMX_PRECISION_HELP),
     {NULL, BMX_RK_STR, 0, NULL},
 };
 #undef K
@@ -96,10 +101,14 @@ int flad_run_config_check(const bmx_flad_run_config *c, int resume, bmx_err *err
 {
 #define BAD(...) return bmx_err_set(err, BMX_EINVAL, __VA_ARGS__)
     bmx_reward rw;
+    int dev, prec;
     if (!c->target || !*c->target)
         BAD("no target: give --target TASK");
     if (!c->out || !*c->out)
         BAD("no run folder: give --out DIR");
+    if (bmx_device_parse(c->device, &dev, err) ||
+        bmx_precision_parse(c->precision, dev, &prec, err))
+        return BMX_EINVAL;
     if (!c->tok || !*c->tok)
         BAD("no tokenizer: give --tok VOCAB (bmx tok train)");
     if (!resume && !*c->init == !*c->init_random)

@@ -84,8 +84,8 @@ static const bmx_run_key run_keys[] = {
     K("eval_windows", BMX_RK_LONG, eval_windows, "validation windows per domain (at most)"),
     K("ckpt_every", BMX_RK_LONG, ckpt_every, "checkpoint every N steps (0 = end and stop only)"),
     K("threads", BMX_RK_INT, threads, "threads (0 = OpenMP default)"),
-    K("device", BMX_RK_STR, device, "trainer: cpu or cuda (an NVIDIA GPU; bmx built with CUDA)"),
-    K("precision", BMX_RK_STR, precision, "fp32 or bf16 (cuda only; default bf16 on cuda)"),
+    K("device", BMX_RK_STR, device, BMX_DEVICE_HELP),
+    K("precision", BMX_RK_STR, precision, BMX_PRECISION_HELP),
     {NULL, BMX_RK_STR, 0, NULL},
 };
 #undef K

@@ -181,14 +181,13 @@ static int val_losses(bmx_run *r, bmx_err *err)
 int bmx_run_evaluate(bmx_run *r, bmx_run_eval *ev, bmx_err *err)
 {
     if (r->kind)
-        return bmx_err_set(err, BMX_EINVAL,
-                           "bmx_run_evaluate: a run of %ss validates inside each %s (its step); "
-                           "call it on a training run only",
-                           r->kind->unit, r->kind->unit);
+        return bmx_run_kind_evaluate(r, ev, err);
     int rc = val_losses(r, err);
     if (rc)
         return rc;
     ev->step = r->step;
+    ev->acc = ev->best = NAN;
+    ev->best_step = -1;
     ev->ndomains = r->K;
     ev->loss = r->vloss;
     ev->avg_loss = 0;
@@ -219,7 +218,7 @@ static int eval_verdict(bmx_run *r, const bmx_run_eval *ev, bmx_err *err)
 int bmx_run_log_eval(bmx_run *r, const bmx_run_eval *ev, bmx_err *err)
 {
     if (r->kind)
-        return bmx_run_evaluate(r, NULL, err);
+        return bmx_run_kind_log_eval(r, ev, err);
     int rc = eval_verdict(r, ev, err);
     if (rc)
         return rc;

@@ -68,8 +68,10 @@ struct bmx_run {
     int ended;                /* the kind ended the run early */
 };
 
-/* A run of another kind (kind.c): its step, checkpoint and clean-up. */
+/* A run of another kind (kind.c): its step, validation and its record, checkpoint. */
 int bmx_run_kind_step(bmx_run *r, bmx_err *err);
+int bmx_run_kind_evaluate(bmx_run *r, bmx_run_eval *ev, bmx_err *err);
+int bmx_run_kind_log_eval(bmx_run *r, const bmx_run_eval *ev, bmx_err *err);
 int bmx_run_kind_checkpoint(bmx_run *r, bmx_err *err);
 
 /* The checkpoint's sections of the run (state.c): "run" (u32 version 1, u32 domains, u64

@@ -32,7 +32,10 @@ int bmx_run_exhausted(const bmx_run *r)
 int bmx_run_eval_due(const bmx_run *r)
 {
     long s = r->step;
-    return !r->kind && r->evaluated != s &&
+    if (r->kind) /* every eval_every steps (the state at open is validated) */
+        return r->kind->evaluate && r->evaluated != s && r->cfg.eval_every > 0 &&
+               s % r->cfg.eval_every == 0;
+    return r->evaluated != s &&
            (s == 0 || (r->cfg.eval_every && s % r->cfg.eval_every == 0) || s == r->cfg.steps);
 }
 

@@ -65,6 +65,12 @@ int bmx_backend_apply(bmx_backend *be, bmx_step_info *info, bmx_err *err)
     return be->ops->apply(be->impl, info, err);
 }
 
+int bmx_backend_grad(bmx_backend *be, const int *inputs, const int *targets, int B, int T,
+                     double *loss, bmx_err *err)
+{
+    return be->ops->grad(be->impl, inputs, targets, B, T, loss, err);
+}
+
 int bmx_backend_eval(bmx_backend *be, const int *inputs, const int *targets, int B, int T,
                      double *loss, double *seq_loss, double *tok_loss, bmx_err *err)
 {
@@ -84,6 +90,11 @@ int bmx_backend_get_grads(bmx_backend *be, float *host, bmx_err *err)
 int bmx_backend_set_grads(bmx_backend *be, const float *host, bmx_err *err)
 {
     return be->ops->set_grads(be->impl, host, err);
+}
+
+float *bmx_backend_host_grads(bmx_backend *be)
+{
+    return be->ops->host_grads ? be->ops->host_grads(be->impl) : NULL;
 }
 
 int bmx_backend_sync_to_host(bmx_backend *be, bmx_err *err)
@@ -108,6 +119,14 @@ static int cpu_micro(void *impl, const int *inputs, const int *targets, int B, i
 static int cpu_apply(void *impl, bmx_step_info *info, bmx_err *err)
 {
     return bmx_trainer_apply(impl, info, err);
+}
+
+static int cpu_grad(void *impl, const int *inputs, const int *targets, int B, int T, double *loss,
+                    bmx_err *err)
+{
+    bmx_model *m = bmx_trainer_model(impl);
+    int rc = bmx_model_forward(m, inputs, targets, B, T, loss, NULL, NULL, err);
+    return rc ? rc : bmx_model_backward(m, 1.0, 0, err);
 }
 
 static int cpu_eval(void *impl, const int *inputs, const int *targets, int B, int T, double *loss,
@@ -142,9 +161,21 @@ static int cpu_set_grads(void *impl, const float *host, bmx_err *err)
     return BMX_OK;
 }
 
+static float *cpu_host_grads(void *impl)
+{
+    return bmx_model_grads(bmx_trainer_model(impl));
+}
+
 static const bmx_backend_ops cpu_ops = {
-    "cpu",         cpu_micro,     cpu_apply, cpu_eval, cpu_get_params,
-    cpu_get_grads, cpu_set_grads, NULL,      NULL,     NULL,
+    .name = "cpu",
+    .micro = cpu_micro,
+    .apply = cpu_apply,
+    .grad = cpu_grad,
+    .eval = cpu_eval,
+    .get_params = cpu_get_params,
+    .get_grads = cpu_get_grads,
+    .set_grads = cpu_set_grads,
+    .host_grads = cpu_host_grads,
 };
 
 int bmx_backend_cpu(bmx_trainer *t, bmx_backend **out, bmx_err *err)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --device / --precision from the command line. Everywhere: bad values are refused naming
-# them, config.txt stores the resolved device and precision, bmx flad --device cuda says
-# "not yet", and --device cuda without a usable GPU (or without CUDA in the build) fails with
+# them (bmx flad's too: tests/cli/test_flad_device.sh runs FLAD on the devices), config.txt
+# stores the resolved device and precision, and --device cuda without a usable GPU (or without
+# CUDA in the build) fails with
 # the reason. With a GPU: a SIGKILLed and resumed GPU run ends with the same log.jsonl and
 # checkpoint.bin bytes as one that never stopped; a GPU checkpoint resumes on the CPU; and
 # bmx compare runs two policies with --device cuda. Without a GPU those parts are skipped,
@@ -29,7 +30,7 @@ tiny=(--data "$data" --layers 1 --width 32 --heads 2 --seq 16 --batch 4 --accum 
 expect 2 "device 'tpu': give cpu or cuda" "$bmx" train "${tiny[@]}" --out "$t/x" --device tpu
 expect 2 "precision bf16 is for --device cuda" "$bmx" train "${tiny[@]}" --out "$t/x" --precision bf16
 expect 2 "precision 'fp8': give fp32 or bf16" "$bmx" train "${tiny[@]}" --out "$t/x" --device cuda --precision fp8
-expect 2 "not yet for flad" "$bmx" flad --device cuda
+expect 2 "device 'tpu': give cpu or cuda" "$bmx" flad --target x --out "$t/f" --device tpu
 "$bmx" train "${tiny[@]}" --out "$t/cpu" --steps 3 2>"$t/err" || fail "cpu run: $(cat "$t/err")"
 grep -q "^device *= cpu$" "$t/cpu/config.txt" || fail "device not stored: $(cat "$t/cpu/config.txt")"
 grep -q "^precision *= fp32$" "$t/cpu/config.txt" || fail "precision not stored"
