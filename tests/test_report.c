@@ -333,7 +333,7 @@ static void test_svg_lines_band(void)
     size_t second = plain.len;
     CHECK_EQ_INT(bmx_svg_lines_band(&plain, &p, s, b, 2, 1, &err), BMX_OK);
     const char *t2 = bmx_sbuf_str(&plain);
-    char id1[64], id2[64], use[80];
+    char id1[64], id2[64], use[112];
     const char *c1 = strstr(t2, "<clipPath id=\""), *c2 = strstr(t2 + second, "<clipPath id=\"");
     CHECK(c1 && c2 && c1 < t2 + second);
     if (c1 && c2) {
