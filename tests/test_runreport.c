@@ -37,7 +37,7 @@ static bmx_runlog *load(const char *p)
  * free the same cut line is a killed run's, refused. */
 static void live_run(const char *cut)
 {
-    char dir[160], cmd[400], lock[200];
+    char dir[160], cmd[640], lock[200];
     bmx_err err = {0};
     bmx_runlog *l = NULL;
     snprintf(dir, sizeof dir, "%s/live", check_tmpdir("runreport"));
