@@ -323,20 +323,19 @@ int bmx_flad_create(bmx_flad **out, const bmx_flad_config *cfg, bmx_trainer *tr,
     return rc;
 }
 
-int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, bmx_backend *be,
-                            const bmx_tok *tok, const bmx_task *target, const bmx_flad_aux *aux,
-                            int naux, bmx_err *err)
+static const char *const kind_names[] = {"target-only", "explore-only", "exploit-only", "exp3",
+                                         "ucb1"};
+
+/* The policy's kind from its name, and the settings checked against the backend's model. */
+static int check_setup(const bmx_flad_config *cfg, const char *pol, bmx_backend *be,
+                       const bmx_tok *tok, int naux, int *kind, bmx_err *err)
 {
-    *out = NULL;
-    static const char *const names[] = {"target-only", "explore-only", "exploit-only", "exp3",
-                                        "ucb1"};
-    int kind = -1;
-    const char *pol = cfg->policy ? cfg->policy : "exp3";
     size_t plen = strcspn(pol, ":");
+    *kind = -1;
     for (int i = 0; i < 5; i++)
-        if (strlen(names[i]) == plen && !strncmp(pol, names[i], plen))
-            kind = i;
-    if (kind < 0)
+        if (strlen(kind_names[i]) == plen && !strncmp(pol, kind_names[i], plen))
+            *kind = i;
+    if (*kind < 0)
         return bmx_err_set(err, BMX_EINVAL,
                            "unknown FLAD policy '%s': give exp3, ucb1, explore-only, "
                            "exploit-only or target-only",
@@ -364,14 +363,82 @@ int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, bmx_back
         return bmx_err_set(err, BMX_EINVAL,
                            "the tokenizer has %u ids, the model %d: use the model's tokenizer",
                            bmx_tok_vocab_size(tok), bmx_model_config(m)->vocab);
-    if (kind != P_TARGET_ONLY && naux < 1)
+    if (*kind != P_TARGET_ONLY && naux < 1)
         return bmx_err_set(err, BMX_EINVAL, "policy %s needs at least one auxiliary dataset",
-                           names[kind]);
+                           kind_names[*kind]);
     if (naux < 0 || naux > BMX_MIX_MAX_ARMS)
         return bmx_err_set(err, BMX_EINVAL, "bad number of auxiliary datasets %d", naux);
+    return BMX_OK;
+}
+
+/* The run's buffers: per auxiliary dataset, the gradients the rounds keep, the batches. */
+static int alloc_buffers(bmx_flad *f, bmx_err *err)
+{
+    const bmx_flad_config *cfg = &f->cfg;
+    size_t BT = (size_t)cfg->batch * cfg->T, na = f->naux ? (size_t)f->naux : 1;
+    int need_ga = !bmx_backend_host_grads(f->be);
+    f->aux = calloc(na, sizeof *f->aux);
+    f->aux_idx = calloc(na, sizeof *f->aux_idx);
+    f->aux_n = calloc(na, sizeof *f->aux_n);
+    f->arm_counts = calloc(na, sizeof *f->arm_counts);
+    f->gt = malloc(f->nparams * sizeof *f->gt);
+    f->best = malloc(f->nparams * sizeof *f->best);
+    f->tin = malloc(BT * sizeof(int));
+    f->ttg = malloc(BT * sizeof(int));
+    f->ain = malloc(BT * sizeof(int));
+    f->atg = malloc(BT * sizeof(int));
+    f->tidx = calloc((size_t)cfg->batch, sizeof *f->tidx);
+    f->arms = calloc((size_t)cfg->aux_draws, sizeof *f->arms);
+    f->rewards = calloc((size_t)cfg->aux_draws, sizeof *f->rewards);
+    if (cfg->aux_draws > 1)
+        f->gacc = malloc(f->nparams * sizeof *f->gacc);
+    if (need_ga)
+        f->ga = malloc(f->nparams * sizeof *f->ga);
+    if (!f->aux || !f->aux_idx || !f->aux_n || !f->arm_counts || !f->gt || !f->best || !f->tin ||
+        !f->ttg || !f->ain || !f->atg || !f->tidx || !f->arms || !f->rewards ||
+        (cfg->aux_draws > 1 && !f->gacc) || (need_ga && !f->ga))
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory for a FLAD run");
+    return BMX_OK;
+}
+
+/* The auxiliary datasets (each a task and a template, never the target) and their examples. */
+static int open_aux(bmx_flad *f, const bmx_flad_aux *aux, bmx_err *err)
+{
+    int rc = BMX_OK;
+    for (int a = 0; a < f->naux && !rc; a++) {
+        if (aux[a].tmpl < 0 || aux[a].tmpl >= BMX_TASK_TEMPLATES)
+            rc = bmx_err_set(err, BMX_EINVAL, "auxiliary dataset %d: template %d out of range", a,
+                             aux[a].tmpl);
+        else if (aux[a].task == f->target)
+            rc = bmx_err_set(err, BMX_EINVAL,
+                             "auxiliary dataset %d is the target task %s itself: hold the "
+                             "target out of the auxiliary pool",
+                             a, bmx_task_name(f->target));
+        else {
+            f->aux[a] = aux[a];
+            rc = bmx_task_split_indices(aux[a].task, BMX_SPLIT_TRAIN, &f->aux_idx[a], &f->aux_n[a],
+                                        err);
+            if (!rc && f->aux_n[a] == 0)
+                rc = bmx_err_set(err, BMX_EINVAL, "auxiliary task %s has no training examples",
+                                 bmx_task_name(aux[a].task));
+        }
+    }
+    return rc;
+}
+
+int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, bmx_backend *be,
+                            const bmx_tok *tok, const bmx_task *target, const bmx_flad_aux *aux,
+                            int naux, bmx_err *err)
+{
+    const char *pol = cfg->policy ? cfg->policy : "exp3";
+    int kind, rc;
+    *out = NULL;
+    if ((rc = check_setup(cfg, pol, be, tok, naux, &kind, err)))
+        return rc;
     bmx_flad *f = calloc(1, sizeof *f);
     if (!f)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    bmx_model *m = bmx_trainer_model(bmx_backend_host(be));
     f->cfg = *cfg;
     snprintf(f->policy, sizeof f->policy, "%s", pol);
     snprintf(f->params, sizeof f->params, "%s", cfg->params ? cfg->params : "final");
@@ -387,48 +454,7 @@ int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, bmx_back
     f->nparams = bmx_model_num_params(m);
     f->best_val = -1;
     bmx_rng_seed(&f->rng, cfg->seed, 1);
-    size_t BT = (size_t)cfg->batch * cfg->T;
-    int rc = 0;
-    f->aux = calloc(naux ? naux : 1, sizeof *f->aux);
-    f->aux_idx = calloc(naux ? naux : 1, sizeof *f->aux_idx);
-    f->aux_n = calloc(naux ? naux : 1, sizeof *f->aux_n);
-    f->arm_counts = calloc(naux ? naux : 1, sizeof *f->arm_counts);
-    f->gt = malloc(f->nparams * sizeof *f->gt);
-    f->best = malloc(f->nparams * sizeof *f->best);
-    f->tin = malloc(BT * sizeof(int));
-    f->ttg = malloc(BT * sizeof(int));
-    f->ain = malloc(BT * sizeof(int));
-    f->atg = malloc(BT * sizeof(int));
-    f->tidx = calloc((size_t)cfg->batch, sizeof *f->tidx);
-    f->arms = calloc((size_t)cfg->aux_draws, sizeof *f->arms);
-    f->rewards = calloc((size_t)cfg->aux_draws, sizeof *f->rewards);
-    if (cfg->aux_draws > 1)
-        f->gacc = malloc(f->nparams * sizeof *f->gacc);
-    if (!bmx_backend_host_grads(be))
-        f->ga = malloc(f->nparams * sizeof *f->ga);
-    if (!f->aux || !f->aux_idx || !f->aux_n || !f->arm_counts || !f->gt || !f->best || !f->tin ||
-        !f->ttg || !f->ain || !f->atg || !f->tidx || !f->arms || !f->rewards ||
-        (cfg->aux_draws > 1 && !f->gacc) || (!bmx_backend_host_grads(be) && !f->ga))
-        rc = bmx_err_set(err, BMX_ENOMEM, "out of memory for a FLAD run");
-    for (int a = 0; a < naux && !rc; a++) {
-        if (aux[a].tmpl < 0 || aux[a].tmpl >= BMX_TASK_TEMPLATES)
-            rc = bmx_err_set(err, BMX_EINVAL, "auxiliary dataset %d: template %d out of range", a,
-                             aux[a].tmpl);
-        else if (aux[a].task == target)
-            rc = bmx_err_set(err, BMX_EINVAL,
-                             "auxiliary dataset %d is the target task %s itself: hold the "
-                             "target out of the auxiliary pool",
-                             a, bmx_task_name(target));
-        else {
-            f->aux[a] = aux[a];
-            rc = bmx_task_split_indices(aux[a].task, BMX_SPLIT_TRAIN, &f->aux_idx[a], &f->aux_n[a],
-                                        err);
-            if (!rc && f->aux_n[a] == 0)
-                rc = bmx_err_set(err, BMX_EINVAL, "auxiliary task %s has no training examples",
-                                 bmx_task_name(aux[a].task));
-        }
-    }
-    if (!rc)
+    if (!(rc = alloc_buffers(f, err)) && !(rc = open_aux(f, aux, err)))
         rc =
             bmx_task_fewshot(target, cfg->split, &f->ftrain, &f->nftrain, &f->fval, &f->nfval, err);
     if (!rc)
