@@ -38,6 +38,21 @@ gone() {
         for i in $(seq 1 400); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     done
 }
+# rank1_at OUT STEP: wait until the background job $job has logged step STEP into
+# OUT/log.jsonl (it fails if the job ends first), then put its rank 1 process in r1
+rank1_at() {
+    local out=$1 step=$2 i p
+    for i in $(seq 1 3000); do
+        grep -q "\"type\":\"step\",\"step\":$step," "$out/log.jsonl" 2>/dev/null && break
+        kill -0 $job 2>/dev/null || fail "the job ended early: $(cat "$out.out")"
+        sleep 0.01
+    done
+    r1=""
+    for p in $(pgrep -f -- "--out $out" || true); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
+    done
+    [ -n "$r1" ] || fail "no rank 1 process found"
+}
 steps_of() { grep -c '"type":"step"' "$1/log.jsonl" 2>/dev/null || true; }
 
 # 0. every collective of bmx/dist.h across 2 ranks, with known values (tests/test_dist.c)
@@ -175,16 +190,7 @@ echo "resume after SIGKILL of the job: byte-identical"
     --ckpt-every 2 --dist-timeout 30 --out "$t/k" >"$t/k.out" 2>&1 &
 job=$!
 pids+=($job)
-for i in $(seq 1 3000); do
-    grep -q '"type":"step","step":5,' "$t/k/log.jsonl" 2>/dev/null && break
-    kill -0 $job 2>/dev/null || fail "the job ended early: $(cat "$t/k.out")"
-    sleep 0.01
-done
-r1=""
-for p in $(pgrep -f -- "--out $t/k" || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
-done
-[ -n "$r1" ] || fail "no rank 1 process found"
+rank1_at "$t/k" 5
 t0=$(date +%s)
 kill -9 "$r1"
 ranks=$(pgrep -f -- "--out $t/k" || true)
@@ -210,16 +216,7 @@ echo "a killed rank: ok"
     --ckpt-every 0 --dist-timeout 3 --out "$t/h" >"$t/h.out" 2>&1 &
 job=$!
 pids+=($job)
-for i in $(seq 1 3000); do
-    grep -q '"type":"step","step":3,' "$t/h/log.jsonl" 2>/dev/null && break
-    kill -0 $job 2>/dev/null || fail "the job ended early: $(cat "$t/h.out")"
-    sleep 0.01
-done
-r1=""
-for p in $(pgrep -f -- "--out $t/h" || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
-done
-[ -n "$r1" ] || fail "no rank 1 process found"
+rank1_at "$t/h" 3
 pids+=($r1)
 t0=$(date +%s)
 kill -STOP "$r1"

@@ -4,15 +4,8 @@
 # policy's distribution in the log replayed from its observations (tests/ref/mix_ref.py);
 # a run stopped and resumed from checkpoint.pt writes the same log byte for byte.
 set -euo pipefail
-py=/usr/bin/python3
-[ -x "$py" ] || { echo "skip: no /usr/bin/python3"; exit 77; }
-so="$BMX_BUILD/libbmx_mix.so"
-[ -f "$so" ] || { echo "missing $so (run make)"; exit 1; }
-if ldd "$so" 2>/dev/null | grep libasan >/dev/null; then echo "skip: sanitizer build (ASan library)"; exit 77; fi
-if ! "$py" -c 'import torch, numpy' 2>/dev/null; then
-    echo "skip: python3-torch (and python3-numpy) not installed: apt-get install python3-torch"
-    exit 77
-fi
+. "$BMX_ROOT/tests/cli/lib.sh"
+need_torch
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$tmp/data"
