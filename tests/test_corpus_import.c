@@ -5,6 +5,7 @@
 #include "bmx/core.h"
 #include "bmx/rng.h"
 #include "check.h"
+#include "helpers.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -489,12 +490,6 @@ static size_t pile_lines(char *buf, size_t cap, int ndocs, int salt)
                               i, salt, i * 7919 % 1000, sets[i % 4]);
     }
     return n;
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(p, 1, n, f) == n && fclose(f) == 0);
 }
 
 static size_t zstd_file(const char *path, const char *data, size_t n)

@@ -4,6 +4,7 @@
  * ends the grid, DoReMi's stages reusing the grid's uniform run as their reference, and the
  * grid's parsing and checks. */
 #include "check.h"
+#include "helpers.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -18,24 +19,6 @@
 #include "bmx/tok.h"
 
 static char dir[256];
-
-static char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    char *b = NULL;
-    long len;
-
-    *n = 0;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (b = malloc((size_t)len + 1)) && fread(b, 1, (size_t)len, f) == (size_t)len) {
-        b[len] = 0;
-        *n = (size_t)len;
-    }
-    fclose(f);
-    return b;
-}
 
 /* dir/data/<name>/{train,val}.bin from two fixture texts (80% train, 20% val). */
 static void make_data(void)

@@ -8,6 +8,7 @@
  *  - odm-smoothed-mean logs the mean of a domain's micro-batch losses, odm the sum;
  *  - bad configuration values and missing data give messages that name the problem. */
 #include "check.h"
+#include "helpers.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,24 +33,6 @@ static char dir[256];
 static const char *names[3] = {"code", "legal", "man"};
 static const char *files[3] = {"tests/fixtures/tok/c-stdio.h", "tests/fixtures/tok/legal-gpl3.txt",
                                "tests/fixtures/tok/man-grep.txt"};
-
-static char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
 
 /* dir/data/<name>/{train,val}.bin: the first 80% of each text's tokens train, the rest val. */
 static int make_data(void)
@@ -531,13 +514,6 @@ static void test_bad_config(void)
 
 /* ---- issue 11: config round trip, reward transforms, locks, resume checks, housekeeping,
  * memory ---- */
-
-static void write_file(const char *path, const char *text, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(text, 1, n, f) == n);
-    fclose(f);
-}
 
 static long file_size(const char *path)
 {
@@ -1043,16 +1019,6 @@ static void cleanup(void)
         if (system(cmd) != 0)
             fprintf(stderr, "cannot remove %s\n", dir);
     }
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t na = 0, nb = 0;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
-    int same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x);
-    free(y);
-    return same;
 }
 
 /* The stepwise API driven by hand with bmx_run_train's schedule, closed and reopened (resume)
