@@ -184,6 +184,30 @@ out:
         goto out;                                                                                  \
     } while (0)
 
+/* The fixture lines that hold a k-vector of the policy: "KEY v1 ... vk" or "KEY -" (NULL). */
+struct vector_key {
+    const char *key, *what;
+    const double *(*get)(const bmx_mix *m);
+};
+
+static const struct vector_key *vector_line(const char *line)
+{
+    static const struct vector_key keys[] = {
+        {"probs", "probs", bmx_mix_probs},
+        {"est", "estimates", bmx_mix_estimates},
+        {"avg", "average", bmx_mix_average},
+        {"counts", "counts", bmx_mix_counts},
+        {"dprobs", "draw probs", bmx_mix_draw_probs},
+        {"drawn", "drawn tokens", bmx_mix_drawn},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        size_t n = strlen(keys[i].key);
+        if (strncmp(line, keys[i].key, n) == 0 && line[n] == ' ')
+            return &keys[i];
+    }
+    return NULL;
+}
+
 /* Compare a k-vector with the fixture's; "-" means the C side must return NULL. */
 static int compare_vec(struct replay *rp, const char *what, const char *rest, const double *got,
                        int k, double *want)
@@ -263,6 +287,7 @@ static int replay_fixture(struct replay *rp)
         FAILR(rp, "cannot open: %s", strerror(errno));
     while (getline(&line, &lcap, f) > 0) {
         char *rest;
+        const struct vector_key *vec;
         rp->lineno++;
         line[strcspn(line, "\n")] = '\0';
         if (line[0] == '#' || line[0] == '\0')
@@ -324,23 +349,8 @@ static int replay_fixture(struct replay *rp)
             rp->round = atol(rest);
             if (bmx_mix_round(m) != rp->round)
                 FAILR(rp, "bmx_mix_round %ld", bmx_mix_round(m));
-        } else if (strncmp(line, "probs ", 6) == 0) {
-            if (compare_vec(rp, "probs", rest, bmx_mix_probs(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "est ", 4) == 0) {
-            if (compare_vec(rp, "estimates", rest, bmx_mix_estimates(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "avg ", 4) == 0) {
-            if (compare_vec(rp, "average", rest, bmx_mix_average(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "counts ", 7) == 0) {
-            if (compare_vec(rp, "counts", rest, bmx_mix_counts(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "dprobs ", 7) == 0) {
-            if (compare_vec(rp, "draw probs", rest, bmx_mix_draw_probs(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "drawn ", 6) == 0) {
-            if (compare_vec(rp, "drawn tokens", rest, bmx_mix_drawn(m), k, want) != 0)
+        } else if ((vec = vector_line(line)) != NULL) {
+            if (compare_vec(rp, vec->what, rest, vec->get(m), k, want) != 0)
                 goto out;
         } else if (strncmp(line, "theta ", 6) == 0) {
             const double *th = bmx_mix_fit(m);
