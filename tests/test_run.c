@@ -113,6 +113,14 @@ static void rmrun(const char *out)
     CHECK(system(cmd) == 0);
 }
 
+/* The data made (once), the run folder dir/out removed, and tiny(out). */
+static bmx_run_config fresh(const char *out)
+{
+    CHECK(make_data() == 0);
+    rmrun(out);
+    return tiny(out);
+}
+
 static float *load_params(const char *out, size_t *n)
 {
     char p[600];
@@ -146,10 +154,8 @@ static bmx_runlog *load_log(const char *out)
 static void test_one_domain(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("one");
+    bmx_run_config a = fresh("one");
     rmrun("only");
-    bmx_run_config a = tiny("one");
     a.policy = "weights";
     a.weights = "0,1,0";
     bmx_run_opts o = {0};
@@ -245,9 +251,7 @@ static void replay_close(struct replay *r)
 static void replay(const char *policy, int mean)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("acc");
-    bmx_run_config c = tiny("acc");
+    bmx_run_config c = fresh("acc");
     c.policy = policy;
     c.lr = 0;
     c.min_lr = 0;
@@ -337,10 +341,8 @@ static void test_accounting_smoothed_mean(void)
 static void test_doremi_proxy(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("ref");
+    bmx_run_config r = fresh("ref");
     rmrun("prx");
-    bmx_run_config r = tiny("ref");
     r.policy = "uniform";
     r.steps = 4;
     bmx_run_opts o = {0};
@@ -832,9 +834,7 @@ static void append_line(const char *path, const char *line)
 static void test_resume_checks(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("rs");
-    bmx_run_config c = tiny("rs");
+    bmx_run_config c = fresh("rs");
     bmx_run_opts o = {0};
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg); /* 6 steps, checkpoint at 6 */
     char logp[700], cfgp[700];
@@ -927,9 +927,7 @@ static void test_resume_checks(void)
 static void test_nan_message(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("nan");
-    bmx_run_config c = tiny("nan");
+    bmx_run_config c = fresh("nan");
     c.lr = 1e30;
     c.clip = 0;
     c.warmup = 0;
@@ -990,9 +988,7 @@ static void test_memory(void)
     CHECK_EQ_STR(bmx_run_fmt_bytes(b, 558592), "545.5 KiB");
     CHECK_EQ_STR(bmx_run_fmt_bytes(b, 1000), "1000 bytes");
     /* a run over its limit is refused before anything is allocated or created */
-    CHECK(make_data() == 0);
-    rmrun("mem");
-    c = tiny("mem");
+    c = fresh("mem");
     bmx_run_opts o = {0};
     o.mem_limit = 558591;
     CHECK(bmx_run_train(&c, &o, &err) == BMX_ENOMEM);
@@ -1121,9 +1117,7 @@ static void test_stepwise_equals_train(void)
 static void test_checkpoint_sections(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("sec");
-    bmx_run_config c = tiny("sec");
+    bmx_run_config c = fresh("sec");
     bmx_run_opts o = {0};
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
     bmx_ckpt_reader *rd = NULL;
