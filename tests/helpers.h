@@ -1,12 +1,13 @@
-/* tests/helpers.h - the file and byte helpers that several C tests share (include it after
- * check.h): a whole file read into memory, a file written (a failure fails the case), two
- * files compared byte for byte. Static inline, so that a test that uses only some of them
- * compiles without warnings. They use stdio alone, not the library's readers and writers
- * that the tests check. (Little-endian stores for hand-made files: bmx_le_put32/64 of
- * bmx/core.h.) */
+/* tests/helpers.h - what several C tests share (include it after check.h): a whole file read
+ * into memory, a file written (a failure fails the case), two files compared byte for byte,
+ * the relative error of one vector against another. Static inline, so that a test that uses
+ * only some of them compiles without warnings. The file helpers use stdio alone, not the
+ * library's readers and writers that the tests check. (Little-endian stores for hand-made
+ * files: bmx_le_put32/64 of bmx/core.h, pinned by test_checkpoint's le_codec.) */
 #ifndef BMX_TESTS_HELPERS_H
 #define BMX_TESTS_HELPERS_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,5 +58,22 @@ static inline void write_file(const char *path, const void *data, size_t n)
     int ok = fwrite(data, 1, n, f) == n;
     CHECK_MSG(fclose(f) == 0 && ok, "cannot write %zu bytes to %s", n, path);
 }
+
+/* ||a - b||_2 / ||b||_2 over n elements (||a - b||_2 when b is all zero), summed in double
+ * whatever the element types: rel_err_ff (float a, float b), rel_err_fd, rel_err_dd. */
+#define TEST_REL_ERR(name, type_a, type_b)                                                         \
+    static inline double name(const type_a *a, const type_b *b, size_t n)                          \
+    {                                                                                              \
+        double d = 0, s = 0;                                                                       \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            double e = (double)a[i] - (double)b[i];                                                \
+            d += e * e;                                                                            \
+            s += (double)b[i] * b[i];                                                              \
+        }                                                                                          \
+        return s > 0 ? sqrt(d / s) : sqrt(d);                                                      \
+    }
+TEST_REL_ERR(rel_err_ff, float, float)
+TEST_REL_ERR(rel_err_fd, float, double)
+TEST_REL_ERR(rel_err_dd, double, double)
 
 #endif
