@@ -56,6 +56,19 @@ static const char *fixture_dir(char *buf, size_t cap)
     return buf;
 }
 
+/* The fixture file tests/fixtures/mix/NAME opened for reading, its path in path[0..pcap); NULL
+ * with msg[0..cap) saying how to make it. */
+static FILE *open_fixture(const char *name, char *path, size_t pcap, char *msg, size_t cap)
+{
+    char dir[256];
+    FILE *f;
+
+    snprintf(path, pcap, "%s/%s", fixture_dir(dir, sizeof dir), name);
+    if (!(f = fopen(path, "r")))
+        snprintf(msg, cap, "cannot open %s: run tests/ref/gen_mix_fixtures.py", path);
+    return f;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -557,7 +570,7 @@ static int read_vec(const char *s, struct vec *out)
 
 static int check_rewards(char *msg, size_t cap)
 {
-    char dir[256], path[320], *line = NULL, cname[128] = "";
+    char path[320], *line = NULL, cname[128] = "";
     size_t lcap = 0;
     FILE *f;
     struct vec a = {0}, b = {0}, ranges = {0};
@@ -565,12 +578,8 @@ static int check_rewards(char *msg, size_t cap)
     bmx_grad_stats s = {0};
     int lineno = 0, cases = 0, losses = 0, rc = -1, ended = 0;
 
-    snprintf(path, sizeof path, "%s/rewards.txt", fixture_dir(dir, sizeof dir));
-    f = fopen(path, "r");
-    if (!f) {
-        snprintf(msg, cap, "cannot open %s: run tests/ref/gen_mix_fixtures.py", path);
+    if (!(f = open_fixture("rewards.txt", path, sizeof path, msg, cap)))
         return -1;
-    }
 #define FAILW(...)                                                                                 \
     do {                                                                                           \
         int n_ = snprintf(msg, cap, "%s:%d (case %s): ", path, lineno, cname);                     \
@@ -715,19 +724,15 @@ static void test_reward_names(void)
 
 static int check_rng(char *msg, size_t cap)
 {
-    char dir[256], path[320], *line = NULL;
+    char path[320], *line = NULL;
     size_t lcap = 0;
     FILE *f;
     bmx_rng r = {{0}};
     int lineno = 0, seeds = 0, rc = -1, ended = 0;
     double cdf[16];
 
-    snprintf(path, sizeof path, "%s/rng.txt", fixture_dir(dir, sizeof dir));
-    f = fopen(path, "r");
-    if (!f) {
-        snprintf(msg, cap, "cannot open %s: run tests/ref/gen_mix_fixtures.py", path);
+    if (!(f = open_fixture("rng.txt", path, sizeof path, msg, cap)))
         return -1;
-    }
 #define FAILG(...)                                                                                 \
     do {                                                                                           \
         int n_ = snprintf(msg, cap, "%s:%d: ", path, lineno);                                      \
