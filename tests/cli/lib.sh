@@ -1,6 +1,13 @@
 # tests/cli/lib.sh - sourced by the shell tests (`. "$BMX_ROOT/tests/cli/lib.sh"`): the
 # helpers several of them need. Sourced helpers are not tests: this file is not named test_*.
 
+# scratch NAME: a new scratch folder in t (/tmp/bmx_cli_NAME_XXXXXX), removed when the test
+# exits.
+scratch() {
+    t=$(mktemp -d "/tmp/bmx_cli_$1_XXXXXX")
+    trap 'rm -rf "$t"' EXIT
+}
+
 # fail WHAT: the test fails, saying WHAT.
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

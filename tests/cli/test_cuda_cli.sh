@@ -8,9 +8,8 @@
 # saying so (the test still checks everything else).
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
-t=$(mktemp -d /tmp/bmx_cli_cuda_XXXXXX)
-trap 'rm -rf "$t"' EXIT
 . "$BMX_ROOT/tests/cli/lib.sh"
+scratch cuda
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
 data="$t/d/corpus"
 tiny=(--data "$data" --layers 1 --width 32 --heads 2 --seq 16 --batch 4 --accum 3

@@ -22,7 +22,7 @@ cleanup() {
     rm -rf "$t"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$BMX_ROOT/tests/cli/lib.sh"
 # as root (CI) Open MPI wants both; Open MPI leaks at exit by design: no leak reports (ASan)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0

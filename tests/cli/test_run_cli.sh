@@ -5,9 +5,8 @@
 # the logs alone.
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
-t=$(mktemp -d /tmp/bmx_cli_run_XXXXXX)
-trap 'rm -rf "$t"' EXIT
 . "$BMX_ROOT/tests/cli/lib.sh"
+scratch run
 for c in train compare doremi report; do "$bmx" $c --help >/dev/null || fail "$c --help"; done
 
 expect 2 "data is not set: give --data DIR" "$bmx" train --out "$t/x"
