@@ -4,9 +4,8 @@
 set -euo pipefail
 . "$BMX_ROOT/tests/cli/lib.sh"
 need_torch
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-bash "$BMX_ROOT/tests/cli/rundata.sh" "$tmp/data"
+scratch python_sampler
+bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/data"
 cd "$BMX_ROOT"
 BMX_LIB="$so" PYTHONPATH="$BMX_ROOT/python" PYTHONDONTWRITEBYTECODE=1 \
-    "$py" tests/python/test_sampler.py "$tmp/data/corpus"
+    "$py" tests/python/test_sampler.py "$t/data/corpus"
