@@ -323,11 +323,7 @@ static bmx_jval *dom_json(const struct dom *d, uint32_t script_crc)
     rc |= bmx_jval_set(o, "packages", d->pkgs);
     rc |= bmx_jval_set(o, "licences", d->licences);
     rc |= sink_json(&d->out, o);
-    if (rc) {
-        bmx_jval_free(o);
-        return NULL;
-    }
-    return o;
+    return corpus_j_done(o, rc);
 }
 
 /* Turn the finished extractor of d into its outputs; returns its manifest entry, or NULL
@@ -410,11 +406,7 @@ static bmx_jval *params_json(const bmx_corpus_opts *o)
     for (size_t i = 0; i < o->ndomains; i++)
         rc |= bmx_jval_push(doms, bmx_jval_str(o->domains[i]));
     rc |= bmx_jval_set(p, "domains", doms);
-    if (rc) {
-        bmx_jval_free(p);
-        return NULL;
-    }
-    return p;
+    return corpus_j_done(p, rc);
 }
 
 /* The options make a build: directories, domains (valid names, none twice), a byte cap,

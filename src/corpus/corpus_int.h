@@ -73,6 +73,9 @@ void corpus_hash_many(const unsigned char *const *p, const size_t *len, uint64_t
 /* A JSON string from bytes that may be invalid UTF-8 (normalised first); "%08x" of x. */
 struct bmx_jval *corpus_j_text(const char *s, size_t n);
 struct bmx_jval *corpus_j_hex32(uint32_t x);
+/* The JSON value v that a run of bmx_jval_set/push calls built, their |'d status in rc: v when
+ * rc is 0, else NULL (and v freed). */
+struct bmx_jval *corpus_j_done(struct bmx_jval *v, int rc);
 
 /* ---- a set of 64-bit hashes (open addressing; 0 is the empty slot) ---- */
 struct hset {

@@ -370,11 +370,7 @@ static bmx_jval *params_json(const bmx_import_opts *o, const char *text_key)
         rc |= bmx_jval_push(sel, bmx_jval_str(o->domains[i]));
     rc |= bmx_jval_set(p, "domains", sel);
     rc |= bmx_jval_set(p, "strict", bmx_jval_bool(o->strict));
-    if (rc) {
-        bmx_jval_free(p);
-        return NULL;
-    }
-    return p;
+    return corpus_j_done(p, rc);
 }
 
 static bmx_jval *input_json(const struct input *in)
@@ -420,11 +416,7 @@ static bmx_jval *input_json(const struct input *in)
             rc |= bmx_jval_push(w, bmx_jval_str(in->first_why[i]));
         rc |= bmx_jval_set(o, "first_malformed_reasons", w);
     }
-    if (rc) {
-        bmx_jval_free(o);
-        return NULL;
-    }
-    return o;
+    return corpus_j_done(o, rc);
 }
 
 /* Close the outputs and write the manifest. */

@@ -41,6 +41,15 @@ bmx_jval *corpus_j_hex32(uint32_t x)
     return bmx_jval_str(b);
 }
 
+bmx_jval *corpus_j_done(bmx_jval *v, int rc)
+{
+    if (rc) {
+        bmx_jval_free(v);
+        return NULL;
+    }
+    return v;
+}
+
 /* ---- the hash set ---- */
 
 int hset_has(const struct hset *s, uint64_t h)
