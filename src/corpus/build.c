@@ -379,19 +379,9 @@ static bmx_jval *dom_finish(struct dom *d, struct hset *global)
         d->io_error = 1;
         return NULL;
     }
-    bmx_log(&d->o->log, BMX_LOG_INFO,
-            "corpus: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), "
-            "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap; "
-            "extract %.1f s, filter %.1f s",
-            d->name, (unsigned long long)(o->docs[0] + o->docs[1] + o->docs[2]),
-            (double)o->kept_bytes / 1e6, (unsigned long long)o->docs[0],
-            (unsigned long long)o->docs[1], (unsigned long long)o->docs[2],
-            (unsigned long long)o->n_bin, (unsigned long long)o->n_empty,
-            (unsigned long long)o->n_dup, (unsigned long long)o->n_cap, t0 - d->t0,
-            bmx_now_s() - t0);
-    if (!o->docs[BMX_SPLIT_VAL] || !o->docs[BMX_SPLIT_TEST])
-        bmx_log(&d->o->log, BMX_LOG_WARN, "corpus: %s: the validation or test split is empty",
-                d->name);
+    char times[64];
+    snprintf(times, sizeof times, "; extract %.1f s, filter %.1f s", t0 - d->t0, bmx_now_s() - t0);
+    sink_log(o, &d->o->log, "corpus", d->name, times);
     return j;
 }
 

@@ -134,6 +134,10 @@ int sink_put(struct sink *s, struct doc_filter *f, const void *norm, size_t m,
 void sink_close(struct sink *s, int keep);
 /* Whether the domain is full (a cap reached). */
 int sink_full(const struct sink *s, const struct doc_filter *f);
+/* Log what the domain kept and dropped, "WHO: NAME: N documents kept (...), dropped ...TAIL",
+ * and warn when its validation or test split is empty. */
+void sink_log(const struct sink *s, const bmx_logger *lg, const char *who, const char *name,
+              const char *tail);
 /* Close and remove the temporary files, leaving any earlier output alone. */
 void sink_discard(struct sink *s);
 /* The manifest pieces: "documents_read", "bytes_read", "dropped" and "splits" set in obj;

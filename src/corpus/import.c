@@ -468,17 +468,7 @@ static int finish(struct imp *m)
             rc |= bmx_jval_set(doms, d->safe, j);
         }
         m->r.domains++;
-        bmx_log(&o->log, BMX_LOG_INFO,
-                "import: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), "
-                "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap",
-                d->safe, (unsigned long long)(s->docs[0] + s->docs[1] + s->docs[2]),
-                (double)s->kept_bytes / 1e6, (unsigned long long)s->docs[0],
-                (unsigned long long)s->docs[1], (unsigned long long)s->docs[2],
-                (unsigned long long)s->n_bin, (unsigned long long)s->n_empty,
-                (unsigned long long)s->n_dup, (unsigned long long)s->n_cap);
-        if (!s->docs[BMX_SPLIT_VAL] || !s->docs[BMX_SPLIT_TEST])
-            bmx_log(&o->log, BMX_LOG_WARN, "import: %s: the validation or test split is empty",
-                    d->safe);
+        sink_log(s, &o->log, "import", d->safe, "");
     }
     rc |= bmx_jval_set(man, "domains", doms);
     rc |= bmx_jval_set(man, "failed", failed);
