@@ -1,6 +1,7 @@
 /* tests/helpers.h - what several C tests share (include it after check.h): a whole file read
  * into memory, a file written (a failure fails the case), two files compared byte for byte,
- * the relative error of one vector against another. Static inline, so that a test that uses
+ * the relative error of one vector against another, a run's data folder made from fixture
+ * texts. Static inline, so that a test that uses
  * only some of them compiles without warnings. The file helpers use stdio alone, not the
  * library's readers and writers that the tests check. (Little-endian stores for hand-made
  * files: bmx_le_put32/64 of bmx/core.h, pinned by test_checkpoint's le_codec.) */
@@ -11,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "bmx/data.h"
+#include "bmx/tok.h"
 #include "check.h"
 
 /* The whole file at path in a malloc'd buffer with a NUL after its *n bytes; NULL (and
@@ -57,6 +61,52 @@ static inline void write_file(const char *path, const void *data, size_t n)
     CHECK_MSG(f, "cannot create %s", path);
     int ok = fwrite(data, 1, n, f) == n;
     CHECK_MSG(fclose(f) == 0 && ok, "cannot write %zu bytes to %s", n, path);
+}
+
+/* DIR/<names[i]>/{train,val}.bin for the n fixture texts files[i] (paths from the repository
+ * root): one BPE tokenizer of 300 ids trained on all of them, then the first 80% of each
+ * text's tokens train and the rest val. 0, or -1 when a file cannot be read or the library
+ * fails (err says why). */
+static inline int make_shards(const char *dir, const char *const *names, const char *const *files,
+                              int n, bmx_err *err)
+{
+    const void *docs[8];
+    size_t lens[8];
+    char *text[8], p[1024];
+    bmx_tok *t = NULL;
+
+    if (n > 8)
+        return -1;
+    mkdir(dir, 0777);
+    for (int i = 0; i < n; i++) {
+        if (!(text[i] = slurp(files[i], &lens[i])))
+            return bmx_err_set(err, BMX_EIO, "cannot read %s (run from the repository root)",
+                               files[i]);
+        docs[i] = text[i];
+    }
+    if (bmx_tok_train_docs(&t, docs, lens, (size_t)n, 300, 1, err))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        uint32_t *ids = NULL;
+        size_t nt = 0, cap = 0;
+        if (bmx_tok_encode(t, text[i], lens[i], &ids, &nt, &cap, err))
+            return -1;
+        size_t cut = nt * 8 / 10;
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        mkdir(p, 0777);
+        for (int s = 0; s < 2; s++) {
+            bmx_shard_writer *w;
+            snprintf(p, sizeof p, "%s/%s/%s.bin", dir, names[i], s ? "val" : "train");
+            if (bmx_shard_writer_open(&w, p, bmx_tok_vocab_size(t), bmx_tok_eot(t), err) ||
+                bmx_shard_writer_add(w, s ? ids + cut : ids, s ? nt - cut : cut, err) ||
+                bmx_shard_writer_close(w, err))
+                return -1;
+        }
+        free(ids);
+        free(text[i]);
+    }
+    bmx_tok_free(t);
+    return 0;
 }
 
 /* ||a - b||_2 / ||b||_2 over n elements (||a - b||_2 when b is all zero), summed in double

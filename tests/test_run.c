@@ -34,50 +34,20 @@ static const char *names[3] = {"code", "legal", "man"};
 static const char *files[3] = {"tests/fixtures/tok/c-stdio.h", "tests/fixtures/tok/legal-gpl3.txt",
                                "tests/fixtures/tok/man-grep.txt"};
 
-/* dir/data/<name>/{train,val}.bin: the first 80% of each text's tokens train, the rest val. */
+/* dir/data/<name>/{train,val}.bin from the three fixture texts (made once). */
 static int make_data(void)
 {
     static int done;
+    char p[400];
+    bmx_err err = {0};
+
     if (done)
         return 0;
     snprintf(dir, sizeof dir, "/tmp/bmx_test_run_%d", (int)getpid());
-    char p[400];
-    const void *docs[3];
-    size_t lens[3];
-    char *text[3];
-    bmx_err err;
-    bmx_tok *t = NULL;
     mkdir(dir, 0777);
     snprintf(p, sizeof p, "%s/data", dir);
-    mkdir(p, 0777);
-    for (int i = 0; i < 3; i++) {
-        text[i] = slurp(files[i], &lens[i]);
-        if (!text[i])
-            return -1;
-        docs[i] = text[i];
-    }
-    if (bmx_tok_train_docs(&t, docs, lens, 3, 300, 1, &err))
+    if (make_shards(p, names, files, 3, &err))
         return -1;
-    for (int i = 0; i < 3; i++) {
-        uint32_t *ids = NULL;
-        size_t n = 0, cap = 0;
-        if (bmx_tok_encode(t, text[i], lens[i], &ids, &n, &cap, &err))
-            return -1;
-        size_t cut = n * 8 / 10;
-        snprintf(p, sizeof p, "%s/data/%s", dir, names[i]);
-        mkdir(p, 0777);
-        for (int s = 0; s < 2; s++) {
-            bmx_shard_writer *w;
-            snprintf(p, sizeof p, "%s/data/%s/%s.bin", dir, names[i], s ? "val" : "train");
-            if (bmx_shard_writer_open(&w, p, bmx_tok_vocab_size(t), bmx_tok_eot(t), &err) ||
-                bmx_shard_writer_add(w, s ? ids + cut : ids, s ? n - cut : cut, &err) ||
-                bmx_shard_writer_close(w, &err))
-                return -1;
-        }
-        free(ids);
-        free(text[i]);
-    }
-    bmx_tok_free(t);
     done = 1;
     return 0;
 }
