@@ -121,6 +121,26 @@ static bmx_runlog *load_log(const char *out)
     return l;
 }
 
+/* The number of step records in dir/out/log.jsonl, -1 when it does not load. */
+static long steps_logged(const char *out)
+{
+    bmx_runlog *l = load_log(out);
+    long n = l ? (long)l->nsteps : -1;
+    bmx_runlog_free(l);
+    return n;
+}
+
+/* dir/NAME in buf, a symbolic link to the data folder dir/data (made on first use). */
+static const char *data_link(const char *name, char *buf, size_t cap)
+{
+    char target[400];
+    snprintf(buf, cap, "%s/%s", dir, name);
+    snprintf(target, sizeof target, "%s/data", dir);
+    if (access(buf, F_OK) != 0)
+        CHECK(symlink(target, buf) == 0);
+    return buf;
+}
+
 static void test_one_domain(void)
 {
     bmx_err err = {0};
@@ -636,22 +656,15 @@ static void test_config_roundtrip(void)
     }
     /* a run whose data folder has '#' in its name resumes from its config.txt */
     char hashed[600];
-    snprintf(hashed, sizeof hashed, "%s/data#1", dir);
-    snprintf(p, sizeof p, "%s/data", dir);
-    if (access(hashed, F_OK) != 0)
-        CHECK(symlink(p, hashed) == 0);
-    rmrun("hash");
-    c = tiny("hash");
-    c.data = hashed;
+    c = fresh("hash");
+    c.data = data_link("data#1", hashed, sizeof hashed);
     c.steps = 2;
     bmx_run_opts o = {0};
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
     c.steps = 3;
     o.resume = 1;
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
-    bmx_runlog *l = load_log("hash");
-    CHECK(l && l->nsteps == 3);
-    bmx_runlog_free(l);
+    CHECK_EQ_INT(steps_logged("hash"), 3);
 }
 
 /* ALGORITHMS.md section 1: no reward transform for odm, odm-smoothed-mean, doremi. */
@@ -747,9 +760,7 @@ static void test_lock(void)
     for (int i = 0; i < 6; i++)
         CHECK(access(run_path("locked", kept[i]), F_OK) == 0);
     CHECK(access(run_path("locked", "checkpoint.bin.tmp.DIR123"), F_OK) == 0);
-    bmx_runlog *l = load_log("locked");
-    CHECK(l && l->nsteps == 4);
-    bmx_runlog_free(l);
+    CHECK_EQ_INT(steps_logged("locked"), 4);
 }
 
 /* Rewrite the "run" section of out's checkpoint (bmx/checkpoint.h: u32 version, u32 domains,
@@ -881,16 +892,10 @@ static void test_resume_checks(void)
     snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", cfgp, cfgp);
     CHECK(system(cmd) == 0);
     char moved[600], line2[700];
-    snprintf(moved, sizeof moved, "%s/data-moved", dir);
-    snprintf(line, sizeof line, "%s/data", dir);
-    if (access(moved, F_OK) != 0)
-        CHECK(symlink(line, moved) == 0);
-    snprintf(line2, sizeof line2, "data = %s\n", moved);
+    snprintf(line2, sizeof line2, "data = %s\n", data_link("data-moved", moved, sizeof moved));
     append_line(cfgp, line2);
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
-    bmx_runlog *l = load_log("rs");
-    CHECK(l && l->nsteps == 8);
-    bmx_runlog_free(l);
+    CHECK_EQ_INT(steps_logged("rs"), 8);
 }
 
 /* A stop on a non-finite loss says what exists: no checkpoint yet, or the last good one. */
