@@ -63,50 +63,44 @@ static inline void write_file(const char *path, const void *data, size_t n)
     CHECK_MSG(fclose(f) == 0 && ok, "cannot write %zu bytes to %s", n, path);
 }
 
-/* DIR/<names[i]>/{train,val}.bin for the n fixture texts files[i] (paths from the repository
- * root): one BPE tokenizer of 300 ids trained on all of them, then the first 80% of each
- * text's tokens train and the rest val. 0, or -1 when a file cannot be read or the library
- * fails (err says why). */
-static inline int make_shards(const char *dir, const char *const *names, const char *const *files,
-                              int n, bmx_err *err)
+/* DIR/<names[i]>/{train,val}.bin for the n (<= 8) fixture texts files[i] (paths from the
+ * repository root): one BPE tokenizer of 300 ids trained on all of them, then the first 80%
+ * of each text's tokens train and the rest val. Every step is checked (the case fails). */
+static inline void make_shards(const char *dir, const char *const *names, const char *const *files,
+                               int n)
 {
     const void *docs[8];
     size_t lens[8];
     char *text[8], p[1024];
+    bmx_err err = {0};
     bmx_tok *t = NULL;
 
-    if (n > 8)
-        return -1;
-    mkdir(dir, 0777);
+    CHECK(n <= 8);
+    CHECK_MSG(mkdir(dir, 0777) == 0, "cannot create %.600s", dir);
     for (int i = 0; i < n; i++) {
-        if (!(text[i] = slurp(files[i], &lens[i])))
-            return bmx_err_set(err, BMX_EIO, "cannot read %s (run from the repository root)",
-                               files[i]);
+        text[i] = slurp(files[i], &lens[i]);
+        CHECK_MSG(text[i], "cannot read %s (run from the repository root)", files[i]);
         docs[i] = text[i];
     }
-    if (bmx_tok_train_docs(&t, docs, lens, (size_t)n, 300, 1, err))
-        return -1;
+    CHECK_MSG(bmx_tok_train_docs(&t, docs, lens, (size_t)n, 300, 1, &err) == 0, "%s", err.msg);
     for (int i = 0; i < n; i++) {
         uint32_t *ids = NULL;
         size_t nt = 0, cap = 0;
-        if (bmx_tok_encode(t, text[i], lens[i], &ids, &nt, &cap, err))
-            return -1;
+        CHECK_MSG(bmx_tok_encode(t, text[i], lens[i], &ids, &nt, &cap, &err) == 0, "%s", err.msg);
         size_t cut = nt * 8 / 10;
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        mkdir(p, 0777);
+        CHECK_MSG(mkdir(p, 0777) == 0, "cannot create %.600s", p);
         for (int s = 0; s < 2; s++) {
             bmx_shard_writer *w;
             snprintf(p, sizeof p, "%s/%s/%s.bin", dir, names[i], s ? "val" : "train");
-            if (bmx_shard_writer_open(&w, p, bmx_tok_vocab_size(t), bmx_tok_eot(t), err) ||
-                bmx_shard_writer_add(w, s ? ids + cut : ids, s ? nt - cut : cut, err) ||
-                bmx_shard_writer_close(w, err))
-                return -1;
+            CHECK(bmx_shard_writer_open(&w, p, bmx_tok_vocab_size(t), bmx_tok_eot(t), &err) == 0);
+            CHECK(bmx_shard_writer_add(w, s ? ids + cut : ids, s ? nt - cut : cut, &err) == 0);
+            CHECK(bmx_shard_writer_close(w, &err) == 0);
         }
         free(ids);
         free(text[i]);
     }
     bmx_tok_free(t);
-    return 0;
 }
 
 /* ||a - b||_2 / ||b||_2 over n elements (||a - b||_2 when b is all zero), summed in double

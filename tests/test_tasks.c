@@ -304,6 +304,7 @@ static void test_build_manifest(void)
     snprintf(mp, sizeof mp, "%s/manifest.json", out);
     size_t n;
     char *s = slurp(mp, &n);
+    CHECK_MSG(s, "cannot read %s", mp);
     CHECK_CONTAINS(s, "\"name\":\"fx-sound\",\"derived\":true");
     CHECK_CONTAINS(s, "\"how\":\"derived: hand-made animal sounds\"");
     CHECK_CONTAINS(s, "\"aux_datasets\":9");
@@ -345,6 +346,7 @@ static void test_make(void)
     snprintf(mp, sizeof mp, "%s/manifest.json", out);
     size_t n;
     char *s = slurp(mp, &n);
+    CHECK_MSG(s, "cannot read %s", mp);
     CHECK_CONTAINS(s, "\"name\":\"fx-color\"");
     CHECK(!strstr(s, "\"name\":\"fx-sound\""));
     free(s);
