@@ -67,6 +67,21 @@ static void test_raw_read(void)
     bmx_task_free(t);
 }
 
+/* text as the raw task file p is refused as corrupt, the message holding want1 and want2
+ * (when given). */
+static void raw_refused(const char *p, const char *text, const char *want1, const char *want2)
+{
+    bmx_task *t = NULL;
+    bmx_err err = {0};
+
+    write_text(p, text);
+    CHECK_EQ_INT(bmx_task_read_raw(&t, p, &err), BMX_ECORRUPT);
+    if (want1)
+        CHECK_CONTAINS(err.msg, want1);
+    if (want2)
+        CHECK_CONTAINS(err.msg, want2);
+}
+
 static void test_raw_errors(void)
 {
     bmx_task *t;
@@ -76,21 +91,12 @@ static void test_raw_errors(void)
     CHECK(bmx_task_read_raw(&t, p, &err) != 0);
     CHECK_CONTAINS(err.msg, "no examples");
     CHECK_CONTAINS(err.msg, p);
-    write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nlabels\ta\tb\nex\tg\t2\thello\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, ":5:");
-    CHECK_CONTAINS(err.msg, "0..1");
-    write_text(p, "BMXRAW 2\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, "BMXRAW 1");
-    write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nbogus\t1\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, "unknown record");
-    write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nex\tg\t0\thello\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, "labels");
-    write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t0\thello\tonly\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nlabels\ta\tb\nex\tg\t2\thello\n",
+                ":5:", "0..1");
+    raw_refused(p, "BMXRAW 2\n", "BMXRAW 1", NULL);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nbogus\t1\n", "unknown record", NULL);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nex\tg\t0\thello\n", "labels", NULL);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t0\thello\tonly\n", NULL, NULL);
     /* escapes */
     write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t1\ta\\tb\\nc\\\\d\tyes\tno\n");
     CHECK_MSG(bmx_task_read_raw(&t, p, &err) == 0, "%s", err.msg);
@@ -291,6 +297,17 @@ static void test_fewshot(void)
     bmx_task_free(c);
 }
 
+/* OUT/manifest.json, NUL-terminated (free it); the case fails when it cannot be read. */
+static char *read_manifest(const char *out)
+{
+    char mp[400];
+    size_t n;
+    snprintf(mp, sizeof mp, "%s/manifest.json", out);
+    char *s = slurp(mp, &n);
+    CHECK_MSG(s, "cannot read %s", mp);
+    return s;
+}
+
 static void test_build_manifest(void)
 {
     const char *names[] = {"fx-color", "fx-sound", "fx-count"};
@@ -300,11 +317,7 @@ static void test_build_manifest(void)
     snprintf(out, sizeof out, "%s", tmp("built"));
     CHECK(mkdir(out, 0777) == 0);
     CHECK_MSG(bmx_tasks_build(FX, out, names, 3, NULL, &o, NULL, &err) == 0, "%s", err.msg);
-    char mp[400];
-    snprintf(mp, sizeof mp, "%s/manifest.json", out);
-    size_t n;
-    char *s = slurp(mp, &n);
-    CHECK_MSG(s, "cannot read %s", mp);
+    char *s = read_manifest(out);
     CHECK_CONTAINS(s, "\"name\":\"fx-sound\",\"derived\":true");
     CHECK_CONTAINS(s, "\"how\":\"derived: hand-made animal sounds\"");
     CHECK_CONTAINS(s, "\"aux_datasets\":9");
@@ -342,11 +355,7 @@ static void test_make(void)
     bmx_task *t;
     CHECK(bmx_task_open(&t, out, "fx-count", &err) == 0);
     bmx_task_free(t);
-    char mp[400];
-    snprintf(mp, sizeof mp, "%s/manifest.json", out);
-    size_t n;
-    char *s = slurp(mp, &n);
-    CHECK_MSG(s, "cannot read %s", mp);
+    char *s = read_manifest(out);
     CHECK_CONTAINS(s, "\"name\":\"fx-color\"");
     CHECK(!strstr(s, "\"name\":\"fx-sound\""));
     free(s);
