@@ -117,7 +117,7 @@ $(BUILD)/libbmx_mix.so: $(MIX_OBJ) src/mix/libbmx_mix.map
 $(BUILD)/bmx: $(CLI_OBJ) $(BUILD)/libbmx.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libbmx.a tests/check.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libbmx.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libbmx.a $(LDFLAGS) $(LDLIBS)
 

@@ -96,20 +96,28 @@ static double drive(bmx_mix *m, long steps, bmx_rng *r, double *n, double *mean_
     return slow;
 }
 
+/* The policy spec over K domains of 1000 + 500 i tokens (draw data d, or none), seed 1. */
+static bmx_mix *make(const char *spec, const bmx_mix_data *d)
+{
+    double w[K];
+    bmx_mix *m = NULL;
+    bmx_err e = {0};
+    for (int i = 0; i < K; i++)
+        w[i] = 1000.0 + 500.0 * i;
+    if (bmx_mix_create_data(&m, spec, K, w, d, 1, &e))
+        die("create", &e);
+    return m;
+}
+
 static double refit_s(long hist, int par, double *per_step_ns)
 {
     char spec[96];
-    double w[K], n[K] = {0};
-    bmx_mix *m = NULL;
-    bmx_err e = {0};
+    double n[K] = {0};
     bmx_rng r;
     bmx_rng_seed(&r, 99, 1);
-    for (int i = 0; i < K; i++)
-        w[i] = 1000.0 + 500.0 * i;
     snprintf(spec, sizeof spec, "ado:warmup=500,interval=%ld", hist / 2);
     bmx_mix_data d = {NULL, 8 * 64, 8};
-    if (bmx_mix_create_data(&m, spec, K, w, &d, 1, &e))
-        die("create", &e);
+    bmx_mix *m = make(spec, &d);
     if (par)
         bmx_mix_set_parallel(m, omp_for, NULL);
     clock_s = bench_cpu_s;
@@ -127,15 +135,10 @@ static double refit_s(long hist, int par, double *per_step_ns)
 
 static double policy_ns(const char *spec)
 {
-    double w[K], n[K] = {0}, ns;
-    bmx_mix *m = NULL;
-    bmx_err e = {0};
+    double n[K] = {0}, ns;
     bmx_rng r;
     bmx_rng_seed(&r, 5, 1);
-    for (int i = 0; i < K; i++)
-        w[i] = 1000.0 + 500.0 * i;
-    if (bmx_mix_create_data(&m, spec, K, w, NULL, 1, &e))
-        die("create", &e);
+    bmx_mix *m = make(spec, NULL);
     drive(m, 20000, &r, n, &ns);
     bmx_mix_free(m);
     return ns;

@@ -26,14 +26,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import torch_step  # bench/torch_step.py: the CPU peer
 
-class Block(nn.Module):
-    def __init__(self, c, h):
-        super().__init__()
-        self.h = h
-        self.ln1, self.ln2 = nn.LayerNorm(c), nn.LayerNorm(c)
-        self.qkv, self.proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
-        self.fc, self.fcproj = nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
+
+class Block(torch_step.Block):
+    """The CPU peer's block (the same layers), its attention by scaled_dot_product_attention."""
 
     def forward(self, x):
         b, t, c = x.shape

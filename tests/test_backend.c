@@ -25,6 +25,7 @@
 #include "bmx/run.h"
 #include "bmx/train.h"
 #include "check.h"
+#include "helpers.h"
 
 struct setup {
     bmx_model *m;
@@ -63,16 +64,6 @@ static void drop(struct setup *s)
     bmx_trainer_free(s->t);
     bmx_model_free(s->m);
     free(s->tok);
-}
-
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        r += (double)b[i] * b[i];
-    }
-    return r > 0 ? sqrt(d / r) : sqrt(d);
 }
 
 /* ---- CPU ---- */
@@ -166,8 +157,8 @@ static void test_loss_weight(void)
         gn += (double)g1[i] * g1[i];
     }
     CHECK(gn > 0);
-    CHECK_MSG(rel_diff(g2, scaled, np) < 1e-6, "weight 2.5: relative difference %g",
-              rel_diff(g2, scaled, np));
+    CHECK_MSG(rel_err_ff(g2, scaled, np) < 1e-6, "weight 2.5: relative difference %g",
+              rel_err_ff(g2, scaled, np));
     /* bad weights are refused */
     CHECK(bmx_backend_micro(be, a.tok, a.tok + n, a.B, a.T, -1, NULL, NULL, NULL, &err) ==
           BMX_EINVAL);
@@ -292,7 +283,7 @@ static void test_gpu_fp32_step_vs_cpu(void)
     double worst = 0;
     for (int id = 0; id < BMX_NTENSORS; id++) {
         bmx_tensor_info ti = bmx_model_tensor(a.m, id);
-        double r = rel_diff(gg + ti.offset, gc + ti.offset, ti.count);
+        double r = rel_err_ff(gg + ti.offset, gc + ti.offset, ti.count);
         CHECK_MSG(r <= 1e-4, "gradient of %s: relative difference %g", ti.name, r);
         worst = fmax(worst, r);
     }

@@ -9,32 +9,13 @@
 
 #include "bmx/checkpoint.h"
 #include "check.h"
+#include "helpers.h"
 
 static const char *path(const char *name)
 {
     static char p[256];
     snprintf(p, sizeof p, "%s/%s", check_tmpdir("ckpt"), name);
     return p;
-}
-
-static unsigned char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    CHECK(f != NULL);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = malloc(*n + 1);
-    CHECK(b && fread(b, 1, *n, f) == *n);
-    fclose(f);
-    return b;
-}
-
-static void spill(const char *p, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(p, "wb");
-    CHECK(f && fwrite(b, 1, n, f) == n);
-    fclose(f);
 }
 
 /* Three sections: "a" = 5 bytes, "floats" = {1, -2.5}, "empty" = nothing. */
@@ -52,12 +33,35 @@ static void write_three(const char *p)
 }
 
 /* The file byte for byte, as bmx/checkpoint.h lays it out (hand-computed offsets). */
+/* The little-endian codec of bmx/core.h, which the format and the tests' hand-made files use,
+ * against bytes written out by hand. */
+static void test_le_codec(void)
+{
+    static const unsigned char w32[4] = {0x78, 0x56, 0x34, 0x12};
+    static const unsigned char w64[8] = {0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01};
+    unsigned char b[8];
+
+    bmx_le_put32(b, 0x12345678u);
+    CHECK(memcmp(b, w32, 4) == 0);
+    CHECK(bmx_le_get32(w32) == 0x12345678u);
+    bmx_le_put64(b, 0x0123456789abcdefull);
+    CHECK(memcmp(b, w64, 8) == 0);
+    CHECK(bmx_le_get64(w64) == 0x0123456789abcdefull);
+    bmx_le_put16(b, 0xbeef);
+    CHECK(b[0] == 0xef && b[1] == 0xbe && bmx_le_get16(b) == 0xbeef);
+    bmx_le_put_f64(b, 1.0); /* 0x3ff0000000000000 */
+    CHECK(b[7] == 0x3f && b[6] == 0xf0 && b[0] == 0);
+    bmx_le_put_f32(b, -2.5f); /* 0xc0200000 */
+    CHECK(b[3] == 0xc0 && b[2] == 0x20 && b[1] == 0 && b[0] == 0);
+}
+
 static void test_layout(void)
 {
     const char *p = path("three.bin");
     size_t n;
     write_three(p);
     unsigned char *b = slurp(p, &n);
+    CHECK_MSG(b, "cannot read %s", p);
     size_t table = 16 + 3 * 32 + 4; /* 116 */
     CHECK_EQ_INT(n, table + 5 + 8);
     CHECK(memcmp(b, "BMXCKPT1", 8) == 0);
@@ -125,8 +129,9 @@ static void test_section_crc(void)
     char a[5];
     write_three(p);
     unsigned char *b = slurp(p, &n);
+    CHECK_MSG(b, "cannot read %s", p);
     b[123] ^= 0x10;
-    spill(p, b, n);
+    write_file(p, b, n);
     free(b);
     CHECK_MSG(bmx_ckpt_open(p, &r, &err) == 0, "%s", err.msg);
     CHECK(bmx_ckpt_read_f32(r, "floats", x, 2, &err) == BMX_ECORRUPT);
@@ -137,8 +142,9 @@ static void test_section_crc(void)
     /* a flipped byte of the table: the header's checksum */
     write_three(p);
     b = slurp(p, &n);
+    CHECK_MSG(b, "cannot read %s", p);
     b[60] ^= 1; /* the offset of "floats" */
-    spill(p, b, n);
+    write_file(p, b, n);
     free(b);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT && r == NULL);
     CHECK_CONTAINS(err.msg, p);
@@ -161,9 +167,10 @@ static void test_tiling(void)
     size_t n;
     write_three(p);
     unsigned char *b = slurp(p, &n);
+    CHECK_MSG(b, "cannot read %s", p);
     bmx_le_put64(b + 56, 122); /* "floats" one byte later than "a" ends */
     reseal(b);
-    spill(p, b, n);
+    write_file(p, b, n);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg,
                    "section 'floats' is not where its table says (offset 122, expected 121)");
@@ -171,22 +178,22 @@ static void test_tiling(void)
     bmx_le_put64(b + 64, 9); /* "floats" past the end of the file */
     bmx_le_put64(b + 88, 130);
     reseal(b);
-    spill(p, b, n);
+    write_file(p, b, n);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "is truncated: 129 bytes, its table says 130");
     bmx_le_put64(b + 64, 8);
     bmx_le_put64(b + 88, 129);
     reseal(b);
-    spill(p, b, n - 1);
+    write_file(p, b, n - 1);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "truncated");
     b[n] = 0;
-    spill(p, b, n + 1);
+    write_file(p, b, n + 1);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "trailing bytes");
     memcpy(b + 48, "a\0\0\0\0\0\0\0", 8); /* two sections "a" */
     reseal(b);
-    spill(p, b, n);
+    write_file(p, b, n);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "table entry 1 has a bad or repeated tag");
     free(b);
@@ -205,7 +212,7 @@ static void test_versions(void)
     bmx_le_put32(h + 8, 1);
     bmx_le_put32(h + 12, 176);
     bmx_le_put32(h + 172, bmx_crc32(0, h, 172));
-    spill(p, h, sizeof h);
+    write_file(p, h, sizeof h);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT && r == NULL);
     CHECK_CONTAINS(err.msg, p);
     CHECK_CONTAINS(err.msg, "has format version 1; this build reads version 2");
@@ -220,7 +227,7 @@ static void test_versions(void)
     CHECK_CONTAINS(err.msg, "(version 1) holds an invalid configuration");
     CHECK(m == NULL && t == NULL);
     bmx_le_put32(h + 8, 3);
-    spill(p, h, sizeof h);
+    write_file(p, h, sizeof h);
     CHECK(bmx_ckpt_open(p, &r, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, p);
     CHECK_CONTAINS(err.msg, "has format version 3; this build reads version 2");
@@ -362,7 +369,8 @@ static void test_trainer_sections(void)
 
 int main(int argc, char **argv)
 {
-    static const struct check_case cases[] = {{"layout", test_layout},
+    static const struct check_case cases[] = {{"le_codec", test_le_codec},
+                                              {"layout", test_layout},
                                               {"roundtrip", test_roundtrip},
                                               {"section_crc", test_section_crc},
                                               {"tiling", test_tiling},

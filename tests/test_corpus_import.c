@@ -5,6 +5,7 @@
 #include "bmx/core.h"
 #include "bmx/rng.h"
 #include "check.h"
+#include "helpers.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -66,6 +67,9 @@ static void test_jsonl_good(void)
     CHECK_EQ_INT(r.text_len, 17);
     CHECK(memcmp(r.text, "a\n\t\"\\/\xC3\xA9\xF0\x9F\x98\x80\xEF\xBF\xBD\0z", 17) == 0);
     CHECK(r.domain == NULL);
+    /* the other one-letter escapes */
+    CHECK_EQ_INT(parse("{\"t\":\"\\b\\f\\r\\/x\"}", "t", NULL, t, d, &r), BMX_JSONL_OK);
+    CHECK_EQ_STR(t, "\b\f\r/x");
     /* other values of every type around, nested arrays, white space, CR at the end */
     CHECK_EQ_INT(parse(" {\"n\": -1.5e+3, \"a\": [1, [true, false, null], {\"text\": \"no\"}], "
                        "\"o\": {}, \"text\" : \"yes\"} \r",
@@ -486,12 +490,6 @@ static size_t pile_lines(char *buf, size_t cap, int ndocs, int salt)
                               i, salt, i * 7919 % 1000, sets[i % 4]);
     }
     return n;
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(p, 1, n, f) == n && fclose(f) == 0);
 }
 
 static size_t zstd_file(const char *path, const char *data, size_t n)

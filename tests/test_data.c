@@ -159,9 +159,7 @@ static void corrupt_case(const char *name, void (*fn)(unsigned char *, long *), 
 /* Recompute the header CRC after editing a header field, so that the field check is hit. */
 static void fix_header_crc(unsigned char *b)
 {
-    uint32_t c = bmx_crc32(0, b, 60);
-    for (int i = 0; i < 4; i++)
-        b[60 + i] = (unsigned char)(c >> (8 * i));
+    bmx_le_put32(b + 60, bmx_crc32(0, b, 60));
 }
 
 static void bad_magic(unsigned char *b, long *n)

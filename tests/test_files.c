@@ -97,7 +97,11 @@ static void each_reader(const char *p, const char *kind)
     }
 }
 
-static void test_fifo_refused(void)
+/* The readers that take a folder, whose log.jsonl (a run folder) or manifest.json (a corpus)
+ * is made by make (mkfifo, mkdir) and removed by rm (unlink, rmdir); with direct, the run log
+ * reader is also given the log file itself. */
+static void each_folder_reader(int (*make)(const char *, mode_t), int (*rm)(const char *),
+                               const char *kind, int direct)
 {
     char p[400];
     bmx_err err = {0};
@@ -105,40 +109,31 @@ static void test_fifo_refused(void)
     bmx_corpus_entry *e = NULL;
     size_t n = 0;
 
+    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    CHECK(make(p, 0700) == 0);
+    refused(bmx_runlog_load(dir, &log, &err), &err, p, kind);
+    if (direct)
+        refused(bmx_runlog_load(p, &log, &err), &err, p, kind);
+    rm(p);
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    CHECK(make(p, 0700) == 0);
+    refused(bmx_corpus_manifest_list(dir, &e, &n, &err), &err, p, kind);
+    rm(p);
+}
+
+static void test_fifo_refused(void)
+{
     setup();
     each_reader(fifo, "is a FIFO (named pipe)");
-    /* readers that take a folder: its file is the FIFO */
-    snprintf(p, sizeof p, "%s/log.jsonl", dir);
-    CHECK(mkfifo(p, 0600) == 0);
-    refused(bmx_runlog_load(dir, &log, &err), &err, p, "is a FIFO");
-    refused(bmx_runlog_load(p, &log, &err), &err, p, "is a FIFO");
-    unlink(p);
-    snprintf(p, sizeof p, "%s/manifest.json", dir);
-    CHECK(mkfifo(p, 0600) == 0);
-    refused(bmx_corpus_manifest_list(dir, &e, &n, &err), &err, p, "is a FIFO");
-    unlink(p);
+    each_folder_reader(mkfifo, unlink, "is a FIFO", 1);
     teardown();
 }
 
 static void test_directory_refused(void)
 {
-    char p[400];
-    bmx_err err = {0};
-    bmx_runlog *log = NULL;
-    bmx_corpus_entry *e = NULL;
-    size_t n = 0;
-
     setup();
     each_reader(sub, "is a directory");
-    /* a run folder whose log.jsonl is a folder */
-    snprintf(p, sizeof p, "%s/log.jsonl", dir);
-    CHECK(mkdir(p, 0700) == 0);
-    refused(bmx_runlog_load(dir, &log, &err), &err, p, "is a directory");
-    rmdir(p);
-    snprintf(p, sizeof p, "%s/manifest.json", dir);
-    CHECK(mkdir(p, 0700) == 0);
-    refused(bmx_corpus_manifest_list(dir, &e, &n, &err), &err, p, "is a directory");
-    rmdir(p);
+    each_folder_reader(mkdir, rmdir, "is a directory", 0);
     teardown();
 }
 

@@ -8,16 +8,7 @@
 #include "bmx/kernels.h"
 #include "bmx/model.h"
 #include "check.h"
-
-static double rel(const float *a, const float *b, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        s += (double)b[i] * b[i];
-    }
-    return s > 0 ? sqrt(d / s) : sqrt(d);
-}
+#include "helpers.h"
 
 static float *rnd(bmx_rng *r, size_t n)
 {
@@ -45,7 +36,8 @@ static void test_matmul_paths_agree(void)
         const float *bk = k & 1 ? b : NULL, *rk = k & 2 ? res : NULL;
         bmx_matmul_forward_f(o1, x, w, bk, rk, N, C, OC, 1);
         bmx_matmul_forward_f(o2, x, w, bk, rk, N, C, OC, 0);
-        CHECK_MSG(rel(o1, o2, N * OC) < 1e-6, "forward case %d: %.3g", k, rel(o1, o2, N * OC));
+        CHECK_MSG(rel_err_ff(o1, o2, N * OC) < 1e-6, "forward case %d: %.3g", k,
+                  rel_err_ff(o1, o2, N * OC));
         /* Hand check of one output: o[n][j] = res[n][j] + sum_c x[n][c] w[j][c] + b[j]. */
         double s = (bk ? b[3] : 0) + (rk ? res[2 * OC + 3] : 0);
         for (int c = 0; c < C; c++)
@@ -55,7 +47,7 @@ static void test_matmul_paths_agree(void)
     /* The residual may be the output itself (in place). */
     memcpy(o2, res, N * OC * sizeof(float));
     bmx_matmul_forward_f(o2, x, w, b, o2, N, C, OC, 1);
-    CHECK(rel(o1, o2, N * OC) < 1e-7);
+    CHECK(rel_err_ff(o1, o2, N * OC) < 1e-7);
 
     float *di1 = malloc(N * C * sizeof(float)), *di2 = malloc(N * C * sizeof(float));
     float *dw1 = rnd(&r, OC * C), *dw2 = malloc(OC * C * sizeof(float));
@@ -65,9 +57,9 @@ static void test_matmul_paths_agree(void)
     for (int acc = 1; acc >= 0; acc--) {
         bmx_matmul_backward_f(di1, dw1, db1, d, x, w, N, C, OC, acc, 1);
         bmx_matmul_backward_f(di2, dw2, db2, d, x, w, N, C, OC, acc, 0);
-        CHECK(rel(di1, di2, N * C) < 1e-6);
-        CHECK(rel(dw1, dw2, OC * C) < 1e-6);
-        CHECK(rel(db1, db2, OC) < 1e-6);
+        CHECK(rel_err_ff(di1, di2, N * C) < 1e-6);
+        CHECK(rel_err_ff(dw1, dw2, OC * C) < 1e-6);
+        CHECK(rel_err_ff(db1, db2, OC) < 1e-6);
     }
     double sb = 0;
     for (int n = 0; n < N; n++)
@@ -88,8 +80,8 @@ static void attention_case(int B, int T, int C, int H)
     float *g1 = malloc(N * 3 * C * 4), *g2 = malloc(N * 3 * C * 4);
     bmx_attention_forward_f(o1, a1, qkv, B, T, C, H, 1);
     bmx_attention_forward_f(o2, a2, qkv, B, T, C, H, 0);
-    CHECK(rel(o1, o2, N * C) < 1e-6);
-    CHECK(rel(a1, a2, A) < 1e-6);
+    CHECK(rel_err_ff(o1, o2, N * C) < 1e-6);
+    CHECK(rel_err_ff(a1, a2, A) < 1e-6);
     /* Causal: each probability row sums to 1 and is 0 above the diagonal. */
     for (size_t row = 0; row < (size_t)B * H * T; row++) {
         int t = (int)(row % T);
@@ -106,7 +98,8 @@ static void attention_case(int B, int T, int C, int H)
         CHECK_NEAR(o1[i], qkv[2 * C + i], 1e-6);
     bmx_attention_backward_f(g1, s, d, qkv, a1, B, T, C, H, 1);
     bmx_attention_backward_f(g2, s, d, qkv, a1, B, T, C, H, 0);
-    CHECK_MSG(rel(g1, g2, N * 3 * C) < 1e-5, "attention backward: %.3g", rel(g1, g2, N * 3 * C));
+    CHECK_MSG(rel_err_ff(g1, g2, N * 3 * C) < 1e-5, "attention backward: %.3g",
+              rel_err_ff(g1, g2, N * 3 * C));
     free(qkv), free(d), free(o1), free(o2), free(a1), free(a2), free(s), free(g1), free(g2);
 }
 
@@ -209,7 +202,7 @@ static void model_case(bmx_gpt_config cfg, int B, int T)
         bmx_tensor_info ti = bmx_model_tensor(m[0], id);
         const float *g0 = (const float *)bmx_model_grads(m[0]) + ti.offset;
         const float *g1 = (const float *)bmx_model_grads(m[1]) + ti.offset;
-        double e = rel(g0, g1, ti.count);
+        double e = rel_err_ff(g0, g1, ti.count);
         CHECK_MSG(e < 1e-5, "gradient %s: BLAS vs plain %.3g", ti.name, e);
     }
     /* Accumulation: a second backward with acc = 1 doubles the gradient. */

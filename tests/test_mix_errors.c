@@ -2,6 +2,7 @@
  * leaves the policy exactly as it was (same saved bytes, same probabilities). */
 #include "bmx/mix.h"
 #include "check.h"
+#include "helpers.h"
 
 #include <stdint.h>
 
@@ -287,16 +288,10 @@ static void load_fails(bmx_mix *m, const unsigned char *buf, size_t len, int cod
     }
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
 /* Recompute the trailing CRC-32 after an edit. */
 static void recrc(unsigned char *buf, size_t len)
 {
-    put_u32(buf + len - 4, bmx_crc32(0, buf, len - 4));
+    bmx_le_put32(buf + len - 4, bmx_crc32(0, buf, len - 4));
 }
 
 static void test_save_errors(void)
@@ -340,7 +335,7 @@ static void test_load_corrupt(void)
         b2[0] = 'X';
         load_fails(other, b2, len, BMX_ECORRUPT, "bad magic");
         memcpy(b2, buf, len);
-        put_u32(b2 + 4, 4);
+        bmx_le_put32(b2 + 4, 4);
         load_fails(other, b2, len, BMX_ECORRUPT, "version 4");
         memcpy(b2, buf, len);
         b2[len - 1] ^= 0x40;
@@ -376,7 +371,7 @@ static unsigned char *old_version(const bmx_mix *m, const unsigned char *v3, int
     unsigned char *b = malloc(n), *p = b;
     CHECK(b);
     memcpy(p, v3, o + 8);
-    put_u32(p + 4, version);
+    bmx_le_put32(p + 4, version);
     p += o + 8;
     memcpy(p, v3 + o + 8, version >= 2 ? 40 : 32); /* alpha, beta, eta, c (, tscale) */
     p += version >= 2 ? 40 : 32;
@@ -385,7 +380,7 @@ static unsigned char *old_version(const bmx_mix *m, const unsigned char *v3, int
     p += 56;
     memcpy(p, v3 + arrays_at(m), (size_t)narr * k * 8);
     p += (size_t)narr * k * 8;
-    put_u32(p, bmx_crc32(0, b, (size_t)(p - b)));
+    bmx_le_put32(p, bmx_crc32(0, b, (size_t)(p - b)));
     *out_len = n;
     return b;
 }
@@ -446,17 +441,17 @@ static void test_load_bad_values(void)
     load_fails(into, b2, len, BMX_ECORRUPT, "sums to");
 
     memcpy(b2, buf, len);
-    put_u32(b2 + o_k, 5); /* k = 5 with the bytes of 4 arms */
+    bmx_le_put32(b2 + o_k, 5); /* k = 5 with the bytes of 4 arms */
     recrc(b2, len);
     load_fails(into, b2, len, BMX_ECORRUPT, "needs");
 
     memcpy(b2, buf, len);
-    put_u32(b2 + o_k, 0);
+    bmx_le_put32(b2 + o_k, 0);
     recrc(b2, len);
     load_fails(into, b2, len, BMX_ECORRUPT, "k = 0");
 
     memcpy(b2, buf, len);
-    put_u32(b2 + o_k + 4, 1); /* array mask */
+    bmx_le_put32(b2 + o_k + 4, 1); /* array mask */
     recrc(b2, len);
     load_fails(into, b2, len, BMX_ECORRUPT, "array mask");
 
@@ -572,12 +567,6 @@ static void test_load_version1(void)
     bmx_mix_free(r);
 }
 
-static void put_i64(unsigned char *p, int64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)((uint64_t)v >> (8 * i));
-}
-
 /* Issue 11 item 4: a state whose round counter is INT64_MAX loaded, and the next step
  * overflowed the signed counter. Every counter is bounded on restore (round, warm-up,
  * vocab), and a step at the last round fails and changes nothing. For every policy. */
@@ -604,13 +593,13 @@ static void test_load_counter_bounds(void)
                    {-32, (int64_t)1 << 40, "vocab = 1099511627776 is out of range"}};
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
             memcpy(b2, buf, len);
-            put_i64(b2 + o_t + bad[i].off, bad[i].v);
+            bmx_le_put64(b2 + o_t + bad[i].off, bad[i].v);
             recrc(b2, len);
             load_fails(m, b2, len, BMX_ECORRUPT, bad[i].what);
         }
         /* the last round loads, and its step fails without changing anything */
         memcpy(b2, buf, len);
-        put_i64(b2 + o_t, ((int64_t)1 << 50) - 1);
+        bmx_le_put64(b2 + o_t, ((int64_t)1 << 50) - 1);
         recrc(b2, len);
         CHECK_MSG(bmx_mix_restore(&r, b2, len, &e) == 0, "%s: %s", specs[si], e.msg);
         CHECK_EQ_INT(bmx_mix_round(r), ((int64_t)1 << 50) - 1);

@@ -42,6 +42,20 @@ static double mix3(const double v[3], double eps, int i)
     return (1 - 3 * eps) * v[i] / (v[0] + v[1] + v[2]) + eps;
 }
 
+/* pi against the mixture of v with eps (to 1e-14, left in mixed when not NULL) and against
+ * the values worked out by hand in the case's comment (to 1e-12). */
+static void check_pi3(const double *pi, const double v[3], double eps, const double want[3],
+                      double *mixed)
+{
+    for (int i = 0; i < 3; i++) {
+        double p = mix3(v, eps, i);
+        CHECK_NEAR(pi[i], p, 1e-14);
+        CHECK_NEAR(pi[i], want[i], 1e-12);
+        if (mixed)
+            mixed[i] = p;
+    }
+}
+
 static bmx_mix *make(const char *spec, int k, const double *w, uint64_t seed)
 {
     bmx_mix *m = NULL;
@@ -111,24 +125,16 @@ static void test_hand_odm(void)
     double e3 = 1.0 / 3, e4 = eps3(4), e5 = eps3(5);
     CHECK_NEAR(e4, 0.30257399765293086, 1e-15);
     double w[3] = {exp(e3 * 1.26), exp(e3 * 1.8), exp(e3 * 0.9)}, p4[3];
-    for (int i = 0; i < 3; i++) {
-        p4[i] = mix3(w, e4, i);
-        CHECK_NEAR(pi[i], p4[i], 1e-14);
-    }
-    CHECK_NEAR(pi[0], 0.3324941935164314, 1e-12);
-    CHECK_NEAR(pi[1], 0.33839497564871907, 1e-12);
-    CHECK_NEAR(pi[2], 0.32911083083484965, 1e-12);
+    check_pi3(pi, w, e4,
+              (const double[3]){0.3324941935164314, 0.33839497564871907, 0.32911083083484965}, p4);
 
     obs(m, 2, 2.0);
     step(m);
     double r2 = 0.9 * 0.9 + 0.1 * 2.0 / p4[2];
     CHECK_NEAR(R[2], 1.417698019213356, 1e-12);
     double v[3] = {exp(e4 * 1.26), exp(e4 * 1.8), exp(e4 * r2)};
-    for (int i = 0; i < 3; i++)
-        CHECK_NEAR(pi[i], mix3(v, e5, i), 1e-14);
-    CHECK_NEAR(pi[0], 0.3289339829753449, 1e-12);
-    CHECK_NEAR(pi[1], 0.3392826207015419, 1e-12);
-    CHECK_NEAR(pi[2], 0.3317833963231132, 1e-12);
+    check_pi3(pi, v, e5,
+              (const double[3]){0.3289339829753449, 0.3392826207015419, 0.3317833963231132}, NULL);
     bmx_mix_free(m);
 }
 
@@ -171,13 +177,10 @@ static void test_hand_odm_smoothed_mean(void)
     step(m);
     double r[3] = {0.25 * exp(1.5) + 0.5 * exp(2.5), 0.5, 0.5 * exp(0.5)};
     double e4 = eps3(4);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++)
         CHECK_NEAR(R[i], r[i], 1e-14);
-        CHECK_NEAR(pi[i], mix3(r, e4, i), 1e-14);
-    }
-    CHECK_NEAR(pi[0], 0.3805351194787739, 1e-12);
-    CHECK_NEAR(pi[1], 0.3079792040722458, 1e-12);
-    CHECK_NEAR(pi[2], 0.31148567644898034, 1e-12);
+    check_pi3(pi, r, e4,
+              (const double[3]){0.3805351194787739, 0.3079792040722458, 0.31148567644898034}, NULL);
     bmx_mix_free(m);
 }
 
@@ -205,23 +208,16 @@ static void test_hand_exp3(void)
     CHECK_NEAR(R[2], 0.9, 1e-15);
     double e4 = eps3(4), e5 = eps3(5);
     double w[3] = {1.0, exp(1.5), exp(0.3)}, p4[3];
-    for (int i = 0; i < 3; i++) {
-        p4[i] = mix3(w, e4, i);
-        CHECK_NEAR(pi[i], p4[i], 1e-14);
-    }
-    CHECK_NEAR(pi[0], 0.3160816256005496, 1e-12);
-    CHECK_NEAR(pi[1], 0.3631109861919667, 1e-12);
-    CHECK_NEAR(pi[2], 0.3208073882074838, 1e-12);
+    check_pi3(pi, w, e4,
+              (const double[3]){0.3160816256005496, 0.3631109861919667, 0.3208073882074838}, p4);
     obs(m, 0, 1.0);
     CHECK_NEAR(R[0], 1.0 / p4[0], 1e-14);
     CHECK_NEAR(R[0], 3.163739740011832, 1e-12);
     step(m);
     double v[3] = {exp(e4 / p4[0]), exp(e4 * 4.5), exp(e4 * 0.9)};
-    for (int i = 0; i < 3; i++)
-        CHECK_NEAR(pi[i], mix3(v, e5, i), 1e-14);
-    CHECK_NEAR(pi[0], 0.3332832990184023, 1e-12);
-    CHECK_NEAR(pi[1], 0.36450196376092237, 1e-12);
-    CHECK_NEAR(pi[2], 0.30221473722067543, 1e-12);
+    check_pi3(pi, v, e5,
+              (const double[3]){0.3332832990184023, 0.36450196376092237, 0.30221473722067543},
+              NULL);
     bmx_mix_free(m);
 }
 
@@ -265,22 +261,16 @@ static void test_hand_exp3_tscale(void)
     step(m);
     step(one);
     check_uniform3(one); /* S = 1: eps_2 = 1/3 */
-    double w[3] = {1.0, exp(e2 * 1.8), 1.0}, p2[3];
-    for (int i = 0; i < 3; i++) {
-        p2[i] = mix3(w, e4, i);
-        CHECK_NEAR(pi[i], p2[i], 1e-14);
-    }
-    CHECK_NEAR(pi[0], 0.3267171527615003, 1e-12);
-    CHECK_NEAR(pi[1], 0.3465656944769994, 1e-12);
+    double w[3] = {1.0, exp(e2 * 1.8), 1.0};
+    check_pi3(pi, w, e4,
+              (const double[3]){0.3267171527615003, 0.3465656944769994, 0.3267171527615003}, NULL);
     obs(m, 0, 1.0);
     CHECK_NEAR(R[0], 3.060751452893532, 1e-12);
     step(m);
     double v[3] = {exp(e4 * R[0]), exp(e4 * 1.8), 1.0};
-    for (int i = 0; i < 3; i++)
-        CHECK_NEAR(pi[i], mix3(v, e6, i), 1e-14);
-    CHECK_NEAR(pi[0], 0.37155966239548943, 1e-12);
-    CHECK_NEAR(pi[1], 0.33207242815539617, 1e-12);
-    CHECK_NEAR(pi[2], 0.29636790944911445, 1e-12);
+    check_pi3(pi, v, e6,
+              (const double[3]){0.37155966239548943, 0.33207242815539617, 0.29636790944911445},
+              NULL);
     bmx_mix_free(m);
     bmx_mix_free(one);
 }

@@ -56,6 +56,19 @@ static const char *fixture_dir(char *buf, size_t cap)
     return buf;
 }
 
+/* The fixture file tests/fixtures/mix/NAME opened for reading, its path in path[0..pcap); NULL
+ * with msg[0..cap) saying how to make it. */
+static FILE *open_fixture(const char *name, char *path, size_t pcap, char *msg, size_t cap)
+{
+    char dir[256];
+    FILE *f;
+
+    snprintf(path, pcap, "%s/%s", fixture_dir(dir, sizeof dir), name);
+    if (!(f = fopen(path, "r")))
+        snprintf(msg, cap, "cannot open %s: run tests/ref/gen_mix_fixtures.py", path);
+    return f;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -184,6 +197,30 @@ out:
         goto out;                                                                                  \
     } while (0)
 
+/* The fixture lines that hold a k-vector of the policy: "KEY v1 ... vk" or "KEY -" (NULL). */
+struct vector_key {
+    const char *key, *what;
+    const double *(*get)(const bmx_mix *m);
+};
+
+static const struct vector_key *vector_line(const char *line)
+{
+    static const struct vector_key keys[] = {
+        {"probs", "probs", bmx_mix_probs},
+        {"est", "estimates", bmx_mix_estimates},
+        {"avg", "average", bmx_mix_average},
+        {"counts", "counts", bmx_mix_counts},
+        {"dprobs", "draw probs", bmx_mix_draw_probs},
+        {"drawn", "drawn tokens", bmx_mix_drawn},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        size_t n = strlen(keys[i].key);
+        if (strncmp(line, keys[i].key, n) == 0 && line[n] == ' ')
+            return &keys[i];
+    }
+    return NULL;
+}
+
 /* Compare a k-vector with the fixture's; "-" means the C side must return NULL. */
 static int compare_vec(struct replay *rp, const char *what, const char *rest, const double *got,
                        int k, double *want)
@@ -263,6 +300,7 @@ static int replay_fixture(struct replay *rp)
         FAILR(rp, "cannot open: %s", strerror(errno));
     while (getline(&line, &lcap, f) > 0) {
         char *rest;
+        const struct vector_key *vec;
         rp->lineno++;
         line[strcspn(line, "\n")] = '\0';
         if (line[0] == '#' || line[0] == '\0')
@@ -324,23 +362,8 @@ static int replay_fixture(struct replay *rp)
             rp->round = atol(rest);
             if (bmx_mix_round(m) != rp->round)
                 FAILR(rp, "bmx_mix_round %ld", bmx_mix_round(m));
-        } else if (strncmp(line, "probs ", 6) == 0) {
-            if (compare_vec(rp, "probs", rest, bmx_mix_probs(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "est ", 4) == 0) {
-            if (compare_vec(rp, "estimates", rest, bmx_mix_estimates(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "avg ", 4) == 0) {
-            if (compare_vec(rp, "average", rest, bmx_mix_average(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "counts ", 7) == 0) {
-            if (compare_vec(rp, "counts", rest, bmx_mix_counts(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "dprobs ", 7) == 0) {
-            if (compare_vec(rp, "draw probs", rest, bmx_mix_draw_probs(m), k, want) != 0)
-                goto out;
-        } else if (strncmp(line, "drawn ", 6) == 0) {
-            if (compare_vec(rp, "drawn tokens", rest, bmx_mix_drawn(m), k, want) != 0)
+        } else if ((vec = vector_line(line)) != NULL) {
+            if (compare_vec(rp, vec->what, rest, vec->get(m), k, want) != 0)
                 goto out;
         } else if (strncmp(line, "theta ", 6) == 0) {
             const double *th = bmx_mix_fit(m);
@@ -547,7 +570,7 @@ static int read_vec(const char *s, struct vec *out)
 
 static int check_rewards(char *msg, size_t cap)
 {
-    char dir[256], path[320], *line = NULL, cname[128] = "";
+    char path[320], *line = NULL, cname[128] = "";
     size_t lcap = 0;
     FILE *f;
     struct vec a = {0}, b = {0}, ranges = {0};
@@ -555,12 +578,8 @@ static int check_rewards(char *msg, size_t cap)
     bmx_grad_stats s = {0};
     int lineno = 0, cases = 0, losses = 0, rc = -1, ended = 0;
 
-    snprintf(path, sizeof path, "%s/rewards.txt", fixture_dir(dir, sizeof dir));
-    f = fopen(path, "r");
-    if (!f) {
-        snprintf(msg, cap, "cannot open %s: run tests/ref/gen_mix_fixtures.py", path);
+    if (!(f = open_fixture("rewards.txt", path, sizeof path, msg, cap)))
         return -1;
-    }
 #define FAILW(...)                                                                                 \
     do {                                                                                           \
         int n_ = snprintf(msg, cap, "%s:%d (case %s): ", path, lineno, cname);                     \
@@ -705,19 +724,15 @@ static void test_reward_names(void)
 
 static int check_rng(char *msg, size_t cap)
 {
-    char dir[256], path[320], *line = NULL;
+    char path[320], *line = NULL;
     size_t lcap = 0;
     FILE *f;
     bmx_rng r = {{0}};
     int lineno = 0, seeds = 0, rc = -1, ended = 0;
     double cdf[16];
 
-    snprintf(path, sizeof path, "%s/rng.txt", fixture_dir(dir, sizeof dir));
-    f = fopen(path, "r");
-    if (!f) {
-        snprintf(msg, cap, "cannot open %s: run tests/ref/gen_mix_fixtures.py", path);
+    if (!(f = open_fixture("rng.txt", path, sizeof path, msg, cap)))
         return -1;
-    }
 #define FAILG(...)                                                                                 \
     do {                                                                                           \
         int n_ = snprintf(msg, cap, "%s:%d: ", path, lineno);                                      \

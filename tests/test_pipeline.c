@@ -4,6 +4,7 @@
  * ends the grid, DoReMi's stages reusing the grid's uniform run as their reference, and the
  * grid's parsing and checks. */
 #include "check.h"
+#include "helpers.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -19,65 +20,19 @@
 
 static char dir[256];
 
-static char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    char *b = NULL;
-    long len;
-
-    *n = 0;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (b = malloc((size_t)len + 1)) && fread(b, 1, (size_t)len, f) == (size_t)len) {
-        b[len] = 0;
-        *n = (size_t)len;
-    }
-    fclose(f);
-    return b;
-}
-
 /* dir/data/<name>/{train,val}.bin from two fixture texts (80% train, 20% val). */
 static void make_data(void)
 {
-    static const char *names[2] = {"code", "man"};
-    static const char *files[2] = {"tests/fixtures/tok/c-stdio.h",
-                                   "tests/fixtures/tok/man-grep.txt"};
-    const void *docs[2];
-    size_t lens[2];
-    char *text[2], p[400];
-    bmx_err err = {0};
-    bmx_tok *t = NULL;
+    static const char *const names[2] = {"code", "man"};
+    static const char *const files[2] = {"tests/fixtures/tok/c-stdio.h",
+                                         "tests/fixtures/tok/man-grep.txt"};
+    char p[400];
 
     if (dir[0])
         return;
     snprintf(dir, sizeof dir, "%s", check_tmpdir("pipeline"));
     snprintf(p, sizeof p, "%s/data", dir);
-    CHECK(mkdir(p, 0777) == 0);
-    for (int i = 0; i < 2; i++) {
-        text[i] = slurp(files[i], &lens[i]);
-        CHECK_MSG(text[i], "cannot read %s (run from the repository root)", files[i]);
-        docs[i] = text[i];
-    }
-    CHECK(bmx_tok_train_docs(&t, docs, lens, 2, 300, 1, &err) == 0);
-    for (int i = 0; i < 2; i++) {
-        uint32_t *ids = NULL;
-        size_t n = 0, cap = 0;
-        CHECK(bmx_tok_encode(t, text[i], lens[i], &ids, &n, &cap, &err) == 0);
-        size_t cut = n * 8 / 10;
-        snprintf(p, sizeof p, "%s/data/%s", dir, names[i]);
-        CHECK(mkdir(p, 0777) == 0);
-        for (int s = 0; s < 2; s++) {
-            bmx_shard_writer *w;
-            snprintf(p, sizeof p, "%s/data/%s/%s.bin", dir, names[i], s ? "val" : "train");
-            CHECK(bmx_shard_writer_open(&w, p, bmx_tok_vocab_size(t), bmx_tok_eot(t), &err) == 0);
-            CHECK(bmx_shard_writer_add(w, s ? ids + cut : ids, s ? n - cut : cut, &err) == 0);
-            CHECK(bmx_shard_writer_close(w, &err) == 0);
-        }
-        free(ids);
-        free(text[i]);
-    }
-    bmx_tok_free(t);
+    make_shards(p, names, files, 2);
 }
 
 static bmx_run_config tiny(void)

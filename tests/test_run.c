@@ -8,6 +8,7 @@
  *  - odm-smoothed-mean logs the mean of a domain's micro-batch losses, odm the sum;
  *  - bad configuration values and missing data give messages that name the problem. */
 #include "check.h"
+#include "helpers.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,68 +34,18 @@ static const char *names[3] = {"code", "legal", "man"};
 static const char *files[3] = {"tests/fixtures/tok/c-stdio.h", "tests/fixtures/tok/legal-gpl3.txt",
                                "tests/fixtures/tok/man-grep.txt"};
 
-static char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-/* dir/data/<name>/{train,val}.bin: the first 80% of each text's tokens train, the rest val. */
+/* dir/data/<name>/{train,val}.bin from the three fixture texts (made once). */
 static int make_data(void)
 {
     static int done;
+    char p[400];
+
     if (done)
         return 0;
     snprintf(dir, sizeof dir, "/tmp/bmx_test_run_%d", (int)getpid());
-    char p[400];
-    const void *docs[3];
-    size_t lens[3];
-    char *text[3];
-    bmx_err err;
-    bmx_tok *t = NULL;
     mkdir(dir, 0777);
     snprintf(p, sizeof p, "%s/data", dir);
-    mkdir(p, 0777);
-    for (int i = 0; i < 3; i++) {
-        text[i] = slurp(files[i], &lens[i]);
-        if (!text[i])
-            return -1;
-        docs[i] = text[i];
-    }
-    if (bmx_tok_train_docs(&t, docs, lens, 3, 300, 1, &err))
-        return -1;
-    for (int i = 0; i < 3; i++) {
-        uint32_t *ids = NULL;
-        size_t n = 0, cap = 0;
-        if (bmx_tok_encode(t, text[i], lens[i], &ids, &n, &cap, &err))
-            return -1;
-        size_t cut = n * 8 / 10;
-        snprintf(p, sizeof p, "%s/data/%s", dir, names[i]);
-        mkdir(p, 0777);
-        for (int s = 0; s < 2; s++) {
-            bmx_shard_writer *w;
-            snprintf(p, sizeof p, "%s/data/%s/%s.bin", dir, names[i], s ? "val" : "train");
-            if (bmx_shard_writer_open(&w, p, bmx_tok_vocab_size(t), bmx_tok_eot(t), &err) ||
-                bmx_shard_writer_add(w, s ? ids + cut : ids, s ? n - cut : cut, &err) ||
-                bmx_shard_writer_close(w, &err))
-                return -1;
-        }
-        free(ids);
-        free(text[i]);
-    }
-    bmx_tok_free(t);
+    make_shards(p, names, files, 3);
     done = 1;
     return 0;
 }
@@ -130,6 +81,14 @@ static void rmrun(const char *out)
     CHECK(system(cmd) == 0);
 }
 
+/* The data made (once), the run folder dir/out removed, and tiny(out). */
+static bmx_run_config fresh(const char *out)
+{
+    CHECK(make_data() == 0);
+    rmrun(out);
+    return tiny(out);
+}
+
 static float *load_params(const char *out, size_t *n)
 {
     char p[600];
@@ -160,13 +119,31 @@ static bmx_runlog *load_log(const char *out)
     return l;
 }
 
+/* The number of step records in dir/out/log.jsonl, -1 when it does not load. */
+static long steps_logged(const char *out)
+{
+    bmx_runlog *l = load_log(out);
+    long n = l ? (long)l->nsteps : -1;
+    bmx_runlog_free(l);
+    return n;
+}
+
+/* dir/NAME in buf, a symbolic link to the data folder dir/data (made on first use). */
+static const char *data_link(const char *name, char *buf, size_t cap)
+{
+    char target[400];
+    snprintf(buf, cap, "%s/%s", dir, name);
+    snprintf(target, sizeof target, "%s/data", dir);
+    if (access(buf, F_OK) != 0)
+        CHECK(symlink(target, buf) == 0);
+    return buf;
+}
+
 static void test_one_domain(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("one");
+    bmx_run_config a = fresh("one");
     rmrun("only");
-    bmx_run_config a = tiny("one");
     a.policy = "weights";
     a.weights = "0,1,0";
     bmx_run_opts o = {0};
@@ -262,9 +239,7 @@ static void replay_close(struct replay *r)
 static void replay(const char *policy, int mean)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("acc");
-    bmx_run_config c = tiny("acc");
+    bmx_run_config c = fresh("acc");
     c.policy = policy;
     c.lr = 0;
     c.min_lr = 0;
@@ -354,10 +329,8 @@ static void test_accounting_smoothed_mean(void)
 static void test_doremi_proxy(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("ref");
+    bmx_run_config r = fresh("ref");
     rmrun("prx");
-    bmx_run_config r = tiny("ref");
     r.policy = "uniform";
     r.steps = 4;
     bmx_run_opts o = {0};
@@ -532,13 +505,6 @@ static void test_bad_config(void)
 /* ---- issue 11: config round trip, reward transforms, locks, resume checks, housekeeping,
  * memory ---- */
 
-static void write_file(const char *path, const char *text, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(text, 1, n, f) == n);
-    fclose(f);
-}
-
 static long file_size(const char *path)
 {
     struct stat st;
@@ -688,22 +654,15 @@ static void test_config_roundtrip(void)
     }
     /* a run whose data folder has '#' in its name resumes from its config.txt */
     char hashed[600];
-    snprintf(hashed, sizeof hashed, "%s/data#1", dir);
-    snprintf(p, sizeof p, "%s/data", dir);
-    if (access(hashed, F_OK) != 0)
-        CHECK(symlink(p, hashed) == 0);
-    rmrun("hash");
-    c = tiny("hash");
-    c.data = hashed;
+    c = fresh("hash");
+    c.data = data_link("data#1", hashed, sizeof hashed);
     c.steps = 2;
     bmx_run_opts o = {0};
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
     c.steps = 3;
     o.resume = 1;
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
-    bmx_runlog *l = load_log("hash");
-    CHECK(l && l->nsteps == 3);
-    bmx_runlog_free(l);
+    CHECK_EQ_INT(steps_logged("hash"), 3);
 }
 
 /* ALGORITHMS.md section 1: no reward transform for odm, odm-smoothed-mean, doremi. */
@@ -799,9 +758,7 @@ static void test_lock(void)
     for (int i = 0; i < 6; i++)
         CHECK(access(run_path("locked", kept[i]), F_OK) == 0);
     CHECK(access(run_path("locked", "checkpoint.bin.tmp.DIR123"), F_OK) == 0);
-    bmx_runlog *l = load_log("locked");
-    CHECK(l && l->nsteps == 4);
-    bmx_runlog_free(l);
+    CHECK_EQ_INT(steps_logged("locked"), 4);
 }
 
 /* Rewrite the "run" section of out's checkpoint (bmx/checkpoint.h: u32 version, u32 domains,
@@ -856,9 +813,7 @@ static void append_line(const char *path, const char *line)
 static void test_resume_checks(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("rs");
-    bmx_run_config c = tiny("rs");
+    bmx_run_config c = fresh("rs");
     bmx_run_opts o = {0};
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg); /* 6 steps, checkpoint at 6 */
     char logp[700], cfgp[700];
@@ -935,25 +890,17 @@ static void test_resume_checks(void)
     snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", cfgp, cfgp);
     CHECK(system(cmd) == 0);
     char moved[600], line2[700];
-    snprintf(moved, sizeof moved, "%s/data-moved", dir);
-    snprintf(line, sizeof line, "%s/data", dir);
-    if (access(moved, F_OK) != 0)
-        CHECK(symlink(line, moved) == 0);
-    snprintf(line2, sizeof line2, "data = %s\n", moved);
+    snprintf(line2, sizeof line2, "data = %s\n", data_link("data-moved", moved, sizeof moved));
     append_line(cfgp, line2);
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
-    bmx_runlog *l = load_log("rs");
-    CHECK(l && l->nsteps == 8);
-    bmx_runlog_free(l);
+    CHECK_EQ_INT(steps_logged("rs"), 8);
 }
 
 /* A stop on a non-finite loss says what exists: no checkpoint yet, or the last good one. */
 static void test_nan_message(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("nan");
-    bmx_run_config c = tiny("nan");
+    bmx_run_config c = fresh("nan");
     c.lr = 1e30;
     c.clip = 0;
     c.warmup = 0;
@@ -1014,9 +961,7 @@ static void test_memory(void)
     CHECK_EQ_STR(bmx_run_fmt_bytes(b, 558592), "545.5 KiB");
     CHECK_EQ_STR(bmx_run_fmt_bytes(b, 1000), "1000 bytes");
     /* a run over its limit is refused before anything is allocated or created */
-    CHECK(make_data() == 0);
-    rmrun("mem");
-    c = tiny("mem");
+    c = fresh("mem");
     bmx_run_opts o = {0};
     o.mem_limit = 558591;
     CHECK(bmx_run_train(&c, &o, &err) == BMX_ENOMEM);
@@ -1043,16 +988,6 @@ static void cleanup(void)
         if (system(cmd) != 0)
             fprintf(stderr, "cannot remove %s\n", dir);
     }
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t na = 0, nb = 0;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
-    int same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x);
-    free(y);
-    return same;
 }
 
 /* The stepwise API driven by hand with bmx_run_train's schedule, closed and reopened (resume)
@@ -1155,9 +1090,7 @@ static void test_stepwise_equals_train(void)
 static void test_checkpoint_sections(void)
 {
     bmx_err err = {0};
-    CHECK(make_data() == 0);
-    rmrun("sec");
-    bmx_run_config c = tiny("sec");
+    bmx_run_config c = fresh("sec");
     bmx_run_opts o = {0};
     CHECK_MSG(bmx_run_train(&c, &o, &err) == 0, "%s", err.msg);
     bmx_ckpt_reader *rd = NULL;

@@ -12,22 +12,7 @@
 #include "bmx/report.h"
 #include "bmx/sim.h"
 #include "check.h"
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long len;
-
-    *n = 0;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)len + 1)) && fread(buf, 1, (size_t)len, f) == (size_t)len)
-        *n = (size_t)len;
-    fclose(f);
-    return buf;
-}
+#include "helpers.h"
 
 /* Every file name in list (space-separated) is the same in both folders. */
 static void check_same_files(const char *a, const char *b, const char *list)

@@ -10,6 +10,7 @@
 #include "bmx/rng.h"
 #include "bmx/tasks.h"
 #include "check.h"
+#include "helpers.h"
 
 #define FX "tests/fixtures/tasks"
 
@@ -22,12 +23,9 @@ static const char *tmp(const char *name)
     return p[k];
 }
 
-static void write_file(const char *path, const char *text)
+static void write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    fputs(text, f);
-    fclose(f);
+    write_file(path, text, strlen(text));
 }
 
 static bmx_task *load_split(const char *name)
@@ -69,32 +67,38 @@ static void test_raw_read(void)
     bmx_task_free(t);
 }
 
+/* text as the raw task file p is refused as corrupt, the message holding want1 and want2
+ * (when given). */
+static void raw_refused(const char *p, const char *text, const char *want1, const char *want2)
+{
+    bmx_task *t = NULL;
+    bmx_err err = {0};
+
+    write_text(p, text);
+    CHECK_EQ_INT(bmx_task_read_raw(&t, p, &err), BMX_ECORRUPT);
+    if (want1)
+        CHECK_CONTAINS(err.msg, want1);
+    if (want2)
+        CHECK_CONTAINS(err.msg, want2);
+}
+
 static void test_raw_errors(void)
 {
     bmx_task *t;
     bmx_err err = {0};
     const char *p = tmp("bad.raw");
-    write_file(p, "BMXRAW 1\nname\tempty\nquestion\tq?\nlabels\ta\tb\n");
+    write_text(p, "BMXRAW 1\nname\tempty\nquestion\tq?\nlabels\ta\tb\n");
     CHECK(bmx_task_read_raw(&t, p, &err) != 0);
     CHECK_CONTAINS(err.msg, "no examples");
     CHECK_CONTAINS(err.msg, p);
-    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nlabels\ta\tb\nex\tg\t2\thello\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, ":5:");
-    CHECK_CONTAINS(err.msg, "0..1");
-    write_file(p, "BMXRAW 2\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, "BMXRAW 1");
-    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nbogus\t1\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, "unknown record");
-    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nex\tg\t0\thello\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
-    CHECK_CONTAINS(err.msg, "labels");
-    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t0\thello\tonly\n");
-    CHECK(bmx_task_read_raw(&t, p, &err) == BMX_ECORRUPT);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nlabels\ta\tb\nex\tg\t2\thello\n",
+                ":5:", "0..1");
+    raw_refused(p, "BMXRAW 2\n", "BMXRAW 1", NULL);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nbogus\t1\n", "unknown record", NULL);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nex\tg\t0\thello\n", "labels", NULL);
+    raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t0\thello\tonly\n", NULL, NULL);
     /* escapes */
-    write_file(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t1\ta\\tb\\nc\\\\d\tyes\tno\n");
+    write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t1\ta\\tb\\nc\\\\d\tyes\tno\n");
     CHECK_MSG(bmx_task_read_raw(&t, p, &err) == 0, "%s", err.msg);
     CHECK_EQ_STR(bmx_task_example_at(t, 0)->text, "a\tb\nc\\d");
     bmx_task_free(t);
@@ -159,27 +163,6 @@ static void test_save_load_roundtrip(void)
     bmx_task_free(t);
 }
 
-static unsigned char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    CHECK(f != NULL);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = malloc(*n);
-    CHECK(fread(b, 1, *n, f) == *n);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *p, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(p, "wb");
-    CHECK(f != NULL);
-    CHECK(fwrite(b, 1, n, f) == n);
-    fclose(f);
-}
-
 static void test_corruption(void)
 {
     bmx_task *t = load_split("fx-count"), *u;
@@ -189,29 +172,30 @@ static void test_corruption(void)
     bmx_task_free(t);
     size_t n;
     unsigned char *b = slurp(p, &n);
+    CHECK_MSG(b, "cannot read %s", p);
     /* a flipped payload byte */
     b[n / 2] ^= 0x40;
-    spit(q, b, n);
+    write_file(q, b, n);
     CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, q);
     CHECK_CONTAINS(err.msg, "checksum");
     b[n / 2] ^= 0x40;
     /* truncated */
-    spit(q, b, n - 3);
+    write_file(q, b, n - 3);
     CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "shorter");
-    spit(q, b, 20);
+    write_file(q, b, 20);
     CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "truncated");
     /* bad magic */
     b[0] = 'X';
-    spit(q, b, n);
+    write_file(q, b, n);
     CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "magic");
     b[0] = 'B';
     /* header byte flipped */
     b[17] ^= 1;
-    spit(q, b, n);
+    write_file(q, b, n);
     CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "header checksum");
     b[17] ^= 1;
@@ -219,7 +203,7 @@ static void test_corruption(void)
     b[8] = 2;
     uint32_t crc = bmx_crc32(0, b, 40);
     memcpy(b + 40, &crc, 4);
-    spit(q, b, n);
+    write_file(q, b, n);
     CHECK(bmx_task_load(&u, q, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "version 2");
     free(b);
@@ -313,6 +297,17 @@ static void test_fewshot(void)
     bmx_task_free(c);
 }
 
+/* OUT/manifest.json, NUL-terminated (free it); the case fails when it cannot be read. */
+static char *read_manifest(const char *out)
+{
+    char mp[400];
+    size_t n;
+    snprintf(mp, sizeof mp, "%s/manifest.json", out);
+    char *s = slurp(mp, &n);
+    CHECK_MSG(s, "cannot read %s", mp);
+    return s;
+}
+
 static void test_build_manifest(void)
 {
     const char *names[] = {"fx-color", "fx-sound", "fx-count"};
@@ -322,18 +317,12 @@ static void test_build_manifest(void)
     snprintf(out, sizeof out, "%s", tmp("built"));
     CHECK(mkdir(out, 0777) == 0);
     CHECK_MSG(bmx_tasks_build(FX, out, names, 3, NULL, &o, NULL, &err) == 0, "%s", err.msg);
-    char mp[400];
-    snprintf(mp, sizeof mp, "%s/manifest.json", out);
-    size_t n;
-    unsigned char *m = slurp(mp, &n);
-    char *s = calloc(n + 1, 1);
-    memcpy(s, m, n);
+    char *s = read_manifest(out);
     CHECK_CONTAINS(s, "\"name\":\"fx-sound\",\"derived\":true");
     CHECK_CONTAINS(s, "\"how\":\"derived: hand-made animal sounds\"");
     CHECK_CONTAINS(s, "\"aux_datasets\":9");
     CHECK_CONTAINS(s, "\"fewshot\":[{\"split\":0");
     free(s);
-    free(m);
     bmx_task *t;
     CHECK(bmx_task_open(&t, out, "fx-count", &err) == 0);
     bmx_task_free(t);
@@ -344,7 +333,7 @@ static void test_build_manifest(void)
     CHECK(mkdir(raw2, 0777) == 0);
     char rp[500];
     snprintf(rp, sizeof rp, "%s/fx-color.raw", raw2);
-    write_file(rp, "BMXRAW 1\nname\tother\nquestion\tq?\nlabels\ta\tb\nex\tg\t0\thi\n");
+    write_text(rp, "BMXRAW 1\nname\tother\nquestion\tq?\nlabels\ta\tb\nex\tg\t0\thi\n");
     CHECK(bmx_tasks_build(raw2, out, bad, 1, NULL, &o, NULL, &err) == BMX_ECORRUPT);
     CHECK_CONTAINS(err.msg, "expected 'fx-color'");
 }
@@ -366,16 +355,10 @@ static void test_make(void)
     bmx_task *t;
     CHECK(bmx_task_open(&t, out, "fx-count", &err) == 0);
     bmx_task_free(t);
-    char mp[400];
-    snprintf(mp, sizeof mp, "%s/manifest.json", out);
-    size_t n;
-    unsigned char *m = slurp(mp, &n);
-    char *s = calloc(n + 1, 1);
-    memcpy(s, m, n);
+    char *s = read_manifest(out);
     CHECK_CONTAINS(s, "\"name\":\"fx-color\"");
     CHECK(!strstr(s, "\"name\":\"fx-sound\""));
     free(s);
-    free(m);
     const char *missing[] = {"fx-none"};
     CHECK(bmx_tasks_make("nowhere", "nowhere", FX, out, missing, 1, 1, &o, NULL, took, &err) != 0);
     CHECK_CONTAINS(err.msg, "fx-none");

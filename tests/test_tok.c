@@ -5,6 +5,7 @@
 #include "bmx/rng.h"
 #include "bmx/tok.h"
 #include "check.h"
+#include "helpers.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -32,22 +33,6 @@ static bmx_tok *gpt2(void)
     CHECK_MSG(bmx_tok_load_gpt2(&t, GPT2_DIR "/encoder.json", GPT2_DIR "/vocab.bpe", &err) == 0,
               "%s", err.msg);
     return t;
-}
-
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
 }
 
 /* Split s into pre-tokens joined by '|' (s must hold no '|'); returns the output length. */
@@ -213,7 +198,7 @@ static void test_roundtrip_fixtures(void)
         size_t len;
         unsigned char *d;
         snprintf(p, sizeof p, "tests/fixtures/tok/%s", files[i]);
-        d = read_all(p, &len);
+        d = slurp(p, &len);
         CHECK_MSG(d != NULL, "cannot read %s", p);
         roundtrip(t, d, len);
         free(d);
@@ -396,7 +381,7 @@ static uint32_t naive_train(const unsigned char *s, size_t len, uint32_t max_mer
 static void test_train_matches_naive(void)
 {
     size_t len;
-    unsigned char *text = read_all("tests/fixtures/tok/legal-apache2.txt", &len);
+    unsigned char *text = slurp("tests/fixtures/tok/legal-apache2.txt", &len);
     uint32_t *want = malloc(3 * 400 * sizeof *want), nm, l, r;
     bmx_tok *t = NULL;
     bmx_err err = {0};
@@ -417,22 +402,12 @@ static void test_train_matches_naive(void)
     bmx_tok_free(t);
 }
 
-static int same_file(const char *a, const char *b)
-{
-    size_t la, lb;
-    unsigned char *x = read_all(a, &la), *y = read_all(b, &lb);
-    int same = x && y && la == lb && memcmp(x, y, la) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 /* Same input -> byte-identical vocabulary file, whatever the thread count or the split of the
  * input into pieces; and the saved file loads back to the same encoder. */
 static void test_train_deterministic(void)
 {
     size_t len;
-    unsigned char *text = read_all("tests/fixtures/tok/legal-gpl3.txt", &len);
+    unsigned char *text = slurp("tests/fixtures/tok/legal-gpl3.txt", &len);
     bmx_tok *a = NULL, *b = NULL, *c = NULL;
     bmx_err err = {0};
     char pa[512], pb[512];
@@ -468,20 +443,6 @@ static void test_train_deterministic(void)
     bmx_tok_free(c);
 }
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    for (int q = 0; q < 4; q++)
-        p[q] = (unsigned char)(v >> (8 * q));
-}
-
-static void write_bytes(const char *path, const unsigned char *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    CHECK(fwrite(d, 1, n, f) == n);
-    fclose(f);
-}
-
 static void expect_load_error(const char *path, const char *what)
 {
     bmx_tok *t = NULL;
@@ -503,21 +464,21 @@ static void test_vocab_file_errors(void)
     size_t len;
 
     CHECK(bmx_tok_save(t, p, &err) == 0);
-    d = read_all(p, &len);
+    d = slurp(p, &len);
     CHECK_EQ_INT(len, 1048 + 12 * (size_t)bmx_tok_num_merges(t) + 4);
     /* a flipped bit in a merge */
     d[1048 + 5] ^= 1;
-    write_bytes(p, d, len);
+    write_file(p, d, len);
     expect_load_error(p, "checksum");
     d[1048 + 5] ^= 1;
     /* truncated */
-    write_bytes(p, d, len - 7);
+    write_file(p, d, len - 7);
     expect_load_error(p, "truncated");
-    write_bytes(p, d, 20);
+    write_file(p, d, 20);
     expect_load_error(p, "truncated");
     /* wrong version */
     d[8] = 9;
-    write_bytes(p, d, len);
+    write_file(p, d, len);
     expect_load_error(p, "version 9");
     d[8] = 1;
     /* a consistent checksum over inconsistent contents: a merge naming an undefined id, an
@@ -539,16 +500,16 @@ static void test_vocab_file_errors(void)
             crc = bmx_crc32(0, e, len - 4);
             for (int q = 0; q < 4; q++)
                 e[len - 4 + q] = (unsigned char)(crc >> (8 * q));
-            write_bytes(p, e, len);
+            write_file(p, e, len);
             expect_load_error(p, bad[k].what);
             free(e);
         }
     }
     /* bad magic */
     d[0] = 'X';
-    write_bytes(p, d, len);
+    write_file(p, d, len);
     expect_load_error(p, "magic");
-    write_bytes(p, d, 0);
+    write_file(p, d, 0);
     expect_load_error(p, "magic");
     remove(p);
     expect_load_error(P_missing_vocab, "cannot open");
@@ -574,21 +535,21 @@ static void test_vocab_crafted_lengths(void)
      * is under 64 KB, all of them together over 256 MB */
     CHECK(d != NULL);
     memcpy(d, "BMXTOK\r\n", 8);
-    put_le32(d + 8, 1);
-    put_le32(d + 12, 256 + NM + 1);
-    put_le32(d + 16, NM);
-    put_le32(d + 20, 256 + NM);
+    bmx_le_put32(d + 8, 1);
+    bmx_le_put32(d + 12, 256 + NM + 1);
+    bmx_le_put32(d + 16, NM);
+    bmx_le_put32(d + 20, 256 + NM);
     for (uint32_t b = 0; b < 256; b++)
-        put_le32(d + 24 + 4 * b, b);
+        bmx_le_put32(d + 24 + 4 * b, b);
     for (uint32_t r = 0; r < NM; r++) {
         uint32_t prev = r ? 256 + r - 1 : 'a';
-        put_le32(d + 1048 + 12 * r, prev);
-        put_le32(d + 1048 + 12 * r + 4, r < 15 ? prev : 'b');
-        put_le32(d + 1048 + 12 * r + 8, 256 + r);
+        bmx_le_put32(d + 1048 + 12 * r, prev);
+        bmx_le_put32(d + 1048 + 12 * r + 4, r < 15 ? prev : 'b');
+        bmx_le_put32(d + 1048 + 12 * r + 8, 256 + r);
     }
     crc = bmx_crc32(0, d, len - 4);
-    put_le32(d + len - 4, crc);
-    write_bytes(p, d, len);
+    bmx_le_put32(d + len - 4, crc);
+    write_file(p, d, len);
     expect_load_error(p, "tokens take");
     /* the same chain cut before the total bound loads, its longest token 32768 + 2000 bytes */
     {
@@ -597,11 +558,11 @@ static void test_vocab_crafted_lengths(void)
         bmx_tok *t = NULL;
         bmx_err err = {0};
         size_t tl = 0;
-        put_le32(d + 12, 256 + NS + 1);
-        put_le32(d + 16, NS);
-        put_le32(d + 20, 256 + NS);
-        put_le32(d + ls - 4, bmx_crc32(0, d, ls - 4));
-        write_bytes(p, d, ls);
+        bmx_le_put32(d + 12, 256 + NS + 1);
+        bmx_le_put32(d + 16, NS);
+        bmx_le_put32(d + 20, 256 + NS);
+        bmx_le_put32(d + ls - 4, bmx_crc32(0, d, ls - 4));
+        write_file(p, d, ls);
         CHECK_MSG(bmx_tok_load(&t, p, &err) == 0, "%s", err.msg);
         CHECK(bmx_tok_token_bytes(t, 256 + NS - 1, &tl) != NULL);
         CHECK_EQ_INT(tl, 32768 + 2000);
@@ -633,7 +594,7 @@ static void test_encode_many(void)
 {
     bmx_tok *t = gpt2();
     size_t len;
-    unsigned char *text = read_all("tests/fixtures/tok/man-grep.txt", &len);
+    unsigned char *text = slurp("tests/fixtures/tok/man-grep.txt", &len);
     enum { ND = 40 };
     const void *docs[ND];
     size_t lens[ND], nout[ND];
@@ -670,7 +631,7 @@ static void test_gpt2_load_errors(void)
     const char *P_none_json = tmp_path(nbuf, sizeof nbuf, "test-tok-none.json");
     static const char bad[] = "{\"!\": 0, \"\\\"\": 1";
 
-    write_bytes(p, (const unsigned char *)bad, sizeof bad - 1);
+    write_file(p, (const unsigned char *)bad, sizeof bad - 1);
     CHECK(bmx_tok_load_gpt2(&t, p, GPT2_DIR "/vocab.bpe", &err) < 0);
     CHECK(t == NULL);
     if (err.code == BMX_EIO)
@@ -694,8 +655,8 @@ static void test_gpt2_empty_key(void)
     const char *b = tmp_path(bbuf, sizeof bbuf, "test-tok-empty.bpe");
     static const char enc[] = "{\"\": 0, \"<|endoftext|>\": 1}";
 
-    write_bytes(p, (const unsigned char *)enc, sizeof enc - 1);
-    write_bytes(b, (const unsigned char *)"#version: 0.2\n", 14);
+    write_file(p, (const unsigned char *)enc, sizeof enc - 1);
+    write_file(b, (const unsigned char *)"#version: 0.2\n", 14);
     CHECK_EQ_INT(bmx_tok_load_gpt2(&t, p, b, &err), BMX_ECORRUPT);
     CHECK(t == NULL);
     CHECK_CONTAINS(err.msg, p);

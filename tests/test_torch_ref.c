@@ -13,6 +13,7 @@
 #include "bmx/train.h"
 #include "check.h"
 #include "fixture.h"
+#include "helpers.h"
 
 #define DIR "tests/fixtures/gpt"
 

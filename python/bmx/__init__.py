@@ -195,6 +195,17 @@ def _fmt(v):
     return repr(float(v)) if isinstance(v, float) else str(v)
 
 
+def _per_arm(values, k, spec, what):
+    """values (one number per arm) as a C array of k doubles, None for None."""
+    if values is None:
+        return None
+    values = [float(x) for x in values]
+    if len(values) != k:
+        raise BmxError("Policy %s: %d %s for k = %d arms; give one per arm"
+                       % (spec, len(values), what, k), -1)
+    return (ctypes.c_double * k)(*values)
+
+
 class Policy:
     """One mixing policy over k arms.
 
@@ -219,20 +230,8 @@ class Policy:
                 "%s=%s" % (key.replace("_", "-"), _fmt(v)) for key, v in params.items())
         if not isinstance(k, int) or isinstance(k, bool):
             raise TypeError("Policy: k must be an int (the number of arms), got %r" % (k,))
-        w = None
-        if weights is not None:
-            weights = [float(x) for x in weights]
-            if len(weights) != k:
-                raise BmxError("Policy %s: %d weights for k = %d arms; give one per arm"
-                               % (spec, len(weights), k), -1)
-            w = (ctypes.c_double * k)(*weights)
-        tok = None
-        if tokens is not None:
-            tokens = [float(x) for x in tokens]
-            if len(tokens) != k:
-                raise BmxError("Policy %s: %d token counts for k = %d arms; give one per arm"
-                               % (spec, len(tokens), k), -1)
-            tok = (ctypes.c_double * k)(*tokens)
+        w = _per_arm(weights, k, spec, "weights")
+        tok = _per_arm(tokens, k, spec, "token counts")
         data = _Data(tok, float(draw_tokens), float(draw_seqs))
         err = _Err()
         _check(lib.bmx_mix_create_data(ctypes.byref(self._h), spec.encode(), k, w,

@@ -323,11 +323,7 @@ static bmx_jval *dom_json(const struct dom *d, uint32_t script_crc)
     rc |= bmx_jval_set(o, "packages", d->pkgs);
     rc |= bmx_jval_set(o, "licences", d->licences);
     rc |= sink_json(&d->out, o);
-    if (rc) {
-        bmx_jval_free(o);
-        return NULL;
-    }
-    return o;
+    return corpus_j_done(o, rc);
 }
 
 /* Turn the finished extractor of d into its outputs; returns its manifest entry, or NULL
@@ -383,19 +379,9 @@ static bmx_jval *dom_finish(struct dom *d, struct hset *global)
         d->io_error = 1;
         return NULL;
     }
-    bmx_log(&d->o->log, BMX_LOG_INFO,
-            "corpus: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), "
-            "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap; "
-            "extract %.1f s, filter %.1f s",
-            d->name, (unsigned long long)(o->docs[0] + o->docs[1] + o->docs[2]),
-            (double)o->kept_bytes / 1e6, (unsigned long long)o->docs[0],
-            (unsigned long long)o->docs[1], (unsigned long long)o->docs[2],
-            (unsigned long long)o->n_bin, (unsigned long long)o->n_empty,
-            (unsigned long long)o->n_dup, (unsigned long long)o->n_cap, t0 - d->t0,
-            bmx_now_s() - t0);
-    if (!o->docs[BMX_SPLIT_VAL] || !o->docs[BMX_SPLIT_TEST])
-        bmx_log(&d->o->log, BMX_LOG_WARN, "corpus: %s: the validation or test split is empty",
-                d->name);
+    char times[64];
+    snprintf(times, sizeof times, "; extract %.1f s, filter %.1f s", t0 - d->t0, bmx_now_s() - t0);
+    sink_log(o, &d->o->log, "corpus", d->name, times);
     return j;
 }
 
@@ -410,11 +396,7 @@ static bmx_jval *params_json(const bmx_corpus_opts *o)
     for (size_t i = 0; i < o->ndomains; i++)
         rc |= bmx_jval_push(doms, bmx_jval_str(o->domains[i]));
     rc |= bmx_jval_set(p, "domains", doms);
-    if (rc) {
-        bmx_jval_free(p);
-        return NULL;
-    }
-    return p;
+    return corpus_j_done(p, rc);
 }
 
 /* The options make a build: directories, domains (valid names, none twice), a byte cap,

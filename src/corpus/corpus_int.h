@@ -73,6 +73,9 @@ void corpus_hash_many(const unsigned char *const *p, const size_t *len, uint64_t
 /* A JSON string from bytes that may be invalid UTF-8 (normalised first); "%08x" of x. */
 struct bmx_jval *corpus_j_text(const char *s, size_t n);
 struct bmx_jval *corpus_j_hex32(uint32_t x);
+/* The JSON value v that a run of bmx_jval_set/push calls built, their |'d status in rc: v when
+ * rc is 0, else NULL (and v freed). */
+struct bmx_jval *corpus_j_done(struct bmx_jval *v, int rc);
 
 /* ---- a set of 64-bit hashes (open addressing; 0 is the empty slot) ---- */
 struct hset {
@@ -131,6 +134,10 @@ int sink_put(struct sink *s, struct doc_filter *f, const void *norm, size_t m,
 void sink_close(struct sink *s, int keep);
 /* Whether the domain is full (a cap reached). */
 int sink_full(const struct sink *s, const struct doc_filter *f);
+/* Log what the domain kept and dropped, "WHO: NAME: N documents kept (...), dropped ...TAIL",
+ * and warn when its validation or test split is empty. */
+void sink_log(const struct sink *s, const bmx_logger *lg, const char *who, const char *name,
+              const char *tail);
 /* Close and remove the temporary files, leaving any earlier output alone. */
 void sink_discard(struct sink *s);
 /* The manifest pieces: "documents_read", "bytes_read", "dropped" and "splits" set in obj;

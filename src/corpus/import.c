@@ -370,11 +370,7 @@ static bmx_jval *params_json(const bmx_import_opts *o, const char *text_key)
         rc |= bmx_jval_push(sel, bmx_jval_str(o->domains[i]));
     rc |= bmx_jval_set(p, "domains", sel);
     rc |= bmx_jval_set(p, "strict", bmx_jval_bool(o->strict));
-    if (rc) {
-        bmx_jval_free(p);
-        return NULL;
-    }
-    return p;
+    return corpus_j_done(p, rc);
 }
 
 static bmx_jval *input_json(const struct input *in)
@@ -420,11 +416,7 @@ static bmx_jval *input_json(const struct input *in)
             rc |= bmx_jval_push(w, bmx_jval_str(in->first_why[i]));
         rc |= bmx_jval_set(o, "first_malformed_reasons", w);
     }
-    if (rc) {
-        bmx_jval_free(o);
-        return NULL;
-    }
-    return o;
+    return corpus_j_done(o, rc);
 }
 
 /* Close the outputs and write the manifest. */
@@ -476,17 +468,7 @@ static int finish(struct imp *m)
             rc |= bmx_jval_set(doms, d->safe, j);
         }
         m->r.domains++;
-        bmx_log(&o->log, BMX_LOG_INFO,
-                "import: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), "
-                "dropped %llu binary, %llu near-empty, %llu duplicate, %llu over the cap",
-                d->safe, (unsigned long long)(s->docs[0] + s->docs[1] + s->docs[2]),
-                (double)s->kept_bytes / 1e6, (unsigned long long)s->docs[0],
-                (unsigned long long)s->docs[1], (unsigned long long)s->docs[2],
-                (unsigned long long)s->n_bin, (unsigned long long)s->n_empty,
-                (unsigned long long)s->n_dup, (unsigned long long)s->n_cap);
-        if (!s->docs[BMX_SPLIT_VAL] || !s->docs[BMX_SPLIT_TEST])
-            bmx_log(&o->log, BMX_LOG_WARN, "import: %s: the validation or test split is empty",
-                    d->safe);
+        sink_log(s, &o->log, "import", d->safe, "");
     }
     rc |= bmx_jval_set(man, "domains", doms);
     rc |= bmx_jval_set(man, "failed", failed);

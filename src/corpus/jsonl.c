@@ -62,6 +62,15 @@ static void jl_ws(struct jl *j)
         j->p++;
 }
 
+/* The byte that a backslash and c stand for when c is one of the one-letter escapes
+ * " \ / b f n r t; 0 for any other c (\u is not one of them). */
+static char jl_escaped(char c)
+{
+    static const char in[] = "\"\\/bfnrt", out[] = "\"\\/\b\f\n\r\t";
+    const char *at = c ? strchr(in, c) : NULL;
+    return at ? out[at - in] : 0;
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -123,24 +132,14 @@ static int jl_string(struct jl *j, char **s, size_t *len, int *esc)
         *esc = 1;
         if (p + 1 >= end)
             return jl_fail(j, "unterminated string");
-        switch (p[1]) {
-        case '"':
-        case '\\':
-        case '/':
-        case 'b':
-        case 'f':
-        case 'n':
-        case 'r':
-        case 't':
+        if (jl_escaped(p[1])) {
             p += 2;
-            break;
-        case 'u':
+        } else if (p[1] == 'u') {
             if (end - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 || hexval(p[4]) < 0 ||
                 hexval(p[5]) < 0)
                 return jl_fail(j, "bad \\u escape (want four hex digits)");
             p += 6;
-            break;
-        default:
+        } else {
             return jl_fail(j, "bad escape in a string");
         }
     }
@@ -195,23 +194,7 @@ static size_t jl_unescape(char *o, const char *s, size_t n)
         i += run;
         if (i >= n)
             break;
-        switch (s[i + 1]) {
-        case 'b':
-            o[k++] = '\b';
-            break;
-        case 'f':
-            o[k++] = '\f';
-            break;
-        case 'n':
-            o[k++] = '\n';
-            break;
-        case 'r':
-            o[k++] = '\r';
-            break;
-        case 't':
-            o[k++] = '\t';
-            break;
-        case 'u':
+        if (s[i + 1] == 'u') {
             cp = hex4(s + i + 2);
             if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= n && s[i + 6] == '\\' &&
                 s[i + 7] == 'u') {
@@ -226,10 +209,8 @@ static size_t jl_unescape(char *o, const char *s, size_t n)
             k += put_utf8(o + k, cp);
             i += 6;
             continue;
-        default: /* " \ / */
-            o[k++] = s[i + 1];
-            break;
         }
+        o[k++] = jl_escaped(s[i + 1]);
         i += 2;
     }
     return k;
@@ -283,14 +264,36 @@ static int key_is(const char *k, size_t n, int esc, const char *c, size_t cn)
     return n == cn && memcmp(buf, c, n) == 0;
 }
 
+/* Consume c if it is the next byte: 1, else 0. */
+static int jl_eat(struct jl *j, char c)
+{
+    if (j->p < j->end && *j->p == c) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* After an object's member or an array's element: 1 after a ',' (another follows), 0 after
+ * the closing bracket, -1 (with why) otherwise. */
+static int jl_next(struct jl *j, char close, const char *why)
+{
+    jl_ws(j);
+    if (jl_eat(j, ',')) {
+        jl_ws(j);
+        return 1;
+    }
+    if (jl_eat(j, close))
+        return 0;
+    return jl_fail(j, why);
+}
+
 static int jl_object(struct jl *j, int depth, const int m[2])
 {
     j->p++; /* '{' */
     jl_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
+    if (jl_eat(j, '}'))
         return 0;
-    }
     for (;;) {
         char *k;
         size_t kn;
@@ -301,9 +304,8 @@ static int jl_object(struct jl *j, int depth, const int m[2])
         if (jl_string(j, &k, &kn, &esc) < 0)
             return -1;
         jl_ws(j);
-        if (j->p >= j->end || *j->p != ':')
+        if (!jl_eat(j, ':'))
             return jl_fail(j, "expected ':' after a key");
-        j->p++;
         for (int i = 0; i < 2; i++) {
             const struct jl_path *pa = &j->path[i];
             cm[i] = m[i] >= 0 && m[i] < pa->n && key_is(k, kn, esc, pa->c[m[i]], pa->len[m[i]])
@@ -313,17 +315,9 @@ static int jl_object(struct jl *j, int depth, const int m[2])
         jl_ws(j);
         if (jl_value(j, depth + 1, cm) < 0)
             return -1;
-        jl_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            jl_ws(j);
-            continue;
-        }
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
-            return 0;
-        }
-        return jl_fail(j, "expected ',' or '}' in an object");
+        int more = jl_next(j, '}', "expected ',' or '}' in an object");
+        if (more <= 0)
+            return more;
     }
 }
 
@@ -333,24 +327,14 @@ static int jl_array(struct jl *j, int depth)
 
     j->p++; /* '[' */
     jl_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
+    if (jl_eat(j, ']'))
         return 0;
-    }
     for (;;) {
         if (jl_value(j, depth + 1, off) < 0)
             return -1;
-        jl_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            jl_ws(j);
-            continue;
-        }
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
-            return 0;
-        }
-        return jl_fail(j, "expected ',' or ']' in an array");
+        int more = jl_next(j, ']', "expected ',' or ']' in an array");
+        if (more <= 0)
+            return more;
     }
 }
 

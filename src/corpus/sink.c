@@ -41,6 +41,30 @@ bmx_jval *corpus_j_hex32(uint32_t x)
     return bmx_jval_str(b);
 }
 
+void sink_log(const struct sink *s, const bmx_logger *lg, const char *who, const char *name,
+              const char *tail)
+{
+    bmx_log(lg, BMX_LOG_INFO,
+            "%s: %s: %llu documents kept (%.2f MB; train/val/test %llu/%llu/%llu), dropped %llu "
+            "binary, %llu near-empty, %llu duplicate, %llu over the cap%s",
+            who, name, (unsigned long long)(s->docs[0] + s->docs[1] + s->docs[2]),
+            (double)s->kept_bytes / 1e6, (unsigned long long)s->docs[0],
+            (unsigned long long)s->docs[1], (unsigned long long)s->docs[2],
+            (unsigned long long)s->n_bin, (unsigned long long)s->n_empty,
+            (unsigned long long)s->n_dup, (unsigned long long)s->n_cap, tail);
+    if (!s->docs[BMX_SPLIT_VAL] || !s->docs[BMX_SPLIT_TEST])
+        bmx_log(lg, BMX_LOG_WARN, "%s: %s: the validation or test split is empty", who, name);
+}
+
+bmx_jval *corpus_j_done(bmx_jval *v, int rc)
+{
+    if (rc) {
+        bmx_jval_free(v);
+        return NULL;
+    }
+    return v;
+}
+
 /* ---- the hash set ---- */
 
 int hset_has(const struct hset *s, uint64_t h)

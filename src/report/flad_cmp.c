@@ -257,17 +257,11 @@ static int count_zero(const long *v, int n)
     return z;
 }
 
-/* mean ± sample std of n accuracies, in %. */
+/* mean ± sample std of n accuracies, in % (std 0 for one value). */
 static void cell(bmx_sbuf *b, const double *v, int n)
 {
-    double m = 0, s = 0;
-    for (int i = 0; i < n; i++)
-        m += v[i];
-    m /= n;
-    for (int i = 0; i < n; i++)
-        s += (v[i] - m) * (v[i] - m);
-    s = n > 1 ? sqrt(s / (n - 1)) : 0;
-    bmx_sbuf_printf(b, "%.1f ± %.1f", 100 * m, 100 * s);
+    bmx_ci c = bmx_ci95(v, (size_t)n);
+    bmx_sbuf_printf(b, "%.1f ± %.1f", 100 * c.mean, n > 1 ? 100 * c.sd : 0.0);
 }
 
 /* One method's row: a cell per target and the mean over targets. */

@@ -146,41 +146,20 @@ static int check_header(bmx_run *r, const char *line, size_t n, const char *path
     bmx_run_config hc = bmx_run_config_default();
     bmx_run_strings st = {0};
     char name[PATH_MAX + 64], diff[300] = "";
-    size_t m = 0;
+    /* what a resume may change */
+    static const char *const may_change[] = {"steps",  "threads",   "data", "out",
+                                             "device", "precision", NULL};
+    int ndiff = 0;
     snprintf(name, sizeof name, "the header of %s", path);
     if (cf && cf->t == BMX_JSTR)
         rc = bmx_run_config_parse(&hc, cf->s, strlen(cf->s), name, &st, err);
-    for (const bmx_run_key *k = bmx_run_keys(); !rc && cf && k->name; k++) {
-        const char *a = (const char *)&hc + k->offset, *b = (const char *)&r->cfg + k->offset;
-        int differ = 0;
-        if (!strcmp(k->name, "steps") || !strcmp(k->name, "threads") || !strcmp(k->name, "data") ||
-            !strcmp(k->name, "out") || !strcmp(k->name, "device") || !strcmp(k->name, "precision"))
-            continue;
-        switch (k->type) {
-        case BMX_RK_STR:
-            differ = strcmp(*(const char *const *)a, *(const char *const *)b) != 0;
-            break;
-        case BMX_RK_INT:
-            differ = *(const int *)a != *(const int *)b;
-            break;
-        case BMX_RK_LONG:
-            differ = *(const long *)a != *(const long *)b;
-            break;
-        case BMX_RK_U64:
-            differ = *(const uint64_t *)a != *(const uint64_t *)b;
-            break;
-        case BMX_RK_DOUBLE:
-            differ = *(const double *)a != *(const double *)b;
-            break;
-        }
-        if (differ && m < sizeof diff)
-            m += (size_t)snprintf(diff + m, sizeof diff - m, "%s%s", m ? ", " : "", k->name);
-    }
+    if (!rc && cf)
+        ndiff = bmx_config_diff(bmx_run_keys(), &hc, &r->cfg, may_change, diff, sizeof diff);
     bmx_run_strings_free(&st);
     bmx_jval_free(h);
     if (rc)
         return rc;
-    if (m)
+    if (ndiff)
         return bmx_err_set(err, BMX_EINVAL,
                            "cannot resume %s: config.txt differs from the configuration the run "
                            "started with (in the header of %s) in: %s. An exact resume cannot "

@@ -331,17 +331,8 @@ int bmx_tok_decode(const bmx_tok *t, const uint32_t *ids, size_t n, unsigned cha
         l = (size_t)(t->tok_off[id + 1] - t->tok_off[id]);
         if (l == 0)
             continue; /* end-of-text */
-        if (*len + l > *cap) {
-            size_t nc = *cap ? *cap : 4096;
-            unsigned char *nb;
-            while (nc < *len + l)
-                nc *= 2;
-            nb = realloc(*bytes, nc);
-            if (!nb)
-                return bmx_err_set(err, BMX_ENOMEM, "out of memory decoding");
-            *bytes = nb;
-            *cap = nc;
-        }
+        if (tok_reserve(bytes, cap, *len + l, 4096) < 0)
+            return bmx_err_set(err, BMX_ENOMEM, "out of memory decoding");
         memcpy(*bytes + *len, t->tok_bytes + t->tok_off[id], l);
         *len += l;
     }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* Character classes of the pre-tokenizer (utab.c, generated). */
 enum { TOK_OTHER = 0, TOK_LETTER = 1, TOK_NUMBER = 2, TOK_SPACE = 3 };
@@ -18,6 +19,24 @@ struct bmx_tok_urange {
 extern const unsigned char bmx_tok_ascii_class[128];
 extern const uint32_t bmx_tok_nranges;
 extern const struct bmx_tok_urange bmx_tok_ranges[];
+
+/* Room for want bytes in the growable buffer *buf of capacity *cap: when it lacks, the
+ * capacity doubles from first (or *cap) until it is enough. -1 when out of memory (*buf and
+ * *cap unchanged). */
+static inline int tok_reserve(unsigned char **buf, size_t *cap, size_t want, size_t first)
+{
+    if (want <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : first;
+    while (nc < want)
+        nc *= 2;
+    unsigned char *nb = realloc(*buf, nc);
+    if (!nb)
+        return -1;
+    *buf = nb;
+    *cap = nc;
+    return 0;
+}
 
 #define TOK_NO_RANK UINT32_MAX
 

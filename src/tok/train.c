@@ -75,15 +75,8 @@ static int wmap_add(struct wmap *m, const unsigned char *p, size_t n, uint64_t h
             m->count[j] += cnt;
             return 0;
         }
-    if (m->alen + n > m->acap) {
-        size_t nc = m->acap ? m->acap : 1 << 16;
-        unsigned char *na;
-        while (nc < m->alen + n)
-            nc *= 2;
-        if (!(na = realloc(m->arena, nc)))
-            return -1;
-        m->arena = na, m->acap = nc;
-    }
+    if (tok_reserve(&m->arena, &m->acap, m->alen + n, 1 << 16) < 0)
+        return -1;
     memcpy(m->arena + m->alen, p, n);
     m->hash[j] = h, m->off[j] = m->alen, m->klen[j] = (uint32_t)n, m->count[j] = cnt;
     m->alen += n;

@@ -355,17 +355,8 @@ static int push_bytes(struct strtab *st, const unsigned char *p, size_t n)
 {
     if (n == 0)
         return 0;
-    if (st->len + n > st->cap) {
-        size_t nc = st->cap ? st->cap : 1 << 16;
-        unsigned char *nb;
-        while (nc < st->len + n)
-            nc *= 2;
-        nb = realloc(st->bytes, nc);
-        if (!nb)
-            return -1;
-        st->bytes = nb;
-        st->cap = nc;
-    }
+    if (tok_reserve(&st->bytes, &st->cap, st->len + n, 1 << 16) < 0)
+        return -1;
     memcpy(st->bytes + st->len, p, n);
     st->len += n;
     return 0;

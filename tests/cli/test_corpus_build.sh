@@ -4,9 +4,8 @@
 # bmx data shard with a small trained vocabulary, bmx data inspect, and a decoded round trip.
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
-t=$(mktemp -d /tmp/bmx_cli_corpus_XXXXXX)
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$BMX_ROOT/tests/cli/lib.sh"
+scratch corpus
 
 mkdir -p "$t/scripts"
 printf '# fixed order\nprose\nbroken\ncode  # trailing comment\n' >"$t/scripts/domains.txt"

@@ -7,9 +7,8 @@ set -euo pipefail
 bmx="$BMX_BUILD/bmx"
 fix="$BMX_ROOT/tests/fixtures/import"
 command -v zstd >/dev/null || { echo "skip: zstd is not installed (apt-get install zstd)"; exit 77; }
-t=$(mktemp -d /tmp/bmx_cli_import_XXXXXX)
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$BMX_ROOT/tests/cli/lib.sh"
+scratch import
 
 python3 - "$t" <<'PY'
 import json, random, sys

@@ -9,19 +9,8 @@
 # saying so (the test still checks everything else).
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
-t=$(mktemp -d /tmp/bmx_cli_cuda_XXXXXX)
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() { # expect STATUS PATTERN CMD...
-    local want=$1 pat=$2
-    shift 2
-    set +e
-    "$@" 2>"$t/err" >/dev/null
-    local rc=$?
-    set -e
-    [ $rc = "$want" ] || fail "$* exited $rc, not $want: $(cat "$t/err")"
-    grep -q -- "$pat" "$t/err" || fail "$*: no '$pat' in: $(cat "$t/err")"
-}
+. "$BMX_ROOT/tests/cli/lib.sh"
+scratch cuda
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
 data="$t/d/corpus"
 tiny=(--data "$data" --layers 1 --width 32 --heads 2 --seq 16 --batch 4 --accum 3

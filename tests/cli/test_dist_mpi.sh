@@ -22,7 +22,7 @@ cleanup() {
     rm -rf "$t"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$BMX_ROOT/tests/cli/lib.sh"
 # as root (CI) Open MPI wants both; Open MPI leaks at exit by design: no leak reports (ASan)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
@@ -37,6 +37,26 @@ gone() {
     for p in "$@"; do
         for i in $(seq 1 400); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     done
+}
+# start_job OUT STEP ARGS...: start a 2-rank bmx train with ARGS into OUT in the background
+# (its pid in job, its output in OUT.out), wait until it has logged step STEP (it fails if
+# the job ends first), then put its rank 1 process in r1
+start_job() {
+    local out=$1 step=$2 i p
+    shift 2
+    "${mpi[@]}" "$bmx" train "${base[@]}" "$@" --out "$out" >"$out.out" 2>&1 &
+    job=$!
+    pids+=($job)
+    for i in $(seq 1 3000); do
+        grep -q "\"type\":\"step\",\"step\":$step," "$out/log.jsonl" 2>/dev/null && break
+        kill -0 $job 2>/dev/null || fail "the job ended early: $(cat "$out.out")"
+        sleep 0.01
+    done
+    r1=""
+    for p in $(pgrep -f -- "--out $out" || true); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
+    done
+    [ -n "$r1" ] || fail "no rank 1 process found"
 }
 steps_of() { grep -c '"type":"step"' "$1/log.jsonl" 2>/dev/null || true; }
 
@@ -171,20 +191,8 @@ cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "checkpoints differ afte
 echo "resume after SIGKILL of the job: byte-identical"
 
 # 5. a killed rank ends the job with an error; the last checkpoint resumes
-"${mpi[@]}" "$bmx" train "${base[@]}" --policy exp3 --steps 100000 --accum 2 --eval-every 0 \
-    --ckpt-every 2 --dist-timeout 30 --out "$t/k" >"$t/k.out" 2>&1 &
-job=$!
-pids+=($job)
-for i in $(seq 1 3000); do
-    grep -q '"type":"step","step":5,' "$t/k/log.jsonl" 2>/dev/null && break
-    kill -0 $job 2>/dev/null || fail "the job ended early: $(cat "$t/k.out")"
-    sleep 0.01
-done
-r1=""
-for p in $(pgrep -f -- "--out $t/k" || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
-done
-[ -n "$r1" ] || fail "no rank 1 process found"
+start_job "$t/k" 5 --policy exp3 --steps 100000 --accum 2 --eval-every 0 --ckpt-every 2 \
+    --dist-timeout 30
 t0=$(date +%s)
 kill -9 "$r1"
 ranks=$(pgrep -f -- "--out $t/k" || true)
@@ -206,20 +214,8 @@ grep -q "resuming" "$t/k2.out" || fail "resume message: $(cat "$t/k2.out")"
 echo "a killed rank: ok"
 
 # 6. a rank that hangs (SIGSTOP: mpirun sees nothing) stops the job after --dist-timeout
-"${mpi[@]}" "$bmx" train "${base[@]}" --policy odm --steps 100000 --accum 2 --eval-every 0 \
-    --ckpt-every 0 --dist-timeout 3 --out "$t/h" >"$t/h.out" 2>&1 &
-job=$!
-pids+=($job)
-for i in $(seq 1 3000); do
-    grep -q '"type":"step","step":3,' "$t/h/log.jsonl" 2>/dev/null && break
-    kill -0 $job 2>/dev/null || fail "the job ended early: $(cat "$t/h.out")"
-    sleep 0.01
-done
-r1=""
-for p in $(pgrep -f -- "--out $t/h" || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
-done
-[ -n "$r1" ] || fail "no rank 1 process found"
+start_job "$t/h" 3 --policy odm --steps 100000 --accum 2 --eval-every 0 --ckpt-every 0 \
+    --dist-timeout 3
 pids+=($r1)
 t0=$(date +%s)
 kill -STOP "$r1"

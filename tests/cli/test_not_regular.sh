@@ -4,9 +4,8 @@
 # Each command must now refuse it at once (well within the 20 s timeout), by name.
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
-t=$(mktemp -d /tmp/bmx_cli_nonreg_XXXXXX)
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$BMX_ROOT/tests/cli/lib.sh"
+scratch nonreg
 refused() { # refused PATH KIND CMD...: exits 1 or 2 within 20 s, names PATH and KIND
     local path=$1 kind=$2
     shift 2

@@ -5,11 +5,8 @@
 #     a copy of python/ (Debian's setuptools and wheel): the installed package carries
 #     libbmx_mix.so and works from another folder without PYTHONPATH or BMX_LIB.
 set -euo pipefail
-py=/usr/bin/python3
-[ -x "$py" ] || { echo "skip: no /usr/bin/python3"; exit 77; }
-so="$BMX_BUILD/libbmx_mix.so"
-[ -f "$so" ] || { echo "missing $so (run make)"; exit 1; }
-if ldd "$so" 2>/dev/null | grep libasan >/dev/null; then echo "skip: sanitizer build (ASan library)"; exit 77; fi
+. "$BMX_ROOT/tests/cli/lib.sh"
+need_python_mix
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 unset BMX_LIB

@@ -5,9 +5,8 @@
 # report on the same runs writes X.json and X.md beside X.html, byte for byte the same.
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
-t=$(mktemp -d /tmp/bmx_cli_seeds_XXXXXX)
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$BMX_ROOT/tests/cli/lib.sh"
+scratch seeds
 
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
 tiny=(--layers 1 --width 32 --heads 2 --seq 16 --batch 2 --accum 2 --eval-windows 4 --threads 1

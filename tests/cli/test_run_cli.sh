@@ -5,19 +5,8 @@
 # the logs alone.
 set -euo pipefail
 bmx="$BMX_BUILD/bmx"
-t=$(mktemp -d /tmp/bmx_cli_run_XXXXXX)
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() { # expect STATUS PATTERN CMD...: exit status and a message on stderr
-    local want=$1 pat=$2
-    shift 2
-    set +e
-    "$@" 2>"$t/err" >/dev/null
-    local rc=$?
-    set -e
-    [ $rc = "$want" ] || fail "$* exited $rc, not $want: $(cat "$t/err")"
-    grep -q -- "$pat" "$t/err" || fail "$*: no '$pat' in: $(cat "$t/err")"
-}
+. "$BMX_ROOT/tests/cli/lib.sh"
+scratch run
 for c in train compare doremi report; do "$bmx" $c --help >/dev/null || fail "$c --help"; done
 
 expect 2 "data is not set: give --data DIR" "$bmx" train --out "$t/x"

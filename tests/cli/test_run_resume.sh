@@ -15,9 +15,8 @@ root=${BMX_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 export BMX_ROOT=$root BMX_BUILD=${BMX_BUILD:-$root/build}
 bmx="$BMX_BUILD/bmx"
 . "$root/tests/cli/killsched.sh"
-t=$(mktemp -d /tmp/bmx_cli_resume_XXXXXX)
-trap 'rm -rf "$t"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$root/tests/cli/lib.sh"
+scratch resume
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d"
 common=(--data "$t/d/corpus" --steps 60 --layers 1 --width 32 --heads 2 --seq 16 --batch 4
       --accum 3 --eval-every 10 --ckpt-every 7 --eval-windows 8 --threads 1 --warmup 5

@@ -21,17 +21,7 @@ cleanup() {
     rm -rf "$t"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() { # expect STATUS PATTERN CMD...: exit status and a message on stderr
-    local want=$1 pat=$2
-    shift 2
-    set +e
-    timeout 60 "$@" 2>"$t/err" >/dev/null
-    local rc=$?
-    set -e
-    [ $rc = "$want" ] || fail "$* exited $rc, not $want: $(tail -3 "$t/err")"
-    grep -q -- "$pat" "$t/err" || fail "$*: no '$pat' in: $(tail -3 "$t/err")"
-}
+. "$BMX_ROOT/tests/cli/lib.sh"
 bash "$BMX_ROOT/tests/cli/rundata.sh" "$t/d" >/dev/null
 data="$t/d/corpus"
 tiny=(--layers 1 --width 32 --heads 2 --seq 16 --batch 2 --accum 3 --eval-windows 4 --threads 1

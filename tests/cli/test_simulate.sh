@@ -8,7 +8,7 @@ root="${BMX_ROOT:-$(pwd)}"
 command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$root/tests/cli/lib.sh"
 
 # --- usage ------------------------------------------------------------------------------
 "$bmx" simulate --help >"$tmp/help" || fail "--help exit $?"

@@ -6,7 +6,7 @@ cd "${BMX_ROOT:-$(dirname "$0")/../..}"
 bmx=${BMX_BUILD:-build}/bmx
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. tests/cli/lib.sh
 fx=tests/fixtures/tok
 
 for sub in "" train encode decode split; do

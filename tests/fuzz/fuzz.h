@@ -92,6 +92,21 @@ static inline unsigned char *fuzz_copy(const uint8_t *data, size_t size)
     return c;
 }
 
+/* The input written to NAME in the private folder; the path. When fuzz_fix_crc says so and
+ * fix is given, what is written is a copy that fix gave its checksums. */
+static inline const char *fuzz_input(const char *name, const uint8_t *in, size_t size,
+                                     void (*fix)(unsigned char *data, size_t size))
+{
+    unsigned char *data = fuzz_copy(in, size);
+    const char *p;
+
+    if (fix && fuzz_fix_crc(size))
+        fix(data, size);
+    p = fuzz_file(name, data, size);
+    free(data);
+    return p;
+}
+
 /* A property the loaded data must have was violated: report and abort (a crash input). */
 #define fuzz_fail(...)                                                                             \
     do {                                                                                           \

@@ -34,8 +34,7 @@ static void fix_crcs(unsigned char *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
-    unsigned char *data = fuzz_copy(in, size);
-    const char *p, *tag;
+    const char *p = fuzz_input("checkpoint.bin", in, size, fix_crcs), *tag;
     bmx_model *m = NULL;
     bmx_trainer *t = NULL;
     bmx_ckpt_reader *rd = NULL;
@@ -44,10 +43,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     bmx_err err = {0};
     int rc;
 
-    if (fuzz_fix_crc(size))
-        fix_crcs(data, size);
-    p = fuzz_file("checkpoint.bin", data, size);
-    free(data);
     rc = bmx_ckpt_open(p, &rd, &err);
     fuzz_check_err(rc, &err);
     for (int i = 0; !rc && (tag = bmx_ckpt_tag(rd, i)); i++) {

@@ -4,26 +4,25 @@
 #include "bmx/tasks.h"
 #include "fuzz.h"
 
+/* The payload's CRC at 32 (its u64 length at 24), the header's at 40. */
+static void fix_crcs(unsigned char *data, size_t size)
+{
+    if (size < 48)
+        return;
+    uint64_t plen = 0;
+    for (int i = 7; i >= 0; i--)
+        plen = plen << 8 | data[24 + i];
+    if (plen <= size - 48)
+        fuzz_put32(data + 32, bmx_crc32(0, data + 48, (size_t)plen));
+    fuzz_put32(data + 40, bmx_crc32(0, data, 40));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
-    unsigned char *data = fuzz_copy(in, size);
-    const char *p;
+    const char *p = fuzz_input("x.task", in, size, fix_crcs);
     bmx_task *t = NULL;
     bmx_err err = {0};
-    int rc;
-
-    if (size >= 48 && fuzz_fix_crc(size)) { /* payload's CRC at 32 (u64 length at 24), the
-                                               header's at 40 */
-        uint64_t plen = 0;
-        for (int i = 7; i >= 0; i--)
-            plen = plen << 8 | data[24 + i];
-        if (plen <= size - 48)
-            fuzz_put32(data + 32, bmx_crc32(0, data + 48, (size_t)plen));
-        fuzz_put32(data + 40, bmx_crc32(0, data, 40));
-    }
-    p = fuzz_file("x.task", data, size);
-    free(data);
-    rc = bmx_task_load(&t, p, &err);
+    int rc = bmx_task_load(&t, p, &err);
 
     fuzz_check_err(rc, &err);
     if (rc)

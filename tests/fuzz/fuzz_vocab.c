@@ -7,21 +7,23 @@ static const char sample[] =
     "Hello, world! The quick brown fox\n\t  jumps 12345 \xc3\xa9\xe2\x82\xac "
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbb \xff\xfe";
 
+/* The last 4 bytes: the CRC-32 of every byte before them. */
+static void fix_crc(unsigned char *data, size_t size)
+{
+    if (size >= 4)
+        fuzz_put32(data + size - 4, bmx_crc32(0, data, size - 4));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
-    unsigned char *data = fuzz_copy(in, size);
+    const char *p = fuzz_input("x.vocab", in, size, fix_crc);
     bmx_tok *t = NULL;
     bmx_err err = {0};
-    const char *p;
     int rc;
     uint32_t *ids = NULL;
     size_t n = 0, cap = 0, blen = 0, bcap = 0;
     unsigned char *bytes = NULL;
 
-    if (size >= 4 && fuzz_fix_crc(size)) /* CRC-32 of every byte before it */
-        fuzz_put32(data + size - 4, bmx_crc32(0, data, size - 4));
-    p = fuzz_file("x.vocab", data, size);
-    free(data);
     rc = bmx_tok_load(&t, p, &err);
     fuzz_check_err(rc, &err);
     if (rc)

@@ -14,28 +14,9 @@ import torch
 import bmx
 import bmx.torch as bt
 from bmx.shards import Shard, ShardSet
+from checks import check, done, raises
 
 data = sys.argv[1]
-fails, checks = [], 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        fails.append(what)
-        print("FAIL", what)
-
-
-def raises(fn, *needles, code=None):
-    try:
-        fn()
-    except bmx.BmxError as e:
-        ok = all(n in str(e) for n in needles) and (code is None or e.code == code)
-        check(ok, "message %r (%s) lacks %r" % (str(e), e.code, needles))
-        return
-    check(False, "no BmxError (wanted %r)" % (needles,))
-
 
 # 1. the reader: the header's fields, and damaged files refused with the file's name
 S = ShardSet(data, split="train")
@@ -224,5 +205,4 @@ p.step(), q.step()
 check(v == 6.0 and p.average() == q.average(), "doremi observe helper")
 raises(lambda: bt.observe(bmx.Policy("doremi", 3), 0, torch.ones(2)), "ref_losses")
 
-print("%d checks, %d failed" % (checks, len(fails)))
-sys.exit(1 if fails else 0)
+done()

@@ -74,9 +74,9 @@ class Constrained:
 DELTA = 1e-3
 
 
-def gauss_solve(a, b):
+def gauss_solve(a, b, tiny=None):
     """Solve a x = b (lists) by Gaussian elimination with partial pivoting (first of equal
-    pivots); None when a pivot is <= tiny (given as b's companion: see aioli)."""
+    pivots); with tiny, None when a pivot is <= tiny (aioli)."""
     n = len(b)
     m = [list(a[i]) + [b[i]] for i in range(n)]
     for c in range(n):
@@ -84,6 +84,8 @@ def gauss_solve(a, b):
         for r in range(c + 1, n):
             if abs(m[r][c]) > abs(m[p][c]):
                 p = r
+        if tiny is not None and not abs(m[p][c]) > tiny:
+            return None
         m[c], m[p] = m[p], m[c]
         for r in range(c + 1, n):
             f = m[r][c] / m[c][c]
@@ -487,7 +489,7 @@ class Aioli:
             big = max(abs(v) for row in W for v in row)
             A = []
             for i in range(k):
-                x = solve_checked(W, M[i], 1e-12 * big)
+                x = gauss_solve(W, M[i], 1e-12 * big)
                 if x is None:
                     ok = False
                     break
@@ -536,31 +538,6 @@ class Aioli:
 
     def counts(self):
         return None
-
-
-def solve_checked(a, b, tiny):
-    """gauss_solve, or None when a pivot is <= tiny."""
-    n = len(b)
-    m = [list(a[i]) + [b[i]] for i in range(n)]
-    for c in range(n):
-        p = c
-        for r in range(c + 1, n):
-            if abs(m[r][c]) > abs(m[p][c]):
-                p = r
-        if not abs(m[p][c]) > tiny:
-            return None
-        m[c], m[p] = m[p], m[c]
-        for r in range(c + 1, n):
-            f = m[r][c] / m[c][c]
-            for j in range(c, n + 1):
-                m[r][j] -= f * m[c][j]
-    x = [0.0] * n
-    for i in range(n - 1, -1, -1):
-        s = m[i][n]
-        for j in range(i + 1, n):
-            s -= m[i][j] * x[j]
-        x[i] = s / m[i][i]
-    return x
 
 
 def temperature_probs(tokens, tau):
