@@ -284,7 +284,7 @@ static void test_version1_model(void)
         long at = bad[i].at == -2 ? (long)len - 1 : bad[i].at;
         if (at >= 0)
             b[at] ^= 0x10;
-        spill(q, b, bad[i].at == -1 ? len - 1 : len);
+        write_file(q, b, bad[i].at == -1 ? len - 1 : len);
         if (at >= 0)
             b[at] ^= 0x10;
         CHECK(bmx_checkpoint_load(q, 0, &m, &t, NULL, NULL, &err) == BMX_ECORRUPT);
