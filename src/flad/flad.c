@@ -282,6 +282,12 @@ static int backend_fw(void *ctx, const int *inputs, const int *targets, int B, i
     return bmx_backend_eval(ctx, inputs, targets, B, T, NULL, NULL, tok_loss, err);
 }
 
+bmx_eval_forward flad_backend_forward(bmx_backend *be)
+{
+    return (bmx_eval_forward){backend_fw, be,
+                              bmx_model_config(bmx_trainer_model(bmx_backend_host(be)))->vocab};
+}
+
 static int validate(bmx_flad *f, double *acc, bmx_err *err)
 {
     return bmx_eval_task_fw(&f->fw, f->tok, f->target, f->fval, f->nfval, 0, f->cfg.T, acc, NULL,
@@ -447,7 +453,7 @@ int bmx_flad_create_backend(bmx_flad **out, const bmx_flad_config *cfg, bmx_back
     f->kind = kind;
     f->be = be;
     f->m = m;
-    f->fw = (bmx_eval_forward){backend_fw, be, bmx_model_config(m)->vocab};
+    f->fw = flad_backend_forward(be);
     f->tok = tok;
     f->target = target;
     f->naux = naux;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bmx/backend.h"
+#include "bmx/eval.h"
 #include "bmx/flad.h"
 
 /* run_config.c: NULL strings of c made "" (so a caller may leave them NULL); c checked,
@@ -17,6 +19,15 @@ int flad_run_config_check(const bmx_flad_run_config *c, int resume, bmx_err *err
 /* init.c: theta_0 of c - the --init checkpoint's parameters, or the --init-random model of
  * c's seed (the vocabulary of tok). */
 int flad_init_model(const bmx_flad_run_config *c, const bmx_tok *tok, bmx_model **m, bmx_err *err);
+/* init.c: the optimizer of a FLAD run (c's lr and weight decay, constant, accum 1), and the
+ * backend of c's device over trainer tr: the CPU trainer itself, or the CUDA trainer with room
+ * for a batch and for the largest choice set of target (validation and test scoring). */
+bmx_train_config flad_train_config(const bmx_flad_run_config *c);
+int flad_backend(const bmx_flad_run_config *c, bmx_trainer *tr, const bmx_task *target,
+                 bmx_backend **be, bmx_err *err);
+
+/* flad.c: scoring rows through be's evaluation forward (bmx_backend_eval). */
+bmx_eval_forward flad_backend_forward(bmx_backend *be);
 
 /* A writer into p[0..cap): len counts every byte put, written or not (p NULL: a dry run). */
 typedef struct flad_le_w {

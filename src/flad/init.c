@@ -34,6 +34,32 @@ int flad_init_model(const bmx_flad_run_config *c, const bmx_tok *tok, bmx_model 
     return rc;
 }
 
+bmx_train_config flad_train_config(const bmx_flad_run_config *c)
+{
+    bmx_train_config tc = bmx_train_config_default();
+    tc.lr = tc.min_lr = c->lr;
+    tc.warmup = 0;
+    tc.total = 1L << 40;
+    tc.weight_decay = c->weight_decay;
+    tc.accum = 1;
+    return tc;
+}
+
+int flad_backend(const bmx_flad_run_config *c, bmx_trainer *tr, const bmx_task *target,
+                 bmx_backend **be, bmx_err *err)
+{
+    int dev = BMX_DEVICE_CPU, prec = BMX_PREC_FP32, rows = c->batch;
+    if (bmx_device_parse(c->device, &dev, err) ||
+        bmx_precision_parse(c->precision, dev, &prec, err))
+        return BMX_EINVAL;
+    if (dev == BMX_DEVICE_CPU)
+        return bmx_backend_cpu(tr, be, err);
+    for (size_t i = 0; i < bmx_task_count(target); i++)
+        if (bmx_task_example_at(target, i)->nchoices > rows)
+            rows = bmx_task_example_at(target, i)->nchoices;
+    return bmx_backend_cuda(tr, prec, 0, rows, c->seq, be, err);
+}
+
 /* The most frequent correct choice index of examples idx[0..n) (ties: the lowest). */
 static int prior_choice(const bmx_task *t, const size_t *idx, size_t n)
 {
@@ -59,16 +85,16 @@ static double share_of(const bmx_task *t, const size_t *idx, size_t n, int choic
 }
 
 /* Splits 0..splits-1 of target t: theta_0's validation accuracy and the prior baseline. */
-static int score_splits(bmx_model *m, const bmx_tok *tok, const bmx_task *t, int splits, int T,
-                        const size_t *test, size_t ntest, bmx_flad_zero_shot_scores *zs,
-                        bmx_err *err)
+static int score_splits(const bmx_eval_forward *fw, const bmx_tok *tok, const bmx_task *t,
+                        int splits, int T, const size_t *test, size_t ntest,
+                        bmx_flad_zero_shot_scores *zs, bmx_err *err)
 {
     int rc = 0;
     for (int s = 0; s < splits && !rc; s++) {
         size_t *tr = NULL, *va = NULL, ntr = 0, nva = 0;
         rc = bmx_task_fewshot(t, s, &tr, &ntr, &va, &nva, err);
         if (!rc)
-            rc = bmx_eval_task(m, tok, t, va, nva, 0, T, &zs->val[s], NULL, err);
+            rc = bmx_eval_task_fw(fw, tok, t, va, nva, 0, T, &zs->val[s], NULL, err);
         if (!rc)
             zs->prior[s] = share_of(t, test, ntest, prior_choice(t, tr, ntr));
         free(tr);
@@ -84,6 +110,8 @@ int bmx_flad_zero_shot(const bmx_flad_run_config *cfg, int splits, bmx_flad_zero
     bmx_tok *tok = NULL;
     bmx_task *t = NULL;
     bmx_model *m = NULL;
+    bmx_trainer *tr = NULL;
+    bmx_backend *be = NULL;
     size_t *test = NULL, ntest = 0;
     int rc = 0;
     flad_run_config_fill(&c);
@@ -111,14 +139,22 @@ int bmx_flad_zero_shot(const bmx_flad_run_config *cfg, int splits, bmx_flad_zero
                          bmx_model_config(m)->ctx);
         goto done;
     }
+    /* scored where the runs will train (--device): theta_0 through the same backend */
+    bmx_train_config tc = flad_train_config(&c);
+    if ((rc = bmx_trainer_create(m, &tc, &tr, err)) || (rc = flad_backend(&c, tr, t, &be, err)))
+        goto done;
+    bmx_eval_forward fw = flad_backend_forward(be);
     rc = bmx_task_split_indices(t, BMX_SPLIT_TEST, &test, &ntest, err);
     if (!rc)
-        rc = bmx_eval_task(m, tok, t, test, ntest, 0, c.seq, &zs->test_sum, &zs->test_mean, err);
+        rc = bmx_eval_task_fw(&fw, tok, t, test, ntest, 0, c.seq, &zs->test_sum, &zs->test_mean,
+                              err);
     if (!rc)
-        rc = score_splits(m, tok, t, splits, c.seq, test, ntest, zs, err);
+        rc = score_splits(&fw, tok, t, splits, c.seq, test, ntest, zs, err);
     zs->splits = rc ? 0 : splits;
 done:
     free(test);
+    bmx_backend_free(be);
+    bmx_trainer_free(tr);
     bmx_model_free(m);
     bmx_task_free(t);
     bmx_tok_free(tok);

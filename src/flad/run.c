@@ -483,21 +483,10 @@ static int restore(struct frun *r, bmx_ckpt_reader *rd, const char *ck, bmx_err 
 
 /* ---- set-up ---- */
 
-static bmx_train_config train_config(const bmx_flad_run_config *c)
-{
-    bmx_train_config tc = bmx_train_config_default();
-    tc.lr = tc.min_lr = c->lr;
-    tc.warmup = 0;
-    tc.total = 1L << 40;
-    tc.weight_decay = c->weight_decay;
-    tc.accum = 1;
-    return tc;
-}
-
 /* A new model: theta_0 (flad_init_model) with a fresh optimizer. */
 static int new_model(struct frun *r, bmx_err *err)
 {
-    bmx_train_config tc = train_config(&r->cfg);
+    bmx_train_config tc = flad_train_config(&r->cfg);
     int rc = flad_init_model(&r->cfg, r->tok, &r->m, err);
     return rc ? rc : bmx_trainer_create(r->m, &tc, &r->tr, err);
 }
@@ -519,22 +508,6 @@ static int make_flad(struct frun *r, bmx_err *err)
     return bmx_flad_create_backend(&r->f, &fc, r->be, r->tok, r->target, r->aux, r->naux, err);
 }
 
-/* The trainer's backend: the CPU trainer itself, or the CUDA trainer over it with room for
- * a batch and for the largest choice set of the target (validation and test scoring). */
-static int make_backend(struct frun *r, bmx_err *err)
-{
-    int dev = BMX_DEVICE_CPU, prec = BMX_PREC_FP32, rows = r->cfg.batch;
-    if (bmx_device_parse(r->cfg.device, &dev, err) ||
-        bmx_precision_parse(r->cfg.precision, dev, &prec, err))
-        return BMX_EINVAL;
-    if (dev == BMX_DEVICE_CPU)
-        return bmx_backend_cpu(r->tr, &r->be, err);
-    for (size_t i = 0; i < bmx_task_count(r->target); i++)
-        if (bmx_task_example_at(r->target, i)->nchoices > rows)
-            rows = bmx_task_example_at(r->target, i)->nchoices;
-    return bmx_backend_cuda(r->tr, prec, 0, rows, r->cfg.seq, &r->be, err);
-}
-
 /* From the checkpoint (resume) or new; then log.jsonl opened where the run goes on. */
 static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
 {
@@ -548,7 +521,7 @@ static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
     if (from_ckpt) {
         if (!(rc = bmx_ckpt_open(ck, &rd, err)))
             rc = bmx_ckpt_load_trainer(rd, r->cfg.blas, &r->m, &r->tr, err);
-        bmx_train_config want = train_config(&r->cfg);
+        bmx_train_config want = flad_train_config(&r->cfg);
         const bmx_train_config *have = rc ? NULL : bmx_trainer_config(r->tr);
         if (!rc && (have->lr != want.lr || have->weight_decay != want.weight_decay ||
                     have->accum != 1 || have->warmup != 0 || have->total != want.total))
@@ -559,7 +532,7 @@ static int open_run(struct frun *r, int resume, int *resumed, bmx_err *err)
     } else {
         rc = new_model(r, err);
     }
-    if (!rc && !(rc = make_backend(r, err)))
+    if (!rc && !(rc = flad_backend(&r->cfg, r->tr, r->target, &r->be, err)))
         rc = make_flad(r, err);
     if (!rc && from_ckpt)
         rc = restore(r, rd, ck, err);
