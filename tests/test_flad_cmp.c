@@ -79,6 +79,14 @@ static void test_table(void)
     CHECK_CONTAINS(text, "\nRuns that kept the base model (best validation accuracy at round 0, "
                          "so their test score is the zero-shot one): target-only 1 of 4, "
                          "EXP3-FLAD 2 of 4.\n");
+    /* EXP3 0.25 everywhere; target-only per split (aa, bb): s0 (0.5, 0.2), s1 (0.7, 0.2): the
+     * differences of the means over targets -10 and -20 points, mean -15, s = 7.071, half
+     * t_{0.975,1} s / sqrt(2) = 12.706 * 5 = 63.5 */
+    CHECK_CONTAINS(text, "\nAgainst target-only, paired by split (mean over targets, method - "
+                         "target-only, points; 95% t-interval over 2 splits; wins: splits where "
+                         "the method scored higher): EXP3-FLAD -15.0 +- 63.5 (wins 0 of 2). (* "
+                         "the interval excludes 0)\n");
+    CHECK(strstr(text, "Against explore-only") == NULL); /* explore-only did not run */
     snprintf(path, sizeof path, "%s/results.jsonl", check_tmpdir("flad_cmp"));
     char *jl = slurp(path);
     CHECK(jl != NULL);

@@ -365,6 +365,45 @@ static void kept_base(bmx_flad_cmp *c)
     bmx_sbuf_puts(&c->md, ".\n");
 }
 
+/* Each method against target-only and explore-only, paired by split: per split the
+ * difference of the mean accuracy over targets, with its 95% t-interval over splits. */
+static void paired(bmx_flad_cmp *c)
+{
+    int S = c->splits, nt = c->nt;
+    if (S < 2)
+        return;
+    for (int r = 0; r < 2; r++) {
+        int first = 1;
+        if (!c->use[r])
+            continue;
+        for (int k = 0; k < NM; k++) {
+            double d[NS] = {0};
+            int wins = 0;
+            char b[96];
+            if (k == r || !c->use[k])
+                continue;
+            for (int s = 0; s < S; s++) {
+                for (int t = 0; t < nt; t++)
+                    d[s] += 100 * (c->acc[k][t][s] - c->acc[r][t][s]) / nt;
+                wins += d[s] > 0;
+            }
+            bmx_ci ci = bmx_ci95(d, (size_t)S);
+            if (first)
+                bmx_sbuf_printf(&c->md,
+                                "\nAgainst %s, paired by split (mean over targets, method - %s, "
+                                "points; 95%% t-interval over %d splits; wins: splits where "
+                                "the method scored higher):",
+                                rows[r], rows[r], S);
+            bmx_sbuf_printf(&c->md, "%s %s %s%s (wins %d of %d)", first ? "" : ",", rows[k],
+                            bmx_ci_text(b, sizeof b, &ci, 1), bmx_ci_excludes_zero(&ci) ? " *" : "",
+                            wins, S);
+            first = 0;
+        }
+        if (!first)
+            bmx_sbuf_puts(&c->md, ". (* the interval excludes 0)\n");
+    }
+}
+
 /* The table: the reference rows, then rows methods, columns targets + mean; mean ± sample std
  * over splits, in %; the runs that kept the base model; EXP3-FLAD's non-uniform rounds. */
 static void table(bmx_flad_cmp *c, bmx_sbuf *html)
@@ -389,6 +428,7 @@ static void table(bmx_flad_cmp *c, bmx_sbuf *html)
             table_row(c, k, html);
     bmx_sbuf_puts(html, "</table>\n");
     kept_base(c);
+    paired(c);
     if (!c->use[3])
         return;
     bmx_sbuf_printf(&c->md,
