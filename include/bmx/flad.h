@@ -327,10 +327,11 @@ int bmx_flad_zero_shot(const bmx_flad_run_config *cfg, int splits, bmx_flad_zero
  * target and the mean; test accuracy mean ± sample std over the splits, in %; an EXP3-FLAD cell
  * whose runs never left uniform says so instead of a figure; then per method the runs that kept
  * theta_0, and every method against target-only and explore-only paired by split: the
- * difference of the mean over targets with its 95% t-interval and wins), OUT/results.jsonl (one line a run, with its best_round and the target's
- * zero_shot_test_acc, the split's zero_shot_val_acc and prior_test_acc) and OUT/report.html
- * (the table, the auxiliary datasets EXP3 + UCB1 drew most, EXP3-FLAD's arm probabilities over
- * split 0's rounds), each written atomically. */
+ * difference of the mean over targets with its 95% t-interval and wins), OUT/results.jsonl (one
+ * line a run, with its best_round and the target's zero_shot_test_acc, the split's
+ * zero_shot_val_acc and prior_test_acc) and OUT/report.html (the table, the auxiliary datasets EXP3
+ * + UCB1 drew most, EXP3-FLAD's arm probabilities over split 0's rounds), each written atomically.
+ */
 
 #define BMX_FLAD_COMPARE_MAX_TARGETS 16
 
