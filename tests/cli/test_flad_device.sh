@@ -10,10 +10,10 @@
 # Without a GPU those parts are skipped, saying so.
 set -u
 cd "${BMX_ROOT:-$(dirname "$0")/../..}"
+. tests/cli/lib.sh
 bmx=${BMX_BUILD:-build}/bmx
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+scratch flad_device
+tmp=$t
 fx=tests/fixtures/tasks
 
 $bmx tasks build --skip-extract --raw $fx --out "$tmp/t" --tasks fx-color,fx-sound,fx-count \
