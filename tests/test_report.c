@@ -40,6 +40,7 @@ static void test_json_object(void)
     bmx_json_obj(&j);
     bmx_json_kv_str(&j, "name", "odm");
     bmx_json_kv_int(&j, "t", -12);
+    bmx_json_kv_u64(&j, "seed", UINT64_MAX);
     bmx_json_key(&j, "probs");
     bmx_json_nums(&j, v, 3);
     bmx_json_key(&j, "draws");
@@ -56,7 +57,8 @@ static void test_json_object(void)
     bmx_json_end_obj(&j);
     s = line_of(&j, &rc);
     CHECK_EQ_INT(rc, BMX_OK);
-    CHECK_EQ_STR(s, "{\"name\":\"odm\",\"t\":-12,\"probs\":[1,0.5,-2],\"draws\":[3,0],"
+    CHECK_EQ_STR(s, "{\"name\":\"odm\",\"t\":-12,\"seed\":18446744073709551615,\"probs\":[1,0.5,-2]"
+                    ",\"draws\":[3,0],"
                     "\"empty\":[],\"sub\":{\"ok\":true,\"no\":null}}\n");
     free(s);
     /* The writer starts afresh after a line. */

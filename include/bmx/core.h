@@ -233,6 +233,7 @@ void bmx_json_end_arr(bmx_json *j);
 void bmx_json_key(bmx_json *j, const char *key);
 void bmx_json_num(bmx_json *j, double v);
 void bmx_json_int(bmx_json *j, long long v);
+void bmx_json_u64(bmx_json *j, uint64_t v);
 void bmx_json_str(bmx_json *j, const char *s);
 void bmx_json_bool(bmx_json *j, int v);
 void bmx_json_null(bmx_json *j);
@@ -242,6 +243,7 @@ void bmx_json_ints(bmx_json *j, const int *v, size_t n);
 /* key + value shorthands. */
 void bmx_json_kv_num(bmx_json *j, const char *key, double v);
 void bmx_json_kv_int(bmx_json *j, const char *key, long long v);
+void bmx_json_kv_u64(bmx_json *j, const char *key, uint64_t v);
 void bmx_json_kv_str(bmx_json *j, const char *key, const char *s);
 
 /* Write the finished value(s) as one line (text + "\n") to f and start afresh. Errors:

@@ -1,6 +1,7 @@
 /* JSON values, one object per line (bmx/report.h). */
 #include "bmx/core.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,12 @@ void bmx_json_int(bmx_json *j, long long v)
     bmx_sbuf_printf(&j->out, "%lld", v);
 }
 
+void bmx_json_u64(bmx_json *j, uint64_t v)
+{
+    before_value(j);
+    bmx_sbuf_printf(&j->out, "%" PRIu64, v);
+}
+
 void bmx_json_str(bmx_json *j, const char *s)
 {
     before_value(j);
@@ -201,6 +208,12 @@ void bmx_json_kv_int(bmx_json *j, const char *key, long long v)
 {
     bmx_json_key(j, key);
     bmx_json_int(j, v);
+}
+
+void bmx_json_kv_u64(bmx_json *j, const char *key, uint64_t v)
+{
+    bmx_json_key(j, key);
+    bmx_json_u64(j, v);
 }
 
 void bmx_json_kv_str(bmx_json *j, const char *key, const char *s)

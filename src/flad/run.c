@@ -283,7 +283,7 @@ static void header_record(const struct frun *r, bmx_json *j)
     bmx_json_kv_int(j, "split", r->cfg.split);
     bmx_json_kv_str(j, "policy", r->cfg.policy);
     bmx_json_kv_str(j, "reward", r->cfg.reward);
-    bmx_json_kv_int(j, "seed", (long long)r->cfg.seed);
+    bmx_json_kv_u64(j, "seed", r->cfg.seed);
     bmx_json_key(j, "aux");
     bmx_json_arr(j);
     for (int a = 0; a < r->naux; a++)

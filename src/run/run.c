@@ -109,7 +109,7 @@ static int write_header(bmx_run *r, bmx_err *err)
     bmx_json_kv_int(j, "version", 1);
     bmx_json_kv_str(j, "method", *r->cfg.method ? r->cfg.method : bmx_mix_name(r->mix));
     bmx_json_kv_str(j, "policy", bmx_mix_spec(r->mix));
-    bmx_json_kv_int(j, "seed", (long long)r->cfg.seed);
+    bmx_json_kv_u64(j, "seed", r->cfg.seed);
     bmx_json_key(j, "domains");
     bmx_json_arr(j);
     for (int i = 0; i < r->K; i++)
@@ -128,8 +128,10 @@ static int write_header(bmx_run *r, bmx_err *err)
     bmx_json_kv_int(j, "params", (long long)bmx_model_num_params(r->model));
     bmx_json_kv_int(j, "tokens_per_step",
                     (long long)r->cfg.batch * r->cfg.seq * (long long)r->cfg.accum * r->nranks);
-    if (r->nranks > 1)
+    if (r->nranks > 1) {
         bmx_json_kv_int(j, "ranks", r->nranks);
+        bmx_json_kv_str(j, "reduce", bmx_dist_reduce_name(bmx_dist_reduce_mode(r->dist)));
+    }
     bmx_json_kv_int(j, "steps", r->cfg.steps);
     bmx_json_kv_str(j, "config", r->cfg_text);
     bmx_json_end_obj(j);

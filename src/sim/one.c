@@ -104,7 +104,7 @@ static int open_one(one *o, int si, bmx_err *err)
     bmx_json_kv_int(j, "arms", c->env.arms);
     bmx_json_kv_int(j, "rounds", c->rounds);
     bmx_json_kv_int(j, "batches", c->batches);
-    bmx_json_kv_int(j, "seed", (long long)o->seed);
+    bmx_json_kv_u64(j, "seed", o->seed);
     bmx_json_kv_str(j, "metric", o->r->bandit ? "cum_regret" : "mean_loss");
     if (w) {
         bmx_json_key(j, "weights");

@@ -66,7 +66,7 @@ int bmx_tasks_build(const char *raw_dir, const char *out_dir, const char *const 
     bmx_json_kv_num(&j, "test_frac", o->test_frac);
     bmx_json_kv_int(&j, "max_train", (long long)o->max_train);
     bmx_json_kv_int(&j, "max_test", (long long)o->max_test);
-    bmx_json_kv_int(&j, "seed", (long long)o->seed);
+    bmx_json_kv_u64(&j, "seed", o->seed);
     bmx_json_key(&j, "template_texts");
     bmx_json_arr(&j);
     bmx_json_str(&j, "{text}\nQuestion: {question}\nAnswer:");
