@@ -61,6 +61,8 @@ int bmx_dist_local_size(const bmx_dist *d);
  * in a collective while it is set (mpirun tears the job down) gives up after 60 s. */
 void bmx_dist_set_reduce(bmx_dist *d, int mode);
 int bmx_dist_reduce_mode(const bmx_dist *d);
+/* "allreduce" or "ordered": the --reduce name of a mode */
+const char *bmx_dist_reduce_name(int mode);
 void bmx_dist_set_timeout(bmx_dist *d, double seconds);
 void bmx_dist_set_check_every_step(bmx_dist *d, int on);
 int bmx_dist_check_every_step(const bmx_dist *d);

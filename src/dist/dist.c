@@ -205,6 +205,11 @@ int bmx_dist_reduce_mode(const bmx_dist *d)
     return d ? d->reduce : BMX_DIST_ALLREDUCE;
 }
 
+const char *bmx_dist_reduce_name(int mode)
+{
+    return mode == BMX_DIST_ORDERED ? "ordered" : "allreduce";
+}
+
 void bmx_dist_set_timeout(bmx_dist *d, double seconds)
 {
     if (seconds > 0)

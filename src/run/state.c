@@ -124,6 +124,20 @@ static int check_header(bmx_run *r, const char *line, size_t n, const char *path
                            ranks > 1 ? "mpirun -np " : "one process (", (unsigned long long)ranks,
                            ranks > 1 ? " bmx train --resume ..." : ", no mpirun)");
     }
+    /* the reduction decides the float rounding of every step's gradient sum; logs of older
+     * runs do not name it */
+    bmx_jval *rd = bmx_jval_get(h, "reduce");
+    const char *now = bmx_dist_reduce_name(bmx_dist_reduce_mode(r->dist));
+    if (ranks > 1 && rd && (rd->t != BMX_JSTR || strcmp(rd->s, now) != 0)) {
+        char was[32];
+        snprintf(was, sizeof was, "%s", rd->t == BMX_JSTR ? rd->s : "?");
+        bmx_jval_free(h);
+        return bmx_err_set(err, BMX_EINVAL,
+                           "cannot resume %s: it was started with --reduce %s and this is --reduce "
+                           "%s; an exact resume needs the same reduction: run it again with "
+                           "--reduce %s",
+                           r->dir, was, now, was);
+    }
     if (!t || t->t != BMX_JSTR || strcmp(t->s, "header") != 0) {
         bmx_jval_free(h);
         return bmx_err_set(err, BMX_ECORRUPT,

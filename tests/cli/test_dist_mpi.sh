@@ -5,7 +5,7 @@
 # within 1e-6 relative in L2 norm);
 # the lockstep digests equal on both ranks at every step; a resume after SIGKILL of the whole
 # job (on a progress marker) byte-identical to an uninterrupted 2-rank run, and a resume with
-# another number of ranks refused; a killed rank ends the job with an error and the last
+# another number of ranks or another --reduce refused; a killed rank ends the job with an error and the last
 # checkpoint still resumes; a hung rank stops the job after --dist-timeout; doremi and
 # compare run on 2 ranks (doremi's weights as 1 process). Skips (77) when bmx was built without MPI or mpirun is missing.
 set -euo pipefail
@@ -185,6 +185,13 @@ rc=$?
 set -e
 [ $rc = 1 ] || fail "a 1-process resume of a 2-rank run exited $rc"
 grep -q "started on 2 ranks and this is 1; an exact resume needs the same number: run it again with mpirun -np 2" "$t/b1.out" || fail "ranks message: $(cat "$t/b1.out")"
+grep -q '"ranks":2,"reduce":"allreduce"' "$t/b/log.jsonl" || fail "the header does not name the reduction: $(head -c 400 "$t/b/log.jsonl")"
+set +e
+"${mpi[@]}" "$bmx" train --resume --reduce ordered --out "$t/b" >"$t/b3.out" 2>&1
+rc=$?
+set -e
+[ $rc != 0 ] || fail "a resume with another --reduce was accepted"
+grep -q "started with --reduce allreduce and this is --reduce ordered; an exact resume needs the same reduction: run it again with --reduce allreduce" "$t/b3.out" || fail "reduce message: $(cat "$t/b3.out")"
 "${mpi[@]}" "$bmx" train --resume --out "$t/b" >"$t/b2.out" 2>&1 || fail "2-rank resume: $(cat "$t/b2.out")"
 cmp "$t/a/log.jsonl" "$t/b/log.jsonl" || fail "logs differ after SIGKILL + resume"
 cmp "$t/a/checkpoint.bin" "$t/b/checkpoint.bin" || fail "checkpoints differ after SIGKILL + resume"
