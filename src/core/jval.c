@@ -369,6 +369,68 @@ static int hex4(struct jp *p, unsigned *out)
     return 0;
 }
 
+/* The UTF-8 bytes of code point u (1 to 0x10FFFF) into enc; how many. */
+static size_t utf8_put(unsigned u, char *enc)
+{
+    if (u < 0x80) {
+        enc[0] = (char)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        enc[0] = (char)(0xC0 | (u >> 6));
+        enc[1] = (char)(0x80 | (u & 0x3F));
+        return 2;
+    }
+    if (u < 0x10000) {
+        enc[0] = (char)(0xE0 | (u >> 12));
+        enc[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+        enc[2] = (char)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    enc[0] = (char)(0xF0 | (u >> 18));
+    enc[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+    enc[2] = (char)(0x80 | ((u >> 6) & 0x3F));
+    enc[3] = (char)(0x80 | (u & 0x3F));
+    return 4;
+}
+
+/* A \u escape at p->i (after the 'u'), with the low half of a surrogate pair when one
+ * follows; a lone surrogate becomes U+FFFD. Its UTF-8 into enc: how many bytes, or 0 with
+ * *why set. */
+static size_t jp_unicode(struct jp *p, char *enc, const char **why)
+{
+    unsigned u, lo;
+    if (hex4(p, &u) < 0)
+        return *why = "bad \\u escape", 0;
+    if (u >= 0xD800 && u < 0xDC00 && p->i + 1 < p->n && p->s[p->i] == '\\' &&
+        p->s[p->i + 1] == 'u') {
+        p->i += 2;
+        if (hex4(p, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+            return *why = "bad surrogate pair", 0;
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+    } else if (u >= 0xD800 && u < 0xE000) {
+        u = 0xFFFD;
+    }
+    if (u == 0)
+        return *why = "NUL in string", 0;
+    return utf8_put(u, enc);
+}
+
+/* The escape at p->i (after the backslash) into enc: how many bytes, or 0 with *why set. */
+static size_t jp_escape(struct jp *p, char *enc, const char **why)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    char e = p->i < p->n ? p->s[p->i++] : 0;
+    const char *at = e ? strchr(from, e) : NULL;
+    if (at) {
+        enc[0] = to[at - from];
+        return 1;
+    }
+    if (e == 'u')
+        return jp_unicode(p, enc, why);
+    return *why = "bad escape in string", 0;
+}
+
 /* Parse a string at p->i (on the opening quote) into a malloc'd UTF-8 buffer. */
 static char *jp_string(struct jp *p)
 {
@@ -381,91 +443,23 @@ static char *jp_string(struct jp *p)
     for (;;) {
         unsigned char c;
         char enc[4];
-        size_t k = 0, at = p->i; /* errors point at the character or escape */
+        const char *why = NULL;
+        size_t k = 1, at = p->i; /* errors point at the character or escape */
 
-        if (p->i >= p->n) {
-            free(out);
-            return jp_fail(p, "unterminated string"), NULL;
-        }
-        c = (unsigned char)p->s[p->i++];
-        if (c == '"')
+        if (p->i >= p->n)
+            why = "unterminated string";
+        else if ((c = (unsigned char)p->s[p->i++]) == '"')
             break;
-        if (c < 0x20) {
+        else if (c < 0x20)
+            why = "control character in string";
+        else if (c != '\\')
+            enc[0] = (char)c;
+        else
+            k = jp_escape(p, enc, &why);
+        if (why) {
             free(out);
             p->i = at;
-            return jp_fail(p, "control character in string"), NULL;
-        }
-        if (c != '\\') {
-            enc[k++] = (char)c;
-        } else {
-            unsigned u;
-            char e = p->i < p->n ? p->s[p->i++] : 0;
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                enc[k++] = e;
-                break;
-            case 'b':
-                enc[k++] = '\b';
-                break;
-            case 'f':
-                enc[k++] = '\f';
-                break;
-            case 'n':
-                enc[k++] = '\n';
-                break;
-            case 'r':
-                enc[k++] = '\r';
-                break;
-            case 't':
-                enc[k++] = '\t';
-                break;
-            case 'u':
-                if (hex4(p, &u) < 0) {
-                    free(out);
-                    p->i = at;
-                    return jp_fail(p, "bad \\u escape"), NULL;
-                }
-                if (u >= 0xD800 && u < 0xDC00 && p->i + 1 < p->n && p->s[p->i] == '\\' &&
-                    p->s[p->i + 1] == 'u') {
-                    unsigned lo;
-                    p->i += 2;
-                    if (hex4(p, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF) {
-                        free(out);
-                        p->i = at;
-                        return jp_fail(p, "bad surrogate pair"), NULL;
-                    }
-                    u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-                } else if (u >= 0xD800 && u < 0xE000) {
-                    u = 0xFFFD;
-                }
-                if (u == 0) {
-                    free(out);
-                    p->i = at;
-                    return jp_fail(p, "NUL in string"), NULL;
-                }
-                if (u < 0x80) {
-                    enc[k++] = (char)u;
-                } else if (u < 0x800) {
-                    enc[k++] = (char)(0xC0 | (u >> 6));
-                    enc[k++] = (char)(0x80 | (u & 0x3F));
-                } else if (u < 0x10000) {
-                    enc[k++] = (char)(0xE0 | (u >> 12));
-                    enc[k++] = (char)(0x80 | ((u >> 6) & 0x3F));
-                    enc[k++] = (char)(0x80 | (u & 0x3F));
-                } else {
-                    enc[k++] = (char)(0xF0 | (u >> 18));
-                    enc[k++] = (char)(0x80 | ((u >> 12) & 0x3F));
-                    enc[k++] = (char)(0x80 | ((u >> 6) & 0x3F));
-                    enc[k++] = (char)(0x80 | (u & 0x3F));
-                }
-                break;
-            default:
-                free(out);
-                p->i = at;
-                return jp_fail(p, "bad escape in string"), NULL;
-            }
+            return jp_fail(p, why), NULL;
         }
         if (len + k + 1 > cap) {
             char *t;
