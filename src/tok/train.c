@@ -369,15 +369,113 @@ static void trainer_free(struct trainer *T)
     free(T->where), free(T->heap), free(T->touched);
 }
 
+/* Count the pre-tokenized words of every document, nt threads each into maps[k], then all of
+ * them into maps[0] (the others freed). -1: out of memory. */
+static int count_words(struct wmap *maps, int nt, const void *const *docs, const size_t *lens,
+                       size_t ndocs)
+{
+    struct seg *segs = NULL;
+    size_t nseg = 0, segcap = 0;
+    int fail = 0;
+
+    for (size_t d = 0; d < ndocs && !fail; d++)
+        fail = split_text(docs[d], lens[d], 1 << 20, &segs, &nseg, &segcap) < 0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : fail)
+    for (size_t i = 0; i < nseg; i++)
+        fail |= count_text(&maps[omp_get_thread_num()], segs[i].p, segs[i].len) < 0;
+    free(segs);
+    for (int k = 1; k < nt && !fail; k++) {
+        for (size_t j = 0; j < maps[k].cap && !fail; j++)
+            fail =
+                maps[k].hash[j] && wmap_add(&maps[0], maps[k].arena + maps[k].off[j],
+                                            maps[k].klen[j], maps[k].hash[j], maps[k].count[j]) < 0;
+        wmap_free(&maps[k]);
+    }
+    return fail ? -1 : 0;
+}
+
+/* The trainer's words (ids, offsets, counts) from the word map, which is freed, then every
+ * adjacent pair counted and queued. -1: out of memory. */
+static int trainer_load(struct trainer *T, struct wmap *all)
+{
+    size_t total = 0;
+    T->nw = all->n;
+    T->ids = malloc((all->alen + 1) * sizeof *T->ids);
+    T->woff = malloc((T->nw + 1) * sizeof *T->woff);
+    T->wlen = malloc((T->nw + 1) * sizeof *T->wlen);
+    T->wcnt = malloc((T->nw + 1) * sizeof *T->wcnt);
+    T->wstamp = calloc(T->nw + 1, sizeof *T->wstamp);
+    T->pkey = malloc((1 << 16) * sizeof *T->pkey);
+    T->pidx = malloc((1 << 16) * sizeof *T->pidx);
+    if (!T->ids || !T->woff || !T->wlen || !T->wcnt || !T->wstamp || !T->pkey || !T->pidx)
+        return -1;
+    memset(T->pkey, 0xFF, (1 << 16) * sizeof *T->pkey);
+    T->pmask = (1 << 16) - 1;
+    for (size_t j = 0, w = 0; j < all->cap; j++) {
+        if (!all->hash[j])
+            continue;
+        T->woff[w] = total;
+        T->wlen[w] = all->klen[j];
+        T->wcnt[w] = all->count[j];
+        for (uint32_t q = 0; q < all->klen[j]; q++)
+            T->ids[total + q] = all->arena[all->off[j] + q];
+        total += all->klen[j];
+        w++;
+    }
+    wmap_free(all);
+    T->step = 1; /* stamps 0 = never */
+    for (uint32_t w = 0; w < T->nw; w++) {
+        const uint32_t *x = T->ids + T->woff[w];
+        for (uint32_t i = 0; i + 1 < T->wlen[w]; i++)
+            if (pair_add(T, x[i], x[i + 1], (int64_t)T->wcnt[w], w) < 0)
+                return -1;
+    }
+    for (size_t p = 0; p < T->np; p++)
+        if (hpush(T, (uint32_t)p) < 0)
+            return -1;
+    return 0;
+}
+
+/* Merge the most frequent pair (a count of 2 or more) until want merges exist; each merge
+ * (a, b, new id) into merges[3 * i ..]. How many, or -1: out of memory. */
+static long run_merges(struct trainer *T, uint32_t *merges, uint32_t want)
+{
+    uint32_t nm = 0;
+    T->nt = 0;
+    while (nm < want && T->nh) {
+        struct hent top = hpop(T);
+        int64_t cur = T->pcnt[top.p];
+        if (cur != top.cnt) {
+            /* stale: the count fell (re-queue it) or rose (a newer entry exists) */
+            if (cur < top.cnt && cur > 0 && hpush(T, top.p) < 0)
+                return -1;
+            continue;
+        }
+        if (cur < 2)
+            break;
+        T->step++;
+        T->nt = 0;
+        merges[3 * nm] = T->pa[top.p];
+        merges[3 * nm + 1] = T->pb[top.p];
+        merges[3 * nm + 2] = 256 + nm;
+        if (merge_pair(T, top.p, 256 + nm) < 0)
+            return -1;
+        nm++;
+        for (size_t k = 0; k < T->nt; k++)
+            if (T->pcnt[T->touched[k]] > 0 && hpush(T, T->touched[k]) < 0)
+                return -1;
+    }
+    return (long)nm;
+}
+
 int bmx_tok_train_docs(bmx_tok **out, const void *const *docs, const size_t *lens, size_t ndocs,
                        uint32_t vocab_size, int nthreads, bmx_err *err)
 {
-    struct seg *segs = NULL;
-    size_t nseg = 0, segcap = 0, total = 0;
-    struct wmap *maps = NULL, *all;
+    struct wmap *maps = NULL;
     struct trainer T = {0};
-    uint32_t byte_id[256], *merges = NULL, nm = 0, want;
-    int nt = nthreads > 0 ? nthreads : omp_get_num_procs(), rc = BMX_ENOMEM, fail = 0;
+    uint32_t byte_id[256], *merges = NULL, want;
+    int nt = nthreads > 0 ? nthreads : omp_get_num_procs(), rc = BMX_ENOMEM;
+    long nm;
 
     *out = NULL;
     if (vocab_size < 257 || vocab_size > (1u << 24))
@@ -387,95 +485,21 @@ int bmx_tok_train_docs(bmx_tok **out, const void *const *docs, const size_t *len
     if (nt > 256)
         nt = 256;
     want = vocab_size - 257;
-    for (size_t d = 0; d < ndocs; d++)
-        if (split_text(docs[d], lens[d], 1 << 20, &segs, &nseg, &segcap) < 0)
-            goto done;
     maps = calloc((size_t)nt, sizeof *maps);
     merges = malloc(((size_t)want * 3 + 1) * sizeof *merges);
-    if (!maps || !merges)
+    if (!maps || !merges || count_words(maps, nt, docs, lens, ndocs) < 0 ||
+        trainer_load(&T, &maps[0]) < 0 || (nm = run_merges(&T, merges, want)) < 0)
         goto done;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : fail)
-    for (size_t i = 0; i < nseg; i++)
-        fail |= count_text(&maps[omp_get_thread_num()], segs[i].p, segs[i].len) < 0;
-    if (fail)
-        goto done;
-    all = &maps[0];
-    for (int k = 1; k < nt; k++) {
-        for (size_t j = 0; j < maps[k].cap; j++)
-            if (maps[k].hash[j] && wmap_add(all, maps[k].arena + maps[k].off[j], maps[k].klen[j],
-                                            maps[k].hash[j], maps[k].count[j]) < 0)
-                goto done;
-        wmap_free(&maps[k]);
-    }
-    /* words */
-    T.nw = all->n;
-    T.ids = malloc((all->alen + 1) * sizeof *T.ids);
-    T.woff = malloc((T.nw + 1) * sizeof *T.woff);
-    T.wlen = malloc((T.nw + 1) * sizeof *T.wlen);
-    T.wcnt = malloc((T.nw + 1) * sizeof *T.wcnt);
-    T.wstamp = calloc(T.nw + 1, sizeof *T.wstamp);
-    T.pkey = malloc((1 << 16) * sizeof *T.pkey);
-    T.pidx = malloc((1 << 16) * sizeof *T.pidx);
-    if (!T.ids || !T.woff || !T.wlen || !T.wcnt || !T.wstamp || !T.pkey || !T.pidx)
-        goto done;
-    memset(T.pkey, 0xFF, (1 << 16) * sizeof *T.pkey);
-    T.pmask = (1 << 16) - 1;
-    for (size_t j = 0, w = 0; j < all->cap; j++) {
-        if (!all->hash[j])
-            continue;
-        T.woff[w] = total;
-        T.wlen[w] = all->klen[j];
-        T.wcnt[w] = all->count[j];
-        for (uint32_t q = 0; q < all->klen[j]; q++)
-            T.ids[total + q] = all->arena[all->off[j] + q];
-        total += all->klen[j];
-        w++;
-    }
-    wmap_free(all);
-    T.step = 1; /* stamps 0 = never */
-    for (uint32_t w = 0; w < T.nw; w++) {
-        const uint32_t *x = T.ids + T.woff[w];
-        for (uint32_t i = 0; i + 1 < T.wlen[w]; i++)
-            if (pair_add(&T, x[i], x[i + 1], (int64_t)T.wcnt[w], w) < 0)
-                goto done;
-    }
-    for (size_t p = 0; p < T.np; p++)
-        if (hpush(&T, (uint32_t)p) < 0)
-            goto done;
-    T.nt = 0;
-    while (nm < want && T.nh) {
-        struct hent top = hpop(&T);
-        int64_t cur = T.pcnt[top.p];
-        if (cur != top.cnt) {
-            /* stale: the count fell (re-queue it) or rose (a newer entry exists) */
-            if (cur < top.cnt && cur > 0 && hpush(&T, top.p) < 0)
-                goto done;
-            continue;
-        }
-        if (cur < 2)
-            break;
-        T.step++;
-        T.nt = 0;
-        merges[3 * nm] = T.pa[top.p];
-        merges[3 * nm + 1] = T.pb[top.p];
-        merges[3 * nm + 2] = 256 + nm;
-        if (merge_pair(&T, top.p, 256 + nm) < 0)
-            goto done;
-        nm++;
-        for (size_t k = 0; k < T.nt; k++)
-            if (T.pcnt[T.touched[k]] > 0 && hpush(&T, T.touched[k]) < 0)
-                goto done;
-    }
     for (int b = 0; b < 256; b++)
         byte_id[b] = (uint32_t)b;
-    rc = bmx_tok_build(out, byte_id, merges, nm, 256 + nm, 257 + nm, "trained vocabulary", err);
+    rc = bmx_tok_build(out, byte_id, merges, (uint32_t)nm, 256 + (uint32_t)nm, 257 + (uint32_t)nm,
+                       "trained vocabulary", err);
 done:
     if (rc == BMX_ENOMEM)
         bmx_err_set(err, rc, "out of memory training the vocabulary");
     for (int k = 0; maps && k < nt; k++)
         wmap_free(&maps[k]);
     free(maps);
-    free(segs);
     free(merges);
     trainer_free(&T);
     return rc;
