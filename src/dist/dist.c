@@ -75,9 +75,9 @@ uint64_t bmx_digest(uint64_t h, const void *p, size_t n)
 
 int bmx_dist_reduce_parse(const char *s, int *mode, bmx_err *err)
 {
-    if (!s || !*s || strcmp(s, "allreduce") == 0)
+    if (!s || !*s || strcmp(s, bmx_dist_reduce_name(BMX_DIST_ALLREDUCE)) == 0)
         *mode = BMX_DIST_ALLREDUCE;
-    else if (strcmp(s, "ordered") == 0)
+    else if (strcmp(s, bmx_dist_reduce_name(BMX_DIST_ORDERED)) == 0)
         *mode = BMX_DIST_ORDERED;
     else
         return bmx_err_set(err, BMX_EINVAL,
