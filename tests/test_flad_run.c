@@ -5,7 +5,8 @@
  * the file. Also the FLAD state's sections, their little-endian layout and the version checks
  * (an older bmx flad's checkpoint, an older FLAD state), a FLAD run stepped through the run
  * handle (bmx_flad_open / bmx_run_step / bmx_run_checkpoint) against bmx_flad_run, and the
- * table-generic config text (bmx_config_text / parse / diff) on FLAD's keys.
+ * table-generic config text (bmx_config_text / parse / diff) on FLAD's keys, and
+ * bmx_flad_compare's stop flag between runs (a finished comparison stopped before re-scoring).
  * The fixture tasks of tests/fixtures/tasks and a tiny random model (1 layer, width 16). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,18 +661,55 @@ static void test_default_patience(void)
     CHECK_MSG(rounds[1] < 30, "patience 1 ran %ld rounds", rounds[1]);
 }
 
+/* Progress callback of the comparison: counts the runs begun (res NULL, split >= 0). */
+static void count_begun(void *ctx, const char *target, int split, const char *method,
+                        const bmx_flad_result *res)
+{
+    (void)target;
+    (void)method;
+    if (!res && split >= 0)
+        ++*(int *)ctx;
+}
+
+/* bmx_flad_compare with the stop flag up: a finished comparison, which only re-scores its
+ * runs, returns 1 before the first of them and writes no table; with the flag down it re-scores
+ * all of them and returns the same table as the first pass. */
+static void test_compare_stop(void)
+{
+    setup();
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/compare", root);
+    bmx_flad_compare_config c = {config(dir), "fx-color,fx-count", 1, "target-only,exp3", 1};
+    c.run.rounds = 3;
+    volatile int stop = 0;
+    int begun = 0;
+    bmx_flad_compare_opts o = {count_begun, &begun, &stop, {0}};
+    bmx_err err = {0};
+    char *md = NULL, *md2 = NULL;
+    CHECK_MSG(bmx_flad_compare(&c, &o, &md, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(begun, 4);
+    CHECK(md && strstr(md, "| target-only |"));
+    stop = 1;
+    begun = 0;
+    CHECK_EQ_INT(bmx_flad_compare(&c, &o, &md2, &err), 1);
+    CHECK_EQ_INT(begun, 0);
+    CHECK(md2 == NULL);
+    stop = 0;
+    CHECK_MSG(bmx_flad_compare(&c, &o, &md2, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(begun, 4);
+    CHECK(md2 && md && strcmp(md, md2) == 0);
+    free(md);
+    free(md2);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case cases[] = {
-        {"config_text", test_config_text},
-        {"folder", test_folder},
-        {"resume_exact", test_resume_exact},
-        {"refused", test_refused},
-        {"state_layout", test_state_layout},
-        {"stepwise", test_stepwise},
-        {"zero_shot", test_zero_shot},
-        {"default_patience", test_default_patience},
-        {0},
+        {"config_text", test_config_text},   {"folder", test_folder},
+        {"resume_exact", test_resume_exact}, {"refused", test_refused},
+        {"state_layout", test_state_layout}, {"stepwise", test_stepwise},
+        {"zero_shot", test_zero_shot},       {"default_patience", test_default_patience},
+        {"compare_stop", test_compare_stop}, {0},
     };
     return check_main(argc, argv, cases);
 }

@@ -353,7 +353,8 @@ typedef void (*bmx_flad_compare_progress_fn)(void *ctx, const char *target, int 
 typedef struct bmx_flad_compare_opts {
     bmx_flad_compare_progress_fn progress; /* may be NULL */
     void *ctx;
-    volatile const int *stop; /* as bmx_flad_run's: the run in progress checkpoints, returns 1 */
+    volatile const int *stop; /* as bmx_flad_run's: the run in progress checkpoints, returns 1;
+                                 between runs (finished ones re-scored too): returns 1 */
     bmx_logger log;           /* every run's notes and warnings */
 } bmx_flad_compare_opts;
 

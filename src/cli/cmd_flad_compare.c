@@ -86,7 +86,8 @@ int cmd_flad_compare(int argc, char **argv)
     free(md);
     if (rc == 1) {
         fprintf(stderr,
-                "%sbmx flad-compare: stopped by signal at a round boundary; checkpoint written. "
+                "%sbmx flad-compare: stopped by signal (between runs, or a run's checkpoint "
+                "written at a round boundary). "
                 "Run the same command again to continue\n",
                 line_open ? "\n" : "");
         return run_stopped_status();

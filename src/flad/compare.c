@@ -151,16 +151,23 @@ static int zero_shot(const bmx_flad_compare_config *c, const bmx_flad_compare_op
     return bmx_flad_cmp_set_reference(g->cmp, t, &ref, err);
 }
 
+/* A stop asked for between runs (a finished run is only scored again, and never looks at the
+ * flag itself): the comparison returns 1 before the next one. */
+static int stop_asked(const bmx_flad_compare_opts *o)
+{
+    return o && o->stop && *o->stop;
+}
+
 /* theta_0's scores, every split and method of target t, then its row of most-used auxiliary
  * datasets. */
 static int run_target(const bmx_flad_compare_config *c, const bmx_flad_compare_opts *o,
                       struct grid *g, int t, bmx_err *err)
 {
-    int rc = zero_shot(c, o, g, t, err);
+    int rc = stop_asked(o) ? 1 : zero_shot(c, o, g, t, err);
     for (int s = 0; s < c->splits && !rc; s++)
         for (int k = 0; k < NM && !rc; k++)
             if (g->use[k])
-                rc = one_run(c, o, g, t, s, k, err);
+                rc = stop_asked(o) ? 1 : one_run(c, o, g, t, s, k, err);
     if (!rc)
         bmx_flad_cmp_end_target(g->cmp, t);
     return rc;
