@@ -97,6 +97,12 @@ static void test_raw_errors(void)
     raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nbogus\t1\n", "unknown record", NULL);
     raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nex\tg\t0\thello\n", "labels", NULL);
     raw_refused(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t0\thello\tonly\n", NULL, NULL);
+    raw_refused(p, "BMXRAW 1\nname\tx\nname\ty\n", ":3:", "'name' must appear once");
+    raw_refused(p, "BMXRAW 1\nname\tx\nderived\t2\n", ":3:", "derived must be 0 or 1");
+    raw_refused(p, "BMXRAW 1\nname\tx\nlabels\ta\t\n", ":3:", "empty label");
+    raw_refused(p, "BMXRAW 1\nname\tx\nlabels\ta\tb\nex\tg\t0\thi\nlabels\tc\td\n",
+                ":5:", "before the examples");
+    raw_refused(p, "BMXRAW 1\nname\tx\nmc\tg\t0\thi\tyes\t\tno\n", ":3:", "empty answer choice");
     /* escapes */
     write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t1\ta\\tb\\nc\\\\d\tyes\tno\n");
     CHECK_MSG(bmx_task_read_raw(&t, p, &err) == 0, "%s", err.msg);

@@ -37,7 +37,7 @@ static void example_free(const bmx_task *t, bmx_task_example *e)
 {
     free((char *)e->text);
     free((char *)e->group);
-    if (e->choices != (const char *const *)t->labels) {
+    if (e->choices && e->choices != (const char *const *)t->labels) {
         for (int c = 0; c < e->nchoices; c++)
             free((char *)e->choices[c]);
         free((void *)e->choices);
@@ -174,13 +174,10 @@ static int push_example(bmx_task *t, bmx_task_example e)
     return 0;
 }
 
-static int raw_line(bmx_task *t, char *line, const char *path, long ln, bmx_err *err)
+/* A header record (name, question, source, how: once each, one value; derived: 0 or 1); 1 when
+ * f[0] names none of them. */
+static int raw_header(bmx_task *t, char **f, int nf, const char *path, long ln, bmx_err *err)
 {
-    char *f[2 + BMX_TASK_MAX_CHOICES + 4];
-    int nf = fields(line, f, (int)(sizeof f / sizeof *f));
-    if (nf < 0)
-        return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: more than %d answer choices", path, ln,
-                           BMX_TASK_MAX_CHOICES);
     char **slot = NULL;
     if (!strcmp(f[0], "name"))
         slot = &t->name;
@@ -198,30 +195,39 @@ static int raw_line(bmx_task *t, char *line, const char *path, long ln, bmx_err 
             return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
         return 0;
     }
-    if (!strcmp(f[0], "derived")) {
-        long v;
-        if (nf != 2 || parse_int(f[1], 1, &v))
-            return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: derived must be 0 or 1", path, ln);
-        t->derived = (int)v;
-        return 0;
-    }
-    if (!strcmp(f[0], "labels")) {
-        if (t->nlabels || t->n || nf < 3)
-            return bmx_err_set(err, BMX_ECORRUPT,
-                               "%s:%ld: one 'labels' line of at least 2 labels, before the "
-                               "examples",
-                               path, ln);
-        t->labels = calloc((size_t)nf - 1, sizeof *t->labels);
-        if (!t->labels)
+    if (strcmp(f[0], "derived"))
+        return 1;
+    long v;
+    if (nf != 2 || parse_int(f[1], 1, &v))
+        return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: derived must be 0 or 1", path, ln);
+    t->derived = (int)v;
+    return 0;
+}
+
+/* The one 'labels' record: at least 2 non-empty labels, before the examples. */
+static int raw_labels(bmx_task *t, char **f, int nf, const char *path, long ln, bmx_err *err)
+{
+    if (t->nlabels || t->n || nf < 3)
+        return bmx_err_set(err, BMX_ECORRUPT,
+                           "%s:%ld: one 'labels' line of at least 2 labels, before the "
+                           "examples",
+                           path, ln);
+    t->labels = calloc((size_t)nf - 1, sizeof *t->labels);
+    if (!t->labels)
+        return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
+    for (int i = 1; i < nf; i++) {
+        if (!f[i][0])
+            return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: empty label", path, ln);
+        if (!(t->labels[t->nlabels++] = dupn(f[i], strlen(f[i]))))
             return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
-        for (int i = 1; i < nf; i++) {
-            if (!f[i][0])
-                return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: empty label", path, ln);
-            if (!(t->labels[t->nlabels++] = dupn(f[i], strlen(f[i]))))
-                return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
-        }
-        return 0;
     }
+    return 0;
+}
+
+/* An example record: 'ex GROUP CORRECT TEXT' (the task's labels are its choices) or 'mc GROUP
+ * CORRECT TEXT CHOICE CHOICE...' (its own, non-empty). */
+static int raw_example(bmx_task *t, char **f, int nf, const char *path, long ln, bmx_err *err)
+{
     int mc = !strcmp(f[0], "mc");
     if (!mc && strcmp(f[0], "ex"))
         return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: unknown record '%.40s'", path, ln, f[0]);
@@ -245,34 +251,38 @@ static int raw_line(bmx_task *t, char *line, const char *path, long ln, bmx_err 
     e.split = BMX_SPLIT_TRAIN;
     e.text = dupn(f[3], strlen(f[3]));
     e.group = dupn(f[1], strlen(f[1]));
+    e.choices = (const char *const *)t->labels;
     if (mc) {
         char **c = calloc((size_t)nch, sizeof *c);
         e.choices = (const char *const *)c;
         for (int i = 0; c && i < nch; i++) {
             c[i] = dupn(f[4 + i], strlen(f[4 + i]));
             if (c[i] && !c[i][0]) {
-                for (int k = 0; k <= i; k++)
-                    free(c[k]);
-                free(c);
-                free((char *)e.text);
-                free((char *)e.group);
+                example_free(t, &e);
                 return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: empty answer choice", path, ln);
             }
         }
-    } else {
-        e.choices = (const char *const *)t->labels;
     }
     if (!e.text || !e.group || !e.choices || push_example(t, e)) {
-        free((char *)e.text);
-        free((char *)e.group);
-        if (mc && e.choices) {
-            for (int i = 0; i < nch; i++)
-                free((char *)e.choices[i]);
-            free((void *)e.choices);
-        }
+        example_free(t, &e);
         return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
     }
     return 0;
+}
+
+static int raw_line(bmx_task *t, char *line, const char *path, long ln, bmx_err *err)
+{
+    char *f[2 + BMX_TASK_MAX_CHOICES + 4];
+    int nf = fields(line, f, (int)(sizeof f / sizeof *f));
+    if (nf < 0)
+        return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: more than %d answer choices", path, ln,
+                           BMX_TASK_MAX_CHOICES);
+    int r = raw_header(t, f, nf, path, ln, err);
+    if (r <= 0)
+        return r;
+    if (!strcmp(f[0], "labels"))
+        return raw_labels(t, f, nf, path, ln, err);
+    return raw_example(t, f, nf, path, ln, err);
 }
 
 int bmx_task_read_raw(bmx_task **out, const char *path, bmx_err *err)
