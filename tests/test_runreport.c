@@ -173,6 +173,12 @@ static void test_headline_hand(void)
     for (const char *s = h; (s = strstr(s, "<svg")); s++)
         svgs++;
     CHECK_EQ_INT(svgs, 3); /* perplexity, relative to uniform, odm's distribution */
+    /* the weights: uniform 1/2, natural the token shares 1000 : 3000, odm the mean of its pi
+     * over steps 1..20 (a: 0.49 down to 0.30, mean 0.395; both seeds alike, no range) */
+    CHECK_CONTAINS(h, "<h2>Sampling weights per domain</h2>\n<table><tr><th>domain</th><th>"
+                      "uniform</th><th>natural</th><th>odm</th></tr>\n<tr><td>a</td><td>0.5000"
+                      "</td><td>0.2500</td><td>0.3950</td></tr>\n<tr><td>b</td><td>0.5000</td>"
+                      "<td>0.7500</td><td>0.6050</td></tr>");
     /* relative to uniform at step 10: natural 100 (60 / 50 - 1) = 20%, odm -10% */
     CHECK_CONTAINS(h, "relative to uniform at the same step");
     bmx_sbuf_free(&b);
@@ -184,6 +190,32 @@ static void test_headline_hand(void)
     CHECK_CONTAINS(bmx_sbuf_str(&b), "no static baseline");
     bmx_sbuf_free(&b);
     for (int i = 0; i < 4; i++)
+        bmx_runlog_free(runs[i]);
+}
+
+/* Static weights that differ by seed (DoReMi's final runs do): the mean over seeds with half
+ * the range; a method whose seeds agree prints no range. */
+static void test_weights_by_seed(void)
+{
+    bmx_runlog *runs[3] = {load("tests/fixtures/run/hand/uniform-s1"),
+                           load("tests/fixtures/run/hand/natural-s1"),
+                           load("tests/fixtures/run/hand/natural-s1")};
+    CHECK(runs[0] && runs[1] && runs[2]);
+    runs[2]->seed = 2;
+    for (size_t st = 0; st < runs[2]->nsteps; st++) {
+        runs[2]->probs[2 * st] = 0.35;
+        runs[2]->probs[2 * st + 1] = 0.65;
+    }
+    bmx_sbuf b = {0};
+    bmx_err err = {0};
+    CHECK_MSG(bmx_report_html(runs, 3, "w", &b, &err) == 0, "%s", err.msg);
+    /* a: mean(0.25, 0.35) = 0.30, half range 0.05; b: mean(0.75, 0.65) = 0.70 */
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "<tr><td>a</td><td>0.5000</td><td>0.3000 <span "
+                                     "class=\"note\">&plusmn;0.0500</span></td></tr>");
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "<tr><td>b</td><td>0.5000</td><td>0.7000 <span "
+                                     "class=\"note\">&plusmn;0.0500</span></td></tr>");
+    bmx_sbuf_free(&b);
+    for (int i = 0; i < 3; i++)
         bmx_runlog_free(runs[i]);
 }
 
@@ -380,6 +412,7 @@ int main(int argc, char **argv)
                                               {"bad_logs", test_bad_logs},
                                               {"headline_hand", test_headline_hand},
                                               {"recorded", test_recorded},
+                                              {"weights_by_seed", test_weights_by_seed},
                                               {"impossible_values", test_impossible_values},
                                               {"write_files", test_write_files},
                                               {0}};

@@ -1,4 +1,5 @@
-/* src/report/html.c - the comparison report: headline, curves, tables, distributions. */
+/* src/report/html.c - the comparison report: headline, curves, tables, distributions, the
+ * sampling weights per domain. */
 #include "report_int.h"
 
 #include <math.h>
@@ -321,6 +322,64 @@ static int html_distribution(bmx_sbuf *o, const struct bmx_rl_method *m, int K, 
     return 0;
 }
 
+/* A run's mean sampling probability of domain d over its steps (a static run's pi). */
+static double run_mean_prob(const bmx_runlog *l, int d)
+{
+    double sum = 0;
+    for (size_t st = 0; st < l->nsteps; st++)
+        sum += l->probs[st * (size_t)l->K + (size_t)d];
+    return sum / (double)l->nsteps;
+}
+
+/* 4b. what each method sampled: per domain, the mean of pi over each run's steps (a static
+ * method's constant weights; DoReMi's final run: its proxy's alpha_bar), mean over seeds with
+ * half the range where the seeds differ */
+static void html_weights(bmx_sbuf *o, const struct html_ctx *c)
+{
+    bmx_sbuf_puts(o, "\n<h2>Sampling weights per domain</h2>\n<table><tr><th>domain</th>");
+    for (size_t j = 0; j < c->nm; j++) {
+        bmx_sbuf_puts(o, "<th>");
+        bmx_sbuf_xml(o, c->ms[j].name);
+        bmx_sbuf_puts(o, "</th>");
+    }
+    bmx_sbuf_puts(o, "</tr>\n");
+    for (int d = 0; d < c->K; d++) {
+        bmx_sbuf_puts(o, "<tr><td>");
+        bmx_sbuf_xml(o, c->runs[0]->domains[d]);
+        bmx_sbuf_puts(o, "</td>");
+        for (size_t j = 0; j < c->nm; j++) {
+            const struct bmx_rl_method *m = &c->ms[j];
+            double sum = 0, lo = INFINITY, hi = -INFINITY;
+            size_t n = 0;
+            for (size_t r = 0; r < m->n; r++) {
+                if (m->runs[r]->nsteps == 0)
+                    continue;
+                double w = run_mean_prob(m->runs[r], d);
+                sum += w;
+                lo = w < lo ? w : lo;
+                hi = w > hi ? w : hi;
+                n++;
+            }
+            if (n)
+                bmx_sbuf_printf(o, "<td>%.4f", sum / (double)n);
+            else
+                bmx_sbuf_puts(o, "<td>&ndash;");
+            if (hi > lo)
+                bmx_sbuf_printf(o, " <span class=\"note\">&plusmn;%.4f</span>", (hi - lo) / 2);
+            bmx_sbuf_puts(o, "</td>");
+        }
+        bmx_sbuf_puts(o, "</tr>\n");
+    }
+    bmx_sbuf_printf(o,
+                    "</table>\n<p class=\"note\">How often each method drew each domain: "
+                    "the mean of its sampling probability over a run's steps (1/K = %.4f), "
+                    "mean over seeds; &plusmn; half the range where the seeds differ. A static "
+                    "method's weights are constant: uniform 1/K, natural the domains' shares "
+                    "of the training tokens, weights the given ones (DoReMi's final run: its "
+                    "proxy's averaged weights alpha_bar).</p>\n",
+                    1.0 / c->K);
+}
+
 /* the table of runs, then the end of the page */
 static void html_runs(bmx_sbuf *o, const struct html_ctx *c)
 {
@@ -365,6 +424,7 @@ static int html_sections(bmx_sbuf *o, const struct html_ctx *c, const char *titl
         if (!bmx_rl_is_static(&c->ms[j]) && c->ms[j].runs[0]->nsteps != 0 &&
             (rc = html_distribution(o, &c->ms[j], c->K, err)))
             return rc;
+    html_weights(o, c);
     html_runs(o, c);
     if (o->oom)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory building the report");
