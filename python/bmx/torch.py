@@ -23,13 +23,16 @@ the memory-mapped shards: every micro-batch index is made once, by the one sampl
 two workers ever produce the same windows, and the worker count changes nothing in what
 is yielded.
 
-Resume: MixtureLoader.state_dict() holds the policy's state and the sampler's state as of
-the last micro-batch the loop received (bytes, versioned, CRC-checked). With num_workers=0
-(the default: a micro-batch is a few slices of a mapped file) a resumed run draws exactly
-what the uninterrupted one would. With workers, the DataLoader asks for up to
-prefetch_factor * num_workers micro-batches ahead: their domains are drawn from pi at that
-moment (a lag of that many micro-batches), and a resume redraws those from the restored pi.
+Resume: MixtureLoader.state_dict() holds the policy's state as of the last micro-batch the
+loop received, the sampler's state after its latest draw, and the micro-batch indices drawn
+but not yet received (with DataLoader workers, the up to prefetch_factor * num_workers the
+DataLoader asked for ahead; none with num_workers=0). A resumed loader hands those out
+first, then draws on, so a run resumed with the same worker count and prefetch draws
+exactly what the uninterrupted one would: each micro-batch's domain is drawn at the same
+point of the run, from the same pi (with workers, pi as it was that many micro-batches
+earlier, as in the uninterrupted run).
 """
+import collections
 import math
 import struct
 import zlib
@@ -43,6 +46,8 @@ from .shards import ShardSet
 
 _MAGIC = b"BMXSAMPL"
 _VERSION = 1
+_PEND_MAGIC = b"BMXPENDG"
+_PEND_VERSION = 1
 SAMPLER_STREAM = 1
 
 
@@ -73,8 +78,8 @@ class _Walk:
 
 
 class MixtureSampler(torch.utils.data.Sampler):
-    """Yields one index per micro-batch: (domain, window starts, sampler state after it).
-    The domain is drawn from policy's distribution with the sampler's generator; the
+    """Yields one index per micro-batch: (domain, window starts, its draw number, 1 for the
+    first). The domain is drawn from policy's distribution with the sampler's generator; the
     batch_size windows of T + 1 tokens come from that domain's walk. Use it with
     ShardWindows in a DataLoader(batch_size=None), or through MixtureLoader."""
 
@@ -105,7 +110,7 @@ class MixtureSampler(torch.utils.data.Sampler):
         d = self.policy.draw(self.rng)
         starts = tuple(j * self.T for j in self.walks[d].take(self.B))
         self.drawn += 1
-        return d, starts, self.state_dict()
+        return d, starts, self.drawn
 
     def state_dict(self):
         """The sampler's state as bytes (versioned, CRC-32 at the end)."""
@@ -153,7 +158,7 @@ class MixtureSampler(torch.utils.data.Sampler):
 
 
 class ShardWindows(torch.utils.data.Dataset):
-    """Map-style dataset: index (domain, starts, state) -> (domain, inputs, targets, state),
+    """Map-style dataset: index (domain, starts, n) -> (domain, inputs, targets, n),
     inputs[b] = tokens[start_b : start_b + T], targets[b] = tokens[start_b + 1 : + T + 1],
     int64 tensors of shape (len(starts), T)."""
 
@@ -161,21 +166,81 @@ class ShardWindows(torch.utils.data.Dataset):
         self.shards, self.T = shards, seq_len
 
     def __getitem__(self, index):
-        d, starts, state = index
+        d, starts, n = index
         tok = self.shards.shards[d].tokens
         w = np.stack([tok[s:s + self.T + 1] for s in starts]).astype(np.int64)
         w = torch.from_numpy(w)
-        return d, w[:, :-1], w[:, 1:], state
+        return d, w[:, :-1], w[:, 1:], n
 
 
 def _keep(x):
     return x
 
 
+class _InFlight:
+    """MixtureLoader's sampler: first the indices a saved state had in flight, then the
+    sampler's draws; remembers every index it handed out until the loop receives it."""
+
+    def __init__(self, sampler, replay):
+        self.sampler, self.replay = sampler, collections.deque(replay)
+        self.out = collections.deque()
+
+    def __iter__(self):
+        while True:
+            idx = self.replay.popleft() if self.replay else self.sampler.next_index()
+            self.out.append(idx)
+            yield idx
+
+    def received(self, n):
+        while self.out and self.out[0][2] <= n:
+            self.out.popleft()
+
+    def pending(self):
+        return list(self.out) + list(self.replay)
+
+
+def _pending_bytes(pending, B):
+    b = bytearray(_PEND_MAGIC)
+    b += struct.pack("<III", _PEND_VERSION, len(pending), B)
+    for d, starts, n in pending:
+        b += struct.pack("<IQ", d, n) + struct.pack("<%dQ" % B, *starts)
+    b += struct.pack("<I", zlib.crc32(b))
+    return bytes(b)
+
+
+def _pending_load(b, sampler):
+    """The in-flight indices of MixtureLoader.state_dict()["pending"], checked against the
+    sampler just restored: draw numbers drawn - P + 1 .. drawn, domains and windows in range."""
+    b, B, k = bytes(b), sampler.B, len(sampler.walks)
+    if len(b) < 24 or b[:8] != _PEND_MAGIC:
+        raise BmxError("in-flight state: bad magic (not MixtureLoader.state_dict()"
+                       "['pending'])", -4)
+    ver, cnt, sb = struct.unpack_from("<III", b, 8)
+    if ver != _PEND_VERSION:
+        raise BmxError("in-flight state: version %d, this bmx reads version %d"
+                       % (ver, _PEND_VERSION), -4)
+    size = 20 + cnt * (12 + 8 * B) + 4
+    if sb != B or len(b) != size or struct.unpack_from("<I", b, size - 4)[0] != zlib.crc32(
+            b[:size - 4]):
+        raise BmxError("in-flight state: %d bytes, checksum or size wrong (damaged), or another "
+                       "batch size (%d, this loader %d)" % (len(b), sb, B), -4)
+    out, off = [], 20
+    for i in range(cnt):
+        d, n = struct.unpack_from("<IQ", b, off)
+        starts = struct.unpack_from("<%dQ" % B, b, off + 12)
+        off += 12 + 8 * B
+        if d >= k or n != sampler.drawn - cnt + 1 + i or any(
+                st % sampler.T or st // sampler.T >= sampler.walks[d].nwin for st in starts):
+            raise BmxError("in-flight state: index %d (domain %d, draw %d) does not fit the "
+                           "sampler's state (damaged, or another shard)" % (i, d, n), -4)
+        out.append((d, tuple(starts), n))
+    return out
+
+
 class MixtureLoader:
     """Iterator of (domain, inputs, targets) micro-batches: a MixtureSampler and
     ShardWindows in a torch DataLoader. state_dict() / load_state_dict() hold the policy
-    and the sampler as of the last micro-batch received."""
+    as of the last micro-batch received, the sampler and the micro-batches in flight."""
 
     def __init__(self, shards, policy, batch_size, seq_len, seed=0, num_workers=0, **loader_kw):
         self.policy = policy
@@ -183,32 +248,39 @@ class MixtureLoader:
         self.dataset = ShardWindows(shards, seq_len)
         self.num_workers, self.loader_kw = num_workers, loader_kw
         self._it = None
-        self._state = self.sampler.state_dict()
+        self._flight = _InFlight(self.sampler, [])
 
     def __iter__(self):
         return self
 
     def __next__(self):
         if self._it is None:
-            dl = torch.utils.data.DataLoader(self.dataset, sampler=self.sampler, batch_size=None,
+            dl = torch.utils.data.DataLoader(self.dataset, sampler=self._flight, batch_size=None,
                                              collate_fn=_keep, num_workers=self.num_workers,
                                              **self.loader_kw)
             self._it = iter(dl)
-        d, x, y, state = next(self._it)
-        self._state = state
+        d, x, y, n = next(self._it)
+        self._flight.received(n)
         return d, x, y
 
     def state_dict(self):
-        return {"policy": self.policy.state_dict(), "sampler": self._state}
+        return {"policy": self.policy.state_dict(), "sampler": self.sampler.state_dict(),
+                "pending": _pending_bytes(self._flight.pending(), self.sampler.B)}
 
     def load_state_dict(self, sd):
         if not isinstance(sd, dict) or "policy" not in sd or "sampler" not in sd:
             raise BmxError("MixtureLoader.load_state_dict needs the dict of "
-                           "MixtureLoader.state_dict() (keys 'policy' and 'sampler')", -1)
-        self._it = None  # workers restart from the restored sampler
+                           "MixtureLoader.state_dict() (keys 'policy', 'sampler', 'pending')", -1)
+        before = self.sampler.state_dict()
         self.sampler.load_state_dict(sd["sampler"])
-        self.policy.load_state_dict(sd["policy"])
-        self._state = sd["sampler"]
+        try:
+            replay = _pending_load(sd["pending"], self.sampler) if "pending" in sd else []
+            self.policy.load_state_dict(sd["policy"])
+        except BmxError:
+            self.sampler.load_state_dict(before)  # a refused state changes nothing
+            raise
+        self._it = None  # workers restart; the in-flight indices go out first
+        self._flight = _InFlight(self.sampler, replay)
 
 
 def observe(policy, domain, losses, reward="loss", ref_losses=None):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bmx.torch's sampler over real shards (tests/python/test_sampler.py): the checked reader,
-# chi-square of drawn domains, windows, DataLoader workers, exact resume. Needs torch.
+# chi-square of drawn domains, windows, DataLoader workers, exact resume (with workers too). Needs torch.
 set -euo pipefail
 . "$BMX_ROOT/tests/cli/lib.sh"
 need_torch

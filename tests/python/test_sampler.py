@@ -1,7 +1,8 @@
 """bmx.shards and bmx.torch on real shards (made by tests/cli/rundata.sh): the checked
 reader, the drawn domains against the policy's probabilities (chi-square at a fixed seed),
-windows, no duplicate windows across DataLoader workers, exact resume, the observation
-helper. argv[1]: the shard folder. Run by tests/cli/test_python_sampler.sh."""
+windows, no duplicate windows across DataLoader workers, exact resume (with workers too: the
+micro-batches in flight are in the state), the observation helper. argv[1]: the shard
+folder. Run by tests/cli/test_python_sampler.sh."""
 import io
 import os
 import shutil
@@ -177,11 +178,59 @@ for spec in ("odm:alpha=0.7", "exp3", "ucb1"):
         spec + ": resumed run differs from the uninterrupted one")
     check(pc.probs() == pa.probs() and pc.state_dict() == pa.state_dict(), spec + " final state")
 
+# with DataLoader workers too: the DataLoader asks for prefetch_factor * num_workers = 4
+# micro-batches ahead; they are in the state and go out first after the resume, so the
+# resumed run equals the uninterrupted one with the same workers; dropped, the resumed run
+# differs.
+for spec in ("odm:alpha=0.7", "exp3"):
+    pa = bmx.Policy(spec, 3, seed=6)
+    wa = bt.MixtureLoader(S, pa, 4, T, seed=8, num_workers=2, prefetch_factor=2)
+    full = []
+    train_like(wa, pa, 9, log=full)
+    del wa
+    pb = bmx.Policy(spec, 3, seed=6)
+    wb = bt.MixtureLoader(S, pb, 4, T, seed=8, num_workers=2, prefetch_factor=2)
+    part = []
+    train_like(wb, pb, 4, log=part)
+    sd = wb.state_dict()
+    del wb
+    check(len(sd["pending"]) == 20 + 4 * (12 + 8 * 4) + 4, "%s: 4 micro-batches in flight, "
+          "state of %d bytes" % (spec, len(sd["pending"])))
+    tails = []
+    for variant in ("with", "without"):
+        pc = bmx.Policy(spec, 3, seed=123)
+        wc = bt.MixtureLoader(S, pc, 4, T, seed=8, num_workers=2, prefetch_factor=2)
+        if variant == "with":
+            wc.load_state_dict(sd)
+        else:  # the in-flight micro-batches dropped (a state without "pending")
+            wc.load_state_dict({"policy": sd["policy"], "sampler": sd["sampler"]})
+        tail = []
+        train_like(wc, pc, 5, log=tail)
+        del wc
+        tails.append((pc, tail))
+    same = [len(full) == len(part) + len(t) and all(
+        a[0] == b[0] and torch.equal(a[1], b[1]) and a[2] == b[2]
+        for a, b in zip(full, part + t)) for _, t in tails]
+    check(same[0], spec + ": resumed with workers differs from the uninterrupted run")
+    check(tails[0][0].state_dict() == pa.state_dict(), spec + " final state with workers")
+    check(not same[1], spec + ": the in-flight micro-batches made no difference (test too weak)")
+
 sd = lb.state_dict()
 bad = bytearray(sd["sampler"])
 bad[60] ^= 1
 raises(lambda: lc.load_state_dict({"policy": sd["policy"], "sampler": bytes(bad)}),
        "sampler state", "checksum", code="ECORRUPT")
+# the in-flight part: damaged, or naming draws the sampler's state does not end with;
+# a refused state leaves the loader as it was
+was = lc.state_dict()
+pend = bytearray(sd["pending"])
+pend[12] ^= 1  # the count
+raises(lambda: lc.load_state_dict(dict(sd, pending=bytes(pend))), "in-flight state", "checksum",
+       code="ECORRUPT")
+wrong = bt._pending_bytes([(0, (0, T, 2 * T, 3 * T), 99)], 4)
+raises(lambda: lc.load_state_dict(dict(sd, pending=wrong)), "in-flight state", "draw 99",
+       code="ECORRUPT")
+check(lc.state_dict() == was, "a refused in-flight state changed the loader")
 other = bt.MixtureLoader(S, bmx.Policy("odm", 3), 4, 2 * T, seed=8)
 raises(lambda: other.load_state_dict(sd), "seq_len", "same settings")
 raises(lambda: bt.MixtureSampler(S, bmx.Policy("odm", 4), 4, T), "k = 4", "3 domains")
