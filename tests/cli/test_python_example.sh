@@ -2,7 +2,8 @@
 # examples/torch_odm.py: a short odm run (and a uniform one) on the fixture shards of
 # rundata.sh; its log.jsonl read by 'bmx report' next to a recorded 'bmx train' run; the
 # policy's distribution in the log replayed from its observations (tests/ref/mix_ref.py);
-# a run stopped and resumed from checkpoint.pt writes the same log byte for byte.
+# a run stopped and resumed from checkpoint.pt writes the same log byte for byte (also with
+# 2 DataLoader workers).
 set -euo pipefail
 . "$BMX_ROOT/tests/cli/lib.sh"
 need_torch
@@ -20,6 +21,12 @@ ex=("$py" "$BMX_ROOT/examples/torch_odm.py" --data "$t/data/corpus" --steps 12 -
 "${ex[@]}" --policy odm --out "$t/odm-r" --resume >/dev/null
 cmp "$t/odm/log.jsonl" "$t/odm-r/log.jsonl" || { echo "FAIL: resumed log differs"; exit 1; }
 echo "ok: stopped at step 5 and resumed: log.jsonl identical to the uninterrupted run"
+# the same with 2 DataLoader workers (micro-batches in flight at the stop are in the checkpoint)
+"${ex[@]}" --policy odm --workers 2 --out "$t/odm-w" >/dev/null
+"${ex[@]}" --policy odm --workers 2 --out "$t/odm-wr" --stop-after 5 >/dev/null
+"${ex[@]}" --policy odm --workers 2 --out "$t/odm-wr" --resume >/dev/null
+cmp "$t/odm-w/log.jsonl" "$t/odm-wr/log.jsonl" || { echo "FAIL: resumed log differs (2 workers)"; exit 1; }
+echo "ok: the same with 2 DataLoader workers"
 # the logs replayed by the reference
 PYTHONPATH="$BMX_ROOT/tests/ref" "$py" "$BMX_ROOT/tests/python/replay_log.py" \
     "$t/odm/log.jsonl" "$t/uniform/log.jsonl"
