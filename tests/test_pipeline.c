@@ -6,6 +6,7 @@
 #include "check.h"
 #include "helpers.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "bmx/data.h"
 #include "bmx/pipeline.h"
+#include "bmx/report.h"
 #include "bmx/run.h"
 #include "bmx/tok.h"
 
@@ -177,6 +179,24 @@ static void test_grid_doremi(void)
     CHECK(*end == '\n' && a > 0 && b > 0);
     CHECK_NEAR(a + b, 1.0, 1e-12);
     free(w);
+    /* the proxy's log: alpha after every step, each summing to 1; weights.txt is their mean
+     * with alpha_0 = (1/2, 1/2): alpha_bar = (alpha_0 + alpha_1 + ... + alpha_T) / (T + 1) */
+    snprintf(p, sizeof p, "%s/doremi-s2/proxy", out);
+    bmx_runlog *pl = NULL;
+    CHECK_MSG(bmx_runlog_load(p, &pl, &err) == 0, "%s", err.msg);
+    CHECK(pl && pl->alpha && pl->alpha_from == 0 && pl->nsteps == (size_t)c.steps);
+    double sa = 0.5, sb = 0.5;
+    int moved = 0;
+    for (size_t i = 0; pl && pl->alpha && i < pl->nsteps; i++) {
+        CHECK_NEAR(pl->alpha[2 * i] + pl->alpha[2 * i + 1], 1.0, 1e-12);
+        sa += pl->alpha[2 * i];
+        sb += pl->alpha[2 * i + 1];
+        moved |= fabs(pl->alpha[2 * i] - 0.5) > 1e-6;
+    }
+    CHECK_MSG(moved, "alpha never left uniform: the check would not see a wrong alpha");
+    CHECK_NEAR(sa / (double)(c.steps + 1), a, 1e-12);
+    CHECK_NEAR(sb / (double)(c.steps + 1), b, 1e-12);
+    bmx_runlog_free(pl);
     char *log = run_file(dirs[1], "log.jsonl", &n);
     CHECK(log && strstr(log, "\"method\":\"doremi\",\"policy\":\"weights\""));
     free(log);

@@ -219,6 +219,57 @@ static void test_weights_by_seed(void)
         bmx_runlog_free(runs[i]);
 }
 
+/* A doremi proxy's log: "alpha" from the first step record that has one (steps 1-2 written
+ * by an older bmx, 3-4 after a resume by this one); the report plots it from there. A later
+ * record without it, or a weight outside [0, 1], is refused, naming the line. */
+static void test_alpha(void)
+{
+    static const char *const head =
+        "{\"type\":\"header\",\"version\":1,\"method\":\"doremi-proxy\",\"policy\":"
+        "\"doremi:eta=1,c=0.001,vocab=8192\",\"seed\":1,\"domains\":[\"a\",\"b\"],"
+        "\"train_tokens\":[1000,3000],\"val_windows\":[4,4],\"params\":100,"
+        "\"tokens_per_step\":64,\"steps\":4,\"config\":\"hand-made\"}\n"
+        "{\"type\":\"eval\",\"step\":0,\"loss\":[4.6,4.6],\"ppl\":[99.48,99.48],"
+        "\"avg_loss\":4.6,\"avg_ppl\":99.48431564193386}\n";
+    static const char *const step =
+        "{\"type\":\"step\",\"step\":%d,\"loss\":4,\"lr\":0.001,\"grad_norm\":1,"
+        "\"tokens\":%d,\"domain_loss\":[4,null],\"domain_count\":[1,0],\"probs\":[0.5,0.5]"
+        "%s}\n";
+    static const char *const tails[] = {
+        "", "", ",\"alpha\":[0.6,0.4]", ",\"alpha\":[0.7,0.3]", "", ",\"alpha\":[1.5,-0.5]"};
+    char p[128];
+    snprintf(p, sizeof p, "%s/alpha.jsonl", check_tmpdir("runreport"));
+    bmx_err err = {0};
+    for (int variant = 0; variant < 3; variant++) {
+        FILE *f = fopen(p, "w");
+        fputs(head, f);
+        for (int st = 1; st <= 4; st++)
+            fprintf(f, step, st, 64 * st, tails[st - 1]);
+        if (variant)
+            fprintf(f, step, 5, 320, tails[variant == 1 ? 4 : 5]);
+        fclose(f);
+        bmx_runlog *l = NULL;
+        int rc = bmx_runlog_load(p, &l, &err);
+        if (variant == 0) {
+            CHECK_MSG(rc == 0, "%s", err.msg);
+            CHECK(l && l->alpha && l->alpha_from == 2 && l->nsteps == 4);
+            CHECK(l && l->alpha[4] == 0.6 && l->alpha[7] == 0.3);
+            bmx_sbuf b = {0};
+            CHECK(l && bmx_report_html(&l, 1, "a", &b, &err) == 0);
+            CHECK_CONTAINS(bmx_sbuf_str(&b), "doremi-proxy: the proxy&apos;s domain weights alpha");
+            CHECK_CONTAINS(bmx_sbuf_str(&b), "moves alpha once a step");
+            bmx_sbuf_free(&b);
+        } else {
+            CHECK_EQ_INT(rc, BMX_ECORRUPT);
+            CHECK_CONTAINS(err.msg, ":7:");
+            CHECK_CONTAINS(err.msg, variant == 1 ? "no \"alpha\" after step 3 had one"
+                                                 : "weights in [0, 1]");
+        }
+        bmx_runlog_free(l);
+    }
+    remove(p);
+}
+
 static void test_recorded(void)
 {
     bmx_runlog *runs[2] = {load("tests/fixtures/run/recorded/uniform-s1"),
@@ -413,6 +464,7 @@ int main(int argc, char **argv)
                                               {"headline_hand", test_headline_hand},
                                               {"recorded", test_recorded},
                                               {"weights_by_seed", test_weights_by_seed},
+                                              {"alpha", test_alpha},
                                               {"impossible_values", test_impossible_values},
                                               {"write_files", test_write_files},
                                               {0}};

@@ -125,6 +125,8 @@ typedef struct bmx_runlog {
     double *loss;
     double *grad_norm;
     double *probs; /* nsteps * K */
+    double *alpha; /* nsteps * K, rows alpha_from.. (a doremi proxy's weights); else NULL */
+    size_t alpha_from;
     double *dloss; /* nsteps * K, NAN where the domain was not drawn */
     int *dcount;   /* nsteps * K */
     size_t nprobe; /* steps logged as probe steps (aioli) */

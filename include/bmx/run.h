@@ -43,6 +43,8 @@
  *       step s = 1.. (the number of optimizer steps taken); domain_loss[i] = the sum
  *       (odm-smoothed-mean: the mean) of domain i's micro-batch mean losses in this step, null
  *       when i was not drawn; domain_count[i] = its micro-batches; probs = pi of the round.
+ *       A doremi proxy's step also has "alpha":[..], its domain weights after the step's
+ *       update (probs is q, what it samples from; their mean alpha_bar goes to weights.txt).
  *   {"type":"eval","step":s,"loss":[..],"ppl":[..],"avg_loss":..,"avg_ppl":..}
  *       per domain: mean token loss over the fixed windows and exp of it; avg_* = the mean
  *       over domains. Written at step 0, every eval_every steps and at the last step.

@@ -322,6 +322,31 @@ static int html_distribution(bmx_sbuf *o, const struct bmx_rl_method *m, int K, 
     return 0;
 }
 
+/* 4a. a DoReMi proxy's domain weights alpha over time (its first seed), below what it
+ * sampled from */
+static int html_alpha(bmx_sbuf *o, const struct bmx_rl_method *m, int K, bmx_err *err)
+{
+    const bmx_runlog *l = m->runs[0];
+    size_t a0 = l->alpha_from, n = l->nsteps - a0;
+    double *x = malloc(n * sizeof *x);
+    if (!x)
+        return bmx_err_set(err, BMX_ENOMEM, "out of memory");
+    for (size_t s = 0; s < n; s++)
+        x[s] = (double)l->step[a0 + s];
+    char t[300];
+    snprintf(t, sizeof t, "%s: the proxy's domain weights alpha (seed %llu)", m->name,
+             (unsigned long long)l->seed);
+    bmx_plot ap = {t, "optimizer step", "weight", 900, 380};
+    int rc = bmx_svg_stacked(o, &ap, x, n, l->alpha + a0 * (size_t)K, (size_t)K,
+                             (const char *const *)l->domains, 12, err);
+    free(x);
+    bmx_sbuf_puts(o, "<p class=\"note\">A DoReMi proxy draws its micro-batches from q (the "
+                     "distribution above) and moves alpha once a step (Group DRO over the "
+                     "excess loss against the reference model); its final run trains on "
+                     "alpha_bar, the mean of alpha_0 and every step's alpha.</p>\n");
+    return rc;
+}
+
 /* A run's mean sampling probability of domain d over its steps (a static run's pi). */
 static double run_mean_prob(const bmx_runlog *l, int d)
 {
@@ -422,7 +447,8 @@ static int html_sections(bmx_sbuf *o, const struct html_ctx *c, const char *titl
         return rc;
     for (size_t j = 0; j < c->nm; j++)
         if (!bmx_rl_is_static(&c->ms[j]) && c->ms[j].runs[0]->nsteps != 0 &&
-            (rc = html_distribution(o, &c->ms[j], c->K, err)))
+            ((rc = html_distribution(o, &c->ms[j], c->K, err)) ||
+             (c->ms[j].runs[0]->alpha && (rc = html_alpha(o, &c->ms[j], c->K, err)))))
             return rc;
     html_weights(o, c);
     html_runs(o, c);

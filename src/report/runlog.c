@@ -27,6 +27,7 @@ void bmx_runlog_free(bmx_runlog *l)
     free(l->loss);
     free(l->grad_norm);
     free(l->probs);
+    free(l->alpha);
     free(l->dloss);
     free(l->dcount);
     free(l->eval_step);
@@ -215,11 +216,37 @@ static int step_room(bmx_runlog *l, size_t i, size_t *cap)
            grow((void **)&l->grad_norm, *cap, sizeof *l->grad_norm) ||
            grow((void **)&l->probs, *cap * K, sizeof *l->probs) ||
            grow((void **)&l->dloss, *cap * K, sizeof *l->dloss) ||
-           grow((void **)&l->dcount, *cap * K, sizeof *l->dcount);
+           grow((void **)&l->dcount, *cap * K, sizeof *l->dcount) ||
+           (l->alpha && grow((void **)&l->alpha, *cap * K, sizeof *l->alpha));
+}
+
+/* A doremi proxy's "alpha" (domain weights) of step record i: from the first record that has
+ * one (a run resumed by a newer bmx starts them mid-log) every later record must. */
+static int step_alpha(bmx_runlog *l, const bmx_jval *v, size_t i, size_t cap, char *why,
+                      size_t wcap)
+{
+    size_t K = (size_t)l->K;
+    if (!bmx_jval_get(v, "alpha")) {
+        if (!l->alpha)
+            return REC_OK;
+        snprintf(why, wcap,
+                 "no \"alpha\" after step %ld had one (a doremi proxy's step records "
+                 "carry it from then on)",
+                 l->step[l->alpha_from]);
+        return REC_BAD;
+    }
+    if (!l->alpha) {
+        if (!(l->alpha = malloc(cap * K * sizeof *l->alpha)))
+            return REC_NOMEM;
+        l->alpha_from = i;
+    }
+    if (nums(v, "alpha", l->K, l->alpha + i * K, 0, R_PROB, "weights in [0, 1]", why, wcap))
+        return REC_BAD;
+    return REC_OK;
 }
 
 /* A step record: step (increasing), loss, gradient norm, probabilities, per-domain losses
- * and counts, and whether it was a probe step. */
+ * and counts, whether it was a probe step, and a doremi proxy's alpha. */
 static int step_record(bmx_runlog *l, const bmx_jval *v, size_t *cap, char *why, size_t wcap)
 {
     size_t i = l->nsteps, K = (size_t)l->K;
@@ -242,7 +269,7 @@ static int step_record(bmx_runlog *l, const bmx_jval *v, size_t *cap, char *why,
         snprintf(why, wcap, "step %ld after step %ld (steps must increase)", (long)x,
                  l->step[i - 1]);
         rc = REC_BAD;
-    } else {
+    } else if ((rc = step_alpha(l, v, i, *cap, why, wcap)) == REC_OK) {
         l->step[i] = (long)x;
         const bmx_jval *pv = bmx_jval_get(v, "probe");
         double pr;

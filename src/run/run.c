@@ -624,6 +624,10 @@ static int write_step_record(bmx_run *r, const bmx_step_info *info, bmx_err *err
     bmx_json_ints(j, r->dcount, (size_t)K);
     bmx_json_key(j, "probs");
     bmx_json_nums(j, r->probs, (size_t)K);
+    if (r->doremi) { /* the proxy's domain weights after this step's update */
+        bmx_json_key(j, "alpha");
+        bmx_json_nums(j, bmx_mix_estimates(r->mix), (size_t)K);
+    }
     bmx_json_end_obj(j);
     return put_line(r, r->log, "log.jsonl", err);
 }
