@@ -103,6 +103,16 @@ static void test_raw_errors(void)
     raw_refused(p, "BMXRAW 1\nname\tx\nlabels\ta\tb\nex\tg\t0\thi\nlabels\tc\td\n",
                 ":5:", "before the examples");
     raw_refused(p, "BMXRAW 1\nname\tx\nmc\tg\t0\thi\tyes\t\tno\n", ":3:", "empty answer choice");
+    /* 65 labels, or an mc example of 65 choices: one more than a task file holds (fuzz) */
+    char big[1024] = "BMXRAW 1\nname\tx\nlabels", mcl[1024] = "BMXRAW 1\nname\tx\nmc\tg\t0\thi";
+    for (int i = 0; i < BMX_TASK_MAX_CHOICES + 1; i++) {
+        snprintf(big + strlen(big), sizeof big - strlen(big), "\tl%d", i);
+        snprintf(mcl + strlen(mcl), sizeof mcl - strlen(mcl), "\tc%d", i);
+    }
+    strcat(big, "\n");
+    strcat(mcl, "\n");
+    raw_refused(p, big, ":3:", "2 to 64 labels");
+    raw_refused(p, mcl, ":3:", "more than 64 answer choices");
     /* escapes */
     write_text(p, "BMXRAW 1\nname\tx\nquestion\tq?\nmc\tg\t1\ta\\tb\\nc\\\\d\tyes\tno\n");
     CHECK_MSG(bmx_task_read_raw(&t, p, &err) == 0, "%s", err.msg);

@@ -207,11 +207,10 @@ static int raw_header(bmx_task *t, char **f, int nf, const char *path, long ln, 
 /* The one 'labels' record: at least 2 non-empty labels, before the examples. */
 static int raw_labels(bmx_task *t, char **f, int nf, const char *path, long ln, bmx_err *err)
 {
-    if (t->nlabels || t->n || nf < 3)
+    if (t->nlabels || t->n || nf < 3 || nf - 1 > BMX_TASK_MAX_CHOICES)
         return bmx_err_set(err, BMX_ECORRUPT,
-                           "%s:%ld: one 'labels' line of at least 2 labels, before the "
-                           "examples",
-                           path, ln);
+                           "%s:%ld: one 'labels' line of 2 to %d labels, before the examples", path,
+                           ln, BMX_TASK_MAX_CHOICES);
     t->labels = calloc((size_t)nf - 1, sizeof *t->labels);
     if (!t->labels)
         return bmx_err_set(err, BMX_ENOMEM, "%s: out of memory", path);
@@ -239,6 +238,9 @@ static int raw_example(bmx_task *t, char **f, int nf, const char *path, long ln,
                            "%s:%ld: expected %s GROUP CORRECT TEXT%s separated by tabs", path, ln,
                            f[0], mc ? " CHOICE CHOICE..." : "");
     int nch = mc ? nf - 4 : t->nlabels;
+    if (nch > BMX_TASK_MAX_CHOICES)
+        return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: more than %d answer choices", path, ln,
+                           BMX_TASK_MAX_CHOICES);
     long correct;
     if (parse_int(f[2], nch - 1, &correct))
         return bmx_err_set(err, BMX_ECORRUPT, "%s:%ld: correct choice '%.20s' is not in 0..%d",
