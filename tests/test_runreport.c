@@ -215,6 +215,22 @@ static void test_weights_by_seed(void)
     CHECK_CONTAINS(bmx_sbuf_str(&b), "<tr><td>b</td><td>0.5000</td><td>0.7000 <span "
                                      "class=\"note\">&plusmn;0.0500</span></td></tr>");
     bmx_sbuf_free(&b);
+    /* the same in report.md and report.json (each seed's value) */
+    bmx_summary *s = NULL;
+    CHECK_MSG(bmx_report_summary(runs, 3, &s, &err) == 0, "%s", err.msg);
+    CHECK(s && bmx_summary_markdown(s, &b, &err) == 0);
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "| domain | uniform | natural |\n|---|---:|---:|\n"
+                                     "| a | 0.5000 | 0.3000 ± 0.0500 |\n"
+                                     "| b | 0.5000 | 0.7000 ± 0.0500 |\n");
+    bmx_sbuf_free(&b);
+    CHECK(s && s->nmethods == 2 && s->methods[1].nseeds == 2);
+    CHECK_NEAR(s->methods[1].mean_pi[0], 0.25, 1e-15); /* seed 1, a */
+    CHECK_NEAR(s->methods[1].mean_pi[3], 0.65, 1e-15); /* seed 2, b: a mean of 0.65s */
+    CHECK(s && bmx_summary_json(s, &b, &err) == 0);
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "\"mean_pi\":{\"a\":[0.5],\"b\":[0.5]}");
+    CHECK_CONTAINS(bmx_sbuf_str(&b), "\"mean_pi\":{\"a\":[0.25,0.3");
+    bmx_sbuf_free(&b);
+    bmx_summary_free(s);
     for (int i = 0; i < 3; i++)
         bmx_runlog_free(runs[i]);
 }

@@ -202,6 +202,8 @@ typedef struct bmx_method_summary {
     bmx_ci final_ci;
     double *domain_ppl; /* nseeds * K: each seed's perplexity of each domain at final_step */
     bmx_ci *domain_ci;  /* K */
+    double *mean_pi;    /* nseeds * K: each seed's sampling probability of each domain, the
+                           mean over its steps (a static run's weights; NAN without steps) */
     /* steps to reach bmx_summary.target, each seed on its own curve */
     double *reach; /* nseeds, NAN where the seed never reaches it */
     size_t nreached;

@@ -347,62 +347,35 @@ static int html_alpha(bmx_sbuf *o, const struct bmx_rl_method *m, int K, bmx_err
     return rc;
 }
 
-/* A run's mean sampling probability of domain d over its steps (a static run's pi). */
-static double run_mean_prob(const bmx_runlog *l, int d)
-{
-    double sum = 0;
-    for (size_t st = 0; st < l->nsteps; st++)
-        sum += l->probs[st * (size_t)l->K + (size_t)d];
-    return sum / (double)l->nsteps;
-}
-
-/* 4b. what each method sampled: per domain, the mean of pi over each run's steps (a static
- * method's constant weights; DoReMi's final run: its proxy's alpha_bar), mean over seeds with
- * half the range where the seeds differ */
+/* 4b. what each method sampled: every method's sampling weight per domain (bmx_rl_pi_cell) */
 static void html_weights(bmx_sbuf *o, const struct html_ctx *c)
 {
+    const bmx_summary *s = c->sum;
     bmx_sbuf_puts(o, "\n<h2>Sampling weights per domain</h2>\n<table><tr><th>domain</th>");
-    for (size_t j = 0; j < c->nm; j++) {
+    for (size_t j = 0; j < s->nmethods; j++) {
         bmx_sbuf_puts(o, "<th>");
-        bmx_sbuf_xml(o, c->ms[j].name);
+        bmx_sbuf_xml(o, s->methods[j].method);
         bmx_sbuf_puts(o, "</th>");
     }
     bmx_sbuf_puts(o, "</tr>\n");
-    for (int d = 0; d < c->K; d++) {
+    for (int d = 0; d < s->K; d++) {
         bmx_sbuf_puts(o, "<tr><td>");
-        bmx_sbuf_xml(o, c->runs[0]->domains[d]);
+        bmx_sbuf_xml(o, s->domains[d]);
         bmx_sbuf_puts(o, "</td>");
-        for (size_t j = 0; j < c->nm; j++) {
-            const struct bmx_rl_method *m = &c->ms[j];
-            double sum = 0, lo = INFINITY, hi = -INFINITY;
-            size_t n = 0;
-            for (size_t r = 0; r < m->n; r++) {
-                if (m->runs[r]->nsteps == 0)
-                    continue;
-                double w = run_mean_prob(m->runs[r], d);
-                sum += w;
-                lo = w < lo ? w : lo;
-                hi = w > hi ? w : hi;
-                n++;
-            }
-            if (n)
-                bmx_sbuf_printf(o, "<td>%.4f", sum / (double)n);
-            else
-                bmx_sbuf_puts(o, "<td>&ndash;");
-            if (hi > lo)
-                bmx_sbuf_printf(o, " <span class=\"note\">&plusmn;%.4f</span>", (hi - lo) / 2);
+        for (size_t j = 0; j < s->nmethods; j++) {
+            double mean, half;
+            bmx_rl_pi_cell(&s->methods[j], s->K, d, &mean, &half);
+            bmx_sbuf_puts(o, "<td>");
+            cell(o, "%.4f", mean);
+            if (half > 0)
+                bmx_sbuf_printf(o, " <span class=\"note\">&plusmn;%.4f</span>", half);
             bmx_sbuf_puts(o, "</td>");
         }
         bmx_sbuf_puts(o, "</tr>\n");
     }
-    bmx_sbuf_printf(o,
-                    "</table>\n<p class=\"note\">How often each method drew each domain: "
-                    "the mean of its sampling probability over a run's steps (1/K = %.4f), "
-                    "mean over seeds; &plusmn; half the range where the seeds differ. A static "
-                    "method's weights are constant: uniform 1/K, natural the domains' shares "
-                    "of the training tokens, weights the given ones (DoReMi's final run: its "
-                    "proxy's averaged weights alpha_bar).</p>\n",
-                    1.0 / c->K);
+    bmx_sbuf_printf(o, "</table>\n<p class=\"note\">1/K = %.4f. ", 1.0 / s->K);
+    bmx_sbuf_xml(o, bmx_rl_pi_text);
+    bmx_sbuf_puts(o, ".</p>\n");
 }
 
 /* the table of runs, then the end of the page */

@@ -36,6 +36,13 @@ void bmx_rl_html_seeds(bmx_sbuf *o, const bmx_summary *s);
 void bmx_rl_html_domains(bmx_sbuf *o, const bmx_summary *s);
 int bmx_rl_html_rel(bmx_sbuf *o, const bmx_summary *s, bmx_err *err);
 
+/* Method m's sampling probability of domain d over its seeds (bmx_method_summary.mean_pi):
+ * the mean of the seeds that have steps into *mean (NAN when none) and half their range into
+ * *half. */
+void bmx_rl_pi_cell(const bmx_method_summary *m, int K, int d, double *mean, double *half);
+/* The note under every table of these weights. */
+extern const char *const bmx_rl_pi_text;
+
 /* How the intervals are computed, for every output. */
 extern const char *const bmx_rl_interval_text;
 /* "mean PM half" with prec decimals, "mean (1 seed, no interval)", or "-" when empty. */

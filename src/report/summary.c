@@ -13,6 +13,7 @@ static void msum_free(bmx_method_summary *m)
     free(m->final_ppl);
     free(m->domain_ppl);
     free(m->domain_ci);
+    free(m->mean_pi);
     free(m->reach);
     free(m->paired_seeds);
     free(m->paired_step);
@@ -65,6 +66,18 @@ static const bmx_runlog *run_of_seed(const struct bmx_rl_method *r, uint64_t see
     return NULL;
 }
 
+/* Run l's sampling probability of each domain, the mean over its steps, into pi[K]. */
+static void mean_pi(const bmx_runlog *l, double *pi)
+{
+    size_t K = (size_t)l->K;
+    for (size_t d = 0; d < K; d++) {
+        double sum = 0;
+        for (size_t st = 0; st < l->nsteps; st++)
+            sum += l->probs[st * K + d];
+        pi[d] = l->nsteps ? sum / (double)l->nsteps : NAN;
+    }
+}
+
 /* Everything but the pairing. */
 static int per_method(const struct bmx_rl_method *g, int K, double target, bmx_method_summary *m,
                       double *tmp)
@@ -80,10 +93,11 @@ static int per_method(const struct bmx_rl_method *g, int K, double target, bmx_m
     m->final_ppl = malloc(n * sizeof *m->final_ppl);
     m->domain_ppl = malloc(n * (size_t)K * sizeof *m->domain_ppl);
     m->domain_ci = calloc((size_t)K, sizeof *m->domain_ci);
+    m->mean_pi = malloc(n * (size_t)K * sizeof *m->mean_pi);
     m->reach = malloc(n * sizeof *m->reach);
     m->curve_step = malloc((g->m + 1) * sizeof *m->curve_step);
     m->curve = calloc(g->m + 1, sizeof *m->curve);
-    if (!m->seeds || !m->final_ppl || !m->domain_ppl || !m->domain_ci || !m->reach ||
+    if (!m->seeds || !m->final_ppl || !m->domain_ppl || !m->domain_ci || !m->mean_pi || !m->reach ||
         !m->curve_step || !m->curve)
         return -1;
     for (size_t r = 0; r < n; r++) {
@@ -93,6 +107,7 @@ static int per_method(const struct bmx_rl_method *g, int K, double target, bmx_m
         m->final_ppl[r] = e >= 0 ? ppl_at(l, e, K) : NAN;
         for (int d = 0; d < K; d++)
             m->domain_ppl[r * (size_t)K + (size_t)d] = e >= 0 ? ppl_at(l, e, d) : NAN;
+        mean_pi(l, m->mean_pi + r * (size_t)K);
         /* this seed's own curve against the target */
         double *xs = tmp, *ys = tmp + l->nevals;
         for (size_t i = 0; i < l->nevals; i++) {

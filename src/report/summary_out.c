@@ -78,6 +78,29 @@ static void seeds(bmx_json *j, const char *key, const uint64_t *s, size_t n)
     bmx_json_end_arr(j);
 }
 
+const char *const bmx_rl_pi_text =
+    "How often each method drew each domain: the mean of its sampling probability over a run's "
+    "steps, mean over seeds, +- half the range where the seeds differ. A static method's "
+    "weights are constant: uniform 1/K, natural the domains' shares of the training tokens, "
+    "weights the given ones (DoReMi's final run: its proxy's averaged weights alpha_bar)";
+
+void bmx_rl_pi_cell(const bmx_method_summary *m, int K, int d, double *mean, double *half)
+{
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    size_t n = 0;
+    for (size_t r = 0; r < m->nseeds; r++) {
+        double w = m->mean_pi[r * (size_t)K + (size_t)d];
+        if (!isfinite(w))
+            continue;
+        sum += w;
+        lo = w < lo ? w : lo;
+        hi = w > hi ? w : hi;
+        n++;
+    }
+    *mean = n ? sum / (double)n : NAN;
+    *half = n ? (hi - lo) / 2 : NAN;
+}
+
 static void method_json(bmx_json *j, const bmx_summary *s, const bmx_method_summary *m)
 {
     int K = s->K;
@@ -93,6 +116,21 @@ static void method_json(bmx_json *j, const bmx_summary *s, const bmx_method_summ
     bmx_json_obj(j);
     for (int d = 0; d < K; d++)
         ci_values(j, s->domains[d], &m->domain_ci[d], m->domain_ppl + d, m->nseeds, (size_t)K, 0);
+    bmx_json_end_obj(j);
+    bmx_json_key(j, "mean_pi"); /* per domain, each seed's value */
+    bmx_json_obj(j);
+    for (int d = 0; d < K; d++) {
+        bmx_json_key(j, s->domains[d]);
+        bmx_json_arr(j);
+        for (size_t r = 0; r < m->nseeds; r++) {
+            double w = m->mean_pi[r * (size_t)K + (size_t)d];
+            if (isfinite(w))
+                bmx_json_num(j, w);
+            else
+                bmx_json_null(j);
+        }
+        bmx_json_end_arr(j);
+    }
     bmx_json_end_obj(j);
     bmx_json_key(j, "reach");
     if (isfinite(s->target)) {
@@ -188,6 +226,36 @@ static void md_cell(bmx_sbuf *o, const char *s)
     bmx_sbuf_puts(o, " |");
 }
 
+/* The table of every method's sampling weight per domain (bmx_rl_pi_cell). */
+static void md_weights(bmx_sbuf *o, const bmx_summary *s)
+{
+    char b[64];
+    bmx_sbuf_printf(o, "\nSampling weights per domain (1/K = %.4f). %s.\n\n| domain |", 1.0 / s->K,
+                    bmx_rl_pi_text);
+    for (size_t i = 0; i < s->nmethods; i++)
+        md_cell(o, s->methods[i].method);
+    bmx_sbuf_puts(o, "\n|---|");
+    for (size_t i = 0; i < s->nmethods; i++)
+        bmx_sbuf_puts(o, "---:|");
+    bmx_sbuf_puts(o, "\n");
+    for (int d = 0; d < s->K; d++) {
+        bmx_sbuf_puts(o, "|");
+        md_cell(o, s->domains[d]);
+        for (size_t i = 0; i < s->nmethods; i++) {
+            double mean, half;
+            bmx_rl_pi_cell(&s->methods[i], s->K, d, &mean, &half);
+            if (!isfinite(mean))
+                snprintf(b, sizeof b, "-");
+            else if (half > 0)
+                snprintf(b, sizeof b, "%.4f ± %.4f", mean, half);
+            else
+                snprintf(b, sizeof b, "%.4f", mean);
+            md_cell(o, b);
+        }
+        bmx_sbuf_puts(o, "\n");
+    }
+}
+
 int bmx_summary_markdown(const bmx_summary *s, bmx_sbuf *o, bmx_err *err)
 {
     char b[160];
@@ -274,6 +342,7 @@ int bmx_summary_markdown(const bmx_summary *s, bmx_sbuf *o, bmx_err *err)
             bmx_sbuf_puts(o, "\n");
         }
     }
+    md_weights(o, s);
     if (o->oom)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory writing the Markdown tables");
     return 0;
