@@ -226,18 +226,29 @@ static void md_cell(bmx_sbuf *o, const char *s)
     bmx_sbuf_puts(o, " |");
 }
 
+/* A per-domain table's method columns (without the reference when skip_ref) and its
+ * alignment row. */
+static void md_columns(bmx_sbuf *o, const bmx_summary *s, int skip_ref)
+{
+    size_t nc = 0;
+    for (size_t i = 0; i < s->nmethods; i++)
+        if (!skip_ref || !s->methods[i].is_reference) {
+            md_cell(o, s->methods[i].method);
+            nc++;
+        }
+    bmx_sbuf_puts(o, "\n|---|");
+    for (size_t i = 0; i < nc; i++)
+        bmx_sbuf_puts(o, "---:|");
+    bmx_sbuf_puts(o, "\n");
+}
+
 /* The table of every method's sampling weight per domain (bmx_rl_pi_cell). */
 static void md_weights(bmx_sbuf *o, const bmx_summary *s)
 {
     char b[64];
     bmx_sbuf_printf(o, "\nSampling weights per domain (1/K = %.4f). %s.\n\n| domain |", 1.0 / s->K,
                     bmx_rl_pi_text);
-    for (size_t i = 0; i < s->nmethods; i++)
-        md_cell(o, s->methods[i].method);
-    bmx_sbuf_puts(o, "\n|---|");
-    for (size_t i = 0; i < s->nmethods; i++)
-        bmx_sbuf_puts(o, "---:|");
-    bmx_sbuf_puts(o, "\n");
+    md_columns(o, s, 0);
     for (int d = 0; d < s->K; d++) {
         bmx_sbuf_puts(o, "|");
         md_cell(o, s->domains[d]);
@@ -315,16 +326,7 @@ int bmx_summary_markdown(const bmx_summary *s, bmx_sbuf *o, bmx_err *err)
                                 : "\nPaired difference to uniform of each domain's final "
                                   "perplexity (method - uniform; * the interval excludes 0):"
                                   "\n\n| domain |");
-        size_t nc = 0;
-        for (size_t i = 0; i < s->nmethods; i++)
-            if (t == 0 || !s->methods[i].is_reference) {
-                md_cell(o, s->methods[i].method);
-                nc++;
-            }
-        bmx_sbuf_puts(o, "\n|---|");
-        for (size_t i = 0; i < nc; i++)
-            bmx_sbuf_puts(o, "---:|");
-        bmx_sbuf_puts(o, "\n");
+        md_columns(o, s, t == 1);
         for (int d = 0; d < s->K; d++) {
             bmx_sbuf_puts(o, "|");
             md_cell(o, s->domains[d]);
