@@ -197,6 +197,11 @@ static void test_grid_doremi(void)
     CHECK_NEAR(sa / (double)(c.steps + 1), a, 1e-12);
     CHECK_NEAR(sb / (double)(c.steps + 1), b, 1e-12);
     bmx_runlog_free(pl);
+    /* the DoReMi folder itself loads as its final run */
+    snprintf(p, sizeof p, "%s/doremi-s2", out);
+    CHECK_MSG(bmx_runlog_load(p, &pl, &err) == 0, "%s", err.msg);
+    CHECK(pl && strstr(pl->path, "/dor/doremi-s2/final") && !strcmp(pl->method, "doremi"));
+    bmx_runlog_free(pl);
     char *log = run_file(dirs[1], "log.jsonl", &n);
     CHECK(log && strstr(log, "\"method\":\"doremi\",\"policy\":\"weights\""));
     free(log);

@@ -403,17 +403,27 @@ int bmx_runlog_load(const char *path, bmx_runlog **out, bmx_err *err)
     size_t pl = strlen(path);
     int is_dir = stat(path, &st) == 0 ? S_ISDIR(st.st_mode)
                                       : !(pl > 6 && strcmp(path + pl - 6, ".jsonl") == 0);
-    if (is_dir)
+    char run[PATH_MAX + 8];
+    snprintf(run, sizeof run, "%s", path);
+    if (is_dir) {
         snprintf(file, sizeof file, "%s/log.jsonl", path);
-    else
+        /* a DoReMi folder (bmx doremi, compare's doremi-sN) stands for its final run */
+        char fin[PATH_MAX + 16];
+        snprintf(fin, sizeof fin, "%s/final/log.jsonl", path);
+        if (stat(file, &st) != 0 && stat(fin, &st) == 0) {
+            snprintf(run, sizeof run, "%s/final", path);
+            snprintf(file, sizeof file, "%s", fin);
+        }
+    } else {
         snprintf(file, sizeof file, "%s", path);
-    l->path = str_dup(path);
-    l->live = is_dir && run_is_live(path);
+    }
+    l->path = str_dup(run);
+    l->live = is_dir && run_is_live(run);
     if ((rc = bmx_file_fopen_regular(file, &f, &oerr)) < 0) {
         bmx_runlog_free(l);
         return bmx_err_set(err, rc,
-                           "cannot open the run log: %s (give a run folder of 'bmx train' or "
-                           "its log.jsonl)",
+                           "cannot open the run log: %s (give a run folder of 'bmx train', a "
+                           "DoReMi folder of 'bmx doremi', or a log.jsonl)",
                            oerr.msg);
     }
     rc = load_lines(l, f, file, err);
