@@ -1,5 +1,4 @@
-/* src/report/html.c - the comparison report: headline, curves, tables, distributions, the
- * sampling weights per domain. */
+/* src/report/html.c - the comparison report: headline, curves, tables, distributions. */
 #include "report_int.h"
 
 #include <math.h>
@@ -347,37 +346,6 @@ static int html_alpha(bmx_sbuf *o, const struct bmx_rl_method *m, int K, bmx_err
     return rc;
 }
 
-/* 4b. what each method sampled: every method's sampling weight per domain (bmx_rl_pi_cell) */
-static void html_weights(bmx_sbuf *o, const struct html_ctx *c)
-{
-    const bmx_summary *s = c->sum;
-    bmx_sbuf_puts(o, "\n<h2>Sampling weights per domain</h2>\n<table><tr><th>domain</th>");
-    for (size_t j = 0; j < s->nmethods; j++) {
-        bmx_sbuf_puts(o, "<th>");
-        bmx_sbuf_xml(o, s->methods[j].method);
-        bmx_sbuf_puts(o, "</th>");
-    }
-    bmx_sbuf_puts(o, "</tr>\n");
-    for (int d = 0; d < s->K; d++) {
-        bmx_sbuf_puts(o, "<tr><td>");
-        bmx_sbuf_xml(o, s->domains[d]);
-        bmx_sbuf_puts(o, "</td>");
-        for (size_t j = 0; j < s->nmethods; j++) {
-            double mean, half;
-            bmx_rl_pi_cell(&s->methods[j], s->K, d, &mean, &half);
-            bmx_sbuf_puts(o, "<td>");
-            cell(o, "%.4f", mean);
-            if (half > 0)
-                bmx_sbuf_printf(o, " <span class=\"note\">&plusmn;%.4f</span>", half);
-            bmx_sbuf_puts(o, "</td>");
-        }
-        bmx_sbuf_puts(o, "</tr>\n");
-    }
-    bmx_sbuf_printf(o, "</table>\n<p class=\"note\">1/K = %.4f. ", 1.0 / s->K);
-    bmx_sbuf_xml(o, bmx_rl_pi_text);
-    bmx_sbuf_puts(o, ".</p>\n");
-}
-
 /* the table of runs, then the end of the page */
 static void html_runs(bmx_sbuf *o, const struct html_ctx *c)
 {
@@ -423,7 +391,7 @@ static int html_sections(bmx_sbuf *o, const struct html_ctx *c, const char *titl
             ((rc = html_distribution(o, &c->ms[j], c->K, err)) ||
              (c->ms[j].runs[0]->alpha && (rc = html_alpha(o, &c->ms[j], c->K, err)))))
             return rc;
-    html_weights(o, c);
+    bmx_rl_html_weights(o, c->sum);
     html_runs(o, c);
     if (o->oom)
         return bmx_err_set(err, BMX_ENOMEM, "out of memory building the report");

@@ -1,5 +1,6 @@
 /* src/report/html_seeds.c - the report's evidence over seeds: intervals, the paired
- * comparison against uniform and its plot with a band (bmx/report.h). */
+ * comparison against uniform and its plot with a band, the sampling weights per domain
+ * (bmx/report.h). */
 #include "report_int.h"
 
 #include <math.h>
@@ -148,4 +149,32 @@ done:
     free(bands);
     free(v);
     return rc;
+}
+
+void bmx_rl_html_weights(bmx_sbuf *o, const bmx_summary *s)
+{
+    bmx_sbuf_puts(o, "\n<h2>Sampling weights per domain</h2>\n<table><tr><th>domain</th>");
+    for (size_t j = 0; j < s->nmethods; j++)
+        th(o, s->methods[j].method);
+    bmx_sbuf_puts(o, "</tr>\n");
+    for (int d = 0; d < s->K; d++) {
+        bmx_sbuf_puts(o, "<tr><td>");
+        bmx_sbuf_xml(o, s->domains[d]);
+        bmx_sbuf_puts(o, "</td>");
+        for (size_t j = 0; j < s->nmethods; j++) {
+            double mean, half;
+            bmx_rl_pi_cell(&s->methods[j], s->K, d, &mean, &half);
+            if (isfinite(mean))
+                bmx_sbuf_printf(o, "<td>%.4f", mean);
+            else
+                bmx_sbuf_puts(o, "<td>&ndash;");
+            if (half > 0)
+                bmx_sbuf_printf(o, " <span class=\"note\">&plusmn;%.4f</span>", half);
+            bmx_sbuf_puts(o, "</td>");
+        }
+        bmx_sbuf_puts(o, "</tr>\n");
+    }
+    bmx_sbuf_printf(o, "</table>\n<p class=\"note\">1/K = %.4f. ", 1.0 / s->K);
+    bmx_sbuf_xml(o, bmx_rl_pi_text);
+    bmx_sbuf_puts(o, ".</p>\n");
 }

@@ -35,6 +35,8 @@ double bmx_rl_reach(const double *x, const double *y, size_t m, double target);
 void bmx_rl_html_seeds(bmx_sbuf *o, const bmx_summary *s);
 void bmx_rl_html_domains(bmx_sbuf *o, const bmx_summary *s);
 int bmx_rl_html_rel(bmx_sbuf *o, const bmx_summary *s, bmx_err *err);
+/* Every method's sampling weight per domain (bmx_rl_pi_cell), with its note. */
+void bmx_rl_html_weights(bmx_sbuf *o, const bmx_summary *s);
 
 /* Method m's sampling probability of domain d over its seeds (bmx_method_summary.mean_pi):
  * the mean of the seeds that have steps into *mean (NAN when none) and half their range into
