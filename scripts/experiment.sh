@@ -52,8 +52,8 @@ for p in "${pids[@]}"; do wait "$p" || fail=1; done
 runs=()
 for s in ${seeds//,/ }; do
     for d in "$out/s$s"/*/; do
-        if [ -f "$d/log.jsonl" ]; then runs+=("$d"); fi
-        if [ -d "$d/final" ]; then runs+=("$d/final"); fi
+        # a run folder, or a DoReMi folder (bmx report takes it as its final run)
+        if [ -f "$d/log.jsonl" ] || [ -d "$d/final" ]; then runs+=("$d"); fi
     done
 done
 "$bmx" report "${runs[@]}" --out "$out/report.html" --title "bmx CPU study (issue 16)"
